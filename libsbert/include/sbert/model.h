@@ -1,0 +1,77 @@
+// sbert::Model: a BERT-family sentence encoder loaded from a Hugging Face / sentence-transformers
+// folder, with its tokenizer.
+//
+//   auto model = sbert::Model::load("models/all-MiniLM-L6-v2");
+//   sbert::Embeddings e = model.embed({"A man is eating food.", "A man is riding a horse."});
+//   float cos = e.dot(0, 1);  // both rows are unit length when the model normalizes
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sbert/config.h"
+#include "sbert/tokenizer.h"
+
+namespace sbert {
+
+enum class Device { CPU, CUDA };
+Device parse_device(const std::string& name);  // "cpu" | "cuda"; throws otherwise
+const char* to_string(Device d);
+
+// Row-major (rows, dim) float32 matrix of sentence embeddings, in input order.
+struct Embeddings {
+  int64_t rows = 0;
+  int64_t dim = 0;
+  std::vector<float> data;  // (rows, dim)
+
+  const float* row(int64_t i) const { return data.data() + i * dim; }
+  float dot(int64_t i, int64_t j) const;
+  float cosine(int64_t i, int64_t j) const;
+};
+
+struct EmbedOptions {
+  int batch_size = 32;      // texts per forward pass
+  int max_seq_length = 0;   // 0: the model's max_seq_length
+  std::string prefix;       // prepended to every text ("query: ", "passage: ")
+  Device device = Device::CPU;
+  int threads = 0;          // 0: all cores
+};
+
+// Per-layer outputs for parity tests: hidden_states[l] is (tokens, hidden) for the packed
+// token stream, l = 0 the embeddings output, l = i the output of layer i.
+struct HiddenStates {
+  std::vector<int64_t> offsets;               // (n + 1): sequence i is tokens [offsets[i], offsets[i+1])
+  std::vector<std::vector<float>> layers;     // (num_layers + 1) x (tokens * hidden)
+};
+
+class Model {
+ public:
+  static Model load(const std::filesystem::path& dir);
+
+  Embeddings embed(const std::vector<std::string>& texts, const EmbedOptions& options = {}) const;
+  // Embeddings of already tokenized sequences ([CLS] ... [SEP] ids).
+  Embeddings embed_ids(const std::vector<std::vector<int32_t>>& ids,
+                       const EmbedOptions& options = {}) const;
+  HiddenStates hidden_states(const std::vector<std::vector<int32_t>>& ids,
+                             int threads = 0) const;
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  int dim() const { return config().hidden_size; }
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+  ~Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sbert
