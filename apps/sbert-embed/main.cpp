@@ -1,0 +1,46 @@
+// sbert-embed: texts in (one per line, or JSONL with a "text" field), float32 .npy out.
+#include <cstdio>
+
+#include "cli.h"
+#include "data/texts.h"
+#include "io/npy.h"
+#include "sbert/model.h"
+
+int main(int argc, char** argv) {
+  return sbert::cli::run("sbert-embed", [&] {
+    sbert::cli::Args args(
+        argc, argv, "sbert-embed",
+        "Embeds texts with a sentence-transformers / Hugging Face BERT model and writes a\n"
+        "float32 .npy of shape (n, dim) in input order.",
+        {{"--model", "model folder (Hugging Face / sentence-transformers layout)", true, true, ""},
+         {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
+          ""},
+         {"--output", "output .npy file", true, true, ""},
+         {"--batch-size", "texts per forward pass", true, false, "32"},
+         {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
+         {"--prefix", "string prepended to every text, e.g. \"query: \"", true, false, ""},
+         {"--device", "cpu or cuda", true, false, "cpu"},
+         {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
+    if (args.help_requested()) {
+      std::fputs(args.usage().c_str(), stdout);
+      return 0;
+    }
+    sbert::EmbedOptions opt;
+    opt.batch_size = args.get_int("--batch-size");
+    opt.max_seq_length = args.get_int("--max-seq-length");
+    opt.prefix = args.get("--prefix");
+    opt.device = sbert::parse_device(args.get("--device"));
+    opt.threads = args.get_int("--threads");
+    if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
+    if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+
+    const auto texts = sbert::read_texts(args.get("--input"));
+    const auto model = sbert::Model::load(args.get("--model"));
+    const auto emb = model.embed(texts, opt);
+    sbert::write_npy_f32(args.get("--output"), emb.data.data(), emb.rows, emb.dim);
+    std::fprintf(stderr, "sbert-embed: %lld texts -> %s (%lld x %lld)\n",
+                 static_cast<long long>(emb.rows), args.get("--output").c_str(),
+                 static_cast<long long>(emb.rows), static_cast<long long>(emb.dim));
+    return 0;
+  });
+}

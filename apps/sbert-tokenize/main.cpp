@@ -1,0 +1,45 @@
+// sbert-tokenize: texts in, one {"input_ids": [...]} JSON line per text out, in input order.
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "data/texts.h"
+#include "io/atomic_file.h"
+#include "sbert/tokenizer.h"
+
+int main(int argc, char** argv) {
+  return sbert::cli::run("sbert-tokenize", [&] {
+    sbert::cli::Args args(
+        argc, argv, "sbert-tokenize",
+        "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP], as Hugging Face does).",
+        {{"--model", "model folder holding tokenizer.json or vocab.txt", true, true, ""},
+         {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
+          ""},
+         {"--output", "output .jsonl", true, true, ""},
+         {"--max-seq-length", "truncate to this many tokens (0: no truncation)", true, false,
+          "0"},
+         {"--threads", "threads (0: all cores)", true, false, "0"}});
+    if (args.help_requested()) {
+      std::fputs(args.usage().c_str(), stdout);
+      return 0;
+    }
+    const int max_len = args.get_int("--max-seq-length");
+    if (max_len < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+    const auto texts = sbert::read_texts(args.get("--input"));
+    const auto tok = sbert::Tokenizer::load(args.get("--model"));
+    const auto ids = tok.encode_batch(texts, max_len, args.get_int("--threads"));
+    sbert::AtomicFile out(args.get("--output"));
+    std::string line;
+    for (const auto& seq : ids) {
+      line = "{\"input_ids\": [";
+      for (size_t i = 0; i < seq.size(); ++i) {
+        if (i) line += ", ";
+        line += std::to_string(seq[i]);
+      }
+      line += "]}\n";
+      out.write(line);
+    }
+    out.commit();
+    return 0;
+  });
+}

@@ -1,0 +1,123 @@
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "api/model_impl.h"
+#include "core/check.h"
+#include "core/context.h"
+#include "io/safetensors.h"
+#include "nn/encoder.h"
+#include "nn/pooling.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda" || name == "gpu") return Device::CUDA;
+  fail("[device] unknown device '", name, "' (expected cpu or cuda)");
+}
+
+const char* to_string(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+float Embeddings::dot(int64_t i, int64_t j) const {
+  SBERT_CHECK(i >= 0 && i < rows && j >= 0 && j < rows, "[embeddings] rows ", i, ", ", j,
+              " out of range (", rows, ")");
+  double s = 0.0;
+  for (int64_t k = 0; k < dim; ++k) s += static_cast<double>(row(i)[k]) * static_cast<double>(row(j)[k]);
+  return static_cast<float>(s);
+}
+
+float Embeddings::cosine(int64_t i, int64_t j) const {
+  const double n = std::sqrt(static_cast<double>(dot(i, i)) * static_cast<double>(dot(j, j)));
+  return n > 0 ? static_cast<float>(static_cast<double>(dot(i, j)) / n) : 0.0f;
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+
+Model Model::load(const fs::path& dir) {
+  SBERT_CHECK(fs::is_directory(dir), "[model] ", dir.string(), ": not a directory");
+  const fs::path weights = dir / "model.safetensors";
+  if (!fs::exists(weights)) {
+    SBERT_CHECK(!fs::exists(dir / "pytorch_model.bin"), "[model] ", dir.string(),
+                ": only pytorch_model.bin is present; libsbert reads model.safetensors "
+                "(convert with safetensors.torch.save_file)");
+    fail("[model] ", weights.string(), ": file not found");
+  }
+  auto impl = std::make_unique<Impl>(Impl{dir, load_model_config(dir), Tokenizer::load(dir),
+                                          {}, {}, {}});
+  SBERT_CHECK(impl->tokenizer.vocab_size() <= impl->config.vocab_size, "[model] ", dir.string(),
+              ": the tokenizer has ", impl->tokenizer.vocab_size(),
+              " tokens but config.json vocab_size is ", impl->config.vocab_size);
+  impl->layout = make_bert_layout(impl->config);
+  impl->weights.assign(static_cast<size_t>(impl->layout.total), 0.0f);
+  const SafetensorsFile file = SafetensorsFile::open(weights);
+  load_bert_weights(file, impl->layout, impl->weights.data());
+  impl->view = bind_bert(impl->config, impl->layout, impl->weights.data());
+  return Model(std::move(impl));
+}
+
+Embeddings Model::embed(const std::vector<std::string>& texts,
+                        const EmbedOptions& options) const {
+  int max_len = options.max_seq_length > 0 ? options.max_seq_length : config().max_seq_length;
+  max_len = std::min(max_len, config().max_position_embeddings);
+  std::vector<std::vector<int32_t>> ids;
+  if (options.prefix.empty()) {
+    ids = impl_->tokenizer.encode_batch(texts, max_len, options.threads);
+  } else {
+    std::vector<std::string> prefixed;
+    prefixed.reserve(texts.size());
+    for (const auto& t : texts) prefixed.push_back(options.prefix + t);
+    ids = impl_->tokenizer.encode_batch(prefixed, max_len, options.threads);
+  }
+  return embed_ids(ids, options);
+}
+
+Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
+                            const EmbedOptions& options) const {
+  SBERT_CHECK(options.batch_size > 0, "[embed] batch_size must be positive, got ",
+              options.batch_size);
+  const Context ctx{options.device, options.threads};
+  apply_cpu_threads(ctx);
+  const ModelConfig& cfg = config();
+  Embeddings result;
+  result.rows = static_cast<int64_t>(ids.size());
+  result.dim = cfg.hidden_size;
+  result.data.resize(static_cast<size_t>(result.rows * result.dim));
+  EncoderCache cache;
+  PoolingCache pool;
+  for (int64_t begin = 0; begin < result.rows; begin += options.batch_size) {
+    const int64_t end = std::min<int64_t>(result.rows, begin + options.batch_size);
+    const PackedBatch batch = pack_sequences(ids, begin, end);
+    encoder_forward(ctx, cfg, impl_->view, batch, cache);
+    pooling_forward(ctx, cfg, cache.output, batch, pool);
+    std::copy(pool.out.begin(), pool.out.end(), result.data.begin() + begin * result.dim);
+  }
+  return result;
+}
+
+HiddenStates Model::hidden_states(const std::vector<std::vector<int32_t>>& ids,
+                                  int threads) const {
+  const Context ctx{Device::CPU, threads};
+  apply_cpu_threads(ctx);
+  const ModelConfig& cfg = config();
+  const PackedBatch batch = pack_sequences(ids, 0, static_cast<int64_t>(ids.size()));
+  HiddenStates hs;
+  hs.offsets = batch.cu_seqlens;
+  hs.layers.resize(static_cast<size_t>(cfg.num_layers + 1));
+  const size_t n = static_cast<size_t>(batch.tokens() * cfg.hidden_size);
+  EncoderCache cache;
+  encoder_forward(ctx, cfg, impl_->view, batch, cache, [&](int l, const float* h) {
+    hs.layers[static_cast<size_t>(l)].assign(h, h + n);
+  });
+  return hs;
+}
+
+}  // namespace sbert

@@ -1,0 +1,18 @@
+#include "core/context.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <thread>
+
+namespace sbert {
+
+int apply_cpu_threads(const Context& ctx) {
+  int n = ctx.threads > 0 ? ctx.threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+  return n;
+}
+
+}  // namespace sbert

@@ -1,0 +1,67 @@
+// The parameters of a BERT encoder in ONE float block, carved by a table of named shapes.
+// The same layout serves weights, gradients and AdamW moments, so each is a single allocation
+// and the optimizer is one pass over the block.
+//
+// Within a layer, query/key/value weights are adjacent, then their biases: the fused QKV
+// projection (3H, H) and bias (3H) are plain views, with no copy at load time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sbert/config.h"
+
+namespace sbert {
+
+class SafetensorsFile;
+
+struct ParamSpec {
+  std::string name;            // Hugging Face BertModel name, e.g. "encoder.layer.0.output.dense.weight"
+  std::vector<int64_t> shape;
+  int64_t offset = 0;          // in floats from the start of the block
+  int64_t numel = 0;
+  bool weight_decay = true;    // false for biases and LayerNorm parameters (NeMo / HF convention)
+};
+
+struct ParamLayout {
+  std::vector<ParamSpec> specs;
+  int64_t total = 0;  // floats
+  const ParamSpec& find(const std::string& name) const;  // throws naming the parameter
+};
+
+ParamLayout make_bert_layout(const ModelConfig& cfg);
+
+struct BertLayerView {
+  float* qkv_w;   // (3H, H)  rows: query, key, value
+  float* qkv_b;   // (3H)
+  float* attn_out_w;  // (H, H)
+  float* attn_out_b;  // (H)
+  float* ln1_w;   // (H)
+  float* ln1_b;   // (H)
+  float* ffn_in_w;    // (I, H)
+  float* ffn_in_b;    // (I)
+  float* ffn_out_w;   // (H, I)
+  float* ffn_out_b;   // (H)
+  float* ln2_w;   // (H)
+  float* ln2_b;   // (H)
+};
+
+// Typed pointers into a block laid out by make_bert_layout (weights, or their gradients).
+struct BertView {
+  float* word_emb;   // (V, H)
+  float* pos_emb;    // (P, H)
+  float* type_emb;   // (types, H)
+  float* emb_ln_w;   // (H)
+  float* emb_ln_b;   // (H)
+  std::vector<BertLayerView> layers;
+};
+
+BertView bind_bert(const ModelConfig& cfg, const ParamLayout& layout, float* base);
+
+// Fills the block from a Hugging Face checkpoint. Accepts names with or without a "bert."
+// prefix and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and tensor for a
+// missing tensor or a wrong shape.
+void load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base);
+
+}  // namespace sbert

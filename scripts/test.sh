@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): install dependencies, fetch the reference model, build
+# everything (the CUDA backend too when nvcc is present), run the test suite, then build and
+# run examples/embed_text against the INSTALLED package.
+#   scripts/test.sh            build dir: build/
+#   BUILD_DIR=b scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+export PATH=/usr/local/cuda/bin:$PATH
+
+scripts/install-deps.sh
+scripts/fetch-model.sh "$ROOT/models/all-MiniLM-L6-v2"
+
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=AUTO \
+      -DCMAKE_INSTALL_PREFIX="$ROOT/$BUILD_DIR/install" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+
+export SBERT_MINILM_DIR="$ROOT/models/all-MiniLM-L6-v2"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+(cd "$BUILD_DIR" && ctest --output-on-failure -j 1 --timeout 900)
+
+# The installed package works for a program outside the tree.
+cmake --install "$BUILD_DIR" >/dev/null
+cmake -S examples/embed_text -B "$BUILD_DIR/example" -DCMAKE_PREFIX_PATH="$ROOT/$BUILD_DIR/install" >/dev/null
+cmake --build "$BUILD_DIR/example" -j "$JOBS" >/dev/null
+LD_LIBRARY_PATH="$ROOT/$BUILD_DIR/install/lib:${LD_LIBRARY_PATH:-}" \
+  "$BUILD_DIR/example/embed_text" "$SBERT_MINILM_DIR" examples/data/sentences.txt >/dev/null
+echo "examples/embed_text: built against the installed package and ran"
