@@ -88,14 +88,10 @@ TEST_CASE("safetensors: write then read round-trips names, order, dtypes, shapes
   const float scalar = 9.f;
   // Names deliberately not sorted, and an odd-sized F16 first so the F32 after it is unaligned.
   const std::vector<TensorView> views = {
-      {"z.half", DType::F16, {3}, h.data()},
-      {"encoder.weight", DType::F32, {2, 3}, w.data()},
-      {"a.bf16", DType::BF16, {1, 2}, b.data()},
-      {"m.f64", DType::F64, {2}, d.data()},
-      {"ids", DType::I64, {3}, ids.data()},
-      {"i32", DType::I32, {2}, i32.data()},
-      {"bytes", DType::U8, {5}, u8.data()},
-      {"empty", DType::F32, {0, 4}, nullptr},
+      {"z.half", DType::F16, {3}, h.data()},     {"encoder.weight", DType::F32, {2, 3}, w.data()},
+      {"a.bf16", DType::BF16, {1, 2}, b.data()}, {"m.f64", DType::F64, {2}, d.data()},
+      {"ids", DType::I64, {3}, ids.data()},      {"i32", DType::I32, {2}, i32.data()},
+      {"bytes", DType::U8, {5}, u8.data()},      {"empty", DType::F32, {0, 4}, nullptr},
       {"scalar", DType::F32, {}, &scalar},
   };
   write_safetensors(p, views, {{"format", "pt"}, {"note", "quote \" and \xc3\xbc"}});
@@ -106,8 +102,8 @@ TEST_CASE("safetensors: write then read round-trips names, order, dtypes, shapes
   std::vector<std::string> want_names;
   for (const auto& v : views) want_names.push_back(v.name);
   CHECK(f.names() == want_names);
-  CHECK(f.metadata() == std::map<std::string, std::string>{{"format", "pt"},
-                                                           {"note", "quote \" and \xc3\xbc"}});
+  CHECK(f.metadata() ==
+        std::map<std::string, std::string>{{"format", "pt"}, {"note", "quote \" and \xc3\xbc"}});
   uint64_t offset = 0;
   for (const auto& v : views) {
     INFO(v.name);
@@ -153,8 +149,7 @@ TEST_CASE("safetensors: write then read round-trips names, order, dtypes, shapes
   CHECK(header.find_last_not_of(' ') == header.rfind('}'));
 }
 
-TEST_CASE("safetensors: rewriting a file gives identical bytes; no metadata means no key",
-          "[io]") {
+TEST_CASE("safetensors: rewriting a file gives identical bytes; no metadata means no key", "[io]") {
   TempDir dir;
   const std::vector<float> w = {1, 2, 3, 4};
   write_safetensors(dir / "a.safetensors", {{"w", DType::F32, {4}, w.data()}});
@@ -192,10 +187,9 @@ TEST_CASE("safetensors: a hand-made file with an unpadded header and unaligned d
 TEST_CASE("safetensors: dtypes safetensors knows but libsbert does not read fail only on read",
           "[io]") {
   TempDir dir;
-  const std::string header =
-      R"({"f8":{"dtype":"F8_E4M3","shape":[3],"data_offsets":[0,3]},)"
-      R"("flags":{"dtype":"BOOL","shape":[2],"data_offsets":[3,5]},)"
-      R"("w":{"dtype":"F32","shape":[1],"data_offsets":[5,9]}})";
+  const std::string header = R"({"f8":{"dtype":"F8_E4M3","shape":[3],"data_offsets":[0,3]},)"
+                             R"("flags":{"dtype":"BOOL","shape":[2],"data_offsets":[3,5]},)"
+                             R"("w":{"dtype":"F32","shape":[1],"data_offsets":[5,9]}})";
   const std::vector<float> w = {3.f};
   put(dir / "q.safetensors", st_bytes(header, std::string(5, '\1') + raw(w)));
   auto f = SafetensorsFile::open(dir / "q.safetensors");
@@ -205,8 +199,7 @@ TEST_CASE("safetensors: dtypes safetensors knows but libsbert does not read fail
   CHECK(f.read_f32("w") == w);
   const std::string file = (dir / "q.safetensors").string();
   REQUIRE_THROWS_WITH(f.read_f32("f8"), Contains(file) && Contains("tensor 'f8'") &&
-                                            Contains("dtype F8_E4M3") &&
-                                            Contains("does not read"));
+                                            Contains("dtype F8_E4M3") && Contains("does not read"));
   REQUIRE_THROWS_WITH(f.bytes("flags"), Contains("tensor 'flags'") && Contains("BOOL"));
   REQUIRE_THROWS_WITH(f.read_i64("f8"), Contains("F8_E4M3"));
 
@@ -279,8 +272,7 @@ TEST_CASE("safetensors: missing, empty, short and truncated files are rejected",
   }
   SECTION("shorter than the length field") {
     put(dir / "s.safetensors", "abcde");
-    REQUIRE_THROWS_WITH(SafetensorsFile::open(dir / "s.safetensors"),
-                        Contains("file is 5 bytes"));
+    REQUIRE_THROWS_WITH(SafetensorsFile::open(dir / "s.safetensors"), Contains("file is 5 bytes"));
   }
   SECTION("header length says more than the file has") {
     const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
@@ -307,8 +299,9 @@ TEST_CASE("safetensors: missing, empty, short and truncated files are rejected",
     const uint64_t n = 100'000'001;
     put(p, st_bytes("{}", "", n));
     fs::resize_file(p, 8 + n);
-    REQUIRE_THROWS_WITH(SafetensorsFile::open(p),
-                        Contains(p.string()) && Contains("header length 100000001 exceeds the limit"));
+    REQUIRE_THROWS_WITH(
+        SafetensorsFile::open(p),
+        Contains(p.string()) && Contains("header length 100000001 exceeds the limit"));
   }
 }
 
@@ -323,13 +316,16 @@ TEST_CASE("safetensors: headers that are not a JSON object of tensor entries are
   };
   REQUIRE_THROWS_WITH(open_with("{\"w\": not json at all"),
                       Contains(file) && Contains("is not valid JSON"));
-  REQUIRE_THROWS_WITH(open_with("\x01\x02garbage\xff"), Contains(file) && Contains("not valid JSON"));
+  REQUIRE_THROWS_WITH(open_with("\x01\x02garbage\xff"),
+                      Contains(file) && Contains("not valid JSON"));
   REQUIRE_THROWS_WITH(open_with("[1, 2, 3]"),
                       Contains(file) && Contains("header is an array, expected a JSON object"));
-  REQUIRE_THROWS_WITH(open_with("{\"w\": 5}"),
-                      Contains("tensor 'w'") && Contains("entry is an integer, expected an object"));
-  REQUIRE_THROWS_WITH(open_with(R"({"__metadata__":{"k":1}})"),
-                      Contains(file) && Contains("__metadata__ 'k' is an integer, expected a string"));
+  REQUIRE_THROWS_WITH(
+      open_with("{\"w\": 5}"),
+      Contains("tensor 'w'") && Contains("entry is an integer, expected an object"));
+  REQUIRE_THROWS_WITH(
+      open_with(R"({"__metadata__":{"k":1}})"),
+      Contains(file) && Contains("__metadata__ 'k' is an integer, expected a string"));
   REQUIRE_THROWS_WITH(open_with(R"({"__metadata__":[1]})"),
                       Contains("__metadata__ is an array, expected an object"));
   REQUIRE_THROWS_WITH(open_with(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
@@ -430,39 +426,35 @@ TEST_CASE("safetensors: headers that lie about sizes and offsets are rejected", 
   }
   SECTION("element count fits but the byte size overflows") {
     // 2^62 elements of 4 bytes: 2^64 bytes.
-    const fs::path p = one_tensor(
-        dir, R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,16]})",
-        std::string(16, '\0'));
+    const fs::path p =
+        one_tensor(dir, R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,16]})",
+                   std::string(16, '\0'));
     REQUIRE_THROWS_WITH(SafetensorsFile::open(p),
                         Contains("tensor 'w'") && Contains("does not fit in 64 bits"));
   }
   SECTION("a dimension beyond int64") {
-    const fs::path p = one_tensor(
-        dir, R"({"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,16]})",
-        std::string(16, '\0'));
+    const fs::path p =
+        one_tensor(dir, R"({"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,16]})",
+                   std::string(16, '\0'));
     REQUIRE_THROWS_WITH(SafetensorsFile::open(p), Contains("has dimension 18446744073709551615"));
   }
   SECTION("overlapping tensors") {
-    const std::string header =
-        R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-        R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})";
+    const std::string header = R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                               R"("b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})";
     put(dir / "bad.safetensors", st_bytes(header, std::string(24, '\0')));
     REQUIRE_THROWS_WITH(SafetensorsFile::open(dir / "bad.safetensors"),
-                        Contains(file) &&
-                            Contains("tensors 'a' [0, 16) and 'b' [8, 24) overlap"));
+                        Contains(file) && Contains("tensors 'a' [0, 16) and 'b' [8, 24) overlap"));
   }
   SECTION("two tensors on the same bytes, listed in reverse offset order") {
-    const std::string header =
-        R"({"late":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
-        R"("x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-        R"("y":{"dtype":"I32","shape":[4],"data_offsets":[0,16]}})";
+    const std::string header = R"({"late":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},)"
+                               R"("x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                               R"("y":{"dtype":"I32","shape":[4],"data_offsets":[0,16]}})";
     put(dir / "bad.safetensors", st_bytes(header, std::string(16, '\0')));
     REQUIRE_THROWS_WITH(SafetensorsFile::open(dir / "bad.safetensors"), Contains("overlap"));
   }
   SECTION("empty tensors may sit anywhere in the data block") {
-    const std::string header =
-        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-        R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})";
+    const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                               R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})";
     put(dir / "ok.safetensors", st_bytes(header, std::string(8, '\0')));
     auto f = SafetensorsFile::open(dir / "ok.safetensors");
     CHECK(f.read_f32("e").empty());
@@ -476,9 +468,9 @@ TEST_CASE("safetensors: writer rejects bad tensors and never leaves partial file
   const std::vector<float> w = {1, 2, 3, 4};
   write_file_atomic(p, "old contents");
 
-  REQUIRE_THROWS_WITH(write_safetensors(p, {{"w", DType::F32, {4}, w.data()},
-                                            {"w", DType::F32, {4}, w.data()}}),
-                      Contains(file) && Contains("tensor 'w' given twice"));
+  REQUIRE_THROWS_WITH(
+      write_safetensors(p, {{"w", DType::F32, {4}, w.data()}, {"w", DType::F32, {4}, w.data()}}),
+      Contains(file) && Contains("tensor 'w' given twice"));
   REQUIRE_THROWS_WITH(write_safetensors(p, {{"w", DType::F32, {-1, 4}, w.data()}}),
                       Contains(file) && Contains("tensor 'w' has shape [-1, 4]"));
   REQUIRE_THROWS_WITH(write_safetensors(p, {{"w", DType::F32, {4}, nullptr}}),
@@ -489,9 +481,8 @@ TEST_CASE("safetensors: writer rejects bad tensors and never leaves partial file
                       Contains("empty name"));
   REQUIRE_THROWS_WITH(write_safetensors(p, {{"bad\xff", DType::F32, {4}, w.data()}}),
                       Contains("not valid UTF-8"));
-  REQUIRE_THROWS_WITH(
-      write_safetensors(p, {{"w", DType::F32, {1ll << 62, 1ll << 62}, w.data()}}),
-      Contains("tensor 'w' has shape"));
+  REQUIRE_THROWS_WITH(write_safetensors(p, {{"w", DType::F32, {1ll << 62, 1ll << 62}, w.data()}}),
+                      Contains("tensor 'w' has shape"));
   CHECK(read_file(p) == "old contents");
   CHECK(dir.entries() == std::vector<std::string>{"out.safetensors"});
 

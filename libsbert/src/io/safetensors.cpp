@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <simdjson.h>
 #include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <simdjson.h>
 #include <system_error>
 #include <unordered_map>
 
@@ -58,10 +58,9 @@ int dtype_bits(const std::string& name, DType* dt, bool* supported) {
     int bits;
   };
   static constexpr Known others[] = {
-      {"BOOL", 8},     {"I8", 8},          {"I16", 16},        {"U16", 16},
-      {"U32", 32},     {"U64", 64},        {"C64", 64},        {"F8_E4M3", 8},
-      {"F8_E5M2", 8},  {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"F8_E8M0", 8},
-      {"F6_E2M3", 6},  {"F6_E3M2", 6},     {"F4", 4},
+      {"BOOL", 8},        {"I8", 8},      {"I16", 16},    {"U16", 16},    {"U32", 32},
+      {"U64", 64},        {"C64", 64},    {"F8_E4M3", 8}, {"F8_E5M2", 8}, {"F8_E4M3FNUZ", 8},
+      {"F8_E5M2FNUZ", 8}, {"F8_E8M0", 8}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"F4", 4},
   };
   for (const Known& k : others) {
     if (name == k.name) return k.bits;
@@ -76,13 +75,27 @@ std::string json_escape(std::string_view s) {
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           static constexpr char hex[] = "0123456789abcdef";
@@ -107,14 +120,21 @@ bool get_u64(simdjson::dom::element e, uint64_t* out) {
 
 const char* json_type_name(simdjson::dom::element e) {
   switch (e.type()) {
-    case simdjson::dom::element_type::ARRAY: return "an array";
-    case simdjson::dom::element_type::OBJECT: return "an object";
+    case simdjson::dom::element_type::ARRAY:
+      return "an array";
+    case simdjson::dom::element_type::OBJECT:
+      return "an object";
     case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64: return "an integer";
-    case simdjson::dom::element_type::DOUBLE: return "a fractional number";
-    case simdjson::dom::element_type::STRING: return "a string";
-    case simdjson::dom::element_type::BOOL: return "a boolean";
-    case simdjson::dom::element_type::NULL_VALUE: return "null";
+    case simdjson::dom::element_type::UINT64:
+      return "an integer";
+    case simdjson::dom::element_type::DOUBLE:
+      return "a fractional number";
+    case simdjson::dom::element_type::STRING:
+      return "a string";
+    case simdjson::dom::element_type::BOOL:
+      return "a boolean";
+    case simdjson::dom::element_type::NULL_VALUE:
+      return "null";
   }
   return "?";
 }
@@ -214,10 +234,10 @@ void SafetensorsFile::Impl::parse_tensor(std::string_view key, simdjson::dom::el
   SBERT_CHECK(checked_numel(t.shape, &numel), w, "shape ", shape_str(t.shape),
               " has more elements than fit in 64 bits");
   uint64_t nbits = 0;
-  SBERT_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(bits),
-                                      &nbits),
-              w, "shape ", shape_str(t.shape), " of ", t.dtype_name,
-              " has a byte size that does not fit in 64 bits");
+  SBERT_CHECK(
+      !__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(bits), &nbits), w,
+      "shape ", shape_str(t.shape), " of ", t.dtype_name,
+      " has a byte size that does not fit in 64 bits");
   SBERT_CHECK(nbits % 8 == 0, w, "shape ", shape_str(t.shape), " of ", t.dtype_name, " is ", nbits,
               " bits, not a whole number of bytes");
   const uint64_t nbytes = nbits / 8;
@@ -228,9 +248,9 @@ void SafetensorsFile::Impl::parse_tensor(std::string_view key, simdjson::dom::el
               json_type_name(e), ", expected an array [begin, end]");
   SBERT_CHECK(arr.size() == 2, w, "'data_offsets' ", json_text(e), " has ", arr.size(),
               " entries, expected [begin, end]");
-  SBERT_CHECK(get_u64(arr.at(0).value_unsafe(), &t.begin) &&
-                  get_u64(arr.at(1).value_unsafe(), &t.end),
-              w, "'data_offsets' ", json_text(e), " are not non-negative integers");
+  SBERT_CHECK(
+      get_u64(arr.at(0).value_unsafe(), &t.begin) && get_u64(arr.at(1).value_unsafe(), &t.end), w,
+      "'data_offsets' ", json_text(e), " are not non-negative integers");
   SBERT_CHECK(t.begin <= t.end, w, "data_offsets [", t.begin, ", ", t.end,
               "] end before they begin");
   SBERT_CHECK(t.end <= data_size, w, "data_offsets [", t.begin, ", ", t.end,
@@ -249,8 +269,8 @@ void SafetensorsFile::Impl::parse_header(const char* json, size_t n) {
   simdjson::padded_string padded(json, n);
   simdjson::dom::element root;
   const auto err = parser.parse(padded).get(root);
-  SBERT_CHECK(err == simdjson::SUCCESS, where(), "header (", n, " bytes at offset 8) is not valid JSON (",
-              simdjson::error_message(err), ")");
+  SBERT_CHECK(err == simdjson::SUCCESS, where(), "header (", n,
+              " bytes at offset 8) is not valid JSON (", simdjson::error_message(err), ")");
   simdjson::dom::object obj;
   SBERT_CHECK(root.get_object().get(obj) == simdjson::SUCCESS, where(), "header is ",
               json_type_name(root), ", expected a JSON object");
@@ -447,10 +467,10 @@ std::vector<int32_t> SafetensorsFile::read_i32(const std::string& name) const {
     for (size_t i = 0; i < n; ++i) {
       int64_t v;
       std::memcpy(&v, src + 8 * i, 8);
-      SBERT_CHECK(v >= std::numeric_limits<int32_t>::min() &&
-                      v <= std::numeric_limits<int32_t>::max(),
-                  impl_->where(), "tensor '", name, "' element ", i, " is ", v,
-                  ", outside the int32 range");
+      SBERT_CHECK(
+          v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(),
+          impl_->where(), "tensor '", name, "' element ", i, " is ", v,
+          ", outside the int32 range");
       out[i] = static_cast<int32_t>(v);
     }
   } else {
@@ -490,8 +510,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     SBERT_CHECK(!t.name.empty(), w, "tensor with an empty name");
     SBERT_CHECK(t.name != "__metadata__", w, "'__metadata__' cannot name a tensor");
     check_text(t.name, "tensor name");
-    SBERT_CHECK(seen.emplace(t.name, sizes.size()).second, w, "tensor '", t.name,
-                "' given twice");
+    SBERT_CHECK(seen.emplace(t.name, sizes.size()).second, w, "tensor '", t.name, "' given twice");
     int64_t numel = 0;
     SBERT_CHECK(checked_numel(t.shape, &numel), w, "tensor '", t.name, "' has shape ",
                 shape_str(t.shape), " (negative or too many elements)");
