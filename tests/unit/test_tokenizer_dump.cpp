@@ -25,7 +25,7 @@ const char* env(const char* name) { return std::getenv(name); }
 
 }  // namespace
 
-TEST_CASE("tokenizer dump for check_against_hf.py", "[.][tokenizer-dump][tokenizer]") {
+TEST_CASE("tokenizer dump for check_against_hf.py", "[.][tokenizer-dump]") {
   const char* model = env("SBERT_TOK_DUMP_MODEL");
   const char* input = env("SBERT_TOK_DUMP_INPUT");
   const char* output = env("SBERT_TOK_DUMP_OUTPUT");
