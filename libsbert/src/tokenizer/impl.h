@@ -53,6 +53,14 @@ struct Scratch {
   std::string word;  // continuing-subword prefix + word, for WordPiece lookups
   std::vector<Split> splits;
   std::vector<Split> normalized_splits;
+
+  // Gives back memory after a very long text, so idle threads do not keep it.
+  void trim() {
+    constexpr size_t kKeep = size_t{1} << 20;
+    if (chars.capacity() > kKeep) std::u32string().swap(chars);
+    if (normalized.capacity() > kKeep) std::string().swap(normalized);
+    if (word.capacity() > kKeep) std::string().swap(word);
+  }
 };
 
 // This thread's scratch buffers (one thread_local; look it up once per call, not per word).

@@ -377,7 +377,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, int max_length) co
   ids.reserve(text.size() / 3 + 2);
   ids.push_back(impl_->cls_id);
   const size_t limit = max_length > 0 ? static_cast<size_t>(max_length) - 1 : SIZE_MAX;
-  impl_->encode_pieces(text, ids, limit, thread_scratch());
+  Scratch& sc = thread_scratch();
+  impl_->encode_pieces(text, ids, limit, sc);
+  sc.trim();
   if (max_length > 0 && ids.size() + 1 > static_cast<size_t>(max_length)) {
     ids.resize(static_cast<size_t>(max_length) - 1);
   }
@@ -423,7 +425,9 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
 std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
   check_utf8(text);
   std::vector<int32_t> ids;
-  impl_->encode_pieces(text, ids, SIZE_MAX, thread_scratch());
+  Scratch& sc = thread_scratch();
+  impl_->encode_pieces(text, ids, SIZE_MAX, sc);
+  sc.trim();
   std::vector<std::string> pieces;
   pieces.reserve(ids.size());
   for (const int32_t id : ids) pieces.push_back(impl_->id_to_token[static_cast<size_t>(id)]);
@@ -433,7 +437,9 @@ std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
 std::string Tokenizer::normalize(std::string_view text) const {
   check_utf8(text);
   std::string out;
-  impl_->normalize_into(text, out, thread_scratch());
+  Scratch& sc = thread_scratch();
+  impl_->normalize_into(text, out, sc);
+  sc.trim();
   return out;
 }
 
