@@ -32,7 +32,9 @@ std::shared_ptr<const TrainDataset> dataset(const TempDir& dir, const std::vecto
     }
     s += "]}\n";
   }
-  return std::make_shared<const TrainDataset>(TrainDataset::open(dir.write("d.jsonl", s)));
+  static int files = 0;  // a new file each time: datasets read their file lazily
+  const std::string name = "d" + std::to_string(files++) + ".jsonl";
+  return std::make_shared<const TrainDataset>(TrainDataset::open(dir.write(name, s)));
 }
 
 // Records "q<i>" / "p<i>" / "n<i>_<k>" with `negs` negatives each.
@@ -231,10 +233,41 @@ TEST_CASE("each unique text is tokenized once across epochs", "[train-data]") {
   CHECK(tok.calls.size() == 45);
   take(b, 9);  // three more epochs
   CHECK(tok.calls.size() == 45);
-  CHECK(b.stats().tokenize_calls == 45);
+  CHECK(b.stats().tokenized_texts == 45);
   std::set<std::string> unique;
   for (const auto& c : tok.calls) unique.insert(c.first);
   CHECK(unique.size() == 45);
+
+  // A batch callback (Tokenizer::encode_batch) gets the missing texts of a batch in at most
+  // two calls, queries then passages, and the batches are the same.
+  FakeTokenizer one;
+  std::vector<std::pair<size_t, int>> calls;  // (texts, max_len)
+  auto single = one.fn();
+  TrainBatchBuilder::TokenizeBatchFn batch_fn = [&](const std::vector<std::string>& texts,
+                                                    int max_len) {
+    calls.emplace_back(texts.size(), max_len);
+    std::vector<std::vector<int32_t>> out;
+    for (const std::string& t : texts) out.push_back(single(t, max_len));
+    return out;
+  };
+  o.query_max_length = 100;
+  o.passage_max_length = 200;
+  TrainBatchBuilder with_batch(dataset(dir, recs), o, batch_fn);
+  TrainBatchBuilder with_single(dataset(dir, recs), o, tok.fn());
+  for (int i = 0; i < 6; ++i) CHECK(same(with_batch.next(), with_single.next()));
+  REQUIRE(calls.size() == 6);  // 3 batches x (queries, passages), then all cached
+  size_t texts = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    CHECK(calls[i].second == (i % 2 == 0 ? 100 : 200));
+    texts += calls[i].first;
+  }
+  CHECK(texts == 45);
+  CHECK(calls[0].first == 4);
+  TrainBatchBuilder::TokenizeBatchFn short_fn = [](const std::vector<std::string>&, int) {
+    return std::vector<std::vector<int32_t>>(1);
+  };
+  TrainBatchBuilder broken(dataset(dir, recs), o, short_fn);
+  CHECK_THROWS_WITH(broken.next(), Contains("the tokenizer returned 1 id lists for 4 texts"));
 }
 
 TEST_CASE("epoch order: seeded shuffles, file order, drop_last", "[train-data]") {

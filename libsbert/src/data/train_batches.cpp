@@ -236,7 +236,21 @@ struct TrainBatchBuilder::Row {
 
 TrainBatchBuilder::TrainBatchBuilder(std::shared_ptr<const TrainDataset> data,
                                      TrainBatchOptions options, TokenizeFn tokenize)
-    : data_(std::move(data)), opt_(std::move(options)), tokenize_(std::move(tokenize)) {
+    : TrainBatchBuilder(
+          std::move(data), std::move(options),
+          tokenize == nullptr
+              ? TokenizeBatchFn()
+              : TokenizeBatchFn(
+                    [fn = std::move(tokenize)](const std::vector<std::string>& texts, int max_len) {
+                      std::vector<std::vector<int32_t>> out;
+                      out.reserve(texts.size());
+                      for (const std::string& t : texts) out.push_back(fn(t, max_len));
+                      return out;
+                    })) {}
+
+TrainBatchBuilder::TrainBatchBuilder(std::shared_ptr<const TrainDataset> data,
+                                     TrainBatchOptions options, TokenizeBatchFn tokenize_batch)
+    : data_(std::move(data)), opt_(std::move(options)), tokenize_(std::move(tokenize_batch)) {
   SBERT_CHECK(data_ != nullptr, "[train-data] batch builder: no dataset");
   SBERT_CHECK(tokenize_ != nullptr, "[train-data] batch builder: no tokenize callback");
   SBERT_CHECK(opt_.hard_negatives_to_train >= 0,
@@ -305,21 +319,43 @@ TrainBatchBuilder::Row TrainBatchBuilder::prepare(uint32_t record, uint64_t epoc
   return row;
 }
 
-uint32_t TrainBatchBuilder::token_id(const Hash128& key, const std::string& prefix,
-                                     std::string_view text, int max_len) {
-  auto it = token_ids_.find(key);
-  if (it != token_ids_.end()) return it->second;
-  std::string full = prefix;
-  full += text;
-  std::vector<int32_t> ids = tokenize_(full, max_len);
-  SBERT_CHECK(ids.size() <= static_cast<size_t>(max_len), "[train-data] the tokenizer returned ",
-              ids.size(), " ids for max_len ", max_len);
-  stats_.tokenize_calls += 1;
-  stats_.cached_tokens += ids.size();
-  const auto id = static_cast<uint32_t>(tokens_.size());
-  tokens_.push_back(std::move(ids));
-  token_ids_.emplace(key, id);
-  return id;
+void TrainBatchBuilder::tokenize_missing(const std::vector<Row>& rows) {
+  // Texts not cached yet, each once, in row order: queries in one call, passages in another.
+  std::vector<std::string> texts[2];
+  std::vector<Hash128> keys[2];
+  std::unordered_set<Hash128, Hash128Hasher> pending;
+  auto want = [&](int role, const Hash128& key, std::string_view text) {
+    if (token_ids_.count(key) || !pending.insert(key).second) return;
+    texts[role].push_back((role == 0 ? opt_.query_prefix : opt_.passage_prefix) +
+                          std::string(text));
+    keys[role].push_back(key);
+  };
+  for (const Row& row : rows) {
+    want(0, row.q, row.rec.query);
+    want(1, row.p, row.rec.pos_doc);
+    size_t key = 0;
+    for (int pick : row.neg_pick) {
+      if (pick >= 0) want(1, row.neg_keys[key++], row.rec.neg_docs[size_t(pick)]);
+    }
+  }
+  for (int role = 0; role < 2; ++role) {
+    if (texts[role].empty()) continue;
+    const int max_len = role == 0 ? opt_.query_max_length : opt_.passage_max_length;
+    std::vector<std::vector<int32_t>> ids = tokenize_(texts[role], max_len);
+    SBERT_CHECK(ids.size() == texts[role].size(), "[train-data] the tokenizer returned ",
+                ids.size(), " id lists for ", texts[role].size(), " texts");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      SBERT_CHECK(ids[i].size() <= static_cast<size_t>(max_len),
+                  "[train-data] the tokenizer returned ", ids[i].size(), " ids for max_len ",
+                  max_len);
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      stats_.tokenized_texts += 1;
+      stats_.cached_tokens += ids[i].size();
+      token_ids_.emplace(keys[role][i], static_cast<uint32_t>(tokens_.size()));
+      tokens_.push_back(std::move(ids[i]));
+    }
+  }
 }
 
 TrainBatch TrainBatchBuilder::next() {
@@ -371,6 +407,7 @@ TrainBatch TrainBatchBuilder::next() {
       continue;
     }
 
+    tokenize_missing(rows);
     TrainBatch batch;
     batch.epoch = epoch_;
     batch.index_in_epoch = batch_in_epoch_;
@@ -384,10 +421,8 @@ TrainBatch TrainBatchBuilder::next() {
     for (size_t b = 0; b < B; ++b) {
       const Row& row = rows[b];
       batch.records.push_back(row.record);
-      batch.queries.push_back(
-          tokens_[token_id(row.q, opt_.query_prefix, row.rec.query, opt_.query_max_length)]);
-      batch.positives.push_back(
-          tokens_[token_id(row.p, opt_.passage_prefix, row.rec.pos_doc, opt_.passage_max_length)]);
+      batch.queries.push_back(tokens_[token_ids_.at(row.q)]);
+      batch.positives.push_back(tokens_[token_ids_.at(row.p)]);
       size_t key = 0;
       for (size_t k = 0; k < K; ++k) {
         const int pick = row.neg_pick[k];
@@ -395,9 +430,7 @@ TrainBatch TrainBatchBuilder::next() {
           ++masked;
           continue;
         }
-        batch.negatives[b * K + k] =
-            tokens_[token_id(row.neg_keys[key++], opt_.passage_prefix,
-                             row.rec.neg_docs[size_t(pick)], opt_.passage_max_length)];
+        batch.negatives[b * K + k] = tokens_[token_ids_.at(row.neg_keys[key++])];
         batch.negative_mask[b * K + k] = 1;
       }
     }

@@ -19,11 +19,13 @@
 //     or one of its selected negatives is the other's positive.
 //   Texts are compared after whitespace stripping, without prefixes. Deferred records that
 //   are still waiting when the epoch runs out are dropped for that epoch.
-// - Tokenization goes through the callback, once per unique (role, text): a query is
-//   tokenized as tokenize(query_prefix + text, query_max_length), a passage (positive or
-//   negative) as tokenize(passage_prefix + text, passage_max_length). The ids are cached for
-//   the builder's lifetime (across epochs); the cache keys are 128-bit hashes of the texts, so
-//   the texts themselves are not kept.
+// - Tokenization goes through a callback, once per unique (role, text): a query is tokenized
+//   from query_prefix + text with max_len = query_max_length, a passage (positive or negative)
+//   from passage_prefix + text with passage_max_length. Either a per-text callback or a batch
+//   callback (e.g. Tokenizer::encode_batch, threaded): the texts a batch needs that are not
+//   cached yet go in at most two calls, queries then passages, in row order. The ids are cached
+//   for the builder's lifetime (across epochs); the cache keys are 128-bit hashes of the
+//   texts, so the texts themselves are not kept.
 // - Not thread-safe: one builder per training loop. The callback is only called from next().
 #pragma once
 
@@ -104,21 +106,26 @@ struct DataPosition {
 };
 
 struct TrainBatchStats {
-  uint64_t batches = 0;         // yielded by this builder
-  uint64_t deferrals = 0;       // times a record was pushed to the next batch by dedupe
-  uint64_t dropped = 0;         // records left out at epoch ends (drop_last, deferred)
-  uint64_t masked_slots = 0;    // negative slots masked out (records without negatives)
-  uint64_t tokenize_calls = 0;  // unique texts tokenized
-  uint64_t cached_tokens = 0;   // token ids held by the cache
+  uint64_t batches = 0;          // yielded by this builder
+  uint64_t deferrals = 0;        // times a record was pushed to the next batch by dedupe
+  uint64_t dropped = 0;          // records left out at epoch ends (drop_last, deferred)
+  uint64_t masked_slots = 0;     // negative slots masked out (records without negatives)
+  uint64_t tokenized_texts = 0;  // unique texts tokenized (each once)
+  uint64_t cached_tokens = 0;    // token ids held by the cache
 };
 
 class TrainBatchBuilder {
  public:
   using TokenizeFn = std::function<std::vector<int32_t>(const std::string& text, int max_len)>;
+  // Must return one id list per text, in order.
+  using TokenizeBatchFn = std::function<std::vector<std::vector<int32_t>>(
+      const std::vector<std::string>& texts, int max_len)>;
 
   // Throws when the options are invalid or the data has fewer records than one global batch.
   TrainBatchBuilder(std::shared_ptr<const TrainDataset> data, TrainBatchOptions options,
                     TokenizeFn tokenize);
+  TrainBatchBuilder(std::shared_ptr<const TrainDataset> data, TrainBatchOptions options,
+                    TokenizeBatchFn tokenize_batch);
 
   TrainBatch next();  // the next full global batch; epochs follow one another without end
 
@@ -141,13 +148,12 @@ class TrainBatchBuilder {
  private:
   struct Row;
   Row prepare(uint32_t record, uint64_t epoch);
-  uint32_t token_id(const Hash128& key, const std::string& prefix, std::string_view text,
-                    int max_len);
+  void tokenize_missing(const std::vector<Row>& rows);
   void ensure_order();
 
   std::shared_ptr<const TrainDataset> data_;
   TrainBatchOptions opt_;
-  TokenizeFn tokenize_;
+  TokenizeBatchFn tokenize_;
   TrainRecordScratch scratch_;
 
   // Stream state (what DataPosition carries).
