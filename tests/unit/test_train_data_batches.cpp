@@ -3,19 +3,45 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include "data/train_batches.h"
-#include "test_train_data_support.h"
+#include "support/fixtures.h"
 
 using namespace sbert;
 using namespace std::string_literals;
 using Catch::Matchers::Contains;
-using sbert_test::json_str;
-using sbert_test::TempDir;
+using sbert::test::TempDir;
 
 namespace {
+
+std::filesystem::path write_file(const TempDir& dir, const std::string& name,
+                                 const std::string& content) {
+  const auto p = dir / name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+// A JSON string literal for s (quotes, backslashes and control characters escaped).
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      const char* hex = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[(c >> 4) & 0xf];
+      out += hex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 struct Rec {
   std::string q, p;
@@ -34,7 +60,7 @@ std::shared_ptr<const TrainDataset> dataset(const TempDir& dir, const std::vecto
   }
   static int files = 0;  // a new file each time: datasets read their file lazily
   const std::string name = "d" + std::to_string(files++) + ".jsonl";
-  return std::make_shared<const TrainDataset>(TrainDataset::open(dir.write(name, s)));
+  return std::make_shared<const TrainDataset>(TrainDataset::open(write_file(dir, name, s)));
 }
 
 // Records "q<i>" / "p<i>" / "n<i>_<k>" with `negs` negatives each.

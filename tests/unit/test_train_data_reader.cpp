@@ -5,15 +5,40 @@
 
 #include "data/train_reader.h"
 #include "sbert/error.h"
-#include "test_train_data_support.h"
+#include "support/fixtures.h"
 
 using namespace sbert;
 using namespace std::string_literals;
 using Catch::Matchers::Contains;
-using sbert_test::json_str;
-using sbert_test::TempDir;
+using sbert::test::TempDir;
 
 namespace {
+
+std::filesystem::path write_file(const TempDir& dir, const std::string& name,
+                                 const std::string& content) {
+  const auto p = dir / name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+// A JSON string literal for s (quotes, backslashes and control characters escaped).
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      const char* hex = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[(c >> 4) & 0xf];
+      out += hex[c & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
 
 struct Rec {
   std::string q, p;
@@ -66,7 +91,7 @@ void check_same(const TrainDataset& d, const std::vector<Rec>& recs) {
 // The error open() throws for a file holding `content`.
 std::string open_error(const TempDir& dir, const std::string& name, const std::string& content,
                        TrainReaderOptions opt = {}) {
-  const auto p = dir.write(name, content);
+  const auto p = write_file(dir, name, content);
   try {
     (void)TrainDataset::open(p, opt);
   } catch (const Error& e) {
@@ -85,8 +110,8 @@ const std::vector<Rec> kTricky = {
 
 TEST_CASE("JSON array and JSONL give the same records", "[train-data]") {
   TempDir dir;
-  const auto a = TrainDataset::open(dir.write("a.json", array(kTricky)));
-  const auto l = TrainDataset::open(dir.write("l.jsonl", jsonl(kTricky)));
+  const auto a = TrainDataset::open(write_file(dir, "a.json", array(kTricky)));
+  const auto l = TrainDataset::open(write_file(dir, "l.jsonl", jsonl(kTricky)));
   CHECK(a.format() == TrainFileFormat::JsonArray);
   CHECK(l.format() == TrainFileFormat::Jsonl);
   check_same(a, kTricky);
@@ -103,18 +128,18 @@ TEST_CASE("JSON array and JSONL give the same records", "[train-data]") {
     compact += object(kTricky[i], ", \"meta\": {\"x\": [1, \"]}\"], \"y\": {}}");
   }
   compact += "]";
-  check_same(TrainDataset::open(dir.write("c.json", compact)), kTricky);
+  check_same(TrainDataset::open(write_file(dir, "c.json", compact)), kTricky);
 }
 
 TEST_CASE("training files: BOM, CRLF and blank lines", "[train-data]") {
   TempDir dir;
   const std::string bom = "\xEF\xBB\xBF";
-  check_same(TrainDataset::open(dir.write("a.json", bom + array(kTricky))), kTricky);
-  check_same(TrainDataset::open(dir.write("l.jsonl", bom + jsonl(kTricky))), kTricky);
+  check_same(TrainDataset::open(write_file(dir, "a.json", bom + array(kTricky))), kTricky);
+  check_same(TrainDataset::open(write_file(dir, "l.jsonl", bom + jsonl(kTricky))), kTricky);
 
   std::string crlf = "\r\n"s + object(kTricky[0]) + "\r\n   \r\n\r\n"s + object(kTricky[1]) +
                      "\r\n"s + object(kTricky[2]);  // no final newline
-  const auto d = TrainDataset::open(dir.write("crlf.jsonl", crlf));
+  const auto d = TrainDataset::open(write_file(dir, "crlf.jsonl", crlf));
   check_same(d, kTricky);
   CHECK(d.record_line(0) == 2);
   CHECK(d.record_line(1) == 5);
@@ -134,7 +159,7 @@ TEST_CASE("bad training records are refused with file, record, line and field", 
     return open_error(dir, "bad.jsonl", good + "\n"s + record + "\n"s + good + "\n");
   };
 
-  const std::string path = (dir.path() / "bad.jsonl").string();
+  const std::string path = (dir / "bad.jsonl").string();
   CHECK(bad(R"({"query": "q", "pos_doc": "", "neg_doc": []})") ==
         "[train-data] "s + path + ":record 2 (line 2): field 'pos_doc' is empty");
 
@@ -231,7 +256,7 @@ TEST_CASE("skip_bad_records skips and counts bad records", "[train-data]") {
                               R"({"query": "", "pos_doc": "p", "neg_doc": []})"s + "\n" +
                               object(recs[1]) + "\nnot json\n\n"s + object(recs[2]) + "\n" +
                               R"({"query": "q", "pos_doc": "p"})"s + "\n";
-  const auto d = TrainDataset::open(dir.write("s.jsonl", content), skip);
+  const auto d = TrainDataset::open(write_file(dir, "s.jsonl", content), skip);
   check_same(d, recs);
   CHECK(d.stats().records == 3);
   CHECK(d.stats().skipped == 3);
@@ -245,10 +270,10 @@ TEST_CASE("skip_bad_records skips and counts bad records", "[train-data]") {
   CHECK_THAT(open_error(dir, "s.jsonl", content), Contains("record 2 (line 2)"));
 
   // Arrays too; structural errors stay fatal; a file of bad records only is refused.
-  const auto a =
-      TrainDataset::open(dir.write("s.json", "["s + object(recs[0]) + ", {\"query\": 5}, 7, "s +
-                                                 object(recs[1]) + ", "s + object(recs[2]) + "]"),
-                         skip);
+  const auto a = TrainDataset::open(write_file(dir, "s.json",
+                                               "["s + object(recs[0]) + ", {\"query\": 5}, 7, "s +
+                                                   object(recs[1]) + ", "s + object(recs[2]) + "]"),
+                                    skip);
   check_same(a, recs);
   CHECK(a.stats().skipped == 2);
   CHECK(a.record_number(1) == 4);
@@ -270,7 +295,7 @@ TEST_CASE("a large training file is indexed without holding its texts", "[train-
   }
   for (const bool as_array : {true, false}) {
     const auto p =
-        dir.write(as_array ? "big.json" : "big.jsonl", as_array ? array(recs) : jsonl(recs));
+        write_file(dir, as_array ? "big.json" : "big.jsonl", as_array ? array(recs) : jsonl(recs));
     const auto d = TrainDataset::open(p);
     REQUIRE(d.size() == 2000);
     CHECK(d.stats().file_bytes == std::filesystem::file_size(p));
