@@ -301,7 +301,7 @@ TEST_CASE("a large training file is indexed without holding its texts", "[train-
     CHECK(d.stats().file_bytes == std::filesystem::file_size(p));
     CHECK(d.stats().file_bytes > 6'000'000);
     // 16 bytes a record, whatever the texts' length.
-    CHECK(d.index_bytes() <= 2000 * 16 + 64);
+    CHECK(d.index_bytes() <= 2000 * 16 + 1024);
     TrainRecordScratch scratch;
     for (size_t i : {size_t{0}, size_t{777}, size_t{1999}}) {
       const TrainRecord r = d.record(i, scratch);
@@ -314,4 +314,31 @@ TEST_CASE("a large training file is indexed without holding its texts", "[train-
     CHECK_THROWS_WITH(d.record(1999), Contains(":record 2000 (line ") &&
                                           Contains("did the file change after it was indexed?"));
   }
+}
+
+TEST_CASE("several training files read as one list of records", "[train-data]") {
+  TempDir dir;
+  TrainReaderOptions skip;
+  skip.skip_bad_records = true;
+  const std::vector<Rec> a = {kTricky[0], kTricky[1]}, b = {kTricky[2], {"q", "p", {}}};
+  const auto pa = write_file(dir, "a.json", array(a));
+  const auto pb = write_file(dir, "b.jsonl", "{}\n" + jsonl(b));
+  const auto d = TrainDataset::open({pa, pb}, skip);
+  check_same(d, {a[0], a[1], b[0], b[1]});
+  CHECK(d.num_files() == 2);
+  CHECK(d.format(0) == TrainFileFormat::JsonArray);
+  CHECK(d.format(1) == TrainFileFormat::Jsonl);
+  CHECK(d.file_of(1) == 0);
+  CHECK(d.file_of(2) == 1);
+  CHECK(d.record_number(2) == 2);  // after the skipped "{}"
+  CHECK(d.where(3) == pb.string() + ":record 3 (line 3)");
+  CHECK(d.where(1) == pa.string() + ":record 2 (line 7)");
+  CHECK(d.stats().records == 4);
+  CHECK(d.stats().skipped == 1);
+  CHECK(d.stats(0).skipped == 0);
+  CHECK_THAT(d.stats().first_skipped, Contains("b.jsonl:record 1 (line 1): missing field"));
+  CHECK(d.name() == pa.string() + " and 1 more files");
+  CHECK_THROWS_WITH(TrainDataset::open({pa, pb}), Contains("b.jsonl:record 1 (line 1)"));
+  CHECK_THROWS_WITH(TrainDataset::open(std::vector<std::filesystem::path>{}),
+                    Contains("no training file given"));
 }

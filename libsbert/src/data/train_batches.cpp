@@ -260,11 +260,10 @@ TrainBatchBuilder::TrainBatchBuilder(std::shared_ptr<const TrainDataset> data,
               "[train-data] query_max_length and passage_max_length must be positive, got ",
               opt_.query_max_length, " and ", opt_.passage_max_length);
   SBERT_CHECK(opt_.global_batch_size >= 1, "[train-data] global_batch_size must be >= 1");
-  SBERT_CHECK(data_->size() <= UINT32_MAX, "[train-data] ", data_->path().string(), ": ",
-              data_->size(), " records; at most 2^32 - 1 are supported");
-  SBERT_CHECK(data_->size() >= opt_.global_batch_size, "[train-data] ", data_->path().string(),
-              ": ", data_->size(), " records, fewer than global_batch_size ",
-              opt_.global_batch_size,
+  SBERT_CHECK(data_->size() <= UINT32_MAX, "[train-data] ", data_->name(), ": ", data_->size(),
+              " records; at most 2^32 - 1 are supported");
+  SBERT_CHECK(data_->size() >= opt_.global_batch_size, "[train-data] ", data_->name(), ": ",
+              data_->size(), " records, fewer than global_batch_size ", opt_.global_batch_size,
               ": no full batch can be made (incomplete batches are "
               "dropped)");
 }
@@ -395,7 +394,7 @@ TrainBatch TrainBatchBuilder::next() {
     }
 
     if (rows.size() < B) {  // the epoch ran out: drop what is left, start the next epoch
-      SBERT_CHECK(batch_in_epoch_ > 0, "[train-data] ", data_->path().string(), ": epoch ", epoch_,
+      SBERT_CHECK(batch_in_epoch_ > 0, "[train-data] ", data_->name(), ": epoch ", epoch_,
                   " makes no full batch of ", B, " rows: only ", rows.size(),
                   " records fit together without duplicate queries/positives "
                   "(dedupe_in_batch); lower global_batch_size or turn dedupe off");

@@ -369,69 +369,100 @@ class Indexer {
 }  // namespace
 
 TrainDataset TrainDataset::open(const fs::path& path, const TrainReaderOptions& opt) {
-  Fd file;
-  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  SBERT_CHECK(file.fd >= 0, "[train-data] ", path.string(),
-              ": cannot open: ", std::strerror(errno));
-  Indexer ix(path, opt);
-  ix.run(file.fd);
+  return open(std::vector<fs::path>{path}, opt);
+}
+
+TrainDataset TrainDataset::open(const std::vector<fs::path>& paths, const TrainReaderOptions& opt) {
+  SBERT_CHECK(!paths.empty(), "[train-data] no training file given");
   TrainDataset d;
-  d.path_ = path;
-  d.format_ = ix.format;
-  d.index_ = std::move(ix.index);
+  for (const fs::path& path : paths) {
+    Fd file;
+    file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    SBERT_CHECK(file.fd >= 0, "[train-data] ", path.string(),
+                ": cannot open: ", std::strerror(errno));
+    Indexer ix(path, opt);
+    ix.run(file.fd);
+    File f;
+    f.path = path;
+    f.format = ix.format;
+    f.first = d.index_.size();
+    f.skipped = std::move(ix.skipped);
+    f.skipped.shrink_to_fit();
+    f.stats = ix.stats;
+    d.index_.insert(d.index_.end(), ix.index.begin(), ix.index.end());
+    d.total_.records += f.stats.records;
+    d.total_.skipped += f.stats.skipped;
+    d.total_.file_bytes += f.stats.file_bytes;
+    if (d.total_.first_skipped.empty()) d.total_.first_skipped = f.stats.first_skipped;
+    f.fd = file.fd;
+    file.fd = -1;
+    d.files_.push_back(std::move(f));
+  }
   d.index_.shrink_to_fit();
-  d.skipped_numbers_ = std::move(ix.skipped);
-  d.skipped_numbers_.shrink_to_fit();
-  d.stats_ = ix.stats;
-  d.fd_ = file.fd;
-  file.fd = -1;
   return d;
 }
 
 TrainDataset::TrainDataset(TrainDataset&& o) noexcept
-    : path_(std::move(o.path_)),
-      format_(o.format_),
-      index_(std::move(o.index_)),
-      skipped_numbers_(std::move(o.skipped_numbers_)),
-      stats_(std::move(o.stats_)),
-      fd_(o.fd_) {
-  o.fd_ = -1;
+    : files_(std::move(o.files_)), index_(std::move(o.index_)), total_(std::move(o.total_)) {
+  o.files_.clear();
 }
 
 TrainDataset& TrainDataset::operator=(TrainDataset&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    path_ = std::move(o.path_);
-    format_ = o.format_;
+    close_files();
+    files_ = std::move(o.files_);
     index_ = std::move(o.index_);
-    skipped_numbers_ = std::move(o.skipped_numbers_);
-    stats_ = std::move(o.stats_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
+    total_ = std::move(o.total_);
+    o.files_.clear();
   }
   return *this;
 }
 
-TrainDataset::~TrainDataset() {
-  if (fd_ >= 0) ::close(fd_);
-}
+TrainDataset::~TrainDataset() { close_files(); }
 
-size_t TrainDataset::record_number(size_t i) const {
-  SBERT_CHECK(i < index_.size(), "[train-data] ", path_.string(), ": record index ", i,
-              " out of range (", index_.size(), " records)");
-  // The (i+1)-th good record: the smallest n with n - #(skipped <= n) == i + 1.
-  uint64_t n = i + 1;
-  for (;;) {
-    const auto s = static_cast<uint64_t>(
-        std::upper_bound(skipped_numbers_.begin(), skipped_numbers_.end(), n) -
-        skipped_numbers_.begin());
-    if (i + 1 + s == n) return n;
-    n = i + 1 + s;
+void TrainDataset::close_files() {
+  for (File& f : files_) {
+    if (f.fd >= 0) ::close(f.fd);
+    f.fd = -1;
   }
 }
 
+std::string TrainDataset::name() const {
+  if (files_.empty()) return "(no file)";
+  if (files_.size() == 1) return files_[0].path.string();
+  return cat(files_[0].path.string(), " and ", files_.size() - 1, " more files");
+}
+
+size_t TrainDataset::file_of(size_t i) const {
+  SBERT_CHECK(i < index_.size(), "[train-data] ", name(), ": record index ", i, " out of range (",
+              index_.size(), " records)");
+  size_t f = files_.size() - 1;
+  while (files_[f].first > i) --f;  // a handful of files: a linear search is fine
+  return f;
+}
+
+size_t TrainDataset::record_number(size_t i) const {
+  const File& f = files_[file_of(i)];
+  // The (k+1)-th good record of the file: the smallest n with n - #(skipped <= n) == k + 1.
+  const uint64_t k = i - f.first;
+  uint64_t n = k + 1;
+  for (;;) {
+    const auto s = static_cast<uint64_t>(std::upper_bound(f.skipped.begin(), f.skipped.end(), n) -
+                                         f.skipped.begin());
+    if (k + 1 + s == n) return n;
+    n = k + 1 + s;
+  }
+}
+
+std::string TrainDataset::where(size_t i) const {
+  return cat(files_[file_of(i)].path.string(), ":record ", record_number(i), " (line ",
+             index_[i].line, ")");
+}
+
 size_t TrainDataset::index_bytes() const {
-  return index_.capacity() * sizeof(Entry) + skipped_numbers_.capacity() * sizeof(uint64_t);
+  size_t n = index_.capacity() * sizeof(Entry) + files_.capacity() * sizeof(File);
+  for (const File& f : files_) n += f.skipped.capacity() * sizeof(uint64_t);
+  return n;
 }
 
 TrainRecord TrainDataset::record(size_t i) const {
@@ -440,26 +471,25 @@ TrainRecord TrainDataset::record(size_t i) const {
 }
 
 TrainRecord TrainDataset::record(size_t i, TrainRecordScratch& scratch) const {
-  SBERT_CHECK(i < index_.size(), "[train-data] ", path_.string(), ": record index ", i,
-              " out of range (", index_.size(), " records)");
+  const File& f = files_[file_of(i)];
   const Entry& e = index_[i];
   std::string& buf = scratch.impl().buf;
   buf.resize(size_t{e.length} + simdjson::SIMDJSON_PADDING);
   size_t got = 0;
   while (got < e.length) {
     const ssize_t n =
-        ::pread(fd_, buf.data() + got, e.length - got, static_cast<off_t>(e.offset + got));
+        ::pread(f.fd, buf.data() + got, e.length - got, static_cast<off_t>(e.offset + got));
     if (n < 0 && errno == EINTR) continue;
-    SBERT_CHECK(n > 0, "[train-data] ", path_.string(), ":record ", record_number(i), " (line ",
-                e.line, "): cannot read it back (", n < 0 ? std::strerror(errno) : "file shrank",
+    SBERT_CHECK(n > 0, "[train-data] ", where(i), ": cannot read it back (",
+                n < 0 ? std::strerror(errno) : "file shrank",
                 "); did the file change after it was indexed?");
     got += static_cast<size_t>(n);
   }
   std::memset(buf.data() + e.length, ' ', simdjson::SIMDJSON_PADDING);
   TrainRecord rec;
   const std::string err = check_record(scratch.impl().parser, buf.data(), e.length, &rec);
-  SBERT_CHECK(err.empty(), "[train-data] ", path_.string(), ":record ", record_number(i), " (line ",
-              e.line, "): ", err, "; the file changed after it was indexed");
+  SBERT_CHECK(err.empty(), "[train-data] ", where(i), ": ", err,
+              "; the file changed after it was indexed");
   return rec;
 }
 

@@ -5,9 +5,9 @@
 // non-space byte: '[' -> array, '{' -> JSONL. A UTF-8 byte-order mark is skipped.
 //
 // Rules of this file:
-// - open() streams the file ONCE and builds an index: for each good record its byte range and
+// - open() streams each file ONCE and builds an index: for each good record its byte range and
 //   line (16 bytes a record). No text is kept; record(i) re-reads and parses on demand (pread,
-//   safe from several threads).
+//   safe from several threads). Several files read as one list, in the order given.
 // - EVERY record is validated during that pass, so training never stops mid-run on bad data:
 //   JSON syntax, object, fields present and typed (query/pos_doc strings, neg_doc an array of
 //   strings; null is a wrong type), no empty or whitespace-only text, UTF-8, no negative equal
@@ -62,11 +62,14 @@ class TrainRecordScratch {
   std::unique_ptr<Impl> impl_;
 };
 
+// One or several files, read as one list of records (the files' records in the order given).
 class TrainDataset {
  public:
-  // Streams and validates the whole file; throws sbert::Error as described above, and when the
-  // file holds no good record.
+  // Streams and validates every file; throws sbert::Error as described above, and when a file
+  // holds no good record.
   static TrainDataset open(const std::filesystem::path& path, const TrainReaderOptions& opt = {});
+  static TrainDataset open(const std::vector<std::filesystem::path>& paths,
+                           const TrainReaderOptions& opt = {});
 
   TrainDataset(TrainDataset&&) noexcept;
   TrainDataset& operator=(TrainDataset&&) noexcept;
@@ -74,38 +77,51 @@ class TrainDataset {
   TrainDataset& operator=(const TrainDataset&) = delete;
   ~TrainDataset();
 
-  size_t size() const { return index_.size(); }
-  TrainFileFormat format() const { return format_; }
-  const std::filesystem::path& path() const { return path_; }
-  const TrainReadStats& stats() const { return stats_; }
+  size_t size() const { return index_.size(); }  // good records, all files
+  size_t num_files() const { return files_.size(); }
+  const std::filesystem::path& path(size_t file = 0) const { return files_.at(file).path; }
+  TrainFileFormat format(size_t file = 0) const { return files_.at(file).format; }
+  const TrainReadStats& stats(size_t file) const { return files_.at(file).stats; }
+  const TrainReadStats& stats() const { return total_; }  // summed over the files
+  std::string name() const;  // the path, or "<first path> and N more files"
 
-  // Record i (0-based among the GOOD records), read from the file now. Throws if the file
-  // changed since open() so that the record no longer reads back.
+  // Record i (0-based among the GOOD records of all files), read from its file now. Throws if
+  // the file changed since open() so that the record no longer reads back.
   TrainRecord record(size_t i) const;
   TrainRecord record(size_t i, TrainRecordScratch& scratch) const;
 
-  // Where record i sits in the file, for messages: its 1-based record number (skipped records
-  // count) and the line it starts on.
+  // Where record i sits, for messages: its file, its 1-based record number in that file
+  // (skipped records count), the line it starts on, and all three as "<file>:record <n> (line
+  // <l>)".
+  size_t file_of(size_t i) const;
   size_t record_number(size_t i) const;
   size_t record_line(size_t i) const { return index_.at(i).line; }
+  std::string where(size_t i) const;
 
   // Heap bytes held by the index (it does not grow with the texts' length).
   size_t index_bytes() const;
 
   struct Entry {
-    uint64_t offset;  // first byte of the record in the file
+    uint64_t offset;  // first byte of the record in its file
     uint32_t length;  // bytes
     uint32_t line;    // 1-based line of the first byte
   };
 
  private:
+  struct File {
+    std::filesystem::path path;
+    TrainFileFormat format = TrainFileFormat::Jsonl;
+    size_t first = 0;               // index of its first good record
+    std::vector<uint64_t> skipped;  // 1-based record numbers skipped, ascending
+    TrainReadStats stats;
+    int fd = -1;
+  };
   TrainDataset() = default;
-  std::filesystem::path path_;
-  TrainFileFormat format_ = TrainFileFormat::Jsonl;
+  void close_files();
+
+  std::vector<File> files_;
   std::vector<Entry> index_;
-  std::vector<uint64_t> skipped_numbers_;  // 1-based record numbers skipped, ascending
-  TrainReadStats stats_;
-  int fd_ = -1;
+  TrainReadStats total_;
 };
 
 }  // namespace sbert
