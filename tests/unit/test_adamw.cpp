@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "cpu/train_kernels.h"
 #include "test_loss_fixture.h"
 #include "train/adamw.h"
 #include "train/grad_norm.h"
@@ -250,4 +251,31 @@ TEST_CASE("gradient clipping pieces: partial sums, thread-count independence, ed
   Context gpu;
   gpu.device = Device::CUDA;
   CHECK_THROWS_WITH(grad_sum_squares(gpu, g.data(), 10), Catch::Contains("[grad_norm] has no CUDA"));
+}
+
+TEST_CASE("AdamW kernel: vector body and scalar tail give the same bits", "[adamw]") {
+  cpu::AdamWScalars s{};
+  s.decay_mul = static_cast<float>(1.0 - 1e-3 * 0.01);
+  s.one_minus_beta1 = static_cast<float>(1.0 - 0.9);
+  s.beta2 = 0.98f;
+  s.one_minus_beta2 = static_cast<float>(1.0 - 0.98);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - 0.98 * 0.98));
+  s.neg_step_size = static_cast<float>(-1e-3 / (1.0 - 0.9 * 0.9));
+  s.eps = 1e-8f;
+  const int n = 23;
+  std::vector<float> p(n), m(n), v(n), g(n);
+  for (int i = 0; i < n; ++i) {
+    p[static_cast<size_t>(i)] = std::cos(static_cast<float>(i));
+    m[static_cast<size_t>(i)] = 0.01f * std::sin(static_cast<float>(i));
+    v[static_cast<size_t>(i)] = 1e-4f * static_cast<float>(i % 5);
+    g[static_cast<size_t>(i)] = i % 7 == 0 ? 0.0f : std::sin(3.0f * static_cast<float>(i));
+  }
+  std::vector<float> p1 = p, m1 = m, v1 = v;
+  cpu::adamw_update(p.data(), m.data(), v.data(), g.data(), n, s);  // vector body + tail
+  for (int i = 0; i < n; ++i) {  // one element at a time: scalar path only
+    cpu::adamw_update(p1.data() + i, m1.data() + i, v1.data() + i, g.data() + i, 1, s);
+  }
+  CHECK(std::memcmp(p.data(), p1.data(), sizeof(float) * n) == 0);
+  CHECK(std::memcmp(m.data(), m1.data(), sizeof(float) * n) == 0);
+  CHECK(std::memcmp(v.data(), v1.data(), sizeof(float) * n) == 0);
 }
