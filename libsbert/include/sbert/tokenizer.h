@@ -30,6 +30,9 @@ struct TokenizerOptions {
   std::string cls_token = "[CLS]";
   std::string sep_token = "[SEP]";
   std::string pad_token = "[PAD]";
+  // Not used for encoding; kept for save() (tokenizer_config.json, special_tokens_map.json).
+  std::string mask_token = "[MASK]";
+  int model_max_length = 0;  // tokenizer_config.json's model_max_length; 0 when unknown
 };
 
 class Tokenizer {

@@ -51,15 +51,21 @@ Model Model::load(const fs::path& dir) {
                 "(convert with safetensors.torch.save_file)");
     fail("[model] ", weights.string(), ": file not found");
   }
-  auto impl = std::make_unique<Impl>(Impl{dir, load_model_config(dir), Tokenizer::load(dir),
-                                          {}, {}, {}});
+  auto impl = std::make_unique<Impl>(
+      Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}});
   SBERT_CHECK(impl->tokenizer.vocab_size() <= impl->config.vocab_size, "[model] ", dir.string(),
               ": the tokenizer has ", impl->tokenizer.vocab_size(),
               " tokens but config.json vocab_size is ", impl->config.vocab_size);
   impl->layout = make_bert_layout(impl->config);
   impl->weights.assign(static_cast<size_t>(impl->layout.total), 0.0f);
   const SafetensorsFile file = SafetensorsFile::open(weights);
-  load_bert_weights(file, impl->layout, impl->weights.data());
+  const LoadReport report = load_bert_weights(file, impl->layout, impl->weights.data());
+  impl->weight_prefix = report.prefix;
+  for (const std::string& name : report.unused) {
+    const TensorInfo& info = file.info(name);
+    const auto bytes = file.bytes(name);
+    impl->extras.push_back({name, info.dtype, info.shape, {bytes.begin(), bytes.end()}});
+  }
   impl->view = bind_bert(impl->config, impl->layout, impl->weights.data());
   return Model(std::move(impl));
 }

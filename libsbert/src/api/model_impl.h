@@ -2,12 +2,24 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
+
+#include "core/dtype.h"
 
 #include "nn/bert_params.h"
 #include "sbert/model.h"
 
 namespace sbert {
+
+// A tensor of the source checkpoint that the encoder does not use (BERT's pooler,
+// position_ids buffers), kept byte for byte so that an export writes it back unchanged.
+struct ExtraTensor {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
 
 struct Model::Impl {
   std::filesystem::path dir;
@@ -16,6 +28,8 @@ struct Model::Impl {
   ParamLayout layout;
   std::vector<float> weights;  // (layout.total) the one parameter block
   BertView view;               // pointers into weights
+  std::string weight_prefix;   // "" or "bert.": how the source checkpoint names tensors
+  std::vector<ExtraTensor> extras;
 };
 
 }  // namespace sbert

@@ -1,4 +1,4 @@
-// AtomicFile: write to "<path>.tmp.<pid>", flush and fsync, then rename over path, so a crash
+// AtomicFile: write to "<path>.tmp.<pid>.<n>", flush and fsync, then rename over path, so a crash
 // or an error mid-write never leaves a partial file at path nor damages what was there.
 #pragma once
 

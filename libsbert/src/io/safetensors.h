@@ -24,6 +24,10 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   uint64_t begin = 0;  // byte offsets into the data block
   uint64_t end = 0;
+  // False for a dtype safetensors knows but libsbert does not read (I8, BOOL, F8_E4M3, ...):
+  // such a tensor is size-checked and listed, `dtype` is meaningless, and reading it throws.
+  bool supported = true;
+  std::string dtype_name;  // the dtype as spelled in the file ("F32", "F8_E4M3", ...)
   int64_t numel() const;
 };
 

@@ -1,5 +1,7 @@
 #include "nn/bert_params.h"
 
+#include <set>
+
 #include "core/check.h"
 #include "io/safetensors.h"
 
@@ -116,13 +118,22 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
 
 }  // namespace
 
-void load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base) {
+LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout,
+                             float* base) {
+  LoadReport report;
+  std::set<std::string> used;
   for (const ParamSpec& s : layout.specs) {
     const std::string stored = stored_name(file, s.name);
     SBERT_CHECK(!stored.empty(), "[load] ", file.path().string(), ": tensor '", s.name,
                 "' is missing");
+    if (stored.rfind("bert.", 0) == 0) report.prefix = "bert.";
     file.read_f32_into(stored, base + s.offset, s.shape);
+    used.insert(stored);
   }
+  for (const std::string& name : file.names()) {
+    if (!used.count(name)) report.unused.push_back(name);
+  }
+  return report;
 }
 
 }  // namespace sbert

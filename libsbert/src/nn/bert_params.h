@@ -70,6 +70,12 @@ BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* bas
 // Fills the block from a Hugging Face checkpoint. Accepts names with or without a "bert."
 // prefix and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and tensor for a
 // missing tensor or a wrong shape.
-void load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base);
+// Returns the names of the file's tensors that the layout did not consume (pooler, buffers) and
+// the prefix found ("" or "bert.").
+struct LoadReport {
+  std::string prefix;
+  std::vector<std::string> unused;
+};
+LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base);
 
 }  // namespace sbert

@@ -1,0 +1,101 @@
+#include "io/model_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "core/check.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_config_file(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  const std::string name = p.filename().string();
+  if (name.find("safetensors.index") != std::string::npos) return false;
+  return ext == ".json" || ext == ".txt" || ext == ".model" || ext == ".md";
+}
+
+void copy_config_files(const fs::path& from, const fs::path& to) {
+  static const std::regex module_dir(R"(^\d+_.*)");  // sentence-transformers modules: 1_Pooling
+  for (const auto& entry : fs::directory_iterator(from)) {
+    const fs::path& p = entry.path();
+    if (entry.is_regular_file() && is_config_file(p)) {
+      fs::copy_file(p, to / p.filename(), fs::copy_options::overwrite_existing);
+    } else if (entry.is_directory() && std::regex_match(p.filename().string(), module_dir)) {
+      fs::create_directories(to / p.filename());
+      copy_config_files(p, to / p.filename());
+    }
+  }
+}
+
+void fsync_path(const fs::path& p, bool directory) {
+  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void write_model_files(const Model::Impl& impl, const float* weights, const fs::path& dir) {
+  fs::create_directories(dir);
+  copy_config_files(impl.dir, dir);
+  std::vector<TensorView> views;
+  for (const ParamSpec& s : impl.layout.specs) {
+    views.push_back({impl.weight_prefix + s.name, DType::F32, s.shape, weights + s.offset});
+  }
+  for (const ExtraTensor& e : impl.extras) {
+    views.push_back({e.name, e.dtype, e.shape, e.bytes.data()});
+  }
+  write_safetensors(dir / "model.safetensors", views, {{"format", "pt"}});
+}
+
+void commit_folder(const fs::path& tmp, const fs::path& dir) {
+  for (const auto& entry : fs::recursive_directory_iterator(tmp)) {
+    fsync_path(entry.path(), entry.is_directory());
+  }
+  fsync_path(tmp, true);
+  std::error_code ec;
+  if (fs::exists(dir)) {
+    fs::path old = dir;
+    old += cat(".old.", static_cast<long>(::getpid()));
+    fs::rename(dir, old, ec);
+    SBERT_CHECK(!ec, "[io] ", dir.string(), ": cannot move the previous folder aside (",
+                ec.message(), ")");
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+      fs::rename(old, dir);  // put the previous one back
+      fail("[io] ", dir.string(), ": cannot rename ", tmp.string(), " into place (", ec.message(),
+           ")");
+    }
+    fs::remove_all(old);
+  } else {
+    fs::rename(tmp, dir, ec);
+    SBERT_CHECK(!ec, "[io] ", dir.string(), ": cannot rename ", tmp.string(), " into place (",
+                ec.message(), ")");
+  }
+  fsync_path(dir.parent_path().empty() ? fs::path(".") : dir.parent_path(), true);
+}
+
+void save_model_folder(const Model::Impl& impl, const float* weights, const fs::path& dir) {
+  fs::path tmp = dir;
+  tmp += cat(".tmp.", static_cast<long>(::getpid()));
+  fs::remove_all(tmp);
+  try {
+    write_model_files(impl, weights, tmp);
+    commit_folder(tmp, dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+}  // namespace sbert

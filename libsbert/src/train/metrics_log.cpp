@@ -1,0 +1,141 @@
+#include "train/metrics_log.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "core/check.h"
+#include "io/atomic_file.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kCsvHeader =
+    "step,epoch,loss,lr,grad_norm,accuracy,samples_per_sec,tokens_per_sec,elapsed_sec\n";
+
+// The step of a metrics line: JSONL '{"step": N, ...' or CSV 'N,...'; -1 when unreadable.
+int64_t step_of(const std::string& line, bool json) {
+  size_t pos = 0;
+  if (json) {
+    pos = line.find("\"step\":");
+    if (pos == std::string::npos) return -1;
+    pos += 7;
+  }
+  try {
+    return std::stoll(line.substr(pos));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void cut_back(const fs::path& path, int64_t keep_through_step, bool json, const char* header) {
+  std::string kept = header ? header : "";
+  if (keep_through_step >= 0 && fs::exists(path)) {
+    std::istringstream in(read_file(path));
+    for (std::string line; std::getline(in, line);) {
+      const int64_t s = step_of(line, json);
+      if (s >= 0 && s <= keep_through_step) kept += line + "\n";
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+std::FILE* open_append(const fs::path& p) {
+  std::FILE* f = std::fopen(p.c_str(), "ab");
+  SBERT_CHECK(f, "[log] ", p.string(), ": cannot open for appending");
+  return f;
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string hms(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const fs::path& log_dir, int64_t keep_through_step)
+    : jsonl_(log_dir / "metrics.jsonl"), csv_(log_dir / "metrics.csv") {
+  fs::create_directories(log_dir);
+  cut_back(jsonl_, keep_through_step, true, nullptr);
+  cut_back(csv_, keep_through_step, false, kCsvHeader);
+  jsonl_f_ = open_append(jsonl_);
+  csv_f_ = open_append(csv_);
+  tty_ = ::isatty(STDERR_FILENO) != 0;
+}
+
+MetricsLog::~MetricsLog() {
+  end_progress();
+  if (jsonl_f_) std::fclose(jsonl_f_);
+  if (csv_f_) std::fclose(csv_f_);
+}
+
+void MetricsLog::log_step(const StepMetrics& m) {
+  std::fprintf(jsonl_f_,
+               "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"lr\": %s, \"grad_norm\": %s, "
+               "\"accuracy\": %s, \"samples_per_sec\": %s, \"tokens_per_sec\": %s, "
+               "\"elapsed_sec\": %s}\n",
+               static_cast<long long>(m.step), static_cast<long long>(m.epoch),
+               num(m.loss).c_str(), num(m.lr).c_str(), num(m.grad_norm).c_str(),
+               num(m.accuracy).c_str(), num(m.samples_per_sec).c_str(),
+               num(m.tokens_per_sec).c_str(), num(m.elapsed_sec).c_str());
+  std::fprintf(csv_f_, "%lld,%lld,%s,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(m.step),
+               static_cast<long long>(m.epoch), num(m.loss).c_str(), num(m.lr).c_str(),
+               num(m.grad_norm).c_str(), num(m.accuracy).c_str(),
+               num(m.samples_per_sec).c_str(), num(m.tokens_per_sec).c_str(),
+               num(m.elapsed_sec).c_str());
+  std::fflush(jsonl_f_);
+  std::fflush(csv_f_);
+}
+
+void MetricsLog::log_validation(int64_t step, const std::map<std::string, double>& metrics) {
+  std::string line = cat("{\"step\": ", step, ", \"validation\": true");
+  for (const auto& [k, v] : metrics) line += ", \"" + k + "\": " + num(v);
+  line += "}\n";
+  std::fputs(line.c_str(), jsonl_f_);
+  std::fflush(jsonl_f_);
+}
+
+void MetricsLog::progress(const StepMetrics& m, int64_t max_steps, int64_t every) {
+  const double eta =
+      m.step > 0 ? m.elapsed_sec / static_cast<double>(m.step) * static_cast<double>(max_steps - m.step)
+                 : std::nan("");
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "step %lld/%lld | loss %.4f | lr %.3g | %.1f samples/s | %.0f tokens/s | ETA %s",
+                static_cast<long long>(m.step), static_cast<long long>(max_steps), m.loss, m.lr,
+                m.samples_per_sec, m.tokens_per_sec, hms(eta).c_str());
+  if (tty_) {
+    std::fprintf(stderr, "\r\033[K%s", buf);
+    line_open_ = true;
+  } else if (m.step % every == 0 || m.step == max_steps || m.step == 1) {
+    std::fprintf(stderr, "%s\n", buf);
+  }
+  std::fflush(stderr);
+}
+
+void MetricsLog::end_progress() {
+  if (line_open_) {
+    std::fputc('\n', stderr);
+    line_open_ = false;
+  }
+}
+
+}  // namespace sbert

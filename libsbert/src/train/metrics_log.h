@@ -1,0 +1,48 @@
+// The run's figures for a person and for tools: metrics.jsonl (every step, every validation),
+// metrics.csv (training steps, fixed columns) and one progress line on the terminal.
+//
+// A resumed run first cuts both files back to the checkpoint's step, so that steps replayed
+// after a crash are not logged twice; the cut rewrites the file atomically.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace sbert {
+
+struct StepMetrics {
+  int64_t step = 0;  // 1-based optimizer step just taken
+  int64_t epoch = 0;
+  double loss = 0, lr = 0, grad_norm = 0, accuracy = 0;
+  double samples_per_sec = 0, tokens_per_sec = 0, elapsed_sec = 0;
+};
+
+class MetricsLog {
+ public:
+  // Opens (creating) log_dir/metrics.jsonl and metrics.csv for appending; keep_through_step >= 0
+  // first drops every record of a later step (resume), -1 starts both files afresh.
+  MetricsLog(const std::filesystem::path& log_dir, int64_t keep_through_step);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  void log_step(const StepMetrics& m);
+  void log_validation(int64_t step, const std::map<std::string, double>& metrics);
+
+  // The terminal line: rewritten in place on a terminal, printed every `every` steps otherwise.
+  void progress(const StepMetrics& m, int64_t max_steps, int64_t every);
+  void end_progress();
+
+ private:
+  std::filesystem::path jsonl_, csv_;
+  std::FILE* jsonl_f_ = nullptr;
+  std::FILE* csv_f_ = nullptr;
+  bool tty_ = false;
+  bool line_open_ = false;
+};
+
+}  // namespace sbert

@@ -1,0 +1,47 @@
+// Shared helpers for tests: where the sources, fixtures and the reference model are, the
+// fixture texts, temporary folders and running the built apps.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sbert::test {
+
+std::filesystem::path source_dir();
+std::filesystem::path fixture_dir(const std::string& model);  // tests/fixtures/<model>
+// The all-MiniLM-L6-v2 folder ($SBERT_MINILM_DIR or <source>/models/all-MiniLM-L6-v2), or
+// nothing when absent: tests needing it then WARN and skip.
+std::optional<std::filesystem::path> minilm_dir();
+// Model folder for a fixture name: "tiny-bert", "tiny-bert-cls" or "minilm".
+std::optional<std::filesystem::path> model_dir(const std::string& model);
+
+std::vector<std::string> fixture_texts();  // tests/data/texts.jsonl, in id order
+
+// Sequences [offsets[i], offsets[i+1]) of a flat id list.
+std::vector<std::vector<int32_t>> split_ids(const std::vector<int32_t>& ids,
+                                            const std::vector<int64_t>& offsets);
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct AppResult {
+  int exit_code = -1;
+  std::string stdout_text, stderr_text;
+};
+// Runs build/bin/<app> with the arguments (each shell-quoted).
+AppResult run_app(const std::string& app, const std::vector<std::string>& args);
+
+}  // namespace sbert::test
