@@ -395,6 +395,11 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
   const auto n = static_cast<int64_t>(texts.size());
   std::vector<std::vector<int32_t>> out(texts.size());
   int nt = threads > 0 ? threads : omp_get_max_threads();
+  // A thread per ~32 KB of text at most: starting and joining threads costs more than
+  // tokenizing a small batch (tens of microseconds, much more on a busy machine).
+  size_t bytes = 0;
+  for (const std::string& t : texts) bytes += t.size();
+  nt = static_cast<int>(std::min<int64_t>(nt, static_cast<int64_t>(1 + bytes / 32768)));
   nt = static_cast<int>(std::min<int64_t>(nt, std::max<int64_t>(n, 1)));
   std::exception_ptr error;
   int64_t error_index = std::numeric_limits<int64_t>::max();
