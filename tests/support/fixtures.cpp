@@ -97,9 +97,16 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
-AppResult run_app(const std::string& app, const std::vector<std::string>& args) {
+AppResult run_app(const std::string& app, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env) {
   TempDir tmp;
-  std::string cmd = quote((fs::path(SBERT_BIN_DIR) / app).string());
+  std::string cmd = "env";
+  for (const auto& e : env) {
+    cmd += ' ';
+    cmd += quote(e);
+  }
+  cmd += ' ';
+  cmd += quote((fs::path(SBERT_BIN_DIR) / app).string());
   for (const auto& a : args) {
     cmd += ' ';
     cmd += quote(a);
