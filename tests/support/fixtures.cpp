@@ -100,8 +100,15 @@ std::string slurp(const fs::path& p) {
 AppResult run_app(const std::string& app, const std::vector<std::string>& args) {
   TempDir tmp;
   std::string cmd = quote((fs::path(SBERT_BIN_DIR) / app).string());
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string());
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += quote(a);
+  }
+  // Appended piecewise: `"literal" + std::string&&` trips g++ 12's -Wrestrict false positive.
+  cmd += " >";
+  cmd += quote((tmp / "out").string());
+  cmd += " 2>";
+  cmd += quote((tmp / "err").string());
   const int status = std::system(cmd.c_str());
   AppResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -1,44 +1,64 @@
 // BERT input embeddings: word + absolute position (restarting per sequence) + token type 0.
+//   backward: dword[id_t] += dout_t, dpos[t - start] += dout_t, dtype[0] += sum_t dout_t
+#include <algorithm>
+
 #include "cpu/kernels.h"
 
 namespace sbert::cpu {
 
-void embedding_forward(float* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
-                       const float* word, const float* pos, const float* type, int64_t C) {
+namespace {
+constexpr int64_t kColBlock = 32;  // columns per task of the backward
+}  // namespace
+
+template <class T>
+void embedding_forward(T* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
+                       const T* word, const T* pos, const T* type, int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     for (int64_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
-      const float* w = word + static_cast<int64_t>(ids[t]) * C;
-      const float* p = pos + (t - cu_seqlens[s]) * C;
-      float* o = out + t * C;
+      const T* w = word + static_cast<int64_t>(ids[t]) * C;
+      const T* p = pos + (t - cu_seqlens[s]) * C;
+      T* o = out + t * C;
       // Same association as PyTorch: (word + type) + position.
       for (int64_t j = 0; j < C; ++j) o[j] = (w[j] + type[j]) + p[j];
     }
   }
 }
 
-void embedding_backward(float* dword, float* dpos, float* dtype, const float* dout,
-                        const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
-  // Parallel over columns: each thread owns a slice of every gradient row, so rows that
-  // repeat (the same id twice) are summed in token order without atomics: deterministic.
-  const int64_t T = cu_seqlens[nseq];
-#pragma omp parallel
-  {
-#pragma omp for schedule(static)
-    for (int64_t j = 0; j < C; ++j) {
-      double st = 0.0;
-      for (int64_t s = 0; s < nseq; ++s) {
-        for (int64_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
-          const float g = dout[t * C + j];
-          dword[static_cast<int64_t>(ids[t]) * C + j] += g;
-          dpos[(t - cu_seqlens[s]) * C + j] += g;
-          st += static_cast<double>(g);
+template <class T>
+void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
+                        const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+  // Parallel over blocks of columns: each task owns a slice of every gradient row, so rows
+  // that repeat (the same id twice, the same position in two sequences) are summed in token
+  // order without atomics: the same bits for any thread count.
+  const int64_t blocks = (C + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t j0 = blk * kColBlock, j1 = std::min(C, j0 + kColBlock);
+    double st[kColBlock] = {};
+    for (int64_t s = 0; s < nseq; ++s) {
+      for (int64_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
+        const T* g = dout + t * C;
+        T* dw = dword + static_cast<int64_t>(ids[t]) * C;
+        T* dp = dpos + (t - cu_seqlens[s]) * C;
+        for (int64_t j = j0; j < j1; ++j) {
+          dw[j] += g[j];
+          dp[j] += g[j];
+          st[j - j0] += static_cast<double>(g[j]);
         }
       }
-      dtype[j] += static_cast<float>(st);
     }
+    for (int64_t j = j0; j < j1; ++j) dtype[j] += static_cast<T>(st[j - j0]);
   }
-  (void)T;
 }
+
+#define SBERT_INSTANTIATE(T)                                                                \
+  template void embedding_forward<T>(T*, const int32_t*, const int64_t*, int64_t, const T*, \
+                                     const T*, const T*, int64_t);                          \
+  template void embedding_backward<T>(T*, T*, T*, const T*, const int32_t*, const int64_t*, \
+                                      int64_t, int64_t);
+SBERT_INSTANTIATE(float)
+SBERT_INSTANTIATE(double)
+#undef SBERT_INSTANTIATE
 
 }  // namespace sbert::cpu

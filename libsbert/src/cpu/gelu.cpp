@@ -1,4 +1,5 @@
 // Exact GELU, x * Phi(x) with Phi(x) = 0.5 * (1 + erf(x / sqrt(2))), as torch's default "gelu".
+//   backward: d/dx [x Phi(x)] = Phi(x) + x phi(x),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
 #include <cmath>
 
 #include "cpu/kernels.h"
@@ -6,27 +7,35 @@
 namespace sbert::cpu {
 
 namespace {
-constexpr float kInvSqrt2 = 0.70710678118654752440f;
-constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+template <class T>
+constexpr T kInvSqrt2 = static_cast<T>(0.70710678118654752440L);
+template <class T>
+constexpr T kInvSqrt2Pi = static_cast<T>(0.39894228040143267794L);
 }  // namespace
 
-void gelu_forward(float* out, const float* inp, int64_t n) {
+template <class T>
+void gelu_forward(T* out, const T* inp, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+    const T x = inp[i];
+    out[i] = T(0.5) * x * (T(1) + std::erf(x * kInvSqrt2<T>));
   }
 }
 
-void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-  // d/dx [x Phi(x)] = Phi(x) + x phi(x)
+template <class T>
+void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const float x = inp[i];
-    const float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
-    const float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+    const T x = inp[i];
+    const T cdf = T(0.5) * (T(1) + std::erf(x * kInvSqrt2<T>));
+    const T pdf = kInvSqrt2Pi<T> * std::exp(T(-0.5) * x * x);
     dinp[i] = dout[i] * (cdf + x * pdf);
   }
 }
+
+template void gelu_forward<float>(float*, const float*, int64_t);
+template void gelu_forward<double>(double*, const double*, int64_t);
+template void gelu_backward<float>(float*, const float*, const float*, int64_t);
+template void gelu_backward<double>(double*, const double*, const double*, int64_t);
 
 }  // namespace sbert::cpu

@@ -1,4 +1,8 @@
 // Sentence pooling over packed sequences and L2 normalization.
+//   mean:  y_s = (1 / n_s) sum_{t in s} x_t            dx_t = dy_s / n_s
+//   CLS:   y_s = x_{start(s)}                           dx_t = dy_s at t = start(s), else 0
+//   L2:    y = x / max(||x||, 1e-12) = x / n            dx = (dy - y <dy, y>) / n
+//          (when the norm is clamped, n is a constant:  dx = dy / n)
 #include <algorithm>
 #include <cmath>
 
@@ -6,70 +10,91 @@
 
 namespace sbert::cpu {
 
-void mean_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, int64_t nseq,
-                       int64_t C) {
+namespace {
+constexpr double kNormEps = 1e-12;  // torch.nn.functional.normalize's default eps
+}  // namespace
+
+template <class T>
+void mean_pool_forward(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     const int64_t a = cu_seqlens[s], b = cu_seqlens[s + 1];
-    float* o = out + s * C;
-    std::fill(o, o + C, 0.0f);
+    T* o = out + s * C;
+    std::fill(o, o + C, T(0));
     for (int64_t t = a; t < b; ++t) {
       for (int64_t j = 0; j < C; ++j) o[j] += inp[t * C + j];
     }
     // sentence-transformers divides by clamp(count, min=1e-9)
-    const float inv = 1.0f / static_cast<float>(std::max<int64_t>(b - a, 1));
+    const T inv = T(1) / static_cast<T>(std::max<int64_t>(b - a, 1));
     for (int64_t j = 0; j < C; ++j) o[j] *= inv;
   }
 }
 
-void mean_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlens, int64_t nseq,
+template <class T>
+void mean_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq,
                         int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     const int64_t a = cu_seqlens[s], b = cu_seqlens[s + 1];
-    const float inv = 1.0f / static_cast<float>(std::max<int64_t>(b - a, 1));
+    const T inv = T(1) / static_cast<T>(std::max<int64_t>(b - a, 1));
     for (int64_t t = a; t < b; ++t) {
       for (int64_t j = 0; j < C; ++j) dinp[t * C + j] = dout[s * C + j] * inv;
     }
   }
 }
 
-void cls_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, int64_t nseq,
-                      int64_t C) {
+template <class T>
+void cls_pool_forward(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
   for (int64_t s = 0; s < nseq; ++s) {
     std::copy(inp + cu_seqlens[s] * C, inp + (cu_seqlens[s] + 1) * C, out + s * C);
   }
 }
 
-void cls_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlens, int64_t nseq,
-                       int64_t C) {
-  std::fill(dinp, dinp + cu_seqlens[nseq] * C, 0.0f);
+template <class T>
+void cls_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+  std::fill(dinp, dinp + cu_seqlens[nseq] * C, T(0));
   for (int64_t s = 0; s < nseq; ++s) {
     std::copy(dout + s * C, dout + (s + 1) * C, dinp + cu_seqlens[s] * C);
   }
 }
 
-void l2norm_forward(float* out, float* norm, const float* inp, int64_t rows, int64_t C) {
+template <class T>
+void l2norm_forward(T* out, T* norm, const T* inp, int64_t rows, int64_t C) {
   for (int64_t r = 0; r < rows; ++r) {
     double ss = 0.0;
-    for (int64_t j = 0; j < C; ++j) ss += static_cast<double>(inp[r * C + j]) * static_cast<double>(inp[r * C + j]);
-    const float n = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+    for (int64_t j = 0; j < C; ++j) {
+      ss += static_cast<double>(inp[r * C + j]) * static_cast<double>(inp[r * C + j]);
+    }
+    const T n = static_cast<T>(std::max(std::sqrt(ss), kNormEps));
     for (int64_t j = 0; j < C; ++j) out[r * C + j] = inp[r * C + j] / n;
     if (norm) norm[r] = n;
   }
 }
 
-void l2norm_backward(float* dinp, const float* dout, const float* out, const float* norm,
-                     int64_t rows, int64_t C) {
-  // y = x / n  =>  dx = (dy - y * <dy, y>) / n   (n clamped at 1e-12: treated as constant there)
+template <class T>
+void l2norm_backward(T* dinp, const T* dout, const T* out, const T* norm, int64_t rows, int64_t C) {
   for (int64_t r = 0; r < rows; ++r) {
+    const T n = norm[r];
     double d = 0.0;
-    for (int64_t j = 0; j < C; ++j) d += static_cast<double>(dout[r * C + j]) * static_cast<double>(out[r * C + j]);
-    const float df = static_cast<float>(d);
-    for (int64_t j = 0; j < C; ++j) {
-      dinp[r * C + j] = (dout[r * C + j] - out[r * C + j] * df) / norm[r];
+    if (static_cast<double>(n) > kNormEps) {  // not clamped: project out the radial part
+      for (int64_t j = 0; j < C; ++j) {
+        d += static_cast<double>(dout[r * C + j]) * static_cast<double>(out[r * C + j]);
+      }
     }
+    const T dt = static_cast<T>(d);
+    for (int64_t j = 0; j < C; ++j) dinp[r * C + j] = (dout[r * C + j] - out[r * C + j] * dt) / n;
   }
 }
+
+#define SBERT_INSTANTIATE(T)                                                           \
+  template void mean_pool_forward<T>(T*, const T*, const int64_t*, int64_t, int64_t);  \
+  template void mean_pool_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t); \
+  template void cls_pool_forward<T>(T*, const T*, const int64_t*, int64_t, int64_t);   \
+  template void cls_pool_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t);  \
+  template void l2norm_forward<T>(T*, T*, const T*, int64_t, int64_t);                 \
+  template void l2norm_backward<T>(T*, const T*, const T*, const T*, int64_t, int64_t);
+SBERT_INSTANTIATE(float)
+SBERT_INSTANTIATE(double)
+#undef SBERT_INSTANTIATE
 
 }  // namespace sbert::cpu

@@ -57,9 +57,10 @@ ParamLayout make_bert_layout(const ModelConfig& cfg) {
   return L;
 }
 
-BertView bind_bert(const ModelConfig& cfg, const ParamLayout& layout, float* base) {
+template <class T>
+BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* base) {
   auto at = [&](const std::string& name) { return base + layout.find(name).offset; };
-  BertView v{};
+  BertViewT<T> v{};
   v.word_emb = at("embeddings.word_embeddings.weight");
   v.pos_emb = at("embeddings.position_embeddings.weight");
   v.type_emb = at("embeddings.token_type_embeddings.weight");
@@ -68,7 +69,7 @@ BertView bind_bert(const ModelConfig& cfg, const ParamLayout& layout, float* bas
   const int64_t H = cfg.hidden_size;
   for (int l = 0; l < cfg.num_layers; ++l) {
     const std::string p = "encoder.layer." + std::to_string(l) + ".";
-    BertLayerView lv{};
+    BertLayerViewT<T> lv{};
     lv.qkv_w = at(p + "attention.self.query.weight");
     lv.qkv_b = at(p + "attention.self.query.bias");
     SBERT_CHECK(at(p + "attention.self.value.weight") == lv.qkv_w + 2 * H * H &&
@@ -89,6 +90,9 @@ BertView bind_bert(const ModelConfig& cfg, const ParamLayout& layout, float* bas
   return v;
 }
 
+template BertViewT<float> bind_bert<float>(const ModelConfig&, const ParamLayout&, float*);
+template BertViewT<double> bind_bert<double>(const ModelConfig&, const ParamLayout&, double*);
+
 namespace {
 
 // The name under which a parameter is stored in this file, or "" if absent.
@@ -105,7 +109,8 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
     }
     return n;
   };
-  for (const std::string& candidate : {name, "bert." + name, legacy(name), "bert." + legacy(name)}) {
+  for (const std::string& candidate :
+       {name, "bert." + name, legacy(name), "bert." + legacy(name)}) {
     if (file.contains(candidate)) return candidate;
   }
   return "";

@@ -17,47 +17,55 @@ namespace sbert {
 class SafetensorsFile;
 
 struct ParamSpec {
-  std::string name;            // Hugging Face BertModel name, e.g. "encoder.layer.0.output.dense.weight"
+  std::string name;  // Hugging Face BertModel name, e.g. "encoder.layer.0.output.dense.weight"
   std::vector<int64_t> shape;
-  int64_t offset = 0;          // in floats from the start of the block
+  int64_t offset = 0;  // in floats from the start of the block
   int64_t numel = 0;
-  bool weight_decay = true;    // false for biases and LayerNorm parameters (NeMo / HF convention)
+  bool weight_decay = true;  // false for biases and LayerNorm parameters (NeMo / HF convention)
 };
 
 struct ParamLayout {
   std::vector<ParamSpec> specs;
-  int64_t total = 0;  // floats
+  int64_t total = 0;                                     // floats
   const ParamSpec& find(const std::string& name) const;  // throws naming the parameter
 };
 
 ParamLayout make_bert_layout(const ModelConfig& cfg);
 
-struct BertLayerView {
-  float* qkv_w;   // (3H, H)  rows: query, key, value
-  float* qkv_b;   // (3H)
-  float* attn_out_w;  // (H, H)
-  float* attn_out_b;  // (H)
-  float* ln1_w;   // (H)
-  float* ln1_b;   // (H)
-  float* ffn_in_w;    // (I, H)
-  float* ffn_in_b;    // (I)
-  float* ffn_out_w;   // (H, I)
-  float* ffn_out_b;   // (H)
-  float* ln2_w;   // (H)
-  float* ln2_b;   // (H)
-};
-
 // Typed pointers into a block laid out by make_bert_layout (weights, or their gradients).
-struct BertView {
-  float* word_emb;   // (V, H)
-  float* pos_emb;    // (P, H)
-  float* type_emb;   // (types, H)
-  float* emb_ln_w;   // (H)
-  float* emb_ln_b;   // (H)
-  std::vector<BertLayerView> layers;
+// T = float for the library; T = double for the fp64 finite-difference tests.
+template <class T>
+struct BertLayerViewT {
+  T* qkv_w;       // (3H, H)  rows: query, key, value
+  T* qkv_b;       // (3H)
+  T* attn_out_w;  // (H, H)
+  T* attn_out_b;  // (H)
+  T* ln1_w;       // (H)
+  T* ln1_b;       // (H)
+  T* ffn_in_w;    // (I, H)
+  T* ffn_in_b;    // (I)
+  T* ffn_out_w;   // (H, I)
+  T* ffn_out_b;   // (H)
+  T* ln2_w;       // (H)
+  T* ln2_b;       // (H)
 };
 
-BertView bind_bert(const ModelConfig& cfg, const ParamLayout& layout, float* base);
+template <class T>
+struct BertViewT {
+  T* word_emb;  // (V, H)
+  T* pos_emb;   // (P, H)
+  T* type_emb;  // (types, H)
+  T* emb_ln_w;  // (H)
+  T* emb_ln_b;  // (H)
+  std::vector<BertLayerViewT<T>> layers;
+};
+
+using BertLayerView = BertLayerViewT<float>;
+using BertView = BertViewT<float>;
+
+// Binds a view to a block of layout.total elements (instantiated for float and double).
+template <class T>
+BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* base);
 
 // Fills the block from a Hugging Face checkpoint. Accepts names with or without a "bert."
 // prefix and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and tensor for a

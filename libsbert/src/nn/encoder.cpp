@@ -19,11 +19,20 @@ PackedBatch pack_sequences(const std::vector<std::vector<int32_t>>& seqs, int64_
 }
 
 namespace {
-void size_to(std::vector<float>& v, int64_t n) { v.resize(static_cast<size_t>(n)); }
+template <class T>
+void size_to(std::vector<T>& v, int64_t n) {
+  v.resize(static_cast<size_t>(n));
+}
 
 void check_batch(const ModelConfig& cfg, const PackedBatch& batch) {
+  SBERT_CHECK(!batch.cu_seqlens.empty() && batch.cu_seqlens[0] == 0,
+              "[encoder] cu_seqlens must start with 0");
+  SBERT_CHECK(batch.tokens() == static_cast<int64_t>(batch.ids.size()),
+              "[encoder] cu_seqlens ends at ", batch.tokens(), " but the batch has ",
+              batch.ids.size(), " token ids");
   for (int64_t s = 0; s < batch.nseq(); ++s) {
     const int64_t len = batch.cu_seqlens[s + 1] - batch.cu_seqlens[s];
+    SBERT_CHECK(len >= 0, "[encoder] cu_seqlens decreases at sequence ", s);
     SBERT_CHECK(len <= cfg.max_position_embeddings, "[encoder] sequence ", s, " has ", len,
                 " tokens but the model has ", cfg.max_position_embeddings, " positions");
   }
@@ -32,65 +41,179 @@ void check_batch(const ModelConfig& cfg, const PackedBatch& batch) {
                 " is outside the vocabulary (", cfg.vocab_size, ")");
   }
 }
+
+// The dropout of each site for this pass (all inactive when !state.training).
+struct LayerDropout {
+  DropoutSpec probs, attn_out, ffn_out;
+};
+LayerDropout layer_dropout(const ModelConfig& cfg, const DropoutState& state, int layer) {
+  return {dropout_spec(state, cfg.attention_dropout, layer, DropoutSite::AttentionProbs),
+          dropout_spec(state, cfg.hidden_dropout, layer, DropoutSite::AttentionOutput),
+          dropout_spec(state, cfg.hidden_dropout, layer, DropoutSite::FfnOutput)};
+}
 }  // namespace
 
-void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
-                     const PackedBatch& batch, EncoderCache& cache,
-                     const std::function<void(int, const float*)>& on_layer) {
+template <class T>
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                     const PackedBatch& batch, EncoderCacheT<T>& cache,
+                     const LayerCallback<T>& on_layer) {
+  encoder_forward(ctx, cfg, w, batch, cache, DropoutState{}, on_layer);
+}
+
+template <class T>
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                     const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
+                     const LayerCallback<T>& on_layer) {
   check_batch(cfg, batch);
-  const int64_t T = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
+  const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
   const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
   const int64_t* cu = batch.cu_seqlens.data();
   const float eps = cfg.layer_norm_eps;
+  cache.dropout = dropout;
 
-  size_to(cache.emb_sum, T * H);
-  size_to(cache.emb_mean, T);
-  size_to(cache.emb_rstd, T);
-  size_to(cache.emb_out, T * H);
-  size_to(cache.scratch, T * H);
+  size_to(cache.emb_sum, T_ * H);
+  size_to(cache.emb_mean, T_);
+  size_to(cache.emb_rstd, T_);
+  size_to(cache.emb_out, T_ * H);
+  size_to(cache.scratch, T_ * H);
   cache.layers.resize(cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1);
 
   ops::embedding_forward(ctx, cache.emb_sum.data(), batch.ids.data(), cu, nseq, w.word_emb,
                          w.pos_emb, w.type_emb, H);
   ops::layernorm_forward(ctx, cache.emb_out.data(), nullptr, cache.emb_mean.data(),
                          cache.emb_rstd.data(), cache.emb_sum.data(), nullptr, w.emb_ln_w,
-                         w.emb_ln_b, T, H, eps);
+                         w.emb_ln_b, T_, H, eps);
+  ops::dropout_forward(ctx, cache.emb_out.data(), cache.emb_out.data(), T_ * H,
+                       dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
   if (on_layer) on_layer(0, cache.emb_out.data());
 
-  const float* x = cache.emb_out.data();  // (T, H) input of the current layer
+  const T* x = cache.emb_out.data();  // (T, H) input of the current layer
   for (int l = 0; l < cfg.num_layers; ++l) {
-    LayerCache& c = cache.layers[cache.keep_all ? static_cast<size_t>(l) : 0];
-    const BertLayerView& p = w.layers[static_cast<size_t>(l)];
-    size_to(c.qkv, T * 3 * H);
-    size_to(c.att, T * H);
-    size_to(c.lse, heads * T);
-    size_to(c.res1, T * H);
-    size_to(c.mean1, T);
-    size_to(c.rstd1, T);
-    size_to(c.h1, T * H);
-    size_to(c.ffn_pre, T * I);
-    size_to(c.ffn_act, T * I);
-    size_to(c.res2, T * H);
-    size_to(c.mean2, T);
-    size_to(c.rstd2, T);
-    size_to(c.out, T * H);
+    LayerCacheT<T>& c = cache.layers[cache.keep_all ? static_cast<size_t>(l) : 0];
+    const BertLayerViewT<T>& p = w.layers[static_cast<size_t>(l)];
+    const LayerDropout drop = layer_dropout(cfg, dropout, l);
+    size_to(c.qkv, T_ * 3 * H);
+    size_to(c.att, T_ * H);
+    size_to(c.lse, heads * T_);
+    size_to(c.res1, T_ * H);
+    size_to(c.mean1, T_);
+    size_to(c.rstd1, T_);
+    size_to(c.h1, T_ * H);
+    size_to(c.ffn_pre, T_ * I);
+    size_to(c.ffn_act, T_ * I);
+    size_to(c.res2, T_ * H);
+    size_to(c.mean2, T_);
+    size_to(c.rstd2, T_);
+    size_to(c.out, T_ * H);
 
-    ops::matmul_forward(ctx, c.qkv.data(), x, p.qkv_w, p.qkv_b, T, H, 3 * H);
-    ops::attention_forward(ctx, c.att.data(), c.lse.data(), c.qkv.data(), cu, nseq, heads, D);
-    ops::matmul_forward(ctx, cache.scratch.data(), c.att.data(), p.attn_out_w, p.attn_out_b, T,
-                        H, H);
-    ops::layernorm_forward(ctx, c.h1.data(), c.res1.data(), c.mean1.data(), c.rstd1.data(),
-                           cache.scratch.data(), x, p.ln1_w, p.ln1_b, T, H, eps);
-    ops::matmul_forward(ctx, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w, p.ffn_in_b, T, H, I);
-    ops::gelu_forward(ctx, c.ffn_act.data(), c.ffn_pre.data(), T * I);
-    ops::matmul_forward(ctx, cache.scratch.data(), c.ffn_act.data(), p.ffn_out_w, p.ffn_out_b,
-                        T, I, H);
-    ops::layernorm_forward(ctx, c.out.data(), c.res2.data(), c.mean2.data(), c.rstd2.data(),
-                           cache.scratch.data(), c.h1.data(), p.ln2_w, p.ln2_b, T, H, eps);
+    T* proj = cache.scratch.data();
+    ops::matmul_forward(ctx, c.qkv.data(), x, p.qkv_w, p.qkv_b, T_, H, 3 * H);
+    ops::attention_forward(ctx, c.att.data(), c.lse.data(), c.qkv.data(), cu, nseq, heads, D,
+                           drop.probs);
+    ops::matmul_forward(ctx, proj, c.att.data(), p.attn_out_w, p.attn_out_b, T_, H, H);
+    ops::dropout_forward(ctx, proj, proj, T_ * H, drop.attn_out);
+    ops::layernorm_forward(ctx, c.h1.data(), c.res1.data(), c.mean1.data(), c.rstd1.data(), proj, x,
+                           p.ln1_w, p.ln1_b, T_, H, eps);
+    ops::matmul_forward(ctx, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
+    ops::gelu_forward(ctx, c.ffn_act.data(), c.ffn_pre.data(), T_ * I);
+    ops::matmul_forward(ctx, proj, c.ffn_act.data(), p.ffn_out_w, p.ffn_out_b, T_, I, H);
+    ops::dropout_forward(ctx, proj, proj, T_ * H, drop.ffn_out);
+    ops::layernorm_forward(ctx, c.out.data(), c.res2.data(), c.mean2.data(), c.rstd2.data(), proj,
+                           c.h1.data(), p.ln2_w, p.ln2_b, T_, H, eps);
     x = c.out.data();
     if (on_layer) on_layer(l + 1, x);
   }
   cache.output = x;
 }
+
+template <class T>
+void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                      const PackedBatch& batch, EncoderCacheT<T>& cache,
+                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad) {
+  const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
+  const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
+  const int64_t* cu = batch.cu_seqlens.data();
+  SBERT_CHECK(cache.keep_all && cache.layers.size() == static_cast<size_t>(cfg.num_layers),
+              "[encoder_backward] the cache must come from a forward with keep_all = true (",
+              cache.layers.size(), " layer caches for ", cfg.num_layers, " layers)");
+  SBERT_CHECK(static_cast<int64_t>(cache.emb_sum.size()) == T_ * H,
+              "[encoder_backward] the cache holds ", cache.emb_sum.size() / static_cast<size_t>(H),
+              " tokens but the batch has ", T_);
+  SBERT_CHECK(cache.dropout == dropout, "[encoder_backward] dropout state (seed ", dropout.seed,
+              ", step ", dropout.step, ", training ", dropout.training,
+              ") differs from the forward's (seed ", cache.dropout.seed, ", step ",
+              cache.dropout.step, ", training ", cache.dropout.training, ")");
+
+  EncoderGradScratch<T>& g = cache.grad;
+  size_to(g.dx, T_ * H);
+  size_to(g.dres1, T_ * H);
+  size_to(g.dres2, T_ * H);
+  size_to(g.dproj, T_ * H);
+  size_to(g.dh, T_ * H);
+  size_to(g.dffn, T_ * I);
+  size_to(g.dqkv, T_ * 3 * H);
+
+  // The gradient of the current layer's output is dA + dB: dA through the next layer's QKV
+  // projection (dhidden at the top), dB through the next layer's residual (none at the top).
+  const T* dA = dhidden;
+  const T* dB = nullptr;
+  for (int l = cfg.num_layers - 1; l >= 0; --l) {
+    const LayerCacheT<T>& c = cache.layers[static_cast<size_t>(l)];
+    const BertLayerViewT<T>& p = w.layers[static_cast<size_t>(l)];
+    const BertLayerViewT<T>& gp = grad.layers[static_cast<size_t>(l)];
+    const LayerDropout drop = layer_dropout(cfg, dropout, l);
+    const T* x =
+        l == 0 ? cache.emb_out.data() : cache.layers[static_cast<size_t>(l - 1)].out.data();
+
+    // out = LN2(res2), res2 = h1 + dropout(ffn_act . Wo2^T + bo2)
+    ops::layernorm_backward(ctx, g.dres2.data(), gp.ln2_w, gp.ln2_b, dA, dB, c.res2.data(), p.ln2_w,
+                            c.mean2.data(), c.rstd2.data(), T_, H);
+    ops::dropout_backward(ctx, g.dproj.data(), g.dres2.data(), nullptr, T_ * H, drop.ffn_out);
+    ops::matmul_backward(ctx, g.dffn.data(), gp.ffn_out_w, gp.ffn_out_b, g.dproj.data(),
+                         c.ffn_act.data(), p.ffn_out_w, T_, I, H);
+    // ffn_act = gelu(ffn_pre), ffn_pre = h1 . Wi^T + bi
+    ops::gelu_backward(ctx, g.dffn.data(), c.ffn_pre.data(), g.dffn.data(), T_ * I);
+    ops::matmul_backward(ctx, g.dh.data(), gp.ffn_in_w, gp.ffn_in_b, g.dffn.data(), c.h1.data(),
+                         p.ffn_in_w, T_, H, I);
+    // h1 = LN1(res1) feeds the FFN (dh) and the residual into res2 (dres2)
+    ops::layernorm_backward(ctx, g.dres1.data(), gp.ln1_w, gp.ln1_b, g.dh.data(), g.dres2.data(),
+                            c.res1.data(), p.ln1_w, c.mean1.data(), c.rstd1.data(), T_, H);
+    // res1 = x + dropout(att . Wo^T + bo)
+    ops::dropout_backward(ctx, g.dproj.data(), g.dres1.data(), nullptr, T_ * H, drop.attn_out);
+    ops::matmul_backward(ctx, g.dh.data(), gp.attn_out_w, gp.attn_out_b, g.dproj.data(),
+                         c.att.data(), p.attn_out_w, T_, H, H);
+    // att = attention(qkv), qkv = x . Wqkv^T + bqkv
+    ops::attention_backward(ctx, g.dqkv.data(), g.dh.data(), c.qkv.data(), c.att.data(),
+                            c.lse.data(), cu, nseq, heads, D, drop.probs);
+    ops::matmul_backward(ctx, g.dx.data(), gp.qkv_w, gp.qkv_b, g.dqkv.data(), x, p.qkv_w, T_, H,
+                         3 * H);
+    // x feeds the QKV projection (dx) and the residual into res1 (dres1)
+    dA = g.dx.data();
+    dB = g.dres1.data();
+  }
+
+  // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos + type[0]
+  ops::dropout_backward(ctx, g.dres2.data(), dA, dB, T_ * H,
+                        dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
+  ops::layernorm_backward(ctx, g.dproj.data(), grad.emb_ln_w, grad.emb_ln_b, g.dres2.data(),
+                          nullptr, cache.emb_sum.data(), w.emb_ln_w, cache.emb_mean.data(),
+                          cache.emb_rstd.data(), T_, H);
+  ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
+                          batch.ids.data(), cu, nseq, H);
+}
+
+#define SBERT_INSTANTIATE(T)                                                                    \
+  template void encoder_forward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,     \
+                                   const PackedBatch&, EncoderCacheT<T>&,                       \
+                                   const LayerCallback<T>&);                                    \
+  template void encoder_forward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,     \
+                                   const PackedBatch&, EncoderCacheT<T>&, const DropoutState&,  \
+                                   const LayerCallback<T>&);                                    \
+  template void encoder_backward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,    \
+                                    const PackedBatch&, EncoderCacheT<T>&, const DropoutState&, \
+                                    const T*, const BertViewT<T>&);
+SBERT_INSTANTIATE(float)
+SBERT_INSTANTIATE(double)
+#undef SBERT_INSTANTIATE
 
 }  // namespace sbert

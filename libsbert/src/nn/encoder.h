@@ -1,13 +1,23 @@
 // BertEncoder on a packed token stream: embeddings -> N post-LN layers -> (T, H) hidden states.
-// forward() fills an explicit EncoderCache; backward (train/) reads it. Buffers are resized,
-// not reallocated, across batches: after the largest batch, a step allocates nothing.
+// forward() fills an explicit EncoderCache; backward() reads it. Buffers are resized, not
+// reallocated, across batches: after the largest batch, a step allocates nothing.
+//
+// Templates on the scalar type T, instantiated for float (the library) and double (the fp64
+// finite-difference tests; CPU only). EncoderCache / LayerCache name the float versions.
+//
+// Dropout (training only, core/rng.h) as Hugging Face BertModel: on the embeddings output
+// (after LayerNorm), on the attention probabilities, and on the attention and FFN output
+// projections before their residual adds; p = cfg.hidden_dropout / cfg.attention_dropout.
+// Masks are regenerated in backward from the same DropoutState, never stored.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <type_traits>
 #include <vector>
 
 #include "core/context.h"
+#include "core/rng.h"
 #include "nn/bert_params.h"
 
 namespace sbert {
@@ -24,34 +34,73 @@ PackedBatch pack_sequences(const std::vector<std::vector<int32_t>>& seqs, int64_
                            int64_t end);
 
 // What one layer saves for backward. Shapes for T tokens, hidden H, intermediate I.
-struct LayerCache {
-  std::vector<float> qkv;          // (T, 3H)
-  std::vector<float> att;          // (T, H) attention output, before the output projection
-  std::vector<float> lse;          // (heads, T)
-  std::vector<float> res1;         // (T, H) input + attention projection (LayerNorm 1 input)
-  std::vector<float> mean1, rstd1; // (T)
-  std::vector<float> h1;           // (T, H) LayerNorm 1 output
-  std::vector<float> ffn_pre;      // (T, I) before GELU
-  std::vector<float> ffn_act;      // (T, I) after GELU
-  std::vector<float> res2;         // (T, H) h1 + FFN output (LayerNorm 2 input)
-  std::vector<float> mean2, rstd2; // (T)
-  std::vector<float> out;          // (T, H) layer output
+template <class T>
+struct LayerCacheT {
+  std::vector<T> qkv;           // (T, 3H)
+  std::vector<T> att;           // (T, H) attention output, before the output projection
+  std::vector<T> lse;           // (heads, T)
+  std::vector<T> res1;          // (T, H) input + dropout(attention projection) (LN 1 input)
+  std::vector<T> mean1, rstd1;  // (T)
+  std::vector<T> h1;            // (T, H) LayerNorm 1 output
+  std::vector<T> ffn_pre;       // (T, I) before GELU
+  std::vector<T> ffn_act;       // (T, I) after GELU
+  std::vector<T> res2;          // (T, H) h1 + dropout(FFN output) (LayerNorm 2 input)
+  std::vector<T> mean2, rstd2;  // (T)
+  std::vector<T> out;           // (T, H) layer output
 };
 
-struct EncoderCache {
-  bool keep_all = false;            // true: one LayerCache per layer (training); false: reuse one
-  std::vector<float> emb_sum;       // (T, H) word + position + type, before LayerNorm
-  std::vector<float> emb_mean, emb_rstd;  // (T)
-  std::vector<float> emb_out;       // (T, H)
-  std::vector<LayerCache> layers;
-  std::vector<float> scratch;       // (T, H) projection outputs before the residual add
-  const float* output = nullptr;    // (T, H) final hidden states (points into a cache buffer)
+// Work buffers of encoder_backward (allocated by the first backward, then reused).
+template <class T>
+struct EncoderGradScratch {
+  std::vector<T> dx;     // (T, H) gradient of a layer input through its QKV projection
+  std::vector<T> dres1;  // (T, H) gradient of LayerNorm 1's input (= of the residual branch)
+  std::vector<T> dres2;  // (T, H) gradient of LayerNorm 2's input
+  std::vector<T> dproj;  // (T, H) gradient of an output projection (before dropout)
+  std::vector<T> dh;     // (T, H) gradient of h1 (FFN input) / of the attention output
+  std::vector<T> dffn;   // (T, I) gradient of the FFN activation, then of its pre-activation
+  std::vector<T> dqkv;   // (T, 3H)
 };
 
-// Runs the encoder. on_layer(l, hidden) is called after the embeddings (l = 0) and after each
-// layer l = 1..N with that layer's (T, H) output, when given.
-void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
-                     const PackedBatch& batch, EncoderCache& cache,
-                     const std::function<void(int, const float*)>& on_layer = {});
+template <class T>
+struct EncoderCacheT {
+  bool keep_all = false;              // true: one LayerCache per layer (training); false: reuse one
+  DropoutState dropout;               // the state of the forward that filled the cache
+  std::vector<T> emb_sum;             // (T, H) word + position + type, before LayerNorm
+  std::vector<T> emb_mean, emb_rstd;  // (T)
+  std::vector<T> emb_out;             // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0
+  std::vector<LayerCacheT<T>> layers;
+  std::vector<T> scratch;      // (T, H) projection outputs before the residual add
+  const T* output = nullptr;   // (T, H) final hidden states (points into a cache buffer)
+  EncoderGradScratch<T> grad;  // backward work buffers
+};
+
+using LayerCache = LayerCacheT<float>;
+using EncoderCache = EncoderCacheT<float>;
+
+template <class T>
+using LayerCallback = std::type_identity_t<std::function<void(int, const T*)>>;
+
+// Runs the encoder (no dropout). on_layer(l, hidden) is called after the embeddings (l = 0)
+// and after each layer l = 1..N with that layer's (T, H) output, when given.
+template <class T>
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                     const PackedBatch& batch, EncoderCacheT<T>& cache,
+                     const LayerCallback<T>& on_layer = {});
+// The same with dropout when dropout.training (recorded in cache.dropout for backward).
+template <class T>
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                     const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
+                     const LayerCallback<T>& on_layer = {});
+
+// Backward of encoder_forward: from dhidden (T, H), the gradient of cache.output, to the
+// parameter gradients, ACCUMULATED (+=, THE GRADIENT RULE) into grad, a view of a block with
+// the same ParamLayout as the weights. The cache must come from encoder_forward with
+// keep_all = true on the same batch and weights, and dropout must equal the forward's state
+// (the masks are regenerated from it). Deterministic: for a fixed thread count the gradients
+// are bitwise the same run to run.
+template <class T>
+void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                      const PackedBatch& batch, EncoderCacheT<T>& cache,
+                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad);
 
 }  // namespace sbert

@@ -1,51 +1,60 @@
 // The one dispatch point between backends: every op takes the Context and device pointers,
 // and calls cpu::name or cuda::name with the same arguments (see cpu/kernels.h for the
 // shapes and THE GRADIENT RULE). nn/ calls only these.
+//
+// Each op exists for float (every backend) and double (CPU only: the finite-difference
+// gradient tests run the whole encoder in fp64; on another device the fp64 ops throw).
 #pragma once
 
 #include <cstdint>
 
 #include "core/context.h"
+#include "core/rng.h"
 
 namespace sbert::ops {
 
-void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight,
-                    const float* bias, int64_t rows, int64_t k, int64_t n);
-void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
-                     const float* dout, const float* inp, const float* weight, int64_t rows,
-                     int64_t k, int64_t n);
-void layernorm_forward(const Context& ctx, float* out, float* sum, float* mean, float* rstd,
-                       const float* a, const float* b, const float* weight, const float* bias,
-                       int64_t rows, int64_t C, float eps);
-void layernorm_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
-                        const float* dout, const float* inp, const float* weight,
-                        const float* mean, const float* rstd, int64_t rows, int64_t C);
-void gelu_forward(const Context& ctx, float* out, const float* inp, int64_t n);
-void gelu_backward(const Context& ctx, float* dinp, const float* inp, const float* dout,
-                   int64_t n);
-void attention_forward(const Context& ctx, float* out, float* lse, const float* qkv,
-                       const int64_t* cu_seqlens, int64_t nseq, int64_t heads,
-                       int64_t head_dim);
-void attention_backward(const Context& ctx, float* dqkv, const float* dout, const float* qkv,
-                        const float* out, const float* lse, const int64_t* cu_seqlens,
-                        int64_t nseq, int64_t heads, int64_t head_dim);
-void embedding_forward(const Context& ctx, float* out, const int32_t* ids,
-                       const int64_t* cu_seqlens, int64_t nseq, const float* word,
-                       const float* pos, const float* type, int64_t C);
-void embedding_backward(const Context& ctx, float* dword, float* dpos, float* dtype,
-                        const float* dout, const int32_t* ids, const int64_t* cu_seqlens,
-                        int64_t nseq, int64_t C);
-void mean_pool_forward(const Context& ctx, float* out, const float* inp,
-                       const int64_t* cu_seqlens, int64_t nseq, int64_t C);
-void mean_pool_backward(const Context& ctx, float* dinp, const float* dout,
-                        const int64_t* cu_seqlens, int64_t nseq, int64_t C);
-void cls_pool_forward(const Context& ctx, float* out, const float* inp,
-                      const int64_t* cu_seqlens, int64_t nseq, int64_t C);
-void cls_pool_backward(const Context& ctx, float* dinp, const float* dout,
-                       const int64_t* cu_seqlens, int64_t nseq, int64_t C);
-void l2norm_forward(const Context& ctx, float* out, float* norm, const float* inp, int64_t rows,
-                    int64_t C);
-void l2norm_backward(const Context& ctx, float* dinp, const float* dout, const float* out,
-                     const float* norm, int64_t rows, int64_t C);
+#define SBERT_OPS_DECLARE(T)                                                                       \
+  void matmul_forward(const Context& ctx, T* out, const T* inp, const T* weight, const T* bias,    \
+                      int64_t rows, int64_t k, int64_t n);                                         \
+  void matmul_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,           \
+                       const T* inp, const T* weight, int64_t rows, int64_t k, int64_t n);         \
+  void layernorm_forward(const Context& ctx, T* out, T* sum, T* mean, T* rstd, const T* a,         \
+                         const T* b, const T* weight, const T* bias, int64_t rows, int64_t C,      \
+                         float eps);                                                               \
+  void layernorm_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,        \
+                          const T* dout2, const T* inp, const T* weight, const T* mean,            \
+                          const T* rstd, int64_t rows, int64_t C);                                 \
+  void gelu_forward(const Context& ctx, T* out, const T* inp, int64_t n);                          \
+  void gelu_backward(const Context& ctx, T* dinp, const T* inp, const T* dout, int64_t n);         \
+  void dropout_forward(const Context& ctx, T* out, const T* inp, int64_t n,                        \
+                       const DropoutSpec& spec);                                                   \
+  void dropout_backward(const Context& ctx, T* dinp, const T* dout, const T* dout2, int64_t n,     \
+                        const DropoutSpec& spec);                                                  \
+  void attention_forward(const Context& ctx, T* out, T* lse, const T* qkv,                         \
+                         const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim, \
+                         const DropoutSpec& dropout = {});                                         \
+  void attention_backward(const Context& ctx, T* dqkv, const T* dout, const T* qkv, const T* out,  \
+                          const T* lse, const int64_t* cu_seqlens, int64_t nseq, int64_t heads,    \
+                          int64_t head_dim, const DropoutSpec& dropout = {});                      \
+  void embedding_forward(const Context& ctx, T* out, const int32_t* ids,                           \
+                         const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,     \
+                         const T* type, int64_t C);                                                \
+  void embedding_backward(const Context& ctx, T* dword, T* dpos, T* dtype, const T* dout,          \
+                          const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C); \
+  void mean_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,      \
+                         int64_t nseq, int64_t C);                                                 \
+  void mean_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,   \
+                          int64_t nseq, int64_t C);                                                \
+  void cls_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,       \
+                        int64_t nseq, int64_t C);                                                  \
+  void cls_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,    \
+                         int64_t nseq, int64_t C);                                                 \
+  void l2norm_forward(const Context& ctx, T* out, T* norm, const T* inp, int64_t rows, int64_t C); \
+  void l2norm_backward(const Context& ctx, T* dinp, const T* dout, const T* out, const T* norm,    \
+                       int64_t rows, int64_t C);
+
+SBERT_OPS_DECLARE(float)
+SBERT_OPS_DECLARE(double)
+#undef SBERT_OPS_DECLARE
 
 }  // namespace sbert::ops
