@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     const int64_t kill_after = env_step("SBERT_FAULT_KILL_AFTER_STEP");
     const int64_t kill_in_ckpt = env_step("SBERT_FAULT_KILL_IN_CHECKPOINT");
     if (kill_after >= 0) {
-      hooks.after_step = [kill_after](int64_t step) {
+      hooks.after_step = [kill_after](int64_t step, double /*loss*/) {
         if (step == kill_after) std::raise(SIGKILL);
       };
     }

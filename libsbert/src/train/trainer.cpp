@@ -19,6 +19,7 @@
 #include "sbert/model.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
+#include "train/grad_cache.h"
 #include "train/grad_norm.h"
 #include "train/loss.h"
 #include "train/metrics_log.h"
@@ -30,58 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Where each packed sequence's embedding goes: 0 query, 1 positive, 2 negative; and its row.
-struct Dest {
-  uint8_t kind;
-  int64_t row;
-};
-
-// One micro-batch as one unpadded stream: its queries, positives and real hard negatives.
-struct Chunk {
-  PackedBatch batch;
-  std::vector<Dest> dest;  // (nseq)
-  int64_t tokens = 0;
-};
-
-Chunk pack_chunk(const TrainBatch& global, size_t begin, size_t end) {
-  const int64_t K = global.num_negatives;
-  std::vector<std::vector<int32_t>> seqs;
-  Chunk c;
-  for (size_t i = begin; i < end; ++i) {
-    seqs.push_back(global.queries[i]);
-    c.dest.push_back({0, static_cast<int64_t>(i)});
-  }
-  for (size_t i = begin; i < end; ++i) {
-    seqs.push_back(global.positives[i]);
-    c.dest.push_back({1, static_cast<int64_t>(i)});
-  }
-  for (size_t i = begin; i < end; ++i) {
-    for (int64_t k = 0; k < K; ++k) {
-      const size_t slot = i * static_cast<size_t>(K) + static_cast<size_t>(k);
-      if (!global.negative_mask[slot]) continue;
-      seqs.push_back(global.negatives[slot]);
-      c.dest.push_back({2, static_cast<int64_t>(slot)});
-    }
-  }
-  c.batch = pack_sequences(seqs, 0, static_cast<int64_t>(seqs.size()));
-  c.tokens = c.batch.tokens();
-  return c;
-}
-
-// Embedding matrices of a global batch and their gradients.
-struct BatchEmbeddings {
-  std::vector<float> q, p, n;     // (G, H), (G, H), (G*K, H)
-  std::vector<float> dq, dp, dn;  // same shapes
-  void resize(int64_t G, int64_t K, int64_t H) {
-    for (auto* v : {&q, &p, &dq, &dp}) v->assign(static_cast<size_t>(G * H), 0.0f);
-    for (auto* v : {&n, &dn}) v->assign(static_cast<size_t>(G * K * H), 0.0f);
-  }
-  float* row(uint8_t kind, int64_t r, int64_t H, bool grad) {
-    auto& m = kind == 0 ? (grad ? dq : q) : kind == 1 ? (grad ? dp : p) : (grad ? dn : n);
-    return m.data() + r * H;
-  }
-};
-
 class Run {
  public:
   Run(const TrainConfig& cfg, const TrainerHooks& hooks) : cfg_(cfg), hooks_(hooks) {}
@@ -92,15 +41,12 @@ class Run {
   void load_model();
   void open_data();
   double validate(int64_t max_batches);
-  void forward_chunk(const Chunk& c, const DropoutState& d, bool keep);
-  double step_gradients(const TrainBatch& batch, int64_t step, LossStats* stats);
   fs::path checkpoint(int64_t step, std::optional<double> monitor);
 
   const TrainConfig& cfg_;
   const TrainerHooks& hooks_;
   Context ctx_;
   std::unique_ptr<Model> model_;
-  ModelConfig train_cfg_;  // the model's config with normalize forced on (the loss needs it)
   std::vector<float> grads_;
   BertView grad_view_{};
   std::shared_ptr<const TrainDataset> train_data_, val_data_;
@@ -109,10 +55,7 @@ class Run {
   LossConfig loss_cfg_;
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
-  EncoderCache cache_;
-  PoolingCache pool_;
-  std::vector<float> dhidden_, dout_;
-  BatchEmbeddings emb_;
+  std::unique_ptr<GradCache> gc_;
   TrainerState state_;
   int64_t max_steps_ = 0;
 };
@@ -142,33 +85,30 @@ void Run::setup_device() {
 void Run::load_model() {
   model_ = std::make_unique<Model>(Model::load(cfg_.restore_from_path));
   Model::Impl& m = model_->impl();
-  train_cfg_ = m.config;
-  train_cfg_.normalize = true;
+  if (cfg_.model.hidden_dropout >= 0) m.config.hidden_dropout = static_cast<float>(cfg_.model.hidden_dropout);
+  if (cfg_.model.attention_dropout >= 0) {
+    m.config.attention_dropout = static_cast<float>(cfg_.model.attention_dropout);
+  }
   grads_.assign(static_cast<size_t>(m.layout.total), 0.0f);
   grad_view_ = bind_bert(m.config, m.layout, grads_.data());
-  cache_.keep_all = true;
+  gc_ = std::make_unique<GradCache>(ctx_, m);
 }
 
 void Run::open_data() {
   const auto& d = cfg_.model.data;
-  SBERT_CHECK(d.data_train.size() == 1, "[config] ", cfg_.source.string(),
-              ": key 'model.data.data_train' lists ", d.data_train.size(),
-              " files; one file is supported (concatenate them)");
-  SBERT_CHECK(d.data_validation.size() <= 1, "[config] ", cfg_.source.string(),
-              ": key 'model.data.data_validation' lists ", d.data_validation.size(),
-              " files; one file is supported");
   TrainReaderOptions ropt;
   ropt.skip_bad_records = d.skip_bad_records;
-  train_data_ = std::make_shared<const TrainDataset>(TrainDataset::open(d.data_train[0], ropt));
-  if (train_data_->stats().skipped > 0) {
-    std::fprintf(stderr, "sbert-finetune: skipped %zu bad records of %s (first: %s)\n",
-                 train_data_->stats().skipped, d.data_train[0].c_str(),
-                 train_data_->stats().first_skipped.c_str());
-  }
-  if (!d.data_validation.empty()) {
-    val_data_ =
-        std::make_shared<const TrainDataset>(TrainDataset::open(d.data_validation[0], ropt));
-  }
+  auto open = [&](const std::vector<std::string>& files) {
+    const std::vector<fs::path> paths(files.begin(), files.end());
+    auto ds = std::make_shared<const TrainDataset>(TrainDataset::open(paths, ropt));
+    if (ds->stats().skipped > 0) {
+      std::fprintf(stderr, "sbert-finetune: skipped %zu bad records (first: %s)\n",
+                   ds->stats().skipped, ds->stats().first_skipped.c_str());
+    }
+    return ds;
+  };
+  train_data_ = open(d.data_train);
+  if (!d.data_validation.empty()) val_data_ = open(d.data_validation);
   const ModelConfig& mc = model_->config();
   const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
   auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
@@ -192,59 +132,6 @@ void Run::open_data() {
           }));
 }
 
-void Run::forward_chunk(const Chunk& c, const DropoutState& d, bool keep) {
-  cache_.keep_all = keep;
-  encoder_forward(ctx_, model_->config(), model_->impl().view, c.batch, cache_, d);
-  pooling_forward(ctx_, train_cfg_, cache_.output, c.batch, pool_);
-}
-
-double Run::step_gradients(const TrainBatch& batch, int64_t step, LossStats* stats) {
-  const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
-  const int64_t H = model_->config().hidden_size;
-  const size_t micro = static_cast<size_t>(cfg_.model.micro_batch_size);
-  emb_.resize(G, K, H);
-  std::vector<Chunk> chunks;
-  for (size_t b = 0; b < batch.size(); b += micro) {
-    chunks.push_back(pack_chunk(batch, b, std::min(batch.size(), b + micro)));
-  }
-  const bool single = chunks.size() == 1;
-  auto dropout = [&](size_t c) {
-    return DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true,
-                        static_cast<uint32_t>(c)};
-  };
-  int64_t tokens = 0;
-  // Phase 1: embeddings of the whole global batch.
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    forward_chunk(chunks[c], dropout(c), single);
-    for (size_t s = 0; s < chunks[c].dest.size(); ++s) {
-      const Dest& d = chunks[c].dest[s];
-      std::copy_n(pool_.out.data() + static_cast<int64_t>(s) * H, H, emb_.row(d.kind, d.row, H, false));
-    }
-    tokens += chunks[c].tokens;
-  }
-  // The loss over every query and every in-batch positive of the global batch.
-  *stats = contrastive_loss(ctx_, loss_cfg_, emb_.dq.data(), emb_.dp.data(), emb_.dn.data(),
-                            emb_.q.data(), emb_.p.data(), emb_.n.data(),
-                            batch.negative_mask.data(), G, K, H);
-  // Phase 2: backpropagate each chunk's slice of the embedding gradient.
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    const Chunk& ch = chunks[c];
-    if (!single) forward_chunk(ch, dropout(c), true);
-    const int64_t nseq = ch.batch.nseq();
-    dout_.resize(static_cast<size_t>(nseq * H));
-    for (int64_t s = 0; s < nseq; ++s) {
-      const Dest& d = ch.dest[static_cast<size_t>(s)];
-      std::copy_n(emb_.row(d.kind, d.row, H, true), H, dout_.data() + s * H);
-    }
-    dhidden_.resize(static_cast<size_t>(ch.batch.tokens() * H));
-    pooling_backward(ctx_, train_cfg_, ch.batch, pool_, dout_.data(), dhidden_.data());
-    encoder_backward(ctx_, model_->config(), model_->impl().view, ch.batch, cache_, dropout(c),
-                     dhidden_.data(), grad_view_);
-  }
-  return static_cast<double>(tokens);
-}
-
 double Run::validate(int64_t max_batches) {
   if (!val_data_) return std::nan("");
   TrainBatchOptions vopt = batch_opt_;
@@ -259,25 +146,9 @@ double Run::validate(int64_t max_batches) {
                            }));
   int64_t n = static_cast<int64_t>(vb.max_batches_per_epoch());
   if (max_batches > 0) n = std::min(n, max_batches);
-  const int64_t H = model_->config().hidden_size;
-  const size_t micro = static_cast<size_t>(cfg_.model.micro_batch_size);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const TrainBatch batch = vb.next();
-    const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
-    emb_.resize(G, K, H);
-    for (size_t b = 0; b < batch.size(); b += micro) {
-      const Chunk c = pack_chunk(batch, b, std::min(batch.size(), b + micro));
-      forward_chunk(c, DropoutState{}, false);
-      for (size_t s = 0; s < c.dest.size(); ++s) {
-        const Dest& d = c.dest[s];
-        std::copy_n(pool_.out.data() + static_cast<int64_t>(s) * H, H,
-                    emb_.row(d.kind, d.row, H, false));
-      }
-    }
-    total += contrastive_loss(ctx_, loss_cfg_, emb_.dq.data(), emb_.dp.data(), emb_.dn.data(),
-                              emb_.q.data(), emb_.p.data(), emb_.n.data(),
-                              batch.negative_mask.data(), G, K, H)
+    total += gc_->loss_only(vb.next(), static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_)
                  .loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
@@ -313,7 +184,7 @@ TrainResult Run::go() {
   loss_cfg_.softmax_temp = cfg_.model.softmax_temp;
   loss_cfg_.scale = cfg_.model.mnrl_scale;
   loss_cfg_.label_smoothing = cfg_.model.label_smoothing;
-  validate(loss_cfg_);
+  sbert::validate(loss_cfg_);
 
   AdamWConfig acfg;
   acfg.beta1 = cfg_.model.optim.beta1;
@@ -326,17 +197,7 @@ TrainResult Run::go() {
   if (max_steps_ <= 0) {
     max_steps_ = cfg_.trainer.max_epochs * static_cast<int64_t>(builder_->max_batches_per_epoch());
   }
-  ScheduleConfig scfg;
-  scfg.name = cfg_.model.optim.sched.name;
-  scfg.lr = cfg_.model.optim.lr;
-  scfg.max_steps = max_steps_;
-  scfg.warmup_steps = cfg_.model.optim.sched.warmup_steps;
-  if (cfg_.model.optim.sched.warmup_ratio >= 0 && cfg_.model.optim.sched.warmup_steps == 0) {
-    scfg.warmup_steps.reset();
-    scfg.warmup_ratio = cfg_.model.optim.sched.warmup_ratio;
-  }
-  scfg.constant_steps = cfg_.model.optim.sched.constant_steps;
-  scfg.min_lr = cfg_.model.optim.sched.min_lr;
+  const ScheduleConfig scfg = schedule_config(cfg_, max_steps_);
   sched_ = std::make_unique<LrSchedule>(scfg);
 
   const fs::path log_dir = cfg_.log_dir();
@@ -371,8 +232,10 @@ TrainResult Run::go() {
   }
   write_file_atomic(log_dir / "config.yaml", to_yaml(cfg_));
   for (const auto& w : cfg_.warnings) std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
-  const std::string sw = schedule_warnings(scfg);
-  if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
+  if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
+    const std::string sw = schedule_warnings(scfg);
+    if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
+  }
 
   MetricsLog log(log_dir, latest ? state_.step : -1);
   if (!latest && val_data_ && cfg_.trainer.num_sanity_val_steps > 0) {
@@ -392,7 +255,11 @@ TrainResult Run::go() {
       break;
     }
     const int64_t step = state_.step;  // 0-based index of this optimizer step
-    tokens += step_gradients(batch, step, &stats);
+    int64_t step_tokens = 0;
+    stats = gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
+                           DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true, 0},
+                           grad_view_, grads_.data(), &step_tokens);
+    tokens += static_cast<double>(step_tokens);
     double norm;
     if (cfg_.trainer.gradient_clip_val > 0) {
       norm = clip_grad_norm(ctx_, grads_.data(), mi.layout.total, cfg_.trainer.gradient_clip_val);
@@ -439,7 +306,7 @@ TrainResult Run::go() {
       result.last_checkpoint = checkpoint(state_.step, monitor);
       saved_last = true;
     }
-    if (hooks_.after_step) hooks_.after_step(state_.step);
+    if (hooks_.after_step) hooks_.after_step(state_.step, stats.loss);
   }
   log.end_progress();
   if (cfg_.exp_manager.create_checkpoint_callback && ck.save_last && !saved_last &&

@@ -23,7 +23,7 @@ namespace sbert {
 
 struct TrainerHooks {
   // After each optimizer step (and its checkpoint, if one was due): for tests and tools.
-  std::function<void(int64_t step)> after_step;
+  std::function<void(int64_t step, double loss)> after_step;
   // Between writing a checkpoint's files and renaming its folder into place (fault injection).
   std::function<void(int64_t step)> before_checkpoint_commit;
 };
