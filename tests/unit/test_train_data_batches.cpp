@@ -292,6 +292,16 @@ TEST_CASE("each unique text is tokenized once across epochs", "[train-data]") {
   TrainBatchBuilder::TokenizeBatchFn short_fn = [](const std::vector<std::string>&, int) {
     return std::vector<std::vector<int32_t>>(1);
   };
+  // cache_tokens = false: every batch tokenizes its texts again, with the same batches.
+  FakeTokenizer again;
+  TrainBatchOptions no_cache = o;
+  no_cache.cache_tokens = false;
+  TrainBatchBuilder uncached(dataset(dir, recs), no_cache, again.fn());
+  TrainBatchBuilder cached(dataset(dir, recs), o, tok.fn());
+  for (int i = 0; i < 6; ++i) CHECK(same(uncached.next(), cached.next()));
+  CHECK(again.calls.size() > 45);
+  CHECK(uncached.stats().cached_tokens < cached.stats().cached_tokens);
+
   TrainBatchBuilder broken(dataset(dir, recs), o, short_fn);
   CHECK_THROWS_WITH(broken.next(), Contains("the tokenizer returned 1 id lists for 4 texts"));
 }

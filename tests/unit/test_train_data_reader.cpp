@@ -342,3 +342,21 @@ TEST_CASE("several training files read as one list of records", "[train-data]") 
   CHECK_THROWS_WITH(TrainDataset::open(std::vector<std::filesystem::path>{}),
                     Contains("no training file given"));
 }
+
+TEST_CASE("record boundaries on the reader's 1 MiB chunk edges", "[train-data]") {
+  TempDir dir;
+  // The first record's query ends in an escaped quote and is followed by ',' / '\n' and a
+  // second record; sliding its length over the chunk edge puts each structural byte (the
+  // backslash, the escaped quote, the closing brackets, the comma or newline) on the edge.
+  for (size_t len = (1u << 20) - 60; len < (1u << 20) - 5; ++len) {
+    const std::vector<Rec> recs = {{std::string(len, 'a') + "\""s, "p", {"x"}}, {"q2", "p2", {}}};
+    std::string compact_array = "[";
+    compact_array += object(recs[0]) + "," + object(recs[1]) + "]";
+    for (const std::string& content : {compact_array, jsonl(recs)}) {
+      const auto d = TrainDataset::open(write_file(dir, "edge.json", content));
+      REQUIRE(d.size() == 2);
+      CHECK(d.record(0).query == recs[0].q);
+      CHECK(d.record(1).query == "q2");
+    }
+  }
+}

@@ -285,7 +285,13 @@ TrainBatchBuilder::Row TrainBatchBuilder::prepare(uint32_t record, uint64_t epoc
   row.record = record;
   row.rec = data_->record(record, scratch_);
   if (opt_.strip_whitespace) {
-    auto strip = [](std::string& s) { s = std::string(strip_ascii(s)); };
+    auto strip = [](std::string& s) {
+      const std::string_view v = strip_ascii(s);
+      if (v.size() == s.size()) return;
+      const size_t begin = static_cast<size_t>(v.data() - s.data());
+      s.erase(begin + v.size());
+      s.erase(0, begin);
+    };
     strip(row.rec.query);
     strip(row.rec.pos_doc);
     for (std::string& s : row.rec.neg_docs) strip(s);
@@ -369,6 +375,11 @@ TrainBatch TrainBatchBuilder::next() {
     std::vector<Row> rows;
     rows.reserve(B);
     HashSet queries, positives, negatives;
+    if (opt_.dedupe_in_batch) {
+      queries.reserve(B);
+      positives.reserve(B);
+      negatives.reserve(B * K);
+    }
     while (rows.size() < B) {
       uint32_t rec;
       if (d < deferred_.size()) {
@@ -406,6 +417,11 @@ TrainBatch TrainBatchBuilder::next() {
       continue;
     }
 
+    if (!opt_.cache_tokens) {
+      token_ids_.clear();
+      tokens_.clear();
+      stats_.cached_tokens = 0;
+    }
     tokenize_missing(rows);
     TrainBatch batch;
     batch.epoch = epoch_;

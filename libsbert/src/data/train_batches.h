@@ -59,6 +59,8 @@ struct TrainBatchOptions {
   uint64_t seed = 1234;          // NeMo's default seed
   bool dedupe_in_batch = true;
   bool strip_whitespace = true;  // strip ASCII whitespace around every text, as NeMo's .strip()
+  bool cache_tokens = true;      // false: keep no ids between batches (for data too large to hold
+                                 // tokenized; every batch then tokenizes its texts)
 };
 
 // One global batch. B rows; row b is record `records[b]` of the dataset.
@@ -111,7 +113,7 @@ struct TrainBatchStats {
   uint64_t dropped = 0;          // records left out at epoch ends (drop_last, deferred)
   uint64_t masked_slots = 0;     // negative slots masked out (records without negatives)
   uint64_t tokenized_texts = 0;  // unique texts tokenized (each once)
-  uint64_t cached_tokens = 0;    // token ids held by the cache
+  uint64_t cached_tokens = 0;    // token ids held by the cache now
 };
 
 class TrainBatchBuilder {

@@ -105,15 +105,16 @@ std::string field_at(std::string_view rec, size_t pos) {
 // Returns "" and fills *out (when given) if the record is good, else what is wrong.
 std::string check_record(simdjson::dom::parser& parser, const char* data, size_t len,
                          TrainRecord* out) {
-  const std::string_view bytes(data, len);
-  const size_t bad = find_invalid_utf8(bytes);
-  if (bad != std::string_view::npos) {
-    const std::string f = field_at(bytes, bad);
-    if (f.empty()) return cat("not valid UTF-8 (byte ", bad + 1, " of the record)");
-    return cat("field '", f, "' is not valid UTF-8 (byte ", bad + 1, " of the record)");
-  }
   simdjson::dom::element doc;
   if (auto err = parser.parse(data, len, false).get(doc)) {
+    // simdjson validates UTF-8 (strictly, RFC 3629); find the byte and field for the message.
+    const std::string_view bytes(data, len);
+    const size_t bad = err == simdjson::UTF8_ERROR ? find_invalid_utf8(bytes) : bytes.npos;
+    if (bad != bytes.npos) {
+      const std::string f = field_at(bytes, bad);
+      if (f.empty()) return cat("not valid UTF-8 (byte ", bad + 1, " of the record)");
+      return cat("field '", f, "' is not valid UTF-8 (byte ", bad + 1, " of the record)");
+    }
     return cat("not valid JSON (", simdjson::error_message(err), ")");
   }
   simdjson::dom::object obj;
@@ -193,11 +194,7 @@ class Indexer {
       if (n == 0) break;
       size_t i = 0;
       if (base == 0 && n >= 3 && std::memcmp(chunk.data(), "\xEF\xBB\xBF", 3) == 0) i = 3;
-      for (; i < static_cast<size_t>(n); ++i) {
-        const char c = chunk[i];
-        step(c, base + i);
-        if (c == '\n') ++line_;
-      }
+      scan(chunk.data(), i, static_cast<size_t>(n), base);
       base += static_cast<uint64_t>(n);
     }
     stats.file_bytes = base;
@@ -224,7 +221,104 @@ class Indexer {
     in_str_ = esc_ = false;
   }
 
-  void step(char c, uint64_t offset) {
+  // Bytes that matter inside an array element: quotes, backslash, brackets, comma, newline.
+  static bool special(char c) {
+    switch (c) {
+      case '"':
+      case '\\':
+      case '{':
+      case '}':
+      case '[':
+      case ']':
+      case ',':
+      case '\n':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Feeds p[i, n) (file offset of p[0]: base) to the state machine. Lines are counted here.
+  void scan(const char* p, size_t i, size_t n, uint64_t base) {
+    while (i < n) {
+      switch (st_) {
+        case St::Line: {  // JSONL: whole lines, leading blanks skipped, blank lines ignored
+          const auto* nl = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+          const size_t end = nl ? static_cast<size_t>(nl - p) : n;
+          size_t b = i;
+          if (!in_rec_) {
+            while (b < end && is_json_space(p[b])) ++b;
+            if (b < end) {
+              begin_record(base + b);
+              in_rec_ = true;
+            }
+          }
+          if (in_rec_) rec_.append(p + b, end - b);
+          i = end;
+          if (nl) {
+            if (in_rec_) end_record();
+            in_rec_ = false;
+            ++line_;
+            ++i;
+          }
+          break;
+        }
+        case St::ArrElem: {  // inside a top-level element of the array: find where it ends
+          const size_t b = i;
+          bool ended = false;
+          char last = 0;
+          for (; i < n; ++i) {
+            const char c = p[i];
+            if (esc_) {  // the byte after a backslash inside a string
+              esc_ = false;
+              if (c == '\n') ++line_;
+              continue;
+            }
+            if (!special(c)) continue;
+            if (c == '\n') {
+              ++line_;
+              continue;
+            }
+            if (in_str_) {
+              if (c == '\\') esc_ = true;
+              if (c == '"') in_str_ = false;
+              continue;
+            }
+            if (c == '"') {
+              in_str_ = true;
+            } else if (depth_ == 0 && (c == ',' || c == ']')) {
+              ended = true;
+              last = c;
+              break;
+            } else if (c == '{' || c == '[') {
+              ++depth_;
+            } else if (c == '}' || c == ']') {
+              if (depth_ == 0) {
+                fail("[train-data] ", name(), ":record ", number_ + 1, " (line ", rec_line_,
+                     "): not valid JSON (unbalanced '", c, "' on line ", line_, ")");
+              }
+              --depth_;
+            }
+          }
+          rec_.append(p + b, i - b);
+          if (ended) {
+            while (!rec_.empty() && is_json_space(rec_.back())) rec_.pop_back();
+            end_record();
+            st_ = last == ',' ? St::ArrNext : St::ArrEnd;
+            ++i;
+          }
+          break;
+        }
+        default:
+          step_byte(p[i], base + i);
+          if (p[i] == '\n') ++line_;
+          ++i;
+      }
+    }
+  }
+
+  // One byte in the states between records (whitespace, '[', ',', ']', trailing data).
+  void step_byte(char c, uint64_t offset) {
     switch (st_) {
       case St::Detect:
         if (is_json_space(c)) return;
@@ -232,6 +326,7 @@ class Indexer {
           format = TrainFileFormat::Jsonl;
           st_ = St::Line;
           begin_record(offset);
+          in_rec_ = true;
           rec_.push_back(c);
         } else if (c == '[') {
           format = TrainFileFormat::JsonArray;
@@ -241,15 +336,6 @@ class Indexer {
               cat("expected a JSON array ('[') or JSON Lines ('{') but the file starts "
                   "with '",
                   c, "'"));
-        }
-        return;
-      case St::Line:
-        if (c == '\n') {
-          if (!rec_.empty()) end_record();
-          rec_.clear();
-        } else if (!rec_.empty() || !is_json_space(c)) {
-          if (rec_.empty()) begin_record(offset);
-          rec_.push_back(c);
         }
         return;
       case St::ArrStart:
@@ -265,42 +351,15 @@ class Indexer {
         }
         begin_record(offset);
         st_ = St::ArrElem;
-        [[fallthrough]];
-      case St::ArrElem:
-        if (in_str_) {
-          rec_.push_back(c);
-          if (esc_) {
-            esc_ = false;
-          } else if (c == '\\') {
-            esc_ = true;
-          } else if (c == '"') {
-            in_str_ = false;
-          }
-          return;
-        }
-        if (depth_ == 0 && (c == ',' || c == ']')) {
-          while (!rec_.empty() && is_json_space(rec_.back())) rec_.pop_back();
-          end_record();
-          st_ = c == ',' ? St::ArrNext : St::ArrEnd;
-          return;
-        }
-        rec_.push_back(c);
-        if (c == '"') {
-          in_str_ = true;
-        } else if (c == '{' || c == '[') {
-          ++depth_;
-        } else if (c == '}' || c == ']') {
-          if (depth_ == 0) {
-            fail("[train-data] ", name(), ":record ", number_ + 1, " (line ", rec_line_,
-                 "): not valid JSON (unbalanced '", c, "' on line ", line_, ")");
-          }
-          --depth_;
-        }
+        scan(&c, 0, 1, offset);  // the element's first byte
         return;
       case St::ArrEnd:
         if (is_json_space(c)) return;
         fail_at_line(
             cat("unexpected data after the end of the JSON array, starting with '", c, "'"));
+      case St::Line:
+      case St::ArrElem:
+        return;  // handled by scan()
     }
   }
 
@@ -330,7 +389,7 @@ class Indexer {
       case St::Detect:
         fail("[train-data] ", name(), ": the file is empty");
       case St::Line:
-        if (!rec_.empty()) end_record();
+        if (in_rec_) end_record();
         break;
       case St::ArrStart:
       case St::ArrNext:
@@ -364,6 +423,7 @@ class Indexer {
   uint64_t number_ = 0;  // records completed so far (good and bad)
   int depth_ = 0;
   bool in_str_ = false, esc_ = false;
+  bool in_rec_ = false;  // JSONL: the current line has a record
 };
 
 }  // namespace
