@@ -11,22 +11,22 @@
 namespace sbert::cli {
 
 struct Option {
-  std::string name;       // "--model"
+  std::string name;  // "--model"
   std::string help;
   bool takes_value = true;
   bool required = false;
-  std::string fallback;   // default value, shown in --help
+  std::string fallback;  // default value, shown in --help
 };
 
 class Args {
  public:
   // Throws UsageError on unknown options, missing values or missing required options.
-  Args(int argc, char** argv, std::string program, std::string summary,
-       std::vector<Option> options, bool allow_positional = false);
+  Args(int argc, char** argv, std::string program, std::string summary, std::vector<Option> options,
+       bool allow_positional = false);
 
   bool has(const std::string& name) const;
   std::string get(const std::string& name) const;  // value or the option's fallback
-  int get_int(const std::string& name) const;       // throws UsageError if not an integer
+  int get_int(const std::string& name) const;      // throws UsageError if not an integer
   double get_double(const std::string& name) const;
   bool flag(const std::string& name) const { return has(name); }
   const std::vector<std::string>& positional() const { return positional_; }

@@ -16,8 +16,7 @@ int main(int argc, char** argv) {
          {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
           ""},
          {"--output", "output .jsonl", true, true, ""},
-         {"--max-seq-length", "truncate to this many tokens (0: no truncation)", true, false,
-          "0"},
+         {"--max-seq-length", "truncate to this many tokens (0: no truncation)", true, false, "0"},
          {"--threads", "threads (0: all cores)", true, false, "0"}});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: embed_text MODEL_DIR [SENTENCES_FILE]\n");
     return 2;
   }
-  std::vector<std::string> sentences = {"A man is eating food.", "A man is eating a piece of bread.",
+  std::vector<std::string> sentences = {"A man is eating food.",
+                                        "A man is eating a piece of bread.",
                                         "A man is riding a horse.", "A monkey is playing drums."};
   if (argc > 2) {
     std::ifstream in(argv[2]);
@@ -32,14 +33,16 @@ int main(int argc, char** argv) {
     std::printf("%zu sentences, %lld dimensions (%s pooling%s)\n\n", sentences.size(),
                 static_cast<long long>(e.dim), sbert::to_string(model.config().pooling),
                 model.config().normalize ? ", normalized" : "");
-    for (size_t i = 0; i < sentences.size(); ++i) std::printf("[%zu] %s\n", i, sentences[i].c_str());
+    for (size_t i = 0; i < sentences.size(); ++i)
+      std::printf("[%zu] %s\n", i, sentences[i].c_str());
     std::printf("\ncosine similarity\n     ");
     for (size_t j = 0; j < sentences.size(); ++j) std::printf("  [%zu] ", j);
     std::printf("\n");
     for (size_t i = 0; i < sentences.size(); ++i) {
       std::printf("[%zu] ", i);
       for (size_t j = 0; j < sentences.size(); ++j) {
-        std::printf(" %5.3f", static_cast<double>(e.cosine(static_cast<int64_t>(i), static_cast<int64_t>(j))));
+        std::printf(" %5.3f", static_cast<double>(
+                                  e.cosine(static_cast<int64_t>(i), static_cast<int64_t>(j))));
       }
       std::printf("\n");
     }

@@ -33,9 +33,9 @@ TEST_CASE("sbert-embed gives sentence-transformers' vectors", "[apps][parity]") 
     test::TempDir tmp;
     const auto input = write_texts_jsonl(tmp);
     const auto out = tmp / "emb.npy";
-    const auto r = test::run_app("sbert-embed", {"--model", dir->string(), "--input",
-                                                 input.string(), "--output", out.string(),
-                                                 "--batch-size", "16", "--threads", "2"});
+    const auto r = test::run_app("sbert-embed",
+                                 {"--model", dir->string(), "--input", input.string(), "--output",
+                                  out.string(), "--batch-size", "16", "--threads", "2"});
     INFO(r.stderr_text);
     REQUIRE(r.exit_code == 0);
     const NpyF32 got = read_npy_f32(out);
@@ -56,9 +56,9 @@ TEST_CASE("sbert-tokenize writes Hugging Face's ids, one line per text", "[apps]
   test::TempDir tmp;
   const auto input = write_texts_jsonl(tmp);
   const auto out = tmp / "ids.jsonl";
-  const auto r = test::run_app("sbert-tokenize", {"--model", test::fixture_dir("tiny-bert").string(),
-                                                  "--input", input.string(), "--output",
-                                                  out.string()});
+  const auto r =
+      test::run_app("sbert-tokenize", {"--model", test::fixture_dir("tiny-bert").string(),
+                                       "--input", input.string(), "--output", out.string()});
   INFO(r.stderr_text);
   REQUIRE(r.exit_code == 0);
   const auto f = SafetensorsFile::open(test::fixture_dir("tiny-bert") / "tokens.safetensors");

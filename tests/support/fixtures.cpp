@@ -65,9 +65,9 @@ std::vector<std::vector<int32_t>> split_ids(const std::vector<int32_t>& ids,
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
   std::random_device rd;
-  path_ = fs::temp_directory_path() /
-          ("sbert-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-           std::to_string(rd() % 100000));
+  path_ =
+      fs::temp_directory_path() / ("sbert-test-" + std::to_string(::getpid()) + "-" +
+                                   std::to_string(counter++) + "-" + std::to_string(rd() % 100000));
   fs::create_directories(path_);
 }
 

@@ -41,8 +41,8 @@ void expect_embed_failure(const fs::path& model, const fs::path& input,
   test::TempDir out_dir;
   const fs::path out = out_dir / "out.npy";
   write(out, "keep");
-  const auto r = test::run_app("sbert-embed", {"--model", model.string(), "--input",
-                                               input.string(), "--output", out.string()});
+  const auto r = test::run_app("sbert-embed", {"--model", model.string(), "--input", input.string(),
+                                               "--output", out.string()});
   INFO("stderr: " << r.stderr_text);
   CHECK(r.exit_code == 1);
   CHECK(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n') == 1);
@@ -96,8 +96,8 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
     for (size_t i = 0; i < views.size(); ++i) views[i].data = data[i].data();
     write_safetensors(tmp / "broken.safetensors", views);
     fs::rename(tmp / "broken.safetensors", m / "model.safetensors");
-    expect_embed_failure(m, input, {"model.safetensors", "encoder.layer.1.intermediate.dense.weight",
-                                    "shape"});
+    expect_embed_failure(
+        m, input, {"model.safetensors", "encoder.layer.1.intermediate.dense.weight", "shape"});
   }
   SECTION("an unsupported config") {
     const fs::path m = copy_model(tmp);
@@ -117,9 +117,7 @@ TEST_CASE("apps: bad text input is refused with file and line", "[apps][errors]"
     write(tmp / "latin1.txt", "fine\ncaf\xe9 au lait\n");
     expect_embed_failure(model, tmp / "latin1.txt", {"latin1.txt:2", "UTF-8"});
   }
-  SECTION("missing input") {
-    expect_embed_failure(model, tmp / "absent.txt", {"absent.txt"});
-  }
+  SECTION("missing input") { expect_embed_failure(model, tmp / "absent.txt", {"absent.txt"}); }
   SECTION("JSONL without a text field") {
     write(tmp / "in.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no\"}\n");
     expect_embed_failure(model, tmp / "in.jsonl", {"in.jsonl:2", "text"});
@@ -134,9 +132,9 @@ TEST_CASE("apps: bad text input is refused with file and line", "[apps][errors]"
 TEST_CASE("sbert-tokenize refuses bad input the same way", "[apps][errors]") {
   test::TempDir tmp;
   write(tmp / "bad.txt", "\xff\xfe\n");
-  const auto r = test::run_app("sbert-tokenize", {"--model", test::fixture_dir("tiny-bert").string(),
-                                                  "--input", (tmp / "bad.txt").string(),
-                                                  "--output", (tmp / "o.jsonl").string()});
+  const auto r = test::run_app(
+      "sbert-tokenize", {"--model", test::fixture_dir("tiny-bert").string(), "--input",
+                         (tmp / "bad.txt").string(), "--output", (tmp / "o.jsonl").string()});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.stderr_text, Contains("bad.txt:1"));
   CHECK_FALSE(fs::exists(tmp / "o.jsonl"));

@@ -82,8 +82,8 @@ fs::path write_config(const fs::path& dir, const fs::path& data) {
 test::AppResult finetune(const fs::path& config, const fs::path& log_dir,
                          const std::vector<std::string>& env = {},
                          const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"--config-path", config.parent_path().string(),
-                                   "--config-name", config.filename().string(),
+  std::vector<std::string> args = {"--config-path", config.parent_path().string(), "--config-name",
+                                   config.filename().string(),
                                    "exp_manager.explicit_log_dir=" + log_dir.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return test::run_app("sbert-finetune", args, env);
@@ -146,9 +146,9 @@ TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[fine
   CHECK_FALSE(fs::exists(tmp / "c/checkpoints/step-00000006"));
   CHECK(slurp(tmp / "c/checkpoints/latest") == "step-00000003\n");
   CHECK(fs::exists(tmp / "c/checkpoints/step-00000003/trainer_state.json"));
-  CHECK(SafetensorsFile::open(tmp / "c/checkpoints/step-00000003/model.safetensors")
-            .names()
-            .size() > 10);
+  CHECK(
+      SafetensorsFile::open(tmp / "c/checkpoints/step-00000003/model.safetensors").names().size() >
+      10);
 
   const auto resumed = finetune(config, tmp / "c");
   INFO(resumed.stderr_text);
@@ -166,15 +166,19 @@ TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finet
   const fs::path config = write_config(tmp.path(), data);
 
   SECTION("malformed training data names the file and record") {
-    put(tmp / "bad.jsonl", slurp(data) + "{\"query\": \"q\", \"pos_doc\": null, \"neg_doc\": []}\n");
-    const auto r = finetune(config, tmp / "run", {}, {"model.data.data_train=" + (tmp / "bad.jsonl").string()});
+    put(tmp / "bad.jsonl",
+        slurp(data) + "{\"query\": \"q\", \"pos_doc\": null, \"neg_doc\": []}\n");
+    const auto r = finetune(config, tmp / "run", {},
+                            {"model.data.data_train=" + (tmp / "bad.jsonl").string()});
     CHECK(r.exit_code == 1);
-    CHECK_THAT(r.stderr_text, Contains("bad.jsonl") && Contains("record 49") && Contains("pos_doc"));
+    CHECK_THAT(r.stderr_text,
+               Contains("bad.jsonl") && Contains("record 49") && Contains("pos_doc"));
   }
   SECTION("truncated training data") {
     const std::string s = slurp(data);
     put(tmp / "cut.jsonl", s.substr(0, s.size() - 40));
-    const auto r = finetune(config, tmp / "run", {}, {"model.data.data_train=" + (tmp / "cut.jsonl").string()});
+    const auto r = finetune(config, tmp / "run", {},
+                            {"model.data.data_train=" + (tmp / "cut.jsonl").string()});
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.stderr_text, Contains("cut.jsonl") && Contains("record 48"));
   }
@@ -200,7 +204,8 @@ TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finet
     std::string cfg = slurp(small / "config.json");
     const size_t at = cfg.find("\"num_hidden_layers\": 2");
     REQUIRE(at != std::string::npos);
-    put(small / "config.json", cfg.substr(0, at) + "\"num_hidden_layers\": 1" + cfg.substr(at + 22));
+    put(small / "config.json",
+        cfg.substr(0, at) + "\"num_hidden_layers\": 1" + cfg.substr(at + 22));
     const auto r = finetune(config, tmp / "run", {}, {"restore_from_path=" + small.string()});
     INFO(r.stderr_text);
     CHECK(r.exit_code == 1);

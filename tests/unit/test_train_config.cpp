@@ -40,8 +40,8 @@ TEST_CASE("config: defaults, NeMo keys and derived values", "[config]") {
 }
 
 TEST_CASE("config: the shipped default parses", "[config]") {
-  const TrainConfig c = load_train_config(std::string(SBERT_SOURCE_DIR) + "/conf",
-                                          "sbert_finetune", {"model.data.data_train=x.jsonl"});
+  const TrainConfig c = load_train_config(std::string(SBERT_SOURCE_DIR) + "/conf", "sbert_finetune",
+                                          {"model.data.data_train=x.jsonl"});
   CHECK(c.model.optim.sched.name == "CosineAnnealing");
   CHECK(c.trainer.gradient_clip_val == 1.0);
   CHECK(c.warnings.empty());
@@ -76,8 +76,8 @@ exp_manager:
 }
 
 TEST_CASE("config: unknown keys and impossible values name the key", "[config]") {
-  CHECK_THROWS_WITH(parse("  optim:\n    lrr: 1\n"), Contains("test.yaml") &&
-                                                       Contains("unknown key 'model.optim.lrr'"));
+  CHECK_THROWS_WITH(parse("  optim:\n    lrr: 1\n"),
+                    Contains("test.yaml") && Contains("unknown key 'model.optim.lrr'"));
   CHECK_THROWS_WITH(parse("", {"model.optim.lr=-1"}),
                     Contains("'model.optim.lr' must be positive, got -1"));
   CHECK_THROWS_WITH(parse("", {"model.micro_batch_size=32"}),
@@ -104,8 +104,8 @@ TEST_CASE("config: unknown keys and impossible values name the key", "[config]")
 }
 
 TEST_CASE("config: NeMo's constant_steps beyond max_steps warns", "[config]") {
-  const TrainConfig c = parse("", {"model.optim.sched.warmup_steps=10",
-                                   "model.optim.sched.constant_steps=50000"});
+  const TrainConfig c =
+      parse("", {"model.optim.sched.warmup_steps=10", "model.optim.sched.constant_steps=50000"});
   REQUIRE(c.warnings.size() == 1);
   CHECK_THAT(c.warnings[0], Contains("no cosine decay"));
 }

@@ -15,25 +15,25 @@ const char* to_string(Pooling p);
 
 struct ModelConfig {
   // Encoder (Hugging Face config.json names in comments).
-  std::string model_type = "bert";     // model_type
-  int vocab_size = 30522;              // vocab_size
-  int hidden_size = 768;               // hidden_size
-  int num_layers = 12;                 // num_hidden_layers
-  int num_heads = 12;                  // num_attention_heads
-  int intermediate_size = 3072;        // intermediate_size
-  int max_position_embeddings = 512;   // max_position_embeddings
-  int type_vocab_size = 2;             // type_vocab_size
-  int pad_token_id = 0;                // pad_token_id
-  float layer_norm_eps = 1e-12f;       // layer_norm_eps
-  float hidden_dropout = 0.1f;         // hidden_dropout_prob
-  float attention_dropout = 0.1f;      // attention_probs_dropout_prob
-  std::string hidden_act = "gelu";     // hidden_act (exact erf GELU)
+  std::string model_type = "bert";    // model_type
+  int vocab_size = 30522;             // vocab_size
+  int hidden_size = 768;              // hidden_size
+  int num_layers = 12;                // num_hidden_layers
+  int num_heads = 12;                 // num_attention_heads
+  int intermediate_size = 3072;       // intermediate_size
+  int max_position_embeddings = 512;  // max_position_embeddings
+  int type_vocab_size = 2;            // type_vocab_size
+  int pad_token_id = 0;               // pad_token_id
+  float layer_norm_eps = 1e-12f;      // layer_norm_eps
+  float hidden_dropout = 0.1f;        // hidden_dropout_prob
+  float attention_dropout = 0.1f;     // attention_probs_dropout_prob
+  std::string hidden_act = "gelu";    // hidden_act (exact erf GELU)
 
   // Sentence-embedding head (sentence-transformers modules.json, 1_Pooling/config.json,
   // sentence_bert_config.json). Without those files: mean pooling, no normalization, 512.
   Pooling pooling = Pooling::Mean;
-  bool normalize = false;              // a 2_Normalize module is present
-  int max_seq_length = 512;            // sentence_bert_config.json max_seq_length
+  bool normalize = false;    // a 2_Normalize module is present
+  int max_seq_length = 512;  // sentence_bert_config.json max_seq_length
 
   int head_dim() const { return hidden_size / num_heads; }
 };

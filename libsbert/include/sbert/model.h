@@ -33,18 +33,18 @@ struct Embeddings {
 };
 
 struct EmbedOptions {
-  int batch_size = 32;      // texts per forward pass
-  int max_seq_length = 0;   // 0: the model's max_seq_length
-  std::string prefix;       // prepended to every text ("query: ", "passage: ")
+  int batch_size = 32;     // texts per forward pass
+  int max_seq_length = 0;  // 0: the model's max_seq_length
+  std::string prefix;      // prepended to every text ("query: ", "passage: ")
   Device device = Device::CPU;
-  int threads = 0;          // 0: all cores
+  int threads = 0;  // 0: all cores
 };
 
 // Per-layer outputs for parity tests: hidden_states[l] is (tokens, hidden) for the packed
 // token stream, l = 0 the embeddings output, l = i the output of layer i.
 struct HiddenStates {
-  std::vector<int64_t> offsets;               // (n + 1): sequence i is tokens [offsets[i], offsets[i+1])
-  std::vector<std::vector<float>> layers;     // (num_layers + 1) x (tokens * hidden)
+  std::vector<int64_t> offsets;  // (n + 1): sequence i is tokens [offsets[i], offsets[i+1])
+  std::vector<std::vector<float>> layers;  // (num_layers + 1) x (tokens * hidden)
 };
 
 class Model {
@@ -55,8 +55,7 @@ class Model {
   // Embeddings of already tokenized sequences ([CLS] ... [SEP] ids).
   Embeddings embed_ids(const std::vector<std::vector<int32_t>>& ids,
                        const EmbedOptions& options = {}) const;
-  HiddenStates hidden_states(const std::vector<std::vector<int32_t>>& ids,
-                             int threads = 0) const;
+  HiddenStates hidden_states(const std::vector<std::vector<int32_t>>& ids, int threads = 0) const;
 
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;

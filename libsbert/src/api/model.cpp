@@ -25,7 +25,8 @@ float Embeddings::dot(int64_t i, int64_t j) const {
   SBERT_CHECK(i >= 0 && i < rows && j >= 0 && j < rows, "[embeddings] rows ", i, ", ", j,
               " out of range (", rows, ")");
   double s = 0.0;
-  for (int64_t k = 0; k < dim; ++k) s += static_cast<double>(row(i)[k]) * static_cast<double>(row(j)[k]);
+  for (int64_t k = 0; k < dim; ++k)
+    s += static_cast<double>(row(i)[k]) * static_cast<double>(row(j)[k]);
   return static_cast<float>(s);
 }
 
@@ -70,8 +71,7 @@ Model Model::load(const fs::path& dir) {
   return Model(std::move(impl));
 }
 
-Embeddings Model::embed(const std::vector<std::string>& texts,
-                        const EmbedOptions& options) const {
+Embeddings Model::embed(const std::vector<std::string>& texts, const EmbedOptions& options) const {
   int max_len = options.max_seq_length > 0 ? options.max_seq_length : config().max_seq_length;
   max_len = std::min(max_len, config().max_position_embeddings);
   std::vector<std::vector<int32_t>> ids;
@@ -109,8 +109,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
   return result;
 }
 
-HiddenStates Model::hidden_states(const std::vector<std::vector<int32_t>>& ids,
-                                  int threads) const {
+HiddenStates Model::hidden_states(const std::vector<std::vector<int32_t>>& ids, int threads) const {
   const Context ctx{Device::CPU, threads};
   apply_cpu_threads(ctx);
   const ModelConfig& cfg = config();

@@ -24,7 +24,7 @@ template <class... Args>
 
 }  // namespace sbert
 
-#define SBERT_CHECK(cond, ...)                 \
-  do {                                         \
-    if (!(cond)) ::sbert::fail(__VA_ARGS__);   \
+#define SBERT_CHECK(cond, ...)               \
+  do {                                       \
+    if (!(cond)) ::sbert::fail(__VA_ARGS__); \
   } while (0)

@@ -33,8 +33,8 @@ size_t find_invalid_utf8(std::string_view s) {
       if ((p[i + k] & 0xc0) != 0x80) return i;
       cp = (cp << 6) | (p[i + k] & 0x3fu);
     }
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                          (len == 4 && cp < 0x10000);
+    const bool overlong =
+        (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
     i += len;
   }

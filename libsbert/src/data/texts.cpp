@@ -51,11 +51,10 @@ std::vector<std::string> read_jsonl_strings(const fs::path& path, const std::str
     auto err = parser.parse(line).get(doc);
     SBERT_CHECK(!err, "[input] ", path.string(), ":", i + 1, ": not valid JSON (",
                 simdjson::error_message(err), ")");
-    SBERT_CHECK(doc.is_object(), "[input] ", path.string(), ":", i + 1,
-                ": expected a JSON object");
+    SBERT_CHECK(doc.is_object(), "[input] ", path.string(), ":", i + 1, ": expected a JSON object");
     simdjson::dom::element value;
-    SBERT_CHECK(!doc[field].get(value), "[input] ", path.string(), ":", i + 1,
-                ": missing field \"", field, "\"");
+    SBERT_CHECK(!doc[field].get(value), "[input] ", path.string(), ":", i + 1, ": missing field \"",
+                field, "\"");
     std::string_view s;
     SBERT_CHECK(!value.get(s), "[input] ", path.string(), ":", i + 1, ": field \"", field,
                 "\" is not a string");

@@ -22,11 +22,21 @@ std::string json_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -58,8 +68,9 @@ std::vector<fs::path> complete_checkpoints(const fs::path& root) {
   if (!fs::is_directory(root)) return out;
   for (const auto& e : fs::directory_iterator(root)) {
     const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("step-", 0) == 0 && name.find(".tmp.") == std::string::npos &&
-        name.find(".old.") == std::string::npos && is_complete(e.path())) {
+    if (e.is_directory() && name.rfind("step-", 0) == 0 &&
+        name.find(".tmp.") == std::string::npos && name.find(".old.") == std::string::npos &&
+        is_complete(e.path())) {
       out.push_back(e.path());
     }
   }

@@ -26,14 +26,14 @@
 namespace sbert {
 
 struct TrainerState {
-  int64_t step = 0;              // optimizer steps taken
+  int64_t step = 0;  // optimizer steps taken
   int64_t epoch = 0;
   int64_t consumed_samples = 0;  // queries trained on
   std::string data_position;     // DataPosition::to_json() of the training stream
   uint64_t seed = 0;
   std::optional<double> monitor;  // the checkpoint's monitored metric (val_loss), if any
   std::string monitor_name;
-  int64_t layout_total = 0;      // parameter block size, checked on load
+  int64_t layout_total = 0;  // parameter block size, checked on load
 };
 
 std::string to_json(const TrainerState& s);
@@ -41,8 +41,8 @@ TrainerState trainer_state_from_json(const std::string& json, const std::filesys
 
 struct CheckpointData {
   const Model::Impl* model = nullptr;
-  const float* weights = nullptr;   // (layout.total)
-  const float* exp_avg = nullptr;   // (layout.total)
+  const float* weights = nullptr;  // (layout.total)
+  const float* exp_avg = nullptr;  // (layout.total)
   const float* exp_avg_sq = nullptr;
   int64_t adam_step = 0;
   TrainerState state;

@@ -103,31 +103,64 @@ std::vector<Field> fields(TrainConfig& c) {
 // architecture fields that come from the checkpoint instead). Accepted and reported.
 bool is_ignored_nemo_key(const std::string& key) {
   static const std::vector<std::string> exact = {
-      "trainer.logger", "trainer.enable_checkpointing", "trainer.use_distributed_sampler",
-      "trainer.limit_test_batches", "trainer.benchmark", "trainer.accumulate_grad_batches",
+      "trainer.logger",
+      "trainer.enable_checkpointing",
+      "trainer.use_distributed_sampler",
+      "trainer.limit_test_batches",
+      "trainer.benchmark",
+      "trainer.accumulate_grad_batches",
       "exp_manager.create_wandb_logger",
       "exp_manager.checkpoint_callback_params.always_save_nemo",
       "exp_manager.checkpoint_callback_params.filename",
       "exp_manager.checkpoint_callback_params.model_parallel_size",
-      "model.mcore_bert", "model.tensor_model_parallel_size",
-      "model.pipeline_model_parallel_size", "model.virtual_pipeline_model_parallel_size",
-      "model.max_position_embeddings", "model.position_embedding_type", "model.num_layers",
-      "model.hidden_size", "model.ffn_hidden_size", "model.num_attention_heads",
-      "model.transformer_block_type", "model.add_pooler", "model.add_lm_head",
-      "model.init_method_std", "model.kv_channels",
-      "model.apply_query_key_layer_scaling", "model.normalization", "model.layernorm_epsilon",
-      "model.make_vocab_size_divisible_by", "model.pre_process", "model.post_process",
-      "model.bert_binary_head", "model.megatron_legacy", "model.backprop_type",
-      "model.native_amp_init_scale", "model.native_amp_growth_interval",
-      "model.fp32_residual_connection", "model.fp16_lm_cross_entropy", "model.megatron_amp_O2",
-      "model.grad_allreduce_chunk_size_mb", "model.grad_div_ar_fusion",
-      "model.use_cpu_initialization", "model.onnx_safe", "model.gradient_as_bucket_view",
-      "model.sequence_parallel", "model.num_micro_batches_with_partial_activation_checkpoints",
-      "model.data.index_mapping_dir", "model.data.data_impl", "model.data.splits_string",
-      "model.data.seq_length", "model.data.skip_warmup", "model.data.num_workers",
-      "model.data.dataloader_type", "model.data.reset_position_ids",
-      "model.data.reset_attention_mask", "model.data.eod_mask_loss",
-      "model.data.masked_lm_prob", "model.data.short_seq_prob",
+      "model.mcore_bert",
+      "model.tensor_model_parallel_size",
+      "model.pipeline_model_parallel_size",
+      "model.virtual_pipeline_model_parallel_size",
+      "model.max_position_embeddings",
+      "model.position_embedding_type",
+      "model.num_layers",
+      "model.hidden_size",
+      "model.ffn_hidden_size",
+      "model.num_attention_heads",
+      "model.transformer_block_type",
+      "model.add_pooler",
+      "model.add_lm_head",
+      "model.init_method_std",
+      "model.kv_channels",
+      "model.apply_query_key_layer_scaling",
+      "model.normalization",
+      "model.layernorm_epsilon",
+      "model.make_vocab_size_divisible_by",
+      "model.pre_process",
+      "model.post_process",
+      "model.bert_binary_head",
+      "model.megatron_legacy",
+      "model.backprop_type",
+      "model.native_amp_init_scale",
+      "model.native_amp_growth_interval",
+      "model.fp32_residual_connection",
+      "model.fp16_lm_cross_entropy",
+      "model.megatron_amp_O2",
+      "model.grad_allreduce_chunk_size_mb",
+      "model.grad_div_ar_fusion",
+      "model.use_cpu_initialization",
+      "model.onnx_safe",
+      "model.gradient_as_bucket_view",
+      "model.sequence_parallel",
+      "model.num_micro_batches_with_partial_activation_checkpoints",
+      "model.data.index_mapping_dir",
+      "model.data.data_impl",
+      "model.data.splits_string",
+      "model.data.seq_length",
+      "model.data.skip_warmup",
+      "model.data.num_workers",
+      "model.data.dataloader_type",
+      "model.data.reset_position_ids",
+      "model.data.reset_attention_mask",
+      "model.data.eod_mask_loss",
+      "model.data.masked_lm_prob",
+      "model.data.short_seq_prob",
   };
   static const std::vector<std::string> prefixes = {
       "exp_manager.wandb_logger_kwargs.", "model.tokenizer.", "model.activations_checkpoint_"};
@@ -194,16 +227,15 @@ YAML::Node resolve(const YAML::Node& root, const std::string& key, YAML::Node va
                 "': interpolation '", s, "' is not supported (only ${a.b} and ${.b})");
     return value;
   }
-  SBERT_CHECK(depth < 16, "[config] ", source.string(), ": key '", key,
-              "': interpolation loop");
+  SBERT_CHECK(depth < 16, "[config] ", source.string(), ": key '", key, "': interpolation loop");
   std::string target = m[2];
   if (m[1] == ".") {
     const size_t dot = key.rfind('.');
     target = (dot == std::string::npos ? "" : key.substr(0, dot + 1)) + target;
   }
   const YAML::Node found = lookup(root, target);
-  SBERT_CHECK(found.IsDefined() && !found.IsNull(), "[config] ", source.string(), ": key '",
-              key, "' refers to '", target, "', which is not set");
+  SBERT_CHECK(found.IsDefined() && !found.IsNull(), "[config] ", source.string(), ": key '", key,
+              "' refers to '", target, "', which is not set");
   return resolve(root, target, found, source, depth + 1);
 }
 
@@ -338,16 +370,16 @@ void validate(TrainConfig& c, const fs::path& src) {
           t.val_check_interval);
   require(t.num_sanity_val_steps >= 0, src, "trainer.num_sanity_val_steps", "must be >= 0",
           t.num_sanity_val_steps);
-  require(t.limit_val_batches == -1 || t.limit_val_batches > 0, src,
-          "trainer.limit_val_batches", "must be positive or -1", t.limit_val_batches);
+  require(t.limit_val_batches == -1 || t.limit_val_batches > 0, src, "trainer.limit_val_batches",
+          "must be positive or -1", t.limit_val_batches);
   require(t.log_every_n_steps > 0, src, "trainer.log_every_n_steps", "must be positive",
           t.log_every_n_steps);
   require(t.gradient_clip_val >= 0, src, "trainer.gradient_clip_val", "must be >= 0",
           t.gradient_clip_val);
   require(t.threads >= 0, src, "trainer.threads", "must be >= 0", t.threads);
   const auto& ck = c.exp_manager.checkpoint;
-  require(ck.mode == "min" || ck.mode == "max", src,
-          "exp_manager.checkpoint_callback_params.mode", "must be min or max", ck.mode);
+  require(ck.mode == "min" || ck.mode == "max", src, "exp_manager.checkpoint_callback_params.mode",
+          "must be min or max", ck.mode);
   require(ck.save_top_k >= -1, src, "exp_manager.checkpoint_callback_params.save_top_k",
           "must be >= -1", ck.save_top_k);
   require(ck.every_n_train_steps >= 0, src,
@@ -367,8 +399,7 @@ void validate(TrainConfig& c, const fs::path& src) {
   require(m.encoder_seq_length >= 2, src, "model.encoder_seq_length", "must be at least 2",
           m.encoder_seq_length);
   require(m.softmax_temp > 0, src, "model.softmax_temp", "must be positive", m.softmax_temp);
-  require(m.loss == "nemo" || m.loss == "mnrl", src, "model.loss", "must be nemo or mnrl",
-          m.loss);
+  require(m.loss == "nemo" || m.loss == "mnrl", src, "model.loss", "must be nemo or mnrl", m.loss);
   require(m.mnrl_scale > 0, src, "model.mnrl_scale", "must be positive", m.mnrl_scale);
   require(m.label_smoothing >= 0 && m.label_smoothing < 1, src, "model.label_smoothing",
           "must be in [0, 1)", m.label_smoothing);
@@ -376,23 +407,22 @@ void validate(TrainConfig& c, const fs::path& src) {
           m.hidden_dropout);
   require(m.attention_dropout < 1, src, "model.attention_dropout",
           "must be below 1 (-1: the model's)", m.attention_dropout);
-  require(d.hard_negatives_to_train >= 0, src, "model.data.hard_negatives_to_train",
-          "must be >= 0", d.hard_negatives_to_train);
+  require(d.hard_negatives_to_train >= 0, src, "model.data.hard_negatives_to_train", "must be >= 0",
+          d.hard_negatives_to_train);
   require(d.negative_selection == "first" || d.negative_selection == "random", src,
           "model.data.negative_selection", "must be first or random", d.negative_selection);
-  require(d.query_seq_length == -1 || d.query_seq_length >= 2, src,
-          "model.data.query_seq_length", "must be -1 or at least 2", d.query_seq_length);
+  require(d.query_seq_length == -1 || d.query_seq_length >= 2, src, "model.data.query_seq_length",
+          "must be -1 or at least 2", d.query_seq_length);
   require(d.passage_seq_length == -1 || d.passage_seq_length >= 2, src,
           "model.data.passage_seq_length", "must be -1 or at least 2", d.passage_seq_length);
   const std::set<std::string> optims = {"fused_adam", "adam", "adamw"};
-  require(optims.count(o.name) > 0, src, "model.optim.name", "must be fused_adam or adamw",
-          o.name);
+  require(optims.count(o.name) > 0, src, "model.optim.name", "must be fused_adam or adamw", o.name);
   require(o.lr > 0, src, "model.optim.lr", "must be positive", o.lr);
   require(o.weight_decay >= 0, src, "model.optim.weight_decay", "must be >= 0", o.weight_decay);
   require(o.beta1 >= 0 && o.beta1 < 1, src, "model.optim.betas", "first value must be in [0, 1)",
           o.beta1);
-  require(o.beta2 >= 0 && o.beta2 < 1, src, "model.optim.betas",
-          "second value must be in [0, 1)", o.beta2);
+  require(o.beta2 >= 0 && o.beta2 < 1, src, "model.optim.betas", "second value must be in [0, 1)",
+          o.beta2);
   require(o.eps > 0, src, "model.optim.eps", "must be positive", o.eps);
   try {
     parse_schedule_name(o.sched.name);
@@ -469,7 +499,8 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
   flatten(root, "", leaves);
   std::map<std::string, std::string> seen_hn;  // both hard_negatives_to_train keys must agree
   for (const auto& [key, node] : leaves) {
-    auto it = std::find_if(table.begin(), table.end(), [&](const Field& f) { return f.key == key; });
+    auto it =
+        std::find_if(table.begin(), table.end(), [&](const Field& f) { return f.key == key; });
     if (it == table.end()) {
       SBERT_CHECK(is_ignored_nemo_key(key), "[config] ", source.string(), ": unknown key '", key,
                   "'");
@@ -484,8 +515,7 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
     }
   }
   if (seen_hn.size() == 2) {
-    SBERT_CHECK(seen_hn.begin()->second == seen_hn.rbegin()->second, "[config] ",
-                source.string(),
+    SBERT_CHECK(seen_hn.begin()->second == seen_hn.rbegin()->second, "[config] ", source.string(),
                 ": keys 'model.hard_negatives_to_train' and 'model.data.hard_negatives_to_train'"
                 " disagree (",
                 seen_hn["model.hard_negatives_to_train"], " vs ",
@@ -528,10 +558,16 @@ std::string to_yaml(const TrainConfig& cfg) {
           v = *static_cast<int64_t*>(f.ptr);
         }
         break;
-      case Kind::Double: v = *static_cast<double*>(f.ptr); break;
-      case Kind::Bool: v = *static_cast<bool*>(f.ptr); break;
+      case Kind::Double:
+        v = *static_cast<double*>(f.ptr);
+        break;
+      case Kind::Bool:
+        v = *static_cast<bool*>(f.ptr);
+        break;
       case Kind::String:
-      case Kind::Precision: v = *static_cast<std::string*>(f.ptr); break;
+      case Kind::Precision:
+        v = *static_cast<std::string*>(f.ptr);
+        break;
       case Kind::StringList:
         v = YAML::Node(YAML::NodeType::Sequence);
         for (const auto& s : *static_cast<std::vector<std::string>*>(f.ptr)) v.push_back(s);

@@ -22,28 +22,28 @@ struct TrainConfig {
   struct Trainer {
     int devices = 1;
     int num_nodes = 1;
-    std::string accelerator = "cpu";    // cpu | gpu | cuda | auto
-    std::string precision = "32";       // 32 | bf16-mixed
-    int64_t max_steps = 1000;           // -1: run max_epochs
-    int64_t max_epochs = -1;            // -1: unbounded (max_steps decides)
-    int64_t val_check_interval = 100;   // optimizer steps between validations
-    int64_t num_sanity_val_steps = 2;   // validation batches before training (0: none)
-    int64_t limit_val_batches = -1;     // -1: the whole validation set
+    std::string accelerator = "cpu";   // cpu | gpu | cuda | auto
+    std::string precision = "32";      // 32 | bf16-mixed
+    int64_t max_steps = 1000;          // -1: run max_epochs
+    int64_t max_epochs = -1;           // -1: unbounded (max_steps decides)
+    int64_t val_check_interval = 100;  // optimizer steps between validations
+    int64_t num_sanity_val_steps = 2;  // validation batches before training (0: none)
+    int64_t limit_val_batches = -1;    // -1: the whole validation set
     int64_t log_every_n_steps = 10;
-    double gradient_clip_val = 1.0;     // 0: no clipping
-    int threads = 0;                    // CPU threads (0: all cores)
+    double gradient_clip_val = 1.0;  // 0: no clipping
+    int threads = 0;                 // CPU threads (0: all cores)
   } trainer;
 
   struct ExpManager {
-    std::string explicit_log_dir;       // where logs and checkpoints go
+    std::string explicit_log_dir;  // where logs and checkpoints go
     std::string exp_dir = "nemo_experiments";
-    std::string name;                   // default: TrainConfig::name
+    std::string name;  // default: TrainConfig::name
     bool resume_if_exists = true;
     bool resume_ignore_no_checkpoint = true;
     bool create_checkpoint_callback = true;
     struct Checkpoint {
       std::string monitor = "val_loss";
-      std::string mode = "min";         // min | max
+      std::string mode = "min";  // min | max
       int save_top_k = 3;
       int64_t every_n_train_steps = 0;  // 0: at every validation
       bool save_last = true;
@@ -56,7 +56,7 @@ struct TrainConfig {
     int64_t encoder_seq_length = 512;
     double softmax_temp = 0.02;
     bool global_inbatch_negatives = true;
-    std::string loss = "nemo";          // nemo (exclusive hard negatives) | mnrl (shared)
+    std::string loss = "nemo";  // nemo (exclusive hard negatives) | mnrl (shared)
     double mnrl_scale = 20.0;
     double label_smoothing = 0.0;
     uint64_t seed = 1234;
@@ -88,7 +88,7 @@ struct TrainConfig {
       struct Sched {
         std::string name = "CosineAnnealing";  // CosineAnnealing | WarmupAnnealing | WarmupPolicy
         int64_t warmup_steps = 0;
-        double warmup_ratio = -1;              // used when >= 0 and warmup_steps is 0
+        double warmup_ratio = -1;  // used when >= 0 and warmup_steps is 0
         int64_t constant_steps = 0;
         double min_lr = 0.0;
       } sched;

@@ -92,15 +92,14 @@ void MetricsLog::log_step(const StepMetrics& m) {
                "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"lr\": %s, \"grad_norm\": %s, "
                "\"accuracy\": %s, \"samples_per_sec\": %s, \"tokens_per_sec\": %s, "
                "\"elapsed_sec\": %s}\n",
-               static_cast<long long>(m.step), static_cast<long long>(m.epoch),
-               num(m.loss).c_str(), num(m.lr).c_str(), num(m.grad_norm).c_str(),
-               num(m.accuracy).c_str(), num(m.samples_per_sec).c_str(),
-               num(m.tokens_per_sec).c_str(), num(m.elapsed_sec).c_str());
-  std::fprintf(csv_f_, "%lld,%lld,%s,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(m.step),
-               static_cast<long long>(m.epoch), num(m.loss).c_str(), num(m.lr).c_str(),
-               num(m.grad_norm).c_str(), num(m.accuracy).c_str(),
+               static_cast<long long>(m.step), static_cast<long long>(m.epoch), num(m.loss).c_str(),
+               num(m.lr).c_str(), num(m.grad_norm).c_str(), num(m.accuracy).c_str(),
                num(m.samples_per_sec).c_str(), num(m.tokens_per_sec).c_str(),
                num(m.elapsed_sec).c_str());
+  std::fprintf(csv_f_, "%lld,%lld,%s,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(m.step),
+               static_cast<long long>(m.epoch), num(m.loss).c_str(), num(m.lr).c_str(),
+               num(m.grad_norm).c_str(), num(m.accuracy).c_str(), num(m.samples_per_sec).c_str(),
+               num(m.tokens_per_sec).c_str(), num(m.elapsed_sec).c_str());
   std::fflush(jsonl_f_);
   std::fflush(csv_f_);
 }
@@ -116,9 +115,9 @@ void MetricsLog::log_validation(int64_t step, const std::map<std::string, double
 void MetricsLog::progress(const StepMetrics& m, int64_t max_steps, int64_t every,
                           int64_t first_step) {
   const int64_t done = m.step - first_step;
-  const double eta = done > 0 ? m.elapsed_sec / static_cast<double>(done) *
-                                    static_cast<double>(max_steps - m.step)
-                              : std::nan("");
+  const double eta =
+      done > 0 ? m.elapsed_sec / static_cast<double>(done) * static_cast<double>(max_steps - m.step)
+               : std::nan("");
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "step %lld/%lld | loss %.4f | lr %.3g | %.1f samples/s | %.0f tokens/s | ETA %s",

@@ -68,8 +68,8 @@ void Run::setup_device() {
   } else if (a == "auto") {
     ctx_.device = cuda::device_count() > 0 ? Device::CUDA : Device::CPU;
   }
-  SBERT_CHECK(cfg_.trainer.devices * cfg_.trainer.num_nodes == 1, "[config] ",
-              cfg_.source.string(), ": trainer.devices x trainer.num_nodes is ",
+  SBERT_CHECK(cfg_.trainer.devices * cfg_.trainer.num_nodes == 1, "[config] ", cfg_.source.string(),
+              ": trainer.devices x trainer.num_nodes is ",
               cfg_.trainer.devices * cfg_.trainer.num_nodes,
               " but this build trains in one process (multi-process training is not available "
               "yet)");
@@ -85,7 +85,8 @@ void Run::setup_device() {
 void Run::load_model() {
   model_ = std::make_unique<Model>(Model::load(cfg_.restore_from_path));
   Model::Impl& m = model_->impl();
-  if (cfg_.model.hidden_dropout >= 0) m.config.hidden_dropout = static_cast<float>(cfg_.model.hidden_dropout);
+  if (cfg_.model.hidden_dropout >= 0)
+    m.config.hidden_dropout = static_cast<float>(cfg_.model.hidden_dropout);
   if (cfg_.model.attention_dropout >= 0) {
     m.config.attention_dropout = static_cast<float>(cfg_.model.attention_dropout);
   }
@@ -148,8 +149,8 @@ double Run::validate(int64_t max_batches) {
   if (max_batches > 0) n = std::min(n, max_batches);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
-    total += gc_->loss_only(vb.next(), static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_)
-                 .loss;
+    total +=
+        gc_->loss_only(vb.next(), static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_).loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
 }
@@ -166,7 +167,8 @@ fs::path Run::checkpoint(int64_t step, std::optional<double> monitor) {
   d.adam_step = adamw_->step_count();
   d.state = state_;
   d.config_yaml = to_yaml(cfg_);
-  if (hooks_.before_checkpoint_commit) d.before_commit = [&] { hooks_.before_checkpoint_commit(step); };
+  if (hooks_.before_checkpoint_commit)
+    d.before_commit = [&] { hooks_.before_checkpoint_commit(step); };
   const fs::path root = cfg_.log_dir() / "checkpoints";
   const fs::path dir = save_checkpoint(root, d);
   prune_checkpoints(root, cfg_.exp_manager.checkpoint.save_top_k, cfg_.exp_manager.checkpoint.mode);
@@ -179,8 +181,8 @@ TrainResult Run::go() {
   open_data();
   const Model::Impl& mi = model_->impl();
 
-  loss_cfg_.mode = cfg_.model.loss == "mnrl" ? LossMode::SharedNegatives
-                                             : LossMode::ExclusiveHardNegatives;
+  loss_cfg_.mode =
+      cfg_.model.loss == "mnrl" ? LossMode::SharedNegatives : LossMode::ExclusiveHardNegatives;
   loss_cfg_.softmax_temp = cfg_.model.softmax_temp;
   loss_cfg_.scale = cfg_.model.mnrl_scale;
   loss_cfg_.label_smoothing = cfg_.model.label_smoothing;
@@ -231,7 +233,8 @@ TrainResult Run::go() {
          ": no checkpoint to resume from (exp_manager.resume_ignore_no_checkpoint is false)");
   }
   write_file_atomic(log_dir / "config.yaml", to_yaml(cfg_));
-  for (const auto& w : cfg_.warnings) std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
+  for (const auto& w : cfg_.warnings)
+    std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
   if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
     const std::string sw = schedule_warnings(scfg);
     if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
@@ -251,7 +254,8 @@ TrainResult Run::go() {
   bool saved_last = false;
   while (state_.step < max_steps_) {
     TrainBatch batch = builder_->next();
-    if (cfg_.trainer.max_epochs > 0 && static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
+    if (cfg_.trainer.max_epochs > 0 &&
+        static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
       break;
     }
     const int64_t step = state_.step;  // 0-based index of this optimizer step
@@ -298,9 +302,10 @@ TrainResult Run::go() {
       std::fprintf(stderr, "step %lld: val_loss %.6f\n", static_cast<long long>(state_.step), v);
       monitor = v;
     }
-    const bool due = cfg_.exp_manager.create_checkpoint_callback &&
-                     (ck.every_n_train_steps > 0 ? state_.step % ck.every_n_train_steps == 0
-                                                 : state_.step % cfg_.trainer.val_check_interval == 0);
+    const bool due =
+        cfg_.exp_manager.create_checkpoint_callback &&
+        (ck.every_n_train_steps > 0 ? state_.step % ck.every_n_train_steps == 0
+                                    : state_.step % cfg_.trainer.val_check_interval == 0);
     saved_last = false;
     if (due) {
       result.last_checkpoint = checkpoint(state_.step, monitor);

@@ -29,8 +29,8 @@ struct TrainerHooks {
 };
 
 struct TrainResult {
-  int64_t steps = 0;           // optimizer steps taken in total (resumed ones included)
-  int64_t resumed_from = 0;    // step of the checkpoint resumed from (0: fresh start)
+  int64_t steps = 0;         // optimizer steps taken in total (resumed ones included)
+  int64_t resumed_from = 0;  // step of the checkpoint resumed from (0: fresh start)
   double last_loss = 0;
   std::filesystem::path log_dir;
   std::filesystem::path last_checkpoint;
