@@ -97,11 +97,25 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
-AppResult run_app(const std::string& app, const std::vector<std::string>& args) {
+AppResult run_app(const std::string& app, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env) {
   TempDir tmp;
-  std::string cmd = quote((fs::path(SBERT_BIN_DIR) / app).string());
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote((tmp / "out").string()) + " 2>" + quote((tmp / "err").string());
+  std::string cmd = "env";
+  for (const auto& e : env) {
+    cmd += ' ';
+    cmd += quote(e);
+  }
+  cmd += ' ';
+  cmd += quote((fs::path(SBERT_BIN_DIR) / app).string());
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += quote(a);
+  }
+  // Appended piecewise: `"literal" + std::string&&` trips g++ 12's -Wrestrict false positive.
+  cmd += " >";
+  cmd += quote((tmp / "out").string());
+  cmd += " 2>";
+  cmd += quote((tmp / "err").string());
   const int status = std::system(cmd.c_str());
   AppResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

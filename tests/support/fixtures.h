@@ -41,7 +41,9 @@ struct AppResult {
   int exit_code = -1;
   std::string stdout_text, stderr_text;
 };
-// Runs build/bin/<app> with the arguments (each shell-quoted).
-AppResult run_app(const std::string& app, const std::vector<std::string>& args);
+// Runs build/bin/<app> with the arguments (each shell-quoted) and extra environment
+// variables ("NAME=value").
+AppResult run_app(const std::string& app, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env = {});
 
 }  // namespace sbert::test

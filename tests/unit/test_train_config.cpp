@@ -107,7 +107,7 @@ TEST_CASE("config: NeMo's constant_steps beyond max_steps warns", "[config]") {
   const TrainConfig c = parse("", {"model.optim.sched.warmup_steps=10",
                                    "model.optim.sched.constant_steps=50000"});
   REQUIRE(c.warnings.size() == 1);
-  CHECK_THAT(c.warnings[0], Contains("never decays"));
+  CHECK_THAT(c.warnings[0], Contains("no cosine decay"));
 }
 
 TEST_CASE("config: the resolved YAML parses back to the same values", "[config]") {

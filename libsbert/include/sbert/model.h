@@ -64,6 +64,7 @@ class Model {
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
+  Impl& impl() { return *impl_; }  // internal: the trainer updates the weights in place
 
   ~Model();
   Model(Model&&) noexcept;

@@ -46,6 +46,26 @@ class AddedTokenMatcher {
   bool first_byte_[256] = {};
 };
 
+// Buffers reused by every call on a thread, so that encoding allocates nothing per character.
+struct Scratch {
+  std::u32string chars;  // normalizer stage buffer
+  std::string normalized;
+  std::string word;  // continuing-subword prefix + word, for WordPiece lookups
+  std::vector<Split> splits;
+  std::vector<Split> normalized_splits;
+
+  // Gives back memory after a very long text, so idle threads do not keep it.
+  void trim() {
+    constexpr size_t kKeep = size_t{1} << 20;
+    if (chars.capacity() > kKeep) std::u32string().swap(chars);
+    if (normalized.capacity() > kKeep) std::string().swap(normalized);
+    if (word.capacity() > kKeep) std::string().swap(word);
+  }
+};
+
+// This thread's scratch buffers (one thread_local; look it up once per call, not per word).
+Scratch& thread_scratch();
+
 }  // namespace tok
 
 struct Tokenizer::Impl {
@@ -66,15 +86,17 @@ struct Tokenizer::Impl {
   // Builds id_to_token, the added-token tables and the special ids; throws naming `source`.
   void finish();
 
-  // BertNormalizer over text (valid UTF-8) into out.
-  void normalize_into(std::string_view text, std::string& out) const;
+  // BertNormalizer over text (valid UTF-8) into out (which must not be sc.chars).
+  void normalize_into(std::string_view text, std::string& out, tok::Scratch& sc) const;
   // The whole pipeline without the template: appends the ids of text (valid UTF-8). Stops
   // early, at a word boundary, once ids holds `limit` entries (the caller truncates).
-  void encode_pieces(std::string_view text, std::vector<int32_t>& ids, size_t limit) const;
+  void encode_pieces(std::string_view text, std::vector<int32_t>& ids, size_t limit,
+                     tok::Scratch& sc) const;
   // BertPreTokenizer + WordPiece over normalized text.
   void pretokenize_and_wordpiece(std::string_view normalized, std::vector<int32_t>& ids,
-                                 size_t limit) const;
-  void wordpiece(std::string_view word, size_t n_chars, std::vector<int32_t>& ids) const;
+                                 size_t limit, tok::Scratch& sc) const;
+  void wordpiece(std::string_view word, size_t n_chars, std::vector<int32_t>& ids,
+                 tok::Scratch& sc) const;
 };
 
 }  // namespace sbert

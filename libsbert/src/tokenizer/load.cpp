@@ -348,7 +348,7 @@ void Tokenizer::Impl::finish() {
     added_vocab.insert(t.content, t.id);
     if (t.normalized) {
       AddedToken n = t;
-      normalize_into(t.content, n.content);
+      normalize_into(t.content, n.content, thread_scratch());
       normalized.push_back(std::move(n));
     } else {
       raw.push_back(t);

@@ -21,18 +21,16 @@ namespace sbert {
 namespace tok {
 namespace {
 
-// Buffers reused by every call on a thread, so that encoding allocates nothing per character.
-struct Scratch {
-  std::u32string chars;  // normalizer stage buffer
-  std::string normalized;
-  std::string word;  // continuing-subword prefix + word, for WordPiece lookups
-  std::vector<Split> splits;
-  std::vector<Split> normalized_splits;
-};
-
-Scratch& scratch() {
-  thread_local Scratch s;
-  return s;
+bool is_ascii(std::string_view s) {
+  size_t i = 0;
+  uint64_t acc = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    acc |= w;
+  }
+  for (; i < s.size(); ++i) acc |= static_cast<unsigned char>(s[i]);
+  return (acc & 0x8080808080808080ULL) == 0;
 }
 
 void check_utf8(std::string_view text) {
@@ -80,6 +78,11 @@ bool starts_with_word(std::string_view s) {
 }
 
 }  // namespace
+
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
 
 void AddedTokenMatcher::build(std::vector<AddedToken> tokens) {
   std::erase_if(tokens, [](const AddedToken& t) { return t.content.empty(); });
@@ -133,7 +136,7 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Split>& out) co
 
 using namespace tok;
 
-void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out) const {
+void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out, Scratch& sc) const {
   out.clear();
   const TokenizerOptions& o = options;
   const bool clean = o.clean_text;
@@ -144,8 +147,21 @@ void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out) co
     out.assign(text);
     return;
   }
-  const uint8_t* flags = char_flag_table();
   out.reserve(text.size() + text.size() / 4);
+  if (is_ascii(text)) {
+    // ASCII: nothing decomposes, no mark, no CJK; clean_text and lowercase are byte maps.
+    for (const char ch : text) {
+      auto b = static_cast<unsigned char>(ch);
+      if (clean && (b < 0x20 || b == 0x7F)) {
+        if (b != '\t' && b != '\n' && b != '\r') continue;
+        b = ' ';
+      }
+      if (lower && b >= 'A' && b <= 'Z') b = static_cast<unsigned char>(b + 32);
+      out.push_back(static_cast<char>(b));
+    }
+    return;
+  }
+  const uint8_t* flags = char_flag_table();
 
   if (!strip) {
     // One pass: clean_text, handle_chinese_chars, lowercase are all per character.
@@ -173,7 +189,7 @@ void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out) co
 
   // strip_accents: NFD (decomposition, then canonical ordering of each run of combining
   // characters), then removal of Mn, then lowercase. Stage 1 decomposes into `chars`.
-  std::u32string& chars = scratch().chars;
+  std::u32string& chars = sc.chars;
   chars.clear();
   bool reorder = false;
   auto push_nfd = [&](char32_t c, uint8_t f) {
@@ -241,8 +257,8 @@ void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out) co
   }
 }
 
-void Tokenizer::Impl::wordpiece(std::string_view word, size_t n_chars,
-                                std::vector<int32_t>& ids) const {
+void Tokenizer::Impl::wordpiece(std::string_view word, size_t n_chars, std::vector<int32_t>& ids,
+                                Scratch& sc) const {
   if (n_chars > static_cast<size_t>(options.max_input_chars_per_word)) {
     ids.push_back(unk_id);
     return;
@@ -258,7 +274,7 @@ void Tokenizer::Impl::wordpiece(std::string_view word, size_t n_chars,
   const size_t P = prefix.size();
   const size_t W = word.size();
   const size_t max_key = model_vocab.max_key_bytes();
-  std::string& buf = scratch().word;
+  std::string& buf = sc.word;
   buf.assign(prefix);
   buf.append(word);
   const size_t first = ids.size();
@@ -294,7 +310,7 @@ void Tokenizer::Impl::wordpiece(std::string_view word, size_t n_chars,
 }
 
 void Tokenizer::Impl::pretokenize_and_wordpiece(std::string_view s, std::vector<int32_t>& ids,
-                                                size_t limit) const {
+                                                size_t limit, Scratch& sc) const {
   const uint8_t* flags = char_flag_table();
   size_t word_begin = 0, n_chars = 0;
   size_t i = 0;
@@ -303,21 +319,20 @@ void Tokenizer::Impl::pretokenize_and_wordpiece(std::string_view s, std::vector<
     const char32_t c = next_code_point(s, i);
     const uint8_t f = flags[c];
     if (f & (kWhitespace | kPunctuation)) {
-      if (n_chars > 0) wordpiece(s.substr(word_begin, at - word_begin), n_chars, ids);
+      if (n_chars > 0) wordpiece(s.substr(word_begin, at - word_begin), n_chars, ids, sc);
       n_chars = 0;
-      if (f & kPunctuation) wordpiece(s.substr(at, i - at), 1, ids);
+      if (f & kPunctuation) wordpiece(s.substr(at, i - at), 1, ids, sc);
       if (ids.size() >= limit) return;  // truncated anyway: the rest cannot change the prefix
     } else {
       if (n_chars == 0) word_begin = at;
       ++n_chars;
     }
   }
-  if (n_chars > 0) wordpiece(s.substr(word_begin), n_chars, ids);
+  if (n_chars > 0) wordpiece(s.substr(word_begin), n_chars, ids, sc);
 }
 
-void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>& ids,
-                                    size_t limit) const {
-  Scratch& sc = scratch();
+void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>& ids, size_t limit,
+                                    Scratch& sc) const {
   std::vector<Split>& splits = sc.splits;
   splits.clear();
   if (raw_matcher.empty()) {
@@ -332,9 +347,9 @@ void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>&
       ids.push_back(sp.id);
       continue;
     }
-    normalize_into(text.substr(sp.begin, sp.end - sp.begin), sc.normalized);
+    normalize_into(text.substr(sp.begin, sp.end - sp.begin), sc.normalized, sc);
     if (normalized_matcher.empty()) {
-      pretokenize_and_wordpiece(sc.normalized, ids, limit);
+      pretokenize_and_wordpiece(sc.normalized, ids, limit, sc);
       continue;
     }
     std::vector<Split>& inner = sc.normalized_splits;
@@ -346,7 +361,7 @@ void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>&
         ids.push_back(s2.id);
       } else {
         pretokenize_and_wordpiece(
-            std::string_view(sc.normalized).substr(s2.begin, s2.end - s2.begin), ids, limit);
+            std::string_view(sc.normalized).substr(s2.begin, s2.end - s2.begin), ids, limit, sc);
       }
     }
   }
@@ -362,7 +377,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, int max_length) co
   ids.reserve(text.size() / 3 + 2);
   ids.push_back(impl_->cls_id);
   const size_t limit = max_length > 0 ? static_cast<size_t>(max_length) - 1 : SIZE_MAX;
-  impl_->encode_pieces(text, ids, limit);
+  Scratch& sc = thread_scratch();
+  impl_->encode_pieces(text, ids, limit, sc);
+  sc.trim();
   if (max_length > 0 && ids.size() + 1 > static_cast<size_t>(max_length)) {
     ids.resize(static_cast<size_t>(max_length) - 1);
   }
@@ -378,6 +395,11 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
   const auto n = static_cast<int64_t>(texts.size());
   std::vector<std::vector<int32_t>> out(texts.size());
   int nt = threads > 0 ? threads : omp_get_max_threads();
+  // A thread per ~32 KB of text at most: starting and joining threads costs more than
+  // tokenizing a small batch (tens of microseconds, much more on a busy machine).
+  size_t bytes = 0;
+  for (const std::string& t : texts) bytes += t.size();
+  nt = static_cast<int>(std::min<int64_t>(nt, static_cast<int64_t>(1 + bytes / 32768)));
   nt = static_cast<int>(std::min<int64_t>(nt, std::max<int64_t>(n, 1)));
   std::exception_ptr error;
   int64_t error_index = std::numeric_limits<int64_t>::max();
@@ -408,7 +430,9 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
 std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
   check_utf8(text);
   std::vector<int32_t> ids;
-  impl_->encode_pieces(text, ids, SIZE_MAX);
+  Scratch& sc = thread_scratch();
+  impl_->encode_pieces(text, ids, SIZE_MAX, sc);
+  sc.trim();
   std::vector<std::string> pieces;
   pieces.reserve(ids.size());
   for (const int32_t id : ids) pieces.push_back(impl_->id_to_token[static_cast<size_t>(id)]);
@@ -418,7 +442,9 @@ std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
 std::string Tokenizer::normalize(std::string_view text) const {
   check_utf8(text);
   std::string out;
-  impl_->normalize_into(text, out);
+  Scratch& sc = thread_scratch();
+  impl_->normalize_into(text, out, sc);
+  sc.trim();
   return out;
 }
 

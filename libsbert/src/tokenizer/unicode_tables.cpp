@@ -83,39 +83,61 @@ int utf8proc_nfd(char32_t c, char32_t* out) {
   return static_cast<int>(n);
 }
 
-uint8_t compute_flags(char32_t c) {
+// Flags from utf8proc alone (no overrides).
+uint8_t base_flags(char32_t c) {
   if (c >= 0xD800 && c <= 0xDFFF) return 0;
-  const auto ci = static_cast<utf8proc_int32_t>(c);
-  const utf8proc_property_t* p = utf8proc_get_property(ci);
+  const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(c));
   const int cat = p->category;
   uint8_t f = 0;
-  bool control =
+  const bool control =
       (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO) &&
       c != '\t' && c != '\n' && c != '\r';
-  if (in_ranges(kControlFlip, c)) control = !control;
   if (control || c == 0 || c == 0xFFFD) f |= kDrop;
   if (is_white_space(c)) f |= kWhitespace;
-  bool punct =
-      is_ascii_punctuation(c) || (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO);
-  if (in_ranges(kPunctuationFlip, c)) punct = !punct;
-  if (punct) f |= kPunctuation;
+  if (is_ascii_punctuation(c) || (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO))
+    f |= kPunctuation;
   if (is_chinese(c)) f |= kChinese;
-  bool mn = cat == UTF8PROC_CATEGORY_MN;
-  if (in_ranges(kNonspacingMarkFlip, c)) mn = !mn;
-  if (mn) f |= kNonspacing;
+  if (cat == UTF8PROC_CATEGORY_MN) f |= kNonspacing;
+  if (p->combining_class != 0) f |= kCombining;
   char32_t buf[4];
-  int n = decompose(c, buf);
-  if (n != 1 || buf[0] != c) f |= kDecomposes;
-  n = to_lowercase(c, buf);
-  if (n != 1 || buf[0] != c) f |= kLowercases;
-  if (combining_class(c) != 0) f |= kCombining;
+  // Only code points with a decomposition or a lowercase mapping in utf8proc's tables (or a
+  // Hangul syllable) can change; the override maps are applied afterwards.
+  const bool hangul = c >= 0xAC00 && c <= 0xD7A3;
+  if ((p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) || hangul) {
+    const int n = utf8proc_nfd(c, buf);
+    if (n != 1 || buf[0] != c) f |= kDecomposes;
+  }
+  if (p->lowercase_seqindex != UINT16_MAX &&
+      static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))) != c)
+    f |= kLowercases;
   return f;
 }
 
 struct FlagTable {
   std::unique_ptr<uint8_t[]> flags{new uint8_t[0x110000]};
   FlagTable() {
-    for (char32_t c = 0; c < 0x110000; ++c) flags[c] = compute_flags(c);
+    uint8_t* t = flags.get();
+    for (char32_t c = 0; c < 0x110000; ++c) t[c] = base_flags(c);
+    auto flip = [&](const auto& ranges, uint8_t bit) {
+      for (const CodePointRange& r : ranges)
+        for (char32_t c = r.first; c <= r.last && c < 0x110000; ++c) t[c] ^= bit;
+    };
+    flip(kControlFlip, kDrop);
+    flip(kPunctuationFlip, kPunctuation);
+    flip(kNonspacingMarkFlip, kNonspacing);
+    for (const CodePointRange& r : kCombiningClassZero)
+      for (char32_t c = r.first; c <= r.last && c < 0x110000; ++c) t[c] &= ~kCombining;
+    char32_t buf[4];
+    for (const CodePointMapping& m : kNfdOverride) {
+      if (m.cp >= 0x110000) continue;
+      const int n = decompose(m.cp, buf);
+      t[m.cp] = (n != 1 || buf[0] != m.cp) ? (t[m.cp] | kDecomposes) : (t[m.cp] & ~kDecomposes);
+    }
+    for (const CodePointMapping& m : kLowercaseOverride) {
+      if (m.cp >= 0x110000) continue;
+      const int n = to_lowercase(m.cp, buf);
+      t[m.cp] = (n != 1 || buf[0] != m.cp) ? (t[m.cp] | kLowercases) : (t[m.cp] & ~kLowercases);
+    }
   }
 };
 

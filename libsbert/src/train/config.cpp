@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "io/atomic_file.h"
+#include "train/schedule.h"
 
 namespace sbert {
 
@@ -70,6 +71,8 @@ std::vector<Field> fields(TrainConfig& c) {
       {"model.mnrl_scale", Kind::Double, &m.mnrl_scale},
       {"model.label_smoothing", Kind::Double, &m.label_smoothing},
       {"model.seed", Kind::Int, &m.seed},
+      {"model.hidden_dropout", Kind::Double, &m.hidden_dropout},
+      {"model.attention_dropout", Kind::Double, &m.attention_dropout},
       {"model.hard_negatives_to_train", Kind::Int, &d.hard_negatives_to_train},
       {"model.data.data_train", Kind::StringList, &d.data_train},
       {"model.data.data_validation", Kind::StringList, &d.data_validation},
@@ -111,7 +114,7 @@ bool is_ignored_nemo_key(const std::string& key) {
       "model.max_position_embeddings", "model.position_embedding_type", "model.num_layers",
       "model.hidden_size", "model.ffn_hidden_size", "model.num_attention_heads",
       "model.transformer_block_type", "model.add_pooler", "model.add_lm_head",
-      "model.init_method_std", "model.hidden_dropout", "model.kv_channels",
+      "model.init_method_std", "model.kv_channels",
       "model.apply_query_key_layer_scaling", "model.normalization", "model.layernorm_epsilon",
       "model.make_vocab_size_divisible_by", "model.pre_process", "model.post_process",
       "model.bert_binary_head", "model.megatron_legacy", "model.backprop_type",
@@ -369,6 +372,10 @@ void validate(TrainConfig& c, const fs::path& src) {
   require(m.mnrl_scale > 0, src, "model.mnrl_scale", "must be positive", m.mnrl_scale);
   require(m.label_smoothing >= 0 && m.label_smoothing < 1, src, "model.label_smoothing",
           "must be in [0, 1)", m.label_smoothing);
+  require(m.hidden_dropout < 1, src, "model.hidden_dropout", "must be below 1 (-1: the model's)",
+          m.hidden_dropout);
+  require(m.attention_dropout < 1, src, "model.attention_dropout",
+          "must be below 1 (-1: the model's)", m.attention_dropout);
   require(d.hard_negatives_to_train >= 0, src, "model.data.hard_negatives_to_train",
           "must be >= 0", d.hard_negatives_to_train);
   require(d.negative_selection == "first" || d.negative_selection == "random", src,
@@ -387,10 +394,11 @@ void validate(TrainConfig& c, const fs::path& src) {
   require(o.beta2 >= 0 && o.beta2 < 1, src, "model.optim.betas",
           "second value must be in [0, 1)", o.beta2);
   require(o.eps > 0, src, "model.optim.eps", "must be positive", o.eps);
-  const std::set<std::string> scheds = {"CosineAnnealing", "LinearAnnealing", "Constant",
-                                        "constant", "linear", "cosine"};
-  require(scheds.count(o.sched.name) > 0, src, "model.optim.sched.name",
-          "must be CosineAnnealing, LinearAnnealing or Constant", o.sched.name);
+  try {
+    parse_schedule_name(o.sched.name);
+  } catch (const Error& e) {
+    fail("[config] ", src.string(), ": ", e.what());
+  }
   require(o.sched.warmup_steps >= 0, src, "model.optim.sched.warmup_steps", "must be >= 0",
           o.sched.warmup_steps);
   require(o.sched.warmup_ratio < 1, src, "model.optim.sched.warmup_ratio", "must be below 1",
@@ -402,6 +410,22 @@ void validate(TrainConfig& c, const fs::path& src) {
 }
 
 }  // namespace
+
+ScheduleConfig schedule_config(const TrainConfig& cfg, int64_t max_steps) {
+  const auto& sc = cfg.model.optim.sched;
+  ScheduleConfig s;
+  s.name = sc.name;
+  s.lr = cfg.model.optim.lr;
+  s.max_steps = max_steps;
+  s.min_lr = sc.min_lr;
+  if (sc.warmup_ratio >= 0 && sc.warmup_steps == 0) {
+    s.warmup_ratio = sc.warmup_ratio;
+  } else {
+    s.warmup_steps = sc.warmup_steps;
+  }
+  s.constant_steps = sc.constant_steps;
+  return s;
+}
 
 int64_t TrainConfig::accumulation_steps() const {
   return model.global_batch_size / (model.micro_batch_size * trainer.devices * trainer.num_nodes);
@@ -468,13 +492,13 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
                 seen_hn["model.data.hard_negatives_to_train"], ")");
   }
   validate(cfg, source);
-  if (cfg.model.optim.sched.warmup_steps + cfg.model.optim.sched.constant_steps >=
-          cfg.trainer.max_steps &&
-      cfg.trainer.max_steps > 0 && cfg.model.optim.sched.constant_steps > 0) {
-    cfg.warnings.push_back(cat(
-        "model.optim.sched: warmup_steps (", cfg.model.optim.sched.warmup_steps,
-        ") + constant_steps (", cfg.model.optim.sched.constant_steps, ") >= trainer.max_steps (",
-        cfg.trainer.max_steps, "): the learning rate never decays (as in NeMo's example config)"));
+  if (cfg.trainer.max_steps > 0) {  // else the step count depends on the data: the trainer checks
+    try {
+      const std::string w = schedule_warnings(schedule_config(cfg, cfg.trainer.max_steps));
+      if (!w.empty()) cfg.warnings.push_back(w);
+    } catch (const Error& e) {
+      fail("[config] ", source.string(), ": ", e.what());
+    }
   }
   return cfg;
 }

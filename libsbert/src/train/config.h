@@ -60,6 +60,9 @@ struct TrainConfig {
     double mnrl_scale = 20.0;
     double label_smoothing = 0.0;
     uint64_t seed = 1234;
+    // Dropout probabilities; -1 (or null): the model's config.json values.
+    double hidden_dropout = -1;
+    double attention_dropout = -1;
 
     struct Data {
       std::vector<std::string> data_train;
@@ -83,7 +86,7 @@ struct TrainConfig {
       double beta1 = 0.9, beta2 = 0.98;
       double eps = 1e-8;
       struct Sched {
-        std::string name = "CosineAnnealing";  // CosineAnnealing | LinearAnnealing | Constant
+        std::string name = "CosineAnnealing";  // CosineAnnealing | WarmupAnnealing | WarmupPolicy
         int64_t warmup_steps = 0;
         double warmup_ratio = -1;              // used when >= 0 and warmup_steps is 0
         int64_t constant_steps = 0;
@@ -108,6 +111,10 @@ TrainConfig load_train_config(const std::filesystem::path& config_dir,
                               const std::vector<std::string>& overrides = {});
 TrainConfig parse_train_config(const std::string& yaml_text, const std::filesystem::path& source,
                                const std::vector<std::string>& overrides = {});
+
+struct ScheduleConfig;
+// The learning-rate schedule of a run of max_steps optimizer steps.
+ScheduleConfig schedule_config(const TrainConfig& cfg, int64_t max_steps);
 
 // The resolved configuration as YAML (every honoured key with its value), for the log directory.
 std::string to_yaml(const TrainConfig& cfg);

@@ -113,10 +113,12 @@ void MetricsLog::log_validation(int64_t step, const std::map<std::string, double
   std::fflush(jsonl_f_);
 }
 
-void MetricsLog::progress(const StepMetrics& m, int64_t max_steps, int64_t every) {
-  const double eta =
-      m.step > 0 ? m.elapsed_sec / static_cast<double>(m.step) * static_cast<double>(max_steps - m.step)
-                 : std::nan("");
+void MetricsLog::progress(const StepMetrics& m, int64_t max_steps, int64_t every,
+                          int64_t first_step) {
+  const int64_t done = m.step - first_step;
+  const double eta = done > 0 ? m.elapsed_sec / static_cast<double>(done) *
+                                    static_cast<double>(max_steps - m.step)
+                              : std::nan("");
   char buf[256];
   std::snprintf(buf, sizeof buf,
                 "step %lld/%lld | loss %.4f | lr %.3g | %.1f samples/s | %.0f tokens/s | ETA %s",

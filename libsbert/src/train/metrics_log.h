@@ -34,7 +34,8 @@ class MetricsLog {
   void log_validation(int64_t step, const std::map<std::string, double>& metrics);
 
   // The terminal line: rewritten in place on a terminal, printed every `every` steps otherwise.
-  void progress(const StepMetrics& m, int64_t max_steps, int64_t every);
+  // The ETA uses this session's pace: steps since first_step (the step resumed from).
+  void progress(const StepMetrics& m, int64_t max_steps, int64_t every, int64_t first_step = 0);
   void end_progress();
 
  private:

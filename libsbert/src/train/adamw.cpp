@@ -1,0 +1,102 @@
+#include "train/adamw.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "cpu/train_kernels.h"
+
+namespace sbert {
+
+namespace {
+// Elements per OpenMP work item: large enough to amortise scheduling, small enough to
+// balance a block whose tensors range from 768 to 23M floats.
+constexpr int64_t kChunk = 1 << 14;
+}  // namespace
+
+void validate(const AdamWConfig& cfg) {
+  SBERT_CHECK(cfg.beta1 >= 0.0 && cfg.beta1 < 1.0,
+              "[adamw] model.optim.betas[0] must be in [0, 1), got ", cfg.beta1);
+  SBERT_CHECK(cfg.beta2 >= 0.0 && cfg.beta2 < 1.0,
+              "[adamw] model.optim.betas[1] must be in [0, 1), got ", cfg.beta2);
+  SBERT_CHECK(std::isfinite(cfg.eps) && cfg.eps >= 0.0,
+              "[adamw] model.optim.eps must be >= 0, got ", cfg.eps);
+  SBERT_CHECK(std::isfinite(cfg.weight_decay) && cfg.weight_decay >= 0.0,
+              "[adamw] model.optim.weight_decay must be >= 0, got ", cfg.weight_decay);
+}
+
+AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg) : cfg_(cfg), total_(layout.total) {
+  validate(cfg);
+  SBERT_CHECK(total_ >= 0, "[adamw] parameter block size must be >= 0, got ", total_);
+  std::vector<const ParamSpec*> specs;
+  for (const ParamSpec& s : layout.specs) specs.push_back(&s);
+  std::sort(specs.begin(), specs.end(),
+            [](const ParamSpec* a, const ParamSpec* b) { return a->offset < b->offset; });
+  // Ranges covering [0, total): each tensor with its flag, the gaps as no-decay.
+  struct Range {
+    int64_t begin, end;
+    bool decay;
+  };
+  std::vector<Range> ranges;
+  int64_t pos = 0;
+  for (const ParamSpec* s : specs) {
+    SBERT_CHECK(s->offset >= pos, "[adamw] parameter '", s->name, "' at offset ", s->offset,
+                " overlaps the previous one, which ends at ", pos);
+    SBERT_CHECK(s->numel >= 0 && s->offset + s->numel <= total_, "[adamw] parameter '", s->name,
+                "' (offset ", s->offset, ", ", s->numel, " floats) exceeds the block of ", total_);
+    if (s->offset > pos) ranges.push_back({pos, s->offset, false});
+    ranges.push_back({s->offset, s->offset + s->numel, s->weight_decay});
+    pos = s->offset + s->numel;
+  }
+  if (pos < total_) ranges.push_back({pos, total_, false});
+  for (const Range& r : ranges) {
+    for (int64_t b = r.begin; b < r.end; b += kChunk) {
+      chunks_.push_back({b, std::min(r.end, b + kChunk), r.decay});
+    }
+  }
+  m_.assign(static_cast<size_t>(total_), 0.0f);
+  v_.assign(static_cast<size_t>(total_), 0.0f);
+}
+
+void AdamW::step(float* params, const float* grads, double lr) {
+  SBERT_CHECK(std::isfinite(lr) && lr >= 0.0, "[adamw] learning rate must be >= 0, got ", lr);
+  SBERT_CHECK(total_ == 0 || (params && grads), "[adamw] parameters or gradients are null");
+  ++step_;
+  // The scalars exactly as torch's _single_tensor_adam computes them in Python (double), then
+  // rounded to float where they meet float tensors.
+  const double t = static_cast<double>(step_);
+  const double bias_correction1 = 1.0 - std::pow(cfg_.beta1, t);
+  const double bias_correction2 = 1.0 - std::pow(cfg_.beta2, t);
+  const double step_size = lr / bias_correction1;
+  cpu::AdamWScalars with_decay;
+  with_decay.decay_mul = static_cast<float>(1.0 - lr * cfg_.weight_decay);
+  with_decay.one_minus_beta1 = static_cast<float>(1.0 - cfg_.beta1);
+  with_decay.beta2 = static_cast<float>(cfg_.beta2);
+  with_decay.one_minus_beta2 = static_cast<float>(1.0 - cfg_.beta2);
+  with_decay.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  with_decay.neg_step_size = static_cast<float>(-step_size);
+  with_decay.eps = static_cast<float>(cfg_.eps);
+  cpu::AdamWScalars no_decay = with_decay;
+  no_decay.decay_mul = 1.0f;
+
+  const int64_t nchunks = static_cast<int64_t>(chunks_.size());
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < nchunks; ++c) {
+    const Chunk& ch = chunks_[static_cast<size_t>(c)];
+    cpu::adamw_update(params + ch.begin, m_.data() + ch.begin, v_.data() + ch.begin,
+                      grads + ch.begin, ch.end - ch.begin, ch.decay ? with_decay : no_decay);
+  }
+}
+
+void AdamW::set_state(const float* m, const float* v, int64_t step) {
+  SBERT_CHECK(step >= 0, "[adamw] step must be >= 0, got ", step);
+  SBERT_CHECK(total_ == 0 || (m && v), "[adamw] state to restore is null");
+  if (total_ > 0) {
+    std::memcpy(m_.data(), m, static_cast<size_t>(total_) * sizeof(float));
+    std::memcpy(v_.data(), v, static_cast<size_t>(total_) * sizeof(float));
+  }
+  step_ = step;
+}
+
+}  // namespace sbert

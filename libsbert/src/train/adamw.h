@@ -1,0 +1,70 @@
+// AdamW over the one parameter block of a ParamLayout, with torch.optim.AdamW's arithmetic:
+//
+//   step += 1
+//   p *= 1 - lr * weight_decay                     (decoupled decay; only tensors whose
+//                                                   ParamSpec::weight_decay is true)
+//   m = beta1 m + (1 - beta1) g                    (torch: m.lerp_(g, 1 - beta1))
+//   v = beta2 v + (1 - beta2) g^2
+//   p -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+//
+// Defaults are NeMo's embedding config (model.optim): betas (0.9, 0.98), weight_decay 0.01,
+// eps 1e-8. Biases and LayerNorm parameters get no decay (the NeMo / Hugging Face parameter
+// groups; make_bert_layout sets the flags). The learning rate comes from the schedule at every
+// step. One OpenMP pass over the block, in chunks that never straddle a decay boundary; padding
+// between tensors is updated as a no-decay range (its gradient is 0, so it stays 0).
+//
+// The state (m, v, step) is exposed for checkpoints: saving exp_avg(), exp_avg_sq() and
+// step_count() and restoring them with set_state() resumes bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nn/bert_params.h"
+
+namespace sbert {
+
+struct AdamWConfig {
+  double beta1 = 0.9;           // model.optim.betas[0]
+  double beta2 = 0.98;          // model.optim.betas[1]
+  double eps = 1e-8;            // model.optim.eps
+  double weight_decay = 0.01;   // model.optim.weight_decay
+};
+
+// Throws naming the key: "[adamw] model.optim.betas[1] must be in [0, 1), got 1".
+void validate(const AdamWConfig& cfg);
+
+class AdamW {
+ public:
+  // m and v sized layout.total, zeroed; step 0. Throws for overlapping or out-of-block specs.
+  AdamW(const ParamLayout& layout, const AdamWConfig& cfg);
+
+  // One update of params (layout.total floats) with grads (same size) at learning rate lr.
+  void step(float* params, const float* grads, double lr);
+
+  int64_t size() const { return total_; }
+  int64_t step_count() const { return step_; }
+  const AdamWConfig& config() const { return cfg_; }
+
+  float* exp_avg() { return m_.data(); }                 // m (size())
+  const float* exp_avg() const { return m_.data(); }
+  float* exp_avg_sq() { return v_.data(); }              // v (size())
+  const float* exp_avg_sq() const { return v_.data(); }
+
+  // Restores a saved state: m, v of size() floats each, and the step counter (>= 0).
+  void set_state(const float* m, const float* v, int64_t step);
+
+ private:
+  struct Chunk {
+    int64_t begin;
+    int64_t end;
+    bool decay;
+  };
+  AdamWConfig cfg_;
+  int64_t total_ = 0;
+  int64_t step_ = 0;
+  std::vector<float> m_, v_;
+  std::vector<Chunk> chunks_;
+};
+
+}  // namespace sbert

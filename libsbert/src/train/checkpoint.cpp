@@ -1,0 +1,240 @@
+#include "train/checkpoint.h"
+
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "core/check.h"
+#include "io/atomic_file.h"
+#include "io/model_writer.h"
+#include "io/safetensors.h"
+
+namespace sbert {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string step_dir_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+bool is_complete(const fs::path& dir) {
+  return fs::is_regular_file(dir / "trainer_state.json") &&
+         fs::is_regular_file(dir / "model.safetensors") &&
+         fs::is_regular_file(dir / "optimizer.safetensors");
+}
+
+// step-* folders that are complete, oldest first.
+std::vector<fs::path> complete_checkpoints(const fs::path& root) {
+  std::vector<fs::path> out;
+  if (!fs::is_directory(root)) return out;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("step-", 0) == 0 && name.find(".tmp.") == std::string::npos &&
+        name.find(".old.") == std::string::npos && is_complete(e.path())) {
+      out.push_back(e.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string to_json(const TrainerState& s) {
+  std::string j = "{\n";
+  j += cat("  \"format\": \"libsbert-trainer-state\",\n  \"version\": 1,\n");
+  j += cat("  \"step\": ", s.step, ",\n  \"epoch\": ", s.epoch, ",\n");
+  j += cat("  \"consumed_samples\": ", s.consumed_samples, ",\n");
+  j += cat("  \"seed\": ", s.seed, ",\n  \"layout_total\": ", s.layout_total, ",\n");
+  j += "  \"monitor_name\": \"" + json_escape(s.monitor_name) + "\",\n";
+  if (s.monitor) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", *s.monitor);
+    j += cat("  \"monitor\": ", buf, ",\n");
+  } else {
+    j += "  \"monitor\": null,\n";
+  }
+  j += "  \"data_position\": \"" + json_escape(s.data_position) + "\"\n}\n";
+  return j;
+}
+
+TrainerState trainer_state_from_json(const std::string& json, const fs::path& file) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  auto err = parser.parse(json).get(doc);
+  SBERT_CHECK(!err, "[checkpoint] ", file.string(), ": not valid JSON (",
+              simdjson::error_message(err), ")");
+  auto field = [&](const char* name) {
+    simdjson::dom::element e;
+    SBERT_CHECK(!doc[name].get(e), "[checkpoint] ", file.string(), ": field '", name,
+                "' is missing");
+    return e;
+  };
+  auto int_field = [&](const char* name) {
+    int64_t v = 0;
+    SBERT_CHECK(!field(name).get(v), "[checkpoint] ", file.string(), ": field '", name,
+                "' is not an integer");
+    return v;
+  };
+  std::string_view format;
+  SBERT_CHECK(!field("format").get(format) && format == "libsbert-trainer-state", "[checkpoint] ",
+              file.string(), ": not a libsbert trainer state");
+  TrainerState s;
+  s.step = int_field("step");
+  s.epoch = int_field("epoch");
+  s.consumed_samples = int_field("consumed_samples");
+  uint64_t seed = 0;
+  SBERT_CHECK(!field("seed").get(seed), "[checkpoint] ", file.string(),
+              ": field 'seed' is not an integer");
+  s.seed = seed;
+  s.layout_total = int_field("layout_total");
+  std::string_view sv;
+  SBERT_CHECK(!field("monitor_name").get(sv), "[checkpoint] ", file.string(),
+              ": field 'monitor_name' is not a string");
+  s.monitor_name = sv;
+  const auto mon = field("monitor");
+  if (!mon.is_null()) {
+    double d = 0;
+    SBERT_CHECK(!mon.get(d), "[checkpoint] ", file.string(), ": field 'monitor' is not a number");
+    s.monitor = d;
+  }
+  SBERT_CHECK(!field("data_position").get(sv), "[checkpoint] ", file.string(),
+              ": field 'data_position' is not a string");
+  s.data_position = sv;
+  return s;
+}
+
+fs::path save_checkpoint(const fs::path& root, const CheckpointData& d) {
+  SBERT_CHECK(d.model && d.weights && d.exp_avg && d.exp_avg_sq, "[checkpoint] incomplete data");
+  fs::create_directories(root);
+  const fs::path dir = root / step_dir_name(d.state.step);
+  fs::path tmp = dir;
+  tmp += cat(".tmp.", static_cast<long>(::getpid()));
+  fs::remove_all(tmp);
+  try {
+    write_model_files(*d.model, d.weights, tmp);
+    const int64_t total = d.model->layout.total;
+    write_safetensors(tmp / "optimizer.safetensors",
+                      {{"exp_avg", DType::F32, {total}, d.exp_avg},
+                       {"exp_avg_sq", DType::F32, {total}, d.exp_avg_sq}},
+                      {{"format", "libsbert-adamw"}, {"step", std::to_string(d.adam_step)}});
+    write_file_atomic(tmp / "config.yaml", d.config_yaml);
+    write_file_atomic(tmp / "trainer_state.json", to_json(d.state));  // last: marks complete
+    if (d.before_commit) d.before_commit();
+    commit_folder(tmp, dir);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  write_file_atomic(root / "latest", dir.filename().string() + "\n");
+  return dir;
+}
+
+std::optional<fs::path> find_latest_checkpoint(const fs::path& root) {
+  if (fs::is_regular_file(root / "latest")) {
+    std::string name = read_file(root / "latest");
+    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+    if (!name.empty() && name.find('/') == std::string::npos && is_complete(root / name)) {
+      return root / name;
+    }
+  }
+  const auto all = complete_checkpoints(root);
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+TrainerState load_checkpoint(const fs::path& dir, Model::Impl& model, LoadedOptimizer& opt) {
+  const fs::path state_file = dir / "trainer_state.json";
+  TrainerState s = trainer_state_from_json(read_file(state_file), state_file);
+  SBERT_CHECK(s.layout_total == model.layout.total, "[checkpoint] ", state_file.string(),
+              ": the checkpoint holds ", s.layout_total, " parameters but the model has ",
+              model.layout.total, " (another model shape)");
+  const SafetensorsFile weights = SafetensorsFile::open(dir / "model.safetensors");
+  load_bert_weights(weights, model.layout, model.weights.data());
+  const SafetensorsFile o = SafetensorsFile::open(dir / "optimizer.safetensors");
+  opt.exp_avg = o.read_f32("exp_avg", {model.layout.total});
+  opt.exp_avg_sq = o.read_f32("exp_avg_sq", {model.layout.total});
+  const auto& meta = o.metadata();
+  const auto it = meta.find("step");
+  SBERT_CHECK(it != meta.end(), "[checkpoint] ", (dir / "optimizer.safetensors").string(),
+              ": metadata 'step' is missing");
+  try {
+    opt.step = std::stoll(it->second);
+  } catch (const std::exception&) {
+    fail("[checkpoint] ", (dir / "optimizer.safetensors").string(), ": metadata 'step' is '",
+         it->second, "', not an integer");
+  }
+  return s;
+}
+
+std::vector<fs::path> prune_checkpoints(const fs::path& root, int top_k, const std::string& mode) {
+  std::vector<fs::path> removed;
+  if (top_k < 0) return removed;
+  const auto all = complete_checkpoints(root);
+  if (all.empty()) return removed;
+  const auto latest = find_latest_checkpoint(root);
+  std::vector<std::pair<double, fs::path>> scored;
+  for (const fs::path& p : all) {
+    const fs::path f = p / "trainer_state.json";
+    const TrainerState s = trainer_state_from_json(read_file(f), f);
+    if (s.monitor) scored.emplace_back(*s.monitor, p);
+  }
+  std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+    return mode == "max" ? a.first > b.first : a.first < b.first;
+  });
+  std::vector<fs::path> keep;
+  if (latest) keep.push_back(*latest);
+  for (size_t i = 0; i < scored.size() && i < static_cast<size_t>(top_k); ++i) {
+    keep.push_back(scored[i].second);
+  }
+  for (const fs::path& p : all) {
+    if (std::find(keep.begin(), keep.end(), p) == keep.end()) {
+      fs::remove_all(p);
+      removed.push_back(p);
+    }
+  }
+  return removed;
+}
+
+void remove_stale_temporaries(const fs::path& root) {
+  if (!fs::is_directory(root)) return;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".tmp.") != std::string::npos || name.find(".old.") != std::string::npos) {
+      std::error_code ec;
+      fs::remove_all(e.path(), ec);
+    }
+  }
+}
+
+}  // namespace sbert

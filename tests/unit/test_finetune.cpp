@@ -1,0 +1,218 @@
+// sbert-finetune as a user runs it: a run killed at any moment (SIGKILL, even mid-checkpoint)
+// resumes to the bitwise same model as an uninterrupted run; bad input never damages what
+// the user already has.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "io/safetensors.h"
+#include "support/fixtures.h"
+
+using namespace sbert;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool same_bytes(const fs::path& a, const fs::path& b) { return slurp(a) == slurp(b); }
+
+void put(const fs::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary);
+  out << s;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// 48 NeMo-format records from the STS fixture sentences, 3 hard negatives each.
+fs::path write_train_data(const fs::path& dir) {
+  const auto texts = test::fixture_texts();
+  std::string jsonl;
+  for (size_t i = 0; i < 48; ++i) {
+    const size_t a = 2 * i, b = 2 * i + 1;
+    jsonl += "{\"query\": " + json_string(texts[a]) + ", \"pos_doc\": " + json_string(texts[b]) +
+             ", \"neg_doc\": [" + json_string(texts[(a + 17) % 200]) + ", " +
+             json_string(texts[(a + 41) % 200]) + ", " + json_string(texts[(a + 73) % 200]) +
+             "]}\n";
+  }
+  put(dir / "train.jsonl", jsonl);
+  return dir / "train.jsonl";
+}
+
+// A config for tiny-bert: 12 steps, GradCache with 2 chunks, dropout on, a checkpoint every
+// 3 steps.
+fs::path write_config(const fs::path& dir, const fs::path& data) {
+  put(dir / "ft.yaml",
+      "restore_from_path: " + test::fixture_dir("tiny-bert").string() + "\n" +
+          "trainer:\n  max_steps: 12\n  threads: 2\n  val_check_interval: 100\n"
+          "  num_sanity_val_steps: 0\n"
+          "exp_manager:\n  checkpoint_callback_params:\n    every_n_train_steps: 3\n"
+          "model:\n  global_batch_size: 8\n  micro_batch_size: 4\n  encoder_seq_length: 64\n"
+          "  data:\n    data_train: " +
+          data.string() +
+          "\n    hard_negatives_to_train: 2\n    negative_selection: random\n"
+          "  optim:\n    lr: 1e-3\n    sched:\n      warmup_steps: 2\n      min_lr: 1e-5\n");
+  return dir / "ft.yaml";
+}
+
+test::AppResult finetune(const fs::path& config, const fs::path& log_dir,
+                         const std::vector<std::string>& env = {},
+                         const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"--config-path", config.parent_path().string(),
+                                   "--config-name", config.filename().string(),
+                                   "exp_manager.explicit_log_dir=" + log_dir.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return test::run_app("sbert-finetune", args, env);
+}
+
+// The files that must be bitwise equal between an interrupted and an uninterrupted run.
+void require_same_final_state(const fs::path& a, const fs::path& b) {
+  const fs::path ca = a / "checkpoints/step-00000012", cb = b / "checkpoints/step-00000012";
+  REQUIRE(fs::exists(ca / "trainer_state.json"));
+  REQUIRE(fs::exists(cb / "trainer_state.json"));
+  CHECK(same_bytes(ca / "model.safetensors", cb / "model.safetensors"));
+  CHECK(same_bytes(ca / "optimizer.safetensors", cb / "optimizer.safetensors"));
+  CHECK(slurp(ca / "trainer_state.json") == slurp(cb / "trainer_state.json"));
+  // Every step logged exactly once, with the same loss.
+  auto losses = [](const fs::path& dir) {
+    std::vector<std::string> out;
+    std::istringstream in(slurp(dir / "metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const size_t at = line.find("\"loss\": ");
+      out.push_back(line.substr(0, line.find(',', at)));
+    }
+    return out;
+  };
+  const auto la = losses(a), lb = losses(b);
+  CHECK(la.size() == 12);
+  CHECK(la == lb);
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL at a random step, then resume: bitwise the same model", "[finetune][resume]") {
+  test::TempDir tmp;
+  const fs::path config = write_config(tmp.path(), write_train_data(tmp.path()));
+  const auto a = finetune(config, tmp / "a");
+  INFO(a.stderr_text);
+  REQUIRE(a.exit_code == 0);
+
+  std::random_device rd;
+  const int kill_at = 1 + static_cast<int>(rd() % 11);  // after step 1..11
+  INFO("killed after step " << kill_at);
+  const auto killed =
+      finetune(config, tmp / "b", {"SBERT_FAULT_KILL_AFTER_STEP=" + std::to_string(kill_at)});
+  REQUIRE(killed.exit_code == 128 + 9);
+  const auto resumed = finetune(config, tmp / "b");
+  INFO(resumed.stderr_text);
+  REQUIRE(resumed.exit_code == 0);
+  if (kill_at >= 3) CHECK_THAT(resumed.stderr_text, Contains("resuming from"));
+  require_same_final_state(tmp / "a", tmp / "b");
+}
+
+TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[finetune][resume]") {
+  test::TempDir tmp;
+  const fs::path config = write_config(tmp.path(), write_train_data(tmp.path()));
+  const auto a = finetune(config, tmp / "a");
+  REQUIRE(a.exit_code == 0);
+
+  const auto killed = finetune(config, tmp / "c", {"SBERT_FAULT_KILL_IN_CHECKPOINT=6"});
+  REQUIRE(killed.exit_code == 128 + 9);
+  // The step-6 checkpoint never became visible; step 3 is whole and is what `latest` names.
+  CHECK_FALSE(fs::exists(tmp / "c/checkpoints/step-00000006"));
+  CHECK(slurp(tmp / "c/checkpoints/latest") == "step-00000003\n");
+  CHECK(fs::exists(tmp / "c/checkpoints/step-00000003/trainer_state.json"));
+  CHECK(SafetensorsFile::open(tmp / "c/checkpoints/step-00000003/model.safetensors")
+            .names()
+            .size() > 10);
+
+  const auto resumed = finetune(config, tmp / "c");
+  INFO(resumed.stderr_text);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.stderr_text, Contains("step 3"));
+  for (const auto& e : fs::directory_iterator(tmp / "c/checkpoints")) {
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  }
+  require_same_final_state(tmp / "a", tmp / "c");
+}
+
+TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finetune][errors]") {
+  test::TempDir tmp;
+  const fs::path data = write_train_data(tmp.path());
+  const fs::path config = write_config(tmp.path(), data);
+
+  SECTION("malformed training data names the file and record") {
+    put(tmp / "bad.jsonl", slurp(data) + "{\"query\": \"q\", \"pos_doc\": null, \"neg_doc\": []}\n");
+    const auto r = finetune(config, tmp / "run", {}, {"model.data.data_train=" + (tmp / "bad.jsonl").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("bad.jsonl") && Contains("record 49") && Contains("pos_doc"));
+  }
+  SECTION("truncated training data") {
+    const std::string s = slurp(data);
+    put(tmp / "cut.jsonl", s.substr(0, s.size() - 40));
+    const auto r = finetune(config, tmp / "run", {}, {"model.data.data_train=" + (tmp / "cut.jsonl").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("cut.jsonl") && Contains("record 48"));
+  }
+  SECTION("unknown config key") {
+    const auto r = finetune(config, tmp / "run", {}, {"model.optim.learning_rate=1"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("unknown key 'model.optim.learning_rate'"));
+  }
+  SECTION("impossible value") {
+    const auto r = finetune(config, tmp / "run", {}, {"model.micro_batch_size=16"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("model.micro_batch_size"));
+  }
+  SECTION("a checkpoint of another model shape leaves the run untouched") {
+    const auto first = finetune(config, tmp / "run", {}, {"trainer.max_steps=3"});
+    REQUIRE(first.exit_code == 0);
+    const fs::path ckpt = tmp / "run/checkpoints/step-00000003";
+    const std::string weights = slurp(ckpt / "model.safetensors");
+    const std::string metrics = slurp(tmp / "run/metrics.jsonl");
+    // A one-layer copy of tiny-bert.
+    const fs::path small = tmp / "small";
+    fs::copy(test::fixture_dir("tiny-bert"), small, fs::copy_options::recursive);
+    std::string cfg = slurp(small / "config.json");
+    const size_t at = cfg.find("\"num_hidden_layers\": 2");
+    REQUIRE(at != std::string::npos);
+    put(small / "config.json", cfg.substr(0, at) + "\"num_hidden_layers\": 1" + cfg.substr(at + 22));
+    const auto r = finetune(config, tmp / "run", {}, {"restore_from_path=" + small.string()});
+    INFO(r.stderr_text);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("step-00000003") && Contains("another model shape"));
+    CHECK((slurp(ckpt / "model.safetensors") == weights));
+    CHECK(slurp(tmp / "run/metrics.jsonl") == metrics);
+  }
+  SECTION("an existing run is not overwritten without resume_if_exists") {
+    const auto first = finetune(config, tmp / "run", {}, {"trainer.max_steps=3"});
+    REQUIRE(first.exit_code == 0);
+    const auto r = finetune(config, tmp / "run", {}, {"exp_manager.resume_if_exists=false"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("already holds checkpoints"));
+  }
+}
