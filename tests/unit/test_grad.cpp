@@ -246,7 +246,7 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   };
   std::vector<double> dword(V * C, 0.0), dpos(P * C, 0.0), dtype(2 * C, 0.0);
   cpu::embedding_backward(dword.data(), dpos.data(), dtype.data(), R.data(), ids.data(), cu.data(),
-                          nseq, C);
+                          nseq, C, -1);
   const double e_w = rel_err(dword, numeric_grad(word, loss));
   const double e_p = rel_err(dpos, numeric_grad(pos, loss));
   const double e_t = rel_err(dtype, numeric_grad(type, loss));
@@ -257,6 +257,14 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   CHECK(e_p < kTol);
   CHECK(e_t < kTol);
   for (int64_t j = 0; j < C; ++j) CHECK(dword[3 * C + j] == 0.0);  // id 3 is not in the batch
+
+  // With a padding id (nn.Embedding(padding_idx)): that row gets nothing, the rest is the same.
+  std::vector<double> dword_pad(V * C, 0.0), dpos_pad(P * C, 0.0), dtype_pad(2 * C, 0.0);
+  cpu::embedding_backward(dword_pad.data(), dpos_pad.data(), dtype_pad.data(), R.data(), ids.data(),
+                          cu.data(), nseq, C, 4);
+  for (int64_t i = 0; i < V * C; ++i) CHECK(dword_pad[i] == (i / C == 4 ? 0.0 : dword[i]));
+  CHECK(dpos_pad == dpos);
+  CHECK(dtype_pad == dtype);
 }
 
 TEST_CASE("pooling and L2 normalization backward match finite differences", "[grad]") {

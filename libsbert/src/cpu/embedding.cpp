@@ -1,5 +1,6 @@
 // BERT input embeddings: word + absolute position (restarting per sequence) + token type 0.
-//   backward: dword[id_t] += dout_t, dpos[t - start] += dout_t, dtype[0] += sum_t dout_t
+//   backward: dword[id_t] += dout_t (except id_t == pad_id), dpos[t - start] += dout_t,
+//             dtype[0] += sum_t dout_t
 #include <algorithm>
 
 #include "cpu/kernels.h"
@@ -27,7 +28,7 @@ void embedding_forward(T* out, const int32_t* ids, const int64_t* cu_seqlens, in
 
 template <class T>
 void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
-                        const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+                        const int64_t* cu_seqlens, int64_t nseq, int64_t C, int32_t pad_id) {
   // Parallel over blocks of columns: each task owns a slice of every gradient row, so rows
   // that repeat (the same id twice, the same position in two sequences) are summed in token
   // order without atomics: the same bits for any thread count.
@@ -39,13 +40,14 @@ void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_
     for (int64_t s = 0; s < nseq; ++s) {
       for (int64_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
         const T* g = dout + t * C;
-        T* dw = dword + static_cast<int64_t>(ids[t]) * C;
         T* dp = dpos + (t - cu_seqlens[s]) * C;
         for (int64_t j = j0; j < j1; ++j) {
-          dw[j] += g[j];
           dp[j] += g[j];
           st[j - j0] += static_cast<double>(g[j]);
         }
+        if (ids[t] == pad_id) continue;
+        T* dw = dword + static_cast<int64_t>(ids[t]) * C;
+        for (int64_t j = j0; j < j1; ++j) dw[j] += g[j];
       }
     }
     for (int64_t j = j0; j < j1; ++j) dtype[j] += static_cast<T>(st[j - j0]);
@@ -56,7 +58,7 @@ void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_
   template void embedding_forward<T>(T*, const int32_t*, const int64_t*, int64_t, const T*, \
                                      const T*, const T*, int64_t);                          \
   template void embedding_backward<T>(T*, T*, T*, const T*, const int32_t*, const int64_t*, \
-                                      int64_t, int64_t);
+                                      int64_t, int64_t, int32_t);
 SBERT_INSTANTIATE(float)
 SBERT_INSTANTIATE(double)
 #undef SBERT_INSTANTIATE

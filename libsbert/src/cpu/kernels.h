@@ -88,9 +88,11 @@ template <class T>
 void embedding_forward(T* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
                        const T* word, const T* pos, const T* type, int64_t C);
 // dword (V, C), dpos (P, C), dtype (2, C) accumulated, deterministically (no atomics).
+// Tokens equal to pad_id add nothing to dword (nn.Embedding(padding_idx=pad_token_id) in
+// Hugging Face BertEmbeddings: that row never receives a gradient); pad_id < 0: none skipped.
 template <class T>
 void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
-                        const int64_t* cu_seqlens, int64_t nseq, int64_t C);
+                        const int64_t* cu_seqlens, int64_t nseq, int64_t C, int32_t pad_id);
 
 // ---- pooling.cpp ---------------------------------------------------------------------------
 // out (nseq, C): mean over each sequence's tokens ([CLS] and [SEP] included) or its first token.

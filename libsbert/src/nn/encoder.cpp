@@ -199,7 +199,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                           nullptr, cache.emb_sum.data(), w.emb_ln_w, cache.emb_mean.data(),
                           cache.emb_rstd.data(), T_, H);
   ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
-                          batch.ids.data(), cu, nseq, H);
+                          batch.ids.data(), cu, nseq, H, cfg.pad_token_id);
 }
 
 #define SBERT_INSTANTIATE(T)                                                                    \

@@ -92,9 +92,9 @@ void embedding_forward(const Context& ctx, float* out, const int32_t* ids,
 
 void embedding_backward(const Context& ctx, float* dword, float* dpos, float* dtype,
                         const float* dout, const int32_t* ids, const int64_t* cu_seqlens,
-                        int64_t nseq, int64_t C) {
+                        int64_t nseq, int64_t C, int32_t pad_id) {
   require_cpu(ctx, "embedding_backward");
-  cpu::embedding_backward(dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C);
+  cpu::embedding_backward(dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id);
 }
 
 void mean_pool_forward(const Context& ctx, float* out, const float* inp, const int64_t* cu_seqlens,
@@ -187,8 +187,9 @@ SBERT_CPU_ONLY(embedding_forward,
                (out, ids, cu_seqlens, nseq, word, pos, type, C))
 SBERT_CPU_ONLY(embedding_backward,
                (const Context& ctx, double* dword, double* dpos, double* dtype, const double* dout,
-                const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C),
-               (dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C))
+                const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
+                int32_t pad_id),
+               (dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id))
 SBERT_CPU_ONLY(mean_pool_forward,
                (const Context& ctx, double* out, const double* inp, const int64_t* cu_seqlens,
                 int64_t nseq, int64_t C),

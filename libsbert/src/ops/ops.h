@@ -40,7 +40,8 @@ namespace sbert::ops {
                          const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,     \
                          const T* type, int64_t C);                                                \
   void embedding_backward(const Context& ctx, T* dword, T* dpos, T* dtype, const T* dout,          \
-                          const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C); \
+                          const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,  \
+                          int32_t pad_id);                                                         \
   void mean_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,      \
                          int64_t nseq, int64_t C);                                                 \
   void mean_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,   \
