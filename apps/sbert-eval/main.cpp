@@ -1,0 +1,171 @@
+// sbert-eval: retrieval metrics on a BEIR folder (NDCG@10, MRR@10, MAP@100, recall, ...) or STS
+// correlations on a tab-separated pair file, as sentence-transformers' evaluators compute them.
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "eval/beir.h"
+#include "eval/retrieval.h"
+#include "eval/sts.h"
+#include "io/atomic_file.h"
+#include "sbert/model.h"
+
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Shortest round-trip decimal; NaN / infinity -> null.
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+void add(std::string& json, const std::string& key, const std::string& value) {
+  json += json.size() > 2 ? ",\n  " : "  ";
+  json += json_string(key);
+  json += ": ";
+  json += value;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return sbert::cli::run("sbert-eval", [&] {
+    sbert::cli::Args args(
+        argc, argv, "sbert-eval",
+        "Evaluates an embedding model as sentence-transformers' evaluators do: retrieval on a\n"
+        "BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv; cosine similarity, exact\n"
+        "search: NDCG@10, MRR@10, MAP@100, recall, precision, accuracy) or STS correlations on a\n"
+        "tab-separated file (sentence1, sentence2, score; or the STS benchmark's columns).\n"
+        "Prints a table; --output writes the numbers as JSON.",
+        {{"--model", "model folder (Hugging Face / sentence-transformers layout)", true, true, ""},
+         {"--beir", "BEIR data set folder (retrieval)", true, false, ""},
+         {"--split", "qrels split: qrels/<split>.tsv", true, false, "test"},
+         {"--sts", "STS pair file (similarity correlation)", true, false, ""},
+         {"--output", "write the metrics to this JSON file", true, false, ""},
+         {"--batch-size", "texts per forward pass", true, false, "32"},
+         {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
+         {"--query-prefix", "prepended to every query, e.g. \"query: \"", true, false, ""},
+         {"--passage-prefix", "prepended to every document, e.g. \"passage: \"", true, false, ""},
+         {"--corpus-chunk-size", "documents embedded at a time", true, false, "50000"},
+         {"--device", "cpu or cuda", true, false, "cpu"},
+         {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
+    if (args.help_requested()) {
+      std::fputs(args.usage().c_str(), stdout);
+      return 0;
+    }
+    const bool beir = args.has("--beir"), sts = args.has("--sts");
+    if (beir == sts) throw sbert::cli::UsageError{"give exactly one of --beir DIR or --sts FILE"};
+    sbert::EmbedOptions opt;
+    opt.batch_size = args.get_int("--batch-size");
+    opt.max_seq_length = args.get_int("--max-seq-length");
+    opt.device = sbert::parse_device(args.get("--device"));
+    opt.threads = args.get_int("--threads");
+    if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
+    if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+    if (opt.threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
+    const int chunk = args.get_int("--corpus-chunk-size");
+    if (chunk <= 0) throw sbert::cli::UsageError{"--corpus-chunk-size must be positive"};
+    if (sts && (args.has("--query-prefix") || args.has("--passage-prefix") ||
+                args.has("--split"))) {
+      throw sbert::cli::UsageError{
+          "--query-prefix, --passage-prefix and --split apply to --beir only"};
+    }
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string model_dir = args.get("--model");
+    std::string json = "{\n";
+    if (beir) {
+      const std::string split = args.get("--split");
+      const auto data = sbert::eval::read_beir(args.get("--beir"), split);
+      const auto model = sbert::Model::load(model_dir);
+      if (data.qrels_unknown_doc > 0) {
+        std::fprintf(stderr,
+                     "sbert-eval: warning: %lld relevant judgements name documents absent from "
+                     "corpus.jsonl (counted as relevant, never retrieved)\n",
+                     static_cast<long long>(data.qrels_unknown_doc));
+      }
+      if (data.qrels_unknown_query > 0) {
+        std::fprintf(stderr,
+                     "sbert-eval: warning: %lld judgements name queries absent from "
+                     "queries.jsonl (ignored)\n",
+                     static_cast<long long>(data.qrels_unknown_query));
+      }
+      sbert::eval::RetrievalOptions ro;
+      ro.embed = opt;
+      ro.query_prefix = args.get("--query-prefix");
+      ro.passage_prefix = args.get("--passage-prefix");
+      ro.corpus_chunk_size = chunk;
+      const auto m = sbert::eval::evaluate_retrieval(model, data, ro);
+      const double secs = seconds_since(t0);
+      std::printf("sbert-eval: %s on %s (split %s)\n", model_dir.c_str(),
+                  args.get("--beir").c_str(), split.c_str());
+      std::printf("  %lld queries evaluated, %lld skipped (no relevant document in the split), "
+                  "%lld documents\n",
+                  static_cast<long long>(m.queries), static_cast<long long>(data.queries_skipped),
+                  static_cast<long long>(m.corpus));
+      std::printf("  %-14s %s\n", "metric", "value");
+      for (const auto& v : m.values) {
+        std::printf("  %-14s %.4f\n", v.name().c_str(), v.value);
+        add(json, v.name(), json_number(v.value));
+      }
+      std::printf("  %.1f s (embedding and search %.1f s)\n", secs, m.seconds);
+      add(json, "queries", std::to_string(m.queries));
+      add(json, "queries_skipped", std::to_string(data.queries_skipped));
+      add(json, "corpus", std::to_string(m.corpus));
+      add(json, "qrels_unknown_doc", std::to_string(data.qrels_unknown_doc));
+      add(json, "split", json_string(split));
+      add(json, "data", json_string(args.get("--beir")));
+      add(json, "model", json_string(model_dir));
+      add(json, "query_prefix", json_string(ro.query_prefix));
+      add(json, "passage_prefix", json_string(ro.passage_prefix));
+      add(json, "seconds", json_number(secs));
+    } else {
+      const auto data = sbert::eval::read_sts(args.get("--sts"));
+      const auto model = sbert::Model::load(model_dir);
+      const auto m = sbert::eval::evaluate_sts(model, data, opt);
+      const double secs = seconds_since(t0);
+      std::printf("sbert-eval: %s on %s\n", model_dir.c_str(), args.get("--sts").c_str());
+      std::printf("  %lld pairs, cosine similarity\n", static_cast<long long>(m.pairs));
+      std::printf("  %-14s %s\n", "metric", "value");
+      std::printf("  %-14s %.4f\n", "spearman", m.spearman);
+      std::printf("  %-14s %.4f\n", "pearson", m.pearson);
+      std::printf("  %.1f s\n", secs);
+      add(json, "spearman", json_number(m.spearman));
+      add(json, "pearson", json_number(m.pearson));
+      add(json, "pairs", std::to_string(m.pairs));
+      add(json, "data", json_string(args.get("--sts")));
+      add(json, "model", json_string(model_dir));
+      add(json, "seconds", json_number(secs));
+    }
+    json += "\n}\n";
+    if (args.has("--output")) sbert::write_file_atomic(args.get("--output"), json);
+    return 0;
+  });
+}

@@ -1,0 +1,57 @@
+#include "eval/retrieval.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/check.h"
+
+namespace sbert::eval {
+
+std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
+                                       const RetrievalOptions& options) {
+  const int64_t k = options.ks.max_k();
+  SBERT_CHECK(options.corpus_chunk_size > 0, "[eval] corpus_chunk_size must be positive, got ",
+              options.corpus_chunk_size);
+  SBERT_CHECK(data.corpus_ids.size() == data.corpus_texts.size() &&
+                  data.query_ids.size() == data.query_texts.size(),
+              "[eval] inconsistent BeirData");
+  EmbedOptions eo = options.embed;
+  eo.prefix = options.query_prefix;
+  const Embeddings q = model.embed(data.query_texts, eo);
+  ExactSearch search(q.data.data(), q.rows, q.dim, k, options.embed.threads);
+
+  const std::vector<int64_t> tie_keys = id_order_keys(data.corpus_ids);
+  eo.prefix = options.passage_prefix;
+  const int64_t n = static_cast<int64_t>(data.corpus_texts.size());
+  for (int64_t start = 0; start < n; start += options.corpus_chunk_size) {
+    const int64_t end = std::min(n, start + options.corpus_chunk_size);
+    const std::vector<std::string> chunk(data.corpus_texts.begin() + start,
+                                         data.corpus_texts.begin() + end);
+    const Embeddings d = model.embed(chunk, eo);
+    search.add(d.data.data(), d.rows, start, tie_keys.data() + start);
+  }
+  return search.results();
+}
+
+RetrievalMetrics score_hits(const std::vector<std::vector<Hit>>& hits, const BeirData& data,
+                            const RetrievalKs& ks) {
+  std::vector<std::vector<int64_t>> ranked(hits.size());
+  for (size_t q = 0; q < hits.size(); ++q) {
+    ranked[q].reserve(hits[q].size());
+    for (const Hit& h : hits[q]) ranked[q].push_back(h.doc);
+  }
+  RetrievalMetrics m = compute_retrieval_metrics(ranked, data.relevance, ks);
+  m.corpus = static_cast<int64_t>(data.corpus_ids.size());
+  return m;
+}
+
+RetrievalMetrics evaluate_retrieval(const Model& model, const BeirData& data,
+                                    const RetrievalOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto hits = retrieve(model, data, options);
+  RetrievalMetrics m = score_hits(hits, data, options.ks);
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return m;
+}
+
+}  // namespace sbert::eval

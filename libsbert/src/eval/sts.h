@@ -1,0 +1,43 @@
+// Semantic textual similarity evaluation, as sentence-transformers' EmbeddingSimilarityEvaluator
+// with cosine similarity: Spearman and Pearson correlation between the gold scores and the
+// cosine similarity of the two sentences' embeddings (scipy.stats.spearmanr / pearsonr).
+//
+// File format, tab-separated, split on tabs only (no CSV quoting), "\n" or "\r\n":
+//   3 columns:   sentence1 <TAB> sentence2 <TAB> score
+//   7+ columns:  the STS benchmark: genre, file, year, id, score, sentence1, sentence2 [, ...]
+// Blank lines are skipped; a first line whose score column is not a number is a header and is
+// skipped; any other bad line is an error naming file:line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sbert/model.h"
+
+namespace sbert::eval {
+
+struct StsData {
+  std::vector<std::string> sentences1, sentences2;
+  std::vector<double> scores;  // gold similarity
+};
+
+StsData read_sts(const std::filesystem::path& file);
+
+struct StsMetrics {
+  double spearman = 0;  // NaN when either side is constant
+  double pearson = 0;
+  int64_t pairs = 0;
+  double seconds = 0;
+};
+
+// cosine(embed(s1[i]), embed(s2[i])) in float32, as sentence-transformers' pairwise_cos_sim.
+std::vector<float> sts_cosines(const Model& model, const StsData& data, const EmbedOptions& opt);
+
+StsMetrics evaluate_sts(const Model& model, const StsData& data, const EmbedOptions& options = {});
+
+// Correlations of given similarities with data.scores.
+StsMetrics score_sts(const std::vector<float>& cosines, const StsData& data);
+
+}  // namespace sbert::eval

@@ -1,0 +1,188 @@
+// BEIR folder and STS file readers: what is kept, what is skipped, and errors naming file:line.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+
+#include "eval/beir.h"
+#include "eval/sts.h"
+#include "sbert/error.h"
+#include "support/fixtures.h"
+
+using namespace sbert;
+using namespace sbert::eval;
+
+namespace {
+
+void write(const std::filesystem::path& p, const std::string& content) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream f(p, std::ios::binary);
+  f << content;
+}
+
+const char* kCorpus =
+    "\xEF\xBB\xBF{\"_id\": \"d1\", \"title\": \"T1\", \"text\": \"one\"}\n"
+    "{\"_id\": \"d2\", \"text\": \"  two \"}\r\n"
+    "\n"
+    "{\"_id\": 3, \"title\": null, \"text\": \"three\"}\n"
+    "{\"_id\": \"d4\", \"title\": \"Only title \", \"text\": \"\"}\n";
+const char* kQueries =
+    "{\"_id\": \"q1\", \"text\": \"first\", \"metadata\": {}}\n"
+    "{\"_id\": \"q2\", \"text\": \"second\"}\n"
+    "{\"_id\": \"q3\", \"text\": \"third\"}\n"
+    "{\"_id\": \"q4\", \"text\": \"fourth\"}\n";
+
+void write_beir(const test::TempDir& tmp, const std::string& qrels) {
+  write(tmp / "corpus.jsonl", kCorpus);
+  write(tmp / "queries.jsonl", kQueries);
+  write(tmp / "qrels/test.tsv", qrels);
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const sbert::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("BEIR folder: texts, relevance, skipped queries and unknown ids", "[eval]") {
+  test::TempDir tmp;
+  write_beir(tmp,
+             "query-id\tcorpus-id\tscore\r\n"
+             "q1\td1\t1\r\n"
+             "q1\t3\t2\r\n"
+             "q2\td2\t0\r\n"        // not relevant: q2 has no relevant document -> skipped
+             "q3\td4\t1\r\n"
+             "q3\tmissing\t1\r\n"   // not in the corpus: counts, never retrieved
+             "q3\td1\t1\r\n"
+             "q3\td1\t0\r\n"        // a later line for the same pair wins
+             "qX\td1\t1\r\n"        // unknown query: ignored
+             "\r\n");
+  const BeirData d = read_beir(tmp.path(), "test");
+  CHECK(d.corpus_ids == std::vector<std::string>{"d1", "d2", "3", "d4"});
+  CHECK(d.corpus_texts == std::vector<std::string>{"T1 one", "two", "three", "Only title"});
+  CHECK(d.query_ids == std::vector<std::string>{"q1", "q3"});
+  CHECK(d.query_texts == std::vector<std::string>{"first", "third"});
+  REQUIRE(d.relevance.size() == 2);
+  auto docs0 = d.relevance[0].docs;
+  std::sort(docs0.begin(), docs0.end());
+  CHECK(docs0 == std::vector<int64_t>{0, 2});
+  CHECK(d.relevance[0].count == 2);
+  CHECK(d.relevance[1].docs == std::vector<int64_t>{3});
+  CHECK(d.relevance[1].count == 2);
+  CHECK(d.queries_read == 4);
+  CHECK(d.queries_skipped == 2);
+  CHECK(d.qrels_read == 8);
+  CHECK(d.qrels_not_relevant == 2);
+  CHECK(d.qrels_unknown_query == 1);
+  CHECK(d.qrels_unknown_doc == 1);
+}
+
+TEST_CASE("BEIR qrels without a header and with LF line ends", "[eval]") {
+  test::TempDir tmp;
+  write_beir(tmp, "q1\td1\t1\nq2\td2\t1\n");
+  const BeirData d = read_beir(tmp.path(), "test");
+  CHECK(d.query_ids == std::vector<std::string>{"q1", "q2"});
+}
+
+TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
+  test::TempDir tmp;
+  const std::string good_qrels = "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\n";
+  SECTION("not a folder") {
+    CHECK_THAT(error_of([&] { read_beir(tmp / "nope", "test"); }),
+               Catch::Contains("nope: not a folder"));
+  }
+  SECTION("missing split lists the splits there") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "qrels/dev.tsv", good_qrels);
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "train"); }),
+               Catch::Contains("train.tsv: no such file (splits here: dev, test)"));
+  }
+  SECTION("missing corpus.jsonl") {
+    write_beir(tmp, good_qrels);
+    std::filesystem::remove(tmp / "corpus.jsonl");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl: no such file"));
+  }
+  SECTION("bad JSON line") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": }\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl:3: not valid JSON"));
+  }
+  SECTION("missing text, non-string title, bad _id") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"a\"}\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl:1: missing field \"text\""));
+    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": 5, \"text\": \"x\"}\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl:1: field \"title\" is not a string"));
+    write(tmp / "corpus.jsonl", "{\"_id\": [1], \"text\": \"x\"}\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl:1: \"_id\" is neither a string nor an integer"));
+    write(tmp / "corpus.jsonl", "[1, 2]\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl:1: expected a JSON object"));
+  }
+  SECTION("duplicate ids") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "queries.jsonl",
+          "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"b\"}\n"
+          "{\"_id\": \"q1\", \"text\": \"c\"}\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("queries.jsonl:3: duplicate _id \"q1\" (first at line 1)"));
+  }
+  SECTION("bad qrels lines") {
+    write_beir(tmp, "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1 d2 1\r\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("test.tsv:3: expected 3 tab-separated columns"));
+    write_beir(tmp, "query-id\tcorpus-id\tscore\nq1\td1\tyes\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("test.tsv:2: score \"yes\" is not a number"));
+  }
+  SECTION("no query with a relevant document") {
+    write_beir(tmp, "query-id\tcorpus-id\tscore\nq1\td1\t0\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("no query of queries.jsonl has a relevant document"));
+  }
+  SECTION("invalid UTF-8") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "queries.jsonl", "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"\xff\"}\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("queries.jsonl:2: not valid UTF-8"));
+  }
+}
+
+TEST_CASE("STS files: 3 columns, the STS benchmark's columns, header, errors", "[eval]") {
+  test::TempDir tmp;
+  write(tmp / "a.tsv", "s1\ts2\tscore\nA cat.\tA dog.\t1.5\r\n\nx y\t z \t4\n");
+  const StsData a = read_sts(tmp / "a.tsv");
+  CHECK(a.sentences1 == std::vector<std::string>{"A cat.", "x y"});
+  CHECK(a.sentences2 == std::vector<std::string>{"A dog.", " z "});
+  CHECK(a.scores == std::vector<double>{1.5, 4.0});
+
+  write(tmp / "b.tsv",
+        "main-captions\tMSRvid\t2012test\t0001\t5.000\tA girl is styling her hair.\tA girl is "
+        "brushing her hair.\n"
+        "main-news\theadlines\t2015\t0002\t0.4\t\"Quoted\" one\tTwo\tsrc1\tsrc2\n");
+  const StsData b = read_sts(tmp / "b.tsv");
+  CHECK(b.sentences1 == std::vector<std::string>{"A girl is styling her hair.", "\"Quoted\" one"});
+  CHECK(b.sentences2 == std::vector<std::string>{"A girl is brushing her hair.", "Two"});
+  CHECK(b.scores == std::vector<double>{5.0, 0.4});
+
+  write(tmp / "c.tsv", "a\tb\t1\na\tb\t2\t3\t4\n");
+  CHECK_THAT(error_of([&] { read_sts(tmp / "c.tsv"); }),
+             Catch::Contains("c.tsv:2: expected 3 tab-separated columns"));
+  write(tmp / "d.tsv", "a\tb\t1\na\tb\tx\n");
+  CHECK_THAT(error_of([&] { read_sts(tmp / "d.tsv"); }),
+             Catch::Contains("d.tsv:2: score \"x\" (column 3) is not a number"));
+  write(tmp / "e.tsv", "a\tb\t1\n");
+  CHECK_THAT(error_of([&] { read_sts(tmp / "e.tsv"); }), Catch::Contains("at least 2 pairs"));
+  CHECK_THAT(error_of([&] { read_sts(tmp / "none.tsv"); }), Catch::Contains("no such file"));
+}
