@@ -47,14 +47,28 @@ void fsync_path(const fs::path& p, bool directory) {
 void write_model_files(const Model::Impl& impl, const float* weights, const fs::path& dir) {
   fs::create_directories(dir);
   copy_config_files(impl.dir, dir);
+  write_model_weights(impl, weights, dir / "model.safetensors", DType::F32);
+}
+
+void write_model_weights(const Model::Impl& impl, const float* weights, const fs::path& path,
+                         DType dtype) {
+  SBERT_CHECK(dtype == DType::F32 || dtype == DType::BF16, "[io] ", path.string(),
+              ": weights can be written as F32 or BF16, not ", dtype_name(dtype));
+  std::vector<uint16_t> half;  // the BF16 copy of the parameter block
+  if (dtype == DType::BF16) {
+    half.resize(static_cast<size_t>(impl.layout.total));
+    for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_bf16(weights[i]);
+  }
   std::vector<TensorView> views;
   for (const ParamSpec& s : impl.layout.specs) {
-    views.push_back({impl.weight_prefix + s.name, DType::F32, s.shape, weights + s.offset});
+    const void* data = dtype == DType::BF16 ? static_cast<const void*>(half.data() + s.offset)
+                                            : static_cast<const void*>(weights + s.offset);
+    views.push_back({impl.weight_prefix + s.name, dtype, s.shape, data});
   }
   for (const ExtraTensor& e : impl.extras) {
     views.push_back({e.name, e.dtype, e.shape, e.bytes.data()});
   }
-  write_safetensors(dir / "model.safetensors", views, {{"format", "pt"}});
+  write_safetensors(path, views, {{"format", "pt"}});
 }
 
 void commit_folder(const fs::path& tmp, const fs::path& dir) {

@@ -18,6 +18,13 @@ void save_model_folder(const Model::Impl& impl, const float* weights,
 void write_model_files(const Model::Impl& impl, const float* weights,
                        const std::filesystem::path& dir);
 
+// Only the weights: `path` (usually dir/model.safetensors) gets the layout's parameters under
+// their Hugging Face names with impl.weight_prefix, in `dtype` (F32 as is; BF16 rounded to
+// nearest even by f32_to_bf16), then impl.extras byte for byte in their own dtype. Metadata
+// {"format": "pt"} as transformers writes. write_model_files() is this with F32.
+void write_model_weights(const Model::Impl& impl, const float* weights,
+                         const std::filesystem::path& path, DType dtype = DType::F32);
+
 // Renames a completed temporary folder into place (replacing dir if it exists) and fsyncs.
 void commit_folder(const std::filesystem::path& tmp, const std::filesystem::path& dir);
 

@@ -1,0 +1,67 @@
+// sbert-convert: Hugging Face / sentence-transformers folder <-> libsbert checkpoint.
+//   sbert-convert --input HF_DIR --output CKPT [--precision 32|bf16]
+//   sbert-convert --to-hf --input CKPT --output DIR [--query-prompt "query: " ...]
+#include <cstdio>
+#include <string>
+
+#include "cli.h"
+#include "core/check.h"
+#include "io/convert.h"
+#include "sbert/error.h"
+
+int main(int argc, char** argv) {
+  return sbert::cli::run("sbert-convert", [&] {
+    sbert::cli::Args args(
+        argc, argv, "sbert-convert",
+        "Converts a Hugging Face / sentence-transformers model folder into a libsbert checkpoint\n"
+        "(the same folder plus libsbert.json: config as read, prompts, precision, sha256), or\n"
+        "with --to-hf a libsbert or sbert-finetune checkpoint back into a folder that\n"
+        "transformers and sentence-transformers load as is. fp32 round trips are bitwise.\n"
+        "The output is written to a temporary folder and renamed into place when complete.",
+        {{"--input", "model folder, libsbert checkpoint, sbert-finetune checkpoint or log folder",
+          true, true, ""},
+         {"--output", "folder to write (replaced if it is a model folder)", true, true, ""},
+         {"--to-hf", "write a Hugging Face / sentence-transformers folder (no libsbert.json)",
+          false, false, ""},
+         {"--precision", "weights of the output: 32 or bf16 (round to nearest even)", true, false,
+          "32"},
+         {"--query-prompt", "prompt named \"query\" (config_sentence_transformers.json)", true,
+          false, ""},
+         {"--passage-prompt", "prompt named \"passage\"", true, false, ""}});
+    if (args.help_requested()) {
+      std::fputs(args.usage().c_str(), stdout);
+      return 0;
+    }
+    sbert::ConvertOptions opt;
+    try {
+      opt.precision = sbert::parse_precision(args.get("--precision"));
+    } catch (const sbert::Error&) {
+      throw sbert::cli::UsageError{"unknown --precision '" + args.get("--precision") +
+                                   "' (expected 32 or bf16)"};
+    }
+    if (args.has("--query-prompt")) opt.query_prompt = args.get("--query-prompt");
+    if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
+    const bool to_hf = args.flag("--to-hf");
+    const sbert::ConvertReport r =
+        to_hf ? sbert::export_to_hf(args.get("--input"), args.get("--output"), opt)
+              : sbert::convert_to_checkpoint(args.get("--input"), args.get("--output"), opt);
+    std::string prompts;
+    for (const auto& [k, v] : r.prompts) {
+      prompts += prompts.empty() ? "" : ", ";
+      prompts += k;
+      prompts += "=\"";
+      prompts += v;
+      prompts += "\"";
+    }
+    std::fprintf(stderr,
+                 "sbert-convert: %s -> %s (%s, %s, %lld tensors, %lld parameters, %s pooling%s, "
+                 "max_seq_length %d, prompts {%s}, model.safetensors sha256 %s)\n",
+                 r.input.c_str(), r.output.c_str(),
+                 to_hf ? "Hugging Face / sentence-transformers" : "libsbert checkpoint",
+                 sbert::precision_name(r.precision), static_cast<long long>(r.tensors),
+                 static_cast<long long>(r.parameters), sbert::to_string(r.config.pooling),
+                 r.config.normalize ? " + normalize" : "", r.config.max_seq_length,
+                 prompts.c_str(), r.sha256.c_str());
+    return 0;
+  });
+}

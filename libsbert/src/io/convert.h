@@ -1,0 +1,111 @@
+// sbert-convert's library half: Hugging Face / sentence-transformers folder <-> libsbert
+// checkpoint. See docs/convert.md for the format and the round-trip guarantee.
+//
+// A libsbert checkpoint IS a Hugging Face / sentence-transformers model folder (Model::load reads
+// it unchanged, transformers and sentence-transformers too) plus one file, libsbert.json, that
+// records how libsbert read the model (config, pooling, normalize, max_seq_length, prompts), the
+// weights' precision and their sha256, and where they came from:
+//
+//   CKPT/model.safetensors      Hugging Face names and prefix of the source, F32 or BF16;
+//                               the source's unused tensors (pooler.*, buffers) byte for byte
+//   CKPT/config.json, tokenizer files, README.md ...   the source's, byte for byte
+//   CKPT/modules.json, 1_Pooling/config.json, 2_Normalize/    the pipeline libsbert runs
+//   CKPT/sentence_bert_config.json, config_sentence_transformers.json   source keys kept;
+//                               max_seq_length, do_lower_case, prompts set
+//   CKPT/libsbert.json          {"format": "libsbert-checkpoint", "version": 1, ...}
+//
+// An export to Hugging Face writes the same folder without libsbert.json (and without the
+// training state of an sbert-finetune checkpoint).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/dtype.h"
+#include "sbert/config.h"
+
+namespace sbert {
+
+inline constexpr const char* kCheckpointFormat = "libsbert-checkpoint";
+inline constexpr int kCheckpointVersion = 1;
+inline constexpr const char* kCheckpointInfoFile = "libsbert.json";
+
+// "32", "fp32", "f32", "float32" -> F32; "bf16", "bfloat16" -> BF16; anything else throws
+// "[convert] unknown precision 'x' (expected 32 or bf16)".
+DType parse_precision(const std::string& name);
+const char* precision_name(DType precision);  // "fp32" | "bf16"
+
+// The contents of libsbert.json.
+struct CheckpointInfo {
+  int version = kCheckpointVersion;
+  DType precision = DType::F32;
+  ModelConfig config;                          // as libsbert read the source
+  std::map<std::string, std::string> prompts;  // name -> text, e.g. "query" -> "query: "
+  std::string source;                          // the folder converted from
+  std::string weights_file = "model.safetensors";
+  std::string weights_sha256;                  // of the whole weights file, lowercase hex
+  std::string weight_prefix;                   // "" or "bert."
+};
+
+std::string to_json(const CheckpointInfo& info);
+
+// True when dir/libsbert.json exists (whatever its contents: reading it reports problems).
+bool is_libsbert_checkpoint(const std::filesystem::path& dir);
+
+// Reads and checks dir/libsbert.json: format and version, fields, and (verify_weights) the
+// sha256 of the weights file. Throws "[convert] <file>: ..." naming what is wrong.
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& dir, bool verify_weights);
+
+// Throws when info disagrees with the config that load_model_config() reads from the folder
+// (someone edited config.json or the sentence-transformers files after conversion).
+void check_checkpoint_config(const std::filesystem::path& dir, const CheckpointInfo& info,
+                             const ModelConfig& loaded);
+
+// The model folder a conversion input names: the folder itself when it holds
+// model.safetensors; a training log folder or its checkpoints/ folder -> the newest complete
+// sbert-finetune checkpoint. Throws a one-line error otherwise.
+std::filesystem::path resolve_model_input(const std::filesystem::path& input);
+
+struct ConvertOptions {
+  DType precision = DType::F32;  // of the written model.safetensors
+  // Prompts to set; unset ones keep the input's (libsbert.json, config_sentence_transformers.json,
+  // or for an sbert-finetune checkpoint its config.yaml's model.data query/passage_prefix when
+  // add_prefix is true).
+  std::optional<std::string> query_prompt, passage_prompt;
+};
+
+struct ConvertReport {
+  std::filesystem::path input;  // the resolved model folder
+  std::filesystem::path output;
+  DType precision = DType::F32;
+  int64_t tensors = 0;          // written, extras included
+  int64_t parameters = 0;       // encoder parameters (layout.total)
+  std::string sha256;           // of the written model.safetensors
+  std::map<std::string, std::string> prompts;
+  ModelConfig config;
+};
+
+// HF / sentence-transformers folder (or an sbert-finetune checkpoint, or a libsbert checkpoint)
+// -> libsbert checkpoint at output.
+ConvertReport convert_to_checkpoint(const std::filesystem::path& input,
+                                    const std::filesystem::path& output,
+                                    const ConvertOptions& options = {});
+
+// libsbert checkpoint (or an sbert-finetune checkpoint, or any model folder libsbert loads) ->
+// Hugging Face / sentence-transformers folder at output. A libsbert checkpoint's weights are
+// checked against its sha256 first.
+ConvertReport export_to_hf(const std::filesystem::path& input,
+                           const std::filesystem::path& output,
+                           const ConvertOptions& options = {});
+
+// Both write "<output>.tmp.<pid>" and rename it into place when whole; an existing output is
+// replaced only if it is a model folder (or empty), and never when it is the input or holds it.
+
+// SHA-256, lowercase hex.
+std::string sha256_hex(const void* data, size_t size);
+std::string sha256_file(const std::filesystem::path& file);
+
+}  // namespace sbert
