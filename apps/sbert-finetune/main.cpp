@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     const sbert::TrainResult r = sbert::train(cfg, hooks);
     std::fprintf(stderr, "sbert-finetune: %lld steps done (last loss %.6f); logs in %s\n",
                  static_cast<long long>(r.steps), r.last_loss, r.log_dir.c_str());
+    std::fprintf(stderr, "sbert-finetune: training curves in %s\n", r.plot.c_str());
     if (!r.last_checkpoint.empty()) {
       std::fprintf(stderr, "sbert-finetune: model and training state in %s\n",
                    r.last_checkpoint.c_str());

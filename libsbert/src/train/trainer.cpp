@@ -23,6 +23,7 @@
 #include "train/grad_norm.h"
 #include "train/loss.h"
 #include "train/metrics_log.h"
+#include "train/plot.h"
 #include "train/schedule.h"
 
 namespace sbert {
@@ -321,6 +322,7 @@ TrainResult Run::go() {
     if (auto l = find_latest_checkpoint(ckpt_root)) result.last_checkpoint = *l;
   }
   result.steps = state_.step;
+  result.plot = write_training_plot(log_dir);
   return result;
 }
 

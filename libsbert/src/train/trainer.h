@@ -34,6 +34,7 @@ struct TrainResult {
   double last_loss = 0;
   std::filesystem::path log_dir;
   std::filesystem::path last_checkpoint;
+  std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
 };
 
 TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks = {});
