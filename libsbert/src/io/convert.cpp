@@ -17,6 +17,7 @@
 
 #include "api/model_impl.h"
 #include "core/check.h"
+#include "core/json.h"
 #include "io/atomic_file.h"
 #include "io/model_writer.h"
 #include "io/safetensors.h"
@@ -150,11 +151,6 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-std::string json_quote(std::string_view s) {
-  std::string out;
-  tok::append_json_string(out, s);
-  return out;
-}
 
 // Shortest text that reads back as the same double; a float value keeps a '.' or exponent.
 std::string json_double(double v) {
@@ -191,7 +187,7 @@ void pretty(std::string& out, element e, int indent, int level) {
         if (!first) out += ",\n";
         first = false;
         out += pad;
-        tok::append_json_string(out, kv.key);
+        append_json_string(out, kv.key);
         out += ": ";
         pretty(out, kv.value, indent, level + 1);
       }
@@ -216,7 +212,7 @@ void pretty(std::string& out, element e, int indent, int level) {
       return;
     }
     case element_type::STRING:
-      tok::append_json_string(out, e.get_string().value_unsafe());
+      append_json_string(out, e.get_string().value_unsafe());
       return;
     case element_type::INT64:
       out += std::to_string(e.get_int64().value_unsafe());

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/json.h"
 #include "io/atomic_file.h"
 
 static_assert(std::endian::native == std::endian::little,
@@ -68,48 +69,6 @@ int dtype_bits(const std::string& name, DType* dt, bool* supported) {
   return 0;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char hex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 // A JSON number that must be a non-negative integer; false otherwise (negative, fractional,
 // a string, ...).
@@ -497,7 +456,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
       check_text(v, "metadata value");
       if (!first) header += ',';
       first = false;
-      header += json_escape(k) + ":" + json_escape(v);
+      header += json_quote(k) + ":" + json_quote(v);
     }
     header += "}";
   }
@@ -523,7 +482,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     sizes.push_back(nbytes);
     header += first ? "" : ",";
     first = false;
-    header += json_escape(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
+    header += json_quote(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
     for (size_t i = 0; i < t.shape.size(); ++i) {
       if (i) header += ',';
       header += std::to_string(t.shape[i]);

@@ -2,6 +2,8 @@
 // the file and the field, and writing strings with JSON escapes.
 #pragma once
 
+#include "core/json.h"
+
 #include <simdjson.h>
 
 #include <cstdint>
@@ -50,6 +52,6 @@ class JsonReader {
 std::string join_field(std::string_view prefix, std::string_view key);
 
 // Appends s as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
+using ::sbert::append_json_string;  // core/json.h
 
 }  // namespace sbert::tok

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/check.h"
+#include "core/json.h"
 #include "io/atomic_file.h"
 #include "io/model_writer.h"
 #include "io/safetensors.h"
@@ -18,37 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 std::string step_dir_name(int64_t step) {
   char buf[32];
@@ -86,7 +56,9 @@ std::string to_json(const TrainerState& s) {
   j += cat("  \"step\": ", s.step, ",\n  \"epoch\": ", s.epoch, ",\n");
   j += cat("  \"consumed_samples\": ", s.consumed_samples, ",\n");
   j += cat("  \"seed\": ", s.seed, ",\n  \"layout_total\": ", s.layout_total, ",\n");
-  j += "  \"monitor_name\": \"" + json_escape(s.monitor_name) + "\",\n";
+  j += "  \"monitor_name\": ";
+  append_json_string(j, s.monitor_name);
+  j += ",\n";
   if (s.monitor) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", *s.monitor);
@@ -94,7 +66,9 @@ std::string to_json(const TrainerState& s) {
   } else {
     j += "  \"monitor\": null,\n";
   }
-  j += "  \"data_position\": \"" + json_escape(s.data_position) + "\"\n}\n";
+  j += "  \"data_position\": ";
+  append_json_string(j, s.data_position);
+  j += "\n}\n";
   return j;
 }
 
