@@ -495,3 +495,73 @@ TEST_CASE("safetensors: writer rejects bad tensors and never leaves partial file
   CHECK(SafetensorsFile::open(p).read_f32("w", {4}) == w);
   CHECK(dir.entries() == std::vector<std::string>{"out.safetensors"});
 }
+
+TEST_CASE("safetensors: corrupted and truncated files throw sbert::Error and nothing else",
+          "[io]") {
+  TempDir dir;
+  const fs::path good = dir / "good.safetensors";
+  const std::vector<float> w = {1, 2, 3, 4, 5, 6};
+  const std::vector<uint16_t> h = {1, 2, 3};
+  const std::vector<int64_t> ids = {1, 2};
+  write_safetensors(good,
+                    {{"a", DType::F16, {3}, h.data()},
+                     {"w", DType::F32, {2, 3}, w.data()},
+                     {"ids", DType::I64, {2}, ids.data()}},
+                    {{"format", "pt"}});
+  const std::string bytes = read_file(good);
+  const fs::path p = dir / "mutant.safetensors";
+  // Opens the file and reads everything it lists; a mutant either fails with sbert::Error or is
+  // a valid file (e.g. a changed digit in the data block).
+  auto exercise = [&](const std::string& content) {
+    // Not write_file_atomic, nor truncating the old file in place: both make the file system
+    // flush to disk, thousands of times.
+    fs::remove(p);
+    std::ofstream(p, std::ios::binary)
+        .write(content.data(), static_cast<std::streamsize>(content.size()));
+    try {
+      auto f = SafetensorsFile::open(p);
+      for (const auto& name : f.names()) {
+        const TensorInfo& t = f.info(name);
+        if (!t.supported) continue;
+        if (t.dtype == DType::I64 || t.dtype == DType::I32) {
+          (void)f.read_i64(name);
+        } else if (t.dtype != DType::U8) {
+          (void)f.read_f32(name);
+        }
+      }
+      return true;
+    } catch (const sbert::Error&) {
+      return false;
+    }
+  };
+  CHECK(exercise(bytes));
+  int failures = 0;
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    if (!exercise(bytes.substr(0, len))) ++failures;
+  }
+  CHECK(failures == static_cast<int>(bytes.size()));  // every truncation is caught
+  uint64_t state = 0x9e3779b97f4a7c15ull;             // fixed-seed xorshift
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  static constexpr char kAlphabet[] = "0123456789[]{}\",:-. eEFIU\x00\xff";
+  const std::string alphabet(kAlphabet, sizeof kAlphabet - 1);
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = bytes;
+    const int edits = 1 + static_cast<int>(next() % 3);
+    for (int e = 0; e < edits; ++e) {
+      // Mostly inside the length field and the header, where the structure is.
+      const size_t at =
+          next() % 4 == 0 ? next() % m.size() : next() % std::min<size_t>(m.size(), 140);
+      m[at] = alphabet[next() % alphabet.size()];
+    }
+    try {
+      exercise(m);
+    } catch (const std::exception& e) {
+      FAIL_CHECK("mutant " << i << " threw a non-sbert exception: " << e.what());
+    }
+  }
+}

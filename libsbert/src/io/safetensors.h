@@ -74,8 +74,9 @@ struct TensorView {
   const void* data = nullptr;
 };
 
-// Writes tensors in the given order (data 8-byte aligned, as the Rust writer does) to a
-// temporary file beside path, fsyncs it, then renames it over path.
+// Writes tensors in the given order ("__metadata__" first when non-empty; header padded with
+// spaces so the data block starts 8-byte aligned, as the Rust writer does; tensor data
+// contiguous in that order) to a temporary file beside path, fsyncs it, then renames it over path.
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
