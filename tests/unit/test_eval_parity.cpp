@@ -99,7 +99,7 @@ TEST_CASE("STS Spearman and Pearson equal sentence-transformers' on 200 STS-test
   REQUIRE(data.scores.size() == 200);
   const auto model = Model::load(*dir);
   const auto m = eval::evaluate_sts(model, data, {});
-  std::printf("eval parity (STS, 200 pairs): spearman %.8f (ST %.8f), pearson %.8f (ST %.8f)\n",
+  std::printf("eval parity (STS, 200 pairs): spearman %.12f (ST %.12f), pearson %.12f (ST %.12f)\n",
               m.spearman, want_s, m.pearson, want_p);
   CHECK(std::fabs(m.spearman - want_s) <= 1e-4);
   CHECK(std::fabs(m.pearson - want_p) <= 1e-4);
