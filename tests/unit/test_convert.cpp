@@ -437,6 +437,12 @@ TEST_CASE("sbert-convert: round trip through the app", "[convert][apps]") {
                                       (tmp / "bf").string(), "--precision", "bf16"});
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.stderr_text, Contains("bf16"));
+  // A trailing slash names the same folder (the temporary is its sibling, not inside it).
+  r = test::run_app("sbert-convert", {"--to-hf", "--input", (tmp / "ckpt").string(), "--output",
+                                      (tmp / "slash").string() + "/"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(tmp / "slash" / "model.safetensors"));
+  CHECK(files_under(tmp / "slash") == files_under(tmp / "hf"));
   // Replacing an existing model folder is allowed and atomic.
   r = test::run_app("sbert-convert",
                     {"--to-hf", "--input", (tmp / "bf").string(), "--output", (tmp / "hf").string()});

@@ -665,11 +665,17 @@ void check_output(const fs::path& input, const fs::path& output) {
 
 enum class Target { Checkpoint, HuggingFace };
 
-ConvertReport convert(const fs::path& input_arg, const fs::path& output, const ConvertOptions& opt,
-                      Target target) {
+ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
+                      const ConvertOptions& opt, Target target) {
   SBERT_CHECK(opt.precision == DType::F32 || opt.precision == DType::BF16,
               "[convert] precision must be fp32 or bf16");
+  SBERT_CHECK(!output_arg.empty(), "[convert] no output folder given");
   const fs::path input = resolve_model_input(input_arg);
+  // "out/", "./out", "a/../out": one absolute name, so that "<output>.tmp.<pid>" is a sibling.
+  fs::path output = fs::weakly_canonical(fs::absolute(output_arg));
+  while (!output.has_filename() && output.has_relative_path()) output = output.parent_path();
+  SBERT_CHECK(output.has_relative_path(), "[convert] ", output_arg.string(),
+              ": cannot write the output there");
   check_output(input, output);
 
   const Model model = Model::load(input);
