@@ -113,7 +113,8 @@ std::string typical_log(int steps) {
   std::string s;
   for (int i = 1; i <= steps; ++i) {
     char loss[32];
-    std::snprintf(loss, sizeof loss, "%.6f", 3.0 * std::exp(-i / 60.0) + 0.2 * ((i * 7919) % 13) / 13.0);
+    std::snprintf(loss, sizeof loss, "%.6f",
+                  3.0 * std::exp(-i / 60.0) + 0.2 * ((i * 7919) % 13) / 13.0);
     s += step_line(i, loss, 2e-4 * std::min(1.0, i / 20.0));
     if (i % 50 == 0) {
       char v[160];

@@ -96,11 +96,21 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0.
         if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
@@ -339,9 +349,10 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
   svg.add(svg.text((x0 + x1) / 2, y1 + 36, "step",
                    "font-size=\"12\" fill=\"#333\" text-anchor=\"middle\""));
   const double ly = (y0 + y1) / 2;
-  svg.add(svg.text(px + 16, ly, panel.ylabel,
-                   cat("font-size=\"12\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 ",
-                       coord(px + 16), " ", coord(ly), ")\"")));
+  svg.add(
+      svg.text(px + 16, ly, panel.ylabel,
+               cat("font-size=\"12\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 ",
+                   coord(px + 16), " ", coord(ly), ")\"")));
 
   // Series: one <path> each; a non-finite value ends a run of segments.
   std::vector<int64_t> bad_steps;
@@ -391,10 +402,10 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
   }
 
   for (const Item& it : legend) {
-    svg.add(line_el(it.x, it.y - 4, it.x + 18, it.y - 4,
-                    cat("stroke=\"", it.s->color, "\" stroke-width=\"",
-                        fixed(std::max(2.0, it.s->width), 1), "\" stroke-opacity=\"",
-                        fixed(std::max(0.6, it.s->opacity), 2), "\"")));
+    svg.add(line_el(
+        it.x, it.y - 4, it.x + 18, it.y - 4,
+        cat("stroke=\"", it.s->color, "\" stroke-width=\"", fixed(std::max(2.0, it.s->width), 1),
+            "\" stroke-opacity=\"", fixed(std::max(0.6, it.s->opacity), 2), "\"")));
     svg.add(svg.text(it.x + 23, it.y, it.s->label, "font-size=\"11\" fill=\"#333\""));
   }
 }
@@ -422,8 +433,9 @@ std::string render_training_plot(const TrainingLog& log, const std::string& titl
   if (const auto* raw = find_train("loss"); raw && !raw->empty()) {
     const double w = smoothing_weight(finite_count(*raw));
     loss.series.push_back({"raw", "#1f77b4", 1.0, *raw, raw->size() <= 60, 0.35});
-    loss.series.push_back({w > 0 ? "smoothed (EMA " + significant(w, 3) + ")" : "smoothed (no smoothing)",
-                           "#1f77b4", 2.2, smooth(*raw, w), false, 1.0});
+    loss.series.push_back(
+        {w > 0 ? "smoothed (EMA " + significant(w, 3) + ")" : "smoothed (no smoothing)", "#1f77b4",
+         2.2, smooth(*raw, w), false, 1.0});
     const MetricPoint& last = raw->back();
     subtitle = raw->front().step == last.step ? cat("step ", last.step)
                                               : cat("steps ", raw->front().step, "–", last.step);
