@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
                  to_hf ? "Hugging Face / sentence-transformers" : "libsbert checkpoint",
                  sbert::precision_name(r.precision), static_cast<long long>(r.tensors),
                  static_cast<long long>(r.parameters), sbert::to_string(r.config.pooling),
-                 r.config.normalize ? " + normalize" : "", r.config.max_seq_length,
-                 prompts.c_str(), r.sha256.c_str());
+                 r.config.normalize ? " + normalize" : "", r.config.max_seq_length, prompts.c_str(),
+                 r.sha256.c_str());
     return 0;
   });
 }

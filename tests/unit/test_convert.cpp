@@ -1,8 +1,8 @@
 // sbert-convert: HF folder -> libsbert checkpoint -> HF folder is bitwise for fp32 (every tensor,
 // extras included) with equivalent configuration; the folders load back in libsbert with the
 // same embeddings; bf16 rounds to nearest even; bad input is refused without damage.
-#include <catch2/catch.hpp>
 #include <simdjson.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -170,8 +170,7 @@ void round_trip(const fs::path& src) {
 
 TEST_CASE("convert: sha256 matches the FIPS 180-4 test vectors", "[convert]") {
   CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(sha256_hex("abc", 3) ==
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   CHECK(sha256_hex(two_blocks.data(), two_blocks.size()) ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
@@ -186,6 +185,27 @@ TEST_CASE("convert: sha256 matches the FIPS 180-4 test vectors", "[convert]") {
 TEST_CASE("convert: HF -> libsbert -> HF is bitwise (tiny-bert, tiny-bert-cls)", "[convert]") {
   SECTION("tiny-bert") { round_trip(test::fixture_dir("tiny-bert")); }
   SECTION("tiny-bert-cls") { round_trip(test::fixture_dir("tiny-bert-cls")); }
+}
+
+TEST_CASE("convert: a \"bert.\"-prefixed checkpoint keeps its prefix", "[convert]") {
+  test::TempDir tmp;
+  const fs::path src = tmp / "prefixed";
+  fs::copy(test::fixture_dir("tiny-bert"), src, fs::copy_options::recursive);
+  {
+    const SafetensorsFile f =
+        SafetensorsFile::open(test::fixture_dir("tiny-bert") / "model.safetensors");
+    std::vector<TensorView> views;
+    for (const std::string& n : f.names()) {
+      const bool encoder = n.rfind("pooler.", 0) != 0;
+      views.push_back(
+          {encoder ? "bert." + n : n, f.info(n).dtype, f.info(n).shape, f.bytes(n).data()});
+    }
+    write_safetensors(src / "model.safetensors", views, {{"format", "pt"}});
+  }
+  REQUIRE(Model::load(src).impl().weight_prefix == "bert.");
+  round_trip(src);
+  convert_to_checkpoint(src, tmp / "ckpt");
+  CHECK(read_checkpoint_info(tmp / "ckpt", true).weight_prefix == "bert.");
 }
 
 TEST_CASE("convert: HF -> libsbert -> HF is bitwise (all-MiniLM-L6-v2)", "[convert][minilm]") {
@@ -244,8 +264,8 @@ TEST_CASE("convert: libsbert.json records the model as libsbert read it", "[conv
   CHECK(info.config.pooling == Pooling::CLS);
   CHECK_FALSE(info.config.normalize);
   CHECK(info.config.max_seq_length == c.max_seq_length);
-  CHECK(info.prompts == std::map<std::string, std::string>{{"passage", "passage: "},
-                                                          {"query", "query: "}});
+  CHECK(info.prompts ==
+        std::map<std::string, std::string>{{"passage", "passage: "}, {"query", "query: "}});
   CHECK(info.source == fs::weakly_canonical(src).string());
   CHECK_NOTHROW(check_checkpoint_config(tmp / "ckpt", info, c));
   const std::string text = slurp(tmp / "ckpt" / kCheckpointInfoFile);
@@ -315,8 +335,7 @@ TEST_CASE("convert: sentence-transformers files of the export", "[convert]") {
     other.query_prompt = "Represent this query: ";
     export_to_hf(tmp / "ckpt", tmp / "hf2", other);
     simdjson::dom::parser p2;
-    simdjson::dom::element st2 =
-        p2.load((tmp / "hf2/config_sentence_transformers.json").string());
+    simdjson::dom::element st2 = p2.load((tmp / "hf2/config_sentence_transformers.json").string());
     CHECK(std::string_view(st2["prompts"]["query"]) == "Represent this query: ");
     CHECK(std::string_view(st2["prompts"]["passage"]) == "passage: ");
   }
@@ -429,17 +448,23 @@ TEST_CASE("sbert-convert: round trip through the app", "[convert][apps]") {
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.stderr_text, Contains("libsbert checkpoint, fp32"));
   CHECK_THAT(r.stderr_text, Contains("query=\"query: \""));
-  r = test::run_app("sbert-convert",
-                    {"--to-hf", "--input", (tmp / "ckpt").string(), "--output", (tmp / "hf").string()});
+  r = test::run_app("sbert-convert", {"--to-hf", "--input", (tmp / "ckpt").string(), "--output",
+                                      (tmp / "hf").string()});
   REQUIRE(r.exit_code == 0);
   require_same_tensors(src / "model.safetensors", tmp / "hf" / "model.safetensors");
-  r = test::run_app("sbert-convert", {"--input", src.string(), "--output",
-                                      (tmp / "bf").string(), "--precision", "bf16"});
+  r = test::run_app("sbert-convert", {"--input", src.string(), "--output", (tmp / "bf").string(),
+                                      "--precision", "bf16"});
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.stderr_text, Contains("bf16"));
+  // A trailing slash names the same folder (the temporary is its sibling, not inside it).
+  r = test::run_app("sbert-convert", {"--to-hf", "--input", (tmp / "ckpt").string(), "--output",
+                                      (tmp / "slash").string() + "/"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(tmp / "slash" / "model.safetensors"));
+  CHECK(files_under(tmp / "slash") == files_under(tmp / "hf"));
   // Replacing an existing model folder is allowed and atomic.
-  r = test::run_app("sbert-convert",
-                    {"--to-hf", "--input", (tmp / "bf").string(), "--output", (tmp / "hf").string()});
+  r = test::run_app("sbert-convert", {"--to-hf", "--input", (tmp / "bf").string(), "--output",
+                                      (tmp / "hf").string()});
   REQUIRE(r.exit_code == 0);
   CHECK(SafetensorsFile::open(tmp / "hf" / "model.safetensors")
             .info("embeddings.word_embeddings.weight")
@@ -515,21 +540,21 @@ TEST_CASE("sbert-convert: an sbert-finetune checkpoint converts", "[convert][fin
                            "\n    hard_negatives_to_train: 1\n"
                            "  optim:\n    sched:\n      warmup_steps: 1\n");
   const fs::path logs = tmp / "logs";
-  const auto ft = test::run_app("sbert-finetune",
-                                {"--config-path", tmp.path().string(), "--config-name", "ft.yaml",
-                                 "exp_manager.explicit_log_dir=" + logs.string()});
+  const auto ft =
+      test::run_app("sbert-finetune", {"--config-path", tmp.path().string(), "--config-name",
+                                       "ft.yaml", "exp_manager.explicit_log_dir=" + logs.string()});
   INFO(ft.stderr_text);
   REQUIRE(ft.exit_code == 0);
   const fs::path step = logs / "checkpoints" / "step-00000003";
   REQUIRE(fs::exists(step / "trainer_state.json"));
 
   // The log folder names its newest checkpoint.
-  const auto r = test::run_app("sbert-convert", {"--to-hf", "--input", logs.string(), "--output",
-                                                 (tmp / "hf").string()});
+  const auto r = test::run_app(
+      "sbert-convert", {"--to-hf", "--input", logs.string(), "--output", (tmp / "hf").string()});
   INFO(r.stderr_text);
   REQUIRE(r.exit_code == 0);
-  for (const char* f : {"optimizer.safetensors", "trainer_state.json", "config.yaml",
-                        "libsbert.json"}) {
+  for (const char* f :
+       {"optimizer.safetensors", "trainer_state.json", "config.yaml", "libsbert.json"}) {
     CHECK_FALSE(fs::exists(tmp / "hf" / f));
   }
   require_same_tensors(step / "model.safetensors", tmp / "hf" / "model.safetensors");

@@ -96,11 +96,10 @@ class Sha256 {
       const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
       w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6],
-             h = h_[7];
+    uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
     for (int i = 0; i < 64; ++i) {
-      const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) +
-                          k[i] + w[i];
+      const uint32_t t1 =
+          h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
       const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
       h = g;
       g = f;
@@ -360,7 +359,7 @@ bool has_extension(const fs::path& p, std::initializer_list<const char*> exts) {
 // Root files of the source copied byte for byte: configuration, tokenizer, model card. Not the
 // files this converter writes itself, nor libsbert's training state, nor other weight formats.
 bool copied_verbatim(const fs::path& p) {
-  static const char* own[] = {"modules.json",      "sentence_bert_config.json",
+  static const char* own[] = {"modules.json", "sentence_bert_config.json",
                               "config_sentence_transformers.json", "libsbert.json",
                               "trainer_state.json"};
   const std::string name = p.filename().string();
@@ -432,8 +431,7 @@ void write_st_files(const fs::path& src, const fs::path& dst, const ModelConfig&
   if (fs::exists(src / "config_sentence_transformers.json")) {
     const Json j = Json::parse_file(src / "config_sentence_transformers.json");
     const auto o = j.object();
-    SBERT_CHECK(o.has_value(), "[convert] ",
-                (src / "config_sentence_transformers.json").string(),
+    SBERT_CHECK(o.has_value(), "[convert] ", (src / "config_sentence_transformers.json").string(),
                 ": top level is not a JSON object");
     st = members_of(*o);
     std::string_view v;
@@ -472,9 +470,7 @@ DType parse_precision(const std::string& name) {
   fail("[convert] unknown precision '", name, "' (expected 32 or bf16)");
 }
 
-const char* precision_name(DType precision) {
-  return precision == DType::BF16 ? "bf16" : "fp32";
-}
+const char* precision_name(DType precision) { return precision == DType::BF16 ? "bf16" : "fp32"; }
 
 std::string to_json(const CheckpointInfo& info) {
   const ModelConfig& c = info.config;
@@ -537,8 +533,7 @@ CheckpointInfo read_checkpoint_info(const fs::path& dir, bool verify_weights) {
   };
   auto object = [&](simdjson::dom::object obj, const char* key) {
     simdjson::dom::object v;
-    SBERT_CHECK(!member(obj, key, "").get_object().get(v), w, "field '", key,
-                "' is not an object");
+    SBERT_CHECK(!member(obj, key, "").get_object().get(v), w, "field '", key, "' is not an object");
     return v;
   };
 
@@ -653,19 +648,24 @@ void check_output(const fs::path& input, const fs::path& output) {
               ": exists and is not a folder; refusing to replace it");
   const bool empty = fs::directory_iterator(output) == fs::directory_iterator();
   const bool model = fs::exists(output / "model.safetensors") ||
-                     fs::exists(output / kCheckpointInfoFile) ||
-                     fs::exists(output / "config.json");
+                     fs::exists(output / kCheckpointInfoFile) || fs::exists(output / "config.json");
   SBERT_CHECK(empty || model, "[convert] ", output.string(),
               ": exists and is not a model folder; refusing to replace it");
 }
 
 enum class Target { Checkpoint, HuggingFace };
 
-ConvertReport convert(const fs::path& input_arg, const fs::path& output, const ConvertOptions& opt,
-                      Target target) {
+ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
+                      const ConvertOptions& opt, Target target) {
   SBERT_CHECK(opt.precision == DType::F32 || opt.precision == DType::BF16,
               "[convert] precision must be fp32 or bf16");
+  SBERT_CHECK(!output_arg.empty(), "[convert] no output folder given");
   const fs::path input = resolve_model_input(input_arg);
+  // "out/", "./out", "a/../out": one absolute name, so that "<output>.tmp.<pid>" is a sibling.
+  fs::path output = fs::weakly_canonical(fs::absolute(output_arg));
+  while (!output.has_filename() && output.has_relative_path()) output = output.parent_path();
+  SBERT_CHECK(output.has_relative_path(), "[convert] ", output_arg.string(),
+              ": cannot write the output there");
   check_output(input, output);
 
   const Model model = Model::load(input);

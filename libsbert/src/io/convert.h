@@ -46,8 +46,8 @@ struct CheckpointInfo {
   std::map<std::string, std::string> prompts;  // name -> text, e.g. "query" -> "query: "
   std::string source;                          // the folder converted from
   std::string weights_file = "model.safetensors";
-  std::string weights_sha256;                  // of the whole weights file, lowercase hex
-  std::string weight_prefix;                   // "" or "bert."
+  std::string weights_sha256;  // of the whole weights file, lowercase hex
+  std::string weight_prefix;   // "" or "bert."
 };
 
 std::string to_json(const CheckpointInfo& info);
@@ -81,9 +81,9 @@ struct ConvertReport {
   std::filesystem::path input;  // the resolved model folder
   std::filesystem::path output;
   DType precision = DType::F32;
-  int64_t tensors = 0;          // written, extras included
-  int64_t parameters = 0;       // encoder parameters (layout.total)
-  std::string sha256;           // of the written model.safetensors
+  int64_t tensors = 0;     // written, extras included
+  int64_t parameters = 0;  // encoder parameters (layout.total)
+  std::string sha256;      // of the written model.safetensors
   std::map<std::string, std::string> prompts;
   ModelConfig config;
 };
@@ -97,8 +97,7 @@ ConvertReport convert_to_checkpoint(const std::filesystem::path& input,
 // libsbert checkpoint (or an sbert-finetune checkpoint, or any model folder libsbert loads) ->
 // Hugging Face / sentence-transformers folder at output. A libsbert checkpoint's weights are
 // checked against its sha256 first.
-ConvertReport export_to_hf(const std::filesystem::path& input,
-                           const std::filesystem::path& output,
+ConvertReport export_to_hf(const std::filesystem::path& input, const std::filesystem::path& output,
                            const ConvertOptions& options = {});
 
 // Both write "<output>.tmp.<pid>" and rename it into place when whole; an existing output is

@@ -96,11 +96,21 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0.
         if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
@@ -234,9 +244,45 @@ class Svg {
 // Draws a panel with its plot area at (x0, y0)-(x1, y1).
 void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, double ph,
                 Range xr) {
-  const double x0 = px + 72, x1 = px + pw - 16, y0 = py + 34, y1 = py + ph - 44;
+  const double x0 = px + 72, x1 = px + pw - 16, y1 = py + ph - 44;
   svg.add(svg.text(px + 10, py + 20, panel.title,
                    "font-size=\"14\" font-weight=\"bold\" fill=\"#222\""));
+
+  // Legend (more than one series): right-aligned rows of items, the first on the title's line
+  // when it fits there, the plot area starting below the last row.
+  struct Item {
+    const Series* s;
+    double x, y;
+  };
+  std::vector<Item> legend;
+  double y0 = py + 34;
+  if (panel.series.size() > 1) {
+    const double title_end = px + 10 + 8.6 * static_cast<double>(panel.title.size()) + 24;
+    std::vector<std::vector<std::pair<const Series*, double>>> rows(1);
+    std::vector<double> row_width(1, 0);
+    for (const Series& s : panel.series) {
+      const double w = 38 + 6.9 * static_cast<double>(s.label.size());
+      const double left = rows.size() == 1 ? title_end : x0;
+      if (!rows.back().empty() && x1 - (row_width.back() + w) < left) {
+        rows.emplace_back();
+        row_width.push_back(0);
+      }
+      rows.back().emplace_back(&s, w);
+      row_width.back() += w;
+    }
+    if (x1 - row_width[0] < title_end) {  // even one item does not fit beside the title
+      rows.insert(rows.begin(), {});
+      row_width.insert(row_width.begin(), 0);
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      double x = x1 - row_width[r];
+      for (const auto& [s, w] : rows[r]) {
+        legend.push_back({s, x, py + 20 + 16.0 * static_cast<double>(r)});
+        x += w;
+      }
+    }
+    y0 += 16.0 * static_cast<double>(rows.size() - 1);
+  }
   svg.add(cat("<rect x=\"", coord(x0), "\" y=\"", coord(y0), "\" width=\"", coord(x1 - x0),
               "\" height=\"", coord(y1 - y0), "\" fill=\"#fbfbfb\" stroke=\"#bbb\"/>"));
 
@@ -263,7 +309,10 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
     lo = 0;
     hi = 1;
   }
-  if (hi - lo <= std::fabs(hi) * 1e-9 || hi == lo) {
+  const double data_lo = lo;
+  if (finite == 0) {
+    // [0, 1] as is
+  } else if (hi - lo <= std::fabs(hi) * 1e-9 || hi == lo) {
     const double pad = lo == 0 ? 1.0 : std::fabs(lo) * 0.1;
     lo -= pad;
     hi += pad;
@@ -274,7 +323,7 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
   }
   const double ys = nice_step(hi - lo, 5);
   Range yr{std::floor(lo / ys) * ys, std::ceil(hi / ys) * ys};
-  if (finite > 0 && lo >= 0 && yr.lo < 0) yr.lo = 0;  // no negative axis for positive data
+  if (finite > 0 && data_lo >= 0 && yr.lo < 0) yr.lo = 0;  // no negative axis for positive data
 
   auto X = [&](double step) { return x0 + (step - xr.lo) / (xr.hi - xr.lo) * (x1 - x0); };
   auto Y = [&](double v) { return y1 - (v - yr.lo) / (yr.hi - yr.lo) * (y1 - y0); };
@@ -300,9 +349,10 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
   svg.add(svg.text((x0 + x1) / 2, y1 + 36, "step",
                    "font-size=\"12\" fill=\"#333\" text-anchor=\"middle\""));
   const double ly = (y0 + y1) / 2;
-  svg.add(svg.text(px + 16, ly, panel.ylabel,
-                   cat("font-size=\"12\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 ",
-                       coord(px + 16), " ", coord(ly), ")\"")));
+  svg.add(
+      svg.text(px + 16, ly, panel.ylabel,
+               cat("font-size=\"12\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 ",
+                   coord(px + 16), " ", coord(ly), ")\"")));
 
   // Series: one <path> each; a non-finite value ends a run of segments.
   std::vector<int64_t> bad_steps;
@@ -351,27 +401,12 @@ void draw_panel(Svg& svg, const Panel& panel, double px, double py, double pw, d
                      "font-size=\"11\" fill=\"#d62728\""));
   }
 
-  // Legend (top right, inside the plot) when there is more than one series.
-  if (panel.series.size() > 1) {
-    double w = 0;
-    for (const Series& s : panel.series) {
-      w = std::max(w, 6.5 * static_cast<double>(s.label.size()));
-    }
-    w += 34;
-    const double h = 16.0 * static_cast<double>(panel.series.size()) + 8;
-    const double lx = x1 - w - 8, lyy = y0 + 8;
-    svg.add(cat("<rect x=\"", coord(lx), "\" y=\"", coord(lyy), "\" width=\"", coord(w),
-                "\" height=\"", coord(h),
-                "\" fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#ccc\" rx=\"3\"/>"));
-    for (size_t i = 0; i < panel.series.size(); ++i) {
-      const Series& s = panel.series[i];
-      const double y = lyy + 14 + 16.0 * static_cast<double>(i);
-      svg.add(line_el(lx + 8, y - 4, lx + 26, y - 4,
-                      cat("stroke=\"", s.color, "\" stroke-width=\"",
-                          fixed(std::max(2.0, s.width), 1), "\" stroke-opacity=\"",
-                          fixed(s.opacity, 2), "\"")));
-      svg.add(svg.text(lx + 31, y, s.label, "font-size=\"11\" fill=\"#333\""));
-    }
+  for (const Item& it : legend) {
+    svg.add(line_el(
+        it.x, it.y - 4, it.x + 18, it.y - 4,
+        cat("stroke=\"", it.s->color, "\" stroke-width=\"", fixed(std::max(2.0, it.s->width), 1),
+            "\" stroke-opacity=\"", fixed(std::max(0.6, it.s->opacity), 2), "\"")));
+    svg.add(svg.text(it.x + 23, it.y, it.s->label, "font-size=\"11\" fill=\"#333\""));
   }
 }
 
@@ -398,11 +433,13 @@ std::string render_training_plot(const TrainingLog& log, const std::string& titl
   if (const auto* raw = find_train("loss"); raw && !raw->empty()) {
     const double w = smoothing_weight(finite_count(*raw));
     loss.series.push_back({"raw", "#1f77b4", 1.0, *raw, raw->size() <= 60, 0.35});
-    loss.series.push_back({w > 0 ? "smoothed (EMA " + significant(w, 3) + ")" : "smoothed (no smoothing)",
-                           "#1f77b4", 2.2, smooth(*raw, w), false, 1.0});
+    loss.series.push_back(
+        {w > 0 ? "smoothed (EMA " + significant(w, 3) + ")" : "smoothed (no smoothing)", "#1f77b4",
+         2.2, smooth(*raw, w), false, 1.0});
     const MetricPoint& last = raw->back();
-    subtitle = cat("steps ", raw->front().step, "–", last.step, " · last loss ",
-                   short_value(last.value));
+    subtitle = raw->front().step == last.step ? cat("step ", last.step)
+                                              : cat("steps ", raw->front().step, "–", last.step);
+    subtitle += cat(" · last loss ", short_value(last.value));
   }
   panels.push_back(std::move(loss));
 
@@ -457,7 +494,9 @@ std::string render_training_plot(const TrainingLog& log, const std::string& titl
   }
   Range xr{0, 1};
   if (std::isfinite(lo)) {
-    xr = {lo, hi};
+    // A little room at both ends so that the first and last markers are not cut by the frame.
+    const double pad = std::max(0.02 * (hi - lo), 0.05);
+    xr = {lo - pad, hi + pad};
     if (hi - lo < 1) xr = {lo - 1, hi + 1};
   }
 

@@ -29,7 +29,7 @@ struct TrainingLog {
   // key -> points sorted by step, one per step.
   std::map<std::string, std::vector<MetricPoint>> train;       // loss, lr, grad_norm, ...
   std::map<std::string, std::vector<MetricPoint>> validation;  // val_loss, ndcg@10, ...
-  int64_t records = 0;        // lines read as records
+  int64_t records = 0;                                         // lines read as records
   int64_t skipped_lines = 0;  // non-empty lines that are not records
 };
 
