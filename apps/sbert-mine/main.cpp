@@ -109,11 +109,15 @@ int main(int argc, char** argv) {
     const double avg_neg = c.queries ? static_cast<double>(c.negatives) / c.queries : 0.0;
     std::fprintf(stderr,
                  "sbert-mine: %s: %lld records (one per positive pair) for %lld queries; "
-                 "%.2f negatives per query (%lld queries with fewer than %lld)\n",
+                 "%.2f negatives per query (%lld queries with fewer than %lld); records with "
+                 "fewer than %lld: %lld, with none: %lld\n",
                  args.get("--output").c_str(), static_cast<long long>(st.records),
                  static_cast<long long>(c.queries), avg_neg,
                  static_cast<long long>(c.short_queries),
-                 static_cast<long long>(s.num_negatives));
+                 static_cast<long long>(s.num_negatives),
+                 static_cast<long long>(s.num_negatives),
+                 static_cast<long long>(st.records_short),
+                 static_cast<long long>(st.records_without_negatives));
     std::fprintf(stderr,
                  "sbert-mine: %lld candidates retrieved; dropped: %lld positives, %lld same "
                  "text/empty, false-negative filter %lld (margin %lld, relative margin %lld, "

@@ -368,7 +368,7 @@ TEST_CASE("mine: BEIR reader (header, CRLF, numeric ids, errors with file:line)"
 
 namespace {
 
-// A small BEIR set from the fixture texts. Queries q0..q5; documents d0..d29 plus
+// A small BEIR set from the fixture texts. Queries q0..q6 (q6 = q0's text); documents d0..d29 plus
 //   "near": d3's text with its last character changed (a near duplicate of q0's positive),
 //   "same": d5's title and text with extra spaces (the same text as q1's positive).
 struct TinyBeir {
@@ -393,11 +393,13 @@ struct TinyBeir {
     for (int i = 0; i < 6; ++i)
       queries += "{\"_id\": \"q" + std::to_string(i) + "\", \"text\": " +
                  json_str(texts[static_cast<size_t>(100 + i)]) + "}\n";
+    // q6 has q0's text: one query for mining, with the positives of both.
+    queries += "{\"_id\": \"q6\", \"text\": " + json_str(texts[100]) + "}\n";
     write(dir / "queries.jsonl", queries);
     // Qrels order is not query order; q2 has two positives; q4's only row is not positive.
     write(dir / "qrels/train.tsv",
           "query-id\tcorpus-id\tscore\r\nq2\td8\t1\r\nq0\td3\t1\r\nq1\td5\t2\r\nq2\td7\t1\r\n"
-          "q4\td11\t0\r\nq3\td10\t1\r\nq5\td12\t1\r\n");
+          "q4\td11\t0\r\nq3\td10\t1\r\nq5\td12\t1\r\nq6\td20\t1\r\n");
   }
 };
 
@@ -450,30 +452,33 @@ TEST_CASE("mine: mine_beir writes NeMo records in qrels order, never a positive"
   MineOptions o = base_options();
   const fs::path out = b.tmp / "mined.jsonl";
   const MineStats st = mine_beir(model, b.dir, out, o);
-  CHECK(st.records == 6);  // 7 rows, one with score 0
+  CHECK(st.records == 7);  // 8 rows, one with score 0
   CHECK(st.skipped_not_positive == 1);
-  CHECK(st.select.queries == 5);
+  CHECK(st.select.queries == 5);  // q0 and q6 share a text
   CHECK(st.corpus_docs == 32);
   CHECK(st.select.negatives == 15);
-  CHECK(st.select.dropped_positive == 6);
+  CHECK(st.select.dropped_positive == 7);
   CHECK(st.select.dropped_duplicate == 1);  // "same", for q1
+  CHECK(st.records_short == 0);
 
   // The training reader accepts it as NeMo JSONL.
   const auto ds = TrainDataset::open(out);
-  CHECK(ds.size() == 6);
+  CHECK(ds.size() == 7);
 
   const auto recs = read_records(out);
-  REQUIRE(recs.size() == 6);
+  REQUIRE(recs.size() == 7);
   const std::vector<std::pair<std::string, std::string>> order = {
-      {"q2", "d8"}, {"q0", "d3"}, {"q1", "d5"}, {"q2", "d7"}, {"q3", "d10"}, {"q5", "d12"}};
+      {"q2", "d8"}, {"q0", "d3"},   {"q1", "d5"},  {"q2", "d7"},
+      {"q3", "d10"}, {"q5", "d12"}, {"q6", "d20"}};
   const std::map<std::string, std::set<std::string>> positives = {
-      {"q0", {"d3"}}, {"q1", {"d5", "same"}}, {"q2", {"d7", "d8"}}, {"q3", {"d10"}},
-      {"q5", {"d12"}}};
+      {"q0", {"d3", "d20"}}, {"q1", {"d5", "same"}}, {"q2", {"d7", "d8"}}, {"q3", {"d10"}},
+      {"q5", {"d12"}},       {"q6", {"d3", "d20"}}};
   for (size_t i = 0; i < recs.size(); ++i) {
     const Rec& r = recs[i];
     CHECK(r.query_id == order[i].first);
     CHECK(r.pos_id == order[i].second);
-    CHECK(r.query == b.texts[100 + static_cast<size_t>(std::stoi(r.query_id.substr(1)))]);
+    const size_t qi = static_cast<size_t>(std::stoi(r.query_id.substr(1)));
+    CHECK(r.query == b.texts[100 + (qi == 6 ? 0 : qi)]);
     const int di = std::stoi(r.pos_id.substr(1));
     const std::string title = di % 3 == 0 ? "" : "Doc " + std::to_string(di);
     CHECK(r.pos == (title.empty() ? "" : title + " ") + b.texts[static_cast<size_t>(di)]);
@@ -484,8 +489,10 @@ TEST_CASE("mine: mine_beir writes NeMo records in qrels order, never a positive"
       if (j) CHECK(r.neg_scores[j - 1] >= r.neg_scores[j]);
     }
   }
-  // Both records of q2 carry q2's negatives.
+  // Both records of q2 carry q2's negatives; q6 shares q0's.
   CHECK(recs[0].neg_ids == recs[3].neg_ids);
+  CHECK(recs[6].neg_ids == recs[1].neg_ids);
+  CHECK(recs[6].query == recs[1].query);
 
   // Without ids: exactly the three NeMo fields.
   o.write_ids = false;
@@ -600,6 +607,15 @@ TEST_CASE("mine: errors leave no output", "[mine]") {
   const Model model = Model::load(test::fixture_dir("tiny-bert"));
   MineOptions o = base_options();
   const fs::path out = b.tmp / "out.jsonl";
+  // Filters that leave nothing: every record is written, without negatives.
+  o.select.min_score = 1.5f;
+  const MineStats none = mine_beir(model, b.dir, out, o);
+  CHECK(none.records == 7);
+  CHECK(none.records_short == 7);
+  CHECK(none.records_without_negatives == 7);
+  CHECK(none.select.short_queries == 5);
+  CHECK(TrainDataset::open(out).size() == 7);
+  o = base_options();
   write(out, "keep");
   o.split = "dev";
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o), Contains("qrels/dev.tsv: no such file"));
@@ -634,9 +650,9 @@ TEST_CASE("mine: sbert-mine end to end and its errors", "[mine][apps]") {
                                               "--sample", "random", "--seed", "3"}));
   INFO("stderr: " << r.stderr_text);
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.stderr_text, Contains("6 records (one per positive pair) for 5 queries"));
+  CHECK_THAT(r.stderr_text, Contains("7 records (one per positive pair) for 5 queries"));
   CHECK_THAT(r.stderr_text, Contains("false-negative filter"));
-  CHECK(TrainDataset::open(out).size() == 6);
+  CHECK(TrainDataset::open(out).size() == 7);
   const std::string mined = slurp(out);
 
   // Usage errors (exit 2), checked before the model loads; the output is left alone.

@@ -47,9 +47,9 @@ void validate(const SelectOptions& o) {
               o.max_score.value_or(0), ")");
 }
 
-uint64_t query_key(const std::string& query_id) {
+uint64_t query_key(const std::string& query_text) {
   uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : query_id) {
+  for (const char c : query_text) {
     h ^= static_cast<unsigned char>(c);
     h *= 0x100000001b3ull;
   }
@@ -228,9 +228,12 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   std::vector<std::string> docs(static_cast<size_t>(corpus.size()));
   for (int64_t i = 0; i < corpus.size(); ++i) docs[static_cast<size_t>(i)] = corpus.document(i);
 
-  // Queries with at least one positive, in order of first appearance in the qrels.
-  std::vector<int64_t> query_rows;                 // -> data.queries row
-  std::unordered_map<std::string, int64_t> qpos;   // query id -> index in query_rows
+  // Queries with at least one positive, in order of first appearance in the qrels. Query ids
+  // with the same text are ONE mined query whose positives are pooled (as sentence-transformers
+  // de-duplicates anchors by text): a document that is a positive for this text under another
+  // id is not a negative.
+  std::vector<int64_t> query_rows;                 // -> data.queries row (the first id)
+  std::unordered_map<std::string, int64_t> qpos;   // query text -> index in query_rows
   std::vector<std::vector<int64_t>> positives;
   std::vector<const Qrel*> records;
   for (const Qrel& r : data.qrels) {
@@ -243,12 +246,16 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
       ++ms.skipped_empty_positive;
       continue;
     }
-    auto [it, inserted] = qpos.emplace(r.query_id, static_cast<int64_t>(query_rows.size()));
+    const int64_t qrow = data.queries.index.at(r.query_id);
+    auto [it, inserted] =
+        qpos.emplace(data.queries.texts[static_cast<size_t>(qrow)],
+                     static_cast<int64_t>(query_rows.size()));
     if (inserted) {
-      query_rows.push_back(data.queries.index.at(r.query_id));
+      query_rows.push_back(qrow);
       positives.emplace_back();
     }
-    positives[static_cast<size_t>(it->second)].push_back(d);
+    auto& pos = positives[static_cast<size_t>(it->second)];
+    if (std::find(pos.begin(), pos.end(), d) == pos.end()) pos.push_back(d);
     records.push_back(&r);
   }
   SBERT_CHECK(!records.empty(), "[mine] ", (beir_dir / "qrels" / (options.split + ".tsv")).string(),
@@ -284,7 +291,7 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
           ex.push_back(d);
     ex.insert(ex.end(), empty_docs.begin(), empty_docs.end());
     keys[static_cast<size_t>(q)] =
-        query_key(data.queries.ids[static_cast<size_t>(query_rows[static_cast<size_t>(q)])]);
+        query_key(data.queries.texts[static_cast<size_t>(query_rows[static_cast<size_t>(q)])]);
   }
   ms.seconds_read = seconds_since(t0);
 
@@ -317,9 +324,12 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   AtomicFile out(output);
   std::string line;
   for (const Qrel* r : records) {
-    const int64_t q = qpos.at(r->query_id);
+    const int64_t q = qpos.at(data.queries.texts[static_cast<size_t>(data.queries.index.at(r->query_id))]);
     const int64_t d = corpus.index.at(r->doc_id);
     const QueryNegatives& n = negs[static_cast<size_t>(q)];
+    const int64_t got = static_cast<int64_t>(n.rows.size());
+    if (got < options.select.num_negatives) ++ms.records_short;
+    if (got == 0 && options.select.num_negatives > 0) ++ms.records_without_negatives;
     line.clear();
     line += "{\"query\": ";
     tok::append_json_string(line, qtexts[static_cast<size_t>(q)]);

@@ -13,7 +13,7 @@
 //   5. take num_negatives of them: the first ones (top) or a seeded random sample (random),
 //      written best first.
 // One output record per (query, positive) qrels row, in qrels order; every positive of a query
-// gets the query's negatives.
+// gets the query's negatives. Query ids with the same text are one query (positives pooled).
 //
 // This is sentence-transformers' util.mine_hard_negatives (v5/v6) step for step, with a
 // separate corpus, the positives excluded, output "n-tuple"-like but keeping rows that found
@@ -82,7 +82,7 @@ struct QueryNegatives {
 // The selection on given embeddings (rows L2-normalized by the caller).
 //   positives[q]: corpus rows that are positives of query q (non-empty for every q)
 //   excluded[q]:  further rows never to use as negatives for q (same text, empty); may be empty
-//   keys[q]:      the query's random-sampling key (a hash of its id): the sample of a query
+//   keys[q]:      the query's random-sampling key (a hash of its text): the sample of a query
 //                 depends only on (seed, key, its candidates), not on other queries or order
 std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
                                              const float* doc_emb, int64_t nd, int64_t dim,
@@ -92,7 +92,7 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
                                              const SelectOptions& options,
                                              SelectStats* stats = nullptr);
 
-uint64_t query_key(const std::string& query_id);  // FNV-1a 64 of the id
+uint64_t query_key(const std::string& query_text);  // FNV-1a 64 (mine_beir keys by text)
 
 struct MineOptions {
   std::string split = "train";
@@ -107,6 +107,8 @@ struct MineStats {
   int64_t corpus_docs = 0;
   int64_t qrels_rows = 0;       // rows in the qrels file
   int64_t records = 0;          // written: one per positive (query, doc) row
+  int64_t records_short = 0;    // records with fewer than num_negatives negatives
+  int64_t records_without_negatives = 0;  // ... with none
   int64_t skipped_not_positive = 0;  // qrels rows with score <= 0
   int64_t skipped_empty_positive = 0;  // positive documents with no text
   double seconds_read = 0, seconds_embed = 0, seconds_search = 0, seconds_write = 0;
