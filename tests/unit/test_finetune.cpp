@@ -3,7 +3,9 @@
 // the user already has.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -219,5 +221,165 @@ TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finet
     const auto r = finetune(config, tmp / "run", {}, {"exp_manager.resume_if_exists=false"});
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.stderr_text, Contains("already holds checkpoints"));
+  }
+}
+
+namespace {
+
+// A BEIR folder from the SciFact subset fixture: the corpus, qrels restricted to documents of
+// the corpus, and the queries with a relevant document, the first `max_queries` of them.
+fs::path write_beir(const fs::path& dir, size_t max_queries) {
+  const fs::path src = test::fixture_dir("eval/scifact-subset");
+  fs::create_directories(dir / "qrels");
+  fs::copy_file(src / "corpus.jsonl", dir / "corpus.jsonl");
+  const std::string corpus = slurp(src / "corpus.jsonl");
+  auto field = [](const std::string& line, const std::string& key) {
+    const size_t at = line.find("\"" + key + "\": \"");
+    if (at == std::string::npos) return std::string();
+    const size_t b = at + key.size() + 5;
+    return line.substr(b, line.find('"', b) - b);
+  };
+  std::set<std::string> docs, judged;
+  std::istringstream cin(corpus);
+  for (std::string line; std::getline(cin, line);) docs.insert(field(line, "_id"));
+  std::istringstream qin(slurp(src / "qrels/test.tsv"));
+  std::string qrels;
+  for (std::string line; std::getline(qin, line);) {
+    std::istringstream cols(line);
+    std::string q, d, score;
+    cols >> q >> d >> score;
+    if (q == "query-id") {
+      qrels += line + "\n";
+    } else if (docs.count(d) && score != "0") {
+      qrels += line + "\n";
+      judged.insert(q);
+    }
+  }
+  put(dir / "qrels/test.tsv", qrels);
+  std::istringstream uin(slurp(src / "queries.jsonl"));
+  std::string queries;
+  size_t kept = 0;
+  for (std::string line; std::getline(uin, line) && kept < max_queries;) {
+    if (judged.count(field(line, "_id"))) {
+      queries += line + "\n";
+      ++kept;
+    }
+  }
+  REQUIRE(kept == max_queries);
+  put(dir / "queries.jsonl", queries);
+  return dir;
+}
+
+// Validation entries of metrics.jsonl: step -> the value of `key`.
+std::map<int64_t, double> validation_values(const fs::path& log_dir, const std::string& key) {
+  std::map<int64_t, double> out;
+  std::istringstream in(slurp(log_dir / "metrics.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"validation\": true") == std::string::npos) continue;
+    const size_t at = line.find("\"" + key + "\": ");
+    REQUIRE(at != std::string::npos);
+    out[std::stoll(line.substr(9))] = std::stod(line.substr(at + key.size() + 4));
+  }
+  return out;
+}
+
+double json_number(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  REQUIRE(at != std::string::npos);
+  return std::stod(json.substr(at + key.size() + 4));
+}
+
+}  // namespace
+
+TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best checkpoints",
+          "[finetune][beir-validation]") {
+  test::TempDir tmp;
+  const fs::path data = write_train_data(tmp.path());
+  const fs::path config = write_config(tmp.path(), data);
+  const fs::path all = write_beir(tmp / "beir", 30);
+  // The first 20 evaluated queries only: what validation_beir.max_queries=20 must evaluate.
+  const fs::path first20 = write_beir(tmp / "beir20", 20);
+  const auto r =
+      finetune(config, tmp / "run", {},
+               {"model.data.validation_beir.path=" + all.string(),
+                "model.data.validation_beir.max_queries=20", "model.data.add_prefix=false",
+                "trainer.val_check_interval=4",
+                "exp_manager.checkpoint_callback_params.every_n_train_steps=0",
+                "exp_manager.checkpoint_callback_params.monitor=val_ndcg@10",
+                "exp_manager.checkpoint_callback_params.mode=max",
+                "exp_manager.checkpoint_callback_params.save_top_k=1",
+                "exp_manager.checkpoint_callback_params.save_last=false", "model.optim.lr=5e-3"});
+  INFO(r.stderr_text);
+  REQUIRE(r.exit_code == 0);
+  const auto ndcg = validation_values(tmp / "run", "val_ndcg@10");
+  const auto recall100 = validation_values(tmp / "run", "val_recall@100");
+  // The base model at step 0, then every 4 steps.
+  REQUIRE(ndcg.size() == 4);
+  CHECK(ndcg.begin()->first == 0);
+  CHECK(ndcg.rbegin()->first == 12);
+  for (const auto& [step, v] : ndcg) {
+    CHECK(v >= 0);
+    CHECK(v <= 1);
+    CHECK(recall100.at(step) >= 0);
+    CHECK(recall100.at(step) <= 1);
+  }
+  // Step 0 is the base model: sbert-eval on the same 20 queries gives the same numbers.
+  const auto base = test::run_app(
+      "sbert-eval", {"--model", test::fixture_dir("tiny-bert").string(), "--beir", first20.string(),
+                     "--max-seq-length", "64", "--output", (tmp / "base.json").string()});
+  REQUIRE(base.exit_code == 0);
+  const std::string base_json = slurp(tmp / "base.json");
+  CHECK(json_number(base_json, "queries") == 20);
+  CHECK(ndcg.at(0) == Approx(json_number(base_json, "ndcg@10")).margin(1e-6));
+  CHECK(recall100.at(0) == Approx(json_number(base_json, "recall@100")).margin(1e-6));
+  // save_top_k=1 by val_ndcg@10 (max) keeps the newest and the best of steps 4, 8, 12.
+  int64_t best_step = 4;
+  for (const auto& [step, v] : ndcg)
+    if (step > 0 && v > ndcg.at(best_step)) best_step = step;
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(best_step));
+  const fs::path best = tmp / "run/checkpoints" / name;
+  REQUIRE(fs::exists(best / "model.safetensors"));
+  CHECK(fs::exists(tmp / "run/checkpoints/step-00000012"));
+  size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(tmp / "run/checkpoints"))
+    if (e.path().filename().string().rfind("step-", 0) == 0) ++kept;
+  CHECK(kept == (best_step == 12 ? 1u : 2u));
+  CHECK(json_number(slurp(best / "trainer_state.json"), "monitor") ==
+        Approx(ndcg.at(best_step)).margin(1e-12));
+  // The saved checkpoint evaluates to what was logged for its step.
+  const auto again = test::run_app(
+      "sbert-eval", {"--model", best.string(), "--beir", first20.string(), "--max-seq-length", "64",
+                     "--output", (tmp / "best.json").string()});
+  REQUIRE(again.exit_code == 0);
+  CHECK(ndcg.at(best_step) ==
+        Approx(json_number(slurp(tmp / "best.json"), "ndcg@10")).margin(1e-6));
+}
+
+TEST_CASE("sbert-finetune: retrieval validation configuration errors name the key",
+          "[finetune][beir-validation]") {
+  test::TempDir tmp;
+  const fs::path data = write_train_data(tmp.path());
+  const fs::path config = write_config(tmp.path(), data);
+  SECTION("monitoring a retrieval metric without a BEIR folder") {
+    const auto r = finetune(config, tmp / "run", {},
+                            {"exp_manager.checkpoint_callback_params.monitor=val_ndcg@10",
+                             "exp_manager.checkpoint_callback_params.mode=max"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("validation_beir.path"));
+  }
+  SECTION("a retrieval metric with mode min") {
+    const auto r = finetune(config, tmp / "run", {},
+                            {"model.data.validation_beir.path=" + (tmp / "x").string(),
+                             "exp_manager.checkpoint_callback_params.monitor=val_mrr@10"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("checkpoint_callback_params.mode"));
+  }
+  SECTION("a missing BEIR folder names the file before training starts") {
+    const auto r = finetune(config, tmp / "run", {},
+                            {"model.data.validation_beir.path=" + (tmp / "nowhere").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.stderr_text, Contains("nowhere"));
+    CHECK_FALSE(fs::exists(tmp / "run/checkpoints"));
   }
 }

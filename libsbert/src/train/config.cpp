@@ -86,6 +86,10 @@ std::vector<Field> fields(TrainConfig& c) {
       {"model.data.shuffle", Kind::Bool, &d.shuffle},
       {"model.data.dedupe_in_batch", Kind::Bool, &d.dedupe_in_batch},
       {"model.data.skip_bad_records", Kind::Bool, &d.skip_bad_records},
+      {"model.data.validation_beir.path", Kind::String, &d.validation_beir.path},
+      {"model.data.validation_beir.split", Kind::String, &d.validation_beir.split},
+      {"model.data.validation_beir.max_queries", Kind::Int, &d.validation_beir.max_queries},
+      {"model.data.validation_beir.batch_size", Kind::Int, &d.validation_beir.batch_size},
       {"model.optim.name", Kind::String, &o.name},
       {"model.optim.lr", Kind::Double, &o.lr},
       {"model.optim.weight_decay", Kind::Double, &o.weight_decay},
@@ -344,7 +348,8 @@ void assign(const Field& f, const YAML::Node& v, const fs::path& source) {
 }
 
 template <class T>
-void require(bool ok, const fs::path& source, const std::string& key, const char* what, T value) {
+void require(bool ok, const fs::path& source, const std::string& key, const std::string& what,
+             T value) {
   SBERT_CHECK(ok, "[config] ", source.string(), ": key '", key, "' ", what, ", got ", value);
 }
 
@@ -415,6 +420,29 @@ void validate(TrainConfig& c, const fs::path& src) {
           "must be -1 or at least 2", d.query_seq_length);
   require(d.passage_seq_length == -1 || d.passage_seq_length >= 2, src,
           "model.data.passage_seq_length", "must be -1 or at least 2", d.passage_seq_length);
+  const auto& vb = d.validation_beir;
+  require(vb.max_queries >= 0, src, "model.data.validation_beir.max_queries",
+          "must be >= 0 (0: all)", vb.max_queries);
+  require(vb.batch_size > 0, src, "model.data.validation_beir.batch_size", "must be positive",
+          vb.batch_size);
+  require(!vb.split.empty(), src, "model.data.validation_beir.split", "must name a qrels split",
+          "nothing");
+  {
+    const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
+                                                "val_recall@1", "val_recall@10", "val_recall@100"};
+    const std::string key = "exp_manager.checkpoint_callback_params.monitor";
+    if (beir_metrics.count(ck.monitor) > 0) {
+      require(!vb.path.empty(), src, key,
+              "names a retrieval metric but model.data.validation_beir.path is not set",
+              ck.monitor);
+      require(ck.mode == "max", src, "exp_manager.checkpoint_callback_params.mode",
+              "must be max when monitoring " + ck.monitor + " (higher is better)", ck.mode);
+    } else {
+      require(ck.monitor == "val_loss", src, key,
+              "must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100",
+              ck.monitor);
+    }
+  }
   const std::set<std::string> optims = {"fused_adam", "adam", "adamw"};
   require(optims.count(o.name) > 0, src, "model.optim.name", "must be fused_adam or adamw", o.name);
   require(o.lr > 0, src, "model.optim.lr", "must be positive", o.lr);

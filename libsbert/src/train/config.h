@@ -77,6 +77,15 @@ struct TrainConfig {
       bool shuffle = true;
       bool dedupe_in_batch = true;
       bool skip_bad_records = false;
+      // Retrieval metrics on a BEIR folder at every validation (sbert-eval's definitions):
+      // logged as val_ndcg@10, val_mrr@10, val_map@100, val_recall@1/10/100; any of them can be
+      // exp_manager.checkpoint_callback_params.monitor (mode max).
+      struct ValidationBeir {
+        std::string path;            // empty: off
+        std::string split = "test";  // qrels/<split>.tsv
+        int64_t max_queries = 0;     // 0: every query with a relevant document
+        int64_t batch_size = 64;     // texts per forward pass while embedding
+      } validation_beir;
     } data;
 
     struct Optim {

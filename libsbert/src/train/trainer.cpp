@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "api/model_impl.h"
@@ -13,6 +14,8 @@
 #include "cuda/runtime.h"
 #include "data/train_batches.h"
 #include "data/train_reader.h"
+#include "eval/beir.h"
+#include "eval/retrieval.h"
 #include "io/atomic_file.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
@@ -42,6 +45,8 @@ class Run {
   void load_model();
   void open_data();
   double validate(int64_t max_batches);
+  std::map<std::string, double> validate_beir();
+  std::map<std::string, double> run_validation(int64_t step);
   fs::path checkpoint(int64_t step, std::optional<double> monitor);
 
   const TrainConfig& cfg_;
@@ -51,6 +56,7 @@ class Run {
   std::vector<float> grads_;
   BertView grad_view_{};
   std::shared_ptr<const TrainDataset> train_data_, val_data_;
+  std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
   std::unique_ptr<TrainBatchBuilder> builder_;
   TrainBatchOptions batch_opt_;
   LossConfig loss_cfg_;
@@ -111,6 +117,19 @@ void Run::open_data() {
   };
   train_data_ = open(d.data_train);
   if (!d.data_validation.empty()) val_data_ = open(d.data_validation);
+  if (!d.validation_beir.path.empty()) {
+    eval::BeirData b = eval::read_beir(d.validation_beir.path, d.validation_beir.split);
+    SBERT_CHECK(!b.query_ids.empty(),
+                "[config] model.data.validation_beir: ", d.validation_beir.path, "/qrels/",
+                d.validation_beir.split, ".tsv has no query with a relevant document");
+    const auto keep = static_cast<size_t>(d.validation_beir.max_queries);
+    if (keep > 0 && keep < b.query_ids.size()) {  // the first N, in queries.jsonl order
+      b.query_ids.resize(keep);
+      b.query_texts.resize(keep);
+      b.relevance.resize(keep);
+    }
+    val_beir_ = std::make_unique<eval::BeirData>(std::move(b));
+  }
   const ModelConfig& mc = model_->config();
   const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
   auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
@@ -154,6 +173,38 @@ double Run::validate(int64_t max_batches) {
         gc_->loss_only(vb.next(), static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_).loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
+}
+
+// Retrieval metrics of the current weights (sbert-eval's definitions), named val_<metric>.
+std::map<std::string, double> Run::validate_beir() {
+  if (!val_beir_) return {};
+  const auto& vb = cfg_.model.data.validation_beir;
+  eval::RetrievalOptions o;
+  o.embed.batch_size = static_cast<int>(vb.batch_size);
+  o.embed.max_seq_length = batch_opt_.passage_max_length;
+  o.embed.device = ctx_.device;
+  o.embed.threads = cfg_.trainer.threads;
+  o.query_prefix = batch_opt_.query_prefix;
+  o.passage_prefix = batch_opt_.passage_prefix;
+  const eval::RetrievalMetrics r = eval::evaluate_retrieval(*model_, *val_beir_, o);
+  std::map<std::string, double> out;
+  for (const char* name : {"ndcg@10", "mrr@10", "map@100", "recall@1", "recall@10", "recall@100"})
+    out[cat("val_", name)] = r.get(name);
+  return out;
+}
+
+// Every configured validation; prints one line.
+std::map<std::string, double> Run::run_validation(int64_t step) {
+  std::map<std::string, double> v = validate_beir();
+  if (val_data_) v["val_loss"] = validate(cfg_.trainer.limit_val_batches);
+  std::string line = cat("step ", step, ":");
+  char buf[64];
+  for (const auto& [k, x] : v) {
+    std::snprintf(buf, sizeof buf, " %s %.6f", k.c_str(), x);
+    line += buf;
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+  return v;
 }
 
 fs::path Run::checkpoint(int64_t step, std::optional<double> monitor) {
@@ -246,8 +297,11 @@ TrainResult Run::go() {
     const double v = validate(cfg_.trainer.num_sanity_val_steps);
     std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
   }
+  if (!latest && val_beir_) {  // the base model's retrieval metrics: the curves start at step 0
+    log.log_validation(0, run_validation(0));
+  }
 
-  const auto t0 = std::chrono::steady_clock::now();
+  auto t0 = std::chrono::steady_clock::now();
   const int64_t first_step = state_.step;
   double samples = 0, tokens = 0;
   LossStats stats;
@@ -295,13 +349,16 @@ TrainResult Run::go() {
     result.last_loss = stats.loss;
 
     std::optional<double> monitor;
-    const bool validate_now = val_data_ && state_.step % cfg_.trainer.val_check_interval == 0;
+    const bool validate_now =
+        (val_data_ || val_beir_) && state_.step % cfg_.trainer.val_check_interval == 0;
     if (validate_now) {
-      const double v = validate(cfg_.trainer.limit_val_batches);
-      log.log_validation(state_.step, {{"val_loss", v}});
       log.end_progress();
-      std::fprintf(stderr, "step %lld: val_loss %.6f\n", static_cast<long long>(state_.step), v);
-      monitor = v;
+      const auto tv = std::chrono::steady_clock::now();
+      const auto v = run_validation(state_.step);
+      t0 += std::chrono::steady_clock::now() - tv;  // throughput counts training time only
+      log.log_validation(state_.step, v);
+      const auto it = v.find(ck.monitor);
+      if (it != v.end()) monitor = it->second;
     }
     const bool due =
         cfg_.exp_manager.create_checkpoint_callback &&
