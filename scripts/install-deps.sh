@@ -2,7 +2,7 @@
 # Installs libsbert's build and test dependencies from Debian's packages (as root, or via sudo).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
-PKGS=(cmake g++ make pkg-config unzip
+PKGS=(cmake g++ make pkg-config unzip python3-minimal
       libeigen3-dev libyaml-cpp-dev libsimdjson-dev libsentencepiece-dev catch2
       libutf8proc-dev libopenblas-dev libopenmpi-dev openmpi-bin)
 missing=()

@@ -2,6 +2,7 @@
 """Writes the BEIR SciFact folder from the files committed in data/scifact/.
 
     python3 tools/scifact/prepare.py [--data data/scifact] [--out data/scifact/beir]
+    python3 tools/scifact/prepare.py --demo 1152     # -> data/scifact/demo (scripts/demo.sh)
 
 Output (the standard BEIR layout, read by sbert-mine and sbert-eval):
     <out>/corpus.jsonl      5,183 abstracts {"_id", "title", "text", "metadata"}, built from
@@ -10,6 +11,10 @@ Output (the standard BEIR layout, read by sbert-mine and sbert-eval):
     <out>/queries.jsonl     copy of data/scifact/queries.jsonl (1,109 claims)
     <out>/qrels/train.tsv   copy (919 pairs, CRLF, header)
     <out>/qrels/test.tsv    copy (339 pairs, CRLF, header)
+
+With --demo N the corpus keeps the 667 documents named by a train or test qrel plus N others
+drawn with a fixed seed: a smaller retrieval task for the README demo (1,819 documents for
+N = 1152), not SciFact's official corpus.
 
 Python 3 standard library only. Every input and output is checked against its sha256, so the
 result is the same on every machine; a run on an up-to-date folder rewrites nothing. Outputs
@@ -23,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import sys
 import tempfile
 import tokenize
@@ -118,6 +124,22 @@ def check_qrels(name, data, doc_ids, query_ids):
     return len(rows) - 1
 
 
+def demo_corpus(corpus, inputs, extra):
+    """Keeps the judged documents and `extra` others (random.Random(0) over sorted ids)."""
+    judged = set()
+    for name in ("qrels/train.tsv", "qrels/test.tsv"):
+        for row in inputs[name].decode("utf-8").splitlines()[1:]:
+            judged.add(row.split("\t")[1])
+    lines = corpus.decode("utf-8").splitlines()
+    ids = [json.loads(line)["_id"] for line in lines]
+    others = sorted(i for i in ids if i not in judged)
+    if extra < 0 or extra > len(others):
+        raise PrepError(f"--demo {extra}: must be between 0 and {len(others)}")
+    keep = judged | set(random.Random(0).sample(others, extra))
+    kept = [line for i, line in zip(ids, lines) if i in keep]
+    return ("\n".join(kept) + "\n").encode("utf-8"), keep
+
+
 def write_atomic(path, data):
     """Writes unless the file already holds exactly these bytes. Returns True if written."""
     try:
@@ -150,9 +172,13 @@ def main():
     ap.add_argument("--data", default=os.path.join(root, "data", "scifact"),
                     help="folder with the committed scifact.zip, queries.jsonl, qrels/ "
                          "(default: %(default)s)")
-    ap.add_argument("--out", default=None, help="BEIR folder to write (default: <data>/beir)")
+    ap.add_argument("--out", default=None,
+                    help="BEIR folder to write (default: <data>/beir, or <data>/demo with --demo)")
+    ap.add_argument("--demo", type=int, default=None, metavar="N",
+                    help="a smaller corpus for the README demo: every document named by a qrel "
+                         "plus N others drawn with a fixed seed (file order kept)")
     args = ap.parse_args()
-    out = args.out or os.path.join(args.data, "beir")
+    out = args.out or os.path.join(args.data, "demo" if args.demo is not None else "beir")
 
     inputs = {name: read_checked(os.path.join(args.data, name), sha)
               for name, sha in INPUTS.items()}
@@ -165,6 +191,8 @@ def main():
     counts = {name: check_qrels(name, inputs[name], doc_ids, query_ids)
               for name in ("qrels/train.tsv", "qrels/test.tsv")}
 
+    if args.demo is not None:
+        corpus, doc_ids = demo_corpus(corpus, inputs, args.demo)
     outputs = [("corpus.jsonl", corpus)] + [(n, inputs[n]) for n in
                                            ("queries.jsonl", "qrels/train.tsv", "qrels/test.tsv")]
     written = [name for name, data in outputs if write_atomic(os.path.join(out, name), data)]
