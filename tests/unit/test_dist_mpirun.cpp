@@ -122,14 +122,15 @@ test::AppResult single(const fs::path& config, const fs::path& log_dir,
                        {"OMP_NUM_THREADS=1"});
 }
 
-std::vector<double> losses(const fs::path& log_dir) {
+// Every value of `key` in metrics.jsonl, in order ("loss": the training steps).
+std::vector<double> losses(const fs::path& log_dir, const char* key = "loss") {
   std::vector<double> out;
   simdjson::dom::parser parser;
   std::istringstream in(slurp(log_dir / "metrics.jsonl"));
   for (std::string line; std::getline(in, line);) {
     simdjson::dom::element e = parser.parse(line);
     double loss = 0;
-    if (!e["loss"].get(loss)) out.push_back(loss);
+    if (!e[key].get(loss)) out.push_back(loss);
   }
   return out;
 }
@@ -181,12 +182,17 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
   test::TempDir tmp;
   const fs::path config = write_config(tmp.path());
 
-  SECTION("global in-batch negatives on (NeMo's default)") {
-    const auto two = mpirun2(config, tmp / "two");
+  SECTION("global in-batch negatives on (NeMo's default), with validation") {
+    // Validation on the training file: each rank embeds its share of every validation batch.
+    const std::vector<std::string> val = {
+        "model.data.data_validation=" + (tmp / "train.jsonl").string(),
+        "trainer.val_check_interval=5", "trainer.limit_val_batches=2",
+        "trainer.num_sanity_val_steps=1"};
+    const auto two = mpirun2(config, tmp / "two", val);
     INFO(two.stderr_text);
     REQUIRE(two.exit_code == 0);
     CHECK_THAT(two.stderr_text, Contains("2 ranks (mpi), 4 rows of each global batch per rank"));
-    const auto one = single(config, tmp / "one");
+    const auto one = single(config, tmp / "one", val);
     INFO(one.stderr_text);
     REQUIRE(one.exit_code == 0);
 
@@ -201,6 +207,9 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
     CHECK(dw <= 1e-5);
     CHECK(dk <= kKeyBiasNoise);
     CHECK(weight_diff(test::fixture_dir("tiny-bert"), tmp / "two" / kFinal) > 1e-3);  // it trained
+    const auto v2 = losses(tmp / "two", "val_loss"), v1 = losses(tmp / "one", "val_loss");
+    CHECK(v2.size() == 2);
+    CHECK(max_abs_diff(v1, v2) <= 1e-5);
   }
 
   SECTION("global in-batch negatives off: each rank's loss sees its own rows") {
