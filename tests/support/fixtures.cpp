@@ -97,17 +97,23 @@ std::string slurp(const fs::path& p) {
 }
 }  // namespace
 
+fs::path app_path(const std::string& app) { return fs::path(SBERT_BIN_DIR) / app; }
+
 AppResult run_app(const std::string& app, const std::vector<std::string>& args,
                   const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {app_path(app).string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, env);
+}
+
+AppResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   TempDir tmp;
   std::string cmd = "env";
   for (const auto& e : env) {
     cmd += ' ';
     cmd += quote(e);
   }
-  cmd += ' ';
-  cmd += quote((fs::path(SBERT_BIN_DIR) / app).string());
-  for (const auto& a : args) {
+  for (const auto& a : argv) {
     cmd += ' ';
     cmd += quote(a);
   }

@@ -324,7 +324,7 @@ TrainBatchBuilder::Row TrainBatchBuilder::prepare(uint32_t record, uint64_t epoc
   return row;
 }
 
-void TrainBatchBuilder::tokenize_missing(const std::vector<Row>& rows) {
+void TrainBatchBuilder::tokenize_missing(std::span<const Row> rows) {
   // Texts not cached yet, each once, in row order: queries in one call, passages in another.
   std::vector<std::string> texts[2];
   std::vector<Hash128> keys[2];
@@ -363,9 +363,18 @@ void TrainBatchBuilder::tokenize_missing(const std::vector<Row>& rows) {
   }
 }
 
-TrainBatch TrainBatchBuilder::next() {
+TrainBatch TrainBatchBuilder::next() { return next_shard(0, 1); }
+
+TrainBatch TrainBatchBuilder::next_shard(int rank, int world_size) {
   const size_t B = opt_.global_batch_size;
   const auto K = static_cast<size_t>(opt_.hard_negatives_to_train);
+  SBERT_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "[train-data] rank ", rank,
+              " is not in [0, world_size ", world_size, ")");
+  SBERT_CHECK(B % static_cast<size_t>(world_size) == 0, "[train-data] global batch of ", B,
+              " rows does not split over ", world_size,
+              " ranks (global_batch_size must be a multiple of the number of ranks)");
+  const size_t per = B / static_cast<size_t>(world_size);
+  const size_t first = per * static_cast<size_t>(rank);
   for (;;) {
     ensure_order();
     // Work on copies of the stream state; commit only once the batch is complete.
@@ -422,19 +431,20 @@ TrainBatch TrainBatchBuilder::next() {
       tokens_.clear();
       stats_.cached_tokens = 0;
     }
-    tokenize_missing(rows);
+    const std::span<const Row> mine(rows.data() + first, per);
+    tokenize_missing(mine);
     TrainBatch batch;
     batch.epoch = epoch_;
     batch.index_in_epoch = batch_in_epoch_;
     batch.num_negatives = static_cast<int>(K);
-    batch.records.reserve(B);
-    batch.queries.reserve(B);
-    batch.positives.reserve(B);
-    batch.negatives.resize(B * K);
-    batch.negative_mask.assign(B * K, 0);
+    batch.records.reserve(per);
+    batch.queries.reserve(per);
+    batch.positives.reserve(per);
+    batch.negatives.resize(per * K);
+    batch.negative_mask.assign(per * K, 0);
     uint64_t masked = 0;
-    for (size_t b = 0; b < B; ++b) {
-      const Row& row = rows[b];
+    for (size_t b = 0; b < per; ++b) {
+      const Row& row = mine[b];
       batch.records.push_back(row.record);
       batch.queries.push_back(tokens_[token_ids_.at(row.q)]);
       batch.positives.push_back(tokens_[token_ids_.at(row.p)]);

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -111,7 +112,8 @@ struct TrainBatchStats {
   uint64_t batches = 0;          // yielded by this builder
   uint64_t deferrals = 0;        // times a record was pushed to the next batch by dedupe
   uint64_t dropped = 0;          // records left out at epoch ends (drop_last, deferred)
-  uint64_t masked_slots = 0;     // negative slots masked out (records without negatives)
+  uint64_t masked_slots = 0;     // negative slots masked out (records without negatives), in
+                                 // the rows yielded (a rank's share with next_shard)
   uint64_t tokenized_texts = 0;  // unique texts tokenized (each once)
   uint64_t cached_tokens = 0;    // token ids held by the cache now
 };
@@ -130,6 +132,11 @@ class TrainBatchBuilder {
                     TokenizeBatchFn tokenize_batch);
 
   TrainBatch next();  // the next full global batch; epochs follow one another without end
+  // Data parallelism: rank's share of the next global batch, slice_for_rank(next(), rank,
+  // world_size) without tokenizing the other ranks' rows. Every rank selects the same global
+  // batch (the selection and dedupe depend only on the data, options and seed), so the
+  // position stays global: a run saved with N ranks resumes on any number.
+  TrainBatch next_shard(int rank, int world_size);
 
   DataPosition position() const;          // the stream's position before the next next()
   void restore(const DataPosition& pos);  // throws when pos was made with other data/options
@@ -150,7 +157,7 @@ class TrainBatchBuilder {
  private:
   struct Row;
   Row prepare(uint32_t record, uint64_t epoch);
-  void tokenize_missing(const std::vector<Row>& rows);
+  void tokenize_missing(std::span<const Row> rows);
   void ensure_order();
 
   std::shared_ptr<const TrainDataset> data_;

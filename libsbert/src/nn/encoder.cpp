@@ -129,7 +129,8 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
 template <class T>
 void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                       const PackedBatch& batch, EncoderCacheT<T>& cache,
-                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad) {
+                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad,
+                      const std::function<void(int)>& on_grads_done) {
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
   const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
   const int64_t* cu = batch.cu_seqlens.data();
@@ -190,6 +191,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     // x feeds the QKV projection (dx) and the residual into res1 (dres1)
     dA = g.dx.data();
     dB = g.dres1.data();
+    if (on_grads_done) on_grads_done(l);
   }
 
   // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos + type[0]
@@ -200,6 +202,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                           cache.emb_rstd.data(), T_, H);
   ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
                           batch.ids.data(), cu, nseq, H, cfg.pad_token_id);
+  if (on_grads_done) on_grads_done(-1);
 }
 
 #define SBERT_INSTANTIATE(T)                                                                    \
@@ -211,7 +214,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                    const LayerCallback<T>&);                                    \
   template void encoder_backward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,    \
                                     const PackedBatch&, EncoderCacheT<T>&, const DropoutState&, \
-                                    const T*, const BertViewT<T>&);
+                                    const T*, const BertViewT<T>&,                              \
+                                    const std::function<void(int)>&);
 SBERT_INSTANTIATE(float)
 SBERT_INSTANTIATE(double)
 #undef SBERT_INSTANTIATE

@@ -97,10 +97,13 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
 // the same ParamLayout as the weights. The cache must come from encoder_forward with
 // keep_all = true on the same batch and weights, and dropout must equal the forward's state
 // (the masks are regenerated from it). Deterministic: for a fixed thread count the gradients
-// are bitwise the same run to run.
+// are bitwise the same run to run. on_grads_done(l), when given, is called once layer l's
+// parameter gradients are complete (l = N-1 .. 0, then -1 for the embeddings): data
+// parallelism starts their all-reduce while the layers below are computed (dist/grad_reducer.h).
 template <class T>
 void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                       const PackedBatch& batch, EncoderCacheT<T>& cache,
-                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad);
+                      const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad,
+                      const std::function<void(int)>& on_grads_done = {});
 
 }  // namespace sbert

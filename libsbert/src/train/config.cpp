@@ -49,6 +49,7 @@ std::vector<Field> fields(TrainConfig& c) {
       {"trainer.log_every_n_steps", Kind::Int, &t.log_every_n_steps},
       {"trainer.gradient_clip_val", Kind::Double, &t.gradient_clip_val},
       {"trainer.threads", Kind::Int, &t.threads},
+      {"trainer.dist_timeout_sec", Kind::Int, &t.dist_timeout_sec},
       {"exp_manager.explicit_log_dir", Kind::String, &e.explicit_log_dir},
       {"exp_manager.exp_dir", Kind::String, &e.exp_dir},
       {"exp_manager.name", Kind::String, &e.name},
@@ -364,6 +365,8 @@ void validate(TrainConfig& c, const fs::path& src) {
           "nothing");
   require(t.devices >= 1, src, "trainer.devices", "must be at least 1", t.devices);
   require(t.num_nodes >= 1, src, "trainer.num_nodes", "must be at least 1", t.num_nodes);
+  require(t.dist_timeout_sec >= 1, src, "trainer.dist_timeout_sec", "must be at least 1",
+          t.dist_timeout_sec);
   const std::set<std::string> accel = {"cpu", "gpu", "cuda", "auto"};
   require(accel.count(t.accelerator) > 0, src, "trainer.accelerator",
           "must be cpu, gpu, cuda or auto", t.accelerator);

@@ -32,6 +32,7 @@ struct TrainConfig {
     int64_t log_every_n_steps = 10;
     double gradient_clip_val = 1.0;  // 0: no clipping
     int threads = 0;                 // CPU threads (0: all cores)
+    int64_t dist_timeout_sec = 600;  // a collective waiting longer fails the job (multi-process)
   } trainer;
 
   struct ExpManager {

@@ -7,9 +7,26 @@
 // of one micro-batch. With a single micro-batch, phase 1 keeps its activations and nothing is
 // recomputed. Queries, positives and real hard negatives of a micro-batch run as ONE packed
 // stream; masked negative slots are not encoded.
+//
+// Data parallelism (DataParallel below): the batch given is this rank's share of the global
+// batch (rows [rank*G/W, (rank+1)*G/W)). Micro-batch c of rank r uses dropout stream
+// r * chunks + c, the index it has in one process, so W ranks with micro-batch B replay the
+// masks of one process running the global batch in micro-batches of B.
+//   global_negatives (model.global_inbatch_negatives, NeMo's name): the embeddings of every rank
+//     are all-gathered and each rank computes the loss of the WHOLE global batch (every query
+//     against every positive), then backpropagates its own rows' slice of that exact gradient.
+//     Summed over ranks (the gradient all-reduce) this is the gradient of one process's loss;
+//     NeMo's default path instead scales it by 1/world_size. The gathered loss is O(G^2 H) on
+//     every rank: negligible next to the encoder.
+//   otherwise: each rank's loss sees its own G/W rows only (NeMo's semantics with the flag off);
+//     the objective is the mean of the W per-rank losses, so each rank's embedding gradient is
+//     scaled by 1/W. loss_blocks > 1 splits a rank's rows further into independent blocks:
+//     ONE process with loss_blocks = W computes exactly what W ranks compute (the reference of
+//     the tests).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "api/model_impl.h"
@@ -22,17 +39,27 @@
 
 namespace sbert {
 
+class Communicator;
+
+struct DataParallel {
+  Communicator* comm = nullptr;  // null or one rank: a single process
+  bool global_negatives = true;  // model.global_inbatch_negatives
+  int loss_blocks = 1;           // independent loss blocks per rank (see above)
+};
+
 class GradCache {
  public:
   // model: weights and config (its dropout probabilities are used when training).
-  GradCache(const Context& ctx, const Model::Impl& model);
+  GradCache(const Context& ctx, const Model::Impl& model, DataParallel dp = {});
 
-  // Zeroes grads (layout.total floats) and writes the gradient of the mean loss over the
-  // global batch. dropout.micro is set per micro-batch. Returns the loss statistics; *tokens
-  // receives the real tokens encoded (phase 1).
+  // Zeroes grads (layout.total floats) and writes this rank's gradient of the mean loss over
+  // the global batch (summed over ranks by the caller's all-reduce). dropout.micro is set per
+  // micro-batch. Returns the loss statistics of the global batch (the same on every rank);
+  // *tokens receives the real tokens this rank encoded (phase 1). on_grads_done(l) is called
+  // as the LAST micro-batch's backward completes layer l's gradients (encoder_backward).
   LossStats gradients(const TrainBatch& batch, size_t micro_batch_size, const LossConfig& loss,
                       DropoutState dropout, const BertView& grads, float* grad_block,
-                      int64_t* tokens);
+                      int64_t* tokens, const std::function<void(int)>& on_grads_done = {});
 
   // The loss alone (no dropout, no gradient): validation.
   LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size, const LossConfig& loss);
@@ -52,6 +79,10 @@ class GradCache {
   void scatter(const Chunk& c);  // pool_.out rows -> embedding matrices
   float* row(uint8_t kind, int64_t r, bool grad);
   void resize(int64_t G, int64_t K);
+  // The loss of the global batch on the cached embeddings; writes dq_, dp_, dn_ when grads.
+  LossStats loss(const TrainBatch& batch, const LossConfig& cfg, bool grads);
+  int world() const;
+  int rank() const;
 
   Context ctx_;
   const Model::Impl& model_;
@@ -59,7 +90,12 @@ class GradCache {
   int64_t H_;
   EncoderCache cache_;
   PoolingCache pool_;
-  std::vector<float> q_, p_, n_, dq_, dp_, dn_;  // (G, H), (G, H), (G*K, H) and gradients
+  DataParallel par_;
+  // This rank's rows (G of them): (G, H), (G, H), (G*K, H) and their gradients
+  std::vector<float> q_, p_, n_, dq_, dp_, dn_;
+  // Gathered over ranks (global_negatives): (W*G, H), (W*G, H), (W*G*K, H), gradients, mask
+  std::vector<float> gq_, gp_, gn_, gdq_, gdp_, gdn_;
+  std::vector<uint8_t> gmask_;
   std::vector<float> dout_, dhidden_;
 };
 

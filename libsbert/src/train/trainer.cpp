@@ -14,6 +14,8 @@
 #include "cuda/runtime.h"
 #include "data/train_batches.h"
 #include "data/train_reader.h"
+#include "dist/communicator.h"
+#include "dist/grad_reducer.h"
 #include "eval/beir.h"
 #include "eval/retrieval.h"
 #include "io/atomic_file.h"
@@ -35,12 +37,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// FNV-1a over 64-bit words: a fingerprint of the weights, compared across ranks at every
+// checkpoint (the all-reduce must leave every rank with the same model).
+uint64_t fingerprint(const float* data, int64_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto* w = reinterpret_cast<const uint32_t*>(data);
+  for (int64_t i = 0; i < n; ++i) {
+    h ^= w[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
 class Run {
  public:
-  Run(const TrainConfig& cfg, const TrainerHooks& hooks) : cfg_(cfg), hooks_(hooks) {}
+  Run(const TrainConfig& cfg, const TrainerHooks& hooks, Communicator* comm)
+      : cfg_(cfg), hooks_(hooks) {
+    if (!comm) own_comm_ = make_single_communicator();
+    comm_ = comm ? comm : own_comm_.get();
+  }
   TrainResult go();
 
  private:
+  bool lead() const { return comm_->rank() == 0; }  // rank 0 writes logs and checkpoints
+  void check_weights_in_sync(int64_t step);
   void setup_device();
   void load_model();
   void open_data();
@@ -51,6 +71,9 @@ class Run {
 
   const TrainConfig& cfg_;
   const TrainerHooks& hooks_;
+  std::unique_ptr<Communicator> own_comm_;
+  Communicator* comm_ = nullptr;
+  std::unique_ptr<GradReducer> reducer_;
   Context ctx_;
   std::unique_ptr<Model> model_;
   std::vector<float> grads_;
@@ -75,18 +98,40 @@ void Run::setup_device() {
   } else if (a == "auto") {
     ctx_.device = cuda::device_count() > 0 ? Device::CUDA : Device::CPU;
   }
-  SBERT_CHECK(cfg_.trainer.devices * cfg_.trainer.num_nodes == 1, "[config] ", cfg_.source.string(),
-              ": trainer.devices x trainer.num_nodes is ",
-              cfg_.trainer.devices * cfg_.trainer.num_nodes,
-              " but this build trains in one process (multi-process training is not available "
-              "yet)");
+  const int W = comm_->size();
+  const int want = cfg_.trainer.devices * cfg_.trainer.num_nodes;
+  SBERT_CHECK(want == W, "[config] ", cfg_.source.string(),
+              ": trainer.devices x trainer.num_nodes is ", cfg_.trainer.devices, " x ",
+              cfg_.trainer.num_nodes, " = ", want, " but this job has ", W,
+              W == 1 ? " process" : " processes", " (", comm_->backend(),
+              "): launch one process per device, e.g. mpirun -np ", want,
+              " sbert-finetune ... (docs/distributed.md)");
+  SBERT_CHECK(W == 1 || comm_->local_size() == cfg_.trainer.devices, "[config] ",
+              cfg_.source.string(), ": trainer.devices is ", cfg_.trainer.devices,
+              " per machine but rank ", comm_->rank(), "'s machine runs ", comm_->local_size(),
+              " processes of the job");
   SBERT_CHECK(ctx_.device == Device::CPU || cfg_.trainer.precision == "32" ||
                   cfg_.trainer.precision == "bf16-mixed",
               "[config] unsupported precision ", cfg_.trainer.precision);
   SBERT_CHECK(ctx_.device == Device::CUDA || cfg_.trainer.precision == "32", "[config] ",
               cfg_.source.string(), ": key 'trainer.precision' is ", cfg_.trainer.precision,
               " but bf16-mixed needs a GPU (trainer.accelerator=gpu); use 32 on the CPU");
+  SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
+              " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
+              " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU");
   apply_cpu_threads(ctx_);
+}
+
+void Run::check_weights_in_sync(int64_t step) {
+  if (comm_->size() == 1) return;
+  const Model::Impl& m = model_->impl();
+  const uint64_t mine = fingerprint(m.weights.data(), m.layout.total);
+  std::vector<uint64_t> all(static_cast<size_t>(comm_->size()));
+  comm_->host_all_gather(&mine, sizeof mine, all.data());
+  for (size_t r = 1; r < all.size(); ++r) {
+    SBERT_CHECK(all[r] == all[0], "[dist] after step ", step, " the weights of rank ", r,
+                " differ from rank 0's: the ranks no longer train the same model");
+  }
 }
 
 void Run::load_model() {
@@ -99,7 +144,12 @@ void Run::load_model() {
   }
   grads_.assign(static_cast<size_t>(m.layout.total), 0.0f);
   grad_view_ = bind_bert(m.config, m.layout, grads_.data());
-  gc_ = std::make_unique<GradCache>(ctx_, m);
+  DataParallel dp;
+  dp.comm = comm_;
+  dp.global_negatives = cfg_.model.global_inbatch_negatives;
+  dp.loss_blocks = hooks_.loss_blocks;
+  gc_ = std::make_unique<GradCache>(ctx_, m, dp);
+  reducer_ = std::make_unique<GradReducer>(*comm_, m.config, m.layout, grads_.data());
 }
 
 void Run::open_data() {
@@ -157,7 +207,12 @@ double Run::validate(int64_t max_batches) {
   if (!val_data_) return std::nan("");
   TrainBatchOptions vopt = batch_opt_;
   vopt.shuffle = false;
-  vopt.global_batch_size = std::min<size_t>(batch_opt_.global_batch_size, val_data_->size());
+  // A multiple of the rank count, each rank taking its share as in training.
+  const auto W = static_cast<size_t>(comm_->size());
+  vopt.global_batch_size =
+      std::min<size_t>(batch_opt_.global_batch_size, val_data_->size()) / W * W;
+  SBERT_CHECK(vopt.global_batch_size > 0, "[train] ", val_data_->name(), ": ", val_data_->size(),
+              " validation records cannot be shared by ", W, " ranks");
   const Tokenizer& tok = model_->tokenizer();
   const int threads = cfg_.trainer.threads;
   TrainBatchBuilder vb(val_data_, vopt,
@@ -169,8 +224,9 @@ double Run::validate(int64_t max_batches) {
   if (max_batches > 0) n = std::min(n, max_batches);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
-    total +=
-        gc_->loss_only(vb.next(), static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_).loss;
+    total += gc_->loss_only(vb.next_shard(comm_->rank(), comm_->size()),
+                            static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_)
+                 .loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
 }
@@ -203,11 +259,12 @@ std::map<std::string, double> Run::run_validation(int64_t step) {
     std::snprintf(buf, sizeof buf, " %s %.6f", k.c_str(), x);
     line += buf;
   }
-  std::fprintf(stderr, "%s\n", line.c_str());
+  if (lead()) std::fprintf(stderr, "%s\n", line.c_str());
   return v;
 }
 
 fs::path Run::checkpoint(int64_t step, std::optional<double> monitor) {
+  check_weights_in_sync(step);
   state_.step = step;
   state_.data_position = builder_->position().to_json();
   state_.monitor = monitor;
@@ -222,6 +279,7 @@ fs::path Run::checkpoint(int64_t step, std::optional<double> monitor) {
   if (hooks_.before_checkpoint_commit)
     d.before_commit = [&] { hooks_.before_checkpoint_commit(step); };
   const fs::path root = cfg_.log_dir() / "checkpoints";
+  if (!lead()) return {};
   const fs::path dir = save_checkpoint(root, d);
   prune_checkpoints(root, cfg_.exp_manager.checkpoint.save_top_k, cfg_.exp_manager.checkpoint.mode);
   return dir;
@@ -256,15 +314,24 @@ TrainResult Run::go() {
 
   const fs::path log_dir = cfg_.log_dir();
   const fs::path ckpt_root = log_dir / "checkpoints";
-  fs::create_directories(log_dir);
-  remove_stale_temporaries(ckpt_root);
+  // Rank 0 owns the log directory; the others read the checkpoint it names (a shared
+  // filesystem across machines).
+  std::optional<fs::path> latest;
+  if (lead()) {
+    fs::create_directories(log_dir);
+    remove_stale_temporaries(ckpt_root);
+    latest = find_latest_checkpoint(ckpt_root);
+  }
+  if (comm_->size() > 1) {
+    const std::string name = comm_->host_broadcast_string(latest ? latest->string() : "", 0);
+    if (!name.empty()) latest = fs::path(name);
+  }
   state_.seed = cfg_.model.seed;
   state_.layout_total = mi.layout.total;
   state_.monitor_name = cfg_.exp_manager.checkpoint.monitor;
 
   TrainResult result;
   result.log_dir = log_dir;
-  const auto latest = find_latest_checkpoint(ckpt_root);
   if (latest) {
     SBERT_CHECK(cfg_.exp_manager.resume_if_exists, "[train] ", log_dir.string(),
                 " already holds checkpoints (", latest->filename().string(),
@@ -278,27 +345,39 @@ TrainResult Run::go() {
     adamw_->set_state(opt.exp_avg.data(), opt.exp_avg_sq.data(), opt.step);
     builder_->restore(DataPosition::from_json(state_.data_position));
     result.resumed_from = state_.step;
-    std::fprintf(stderr, "sbert-finetune: resuming from %s (step %lld)\n", latest->c_str(),
-                 static_cast<long long>(state_.step));
+    if (lead()) {
+      std::fprintf(stderr, "sbert-finetune: resuming from %s (step %lld)\n", latest->c_str(),
+                   static_cast<long long>(state_.step));
+    }
   } else if (cfg_.exp_manager.resume_if_exists && !cfg_.exp_manager.resume_ignore_no_checkpoint) {
     fail("[train] ", ckpt_root.string(),
          ": no checkpoint to resume from (exp_manager.resume_ignore_no_checkpoint is false)");
   }
-  write_file_atomic(log_dir / "config.yaml", to_yaml(cfg_));
-  for (const auto& w : cfg_.warnings)
-    std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
-  if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
-    const std::string sw = schedule_warnings(scfg);
-    if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
+  std::optional<MetricsLog> log;
+  if (lead()) {
+    write_file_atomic(log_dir / "config.yaml", to_yaml(cfg_));
+    for (const auto& w : cfg_.warnings)
+      std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
+    if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
+      const std::string sw = schedule_warnings(scfg);
+      if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
+    }
+    if (comm_->size() > 1) {
+      std::fprintf(stderr,
+                   "sbert-finetune: %d ranks (%s), %lld rows of each global batch per rank\n",
+                   comm_->size(), comm_->backend(),
+                   static_cast<long long>(cfg_.model.global_batch_size / comm_->size()));
+    }
+    log.emplace(log_dir, latest ? state_.step : -1);
   }
-
-  MetricsLog log(log_dir, latest ? state_.step : -1);
   if (!latest && val_data_ && cfg_.trainer.num_sanity_val_steps > 0) {
     const double v = validate(cfg_.trainer.num_sanity_val_steps);
-    std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
+    if (lead()) std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
   }
-  if (!latest && val_beir_) {  // the base model's retrieval metrics: the curves start at step 0
-    log.log_validation(0, run_validation(0));
+  if (!latest && val_beir_ && cfg_.trainer.num_sanity_val_steps > 0) {
+    // The base model's retrieval metrics: the curves start where the model did.
+    const auto v0 = run_validation(0);
+    if (log) log->log_validation(0, v0);
   }
 
   auto t0 = std::chrono::steady_clock::now();
@@ -307,18 +386,24 @@ TrainResult Run::go() {
   LossStats stats;
   const auto& ck = cfg_.exp_manager.checkpoint;
   bool saved_last = false;
+  const int64_t W = comm_->size();
   while (state_.step < max_steps_) {
-    TrainBatch batch = builder_->next();
+    TrainBatch batch = builder_->next_shard(comm_->rank(), comm_->size());
     if (cfg_.trainer.max_epochs > 0 &&
         static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
       break;
     }
     const int64_t step = state_.step;  // 0-based index of this optimizer step
     int64_t step_tokens = 0;
+    reducer_->begin();
     stats = gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
                            DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true, 0},
-                           grad_view_, grads_.data(), &step_tokens);
-    tokens += static_cast<double>(step_tokens);
+                           grad_view_, grads_.data(), &step_tokens,
+                           [this](int layer) { reducer_->unit_ready(layer); });
+    reducer_->finish();  // grads_ now holds the sum over ranks: the global gradient
+    double step_tokens_all = static_cast<double>(step_tokens);
+    if (W > 1) comm_->host_all_reduce_sum(&step_tokens_all, 1);
+    tokens += step_tokens_all;
     double norm;
     if (cfg_.trainer.gradient_clip_val > 0) {
       norm = clip_grad_norm(ctx_, grads_.data(), mi.layout.total, cfg_.trainer.gradient_clip_val);
@@ -329,8 +414,8 @@ TrainResult Run::go() {
     adamw_->step(model_->impl().weights.data(), grads_.data(), lr);
     state_.step = step + 1;
     state_.epoch = static_cast<int64_t>(batch.epoch);
-    state_.consumed_samples += static_cast<int64_t>(batch.size());
-    samples += static_cast<double>(batch.size());
+    state_.consumed_samples += static_cast<int64_t>(batch.size()) * W;
+    samples += static_cast<double>(batch.size() * static_cast<size_t>(W));
 
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -344,19 +429,22 @@ TrainResult Run::go() {
     m.elapsed_sec = elapsed;
     m.samples_per_sec = elapsed > 0 ? samples / elapsed : 0;
     m.tokens_per_sec = elapsed > 0 ? tokens / elapsed : 0;
-    log.log_step(m);
-    log.progress(m, max_steps_, cfg_.trainer.log_every_n_steps, first_step);
+    if (log) {
+      log->log_step(m);
+      log->progress(m, max_steps_, cfg_.trainer.log_every_n_steps, first_step);
+    }
     result.last_loss = stats.loss;
 
     std::optional<double> monitor;
     const bool validate_now =
         (val_data_ || val_beir_) && state_.step % cfg_.trainer.val_check_interval == 0;
     if (validate_now) {
-      log.end_progress();
+      if (log) log->end_progress();
       const auto tv = std::chrono::steady_clock::now();
+      // Every rank validates (the same weights give the same numbers); rank 0 reports.
       const auto v = run_validation(state_.step);
       t0 += std::chrono::steady_clock::now() - tv;  // throughput counts training time only
-      log.log_validation(state_.step, v);
+      if (log) log->log_validation(state_.step, v);
       const auto it = v.find(ck.monitor);
       if (it != v.end()) monitor = it->second;
     }
@@ -371,22 +459,22 @@ TrainResult Run::go() {
     }
     if (hooks_.after_step) hooks_.after_step(state_.step, stats.loss);
   }
-  log.end_progress();
+  if (log) log->end_progress();
   if (cfg_.exp_manager.create_checkpoint_callback && ck.save_last && !saved_last &&
       state_.step > first_step) {
     result.last_checkpoint = checkpoint(state_.step, std::nullopt);
-  } else if (result.last_checkpoint.empty()) {
+  } else if (result.last_checkpoint.empty() && lead()) {
     if (auto l = find_latest_checkpoint(ckpt_root)) result.last_checkpoint = *l;
   }
   result.steps = state_.step;
-  result.plot = write_training_plot(log_dir);
+  if (lead()) result.plot = write_training_plot(log_dir);
   return result;
 }
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks) {
-  Run run(cfg, hooks);
+TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks, Communicator* comm) {
+  Run run(cfg, hooks, comm);
   return run.go();
 }
 

@@ -1,5 +1,5 @@
 // Trainer: contrastive fine-tuning of a BERT sentence encoder, as NeMo's Megatron-BERT embedding
-// fine-tuning does it, on one process (data parallelism arrives with dist/).
+// fine-tuning does it, on one process or data-parallel over a Communicator (docs/distributed.md).
 //
 // One optimizer step on a global batch of G queries:
 //   1. GradCache phase 1: embed every micro-batch (queries, positives, hard negatives in ONE
@@ -10,6 +10,10 @@
 //      its slice of the embedding gradient; parameter gradients add up.
 //   With one micro-batch per step, phase 1 keeps its activations and nothing is recomputed.
 //   4. Clip the global gradient norm, AdamW, the NeMo learning-rate schedule.
+// Data parallel (W ranks): each rank takes its G/W rows of every global batch; step 2 sees the
+// all-gathered embeddings (model.global_inbatch_negatives) or the rank's own rows; step 3's
+// gradients are all-reduced in buckets as backward completes each layer; steps 4+ run on the
+// summed gradient, identically on every rank. Rank 0 alone writes logs and checkpoints.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,9 @@ struct TrainerHooks {
   std::function<void(int64_t step, double loss)> after_step;
   // Between writing a checkpoint's files and renaming its folder into place (fault injection).
   std::function<void(int64_t step)> before_checkpoint_commit;
+  // Tests: split each rank's loss into this many independent blocks of rows. One process with
+  // model.global_inbatch_negatives=false and loss_blocks = W computes what W ranks compute.
+  int loss_blocks = 1;
 };
 
 struct TrainResult {
@@ -37,6 +44,11 @@ struct TrainResult {
   std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
 };
 
-TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks = {});
+class Communicator;
+
+// comm: the job's communicator (dist/communicator.h); null: a single process. Its size must
+// equal trainer.devices x trainer.num_nodes.
+TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks = {},
+                  Communicator* comm = nullptr);
 
 }  // namespace sbert
