@@ -74,6 +74,11 @@ int main(int argc, char** argv) {
          {"--query-prefix", "prepended to every query, e.g. \"query: \"", true, false, ""},
          {"--passage-prefix", "prepended to every document, e.g. \"passage: \"", true, false, ""},
          {"--corpus-chunk-size", "documents embedded at a time", true, false, "50000"},
+         {"--allow-unknown-ids",
+          "accept qrels naming ids absent from corpus.jsonl / queries.jsonl, counted as\n"
+          "      sentence-transformers does (relevant but never retrieved / ignored); default: an\n"
+          "      error naming the qrels file and line",
+          false, false, ""},
          {"--device", "cpu or cuda", true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
     if (args.help_requested()) {
@@ -92,10 +97,11 @@ int main(int argc, char** argv) {
     if (opt.threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
     const int chunk = args.get_int("--corpus-chunk-size");
     if (chunk <= 0) throw sbert::cli::UsageError{"--corpus-chunk-size must be positive"};
-    if (sts && (args.has("--query-prefix") || args.has("--passage-prefix") ||
-                args.has("--split"))) {
+    if (sts && (args.has("--query-prefix") || args.has("--passage-prefix") || args.has("--split") ||
+                args.flag("--allow-unknown-ids"))) {
       throw sbert::cli::UsageError{
-          "--query-prefix, --passage-prefix and --split apply to --beir only"};
+          "--query-prefix, --passage-prefix, --split and --allow-unknown-ids apply to --beir "
+          "only"};
     }
 
     const auto t0 = std::chrono::steady_clock::now();
@@ -103,7 +109,9 @@ int main(int argc, char** argv) {
     std::string json = "{\n";
     if (beir) {
       const std::string split = args.get("--split");
-      const auto data = sbert::eval::read_beir(args.get("--beir"), split);
+      sbert::eval::BeirOptions bo;
+      bo.allow_unknown_ids = args.flag("--allow-unknown-ids");
+      const auto data = sbert::eval::read_beir(args.get("--beir"), split, bo);
       const auto model = sbert::Model::load(model_dir);
       if (data.qrels_unknown_doc > 0) {
         std::fprintf(stderr,
@@ -126,10 +134,11 @@ int main(int argc, char** argv) {
       const double secs = seconds_since(t0);
       std::printf("sbert-eval: %s on %s (split %s)\n", model_dir.c_str(),
                   args.get("--beir").c_str(), split.c_str());
-      std::printf("  %lld queries evaluated, %lld skipped (no relevant document in the split), "
-                  "%lld documents\n",
-                  static_cast<long long>(m.queries), static_cast<long long>(data.queries_skipped),
-                  static_cast<long long>(m.corpus));
+      std::printf(
+          "  %lld queries evaluated, %lld skipped (no relevant document in the split), "
+          "%lld documents\n",
+          static_cast<long long>(m.queries), static_cast<long long>(data.queries_skipped),
+          static_cast<long long>(m.corpus));
       std::printf("  %-14s %s\n", "metric", "value");
       for (const auto& v : m.values) {
         std::printf("  %-14s %.4f\n", v.name().c_str(), v.value);
@@ -140,6 +149,7 @@ int main(int argc, char** argv) {
       add(json, "queries_skipped", std::to_string(data.queries_skipped));
       add(json, "corpus", std::to_string(m.corpus));
       add(json, "qrels_unknown_doc", std::to_string(data.qrels_unknown_doc));
+      add(json, "qrels_unknown_query", std::to_string(data.qrels_unknown_query));
       add(json, "split", json_string(split));
       add(json, "data", json_string(args.get("--beir")));
       add(json, "model", json_string(model_dir));

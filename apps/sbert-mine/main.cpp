@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
         argc, argv, "sbert-mine",
         "Mines hard negatives for the queries of a BEIR split with an embedding model and\n"
         "writes NeMo training JSONL, one record per (query, positive) qrels row, in qrels\n"
-        "order: {\"query\": text, \"pos_doc\": \"title text\", \"neg_doc\": [\"title text\", ...]}.\n"
+        "order: {\"query\": text, \"pos_doc\": \"title text\", \"neg_doc\": [\"title text\", "
+        "...]}.\n"
         "Candidates are ranked by cosine; positives, documents with a positive's text and\n"
         "candidates failing --margin/--relative-margin/--max-score/--min-score are dropped;\n"
         "ranks [--range-min, --range-max) of the rest are sampled (docs/mining.md).",
@@ -36,11 +37,13 @@ int main(int argc, char** argv) {
          {"--range-min", "first candidate rank to use (0-based, among surviving candidates)", true,
           false, "0"},
          {"--range-max", "candidate ranks used are [range-min, range-max)", true, false, "50"},
-         {"--margin", "drop candidates with cosine > positive - M (sentence-transformers "
-                      "absolute_margin; positive = the query's lowest positive cosine)",
+         {"--margin",
+          "drop candidates with cosine > positive - M (sentence-transformers "
+          "absolute_margin; positive = the query's lowest positive cosine)",
           true, false, ""},
-         {"--relative-margin", "drop candidates with cosine > positive - |positive| * R "
-                               "(relative_margin)",
+         {"--relative-margin",
+          "drop candidates with cosine > positive - |positive| * R "
+          "(relative_margin)",
           true, false, ""},
          {"--max-score", "drop candidates with cosine > S", true, false, ""},
          {"--min-score", "drop candidates with cosine < S", true, false, ""},
@@ -54,9 +57,9 @@ int main(int argc, char** argv) {
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
          {"--device", "cpu or cuda", true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
-         {"--query-chunk", "queries per search task (memory: threads x chunk x range)", true,
-          false, "64"},
-         {"--doc-chunk", "corpus rows per search block", true, false, "4096"},
+         {"--query-chunk", "queries per search task", true, false, "16"},
+         {"--doc-chunk", "corpus rows scored per pass (scratch: threads x 4 x N floats)", true,
+          false, "1024"},
          {"--write-ids", "also write query_id, pos_id, neg_ids, pos_score, neg_scores", false,
           false, ""}});
     if (args.help_requested()) {
@@ -81,9 +84,9 @@ int main(int argc, char** argv) {
     const int seed = args.get_int("--seed");
     if (seed < 0) throw UsageError{"--seed must be >= 0"};
     s.seed = static_cast<uint64_t>(seed);
-    s.topk.query_chunk = args.get_int("--query-chunk");
-    s.topk.doc_chunk = args.get_int("--doc-chunk");
-    if (s.topk.query_chunk < 1 || s.topk.doc_chunk < 1)
+    s.search.query_block = args.get_int("--query-chunk");
+    s.search.doc_block = args.get_int("--doc-chunk");
+    if (s.search.query_block < 1 || s.search.doc_block < 1)
       throw UsageError{"--query-chunk and --doc-chunk must be >= 1"};
     o.query_prefix = args.get("--query-prefix");
     o.passage_prefix = args.get("--passage-prefix");
@@ -113,32 +116,32 @@ int main(int argc, char** argv) {
                  "fewer than %lld: %lld, with none: %lld\n",
                  args.get("--output").c_str(), static_cast<long long>(st.records),
                  static_cast<long long>(c.queries), avg_neg,
-                 static_cast<long long>(c.short_queries),
-                 static_cast<long long>(s.num_negatives),
-                 static_cast<long long>(s.num_negatives),
-                 static_cast<long long>(st.records_short),
+                 static_cast<long long>(c.short_queries), static_cast<long long>(s.num_negatives),
+                 static_cast<long long>(s.num_negatives), static_cast<long long>(st.records_short),
                  static_cast<long long>(st.records_without_negatives));
-    std::fprintf(stderr,
-                 "sbert-mine: %lld candidates retrieved; dropped: %lld positives, %lld same "
-                 "text/empty, false-negative filter %lld (margin %lld, relative margin %lld, "
-                 "max score %lld, min score %lld)\n",
-                 static_cast<long long>(c.candidates), static_cast<long long>(c.dropped_positive),
-                 static_cast<long long>(c.dropped_duplicate),
-                 static_cast<long long>(c.dropped_by_filters()),
-                 static_cast<long long>(c.dropped_absolute_margin),
-                 static_cast<long long>(c.dropped_relative_margin),
-                 static_cast<long long>(c.dropped_max_score),
-                 static_cast<long long>(c.dropped_min_score));
-    std::fprintf(stderr,
-                 "sbert-mine: mean cosine: positive %.4f, negative %.4f; %lld corpus documents; "
-                 "qrels rows %lld (%lld not positive, %lld with an empty document skipped); "
-                 "time: read %.1f s, embed %.1f s, search %.2f s, write %.2f s\n",
-                 c.positive_scores ? c.positive_score_sum / c.positive_scores : 0.0,
-                 c.negatives ? c.negative_score_sum / c.negatives : 0.0,
-                 static_cast<long long>(st.corpus_docs), static_cast<long long>(st.qrels_rows),
-                 static_cast<long long>(st.skipped_not_positive),
-                 static_cast<long long>(st.skipped_empty_positive), st.seconds_read,
-                 st.seconds_embed, st.seconds_search, st.seconds_write);
+    std::fprintf(
+        stderr,
+        "sbert-mine: %lld candidates retrieved; dropped: %lld positives, %lld same "
+        "text/empty, false-negative filter %lld (margin %lld, relative margin %lld, "
+        "max score %lld, min score %lld)\n",
+        static_cast<long long>(c.candidates), static_cast<long long>(c.dropped_positive),
+        static_cast<long long>(c.dropped_duplicate), static_cast<long long>(c.dropped_by_filters()),
+        static_cast<long long>(c.dropped_absolute_margin),
+        static_cast<long long>(c.dropped_relative_margin),
+        static_cast<long long>(c.dropped_max_score), static_cast<long long>(c.dropped_min_score));
+    std::fprintf(
+        stderr,
+        "sbert-mine: mean cosine: positive %.4f, negative %.4f; %lld corpus documents; "
+        "qrels rows %lld (%lld not positive, %lld with an empty document, %lld replaced by a "
+        "later row for the same pair: skipped); "
+        "time: read %.1f s, embed %.1f s, search %.2f s, write %.2f s\n",
+        c.positive_scores ? c.positive_score_sum / c.positive_scores : 0.0,
+        c.negatives ? c.negative_score_sum / c.negatives : 0.0,
+        static_cast<long long>(st.corpus_docs), static_cast<long long>(st.qrels_rows),
+        static_cast<long long>(st.skipped_not_positive),
+        static_cast<long long>(st.skipped_empty_positive),
+        static_cast<long long>(st.skipped_superseded), st.seconds_read, st.seconds_embed,
+        st.seconds_search, st.seconds_write);
     return 0;
   });
 }

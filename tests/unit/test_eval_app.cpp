@@ -51,13 +51,16 @@ Json read_json(const std::filesystem::path& p) {
 
 }  // namespace
 
+// tiny-beir's q4 judges d99, absent from its corpus: strict reading refuses it, so these tests
+// take sentence-transformers' counting with --allow-unknown-ids / BeirOptions.
 TEST_CASE("sbert-eval --beir: the library's metrics, any chunking, skipped queries counted",
           "[eval][apps]") {
   test::TempDir tmp;
   const auto out = tmp / "m.json";
-  const auto r = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
-                                              "--split", "test", "--output", out.string(),
-                                              "--threads", "2", "--batch-size", "3"});
+  const auto r =
+      test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
+                                   "--split", "test", "--output", out.string(), "--threads", "2",
+                                   "--batch-size", "3", "--allow-unknown-ids"});
   INFO(r.stderr_text);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.stdout_text, Catch::Contains("ndcg@10"));
@@ -82,7 +85,9 @@ TEST_CASE("sbert-eval --beir: the library's metrics, any chunking, skipped queri
   CHECK(j.num.at("recall@100") == Approx(3.5 / 4).margin(1e-12));
 
   const auto model = Model::load(tiny_bert());
-  const auto data = eval::read_beir(tiny_beir(), "test");
+  eval::BeirOptions lenient;
+  lenient.allow_unknown_ids = true;
+  const auto data = eval::read_beir(tiny_beir(), "test", lenient);
   eval::RetrievalOptions ro;
   ro.embed.threads = 2;
   const auto lib = eval::evaluate_retrieval(model, data, ro);
@@ -93,9 +98,10 @@ TEST_CASE("sbert-eval --beir: the library's metrics, any chunking, skipped queri
 
   // Chunked corpus, one thread, other batch size: the same numbers.
   const auto out2 = tmp / "m2.json";
-  const auto r2 = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir",
-                                               tiny_beir().string(), "--output", out2.string(),
-                                               "--corpus-chunk-size", "3", "--threads", "1"});
+  const auto r2 =
+      test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
+                                   "--output", out2.string(), "--corpus-chunk-size", "3",
+                                   "--threads", "1", "--allow-unknown-ids"});
   REQUIRE(r2.exit_code == 0);
   const Json j2 = read_json(out2);
   for (const auto& v : lib.values) CHECK(j2.num.at(v.name()) == j.num.at(v.name()));
@@ -103,8 +109,9 @@ TEST_CASE("sbert-eval --beir: the library's metrics, any chunking, skipped queri
   // Prefixes reach the embedding: the app with prefixes = the library with prefixes.
   const auto out3 = tmp / "m3.json";
   const auto r3 = test::run_app(
-      "sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(), "--output",
-                     out3.string(), "--query-prefix", "query: ", "--passage-prefix", "passage: "});
+      "sbert-eval",
+      {"--model", tiny_bert(), "--beir", tiny_beir().string(), "--output", out3.string(),
+       "--query-prefix", "query: ", "--passage-prefix", "passage: ", "--allow-unknown-ids"});
   REQUIRE(r3.exit_code == 0);
   const Json j3 = read_json(out3);
   CHECK(j3.str.at("query_prefix") == "query: ");
@@ -152,8 +159,8 @@ TEST_CASE("sbert-eval usage and data errors", "[eval][apps]") {
   r = test::run_app("sbert-eval", {"--model", tiny_bert(), "--sts", tiny_sts().string(),
                                    "--query-prefix", "q: "});
   CHECK(r.exit_code == 2);
-  r = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
-                                   "--batch-size", "0"});
+  r = test::run_app("sbert-eval",
+                    {"--model", tiny_bert(), "--beir", tiny_beir().string(), "--batch-size", "0"});
   CHECK(r.exit_code == 2);
   r = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
                                    "--split", "train", "--output", out.string()});
@@ -165,7 +172,19 @@ TEST_CASE("sbert-eval usage and data errors", "[eval][apps]") {
                                    tiny_beir().string(), "--output", out.string()});
   CHECK(r.exit_code == 1);
   CHECK(!std::filesystem::exists(out));
+  r = test::run_app("sbert-eval",
+                    {"--model", tiny_bert(), "--sts", tiny_sts().string(), "--allow-unknown-ids"});
+  CHECK(r.exit_code == 2);
+  // Strict by default: tiny-beir's qrel to d99 (line 8) is refused, nothing is written.
+  r = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
+                                   "--output", out.string()});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.stderr_text,
+             Catch::Contains("qrels/test.tsv:8: corpus-id \"d99\" is not in corpus.jsonl"));
+  CHECK(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n') == 1);
+  CHECK(!std::filesystem::exists(out));
   r = test::run_app("sbert-eval", {"--help"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.stdout_text, Catch::Contains("--passage-prefix"));
+  CHECK_THAT(r.stdout_text, Catch::Contains("--allow-unknown-ids"));
 }

@@ -50,20 +50,22 @@ std::string error_of(const std::function<void()>& fn) {
 
 }  // namespace
 
-TEST_CASE("BEIR folder: texts, relevance, skipped queries and unknown ids", "[eval]") {
+TEST_CASE("BEIR folder: texts, relevance, skipped queries, unknown ids allowed", "[eval]") {
   test::TempDir tmp;
   write_beir(tmp,
              "query-id\tcorpus-id\tscore\r\n"
              "q1\td1\t1\r\n"
              "q1\t3\t2\r\n"
-             "q2\td2\t0\r\n"        // not relevant: q2 has no relevant document -> skipped
+             "q2\td2\t0\r\n"  // not relevant: q2 has no relevant document -> skipped
              "q3\td4\t1\r\n"
-             "q3\tmissing\t1\r\n"   // not in the corpus: counts, never retrieved
+             "q3\tmissing\t1\r\n"  // not in the corpus: counts, never retrieved
              "q3\td1\t1\r\n"
-             "q3\td1\t0\r\n"        // a later line for the same pair wins
-             "qX\td1\t1\r\n"        // unknown query: ignored
+             "q3\td1\t0\r\n"  // a later line for the same pair wins
+             "qX\td1\t1\r\n"  // unknown query: ignored
              "\r\n");
-  const BeirData d = read_beir(tmp.path(), "test");
+  BeirOptions lenient;
+  lenient.allow_unknown_ids = true;
+  const BeirData d = read_beir(tmp.path(), "test", lenient);
   CHECK(d.corpus_ids == std::vector<std::string>{"d1", "d2", "3", "d4"});
   CHECK(d.corpus_texts == std::vector<std::string>{"T1 one", "two", "three", "Only title"});
   CHECK(d.query_ids == std::vector<std::string>{"q1", "q3"});
@@ -81,6 +83,50 @@ TEST_CASE("BEIR folder: texts, relevance, skipped queries and unknown ids", "[ev
   CHECK(d.qrels_not_relevant == 2);
   CHECK(d.qrels_unknown_query == 1);
   CHECK(d.qrels_unknown_doc == 1);
+
+  // Strict by default: the first qrel naming an absent id is an error naming file:line and id.
+  CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+             Catch::Contains("qrels/test.tsv:6: corpus-id \"missing\" is not in corpus.jsonl"));
+  write(tmp / "qrels/test.tsv", "q1\td1\t1\nqX\td1\t0\n");
+  CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+             Catch::Contains("qrels/test.tsv:2: query-id \"qX\" is not in queries.jsonl"));
+  CHECK(read_beir(tmp.path(), "test", lenient).qrels_unknown_query == 1);
+}
+
+TEST_CASE("BEIR set: every record, id indexes, qrels line numbers, documents", "[eval]") {
+  test::TempDir tmp;
+  write_beir(tmp, "query-id\tcorpus-id\tscore\r\nq2\td1\t1\r\n\r\nq1\t3\t0\r\nq2\td1\t2\r\n");
+  const BeirSet s = read_beir_set(tmp.path(), "test");
+  REQUIRE(s.corpus.size() == 4);
+  CHECK(s.queries.size() == 4);
+  REQUIRE(s.qrels.size() == 3);  // every line, repeated pairs included
+  CHECK(s.qrels[0].line == 2);
+  CHECK(s.qrels[1].line == 4);
+  CHECK(s.qrels[1].doc_id == "3");
+  CHECK(s.qrels[1].score == 0);
+  CHECK(s.qrels[2].score == 2);
+  CHECK(s.find_doc("3") == 2);
+  CHECK(s.find_doc("nope") == -1);
+  CHECK(s.find_query("q4") == 3);
+  CHECK(s.doc_row.at("d4") == 3);
+  CHECK(s.document(0) == "T1 one");
+  CHECK(s.document(1) == "two");
+  CHECK(s.document(3) == "Only title");
+  CHECK_THAT(s.qrels_name, Catch::EndsWith("test.tsv"));
+
+  // The pieces: index_beir / assemble_beir are strict too; without a file, no line.
+  std::vector<BeirQrel> qrels = {{"q1", "d1", 1, 0}, {"q1", "zz", 1, 0}};
+  CHECK_THAT(error_of([&] { assemble_beir(s.corpus, s.queries, qrels); }),
+             Catch::Contains("[beir] qrels: corpus-id \"zz\" is not in corpus.jsonl"));
+  BeirOptions lenient;
+  lenient.allow_unknown_ids = true;
+  const BeirData d = assemble_beir(s.corpus, s.queries, qrels, lenient);
+  CHECK(d.qrels_unknown_doc == 1);
+  CHECK(d.relevance.at(0).count == 2);
+  CHECK_THAT(error_of([&] {
+               assemble_beir({{"a", "", "x"}, {"a", "", "y"}}, s.queries, {});
+             }),
+             Catch::Contains("duplicate corpus id \"a\""));
 }
 
 TEST_CASE("BEIR qrels without a header and with LF line ends", "[eval]") {
@@ -111,7 +157,8 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   }
   SECTION("bad JSON line") {
     write_beir(tmp, good_qrels);
-    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": }\n");
+    write(tmp / "corpus.jsonl",
+          "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": }\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:3: not valid JSON"));
   }
@@ -149,11 +196,34 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   SECTION("no query with a relevant document") {
     write_beir(tmp, "query-id\tcorpus-id\tscore\nq1\td1\t0\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
-               Catch::Contains("no query of queries.jsonl has a relevant document"));
+               Catch::Contains("test.tsv: no query of queries.jsonl has a relevant document"));
+  }
+  SECTION("empty files") {
+    write_beir(tmp, good_qrels);
+    write(tmp / "corpus.jsonl", "\n\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("corpus.jsonl: no documents (the corpus is empty)"));
+    write_beir(tmp, good_qrels);
+    write(tmp / "queries.jsonl", "");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("queries.jsonl: no queries"));
+    write_beir(tmp, "query-id\tcorpus-id\tscore\r\n");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("test.tsv: no judgements"));
+  }
+  SECTION("missing queries.jsonl, missing qrels folder") {
+    write_beir(tmp, good_qrels);
+    std::filesystem::remove(tmp / "queries.jsonl");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("queries.jsonl: no such file"));
+    std::filesystem::remove_all(tmp / "qrels");
+    CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
+               Catch::Contains("qrels/test.tsv: no such file (splits here: none)"));
   }
   SECTION("invalid UTF-8") {
     write_beir(tmp, good_qrels);
-    write(tmp / "queries.jsonl", "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"\xff\"}\n");
+    write(tmp / "queries.jsonl",
+          "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"\xff\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("queries.jsonl:2: not valid UTF-8"));
   }

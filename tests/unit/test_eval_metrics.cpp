@@ -1,14 +1,12 @@
-// sbert::eval metrics and exact search on hand-computed cases: the definitions of
+// sbert::eval metrics on hand-computed cases: the definitions of
 // sentence-transformers' InformationRetrievalEvaluator and scipy's spearmanr/pearsonr.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "eval/beir.h"
 #include "eval/metrics.h"
-#include "eval/search.h"
 
 using namespace sbert::eval;
 using Catch::Matchers::WithinAbs;
@@ -73,7 +71,8 @@ TEST_CASE("relevant documents missing from the top 100 and from the corpus", "[e
   CHECK_THAT(m.get("mrr@10"), WithinAbs(0.5, kTol));
   // NDCG@10 = (1/log2(3) + 1/log2(6)) / (1 + 1/log2(3) + 1/log2(4) + 1/log2(5))
   const double idcg = 1.0 + 1.0 / std::log2(3.0) + 0.5 + 1.0 / std::log2(5.0);
-  CHECK_THAT(m.get("ndcg@10"), WithinAbs((1.0 / std::log2(3.0) + 1.0 / std::log2(6.0)) / idcg, kTol));
+  CHECK_THAT(m.get("ndcg@10"),
+             WithinAbs((1.0 / std::log2(3.0) + 1.0 / std::log2(6.0)) / idcg, kTol));
 }
 
 TEST_CASE("MAP divides by min(k, #relevant) and IDCG runs over min(#relevant, k)", "[eval]") {
@@ -152,122 +151,6 @@ TEST_CASE("Spearman with ties equals the hand-computed value (scipy's)", "[eval]
   CHECK(std::isnan(pearson({1, 1, 1}, {1, 2, 3})));
   CHECK_THROWS_WITH(pearson({1}, {1}), Catch::Contains("at least 2"));
   CHECK_THROWS_WITH(spearman({1, 2}, {1, NAN}), Catch::Contains("not finite"));
-}
-
-TEST_CASE("ties in score: ascending corpus id (as a string) first, independent of chunks",
-          "[eval]") {
-  // Six documents, dim 2. Ids "10", "9", "2", "b", "a", "x". Docs 0, 1, 2 tie at the top score,
-  // 3 and 4 tie below, 5 is last.
-  const std::vector<std::string> ids = {"10", "9", "2", "b", "a", "x"};
-  const std::vector<float> docs = {1, 0, 2, 0, 0.5f, 0,   // same direction: cosine 1
-                                   1, 1, 2, 2,            // cosine 1/sqrt(2), bitwise equal
-                                   0, 1};                 // cosine 0
-  const std::vector<float> query = {1, 0};
-  const auto keys = id_order_keys(ids);
-  // "10" < "2" < "9" < "a" < "b" < "x"
-  CHECK(keys == std::vector<int64_t>{0, 2, 1, 4, 3, 5});
-  const auto hits = exact_search(query.data(), 1, docs.data(), 6, 2, 6, keys, 1);
-  std::vector<int64_t> order;
-  for (const auto& h : hits[0]) order.push_back(h.doc);
-  CHECK(order == std::vector<int64_t>{0, 2, 1, 4, 3, 5});
-  CHECK(hits[0][0].score == 1.0f);
-  CHECK(hits[0][1].score == 1.0f);
-  CHECK(hits[0][2].score == 1.0f);
-  CHECK(hits[0][3].score == hits[0][4].score);
-
-  // k = 2 cuts inside the tie: the two smallest ids win, whatever the chunking and threads.
-  for (int64_t chunk : {1, 2, 4, 6}) {
-    for (int threads : {1, 2}) {
-      ExactSearch s(query.data(), 1, 2, 2, threads);
-      for (int64_t start = 0; start < 6; start += chunk) {
-        const int64_t n = std::min<int64_t>(chunk, 6 - start);
-        s.add(docs.data() + start * 2, n, start, keys.data() + start);
-      }
-      const auto r = s.results();
-      REQUIRE(r[0].size() == 2);
-      CHECK(r[0][0].doc == 0);
-      CHECK(r[0][1].doc == 2);
-    }
-  }
-}
-
-TEST_CASE("exact search equals a full sort on random data, any chunking", "[eval]") {
-  std::mt19937 rng(7);
-  std::normal_distribution<float> N(0.0f, 1.0f);
-  const int64_t nq = 37, nd = 1000, dim = 16, k = 25;
-  std::vector<float> q(static_cast<size_t>(nq * dim)), d(static_cast<size_t>(nd * dim));
-  for (auto& v : q) v = N(rng);
-  for (auto& v : d) v = N(rng);
-  // a few exact duplicates of document 3 to create ties
-  for (int64_t dup : {500, 501, 900}) std::copy_n(d.begin() + 3 * dim, dim, d.begin() + dup * dim);
-  std::vector<std::string> ids;
-  for (int64_t i = 0; i < nd; ++i) ids.push_back("doc" + std::to_string(i));
-  const auto keys = id_order_keys(ids);
-
-  // reference: normalized dot products, full sort by (score desc, id asc)
-  std::vector<float> qn = q, dn = d;
-  l2_normalize_rows(qn.data(), nq, dim);
-  l2_normalize_rows(dn.data(), nd, dim);
-  const auto full = exact_search(q.data(), nq, d.data(), nd, dim, k, keys, 2);
-  for (int64_t chunk : {1000, 333, 64}) {
-    ExactSearch s(q.data(), nq, dim, k, 1);
-    for (int64_t start = 0; start < nd; start += chunk) {
-      s.add(d.data() + start * dim, std::min(chunk, nd - start), start, keys.data() + start);
-    }
-    const auto r = s.results();
-    for (int64_t i = 0; i < nq; ++i) {
-      REQUIRE(r[i].size() == static_cast<size_t>(k));
-      for (int64_t j = 0; j < k; ++j) {
-        CHECK(r[i][j].doc == full[i][j].doc);
-        CHECK(r[i][j].score == full[i][j].score);
-      }
-    }
-  }
-  int64_t checked = 0;
-  for (int64_t i = 0; i < nq; ++i) {
-    std::vector<std::pair<float, int64_t>> all;
-    for (int64_t j = 0; j < nd; ++j) {
-      float s = 0;
-      for (int64_t t = 0; t < dim; ++t) s += qn[i * dim + t] * dn[j * dim + t];
-      all.emplace_back(s, j);
-    }
-    std::sort(all.begin(), all.end(), [&](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && ids[a.second] < ids[b.second]);
-    });
-    for (int64_t j = 0; j < k; ++j) {
-      CHECK_THAT(full[i][j].score, WithinAbs(all[j].first, 1e-5));
-      // the order can only differ where two scores are within rounding of each other
-      if (full[i][j].doc != all[j].second) {
-        CHECK(std::fabs(all[j].first - all[j + 1].first) < 1e-5f);
-      } else {
-        ++checked;
-      }
-    }
-  }
-  CHECK(checked > nq * k * 9 / 10);
-  // duplicates tie exactly and come in id order: doc3 < doc500 < doc501 < doc900
-  std::vector<float> self(d.begin() + 3 * dim, d.begin() + 4 * dim);
-  const auto h = exact_search(self.data(), 1, d.data(), nd, dim, 4, keys, 1);
-  CHECK(h[0][0].doc == 3);
-  CHECK(h[0][1].doc == 500);
-  CHECK(h[0][2].doc == 501);
-  CHECK(h[0][3].doc == 900);
-}
-
-TEST_CASE("exact search: k above the corpus size, empty chunks, NaN refused", "[eval]") {
-  const std::vector<float> q = {1, 0, 0, 1};
-  const std::vector<float> d = {1, 0, 0, 2, 1, 1};
-  const auto r = exact_search(q.data(), 2, d.data(), 3, 2, 10, {0, 1, 2}, 1);
-  REQUIRE(r.size() == 2);
-  CHECK(r[0].size() == 3);
-  CHECK(r[0][0].doc == 0);
-  CHECK(r[1][0].doc == 1);
-  const std::vector<float> bad = {NAN, 0};
-  CHECK_THROWS_WITH(exact_search(q.data(), 2, bad.data(), 1, 2, 10, {0}, 1),
-                    Catch::Contains("NaN"));
-  std::vector<float> zero = {0, 0, 3, 4};
-  l2_normalize_rows(zero.data(), 2, 2);
-  CHECK(zero == std::vector<float>{0, 0, 0.6f, 0.8f});
 }
 
 TEST_CASE("py_strip removes Python's whitespace", "[eval]") {

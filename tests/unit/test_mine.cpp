@@ -1,6 +1,6 @@
-// Hard-negative mining: the chunked exact search, the selection rules on hand-made embeddings
-// (exact thresholds), the BEIR reader, and mine_beir end to end on a small BEIR set with the
-// tiny-bert fixture model.
+// Hard-negative mining: the selection rules on hand-made embeddings (exact thresholds), what
+// mining takes from the shared BEIR reader, and mine_beir end to end on a small BEIR set with
+// the tiny-bert fixture model. The search itself is tested in test_eval_search.cpp.
 #include <catch2/catch.hpp>
 
 #include <simdjson.h>
@@ -9,14 +9,13 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "data/train_reader.h"
-#include "mine/beir_reader.h"
+#include "eval/beir.h"
+#include "eval/search.h"
 #include "mine/mine.h"
-#include "mine/topk.h"
 #include "sbert/error.h"
 #include "sbert/model.h"
 #include "support/fixtures.h"
@@ -63,67 +62,6 @@ std::vector<float> at_angles(const std::vector<double>& angles) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
-// Search
-
-TEST_CASE("mine: chunked top-k equals a full sort for any chunk sizes and thread counts",
-          "[mine]") {
-  const int64_t nq = 13, nd = 57, dim = 19;  // dim not a multiple of 8: the kernel's tail
-  std::mt19937 gen(7);
-  std::normal_distribution<float> nd01;
-  std::vector<float> q(static_cast<size_t>(nq * dim)), d(static_cast<size_t>(nd * dim));
-  for (auto& x : q) x = nd01(gen);
-  for (auto& x : d) x = nd01(gen);
-  // Exact ties: rows 40..44 copy row 3, so their order must come from the row index.
-  for (int64_t r = 40; r < 45; ++r)
-    std::copy_n(d.begin() + 3 * dim, dim, d.begin() + r * dim);
-  l2_normalize_rows(q.data(), nq, dim);
-  l2_normalize_rows(d.data(), nd, dim);
-
-  for (const int64_t k : {0, 1, 10, 57, 100}) {
-    const TopK ref = exact_topk(q.data(), nq, d.data(), nd, dim, k, {nq, nd, 1});
-    REQUIRE(ref.k == std::min<int64_t>(k, nd));
-    // The reference against a plain sort.
-    for (int64_t i = 0; i < nq; ++i) {
-      std::vector<std::pair<float, int64_t>> all;
-      for (int64_t j = 0; j < nd; ++j)
-        all.emplace_back(dot(q.data() + i * dim, d.data() + j * dim, dim), j);
-      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-        return a.first > b.first || (a.first == b.first && a.second < b.second);
-      });
-      for (int64_t j = 0; j < ref.k; ++j) {
-        CHECK(ref.row_indices(i)[j] == all[static_cast<size_t>(j)].second);
-        CHECK(ref.row_scores(i)[j] == all[static_cast<size_t>(j)].first);
-      }
-    }
-    for (const auto& [qc, dc] : std::vector<std::pair<int64_t, int64_t>>{
-             {1, 1}, {3, 5}, {5, 100}, {64, 4096}, {2, 56}}) {
-      for (const int threads : {1, 2, 3}) {
-        const TopK t = exact_topk(q.data(), nq, d.data(), nd, dim, k, {qc, dc, threads});
-        INFO("k " << k << " chunks " << qc << "x" << dc << " threads " << threads);
-        CHECK(t.indices == ref.indices);
-        CHECK(t.scores == ref.scores);
-      }
-    }
-  }
-  // Ties broken by row: for query 0, rows 3 and 40..44 appear in increasing order.
-  const TopK all = exact_topk(q.data(), nq, d.data(), nd, dim, nd, {});
-  std::vector<int64_t> tied;
-  for (int64_t j = 0; j < nd; ++j) {
-    const int64_t r = all.row_indices(0)[j];
-    if (r == 3 || (r >= 40 && r < 45)) tied.push_back(r);
-  }
-  CHECK(tied == std::vector<int64_t>{3, 40, 41, 42, 43, 44});
-
-  CHECK_THROWS_WITH(exact_topk(q.data(), nq, d.data(), nd, dim, -1), Contains("k must be >= 0"));
-  CHECK_THROWS_WITH(exact_topk(q.data(), nq, d.data(), nd, dim, 3, {0, 1, 1}),
-                    Contains("chunk sizes must be >= 1"));
-  std::vector<float> bad = d;
-  bad[static_cast<size_t>(5 * dim)] = NAN;
-  CHECK_THROWS_WITH(exact_topk(q.data(), nq, bad.data(), nd, dim, 3),
-                    Contains("corpus row 5 is not finite"));
-}
-
-// ------------------------------------------------------------------------------------------
 // Selection on hand-made embeddings: query at angle 0, document i at angle 0.1 * i, so
 // document i has rank i and cosine cos(0.1 i): 1, 0.995, 0.980, 0.955, 0.921, 0.878, 0.825,
 // 0.765, 0.697, 0.622, 0.540, 0.454, ...
@@ -143,7 +81,7 @@ struct Fixture {
                      SelectStats* st = nullptr, const std::vector<int64_t>& excl = {}) const {
     return select_negatives(q.data(), 1, d.data(), nd, 2, {pos}, {excl}, {42}, o, st)[0];
   }
-  float score(int64_t i) const { return dot(q.data(), d.data() + 2 * i, 2); }
+  float score(int64_t i) const { return eval::dot(q.data(), d.data() + 2 * i, 2); }
 };
 
 }  // namespace
@@ -263,7 +201,7 @@ TEST_CASE("mine: random sampling is seeded, per query, within the range, without
     const auto& r = a[static_cast<size_t>(i)].rows;
     CHECK(r == b[static_cast<size_t>(i)].rows);  // same seed, same sample
     REQUIRE(r.size() == 4);
-    CHECK(std::is_sorted(r.begin(), r.end()));   // written best first
+    CHECK(std::is_sorted(r.begin(), r.end()));  // written best first
     CHECK(std::set<int64_t>(r.begin(), r.end()).size() == 4);
     for (const int64_t x : r) CHECK((x >= 6 && x < 26));  // survivors 1..39: ranks 5..24
     distinct.insert(r);
@@ -322,7 +260,8 @@ TEST_CASE("mine: option validation", "[mine]") {
 // ------------------------------------------------------------------------------------------
 // BEIR reader
 
-TEST_CASE("mine: BEIR reader (header, CRLF, numeric ids, errors with file:line)", "[mine]") {
+TEST_CASE("mine: the BEIR reader it uses (header, CRLF, numeric ids, file:line errors)", "[mine]") {
+  using eval::read_beir_set;
   test::TempDir tmp;
   write(tmp / "b/corpus.jsonl",
         "{\"_id\": \"d1\", \"title\": \"T\", \"text\": \"one\"}\n"
@@ -331,36 +270,41 @@ TEST_CASE("mine: BEIR reader (header, CRLF, numeric ids, errors with file:line)"
   write(tmp / "b/queries.jsonl", "\xEF\xBB\xBF{\"_id\": \"q1\", \"text\": \"why\"}\r\n");
   write(tmp / "b/qrels/train.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\t2\t0\r\n");
   write(tmp / "b/qrels/noheader.tsv", "q1\td1\t1\n");
-  const BeirDataset d = read_beir(tmp / "b", "train");
-  CHECK(d.corpus.ids == std::vector<std::string>{"d1", "2"});
-  CHECK(d.corpus.document(0) == "T one");
-  CHECK(d.corpus.document(1) == "two");  // no title: the text alone
-  CHECK(d.queries.ids == std::vector<std::string>{"q1"});
+  const eval::BeirSet d = read_beir_set(tmp / "b", "train");
+  REQUIRE(d.corpus.size() == 2);
+  CHECK(d.corpus[0].id == "d1");
+  CHECK(d.corpus[1].id == "2");
+  CHECK(d.document(0) == "T one");
+  CHECK(d.document(1) == "two");  // no title: the text alone
+  REQUIRE(d.queries.size() == 1);
+  CHECK(d.queries[0].id == "q1");
   REQUIRE(d.qrels.size() == 2);
   CHECK(d.qrels[1].doc_id == "2");
   CHECK(d.qrels[1].score == 0);
   CHECK(d.qrels[1].line == 3);
-  CHECK(read_beir(tmp / "b", "noheader").qrels.size() == 1);
+  CHECK(read_beir_set(tmp / "b", "noheader").qrels.size() == 1);
 
   auto fails = [&](const std::string& qrels, const std::string& what) {
     write(tmp / "b/qrels/bad.tsv", qrels);
-    CHECK_THROWS_WITH(read_beir(tmp / "b", "bad"), Contains(what));
+    CHECK_THROWS_WITH(read_beir_set(tmp / "b", "bad"), Contains(what));
   };
-  fails("q1\tnope\t1\n", "qrels/bad.tsv:1: document 'nope' is not in the corpus");
-  fails("query-id\tcorpus-id\tscore\nq9\td1\t1\n", "bad.tsv:2: query 'q9' is not in queries.jsonl");
-  fails("q1\td1\t1\nq1\td1\t1\n", "bad.tsv:2: duplicate pair (query 'q1', document 'd1')");
-  fails("q1\td1\t1\nq1\t2\tx\n", "bad.tsv:2: score 'x' is not an integer");
-  fails("q1 d1 1\n", "bad.tsv:1: expected 3 tab-separated fields");
+  fails("q1\tnope\t1\n", "qrels/bad.tsv:1: corpus-id \"nope\" is not in corpus.jsonl");
+  fails("query-id\tcorpus-id\tscore\nq9\td1\t1\n",
+        "bad.tsv:2: query-id \"q9\" is not in queries.jsonl");
+  fails("q1\td1\t1\nq1\t2\tx\n", "bad.tsv:2: score \"x\" is not a number");
+  fails("q1 d1 1\n", "bad.tsv:1: expected 3 tab-separated columns");
   fails("query-id\tcorpus-id\tscore\n", "bad.tsv: no judgements");
-  CHECK_THROWS_WITH(read_beir(tmp / "b", "dev"), Contains("qrels/dev.tsv: no such file"));
-  CHECK_THROWS_WITH(read_beir(tmp / "nowhere", "train"), Contains("nowhere: no such folder"));
-  write(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d1\", \"text\": \"b\"}\n");
-  CHECK_THROWS_WITH(read_beir(tmp / "b", "train"),
-                    Contains("corpus.jsonl:2: duplicate document id 'd1'"));
+  CHECK_THROWS_WITH(read_beir_set(tmp / "b", "dev"), Contains("qrels/dev.tsv: no such file"));
+  CHECK_THROWS_WITH(read_beir_set(tmp / "nowhere", "train"), Contains("nowhere: not a folder"));
+  write(tmp / "b/corpus.jsonl",
+        "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d1\", \"text\": \"b\"}\n");
+  CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"),
+                    Contains("corpus.jsonl:2: duplicate _id \"d1\" (first at line 1)"));
   write(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"x\"}\n");
-  CHECK_THROWS_WITH(read_beir(tmp / "b", "train"), Contains("corpus.jsonl:1: missing field \"text\""));
+  CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"),
+                    Contains("corpus.jsonl:1: missing field \"text\""));
   write(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"\n");
-  CHECK_THROWS_WITH(read_beir(tmp / "b", "train"), Contains("corpus.jsonl:1: not valid JSON"));
+  CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"), Contains("corpus.jsonl:1: not valid JSON"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -386,13 +330,13 @@ struct TinyBeir {
     std::string near = texts[3];
     near.back() = near.back() == '.' ? '!' : '.';
     corpus += "{\"_id\": \"near\", \"title\": \"\", \"text\": " + json_str(near) + "}\n";
-    corpus += "{\"_id\": \"same\", \"title\": \"Doc 5\", \"text\": " +
-              json_str(texts[5] + "  ") + "}\n";
+    corpus +=
+        "{\"_id\": \"same\", \"title\": \"Doc 5\", \"text\": " + json_str(texts[5] + "  ") + "}\n";
     write(dir / "corpus.jsonl", corpus);
     std::string queries;
     for (int i = 0; i < 6; ++i)
-      queries += "{\"_id\": \"q" + std::to_string(i) + "\", \"text\": " +
-                 json_str(texts[static_cast<size_t>(100 + i)]) + "}\n";
+      queries += "{\"_id\": \"q" + std::to_string(i) +
+                 "\", \"text\": " + json_str(texts[static_cast<size_t>(100 + i)]) + "}\n";
     // q6 has q0's text: one query for mining, with the positives of both.
     queries += "{\"_id\": \"q6\", \"text\": " + json_str(texts[100]) + "}\n";
     write(dir / "queries.jsonl", queries);
@@ -427,7 +371,8 @@ std::vector<Rec> read_records(const fs::path& p) {
       r.pos_id = std::string(std::string_view(e["pos_id"]));
       for (auto x : e["neg_ids"].get_array()) r.neg_ids.emplace_back(std::string_view(x));
       r.pos_score = static_cast<float>(double(e["pos_score"]));
-      for (auto x : e["neg_scores"].get_array()) r.neg_scores.push_back(static_cast<float>(double(x)));
+      for (auto x : e["neg_scores"].get_array())
+        r.neg_scores.push_back(static_cast<float>(double(x)));
     }
     out.push_back(std::move(r));
   }
@@ -468,11 +413,11 @@ TEST_CASE("mine: mine_beir writes NeMo records in qrels order, never a positive"
   const auto recs = read_records(out);
   REQUIRE(recs.size() == 7);
   const std::vector<std::pair<std::string, std::string>> order = {
-      {"q2", "d8"}, {"q0", "d3"},   {"q1", "d5"},  {"q2", "d7"},
+      {"q2", "d8"},  {"q0", "d3"},  {"q1", "d5"}, {"q2", "d7"},
       {"q3", "d10"}, {"q5", "d12"}, {"q6", "d20"}};
   const std::map<std::string, std::set<std::string>> positives = {
-      {"q0", {"d3", "d20"}}, {"q1", {"d5", "same"}}, {"q2", {"d7", "d8"}}, {"q3", {"d10"}},
-      {"q5", {"d12"}},       {"q6", {"d3", "d20"}}};
+      {"q0", {"d3", "d20"}}, {"q1", {"d5", "same"}}, {"q2", {"d7", "d8"}},
+      {"q3", {"d10"}},       {"q5", {"d12"}},        {"q6", {"d3", "d20"}}};
   for (size_t i = 0; i < recs.size(); ++i) {
     const Rec& r = recs[i];
     CHECK(r.query_id == order[i].first);
@@ -520,18 +465,18 @@ TEST_CASE("mine: rank range, chunking and seeds on the tiny model", "[mine]") {
   const auto ranged = read_records(b.tmp / "range.jsonl");
   REQUIRE(ranged.size() == all.size());
   for (size_t i = 0; i < all.size(); ++i) {
-    CHECK(ranged[i].neg_ids == std::vector<std::string>(all[i].neg_ids.begin() + 4,
-                                                        all[i].neg_ids.begin() + 7));
+    CHECK(ranged[i].neg_ids ==
+          std::vector<std::string>(all[i].neg_ids.begin() + 4, all[i].neg_ids.begin() + 7));
   }
 
   // Chunk sizes and threads do not change a byte.
   o.select.sampling = Sampling::Random;
   o.select.seed = 5;
   mine_beir(model, b.dir, b.tmp / "a.jsonl", o);
-  o.select.topk.query_chunk = 1;
-  o.select.topk.doc_chunk = 3;
-  o.select.topk.threads = 1;  // the search's threads (embedding keeps its 2: OpenBLAS's
-                              // threaded GEMM sums in a thread-count-dependent order)
+  o.select.search.query_block = 1;
+  o.select.search.doc_block = 3;
+  o.select.search.threads = 1;  // the search's threads (embedding keeps its 2: OpenBLAS's
+                                // threaded GEMM sums in a thread-count-dependent order)
   mine_beir(model, b.dir, b.tmp / "b.jsonl", o);
   CHECK(slurp(b.tmp / "a.jsonl") == slurp(b.tmp / "b.jsonl"));
   // Random picks come from ranks [4, 9) and depend on the seed.
@@ -556,8 +501,7 @@ TEST_CASE("mine: rank range, chunking and seeds on the tiny model", "[mine]") {
   CHECK(slurp(b.tmp / "a.jsonl") == slurp(b.tmp / "d.jsonl"));
 }
 
-TEST_CASE("mine: a near duplicate of the positive is dropped by margin and max score",
-          "[mine]") {
+TEST_CASE("mine: a near duplicate of the positive is dropped by margin and max score", "[mine]") {
   TinyBeir b;
   const Model model = Model::load(test::fixture_dir("tiny-bert"));
   MineOptions o = base_options();
@@ -602,6 +546,29 @@ TEST_CASE("mine: a near duplicate of the positive is dropped by margin and max s
   }
 }
 
+TEST_CASE("mine: a later qrels row for the same pair replaces the earlier one", "[mine]") {
+  TinyBeir b;
+  const Model model = Model::load(test::fixture_dir("tiny-bert"));
+  MineOptions o = base_options();
+  const fs::path out = b.tmp / "out.jsonl";
+  // q0's pair is taken back (score 0 on a later row): only q1's record is left.
+  write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t0\n");
+  MineStats st = mine_beir(model, b.dir, out, o);
+  CHECK(st.records == 1);
+  CHECK(st.skipped_superseded == 1);
+  CHECK(st.skipped_not_positive == 1);
+  CHECK(read_records(out).at(0).query_id == "q1");
+  // Repeated with a positive score: one record, at the position of the last row.
+  write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t2\n");
+  st = mine_beir(model, b.dir, out, o);
+  CHECK(st.records == 2);
+  const auto recs = read_records(out);
+  REQUIRE(recs.size() == 2);
+  CHECK(recs[0].query_id == "q1");
+  CHECK(recs[1].query_id == "q0");
+  CHECK(recs[1].pos_id == "d3");
+}
+
 TEST_CASE("mine: errors leave no output", "[mine]") {
   TinyBeir b;
   const Model model = Model::load(test::fixture_dir("tiny-bert"));
@@ -625,7 +592,7 @@ TEST_CASE("mine: errors leave no output", "[mine]") {
   o = base_options();
   write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\tmissing\t1\n");
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o),
-                    Contains("train.tsv:2: document 'missing' is not in the corpus"));
+                    Contains("train.tsv:2: corpus-id \"missing\" is not in corpus.jsonl"));
   write(b.dir / "qrels/train.tsv", "q0\td3\t0\n");
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o), Contains("no positive judgements"));
   CHECK(slurp(out) == "keep");
@@ -638,16 +605,16 @@ TEST_CASE("mine: sbert-mine end to end and its errors", "[mine][apps]") {
   TinyBeir b;
   const std::string model = test::fixture_dir("tiny-bert").string();
   const fs::path out = b.tmp / "mined.jsonl";
-  const std::vector<std::string> base = {"--model", model, "--beir", b.dir.string(),
+  const std::vector<std::string> base = {"--model",  model,        "--beir",    b.dir.string(),
                                          "--output", out.string(), "--threads", "2"};
   auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> a = base;
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   };
-  auto r = test::run_app("sbert-mine", with({"--num-negatives", "2", "--range-min", "1",
-                                              "--range-max", "10", "--relative-margin", "0.05",
-                                              "--sample", "random", "--seed", "3"}));
+  auto r = test::run_app("sbert-mine",
+                         with({"--num-negatives", "2", "--range-min", "1", "--range-max", "10",
+                               "--relative-margin", "0.05", "--sample", "random", "--seed", "3"}));
   INFO("stderr: " << r.stderr_text);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.stderr_text, Contains("7 records (one per positive pair) for 5 queries"));
@@ -686,17 +653,16 @@ TEST_CASE("mine: sbert-mine end to end and its errors", "[mine][apps]") {
   data_error({"--num-negatives", "2", "--split", "test"}, "qrels/test.tsv: no such file");
   write(b.dir / "qrels/bad.tsv", "q0\td3\t1\nq1\td99\t1\n");
   data_error({"--num-negatives", "2", "--split", "bad"},
-             "bad.tsv:2: document 'd99' is not in the corpus");
+             "bad.tsv:2: corpus-id \"d99\" is not in corpus.jsonl");
   CHECK(slurp(out) == "keep");
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(b.tmp.path())) ++files;
   CHECK(files == 2);  // beir/ and the output: no temporary left behind
 
   // Same command, same bytes.
-  r = test::run_app("sbert-mine", with({"--num-negatives", "2", "--range-min", "1",
-                                         "--range-max", "10", "--relative-margin", "0.05",
-                                         "--sample", "random", "--seed", "3",
-                                         "--query-chunk", "1", "--doc-chunk", "5"}));
+  r = test::run_app("sbert-mine", with({"--num-negatives", "2", "--range-min", "1", "--range-max",
+                                        "10", "--relative-margin", "0.05", "--sample", "random",
+                                        "--seed", "3", "--query-chunk", "1", "--doc-chunk", "5"}));
   REQUIRE(r.exit_code == 0);
   CHECK(slurp(out) == mined);
 }

@@ -86,6 +86,7 @@ def main():
     from sentence_transformers import SentenceTransformer
     stand_in = types.ModuleType("datasets")  # after the imports: transformers probes for it
     stand_in.Dataset = Dataset
+    stand_in.__version__ = "0"  # read by SentenceTransformer's model card
     sys.modules["datasets"] = stand_in
     hn.is_datasets_available = lambda: True
 
@@ -94,7 +95,7 @@ def main():
         for line in f:
             d = json.loads(line)
             t, x = d.get("title", ""), d["text"]
-            text = f"{t} {x}" if t and x else (t or x)
+            text = f"{t or ''} {x}".strip()  # as sbert-mine (eval::BeirSet::document)
             doc_of_text[text] = d["_id"]
             corpus.append(text)
     queries = {}

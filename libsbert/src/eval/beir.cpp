@@ -17,16 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool blank(const std::string& line) {
-  return line.find_first_not_of(" \t") == std::string::npos;
-}
+bool blank(const std::string& line) { return line.find_first_not_of(" \t") == std::string::npos; }
 
 // Python's str.isspace() characters, UTF-8 encoded.
 constexpr std::string_view kPySpaces[] = {
-    "\t", "\n", "\v", "\f", "\r", "\x1c", "\x1d", "\x1e", "\x1f", " ",
-    "\u0085", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003", "\u2004", "\u2005",
-    "\u2006", "\u2007", "\u2008", "\u2009", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f",
-    "\u3000"};
+    "\t",     "\n",     "\v",     "\f",     "\r",     "\x1c",   "\x1d",   "\x1e",
+    "\x1f",   " ",      "\u0085", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2002",
+    "\u2003", "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200a",
+    "\u2028", "\u2029", "\u202f", "\u205f", "\u3000"};
 
 // "file:line: " for messages.
 std::string where(const fs::path& file, size_t line) { return cat(file.string(), ":", line, ": "); }
@@ -34,15 +32,15 @@ std::string where(const fs::path& file, size_t line) { return cat(file.string(),
 // A record's id: a JSON string, or an integer written in decimal.
 std::string json_id(simdjson::dom::element doc, const fs::path& file, size_t line) {
   simdjson::dom::element v;
-  SBERT_CHECK(!doc["_id"].get(v), "[eval] ", where(file, line), "missing field \"_id\"");
+  SBERT_CHECK(!doc["_id"].get(v), "[beir] ", where(file, line), "missing field \"_id\"");
   std::string_view s;
   if (!v.get(s)) {
-    SBERT_CHECK(!s.empty(), "[eval] ", where(file, line), "empty \"_id\"");
+    SBERT_CHECK(!s.empty(), "[beir] ", where(file, line), "empty \"_id\"");
     return std::string(s);
   }
   int64_t i = 0;
   if (!v.get(i)) return std::to_string(i);
-  fail("[eval] ", where(file, line), "\"_id\" is neither a string nor an integer");
+  fail("[beir] ", where(file, line), "\"_id\" is neither a string nor an integer");
 }
 
 // A string field; absent or null gives `fallback` when optional.
@@ -50,27 +48,27 @@ std::string json_string(simdjson::dom::element doc, const char* field, bool requ
                         const fs::path& file, size_t line) {
   simdjson::dom::element v;
   if (doc[field].get(v) || v.is_null()) {
-    SBERT_CHECK(!required, "[eval] ", where(file, line), "missing field \"", field, "\"");
+    SBERT_CHECK(!required, "[beir] ", where(file, line), "missing field \"", field, "\"");
     return {};
   }
   std::string_view s;
-  SBERT_CHECK(!v.get(s), "[eval] ", where(file, line), "field \"", field, "\" is not a string");
+  SBERT_CHECK(!v.get(s), "[beir] ", where(file, line), "field \"", field, "\" is not a string");
   return std::string(s);
 }
 
 // Parses each non-blank line of a JSONL file as an object and calls fn(object, line number).
 template <class Fn>
 void for_each_jsonl(const fs::path& file, Fn&& fn) {
-  SBERT_CHECK(fs::exists(file), "[eval] ", file.string(), ": no such file");
+  SBERT_CHECK(fs::exists(file), "[beir] ", file.string(), ": no such file");
   const std::vector<std::string> lines = read_text_lines(file);
   simdjson::dom::parser parser;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (blank(lines[i])) continue;
     simdjson::dom::element doc;
     const auto err = parser.parse(lines[i]).get(doc);
-    SBERT_CHECK(!err, "[eval] ", where(file, i + 1), "not valid JSON (",
+    SBERT_CHECK(!err, "[beir] ", where(file, i + 1), "not valid JSON (",
                 simdjson::error_message(err), ")");
-    SBERT_CHECK(doc.is_object(), "[eval] ", where(file, i + 1), "expected a JSON object");
+    SBERT_CHECK(doc.is_object(), "[beir] ", where(file, i + 1), "expected a JSON object");
     fn(doc, i + 1);
   }
 }
@@ -135,10 +133,11 @@ std::vector<BeirDoc> read_beir_corpus(const fs::path& file) {
     d.title = json_string(doc, "title", false, file, line);
     d.text = json_string(doc, "text", true, file, line);
     const auto [it, fresh] = first_line.emplace(d.id, line);
-    SBERT_CHECK(fresh, "[eval] ", where(file, line), "duplicate _id \"", d.id, "\" (first at line ",
+    SBERT_CHECK(fresh, "[beir] ", where(file, line), "duplicate _id \"", d.id, "\" (first at line ",
                 it->second, ")");
     docs.push_back(std::move(d));
   });
+  SBERT_CHECK(!docs.empty(), "[beir] ", file.string(), ": no documents (the corpus is empty)");
   return docs;
 }
 
@@ -150,15 +149,16 @@ std::vector<BeirQuery> read_beir_queries(const fs::path& file) {
     q.id = json_id(doc, file, line);
     q.text = json_string(doc, "text", true, file, line);
     const auto [it, fresh] = first_line.emplace(q.id, line);
-    SBERT_CHECK(fresh, "[eval] ", where(file, line), "duplicate _id \"", q.id, "\" (first at line ",
+    SBERT_CHECK(fresh, "[beir] ", where(file, line), "duplicate _id \"", q.id, "\" (first at line ",
                 it->second, ")");
     queries.push_back(std::move(q));
   });
+  SBERT_CHECK(!queries.empty(), "[beir] ", file.string(), ": no queries");
   return queries;
 }
 
 std::vector<BeirQrel> read_beir_qrels(const fs::path& file) {
-  SBERT_CHECK(fs::exists(file), "[eval] ", file.string(), ": no such file");
+  SBERT_CHECK(fs::exists(file), "[beir] ", file.string(), ": no such file");
   const std::vector<std::string> lines = read_text_lines(file);
   std::vector<BeirQrel> qrels;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -167,84 +167,74 @@ std::vector<BeirQrel> read_beir_qrels(const fs::path& file) {
     double score = 0;
     // The header ("query-id  corpus-id  score"): a first line whose score is not a number.
     if (i == 0 && cols.size() == 3 && !parse_number(cols[2], score)) continue;
-    SBERT_CHECK(cols.size() == 3, "[eval] ", where(file, i + 1),
-                "expected 3 tab-separated columns (query-id, corpus-id, score), got ",
-                cols.size());
-    SBERT_CHECK(!cols[0].empty() && !cols[1].empty(), "[eval] ", where(file, i + 1),
+    SBERT_CHECK(cols.size() == 3, "[beir] ", where(file, i + 1),
+                "expected 3 tab-separated columns (query-id, corpus-id, score), got ", cols.size());
+    SBERT_CHECK(!cols[0].empty() && !cols[1].empty(), "[beir] ", where(file, i + 1),
                 "empty query-id or corpus-id");
-    SBERT_CHECK(parse_number(cols[2], score), "[eval] ", where(file, i + 1), "score \"",
+    SBERT_CHECK(parse_number(cols[2], score), "[beir] ", where(file, i + 1), "score \"",
                 std::string(cols[2]), "\" is not a number");
-    qrels.push_back({std::string(cols[0]), std::string(cols[1]), score});
+    qrels.push_back(
+        {std::string(cols[0]), std::string(cols[1]), score, static_cast<int64_t>(i + 1)});
   }
+  SBERT_CHECK(!qrels.empty(), "[beir] ", file.string(), ": no judgements");
   return qrels;
 }
 
-BeirData assemble_beir(std::vector<BeirDoc> corpus, std::vector<BeirQuery> queries,
-                       const std::vector<BeirQrel>& qrels) {
-  BeirData data;
-  std::unordered_map<std::string, int64_t> doc_index;
-  doc_index.reserve(corpus.size());
-  data.corpus_ids.reserve(corpus.size());
-  data.corpus_texts.reserve(corpus.size());
-  for (BeirDoc& d : corpus) {
-    SBERT_CHECK(doc_index.emplace(d.id, static_cast<int64_t>(data.corpus_ids.size())).second,
-                "[eval] duplicate corpus id \"", d.id, "\"");
-    std::string joined = std::move(d.title);
-    joined += ' ';
-    joined += d.text;
-    data.corpus_texts.push_back(py_strip(joined));
-    data.corpus_ids.push_back(std::move(d.id));
-    d.text = std::string();
-  }
-  std::unordered_map<std::string, size_t> query_index;
-  for (size_t i = 0; i < queries.size(); ++i) {
-    SBERT_CHECK(query_index.emplace(queries[i].id, i).second, "[eval] duplicate query id \"",
-                queries[i].id, "\"");
-  }
-  data.queries_read = static_cast<int64_t>(queries.size());
-  data.qrels_read = static_cast<int64_t>(qrels.size());
-
-  // query -> (doc id -> score), the last line for a pair winning (a dict, as in BEIR).
-  std::vector<std::map<std::string, double>> judged(queries.size());
-  for (const BeirQrel& r : qrels) {
-    const auto q = query_index.find(r.query_id);
-    if (q == query_index.end()) {
-      ++data.qrels_unknown_query;
-      continue;
-    }
-    judged[q->second][r.doc_id] = r.score;
-  }
-  for (size_t i = 0; i < queries.size(); ++i) {
-    Relevance rel;
-    for (const auto& [doc, score] : judged[i]) {
-      if (!(score > 0)) {
-        ++data.qrels_not_relevant;
-        continue;
-      }
-      ++rel.count;
-      const auto d = doc_index.find(doc);
-      if (d == doc_index.end()) {
-        ++data.qrels_unknown_doc;
-      } else {
-        rel.docs.push_back(d->second);
-      }
-    }
-    if (rel.count == 0) {
-      ++data.queries_skipped;
-      continue;
-    }
-    data.query_ids.push_back(std::move(queries[i].id));
-    data.query_texts.push_back(std::move(queries[i].text));
-    data.relevance.push_back(std::move(rel));
-  }
-  return data;
+std::string BeirSet::document(int64_t row) const {
+  const BeirDoc& d = corpus.at(static_cast<size_t>(row));
+  std::string joined;
+  joined.reserve(d.title.size() + 1 + d.text.size());
+  joined += d.title;
+  joined += ' ';
+  joined += d.text;
+  return py_strip(joined);
 }
 
-BeirData read_beir(const fs::path& dir, const std::string& split) {
-  SBERT_CHECK(fs::is_directory(dir), "[eval] ", dir.string(),
+int64_t BeirSet::find_doc(const std::string& id) const {
+  const auto it = doc_row.find(id);
+  return it == doc_row.end() ? -1 : it->second;
+}
+
+int64_t BeirSet::find_query(const std::string& id) const {
+  const auto it = query_row.find(id);
+  return it == query_row.end() ? -1 : it->second;
+}
+
+BeirSet index_beir(std::vector<BeirDoc> corpus, std::vector<BeirQuery> queries,
+                   std::vector<BeirQrel> qrels, const BeirOptions& options,
+                   std::string qrels_name) {
+  BeirSet s;
+  s.corpus = std::move(corpus);
+  s.queries = std::move(queries);
+  s.qrels = std::move(qrels);
+  s.qrels_name = std::move(qrels_name);
+  s.doc_row.reserve(s.corpus.size());
+  for (size_t i = 0; i < s.corpus.size(); ++i) {
+    SBERT_CHECK(s.doc_row.emplace(s.corpus[i].id, static_cast<int64_t>(i)).second,
+                "[beir] duplicate corpus id \"", s.corpus[i].id, "\"");
+  }
+  s.query_row.reserve(s.queries.size());
+  for (size_t i = 0; i < s.queries.size(); ++i) {
+    SBERT_CHECK(s.query_row.emplace(s.queries[i].id, static_cast<int64_t>(i)).second,
+                "[beir] duplicate query id \"", s.queries[i].id, "\"");
+  }
+  if (!options.allow_unknown_ids) {
+    for (const BeirQrel& r : s.qrels) {
+      const std::string at = r.line > 0 ? cat(s.qrels_name, ":", r.line) : s.qrels_name;
+      SBERT_CHECK(s.query_row.count(r.query_id), "[beir] ", at, ": query-id \"", r.query_id,
+                  "\" is not in queries.jsonl");
+      SBERT_CHECK(s.doc_row.count(r.doc_id), "[beir] ", at, ": corpus-id \"", r.doc_id,
+                  "\" is not in corpus.jsonl");
+    }
+  }
+  return s;
+}
+
+BeirSet read_beir_set(const fs::path& dir, const std::string& split, const BeirOptions& options) {
+  SBERT_CHECK(fs::is_directory(dir), "[beir] ", dir.string(),
               ": not a folder (a BEIR data set is a folder with corpus.jsonl, queries.jsonl and "
               "qrels/<split>.tsv)");
-  SBERT_CHECK(!split.empty() && split.find('/') == std::string::npos, "[eval] bad split name \"",
+  SBERT_CHECK(!split.empty() && split.find('/') == std::string::npos, "[beir] bad split name \"",
               split, "\"");
   const fs::path qrels_file = dir / "qrels" / (split + ".tsv");
   if (!fs::exists(qrels_file)) {
@@ -261,16 +251,76 @@ BeirData read_beir(const fs::path& dir, const std::string& split) {
         have += n;
       }
     }
-    fail("[eval] ", qrels_file.string(), ": no such file (splits here: ",
-         have.empty() ? std::string("none") : have, ")");
+    fail("[beir] ", qrels_file.string(),
+         ": no such file (splits here: ", have.empty() ? std::string("none") : have, ")");
   }
-  auto corpus = read_beir_corpus(dir / "corpus.jsonl");
+  auto qrels = read_beir_qrels(qrels_file);
   auto queries = read_beir_queries(dir / "queries.jsonl");
-  const auto qrels = read_beir_qrels(qrels_file);
-  BeirData data = assemble_beir(std::move(corpus), std::move(queries), qrels);
-  SBERT_CHECK(!data.query_ids.empty(), "[eval] ", qrels_file.string(),
+  auto corpus = read_beir_corpus(dir / "corpus.jsonl");
+  return index_beir(std::move(corpus), std::move(queries), std::move(qrels), options,
+                    qrels_file.string());
+}
+
+BeirData evaluation_set(BeirSet set) {
+  BeirData data;
+  data.queries_read = static_cast<int64_t>(set.queries.size());
+  data.qrels_read = static_cast<int64_t>(set.qrels.size());
+  data.corpus_texts.reserve(set.corpus.size());
+  for (size_t i = 0; i < set.corpus.size(); ++i) {
+    data.corpus_texts.push_back(set.document(static_cast<int64_t>(i)));
+  }
+  data.corpus_ids.reserve(set.corpus.size());
+  for (BeirDoc& d : set.corpus) {
+    data.corpus_ids.push_back(std::move(d.id));
+    d = BeirDoc();
+  }
+
+  // query -> (doc id -> score), the last line for a pair winning (a dict, as in BEIR).
+  std::vector<std::map<std::string, double>> judged(set.queries.size());
+  for (const BeirQrel& r : set.qrels) {
+    const int64_t q = set.find_query(r.query_id);
+    if (q < 0) {
+      ++data.qrels_unknown_query;
+      continue;
+    }
+    judged[static_cast<size_t>(q)][r.doc_id] = r.score;
+  }
+  for (size_t i = 0; i < set.queries.size(); ++i) {
+    Relevance rel;
+    for (const auto& [doc, score] : judged[i]) {
+      if (!(score > 0)) {
+        ++data.qrels_not_relevant;
+        continue;
+      }
+      ++rel.count;
+      const int64_t d = set.find_doc(doc);
+      if (d < 0) {
+        ++data.qrels_unknown_doc;
+      } else {
+        rel.docs.push_back(d);
+      }
+    }
+    if (rel.count == 0) {
+      ++data.queries_skipped;
+      continue;
+    }
+    data.query_ids.push_back(std::move(set.queries[i].id));
+    data.query_texts.push_back(std::move(set.queries[i].text));
+    data.relevance.push_back(std::move(rel));
+  }
+  SBERT_CHECK(!data.query_ids.empty(), "[beir] ", set.qrels_name,
               ": no query of queries.jsonl has a relevant document (score > 0) in this split");
   return data;
+}
+
+BeirData read_beir(const fs::path& dir, const std::string& split, const BeirOptions& options) {
+  return evaluation_set(read_beir_set(dir, split, options));
+}
+
+BeirData assemble_beir(std::vector<BeirDoc> corpus, std::vector<BeirQuery> queries,
+                       std::vector<BeirQrel> qrels, const BeirOptions& options) {
+  return evaluation_set(
+      index_beir(std::move(corpus), std::move(queries), std::move(qrels), options));
 }
 
 }  // namespace sbert::eval

@@ -18,7 +18,9 @@ std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
   EmbedOptions eo = options.embed;
   eo.prefix = options.query_prefix;
   const Embeddings q = model.embed(data.query_texts, eo);
-  ExactSearch search(q.data.data(), q.rows, q.dim, k, options.embed.threads);
+  SearchOptions so;
+  so.threads = options.embed.threads;
+  ExactSearch search(q.data.data(), q.rows, q.dim, k, so);
 
   const std::vector<int64_t> tie_keys = id_order_keys(data.corpus_ids);
   eo.prefix = options.passage_prefix;

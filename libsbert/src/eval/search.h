@@ -1,16 +1,21 @@
-// Exact (brute-force) nearest-neighbour search by cosine similarity, the search of
-// sentence-transformers' InformationRetrievalEvaluator: scores are dot products of
-// L2-normalized float32 embeddings, and the hits of a query are ordered by (score descending,
-// tie key ascending). With the tie key = the position of the corpus id in ascending string
-// order, the ranking is ST's (-score, corpus_id) sort, independent of how the corpus is chunked.
+// Exact (brute-force) top-k search by inner product, the one search of the library: retrieval
+// evaluation (sentence-transformers' InformationRetrievalEvaluator, cosine) and hard-negative
+// mining both use it.
 //
-//   ExactSearch s(query_emb.data(), nq, dim, /*k=*/100, threads);
+//   ExactSearch s(query_emb.data(), nq, dim, /*k=*/100, {});
 //   for each corpus chunk: s.add(chunk_emb, n, first_doc, tie_keys + first_doc);
 //   auto hits = s.results();   // per query, best first
 //
-// Scores come from a fixed-order dot product (not BLAS), so each (query, document) score is
-// bitwise the same whatever the chunking, batch or thread count: ties are exact and stable.
-// Memory: the query embeddings, k hits per query and a block of 1,024 normalized documents.
+// Order: score descending, then tie key ascending, a strict total order when the tie keys are
+// distinct. With the tie key = the position of the corpus id in ascending string order
+// (id_order_keys) the ranking is sentence-transformers' (-score, corpus_id) sort; without tie
+// keys it is the corpus row.
+//
+// Scores come from dot() below, a fixed-order dot product (not BLAS), so each (query, document)
+// score is bitwise the same whatever the chunking, block sizes or thread count: ties are exact,
+// and the result does not depend on how the corpus was fed or split. The (queries x corpus)
+// score matrix is never formed. Memory: the query embeddings, k candidates per query (24 bytes
+// each), per thread 4 x doc_block scores, and with normalize a copy of doc_block documents.
 #pragma once
 
 #include <cstdint>
@@ -20,27 +25,42 @@
 namespace sbert::eval {
 
 struct Hit {
-  int64_t doc = 0;   // corpus index
-  float score = 0;   // cosine similarity
+  int64_t doc = 0;  // corpus index
+  float score = 0;  // inner product (the cosine when normalized)
 };
 
+// The search's inner product: 8 lane sums over the dimensions in order, a fixed reduction tree,
+// then the tail. Exactly the bits of every score the search computes for the pair.
+float dot(const float* a, const float* b, int64_t dim);
+
 // Rows scaled to unit L2 norm: x / max(||x||, 1e-12) (torch.nn.functional.normalize), norm
-// accumulated in double.
+// accumulated in double. A zero row stays zero.
 void l2_normalize_rows(float* data, int64_t rows, int64_t dim);
 
 // Position of each id in ascending byte-wise order (= Python's code point order for UTF-8):
 // the tie key giving sentence-transformers' (-score, corpus_id) order.
 std::vector<int64_t> id_order_keys(const std::vector<std::string>& ids);
 
+struct SearchOptions {
+  // L2-normalize queries and documents (on copies) so that scores are cosines. false: the
+  // inputs are scored as given (callers that normalized already, and want dot() of their own
+  // rows to reproduce the scores bit for bit).
+  bool normalize = true;
+  int threads = 0;           // 0: all cores
+  int64_t doc_block = 1024;  // documents scored per pass over the queries
+  int64_t query_block = 16;  // queries per parallel task
+};
+
 class ExactSearch {
  public:
-  // queries: (nq, dim), copied and L2-normalized. threads: 0 = all cores.
-  ExactSearch(const float* queries, int64_t nq, int64_t dim, int64_t k, int threads = 0);
+  // queries: (nq, dim), copied. k >= 1.
+  ExactSearch(const float* queries, int64_t nq, int64_t dim, int64_t k,
+              const SearchOptions& options = {});
 
-  // Scores documents first_doc .. first_doc + n - 1 (docs: (n, dim), normalized here on a copy)
-  // against every query. tie_keys[i]: the tie key of document first_doc + i (lower wins ties).
-  // Throws on a NaN score.
-  void add(const float* docs, int64_t n, int64_t first_doc, const int64_t* tie_keys);
+  // Scores documents first_doc .. first_doc + n - 1 (docs: (n, dim)) against every query.
+  // tie_keys[i]: the tie key of document first_doc + i (lower wins ties); nullptr: the document
+  // index itself. Throws, naming the query and document, on a non-finite score.
+  void add(const float* docs, int64_t n, int64_t first_doc, const int64_t* tie_keys = nullptr);
 
   // The k best hits of every query (fewer when fewer documents were added), best first.
   std::vector<std::vector<Hit>> results() const;
@@ -56,13 +76,15 @@ class ExactSearch {
   };
   std::vector<float> queries_;
   int64_t nq_, dim_, k_;
-  int threads_;
+  SearchOptions opt_;
   std::vector<std::vector<Cand>> heaps_;  // per query: a heap with the worst kept hit on top
 };
 
-// One-shot helper: the k best documents of every query over the whole corpus.
+// One-shot helper: the k best documents of every query over the whole corpus. tie_keys: one
+// per document, or empty for the document index.
 std::vector<std::vector<Hit>> exact_search(const float* queries, int64_t nq, const float* docs,
                                            int64_t nd, int64_t dim, int64_t k,
-                                           const std::vector<int64_t>& tie_keys, int threads = 0);
+                                           const std::vector<int64_t>& tie_keys,
+                                           const SearchOptions& options = {});
 
 }  // namespace sbert::eval

@@ -9,8 +9,9 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "eval/beir.h"
+#include "eval/search.h"
 #include "io/atomic_file.h"
-#include "mine/beir_reader.h"
 #include "tokenizer/json_util.h"
 
 namespace sbert::mine {
@@ -28,23 +29,22 @@ void validate(const SelectOptions& o) {
   SBERT_CHECK(o.range_min >= 0, "[mine] range_min must be >= 0, got ", o.range_min);
   SBERT_CHECK(o.range_min <= o.range_max, "[mine] range_min (", o.range_min,
               ") must not exceed range_max (", o.range_max, ")");
-  SBERT_CHECK(o.num_negatives <= o.range_max - o.range_min, "[mine] cannot take ",
-              o.num_negatives, " negatives from ranks [", o.range_min, ", ", o.range_max,
-              "): only ", o.range_max - o.range_min,
+  SBERT_CHECK(o.num_negatives <= o.range_max - o.range_min, "[mine] cannot take ", o.num_negatives,
+              " negatives from ranks [", o.range_min, ", ", o.range_max, "): only ",
+              o.range_max - o.range_min,
               " candidates; lower num_negatives or range_min, or raise range_max");
-  for (const auto& [name, v] : {std::pair{"absolute_margin", o.absolute_margin},
-                                std::pair{"relative_margin", o.relative_margin},
-                                std::pair{"max_score", o.max_score},
-                                std::pair{"min_score", o.min_score}}) {
+  for (const auto& [name, v] :
+       {std::pair{"absolute_margin", o.absolute_margin},
+        std::pair{"relative_margin", o.relative_margin}, std::pair{"max_score", o.max_score},
+        std::pair{"min_score", o.min_score}}) {
     SBERT_CHECK(!v || std::isfinite(*v), "[mine] ", name, " must be a finite number");
   }
   SBERT_CHECK(!o.absolute_margin || *o.absolute_margin >= 0.0f,
               "[mine] absolute_margin must be >= 0, got ", o.absolute_margin.value_or(0));
   SBERT_CHECK(!o.relative_margin || (*o.relative_margin >= 0.0f && *o.relative_margin <= 1.0f),
               "[mine] relative_margin must be in [0, 1], got ", o.relative_margin.value_or(0));
-  SBERT_CHECK(!(o.max_score && o.min_score) || *o.min_score <= *o.max_score,
-              "[mine] min_score (", o.min_score.value_or(0), ") exceeds max_score (",
-              o.max_score.value_or(0), ")");
+  SBERT_CHECK(!(o.max_score && o.min_score) || *o.min_score <= *o.max_score, "[mine] min_score (",
+              o.min_score.value_or(0), ") exceeds max_score (", o.max_score.value_or(0), ")");
 }
 
 uint64_t query_key(const std::string& query_text) {
@@ -60,10 +60,10 @@ namespace {
 
 // Draw j of query `key`: a 32-bit word of Philox4x32-10, key = seed, counter = (key, j / 4).
 uint32_t draw(uint64_t seed, uint64_t key, uint64_t j) {
-  const Philox4x32Ctr w = philox4x32_10(
-      {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32),
-       static_cast<uint32_t>(j >> 2), 0x6d696e65u /* "mine" */},
-      {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  const Philox4x32Ctr w =
+      philox4x32_10({static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32),
+                     static_cast<uint32_t>(j >> 2), 0x6d696e65u /* "mine" */},
+                    {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
   return w[j & 3];
 }
 
@@ -80,7 +80,8 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
                   static_cast<int64_t>(keys.size()) == nq &&
                   (excluded.empty() || static_cast<int64_t>(excluded.size()) == nq),
               "[mine] select_negatives: positives, excluded and keys must have one entry per "
-              "query (", nq, ")");
+              "query (",
+              nq, ")");
   // How many retrieved documents a query may have to skip before its range_max survivors.
   int64_t skip = 0;
   for (int64_t q = 0; q < nq; ++q) {
@@ -94,7 +95,12 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
     skip = std::max(skip, n);
   }
   const int64_t depth = o.num_negatives == 0 ? 0 : o.range_max + skip;
-  const TopK top = exact_topk(query_emb, nq, doc_emb, nd, dim, depth, o.topk);
+  std::vector<std::vector<eval::Hit>> top;
+  if (depth > 0 && nq > 0) {
+    eval::SearchOptions so = o.search;
+    so.normalize = false;  // scored as given, so eval::dot below reproduces the search's bits
+    top = eval::exact_search(query_emb, nq, doc_emb, nd, dim, depth, {}, so);  // ties: row
+  }
 
   SelectStats st;
   st.queries = nq;
@@ -108,7 +114,7 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
     const auto& pos = positives[static_cast<size_t>(q)];
     float pos_score = INFINITY;
     for (const int64_t p : pos) {
-      const float s = dot(qv, doc_emb + p * dim, dim);
+      const float s = eval::dot(qv, doc_emb + p * dim, dim);
       st.positive_score_sum += static_cast<double>(s);
       ++st.positive_scores;
       pos_score = std::min(pos_score, s);  // the harder positive, as sentence-transformers
@@ -128,9 +134,9 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
     window_rows.clear();
     window_scores.clear();
     int64_t survivors = 0;
-    for (int64_t j = 0; j < top.k; ++j) {
-      const float s = top.row_scores(q)[j];
-      const int64_t row = top.row_indices(q)[j];
+    for (const eval::Hit& hit : top[static_cast<size_t>(q)]) {
+      const float s = hit.score;
+      const int64_t row = hit.doc;
       ++st.candidates;
       if (skip_rows.count(row)) {
         ++st.dropped_positive;
@@ -173,9 +179,10 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
       const uint64_t key = keys[static_cast<size_t>(q)];
       for (int64_t i = 0; i < k; ++i) {
         const uint64_t span = static_cast<uint64_t>(n - i);
-        const int64_t j = i + static_cast<int64_t>((static_cast<uint64_t>(draw(o.seed, key,
-                                                                               static_cast<uint64_t>(i))) *
-                                                    span) >> 32);
+        const int64_t j =
+            i +
+            static_cast<int64_t>(
+                (static_cast<uint64_t>(draw(o.seed, key, static_cast<uint64_t>(i))) * span) >> 32);
         std::swap(pick[static_cast<size_t>(i)], pick[static_cast<size_t>(j)]);
       }
       std::sort(pick.begin(), pick.begin() + k);
@@ -195,13 +202,6 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
 
 namespace {
 
-std::string_view strip(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\n\r\f\v");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\n\r\f\v");
-  return s.substr(b, e - b + 1);
-}
-
 void append_float(std::string& out, float v) {
   char buf[32];
   const auto res = std::to_chars(buf, buf + sizeof buf, v);
@@ -219,61 +219,78 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   validate(options.select);
   MineStats ms;
   auto t0 = std::chrono::steady_clock::now();
-  const BeirDataset data = read_beir(beir_dir, options.split);
-  const BeirCorpus& corpus = data.corpus;
-  ms.corpus_docs = corpus.size();
+  const eval::BeirSet data = eval::read_beir_set(beir_dir, options.split);  // strict ids
+  const int64_t ndocs = static_cast<int64_t>(data.corpus.size());
+  ms.corpus_docs = ndocs;
   ms.qrels_rows = static_cast<int64_t>(data.qrels.size());
 
-  // Documents as training sees them, and which are empty.
-  std::vector<std::string> docs(static_cast<size_t>(corpus.size()));
-  for (int64_t i = 0; i < corpus.size(); ++i) docs[static_cast<size_t>(i)] = corpus.document(i);
+  // Documents as evaluation embeds them and training reads them: (title + " " + text).strip().
+  std::vector<std::string> docs(static_cast<size_t>(ndocs));
+  for (int64_t i = 0; i < ndocs; ++i) docs[static_cast<size_t>(i)] = data.document(i);
+  const auto query_text = [&](int64_t row) -> const std::string& {
+    return data.queries[static_cast<size_t>(row)].text;
+  };
+
+  // A later row for the same (query, doc) pair replaces an earlier one (BEIR keeps a dict).
+  std::unordered_map<std::string, size_t> last_row;  // "query\tdoc" -> qrels index
+  for (size_t i = 0; i < data.qrels.size(); ++i) {
+    last_row[data.qrels[i].query_id + '\t' + data.qrels[i].doc_id] = i;
+  }
 
   // Queries with at least one positive, in order of first appearance in the qrels. Query ids
   // with the same text are ONE mined query whose positives are pooled (as sentence-transformers
   // de-duplicates anchors by text): a document that is a positive for this text under another
   // id is not a negative.
-  std::vector<int64_t> query_rows;                 // -> data.queries row (the first id)
-  std::unordered_map<std::string, int64_t> qpos;   // query text -> index in query_rows
+  std::vector<int64_t> query_rows;                // -> data.queries row (the first id)
+  std::unordered_map<std::string, int64_t> qpos;  // query text -> index in query_rows
   std::vector<std::vector<int64_t>> positives;
-  std::vector<const Qrel*> records;
-  for (const Qrel& r : data.qrels) {
-    if (r.score <= 0) {
+  struct Record {
+    int64_t query = 0;  // index in query_rows
+    int64_t doc = 0;    // corpus row
+    const eval::BeirQrel* qrel = nullptr;
+  };
+  std::vector<Record> records;
+  for (size_t i = 0; i < data.qrels.size(); ++i) {
+    const eval::BeirQrel& r = data.qrels[i];
+    if (last_row.at(r.query_id + '\t' + r.doc_id) != i) {
+      ++ms.skipped_superseded;
+      continue;
+    }
+    if (!(r.score > 0)) {
       ++ms.skipped_not_positive;
       continue;
     }
-    const int64_t d = corpus.index.at(r.doc_id);
-    if (strip(docs[static_cast<size_t>(d)]).empty()) {
+    const int64_t d = data.doc_row.at(r.doc_id);
+    if (docs[static_cast<size_t>(d)].empty()) {
       ++ms.skipped_empty_positive;
       continue;
     }
-    const int64_t qrow = data.queries.index.at(r.query_id);
-    auto [it, inserted] =
-        qpos.emplace(data.queries.texts[static_cast<size_t>(qrow)],
-                     static_cast<int64_t>(query_rows.size()));
+    const int64_t qrow = data.query_row.at(r.query_id);
+    auto [it, inserted] = qpos.emplace(query_text(qrow), static_cast<int64_t>(query_rows.size()));
     if (inserted) {
       query_rows.push_back(qrow);
       positives.emplace_back();
     }
     auto& pos = positives[static_cast<size_t>(it->second)];
     if (std::find(pos.begin(), pos.end(), d) == pos.end()) pos.push_back(d);
-    records.push_back(&r);
+    records.push_back({it->second, d, &r});
   }
-  SBERT_CHECK(!records.empty(), "[mine] ", (beir_dir / "qrels" / (options.split + ".tsv")).string(),
+  SBERT_CHECK(!records.empty(), "[mine] ", data.qrels_name,
               ": no positive judgements (score > 0) with a non-empty document");
   const int64_t nq = static_cast<int64_t>(query_rows.size());
   for (int64_t q = 0; q < nq; ++q) {
-    const std::string& text = data.queries.texts[static_cast<size_t>(query_rows[static_cast<size_t>(q)])];
-    SBERT_CHECK(!strip(text).empty(), "[mine] ", (beir_dir / "queries.jsonl").string(),
-                ": query '", data.queries.ids[static_cast<size_t>(query_rows[static_cast<size_t>(q)])],
-                "' has no text");
+    const int64_t row = query_rows[static_cast<size_t>(q)];
+    SBERT_CHECK(!eval::py_strip(query_text(row)).empty(), "[mine] ",
+                (beir_dir / "queries.jsonl").string(), ": query '",
+                data.queries[static_cast<size_t>(row)].id, "' has no text");
   }
 
-  // Never negatives: empty documents (for every query) and documents whose stripped text equals
-  // one of the query's positives (the training reader refuses such a negative).
+  // Never negatives: empty documents (for every query) and documents whose (stripped) text
+  // equals one of the query's positives (the training reader refuses such a negative).
   std::vector<int64_t> empty_docs;
   std::unordered_map<std::string_view, std::vector<int64_t>> by_text;
-  for (int64_t i = 0; i < corpus.size(); ++i) {
-    const std::string_view s = strip(docs[static_cast<size_t>(i)]);
+  for (int64_t i = 0; i < ndocs; ++i) {
+    const std::string& s = docs[static_cast<size_t>(i)];
     if (s.empty())
       empty_docs.push_back(i);
     else
@@ -285,13 +302,12 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
     auto& ex = excluded[static_cast<size_t>(q)];
     const auto& pos = positives[static_cast<size_t>(q)];
     for (const int64_t p : pos)
-      for (const int64_t d : by_text.at(strip(docs[static_cast<size_t>(p)])))
+      for (const int64_t d : by_text.at(docs[static_cast<size_t>(p)]))
         if (std::find(pos.begin(), pos.end(), d) == pos.end() &&
             std::find(ex.begin(), ex.end(), d) == ex.end())
           ex.push_back(d);
     ex.insert(ex.end(), empty_docs.begin(), empty_docs.end());
-    keys[static_cast<size_t>(q)] =
-        query_key(data.queries.texts[static_cast<size_t>(query_rows[static_cast<size_t>(q)])]);
+    keys[static_cast<size_t>(q)] = query_key(query_text(query_rows[static_cast<size_t>(q)]));
   }
   ms.seconds_read = seconds_since(t0);
 
@@ -302,19 +318,19 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   Embeddings demb = model.embed(docs, eo);
   std::vector<std::string> qtexts;
   qtexts.reserve(static_cast<size_t>(nq));
-  for (const int64_t r : query_rows) qtexts.push_back(data.queries.texts[static_cast<size_t>(r)]);
+  for (const int64_t r : query_rows) qtexts.push_back(query_text(r));
   eo.prefix = options.query_prefix;
   Embeddings qemb = model.embed(qtexts, eo);
-  SBERT_CHECK(demb.dim == qemb.dim && demb.rows == corpus.size() && qemb.rows == nq,
+  SBERT_CHECK(demb.dim == qemb.dim && demb.rows == ndocs && qemb.rows == nq,
               "[mine] unexpected embedding shapes");
-  l2_normalize_rows(demb.data.data(), demb.rows, demb.dim);
-  l2_normalize_rows(qemb.data.data(), qemb.rows, qemb.dim);
+  eval::l2_normalize_rows(demb.data.data(), demb.rows, demb.dim);
+  eval::l2_normalize_rows(qemb.data.data(), qemb.rows, qemb.dim);
   ms.seconds_embed = seconds_since(t0);
 
   // Search and select.
   t0 = std::chrono::steady_clock::now();
   SelectOptions so = options.select;
-  if (so.topk.threads == 0) so.topk.threads = options.embed.threads;
+  if (so.search.threads == 0) so.search.threads = options.embed.threads;
   const auto negs = select_negatives(qemb.data.data(), nq, demb.data.data(), demb.rows, demb.dim,
                                      positives, excluded, keys, so, &ms.select);
   ms.seconds_search = seconds_since(t0);
@@ -323,9 +339,8 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   t0 = std::chrono::steady_clock::now();
   AtomicFile out(output);
   std::string line;
-  for (const Qrel* r : records) {
-    const int64_t q = qpos.at(data.queries.texts[static_cast<size_t>(data.queries.index.at(r->query_id))]);
-    const int64_t d = corpus.index.at(r->doc_id);
+  for (const Record& rec : records) {
+    const int64_t q = rec.query, d = rec.doc;
     const QueryNegatives& n = negs[static_cast<size_t>(q)];
     const int64_t got = static_cast<int64_t>(n.rows.size());
     if (got < options.select.num_negatives) ++ms.records_short;
@@ -343,16 +358,16 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
     line += "]";
     if (options.write_ids) {
       line += ", \"query_id\": ";
-      tok::append_json_string(line, r->query_id);
+      tok::append_json_string(line, rec.qrel->query_id);
       line += ", \"pos_id\": ";
-      tok::append_json_string(line, r->doc_id);
+      tok::append_json_string(line, rec.qrel->doc_id);
       line += ", \"neg_ids\": [";
       for (size_t i = 0; i < n.rows.size(); ++i) {
         if (i) line += ", ";
-        tok::append_json_string(line, corpus.ids[static_cast<size_t>(n.rows[i])]);
+        tok::append_json_string(line, data.corpus[static_cast<size_t>(n.rows[i])].id);
       }
       line += "], \"pos_score\": ";
-      append_float(line, dot(qemb.row(q), demb.row(d), demb.dim));
+      append_float(line, eval::dot(qemb.row(q), demb.row(d), demb.dim));
       line += ", \"neg_scores\": [";
       for (size_t i = 0; i < n.scores.size(); ++i) {
         if (i) line += ", ";
