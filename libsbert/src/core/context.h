@@ -5,9 +5,16 @@
 
 namespace sbert {
 
+namespace cuda {
+class Runtime;  // cuda/runtime.h: stream, cuBLASLt handle and caches of one device
+}
+
 struct Context {
   Device device = Device::CPU;
   int threads = 0;  // CPU threads for OpenMP and BLAS; 0: all cores
+  // Required when device == CUDA (ops throw without it); owned by the caller, outlives the
+  // Context. Ops on the GPU take DEVICE pointers and run on the runtime's stream.
+  cuda::Runtime* cuda = nullptr;
 };
 
 // Applies ctx.threads to OpenMP (for the calling thread's parallel regions) and to OpenBLAS.

@@ -1,7 +1,7 @@
-#include <cuda_runtime.h>
-
-#include "core/check.h"
 #include "cuda/runtime.h"
+
+#include "cuda/check.cuh"
+#include "cuda/runtime_impl.cuh"
 
 namespace sbert::cuda {
 
@@ -19,6 +19,81 @@ std::string device_name(int device) {
   cudaError_t e = cudaGetDeviceProperties(&prop, device);
   SBERT_CHECK(e == cudaSuccess, "[cuda] device ", device, ": ", cudaGetErrorString(e));
   return prop.name;
+}
+
+namespace {
+// Selects the device before the Impl (and its cuBLASLt handle) is constructed on it.
+int select_device(int device) {
+  const int n = device_count();
+  SBERT_CHECK(device >= 0 && device < n, "[cuda] device ", device, " requested but ", n,
+              " CUDA device(s) are present");
+  SBERT_CUDA_CHECK(cudaSetDevice(device));
+  return device;
+}
+}  // namespace
+
+Runtime::Runtime(int device) {
+  const int d = select_device(device);
+  impl_ = std::make_unique<Impl>();
+  impl_->device = d;
+  SBERT_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking));
+}
+
+Runtime::~Runtime() {
+  if (!impl_) return;
+  if (impl_->stream) {
+    cudaStreamSynchronize(impl_->stream);
+    cudaStreamDestroy(impl_->stream);
+  }
+  if (impl_->scratch) cudaFree(impl_->scratch);
+}
+
+int Runtime::device() const { return impl_->device; }
+Stream Runtime::stream() const { return impl_->stream; }
+
+void Runtime::synchronize() const { SBERT_CUDA_CHECK(cudaStreamSynchronize(impl_->stream)); }
+
+void* Runtime::Impl::scratch_for(size_t bytes) {
+  if (bytes > scratch_bytes) {
+    // The old block may still be read by queued kernels.
+    SBERT_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (scratch) SBERT_CUDA_CHECK(cudaFree(scratch));
+    scratch = nullptr;
+    scratch_bytes = 0;
+    SBERT_CUDA_CHECK(cudaMalloc(&scratch, bytes));
+    scratch_bytes = bytes;
+  }
+  return scratch;
+}
+
+void* device_alloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  SBERT_CHECK(e == cudaSuccess, "[cuda] cannot allocate ", bytes,
+              " bytes of device memory: ", cudaGetErrorString(e));
+  return p;
+}
+
+void device_free(void* p) noexcept {
+  if (p) cudaFree(p);
+}
+
+// Streams of a Runtime are non-blocking: wait for the whole device around host copies.
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  SBERT_CUDA_CHECK(cudaDeviceSynchronize());
+  SBERT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+  SBERT_CUDA_CHECK(cudaDeviceSynchronize());  // pageable copies may still be in flight
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  SBERT_CUDA_CHECK(cudaDeviceSynchronize());
+  SBERT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+void device_zero(void* p, size_t bytes) {
+  SBERT_CUDA_CHECK(cudaDeviceSynchronize());
+  SBERT_CUDA_CHECK(cudaMemset(p, 0, bytes));
+  SBERT_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 }  // namespace sbert::cuda

@@ -1,13 +1,99 @@
-// CPU-only build: the CUDA backend's entry points throw a clear error.
+// CPU-only build: the CUDA backend's entry points throw a clear error. device_count() is 0, so
+// callers that check it (tests, device "auto") never reach the throwing ones.
 #include "core/check.h"
+#include "cuda/kernels.h"
 #include "cuda/runtime.h"
+#include "cuda/train_kernels.h"
 
 namespace sbert::cuda {
 
-int device_count() { return 0; }
-
-std::string device_name(int /*device*/) {
-  fail("[cuda] libsbert was built without CUDA (configure with -DSBERT_CUDA=ON)");
+namespace {
+[[noreturn]] void no_cuda(const char* op) {
+  fail("[", op, "] libsbert was built without CUDA (configure with -DSBERT_CUDA=ON)");
 }
+}  // namespace
+
+int device_count() { return 0; }
+std::string device_name(int /*device*/) { no_cuda("cuda"); }
+
+struct Runtime::Impl {};
+Runtime::Runtime(int /*device*/) { no_cuda("cuda"); }
+Runtime::~Runtime() = default;
+int Runtime::device() const { no_cuda("cuda"); }
+Stream Runtime::stream() const { no_cuda("cuda"); }
+void Runtime::synchronize() const { no_cuda("cuda"); }
+
+void* device_alloc(size_t /*bytes*/) { no_cuda("cuda"); }
+void device_free(void* /*p*/) noexcept {}
+void copy_to_device(void*, const void*, size_t) { no_cuda("cuda"); }
+void copy_to_host(void*, const void*, size_t) { no_cuda("cuda"); }
+void device_zero(void*, size_t) { no_cuda("cuda"); }
+
+void matmul_forward(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t,
+                    Runtime&) {
+  no_cuda("matmul_forward");
+}
+void matmul_backward(float*, float*, float*, const float*, const float*, const float*, int64_t,
+                     int64_t, int64_t, Runtime&) {
+  no_cuda("matmul_backward");
+}
+void layernorm_forward(float*, float*, float*, float*, const float*, const float*, const float*,
+                       const float*, int64_t, int64_t, float, Runtime&) {
+  no_cuda("layernorm_forward");
+}
+void layernorm_backward(float*, float*, float*, const float*, const float*, const float*,
+                        const float*, const float*, const float*, int64_t, int64_t, Runtime&) {
+  no_cuda("layernorm_backward");
+}
+void gelu_forward(float*, const float*, int64_t, Runtime&) { no_cuda("gelu_forward"); }
+void gelu_backward(float*, const float*, const float*, int64_t, Runtime&) {
+  no_cuda("gelu_backward");
+}
+void dropout_forward(float*, const float*, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("dropout_forward");
+}
+void dropout_backward(float*, const float*, const float*, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("dropout_backward");
+}
+void attention_forward(float*, float*, const float*, const int64_t*, int64_t, int64_t, int64_t,
+                       const DropoutSpec&, Runtime&) {
+  no_cuda("attention_forward");
+}
+void attention_backward(float*, const float*, const float*, const float*, const float*,
+                        const int64_t*, int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("attention_backward");
+}
+void embedding_forward(float*, const int32_t*, const int64_t*, int64_t, const float*, const float*,
+                       const float*, int64_t, Runtime&) {
+  no_cuda("embedding_forward");
+}
+void embedding_backward(float*, float*, float*, const float*, const int32_t*, const int64_t*,
+                        int64_t, int64_t, int32_t, Runtime&) {
+  no_cuda("embedding_backward");
+}
+void mean_pool_forward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("mean_pool_forward");
+}
+void mean_pool_backward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("mean_pool_backward");
+}
+void cls_pool_forward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("cls_pool_forward");
+}
+void cls_pool_backward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("cls_pool_backward");
+}
+void l2norm_forward(float*, float*, const float*, int64_t, int64_t, Runtime&) {
+  no_cuda("l2norm_forward");
+}
+void l2norm_backward(float*, const float*, const float*, const float*, int64_t, int64_t, Runtime&) {
+  no_cuda("l2norm_backward");
+}
+
+void adamw_update(float*, float*, float*, const float*, int64_t, const AdamWScalars&, Runtime&) {
+  no_cuda("adamw");
+}
+double sum_squares(const float*, int64_t, Runtime&) { no_cuda("grad_norm"); }
+void scale_inplace(float*, int64_t, float, Runtime&) { no_cuda("grad_norm"); }
 
 }  // namespace sbert::cuda

@@ -1,136 +1,134 @@
-// Each op forwards to the backend of ctx.device. The CUDA backend's kernels arrive with the
-// CUDA issue; until an op has one, asking for it on a GPU throws a clear error instead of
-// silently running on the CPU. The fp64 overloads are CPU-only by design.
+// Each op forwards to the backend of ctx.device: cpu::name, or cuda::name on ctx.cuda's
+// stream with the same (device) pointers. A CUDA Context without a Runtime throws a clear
+// error instead of handing host pointers to a kernel. The fp64 overloads are CPU-only by design.
 #include "ops/ops.h"
 
 #include "core/check.h"
 #include "cpu/kernels.h"
+#include "cuda/kernels.h"
 
 namespace sbert::ops {
 
 namespace {
-void require_cpu(const Context& ctx, const char* op) {
-  SBERT_CHECK(ctx.device == Device::CPU, "[", op,
-              "] has no CUDA implementation yet (run with --device cpu)");
+cuda::Runtime& gpu(const Context& ctx, const char* op) {
+  SBERT_CHECK(ctx.cuda != nullptr, "[", op,
+              "] device cuda needs a CUDA runtime in the Context, and this caller has none (the "
+              "encoder, pooling and trainer do not drive the CUDA kernels yet; run with --device "
+              "cpu)");
+  return *ctx.cuda;
 }
 void require_cpu_fp64(const Context& ctx, const char* op) {
   SBERT_CHECK(ctx.device == Device::CPU, "[", op, "] fp64 runs on the CPU only");
 }
 }  // namespace
 
+// cuda::op(args..., runtime) or cpu::op(args...).
+#define SBERT_DISPATCH(op, ...)             \
+  do {                                      \
+    if (ctx.device == Device::CUDA) {       \
+      cuda::op(__VA_ARGS__, gpu(ctx, #op)); \
+    } else {                                \
+      cpu::op(__VA_ARGS__);                 \
+    }                                       \
+  } while (0)
+
 void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight,
                     const float* bias, int64_t rows, int64_t k, int64_t n) {
-  require_cpu(ctx, "matmul_forward");
-  cpu::matmul_forward(out, inp, weight, bias, rows, k, n);
+  SBERT_DISPATCH(matmul_forward, out, inp, weight, bias, rows, k, n);
 }
 
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int64_t rows,
                      int64_t k, int64_t n) {
-  require_cpu(ctx, "matmul_backward");
-  cpu::matmul_backward(dinp, dweight, dbias, dout, inp, weight, rows, k, n);
+  SBERT_DISPATCH(matmul_backward, dinp, dweight, dbias, dout, inp, weight, rows, k, n);
 }
 
 void layernorm_forward(const Context& ctx, float* out, float* sum, float* mean, float* rstd,
                        const float* a, const float* b, const float* weight, const float* bias,
                        int64_t rows, int64_t C, float eps) {
-  require_cpu(ctx, "layernorm_forward");
-  cpu::layernorm_forward(out, sum, mean, rstd, a, b, weight, bias, rows, C, eps);
+  SBERT_DISPATCH(layernorm_forward, out, sum, mean, rstd, a, b, weight, bias, rows, C, eps);
 }
 
 void layernorm_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
                         const float* dout, const float* dout2, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t rows,
                         int64_t C) {
-  require_cpu(ctx, "layernorm_backward");
-  cpu::layernorm_backward(dinp, dweight, dbias, dout, dout2, inp, weight, mean, rstd, rows, C);
+  SBERT_DISPATCH(layernorm_backward, dinp, dweight, dbias, dout, dout2, inp, weight, mean, rstd,
+                 rows, C);
 }
 
 void gelu_forward(const Context& ctx, float* out, const float* inp, int64_t n) {
-  require_cpu(ctx, "gelu_forward");
-  cpu::gelu_forward(out, inp, n);
+  SBERT_DISPATCH(gelu_forward, out, inp, n);
 }
 
 void gelu_backward(const Context& ctx, float* dinp, const float* inp, const float* dout,
                    int64_t n) {
-  require_cpu(ctx, "gelu_backward");
-  cpu::gelu_backward(dinp, inp, dout, n);
+  SBERT_DISPATCH(gelu_backward, dinp, inp, dout, n);
 }
 
 void dropout_forward(const Context& ctx, float* out, const float* inp, int64_t n,
                      const DropoutSpec& spec) {
-  require_cpu(ctx, "dropout_forward");
-  cpu::dropout_forward(out, inp, n, spec);
+  SBERT_DISPATCH(dropout_forward, out, inp, n, spec);
 }
 
 void dropout_backward(const Context& ctx, float* dinp, const float* dout, const float* dout2,
                       int64_t n, const DropoutSpec& spec) {
-  require_cpu(ctx, "dropout_backward");
-  cpu::dropout_backward(dinp, dout, dout2, n, spec);
+  SBERT_DISPATCH(dropout_backward, dinp, dout, dout2, n, spec);
 }
 
 void attention_forward(const Context& ctx, float* out, float* lse, const float* qkv,
                        const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
                        const DropoutSpec& dropout) {
-  require_cpu(ctx, "attention_forward");
-  cpu::attention_forward(out, lse, qkv, cu_seqlens, nseq, heads, head_dim, dropout);
+  SBERT_DISPATCH(attention_forward, out, lse, qkv, cu_seqlens, nseq, heads, head_dim, dropout);
 }
 
 void attention_backward(const Context& ctx, float* dqkv, const float* dout, const float* qkv,
                         const float* out, const float* lse, const int64_t* cu_seqlens, int64_t nseq,
                         int64_t heads, int64_t head_dim, const DropoutSpec& dropout) {
-  require_cpu(ctx, "attention_backward");
-  cpu::attention_backward(dqkv, dout, qkv, out, lse, cu_seqlens, nseq, heads, head_dim, dropout);
+  SBERT_DISPATCH(attention_backward, dqkv, dout, qkv, out, lse, cu_seqlens, nseq, heads, head_dim,
+                 dropout);
 }
 
 void embedding_forward(const Context& ctx, float* out, const int32_t* ids,
                        const int64_t* cu_seqlens, int64_t nseq, const float* word, const float* pos,
                        const float* type, int64_t C) {
-  require_cpu(ctx, "embedding_forward");
-  cpu::embedding_forward(out, ids, cu_seqlens, nseq, word, pos, type, C);
+  SBERT_DISPATCH(embedding_forward, out, ids, cu_seqlens, nseq, word, pos, type, C);
 }
 
 void embedding_backward(const Context& ctx, float* dword, float* dpos, float* dtype,
                         const float* dout, const int32_t* ids, const int64_t* cu_seqlens,
                         int64_t nseq, int64_t C, int32_t pad_id) {
-  require_cpu(ctx, "embedding_backward");
-  cpu::embedding_backward(dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id);
+  SBERT_DISPATCH(embedding_backward, dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id);
 }
 
 void mean_pool_forward(const Context& ctx, float* out, const float* inp, const int64_t* cu_seqlens,
                        int64_t nseq, int64_t C) {
-  require_cpu(ctx, "mean_pool_forward");
-  cpu::mean_pool_forward(out, inp, cu_seqlens, nseq, C);
+  SBERT_DISPATCH(mean_pool_forward, out, inp, cu_seqlens, nseq, C);
 }
 
 void mean_pool_backward(const Context& ctx, float* dinp, const float* dout,
                         const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
-  require_cpu(ctx, "mean_pool_backward");
-  cpu::mean_pool_backward(dinp, dout, cu_seqlens, nseq, C);
+  SBERT_DISPATCH(mean_pool_backward, dinp, dout, cu_seqlens, nseq, C);
 }
 
 void cls_pool_forward(const Context& ctx, float* out, const float* inp, const int64_t* cu_seqlens,
                       int64_t nseq, int64_t C) {
-  require_cpu(ctx, "cls_pool_forward");
-  cpu::cls_pool_forward(out, inp, cu_seqlens, nseq, C);
+  SBERT_DISPATCH(cls_pool_forward, out, inp, cu_seqlens, nseq, C);
 }
 
 void cls_pool_backward(const Context& ctx, float* dinp, const float* dout,
                        const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
-  require_cpu(ctx, "cls_pool_backward");
-  cpu::cls_pool_backward(dinp, dout, cu_seqlens, nseq, C);
+  SBERT_DISPATCH(cls_pool_backward, dinp, dout, cu_seqlens, nseq, C);
 }
 
 void l2norm_forward(const Context& ctx, float* out, float* norm, const float* inp, int64_t rows,
                     int64_t C) {
-  require_cpu(ctx, "l2norm_forward");
-  cpu::l2norm_forward(out, norm, inp, rows, C);
+  SBERT_DISPATCH(l2norm_forward, out, norm, inp, rows, C);
 }
 
 void l2norm_backward(const Context& ctx, float* dinp, const float* dout, const float* out,
                      const float* norm, int64_t rows, int64_t C) {
-  require_cpu(ctx, "l2norm_backward");
-  cpu::l2norm_backward(dinp, dout, out, norm, rows, C);
+  SBERT_DISPATCH(l2norm_backward, dinp, dout, out, norm, rows, C);
 }
 
 // ---- fp64: CPU only, for the finite-difference tests --------------------------------------
@@ -215,5 +213,6 @@ SBERT_CPU_ONLY(l2norm_backward,
                 const double* norm, int64_t rows, int64_t C),
                (dinp, dout, out, norm, rows, C))
 #undef SBERT_CPU_ONLY
+#undef SBERT_DISPATCH
 
 }  // namespace sbert::ops

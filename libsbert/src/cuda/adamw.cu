@@ -1,0 +1,88 @@
+// AdamW and the gradient-clipping reductions, the twins of cpu/adamw.cpp.
+#include <vector>
+
+#include "cuda/common.cuh"
+#include "cuda/train_kernels.h"
+
+namespace sbert::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kChunk = 4096;  // cpu::sum_squares's chunk
+
+// The _rn intrinsics are never contracted into FMAs: the CPU's exact operations.
+__global__ void adamw_kernel(float* param, float* m, float* v, const float* grad, int64_t n,
+                             AdamWScalars s) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (e >= n) return;
+  const float g = grad[e];
+  const float p = __fmul_rn(param[e], s.decay_mul);
+  const float m0 = m[e];
+  const float mm = __fadd_rn(m0, __fmul_rn(s.one_minus_beta1, __fsub_rn(g, m0)));
+  const float vv =
+      __fadd_rn(__fmul_rn(v[e], s.beta2), __fmul_rn(__fmul_rn(s.one_minus_beta2, g), g));
+  const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vv), s.bias_correction2_sqrt), s.eps);
+  param[e] = __fadd_rn(p, __fdiv_rn(__fmul_rn(s.neg_step_size, mm), denom));
+  m[e] = mm;
+  v[e] = vv;
+}
+
+// One block per 4096-element chunk: per-thread double sums, then a fixed-order tree.
+__global__ void __launch_bounds__(kThreads)
+    sum_squares_kernel(double* partial, const float* x, int64_t n) {
+  __shared__ double red[kThreads];
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * kChunk;
+  const int64_t e = b + kChunk < n ? b + kChunk : n;
+  double acc = 0.0;
+  for (int64_t i = b + threadIdx.x; i < e; i += kThreads) {
+    acc += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  }
+  red[threadIdx.x] = acc;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) red[threadIdx.x] += red[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = red[0];
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float coef) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i < n) x[i] = __fmul_rn(x[i], coef);
+}
+
+}  // namespace
+
+void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
+                  const AdamWScalars& s, Runtime& rt) {
+  if (n == 0) return;
+  adamw_kernel<<<grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)>>>(param, m, v, grad, n,
+                                                                               s);
+  SBERT_LAUNCH_CHECK("adamw");
+}
+
+double sum_squares(const float* x, int64_t n, Runtime& rt) {
+  if (n == 0) return 0.0;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto* partial =
+      static_cast<double*>(rt.impl().scratch_for(static_cast<size_t>(chunks) * sizeof(double)));
+  sum_squares_kernel<<<grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)>>>(partial, x,
+                                                                                       n);
+  SBERT_LAUNCH_CHECK("grad_norm");
+  std::vector<double> host(static_cast<size_t>(chunks));
+  SBERT_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial, host.size() * sizeof(double),
+                                   cudaMemcpyDeviceToHost, stream_of(rt)));
+  SBERT_CUDA_CHECK(cudaStreamSynchronize(stream_of(rt)));
+  double total = 0.0;
+  for (double p : host) total += p;
+  return total;
+}
+
+void scale_inplace(float* x, int64_t n, float coef, Runtime& rt) {
+  if (n == 0) return;
+  scale_kernel<<<grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)>>>(x, n, coef);
+  SBERT_LAUNCH_CHECK("grad_norm");
+}
+
+}  // namespace sbert::cuda

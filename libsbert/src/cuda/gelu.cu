@@ -1,0 +1,46 @@
+// Exact erf GELU, the twin of cpu/gelu.cpp (erff / expf: within a few ulp of glibc's).
+#include "cuda/common.cuh"
+#include "cuda/kernels.h"
+
+namespace sbert::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+
+__global__ void gelu_forward_kernel(float* out, const float* inp, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= n) return;
+  const float x = inp[i];
+  out[i] = 0.5f * x * (1.0f + erff(x * kInvSqrt2));
+}
+
+// dinp may alias dout: each thread reads its element before writing it.
+__global__ void gelu_backward_kernel(float* dinp, const float* inp, const float* dout, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= n) return;
+  const float x = inp[i];
+  const float cdf = 0.5f * (1.0f + erff(x * kInvSqrt2));
+  const float pdf = kInvSqrt2Pi * expf(-0.5f * x * x);
+  dinp[i] = dout[i] * (cdf + x * pdf);
+}
+
+}  // namespace
+
+void gelu_forward(float* out, const float* inp, int64_t n, Runtime& rt) {
+  if (n == 0) return;
+  gelu_forward_kernel<<<grid_for(n, kThreads, "gelu_forward"), kThreads, 0, stream_of(rt)>>>(
+      out, inp, n);
+  SBERT_LAUNCH_CHECK("gelu_forward");
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Runtime& rt) {
+  if (n == 0) return;
+  gelu_backward_kernel<<<grid_for(n, kThreads, "gelu_backward"), kThreads, 0, stream_of(rt)>>>(
+      dinp, inp, dout, n);
+  SBERT_LAUNCH_CHECK("gelu_backward");
+}
+
+}  // namespace sbert::cuda

@@ -1,0 +1,27 @@
+// CUDA twins of cpu/train_kernels.h (AdamW and the gradient-clipping pieces); same formulas,
+// device pointers, the Runtime last. The fused contrastive loss has no CUDA kernel yet.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/train_kernels.h"
+#include "cuda/runtime.h"
+
+namespace sbert::cuda {
+
+using cpu::AdamWScalars;
+
+// param, m, v (n) updated in place; grad (n). Every float operation is the CPU's, in the CPU's
+// order and correctly rounded (no FMA contraction), so the result equals cpu::adamw_update
+// bit for bit.
+void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
+                  const AdamWScalars& s, Runtime& rt);
+
+// Sum of squares in double over fixed 4096-element chunks; the chunk partials are added in
+// order on the host. Synchronizes the stream (the caller needs the value for clipping).
+double sum_squares(const float* x, int64_t n, Runtime& rt);
+
+// x *= coef
+void scale_inplace(float* x, int64_t n, float coef, Runtime& rt);
+
+}  // namespace sbert::cuda

@@ -1,0 +1,74 @@
+// [cuda] AdamW and the gradient-clipping kernels against the CPU, the Runtime and the dispatch
+// errors. The error tests run everywhere (they need no device); the kernel tests skip without one.
+#include <catch2/catch.hpp>
+
+#include "core/context.h"
+#include "cpu/train_kernels.h"
+#include "cuda/runtime.h"
+#include "cuda/train_kernels.h"
+#include "cuda_test_util.h"
+#include "ops/ops.h"
+
+namespace sbert::test {
+
+TEST_CASE("cuda: a CUDA Context without a runtime is refused clearly", "[cuda]") {
+  std::vector<float> x(8, 1.0f), y(8);
+  const Context ctx{Device::CUDA, 0, nullptr};
+  CHECK_THROWS_WITH(ops::gelu_forward(ctx, y.data(), x.data(), 8),
+                    Catch::Contains("[gelu_forward] device cuda needs a CUDA runtime"));
+  double dx[2] = {0, 0}, dy[2] = {1, 1}, xx[2] = {1, 2};
+  CHECK_THROWS_WITH(ops::gelu_backward(ctx, dx, xx, dy, 2),
+                    Catch::Contains("[gelu_backward] fp64 runs on the CPU only"));
+}
+
+TEST_CASE("cuda: Runtime without a device throws, device_count never does", "[cuda]") {
+  const int n = cuda::device_count();
+  CHECK(n >= 0);
+  if (n == 0) {
+    CHECK_THROWS_WITH(cuda::Runtime(0), Catch::Contains("[cuda]"));
+  } else {
+    CHECK_THROWS_WITH(cuda::Runtime(n), Catch::Contains("CUDA device(s) are present"));
+    cuda::Runtime rt(0);
+    CHECK(rt.device() == 0);
+    CHECK((rt.stream() != nullptr));
+    CHECK_FALSE(cuda::device_name(0).empty());
+  }
+}
+
+TEST_CASE("cuda AdamW equals the CPU bit for bit; grad norm and scaling match", "[cuda]") {
+  if (!have_gpu()) return;
+  cuda::Runtime rt;
+  cpu::AdamWScalars s{};
+  s.decay_mul = static_cast<float>(1.0 - 1e-3 * 0.01);
+  s.one_minus_beta1 = static_cast<float>(1.0 - 0.9);
+  s.beta2 = 0.98f;
+  s.one_minus_beta2 = static_cast<float>(1.0 - 0.98);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - 0.98 * 0.98));
+  s.neg_step_size = static_cast<float>(-1e-3 / (1.0 - 0.9 * 0.9));
+  s.eps = 1e-8f;
+  const size_t n = 3 * 4096 + 7;
+  auto p = randn(n, 70), m = randn(n, 71, 0.01f), v = randn(n, 72, 1e-3f);
+  for (float& x : v) x = x * x;
+  const auto grad = randn(n, 73);
+  auto P = on_device(p), M = on_device(m), Vd = on_device(v), G = on_device(grad);
+  for (int step = 0; step < 3; ++step) {
+    cpu::adamw_update(p.data(), m.data(), v.data(), grad.data(), static_cast<int64_t>(n), s);
+    cuda::adamw_update(P.get(), M.get(), Vd.get(), G.get(), static_cast<int64_t>(n), s, rt);
+  }
+  rt.synchronize();
+  check_bitwise(P.to_host(), p, "adamw param after 3 steps");
+  check_bitwise(M.to_host(), m, "adamw m");
+  check_bitwise(Vd.to_host(), v, "adamw v");
+
+  const double ref = cpu::sum_squares(grad.data(), static_cast<int64_t>(n));
+  const double got = cuda::sum_squares(G.get(), static_cast<int64_t>(n), rt);
+  CHECK(got == Approx(ref).epsilon(1e-12));
+  CHECK(cuda::sum_squares(G.get(), static_cast<int64_t>(n), rt) == got);  // deterministic
+  std::vector<float> scaled = grad;
+  cpu::scale_inplace(scaled.data(), static_cast<int64_t>(n), 0.37f);
+  cuda::scale_inplace(G.get(), static_cast<int64_t>(n), 0.37f, rt);
+  rt.synchronize();
+  check_bitwise(G.to_host(), scaled, "scale_inplace");
+}
+
+}  // namespace sbert::test
