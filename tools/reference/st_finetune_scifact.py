@@ -102,7 +102,8 @@ def main():
 
     corpus, queries, rel = read_beir(a.beir, a.split)
     evaluator = InformationRetrievalEvaluator(queries, corpus, rel, name=a.split,
-                                              batch_size=64, show_progress_bar=False)
+                                              batch_size=64, show_progress_bar=False,
+                                              precision_recall_at_k=[1, 3, 5, 10, 100])
 
     model = SentenceTransformer(a.model, device="cpu")
     model.max_seq_length = a.max_seq_length
