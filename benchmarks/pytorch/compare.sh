@@ -6,7 +6,8 @@
 #   DEVICE=cuda benchmarks/pytorch/compare.sh     # GPU rows (libsbert may answer "not built")
 #
 # Environment: BUILD (build dir, default build), PYTHON (default /opt/refvenv/bin/python),
-# THREADS (default 2), OUT (markdown, default benchmarks/results/<device>-<date>.md), STEPS.
+# THREADS (default 2), OUT (markdown, default benchmarks/results/<device>-<date>.md), STEPS,
+# ONLY (rows separated by ';', each "shape mode workload [sbert-bench options]").
 # Every row runs `sbert-bench ... --write-workload W` then `bench_torch.py --workload W`: the
 # same token ids on both sides. Raw JSON lines go next to the table (<OUT>.jsonl).
 set -euo pipefail
@@ -40,6 +41,8 @@ ROWS=(
   "bert-base embed scifact"
 )
 [[ $QUICK == 1 ]] && ROWS=("minilm train len128" "minilm embed scifact")
+# ONLY="minilm train len128;minilm embed scifact --pad-to 256" runs just those rows.
+[[ -n "${ONLY:-}" ]] && IFS=';' read -r -a ROWS <<< "$ONLY"
 [[ "$DEVICE" == cuda && $QUICK == 0 ]] && ROWS+=(
   "minilm train len512" "bert-base train len512" "bert-large train len128"
   "bert-large train len512" "bert-large train scifact" "bert-large embed scifact")
@@ -72,7 +75,7 @@ mv "$RAW.tmp" "$RAW"
   echo "Date: $(date -u '+%F %H:%M UTC'); libsbert $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
        "torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
   echo "Load average (1/5/15 min) at start: $START_LOAD, at end: $END_LOAD"
-  echo "Command: DEVICE=$DEVICE THREADS=$THREADS STEPS=$STEPS benchmarks/pytorch/compare.sh $*"
+  echo "Command: DEVICE=$DEVICE THREADS=$THREADS STEPS=$STEPS${ONLY:+ ONLY=\"$ONLY\"} benchmarks/pytorch/compare.sh $*"
   echo
   "$PYTHON" benchmarks/pytorch/table.py "$RAW"
 } > "$OUT"
