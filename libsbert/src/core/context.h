@@ -17,7 +17,8 @@ struct Context {
   cuda::Runtime* cuda = nullptr;
 };
 
-// Applies ctx.threads to OpenMP (for the calling thread's parallel regions) and to OpenBLAS.
+// Applies ctx.threads to OpenMP (for the calling thread's parallel regions), the one pool every
+// CPU kernel runs on, GEMMs included (cpu/gemm.h); OpenBLAS itself is kept at 1 thread.
 // Returns the thread count in effect.
 int apply_cpu_threads(const Context& ctx);
 

@@ -1,5 +1,7 @@
 #include "core/rng.h"
 
+#include <emmintrin.h>  // SSE2, part of x86-64
+
 #include <algorithm>
 #include <cmath>
 
@@ -28,6 +30,56 @@ DropoutSpec dropout_spec(const DropoutState& state, float p, int layer, DropoutS
   return s;
 }
 
+namespace {
+
+// Four consecutive Philox blocks (groups g0 .. g0 + 3) at once with SSE2 (baseline on x86-64):
+// the same words as philox4x32_10 block by block; w[j] holds word j of the four blocks.
+struct Mul {  // lo and hi 32-bit halves of the four products a * m
+  __m128i lo, hi;
+};
+inline Mul mul_lanes(__m128i a, __m128i m) {
+  const __m128i even = _mm_mul_epu32(a, m);                     // [lo0 hi0 lo2 hi2]
+  const __m128i odd = _mm_mul_epu32(_mm_srli_epi64(a, 32), m);  // [lo1 hi1 lo3 hi3]
+  const __m128i lo = _mm_unpacklo_epi32(_mm_shuffle_epi32(even, _MM_SHUFFLE(0, 0, 2, 0)),
+                                        _mm_shuffle_epi32(odd, _MM_SHUFFLE(0, 0, 2, 0)));
+  const __m128i hi = _mm_unpacklo_epi32(_mm_shuffle_epi32(even, _MM_SHUFFLE(0, 0, 3, 1)),
+                                        _mm_shuffle_epi32(odd, _MM_SHUFFLE(0, 0, 3, 1)));
+  return {lo, hi};
+}
+
+void philox_x4(uint32_t (&w)[4][4], uint64_t g0, const DropoutSpec& spec) {
+  const auto u = [](uint32_t v) { return static_cast<int>(v); };
+  uint32_t lo[4], hi[4];
+  for (int l = 0; l < 4; ++l) {
+    const uint64_t g = g0 + static_cast<uint64_t>(l);
+    lo[l] = static_cast<uint32_t>(g);
+    hi[l] = static_cast<uint32_t>(g >> 32);
+  }
+  __m128i c0 = _mm_setr_epi32(u(lo[0]), u(lo[1]), u(lo[2]), u(lo[3]));
+  __m128i c1 = _mm_setr_epi32(u(hi[0]), u(hi[1]), u(hi[2]), u(hi[3]));
+  __m128i c2 = _mm_set1_epi32(u(spec.stream));
+  __m128i c3 = _mm_set1_epi32(u(spec.step));
+  const __m128i m0 = _mm_set1_epi32(u(0xD2511F53u)), m1 = _mm_set1_epi32(u(0xCD9E8D57u));
+  uint32_t k0 = static_cast<uint32_t>(spec.seed), k1 = static_cast<uint32_t>(spec.seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const Mul p0 = mul_lanes(c0, m0), p1 = mul_lanes(c2, m1);
+    c0 = _mm_xor_si128(_mm_xor_si128(p1.hi, c1), _mm_set1_epi32(u(k0)));
+    c1 = p1.lo;
+    c2 = _mm_xor_si128(_mm_xor_si128(p0.hi, c3), _mm_set1_epi32(u(k1)));
+    c3 = p0.lo;
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w[0]), c0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w[1]), c1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w[2]), c2);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(w[3]), c3);
+}
+
+}  // namespace
+
 template <class T>
 void dropout_factors(T* factor, const DropoutSpec& spec, uint64_t first, int64_t n) {
   if (!spec.active()) {
@@ -37,12 +89,22 @@ void dropout_factors(T* factor, const DropoutSpec& spec, uint64_t first, int64_t
   const uint32_t thr = spec.threshold();
   const T scale = T(1) / (T(1) - static_cast<T>(spec.p));
   int64_t i = 0;
-  while (i < n) {
+  // Head up to a group boundary, block by block.
+  while (i < n && ((first + static_cast<uint64_t>(i)) & 3) != 0) {
     const uint64_t e = first + static_cast<uint64_t>(i);
-    const Philox4x32Ctr w = spec.words(e >> 2);
-    for (uint64_t lane = e & 3; lane < 4 && i < n; ++lane, ++i) {
-      factor[i] = w[lane] >= thr ? scale : T(0);
+    factor[i++] = spec.words(e >> 2)[e & 3] >= thr ? scale : T(0);
+  }
+  // Whole runs of four groups (16 elements).
+  uint32_t w[4][4];
+  for (; i + 16 <= n; i += 16) {
+    philox_x4(w, (first + static_cast<uint64_t>(i)) >> 2, spec);
+    for (int l = 0; l < 4; ++l) {
+      for (int j = 0; j < 4; ++j) factor[i + 4 * l + j] = w[j][l] >= thr ? scale : T(0);
     }
+  }
+  for (; i < n; ++i) {  // tail
+    const uint64_t e = first + static_cast<uint64_t>(i);
+    factor[i] = spec.words(e >> 2)[e & 3] >= thr ? scale : T(0);
   }
 }
 

@@ -6,10 +6,15 @@
 //   dV = Pd^T dO,  dPd = dO V^T,  dP = dPd o M / (1 - p),
 //   Delta_i = sum_j P_ij dP_ij = rowsum(dO o O)_i,  dS = P o (dP - Delta),
 //   dQ = scale dS K,  dK = scale dS^T Q
+// The products are single-threaded OpenBLAS calls inside the task loop (cpu/gemm.h): OpenBLAS
+// picks AVX2 / FMA kernels at run time, which a portable build of Eigen cannot. The (len, len)
+// work matrices live per thread and are reused across tasks.
 #include <Eigen/Core>
 #include <cmath>
 #include <vector>
 
+#include "cpu/fast_math.h"
+#include "cpu/gemm.h"
 #include "cpu/kernels.h"
 
 namespace sbert::cpu {
@@ -18,26 +23,36 @@ namespace {
 
 template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Strided = Eigen::OuterStride<>;
 template <class T>
-using ConstView = Eigen::Map<const RowMat<T>, 0, Strided>;
-template <class T>
-using View = Eigen::Map<RowMat<T>, 0, Strided>;
+using MatView = Eigen::Map<RowMat<T>>;  // (len, len) view of a per-thread buffer
 
-// Multiplies row i of P (len, len) by the dropout factors of query token start + i.
+// The dropout factors (0 or 1 / (1 - p)) of the (len, len) probabilities of head h of the
+// sequence starting at token `start`; row i belongs to query token start + i.
 template <class T>
-void apply_dropout_rows(RowMat<T>& P, const DropoutSpec& spec, int64_t h, int64_t start,
-                        int64_t T_tokens) {
-  const int64_t len = P.rows();
-  std::vector<T> factor(static_cast<size_t>(len));
+void dropout_rows(T* F, const DropoutSpec& spec, int64_t h, int64_t start, int64_t len,
+                  int64_t T_tokens) {
   for (int64_t i = 0; i < len; ++i) {
     const uint64_t first = (static_cast<uint64_t>(h) * static_cast<uint64_t>(T_tokens) +
                             static_cast<uint64_t>(start + i)) *
                                static_cast<uint64_t>(T_tokens) +
                            static_cast<uint64_t>(start);
-    dropout_factors(factor.data(), spec, first, len);
-    for (int64_t j = 0; j < len; ++j) P(i, j) *= factor[static_cast<size_t>(j)];
+    dropout_factors(F + i * len, spec, first, len);
   }
+}
+
+inline float exp_of(float x) { return exp_poly(x); }
+inline double exp_of(double x) { return std::exp(x); }
+
+// row[j] = exp(row[j] - shift), one vectorized pass (float: cpu/fast_math.h).
+template <class T>
+void exp_shifted(T* row, int64_t n, T shift) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) row[j] = exp_of(row[j] - shift);
+}
+
+template <class T>
+void resize(std::vector<T>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 
 }  // namespace
@@ -45,29 +60,37 @@ void apply_dropout_rows(RowMat<T>& P, const DropoutSpec& spec, int64_t h, int64_
 template <class T>
 void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, int64_t nseq,
                        int64_t heads, int64_t head_dim, const DropoutSpec& dropout) {
-  const int64_t H = heads * head_dim;
+  const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
   const int64_t Ttok = cu_seqlens[nseq];
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t task = 0; task < nseq * heads; ++task) {
-    const int64_t s = task / heads, h = task % heads;
-    const int64_t start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
-    if (len == 0) continue;
-    const T* base = qkv + start * 3 * H + h * head_dim;
-    ConstView<T> Q(base, len, head_dim, Strided(3 * H));          // (len, D)
-    ConstView<T> K(base + H, len, head_dim, Strided(3 * H));      // (len, D)
-    ConstView<T> V(base + 2 * H, len, head_dim, Strided(3 * H));  // (len, D)
-    RowMat<T> P = (Q * K.transpose()) * scale;                    // (len, len) scores
-    for (int64_t i = 0; i < len; ++i) {
-      const T m = P.row(i).maxCoeff();
-      P.row(i) = (P.row(i).array() - m).exp();
-      const T sum = P.row(i).sum();
-      P.row(i) /= sum;
-      if (lse) lse[h * Ttok + start + i] = m + std::log(sum);
+#pragma omp parallel
+  {
+    std::vector<T> sbuf, fbuf;  // (len, len) probabilities and dropout factors
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < nseq * heads; ++task) {
+      const int64_t s = task / heads, h = task % heads;
+      const int64_t start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
+      if (len == 0) continue;
+      const T* Q = qkv + start * ld + h * D;  // (len, D), row stride 3H
+      const T* K = Q + H;
+      const T* V = Q + 2 * H;
+      resize(sbuf, len * len);
+      MatView<T> P(sbuf.data(), len, len);
+      gemm(false, true, len, len, D, scale, Q, ld, K, ld, T(0), P.data(), len);  // scores
+      for (int64_t i = 0; i < len; ++i) {
+        const T m = P.row(i).maxCoeff();
+        exp_shifted(P.data() + i * len, len, m);
+        const T sum = P.row(i).sum();
+        P.row(i) *= T(1) / sum;
+        if (lse) lse[h * Ttok + start + i] = m + std::log(sum);
+      }
+      if (dropout.active()) {
+        resize(fbuf, len * len);
+        dropout_rows(fbuf.data(), dropout, h, start, len, Ttok);
+        P.array() *= MatView<T>(fbuf.data(), len, len).array();
+      }
+      gemm(false, false, len, D, len, T(1), P.data(), len, V, ld, T(0), out + start * H + h * D, H);
     }
-    if (dropout.active()) apply_dropout_rows(P, dropout, h, start, Ttok);
-    View<T> O(out + start * H + h * head_dim, len, head_dim, Strided(H));
-    O.noalias() = P * V;
   }
 }
 
@@ -75,43 +98,55 @@ template <class T>
 void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse,
                         const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
                         const DropoutSpec& dropout) {
-  const int64_t H = heads * head_dim;
+  const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
   const int64_t Ttok = cu_seqlens[nseq];
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t task = 0; task < nseq * heads; ++task) {
-    const int64_t s = task / heads, h = task % heads;
-    const int64_t start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
-    if (len == 0) continue;
-    const T* base = qkv + start * 3 * H + h * head_dim;
-    ConstView<T> Q(base, len, head_dim, Strided(3 * H));
-    ConstView<T> K(base + H, len, head_dim, Strided(3 * H));
-    ConstView<T> V(base + 2 * H, len, head_dim, Strided(3 * H));
-    ConstView<T> O(out + start * H + h * head_dim, len, head_dim, Strided(H));
-    ConstView<T> dO(dout + start * H + h * head_dim, len, head_dim, Strided(H));
-    T* dbase = dqkv + start * 3 * H + h * head_dim;
-    View<T> dQ(dbase, len, head_dim, Strided(3 * H));
-    View<T> dK(dbase + H, len, head_dim, Strided(3 * H));
-    View<T> dV(dbase + 2 * H, len, head_dim, Strided(3 * H));
-
-    RowMat<T> P = (Q * K.transpose()) * scale;  // (len, len) scores, then probabilities
-    for (int64_t i = 0; i < len; ++i) {
-      P.row(i) = (P.row(i).array() - lse[h * Ttok + start + i]).exp();
+#pragma omp parallel
+  {
+    std::vector<T> pbuf, dpbuf, fbuf, delta;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < nseq * heads; ++task) {
+      const int64_t s = task / heads, h = task % heads;
+      const int64_t start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
+      if (len == 0) continue;
+      const T* Q = qkv + start * ld + h * D;  // (len, D), row stride 3H
+      const T* K = Q + H;
+      const T* V = Q + 2 * H;
+      const T* O = out + start * H + h * D;  // (len, D), row stride H
+      const T* dO = dout + start * H + h * D;
+      T* dQ = dqkv + start * ld + h * D;
+      T* dK = dQ + H;
+      T* dV = dQ + 2 * H;
+      resize(pbuf, len * len);
+      resize(dpbuf, len * len);
+      MatView<T> P(pbuf.data(), len, len);    // scores, then probabilities
+      MatView<T> dP(dpbuf.data(), len, len);  // gradient of the dropped probabilities, then dS
+      gemm(false, true, len, len, D, scale, Q, ld, K, ld, T(0), P.data(), len);
+      for (int64_t i = 0; i < len; ++i)
+        exp_shifted(P.data() + i * len, len, lse[h * Ttok + start + i]);
+      gemm(false, true, len, len, D, T(1), dO, H, V, ld, T(0), dP.data(), len);
+      if (dropout.active()) {
+        resize(fbuf, len * len);
+        MatView<T> F(fbuf.data(), len, len);
+        dropout_rows(F.data(), dropout, h, start, len, Ttok);
+        dP.array() *= F.array();
+        F.array() *= P.array();  // Pd = P o F
+        gemm(true, false, len, D, len, T(1), F.data(), len, dO, H, T(0), dV, ld);
+      } else {
+        gemm(true, false, len, D, len, T(1), P.data(), len, dO, H, T(0), dV, ld);
+      }
+      resize(delta, len);
+      for (int64_t i = 0; i < len; ++i) {
+        T acc = 0;
+        for (int64_t j = 0; j < D; ++j) acc += dO[i * H + j] * O[i * H + j];
+        delta[static_cast<size_t>(i)] = acc;
+      }
+      for (int64_t i = 0; i < len; ++i) {
+        dP.row(i) = (dP.row(i).array() - delta[static_cast<size_t>(i)]) * P.row(i).array();  // dS
+      }
+      gemm(false, false, len, D, len, scale, dP.data(), len, K, ld, T(0), dQ, ld);
+      gemm(true, false, len, D, len, scale, dP.data(), len, Q, ld, T(0), dK, ld);
     }
-    RowMat<T> dP = dO * V.transpose();  // (len, len) gradient of the dropped probabilities
-    if (dropout.active()) {
-      RowMat<T> F = RowMat<T>::Ones(len, len);  // the mask factors, 0 or 1 / (1 - p)
-      apply_dropout_rows(F, dropout, h, start, Ttok);
-      dV.noalias() = P.cwiseProduct(F).transpose() * dO;
-      dP.array() *= F.array();
-    } else {
-      dV.noalias() = P.transpose() * dO;
-    }
-    const Eigen::Matrix<T, Eigen::Dynamic, 1> delta = dO.cwiseProduct(O).rowwise().sum();
-    dP.colwise() -= delta;
-    dP.array() *= P.array();  // dS
-    dQ.noalias() = (dP * K) * scale;
-    dK.noalias() = (dP.transpose() * Q) * scale;
   }
 }
 

@@ -12,13 +12,12 @@
 //            with y_ij = (1 - eps) [j == i] + eps / C_i, and G = 0 on masked columns
 //   dQ_blk = G . [P | N],  dP += G_P^T . Q_blk,  dN += G_N^T . Q_blk  (exclusive: per row)
 // The clamp's gradient mask is inclusive at the bounds, as torch.clamp's backward.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "cpu/gemm.h"
 #include "cpu/train_kernels.h"
 
 namespace sbert::cpu {
@@ -28,14 +27,10 @@ namespace {
 // Score-block budget in doubles (32 MB) when cfg.block_rows is 0.
 constexpr int64_t kScoreBlockDoubles = int64_t{1} << 22;
 
-inline int I(int64_t v) { return static_cast<int>(v); }
-
 // C (m, n) = alpha * op(A) . op(B) + beta * C, row-major.
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* A, int64_t lda,
           const double* Bm, int64_t ldb, double beta, double* C, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              I(m), I(n), I(k), 1.0, A, I(lda), Bm, I(ldb), beta, C, I(ldc));
+  cpu::gemm(ta, tb, m, n, k, 1.0, A, lda, Bm, ldb, beta, C, ldc);
 }
 
 struct RowStats {
@@ -245,13 +240,13 @@ bool any_masked(const uint8_t* mask, int64_t NK) {
 }  // namespace
 
 LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, const float* p,
-                           const float* n, const uint8_t* neg_mask, int64_t B, int64_t K,
-                           int64_t H, const LossConfig& cfg) {
+                           const float* n, const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H,
+                           const LossConfig& cfg) {
   const int64_t NK = B * K;
   const std::vector<double> qd = to_double(q, B * H);
   const std::vector<double> pd = to_double(p, B * H);
-  const std::vector<double> nd = NK > 0 ? negatives_to_double(n, neg_mask, NK, H)
-                                        : std::vector<double>();
+  const std::vector<double> nd =
+      NK > 0 ? negatives_to_double(n, neg_mask, NK, H) : std::vector<double>();
   std::vector<double> dqd(dq ? static_cast<size_t>(B * H) : 0);
   std::vector<double> dpd(dp ? static_cast<size_t>(B * H) : 0);
   std::vector<double> dnd(dn && NK > 0 ? static_cast<size_t>(NK * H) : 0);

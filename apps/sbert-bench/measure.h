@@ -1,0 +1,32 @@
+// sbert-bench measurements: a model of the workload's shape with random weights (HF's init:
+// normal(0, 0.02), LayerNorm 1 / 0), then warmup + timed training steps (GradCache forward,
+// NeMo InfoNCE, backward, AdamW) or embedding passes (forward, mean pooling, L2 normalize).
+#pragma once
+
+#include <string>
+
+#include "sbert/model.h"
+#include "workload.h"
+
+namespace sbert::bench {
+
+struct Result {
+  int threads = 0;
+  int steps = 0;
+  double step_s_median = 0, step_s_min = 0;
+  double cpu_s_per_step = 0;  // process CPU time (all threads) per step: robust to other load
+  double samples_per_s = 0;   // train: queries (training examples); embed: sequences
+  double sequences_per_s = 0;
+  double real_tokens_per_s = 0;
+  double real_tokens_per_step = 0;
+  double flops_per_step = 0;  // 6N + 12 L d s per token (train), a third of it (embed)
+  double tflops_per_s = 0;
+  double mfu = -1;          // against 989 TFLOP/s (H100 dense bf16); GPU only, else -1
+  double peak_rss_mib = 0;  // VmHWM over the timed steps (weights, gradients, AdamW included)
+};
+
+Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads);
+
+std::string to_json(const Workload& w, Device device, const Result& r);
+
+}  // namespace sbert::bench
