@@ -88,6 +88,7 @@ std::string quote(const std::string& s) {
   }
   return q + "'";
 }
+}  // namespace
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -95,7 +96,12 @@ std::string slurp(const fs::path& p) {
   ss << in.rdbuf();
   return ss.str();
 }
-}  // namespace
+
+void put(const fs::path& p, const std::string& bytes) {
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out << bytes;
+}
 
 fs::path app_path(const std::string& app) { return fs::path(SBERT_BIN_DIR) / app; }
 

@@ -50,4 +50,8 @@ std::filesystem::path app_path(const std::string& app);  // build/bin/<app>
 AppResult run_command(const std::vector<std::string>& argv,
                       const std::vector<std::string>& env = {});
 
+// The bytes of a file ("" when it cannot be read) / writes them, creating parent folders.
+std::string slurp(const std::filesystem::path& p);
+void put(const std::filesystem::path& p, const std::string& bytes);
+
 }  // namespace sbert::test

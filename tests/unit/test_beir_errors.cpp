@@ -136,7 +136,7 @@ TEST_CASE("bad BEIR folders: one error naming file and line, from the library an
   }
 }
 
-TEST_CASE("--allow-unknown-ids: sbert-eval counts unknown ids as sentence-transformers",
+TEST_CASE("sbert-eval with --allow-unknown-ids counts unknown ids as sentence-transformers",
           "[eval][apps]") {
   test::TempDir tmp;
   const fs::path dir = tmp / "beir";

@@ -14,6 +14,7 @@
 
 #include "api/model_impl.h"
 #include "core/dtype.h"
+#include "core/json.h"
 #include "io/convert.h"
 #include "io/safetensors.h"
 #include "sbert/model.h"
@@ -25,26 +26,9 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void put(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+using test::put;
+using test::slurp;
+std::string json_string(const std::string& s) { return json_quote(s); }
 
 // Compact JSON of a file (keys in file order), for "equivalent" comparisons.
 std::string json_of(const fs::path& p) {

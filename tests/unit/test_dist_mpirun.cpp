@@ -25,6 +25,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/json.h"
 #include "dist/communicator.h"
 #include "io/safetensors.h"
 #include "support/fixtures.h"
@@ -37,23 +38,9 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void put(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out + "\"";
-}
+using test::put;
+using test::slurp;
+std::string json_string(const std::string& s) { return json_quote(s); }
 
 bool mpirun_available() {
   return have_mpi() && std::system("mpirun --version >/dev/null 2>&1") == 0;

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/json.h"
 #include "io/safetensors.h"
 #include "support/fixtures.h"
 
@@ -19,36 +20,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::put;
+using test::slurp;
+std::string json_string(const std::string& s) { return json_quote(s); }
 
 bool same_bytes(const fs::path& a, const fs::path& b) { return slurp(a) == slurp(b); }
-
-void put(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 // 48 NeMo-format records from the STS fixture sentences, 3 hard negatives each.
 fs::path write_train_data(const fs::path& dir) {
@@ -243,29 +219,33 @@ fs::path write_beir(const fs::path& dir, size_t max_queries) {
   std::istringstream cin(corpus);
   for (std::string line; std::getline(cin, line);) docs.insert(field(line, "_id"));
   std::istringstream qin(slurp(src / "qrels/test.tsv"));
-  std::string qrels;
+  std::vector<std::pair<std::string, std::string>> relevant;  // (query id, qrels line)
+  std::string header;
   for (std::string line; std::getline(qin, line);) {
     std::istringstream cols(line);
     std::string q, d, score;
     cols >> q >> d >> score;
     if (q == "query-id") {
-      qrels += line + "\n";
+      header = line + "\n";
     } else if (docs.count(d) && score != "0") {
-      qrels += line + "\n";
+      relevant.emplace_back(q, line + "\n");
       judged.insert(q);
     }
   }
-  put(dir / "qrels/test.tsv", qrels);
   std::istringstream uin(slurp(src / "queries.jsonl"));
   std::string queries;
-  size_t kept = 0;
-  for (std::string line; std::getline(uin, line) && kept < max_queries;) {
+  std::set<std::string> kept;
+  for (std::string line; std::getline(uin, line) && kept.size() < max_queries;) {
     if (judged.count(field(line, "_id"))) {
       queries += line + "\n";
-      ++kept;
+      kept.insert(field(line, "_id"));
     }
   }
-  REQUIRE(kept == max_queries);
+  REQUIRE(kept.size() == max_queries);
+  std::string qrels = header;  // only ids that exist: the reader is strict
+  for (const auto& [q, line] : relevant)
+    if (kept.count(q)) qrels += line;
+  put(dir / "qrels/test.tsv", qrels);
   put(dir / "queries.jsonl", queries);
   return dir;
 }
@@ -303,7 +283,7 @@ TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best 
       finetune(config, tmp / "run", {},
                {"model.data.validation_beir.path=" + all.string(),
                 "model.data.validation_beir.max_queries=20", "model.data.add_prefix=false",
-                "trainer.val_check_interval=4",
+                "trainer.val_check_interval=4", "trainer.num_sanity_val_steps=1",
                 "exp_manager.checkpoint_callback_params.every_n_train_steps=0",
                 "exp_manager.checkpoint_callback_params.monitor=val_ndcg@10",
                 "exp_manager.checkpoint_callback_params.mode=max",

@@ -27,18 +27,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
+using test::slurp;
+using test::put;
 
 std::string json_str(const std::string& s) {
   std::string o = "\"";
@@ -263,13 +253,13 @@ TEST_CASE("mine: option validation", "[mine]") {
 TEST_CASE("mine: the BEIR reader it uses (header, CRLF, numeric ids, file:line errors)", "[mine]") {
   using eval::read_beir_set;
   test::TempDir tmp;
-  write(tmp / "b/corpus.jsonl",
+  put(tmp / "b/corpus.jsonl",
         "{\"_id\": \"d1\", \"title\": \"T\", \"text\": \"one\"}\n"
         "\n"
         "{\"_id\": 2, \"text\": \"two\", \"metadata\": {}}\n");
-  write(tmp / "b/queries.jsonl", "\xEF\xBB\xBF{\"_id\": \"q1\", \"text\": \"why\"}\r\n");
-  write(tmp / "b/qrels/train.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\t2\t0\r\n");
-  write(tmp / "b/qrels/noheader.tsv", "q1\td1\t1\n");
+  put(tmp / "b/queries.jsonl", "\xEF\xBB\xBF{\"_id\": \"q1\", \"text\": \"why\"}\r\n");
+  put(tmp / "b/qrels/train.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t1\r\nq1\t2\t0\r\n");
+  put(tmp / "b/qrels/noheader.tsv", "q1\td1\t1\n");
   const eval::BeirSet d = read_beir_set(tmp / "b", "train");
   REQUIRE(d.corpus.size() == 2);
   CHECK(d.corpus[0].id == "d1");
@@ -285,7 +275,7 @@ TEST_CASE("mine: the BEIR reader it uses (header, CRLF, numeric ids, file:line e
   CHECK(read_beir_set(tmp / "b", "noheader").qrels.size() == 1);
 
   auto fails = [&](const std::string& qrels, const std::string& what) {
-    write(tmp / "b/qrels/bad.tsv", qrels);
+    put(tmp / "b/qrels/bad.tsv", qrels);
     CHECK_THROWS_WITH(read_beir_set(tmp / "b", "bad"), Contains(what));
   };
   fails("q1\tnope\t1\n", "qrels/bad.tsv:1: corpus-id \"nope\" is not in corpus.jsonl");
@@ -296,14 +286,14 @@ TEST_CASE("mine: the BEIR reader it uses (header, CRLF, numeric ids, file:line e
   fails("query-id\tcorpus-id\tscore\n", "bad.tsv: no judgements");
   CHECK_THROWS_WITH(read_beir_set(tmp / "b", "dev"), Contains("qrels/dev.tsv: no such file"));
   CHECK_THROWS_WITH(read_beir_set(tmp / "nowhere", "train"), Contains("nowhere: not a folder"));
-  write(tmp / "b/corpus.jsonl",
+  put(tmp / "b/corpus.jsonl",
         "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d1\", \"text\": \"b\"}\n");
   CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"),
                     Contains("corpus.jsonl:2: duplicate _id \"d1\" (first at line 1)"));
-  write(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"x\"}\n");
+  put(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"x\"}\n");
   CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"),
                     Contains("corpus.jsonl:1: missing field \"text\""));
-  write(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"\n");
+  put(tmp / "b/corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"\n");
   CHECK_THROWS_WITH(read_beir_set(tmp / "b", "train"), Contains("corpus.jsonl:1: not valid JSON"));
 }
 
@@ -332,16 +322,16 @@ struct TinyBeir {
     corpus += "{\"_id\": \"near\", \"title\": \"\", \"text\": " + json_str(near) + "}\n";
     corpus +=
         "{\"_id\": \"same\", \"title\": \"Doc 5\", \"text\": " + json_str(texts[5] + "  ") + "}\n";
-    write(dir / "corpus.jsonl", corpus);
+    put(dir / "corpus.jsonl", corpus);
     std::string queries;
     for (int i = 0; i < 6; ++i)
       queries += "{\"_id\": \"q" + std::to_string(i) +
                  "\", \"text\": " + json_str(texts[static_cast<size_t>(100 + i)]) + "}\n";
     // q6 has q0's text: one query for mining, with the positives of both.
     queries += "{\"_id\": \"q6\", \"text\": " + json_str(texts[100]) + "}\n";
-    write(dir / "queries.jsonl", queries);
+    put(dir / "queries.jsonl", queries);
     // Qrels order is not query order; q2 has two positives; q4's only row is not positive.
-    write(dir / "qrels/train.tsv",
+    put(dir / "qrels/train.tsv",
           "query-id\tcorpus-id\tscore\r\nq2\td8\t1\r\nq0\td3\t1\r\nq1\td5\t2\r\nq2\td7\t1\r\n"
           "q4\td11\t0\r\nq3\td10\t1\r\nq5\td12\t1\r\nq6\td20\t1\r\n");
   }
@@ -552,14 +542,14 @@ TEST_CASE("mine: a later qrels row for the same pair replaces the earlier one", 
   MineOptions o = base_options();
   const fs::path out = b.tmp / "out.jsonl";
   // q0's pair is taken back (score 0 on a later row): only q1's record is left.
-  write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t0\n");
+  put(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t0\n");
   MineStats st = mine_beir(model, b.dir, out, o);
   CHECK(st.records == 1);
   CHECK(st.skipped_superseded == 1);
   CHECK(st.skipped_not_positive == 1);
   CHECK(read_records(out).at(0).query_id == "q1");
   // Repeated with a positive score: one record, at the position of the last row.
-  write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t2\n");
+  put(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\td5\t1\nq0\td3\t2\n");
   st = mine_beir(model, b.dir, out, o);
   CHECK(st.records == 2);
   const auto recs = read_records(out);
@@ -583,17 +573,17 @@ TEST_CASE("mine: errors leave no output", "[mine]") {
   CHECK(none.select.short_queries == 5);
   CHECK(TrainDataset::open(out).size() == 7);
   o = base_options();
-  write(out, "keep");
+  put(out, "keep");
   o.split = "dev";
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o), Contains("qrels/dev.tsv: no such file"));
   o.split = "train";
   o.select.num_negatives = -2;
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o), Contains("num_negatives must be >= 0"));
   o = base_options();
-  write(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\tmissing\t1\n");
+  put(b.dir / "qrels/train.tsv", "q0\td3\t1\nq1\tmissing\t1\n");
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o),
                     Contains("train.tsv:2: corpus-id \"missing\" is not in corpus.jsonl"));
-  write(b.dir / "qrels/train.tsv", "q0\td3\t0\n");
+  put(b.dir / "qrels/train.tsv", "q0\td3\t0\n");
   CHECK_THROWS_WITH(mine_beir(model, b.dir, out, o), Contains("no positive judgements"));
   CHECK(slurp(out) == "keep");
 }
@@ -623,7 +613,7 @@ TEST_CASE("mine: sbert-mine end to end and its errors", "[mine][apps]") {
   const std::string mined = slurp(out);
 
   // Usage errors (exit 2), checked before the model loads; the output is left alone.
-  write(out, "keep");
+  put(out, "keep");
   auto usage = [&](std::vector<std::string> extra, const std::string& what) {
     const auto e = test::run_app("sbert-mine", with(extra));
     INFO("stderr: " << e.stderr_text);
@@ -651,7 +641,7 @@ TEST_CASE("mine: sbert-mine end to end and its errors", "[mine][apps]") {
     CHECK(std::count(e.stderr_text.begin(), e.stderr_text.end(), '\n') == 1);
   };
   data_error({"--num-negatives", "2", "--split", "test"}, "qrels/test.tsv: no such file");
-  write(b.dir / "qrels/bad.tsv", "q0\td3\t1\nq1\td99\t1\n");
+  put(b.dir / "qrels/bad.tsv", "q0\td3\t1\nq1\td99\t1\n");
   data_error({"--num-negatives", "2", "--split", "bad"},
              "bad.tsv:2: corpus-id \"d99\" is not in corpus.jsonl");
   CHECK(slurp(out) == "keep");

@@ -17,17 +17,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void put(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
+using test::put;
+using test::slurp;
 
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;
