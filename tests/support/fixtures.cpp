@@ -1,5 +1,8 @@
 #include "support/fixtures.h"
 
+#include "core/json.h"
+#include "sbert/error.h"
+
 #include <simdjson.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -134,6 +137,28 @@ AppResult run_command(const std::vector<std::string>& argv, const std::vector<st
   r.stdout_text = slurp(tmp / "out");
   r.stderr_text = slurp(tmp / "err");
   return r;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+fs::path write_train_records(const fs::path& dir) {
+  const auto texts = fixture_texts();
+  std::string jsonl;
+  for (size_t i = 0; i < 48; ++i) {
+    const size_t a = 2 * i, b = 2 * i + 1;
+    jsonl += "{\"query\": " + json_quote(texts[a]) + ", \"pos_doc\": " + json_quote(texts[b]) +
+             ", \"neg_doc\": [" + json_quote(texts[(a + 17) % 200]) + ", " +
+             json_quote(texts[(a + 41) % 200]) + ", " + json_quote(texts[(a + 73) % 200]) + "]}\n";
+  }
+  put(dir / "train.jsonl", jsonl);
+  return dir / "train.jsonl";
 }
 
 }  // namespace sbert::test

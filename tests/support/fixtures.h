@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,5 +54,12 @@ AppResult run_command(const std::vector<std::string>& argv,
 // The bytes of a file ("" when it cannot be read) / writes them, creating parent folders.
 std::string slurp(const std::filesystem::path& p);
 void put(const std::filesystem::path& p, const std::string& bytes);
+
+// The message of the sbert::Error that fn throws, or "(no error)".
+std::string error_of(const std::function<void()>& fn);
+
+// 48 NeMo-format training records (query, pos_doc, 3 neg_doc) from the fixture sentences,
+// written to dir/train.jsonl; returns that path.
+std::filesystem::path write_train_records(const std::filesystem::path& dir);
 
 }  // namespace sbert::test

@@ -23,6 +23,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+using test::error_of;
+
 void write(const fs::path& p, const std::string& content) {
   fs::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary);
@@ -46,15 +48,6 @@ struct Case {
   std::function<void(const fs::path&)> damage;
   std::string eval_error, mine_error;  // what each names (the same unless the rule differs)
 };
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

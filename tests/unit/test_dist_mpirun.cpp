@@ -25,7 +25,6 @@
 #include <map>
 #include <sstream>
 
-#include "core/json.h"
 #include "dist/communicator.h"
 #include "io/safetensors.h"
 #include "support/fixtures.h"
@@ -40,30 +39,14 @@ namespace {
 
 using test::put;
 using test::slurp;
-std::string json_string(const std::string& s) { return json_quote(s); }
 
 bool mpirun_available() {
   return have_mpi() && std::system("mpirun --version >/dev/null 2>&1") == 0;
 }
 
-// 48 records from the fixture sentences, 3 hard negatives each.
-fs::path write_data(const fs::path& dir) {
-  const auto texts = test::fixture_texts();
-  std::string jsonl;
-  for (size_t i = 0; i < 48; ++i) {
-    const size_t a = 2 * i, b = 2 * i + 1;
-    jsonl += "{\"query\": " + json_string(texts[a]) + ", \"pos_doc\": " + json_string(texts[b]) +
-             ", \"neg_doc\": [" + json_string(texts[(a + 17) % 200]) + ", " +
-             json_string(texts[(a + 41) % 200]) + ", " + json_string(texts[(a + 73) % 200]) +
-             "]}\n";
-  }
-  put(dir / "train.jsonl", jsonl);
-  return dir / "train.jsonl";
-}
-
 // 10 steps, a checkpoint every 5, one thread per process (2 ranks share the CI's 2 cores).
 fs::path write_config(const fs::path& dir) {
-  const fs::path data = write_data(dir);
+  const fs::path data = test::write_train_records(dir);
   put(dir / "ft.yaml",
       "restore_from_path: " + test::fixture_dir("tiny-bert").string() + "\n" +
           "trainer:\n  max_steps: 10\n  threads: 1\n  val_check_interval: 100\n"

@@ -15,6 +15,8 @@ using namespace sbert::eval;
 
 namespace {
 
+using test::error_of;
+
 void write(const std::filesystem::path& p, const std::string& content) {
   std::filesystem::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary);
@@ -37,15 +39,6 @@ void write_beir(const test::TempDir& tmp, const std::string& qrels) {
   write(tmp / "corpus.jsonl", kCorpus);
   write(tmp / "queries.jsonl", kQueries);
   write(tmp / "qrels/test.tsv", qrels);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

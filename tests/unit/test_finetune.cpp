@@ -10,7 +10,6 @@
 #include <set>
 #include <sstream>
 
-#include "core/json.h"
 #include "io/safetensors.h"
 #include "support/fixtures.h"
 
@@ -22,24 +21,8 @@ namespace {
 
 using test::put;
 using test::slurp;
-std::string json_string(const std::string& s) { return json_quote(s); }
 
 bool same_bytes(const fs::path& a, const fs::path& b) { return slurp(a) == slurp(b); }
-
-// 48 NeMo-format records from the STS fixture sentences, 3 hard negatives each.
-fs::path write_train_data(const fs::path& dir) {
-  const auto texts = test::fixture_texts();
-  std::string jsonl;
-  for (size_t i = 0; i < 48; ++i) {
-    const size_t a = 2 * i, b = 2 * i + 1;
-    jsonl += "{\"query\": " + json_string(texts[a]) + ", \"pos_doc\": " + json_string(texts[b]) +
-             ", \"neg_doc\": [" + json_string(texts[(a + 17) % 200]) + ", " +
-             json_string(texts[(a + 41) % 200]) + ", " + json_string(texts[(a + 73) % 200]) +
-             "]}\n";
-  }
-  put(dir / "train.jsonl", jsonl);
-  return dir / "train.jsonl";
-}
 
 // A config for tiny-bert: 12 steps, GradCache with 2 chunks, dropout on, a checkpoint every
 // 3 steps.
@@ -94,7 +77,7 @@ void require_same_final_state(const fs::path& a, const fs::path& b) {
 
 TEST_CASE("SIGKILL at a random step, then resume: bitwise the same model", "[finetune][resume]") {
   test::TempDir tmp;
-  const fs::path config = write_config(tmp.path(), write_train_data(tmp.path()));
+  const fs::path config = write_config(tmp.path(), test::write_train_records(tmp.path()));
   const auto a = finetune(config, tmp / "a");
   INFO(a.stderr_text);
   REQUIRE(a.exit_code == 0);
@@ -114,7 +97,7 @@ TEST_CASE("SIGKILL at a random step, then resume: bitwise the same model", "[fin
 
 TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[finetune][resume]") {
   test::TempDir tmp;
-  const fs::path config = write_config(tmp.path(), write_train_data(tmp.path()));
+  const fs::path config = write_config(tmp.path(), test::write_train_records(tmp.path()));
   const auto a = finetune(config, tmp / "a");
   REQUIRE(a.exit_code == 0);
 
@@ -140,7 +123,7 @@ TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[fine
 
 TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finetune][errors]") {
   test::TempDir tmp;
-  const fs::path data = write_train_data(tmp.path());
+  const fs::path data = test::write_train_records(tmp.path());
   const fs::path config = write_config(tmp.path(), data);
 
   SECTION("malformed training data names the file and record") {
@@ -274,7 +257,7 @@ double json_number(const std::string& json, const std::string& key) {
 TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best checkpoints",
           "[finetune][beir-validation]") {
   test::TempDir tmp;
-  const fs::path data = write_train_data(tmp.path());
+  const fs::path data = test::write_train_records(tmp.path());
   const fs::path config = write_config(tmp.path(), data);
   const fs::path all = write_beir(tmp / "beir", 30);
   // The first 20 evaluated queries only: what validation_beir.max_queries=20 must evaluate.
@@ -339,7 +322,7 @@ TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best 
 TEST_CASE("sbert-finetune: retrieval validation configuration errors name the key",
           "[finetune][beir-validation]") {
   test::TempDir tmp;
-  const fs::path data = write_train_data(tmp.path());
+  const fs::path data = test::write_train_records(tmp.path());
   const fs::path config = write_config(tmp.path(), data);
   SECTION("monitoring a retrieval metric without a BEIR folder") {
     const auto r = finetune(config, tmp / "run", {},

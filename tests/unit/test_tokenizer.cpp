@@ -14,6 +14,7 @@
 
 #include "sbert/error.h"
 #include "sbert/tokenizer.h"
+#include "support/fixtures.h"
 
 namespace fs = std::filesystem;
 using sbert::Tokenizer;
@@ -21,6 +22,8 @@ using sbert::TokenizerOptions;
 using Ids = std::vector<int32_t>;
 
 namespace {
+
+using sbert::test::error_of;
 
 // The vocabulary, one token per line; ids are line numbers.
 const char* const kVocab[] = {"[PAD]",
@@ -184,15 +187,6 @@ Ids with_specials(std::initializer_list<int32_t> pieces) {
   for (const int32_t id : pieces) out.push_back(id);
   out.push_back(SEP);
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sbert::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace
