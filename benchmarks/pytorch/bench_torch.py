@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", action="store_true",
+                    help="also report gemm_s_per_step: wall time inside GEMM ops (torch.profiler)")
     args = ap.parse_args()
 
     import torch
@@ -136,9 +138,13 @@ def main():
     warmup = wl["warmup"]
     if gpu:
         torch.cuda.reset_peak_memory_stats()
+    prof = None
     for i, batch in enumerate(steps):
         if i == warmup:
             peak_rss_reset()
+            if args.profile:
+                prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                prof.__enter__()
         sync()
         c0, t0 = time.process_time(), time.perf_counter()
         padded = step(batch)
@@ -158,6 +164,14 @@ def main():
             padded_tokens.append(padded)
 
     total = sum(times)
+    gemm_s = None
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        # Self time of the GEMM ops, as seen on the calling thread: their wall time (the
+        # intra-op threads work inside it).
+        gemm_ops = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}
+        gemm_us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in gemm_ops)
+        gemm_s = gemm_us / 1e6 / len(times)
     out = {
         "impl": "pytorch",
         "torch": torch.__version__,
@@ -178,6 +192,8 @@ def main():
         "real_tokens_per_step": sum(real_tokens) / len(real_tokens),
         "peak_rss_mib": peak_rss_mib(),
     }
+    if gemm_s is not None:
+        out["gemm_s_per_step"] = gemm_s
     if gpu:
         out["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     json.dump(out, sys.stdout)

@@ -109,6 +109,26 @@ TEST_CASE("dropout factors do not depend on how a range is split", "[dropout]") 
   CHECK(whole == parts);
 }
 
+TEST_CASE("float dropout factors are the scalar Philox mask on every vector path", "[dropout]") {
+  // Long ranges take the 32-element AVX2 path (where the CPU has it), then 16-element SSE2
+  // runs, then single elements; every start offset mod 4 and every tail length mod 32.
+  const DropoutSpec spec =
+      dropout_spec(DropoutState{.seed = 0x1234abcd5678ull, .step = 9, .training = true}, 0.25f, 3,
+                   DropoutSite::FfnOutput);
+  const float scale = 1.0f / (1.0f - 0.25f);
+  for (uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{6}, uint64_t{(1ull << 34) - 37}}) {
+    for (int64_t n : {int64_t{31}, int64_t{32}, int64_t{47}, int64_t{1000}, int64_t{1003}}) {
+      std::vector<float> f(static_cast<size_t>(n));
+      dropout_factors(f.data(), spec, first, n);
+      for (int64_t i = 0; i < n; ++i) {
+        INFO("first " << first << " n " << n << " i " << i);
+        REQUIRE(f[static_cast<size_t>(i)] ==
+                (spec.keep(first + static_cast<uint64_t>(i)) ? scale : 0.0f));
+      }
+    }
+  }
+}
+
 TEST_CASE("dropout backward applies the forward's mask", "[dropout]") {
   const int64_t n = 5000;
   const DropoutSpec spec = dropout_spec(DropoutState{.seed = 99, .step = 4, .training = true}, 0.3f,

@@ -16,6 +16,7 @@
 #include "cpu/fast_math.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 
 namespace sbert::cpu {
 
@@ -45,10 +46,45 @@ inline double exp_of(double x) { return std::exp(x); }
 
 // row[j] = exp(row[j] - shift), one vectorized pass (float: cpu/fast_math.h).
 template <class T>
-void exp_shifted(T* row, int64_t n, T shift) {
+SBERT_SIMD_INLINE void exp_shifted(T* row, int64_t n, T shift) {
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) row[j] = exp_of(row[j] - shift);
 }
+
+// row[j] = exp(row[j] - max_j row[j]) in place; returns the sum of the new row and writes the
+// max. Eight fixed partial sums (cpu/simd.h): vectorizes, same bits for any vector width.
+template <class T>
+SBERT_SIMD_INLINE T exp_row(T* row, int64_t n, T* max_out) {
+  T m = row[0];
+#pragma omp simd reduction(max : m)
+  for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
+  T acc[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const T e = exp_of(row[j + l] - m);
+      row[j + l] = e;
+      acc[l] += e;
+    }
+  }
+  for (int l = 0; j < n; ++j, ++l) {
+    const T e = exp_of(row[j] - m);
+    row[j] = e;
+    acc[l] += e;
+  }
+  *max_out = m;
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+SBERT_SIMD_CLONES float exp_row_f32(float* row, int64_t n, float* max_out) {
+  return exp_row(row, n, max_out);
+}
+SBERT_SIMD_CLONES void exp_shifted_f32(float* row, int64_t n, float shift) {
+  exp_shifted(row, n, shift);
+}
+float exp_row_any(float* row, int64_t n, float* max_out) { return exp_row_f32(row, n, max_out); }
+double exp_row_any(double* row, int64_t n, double* max_out) { return exp_row(row, n, max_out); }
+void exp_shifted_any(float* row, int64_t n, float shift) { exp_shifted_f32(row, n, shift); }
+void exp_shifted_any(double* row, int64_t n, double shift) { exp_shifted(row, n, shift); }
 
 template <class T>
 void resize(std::vector<T>& v, int64_t n) {
@@ -65,7 +101,7 @@ void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, 
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
 #pragma omp parallel
   {
-    std::vector<T> sbuf, fbuf;  // (len, len) probabilities and dropout factors
+    std::vector<T> sbuf, fbuf, inv;  // (len, len) exp(scores) and dropout factors; (len) 1/sum
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < nseq * heads; ++task) {
       const int64_t s = task / heads, h = task % heads;
@@ -74,14 +110,15 @@ void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, 
       const T* Q = qkv + start * ld + h * D;  // (len, D), row stride 3H
       const T* K = Q + H;
       const T* V = Q + 2 * H;
+      T* O = out + start * H + h * D;  // (len, D), row stride H
       resize(sbuf, len * len);
+      resize(inv, len);
       MatView<T> P(sbuf.data(), len, len);
       gemm(false, true, len, len, D, scale, Q, ld, K, ld, T(0), P.data(), len);  // scores
       for (int64_t i = 0; i < len; ++i) {
-        const T m = P.row(i).maxCoeff();
-        exp_shifted(P.data() + i * len, len, m);
-        const T sum = P.row(i).sum();
-        P.row(i) *= T(1) / sum;
+        T m;
+        const T sum = exp_row_any(P.data() + i * len, len, &m);
+        inv[static_cast<size_t>(i)] = T(1) / sum;
         if (lse) lse[h * Ttok + start + i] = m + std::log(sum);
       }
       if (dropout.active()) {
@@ -89,7 +126,13 @@ void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, 
         dropout_rows(fbuf.data(), dropout, h, start, len, Ttok);
         P.array() *= MatView<T>(fbuf.data(), len, len).array();
       }
-      gemm(false, false, len, D, len, T(1), P.data(), len, V, ld, T(0), out + start * H + h * D, H);
+      // O = softmax(S) V, normalized after the product (as flash attention does): the (len, D)
+      // output is scaled instead of the (len, len) probabilities.
+      gemm(false, false, len, D, len, T(1), P.data(), len, V, ld, T(0), O, H);
+      for (int64_t i = 0; i < len; ++i) {
+        const T f = inv[static_cast<size_t>(i)];
+        for (int64_t j = 0; j < D; ++j) O[i * H + j] *= f;
+      }
     }
   }
 }
@@ -123,7 +166,7 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
       MatView<T> dP(dpbuf.data(), len, len);  // gradient of the dropped probabilities, then dS
       gemm(false, true, len, len, D, scale, Q, ld, K, ld, T(0), P.data(), len);
       for (int64_t i = 0; i < len; ++i)
-        exp_shifted(P.data() + i * len, len, lse[h * Ttok + start + i]);
+        exp_shifted_any(P.data() + i * len, len, lse[h * Ttok + start + i]);
       gemm(false, true, len, len, D, T(1), dO, H, V, ld, T(0), dP.data(), len);
       if (dropout.active()) {
         resize(fbuf, len * len);

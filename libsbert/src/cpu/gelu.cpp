@@ -9,6 +9,7 @@
 
 #include "cpu/fast_math.h"
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 
 namespace sbert::cpu {
 
@@ -43,6 +44,42 @@ inline float pdf(float x) { return kInvSqrt2Pi<float> * exp_poly(-0.5f * x * x);
 inline double pdf(double x) { return kInvSqrt2Pi<double> * std::exp(-0.5 * x * x); }
 
 constexpr int64_t kChunk = 4096;  // elements per task
+
+// One chunk: [i0, i1). Templates cannot be cloned (cpu/simd.h), so float has its own copies.
+template <class T>
+SBERT_SIMD_INLINE void forward_chunk(T* out, const T* inp, int64_t i0, int64_t i1) {
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) out[i] = inp[i] * cdf(inp[i]);
+}
+template <class T>
+SBERT_SIMD_INLINE void backward_chunk(T* dinp, const T* inp, const T* dout, int64_t i0,
+                                      int64_t i1) {
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) {
+    const T x = inp[i];
+    dinp[i] = dout[i] * (cdf(x) + x * pdf(x));
+  }
+}
+SBERT_SIMD_CLONES void forward_chunk_f32(float* out, const float* inp, int64_t i0, int64_t i1) {
+  forward_chunk(out, inp, i0, i1);
+}
+SBERT_SIMD_CLONES void backward_chunk_f32(float* dinp, const float* inp, const float* dout,
+                                          int64_t i0, int64_t i1) {
+  backward_chunk(dinp, inp, dout, i0, i1);
+}
+void forward_chunk_any(float* out, const float* inp, int64_t i0, int64_t i1) {
+  forward_chunk_f32(out, inp, i0, i1);
+}
+void forward_chunk_any(double* out, const double* inp, int64_t i0, int64_t i1) {
+  forward_chunk(out, inp, i0, i1);
+}
+void backward_chunk_any(float* dinp, const float* inp, const float* dout, int64_t i0, int64_t i1) {
+  backward_chunk_f32(dinp, inp, dout, i0, i1);
+}
+void backward_chunk_any(double* dinp, const double* inp, const double* dout, int64_t i0,
+                        int64_t i1) {
+  backward_chunk(dinp, inp, dout, i0, i1);
+}
 }  // namespace
 
 template <class T>
@@ -50,9 +87,7 @@ void gelu_forward(T* out, const T* inp, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t i1 = std::min(n, (c + 1) * kChunk);
-#pragma omp simd
-    for (int64_t i = c * kChunk; i < i1; ++i) out[i] = inp[i] * cdf(inp[i]);
+    forward_chunk_any(out, inp, c * kChunk, std::min(n, (c + 1) * kChunk));
   }
 }
 
@@ -61,12 +96,7 @@ void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t i1 = std::min(n, (c + 1) * kChunk);
-#pragma omp simd
-    for (int64_t i = c * kChunk; i < i1; ++i) {
-      const T x = inp[i];
-      dinp[i] = dout[i] * (cdf(x) + x * pdf(x));
-    }
+    backward_chunk_any(dinp, inp, dout, c * kChunk, std::min(n, (c + 1) * kChunk));
   }
 }
 

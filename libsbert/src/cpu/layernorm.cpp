@@ -10,11 +10,128 @@
 #include <cmath>
 
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 
 namespace sbert::cpu {
 
 namespace {
 constexpr int64_t kColBlock = 64;  // columns per task of the parameter-gradient reduction
+
+// sum_j f(j) over [0, C) in double with eight fixed partial sums (lane j mod 8) added in a
+// fixed tree: the loop vectorizes, and the bits do not depend on the vector width (cpu/simd.h).
+template <class F>
+SBERT_SIMD_INLINE double sum8(int64_t C, F&& f) {
+  double acc[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= C; j += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += f(j + l);
+  }
+  for (int l = 0; j < C; ++j, ++l) acc[l] += f(j);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// One row of the forward; x is where the LayerNorm input is staged (the saved sum, or o).
+template <class T>
+SBERT_SIMD_INLINE void forward_row(T* o, T* x, T* mean, T* rstd, const T* ar, const T* br,
+                                   const T* weight, const T* bias, int64_t C, float eps) {
+  if (br) {
+    for (int64_t j = 0; j < C; ++j) x[j] = ar[j] + br[j];
+  } else if (x != ar) {
+    for (int64_t j = 0; j < C; ++j) x[j] = ar[j];
+  }
+  const double m =
+      sum8(C, [&](int64_t j) { return static_cast<double>(x[j]); }) / static_cast<double>(C);
+  const double v = sum8(C, [&](int64_t j) {
+    const double d = static_cast<double>(x[j]) - m;
+    return d * d;
+  });
+  const T rs =
+      static_cast<T>(1.0 / std::sqrt(v / static_cast<double>(C) + static_cast<double>(eps)));
+  const T mt = static_cast<T>(m);
+  for (int64_t j = 0; j < C; ++j) o[j] = (x[j] - mt) * rs * weight[j] + bias[j];
+  if (mean) *mean = mt;
+  if (rstd) *rstd = rs;
+}
+
+// One row of dinp; dy = dout (+ dout2).
+template <class T>
+SBERT_SIMD_INLINE void backward_row(T* dx, const T* dout, const T* dout2, const T* x,
+                                    const T* weight, T m, T rs, int64_t C) {
+  const auto dy = [&](int64_t j) { return dout2 ? dout[j] + dout2[j] : dout[j]; };
+  const double sg = sum8(C, [&](int64_t j) { return static_cast<double>(dy(j) * weight[j]); });
+  const double sgx = sum8(C, [&](int64_t j) {
+    const T xh = (x[j] - m) * rs;
+    return static_cast<double>(dy(j) * weight[j]) * static_cast<double>(xh);
+  });
+  const T mg = static_cast<T>(sg / static_cast<double>(C));
+  const T mgx = static_cast<T>(sgx / static_cast<double>(C));
+  for (int64_t j = 0; j < C; ++j) {
+    const T xh = (x[j] - m) * rs;
+    dx[j] = rs * (dy(j) * weight[j] - mg - xh * mgx);
+  }
+}
+
+SBERT_SIMD_CLONES void forward_row_f32(float* o, float* x, float* mean, float* rstd,
+                                       const float* ar, const float* br, const float* weight,
+                                       const float* bias, int64_t C, float eps) {
+  forward_row(o, x, mean, rstd, ar, br, weight, bias, C, eps);
+}
+SBERT_SIMD_CLONES void backward_row_f32(float* dx, const float* dout, const float* dout2,
+                                        const float* x, const float* weight, float m, float rs,
+                                        int64_t C) {
+  backward_row(dx, dout, dout2, x, weight, m, rs, C);
+}
+void forward_row_any(float* o, float* x, float* mean, float* rstd, const float* ar, const float* br,
+                     const float* weight, const float* bias, int64_t C, float eps) {
+  forward_row_f32(o, x, mean, rstd, ar, br, weight, bias, C, eps);
+}
+void forward_row_any(double* o, double* x, double* mean, double* rstd, const double* ar,
+                     const double* br, const double* weight, const double* bias, int64_t C,
+                     float eps) {
+  forward_row(o, x, mean, rstd, ar, br, weight, bias, C, eps);
+}
+void backward_row_any(float* dx, const float* dout, const float* dout2, const float* x,
+                      const float* weight, float m, float rs, int64_t C) {
+  backward_row_f32(dx, dout, dout2, x, weight, m, rs, C);
+}
+void backward_row_any(double* dx, const double* dout, const double* dout2, const double* x,
+                      const double* weight, double m, double rs, int64_t C) {
+  backward_row(dx, dout, dout2, x, weight, m, rs, C);
+}
+// sw[j - j0] += sum_r dy xhat, sb[j - j0] += sum_r dy over columns [j0, j1), rows in order.
+template <class T>
+SBERT_SIMD_INLINE void param_grad_block(double* sw, double* sb, const T* dout, const T* dout2,
+                                        const T* inp, const T* mean, const T* rstd, int64_t rows,
+                                        int64_t C, int64_t j0, int64_t j1) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T m = mean[r], rs = rstd[r];
+    const T* x = inp + r * C;
+    const T* d = dout + r * C;
+    const T* d2 = dout2 ? dout2 + r * C : nullptr;
+    for (int64_t j = j0; j < j1; ++j) {
+      const T xh = (x[j] - m) * rs;
+      const double dy = static_cast<double>(d2 ? d[j] + d2[j] : d[j]);
+      sw[j - j0] += dy * static_cast<double>(xh);
+      sb[j - j0] += dy;
+    }
+  }
+}
+SBERT_SIMD_CLONES void param_grad_block_f32(double* sw, double* sb, const float* dout,
+                                            const float* dout2, const float* inp, const float* mean,
+                                            const float* rstd, int64_t rows, int64_t C, int64_t j0,
+                                            int64_t j1) {
+  param_grad_block(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
+}
+void param_grad_block_any(double* sw, double* sb, const float* dout, const float* dout2,
+                          const float* inp, const float* mean, const float* rstd, int64_t rows,
+                          int64_t C, int64_t j0, int64_t j1) {
+  param_grad_block_f32(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
+}
+void param_grad_block_any(double* sw, double* sb, const double* dout, const double* dout2,
+                          const double* inp, const double* mean, const double* rstd, int64_t rows,
+                          int64_t C, int64_t j0, int64_t j1) {
+  param_grad_block(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
+}
 }  // namespace
 
 template <class T>
@@ -22,52 +139,19 @@ void layernorm_forward(T* out, T* sum, T* mean, T* rstd, const T* a, const T* b,
                        const T* bias, int64_t rows, int64_t C, float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    const T* ar = a + r * C;
-    const T* br = b ? b + r * C : nullptr;
     T* o = out + r * C;
-    T* x = sum ? sum + r * C : o;  // the LayerNorm input, staged in out when not saved
-    double s = 0.0;
-    for (int64_t j = 0; j < C; ++j) {
-      x[j] = br ? ar[j] + br[j] : ar[j];
-      s += static_cast<double>(x[j]);
-    }
-    const double m = s / static_cast<double>(C);
-    double v = 0.0;
-    for (int64_t j = 0; j < C; ++j) {
-      const double d = static_cast<double>(x[j]) - m;
-      v += d * d;
-    }
-    const T rs =
-        static_cast<T>(1.0 / std::sqrt(v / static_cast<double>(C) + static_cast<double>(eps)));
-    const T mt = static_cast<T>(m);
-    for (int64_t j = 0; j < C; ++j) o[j] = (x[j] - mt) * rs * weight[j] + bias[j];
-    if (mean) mean[r] = mt;
-    if (rstd) rstd[r] = rs;
+    forward_row_any(o, sum ? sum + r * C : o, mean ? mean + r : nullptr, rstd ? rstd + r : nullptr,
+                    a + r * C, b ? b + r * C : nullptr, weight, bias, C, eps);
   }
 }
 
 template <class T>
 void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* dout2, const T* inp,
                         const T* weight, const T* mean, const T* rstd, int64_t rows, int64_t C) {
-  auto dy_at = [&](int64_t i) { return dout2 ? dout[i] + dout2[i] : dout[i]; };
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
-    const T* x = inp + r * C;
-    T* dx = dinp + r * C;
-    const T m = mean[r], rs = rstd[r];
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t j = 0; j < C; ++j) {
-      const T xh = (x[j] - m) * rs;
-      const T g = dy_at(r * C + j) * weight[j];
-      sg += static_cast<double>(g);
-      sgx += static_cast<double>(g) * static_cast<double>(xh);
-    }
-    const T mg = static_cast<T>(sg / static_cast<double>(C));
-    const T mgx = static_cast<T>(sgx / static_cast<double>(C));
-    for (int64_t j = 0; j < C; ++j) {
-      const T xh = (x[j] - m) * rs;
-      dx[j] = rs * (dy_at(r * C + j) * weight[j] - mg - xh * mgx);
-    }
+    backward_row_any(dinp + r * C, dout + r * C, dout2 ? dout2 + r * C : nullptr, inp + r * C,
+                     weight, mean[r], rstd[r], C);
   }
   // Parameter gradients: column sums in row order, one block of columns per task
   // (deterministic for any thread count).
@@ -76,15 +160,7 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* d
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t j0 = blk * kColBlock, j1 = std::min(C, j0 + kColBlock);
     double sw[kColBlock] = {}, sb[kColBlock] = {};
-    for (int64_t r = 0; r < rows; ++r) {
-      const T m = mean[r], rs = rstd[r];
-      for (int64_t j = j0; j < j1; ++j) {
-        const T xh = (inp[r * C + j] - m) * rs;
-        const double dy = static_cast<double>(dy_at(r * C + j));
-        sw[j - j0] += dy * static_cast<double>(xh);
-        sb[j - j0] += dy;
-      }
-    }
+    param_grad_block_any(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
     for (int64_t j = j0; j < j1; ++j) {
       dweight[j] += static_cast<T>(sw[j - j0]);
       dbias[j] += static_cast<T>(sb[j - j0]);

@@ -3,12 +3,33 @@
 
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
+#include "cpu/simd.h"
 
 namespace sbert::cpu {
 
 namespace {
 
 constexpr int64_t kColBlock = 64;  // columns per task of the column reductions
+
+// acc[j - j0] += sum_r d[r, j] over columns [j0, j1), rows in order (cpu/simd.h clones).
+template <class T>
+SBERT_SIMD_INLINE void col_sums(double* acc, const T* d, int64_t rows, int64_t n, int64_t j0,
+                                int64_t j1) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = d + r * n;
+    for (int64_t j = j0; j < j1; ++j) acc[j - j0] += static_cast<double>(row[j]);
+  }
+}
+SBERT_SIMD_CLONES void col_sums_f32(double* acc, const float* d, int64_t rows, int64_t n,
+                                    int64_t j0, int64_t j1) {
+  col_sums(acc, d, rows, n, j0, j1);
+}
+void col_sums_any(double* acc, const float* d, int64_t rows, int64_t n, int64_t j0, int64_t j1) {
+  col_sums_f32(acc, d, rows, n, j0, j1);
+}
+void col_sums_any(double* acc, const double* d, int64_t rows, int64_t n, int64_t j0, int64_t j1) {
+  col_sums(acc, d, rows, n, j0, j1);
+}
 
 }  // namespace
 
@@ -46,10 +67,7 @@ void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t j0 = blk * kColBlock, j1 = std::min(n, j0 + kColBlock);
       double acc[kColBlock] = {};
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* d = dout + r * n;
-        for (int64_t j = j0; j < j1; ++j) acc[j - j0] += static_cast<double>(d[j]);
-      }
+      col_sums_any(acc, dout, rows, n, j0, j1);
       for (int64_t j = j0; j < j1; ++j) dbias[j] += static_cast<T>(acc[j - j0]);
     }
   }

@@ -1,0 +1,27 @@
+// Run-time CPU dispatch for the element-wise float kernels.
+//
+// The library is built for baseline x86-64 (SSE2) so that the package runs anywhere; the hot
+// element-wise loops (GELU, LayerNorm rows, softmax rows) are compiled a second time for
+// x86-64-v3 (AVX2, FMA) and the loader picks the clone once (GNU ifunc). The clones are the same
+// source with the same operation order: the project builds with -std=c++20, where GCC does not
+// contract a * b + c into FMA, and every reduction below keeps a fixed number of partial sums
+// in the source, so both clones produce the same bits. The GEMMs are OpenBLAS's, which
+// dispatches on the CPU by itself.
+//
+// Only a plain (non-template, non-inline) function can be cloned, so each kernel keeps its
+// loop in an SBERT_SIMD_CLONES function over one row or one chunk, called from the OpenMP loop.
+#pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#define SBERT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SBERT_SIMD_CLONES
+#endif
+
+// For the templates that hold a cloned kernel's loop: inlined into each clone, so that they are
+// compiled for the clone's target (a call would run the baseline code).
+#if defined(__GNUC__)
+#define SBERT_SIMD_INLINE [[gnu::always_inline]] inline
+#else
+#define SBERT_SIMD_INLINE inline
+#endif
