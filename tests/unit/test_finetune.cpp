@@ -51,8 +51,10 @@ test::AppResult finetune(const fs::path& config, const fs::path& log_dir,
 }
 
 // The files that must be bitwise equal between an interrupted and an uninterrupted run.
-void require_same_final_state(const fs::path& a, const fs::path& b) {
-  const fs::path ca = a / "checkpoints/step-00000012", cb = b / "checkpoints/step-00000012";
+void require_same_final_state(const fs::path& a, const fs::path& b, int steps = 12) {
+  char name[32];
+  std::snprintf(name, sizeof name, "checkpoints/step-%08d", steps);
+  const fs::path ca = a / name, cb = b / name;
   REQUIRE(fs::exists(ca / "trainer_state.json"));
   REQUIRE(fs::exists(cb / "trainer_state.json"));
   CHECK(same_bytes(ca / "model.safetensors", cb / "model.safetensors"));
@@ -69,7 +71,7 @@ void require_same_final_state(const fs::path& a, const fs::path& b) {
     return out;
   };
   const auto la = losses(a), lb = losses(b);
-  CHECK(la.size() == 12);
+  CHECK(la.size() == static_cast<size_t>(steps));
   CHECK(la == lb);
 }
 
@@ -93,6 +95,43 @@ TEST_CASE("SIGKILL at a random step, then resume: bitwise the same model", "[fin
   REQUIRE(resumed.exit_code == 0);
   if (kill_at >= 3) CHECK_THAT(resumed.stderr_text, Contains("resuming from"));
   require_same_final_state(tmp / "a", tmp / "b");
+}
+
+TEST_CASE("a run stopped by max_epochs resumes with a higher limit as if never stopped",
+          "[finetune][resume]") {
+  // 48 records in batches of 8; dedupe defers a few, so an epoch is 5 batches here. Checkpoints
+  // every 4 steps: the first run's last checkpoint (step 5) is written after the loop has read
+  // the next epoch's first batch, which a resume must still train on.
+  test::TempDir tmp;
+  const fs::path config = write_config(tmp.path(), test::write_train_records(tmp.path()));
+  auto with = [&](const std::string& epochs) {
+    return std::vector<std::string>{"trainer.max_steps=100", "trainer.max_epochs=" + epochs,
+                                    "exp_manager.checkpoint_callback_params.every_n_train_steps=4"};
+  };
+  auto last_step = [](const fs::path& run) {
+    int last = 0;
+    for (const auto& e : fs::directory_iterator(run / "checkpoints")) {
+      const std::string n = e.path().filename().string();
+      if (n.starts_with("step-")) last = std::max(last, std::stoi(n.substr(5)));
+    }
+    return last;
+  };
+  const auto first = finetune(config, tmp / "parts", {}, with("1"));
+  INFO(first.stderr_text);
+  REQUIRE(first.exit_code == 0);
+  const int epoch_steps = last_step(tmp / "parts");
+  REQUIRE(epoch_steps >= 5);
+  REQUIRE(epoch_steps % 4 != 0);  // the case under test: the final save comes after the loop
+  const auto second = finetune(config, tmp / "parts", {}, with("2"));
+  INFO(second.stderr_text);
+  REQUIRE(second.exit_code == 0);
+  const auto whole = finetune(config, tmp / "whole", {}, with("2"));
+  INFO(whole.stderr_text);
+  REQUIRE(whole.exit_code == 0);
+  const int steps = last_step(tmp / "whole");
+  REQUIRE(steps > epoch_steps);
+  CHECK(last_step(tmp / "parts") == steps);
+  require_same_final_state(tmp / "whole", tmp / "parts", steps);
 }
 
 TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[finetune][resume]") {

@@ -388,9 +388,13 @@ TrainResult Run::go() {
   bool saved_last = false;
   const int64_t W = comm_->size();
   while (state_.step < max_steps_) {
+    const DataPosition before = builder_->position();
     TrainBatch batch = builder_->next_shard(comm_->rank(), comm_->size());
     if (cfg_.trainer.max_epochs > 0 &&
         static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
+      // The epoch limit: put the batch back, so that the last checkpoint's data position is
+      // the end of the last epoch and a resume with a higher limit trains on this batch.
+      builder_->restore(before);
       break;
     }
     const int64_t step = state_.step;  // 0-based index of this optimizer step
