@@ -104,6 +104,7 @@ void put(const fs::path& p, const std::string& bytes) {
   if (p.has_parent_path()) fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);
   out << bytes;
+  if (!out.flush()) throw std::runtime_error("test::put: cannot write " + p.string());
 }
 
 fs::path app_path(const std::string& app) { return fs::path(SBERT_BIN_DIR) / app; }

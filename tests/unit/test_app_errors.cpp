@@ -22,10 +22,7 @@ std::string read(const fs::path& p) {
   return ss.str();
 }
 
-void write(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-}
+using test::put;
 
 // A copy of the tiny model that a test may break.
 fs::path copy_model(const test::TempDir& tmp) {
@@ -40,7 +37,7 @@ void expect_embed_failure(const fs::path& model, const fs::path& input,
                           const std::vector<std::string>& expect) {
   test::TempDir out_dir;
   const fs::path out = out_dir / "out.npy";
-  write(out, "keep");
+  put(out, "keep");
   const auto r = test::run_app("sbert-embed", {"--model", model.string(), "--input", input.string(),
                                                "--output", out.string()});
   INFO("stderr: " << r.stderr_text);
@@ -59,7 +56,7 @@ void expect_embed_failure(const fs::path& model, const fs::path& input,
 TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][errors]") {
   test::TempDir tmp;
   const fs::path input = tmp / "in.txt";
-  write(input, "hello world\nsecond line\n");
+  put(input, "hello world\nsecond line\n");
 
   SECTION("missing model folder") {
     expect_embed_failure(tmp / "no-such-model", input, {"no-such-model", "not a directory"});
@@ -67,7 +64,7 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
   SECTION("truncated safetensors") {
     const fs::path m = copy_model(tmp);
     const std::string bytes = read(m / "model.safetensors");
-    write(m / "model.safetensors", bytes.substr(0, bytes.size() / 2));
+    put(m / "model.safetensors", bytes.substr(0, bytes.size() / 2));
     expect_embed_failure(m, input, {"model.safetensors"});
   }
   SECTION("a header that lies about sizes") {
@@ -78,7 +75,7 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
     REQUIRE(pos != std::string::npos);
     // (concatenation, not std::string::replace: g++ 12 misreports -Wrestrict on it)
     bytes = bytes.substr(0, pos) + "\"data_offsets\":[9," + bytes.substr(pos + 18);
-    write(m / "model.safetensors", bytes);
+    put(m / "model.safetensors", bytes);
     expect_embed_failure(m, input, {"model.safetensors"});
   }
   SECTION("a tensor of the wrong shape") {
@@ -105,7 +102,7 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
     const size_t pos = cfg.find("\"model_type\": \"bert\"");
     REQUIRE(pos != std::string::npos);
     cfg = cfg.substr(0, pos) + "\"model_type\": \"roberta\"" + cfg.substr(pos + 20);
-    write(m / "config.json", cfg);
+    put(m / "config.json", cfg);
     expect_embed_failure(m, input, {"config.json", "model_type", "roberta"});
   }
 }
@@ -114,12 +111,12 @@ TEST_CASE("apps: bad text input is refused with file and line", "[apps][errors]"
   test::TempDir tmp;
   const fs::path model = test::fixture_dir("tiny-bert");
   SECTION("not UTF-8") {
-    write(tmp / "latin1.txt", "fine\ncaf\xe9 au lait\n");
+    put(tmp / "latin1.txt", "fine\ncaf\xe9 au lait\n");
     expect_embed_failure(model, tmp / "latin1.txt", {"latin1.txt:2", "UTF-8"});
   }
   SECTION("missing input") { expect_embed_failure(model, tmp / "absent.txt", {"absent.txt"}); }
   SECTION("JSONL without a text field") {
-    write(tmp / "in.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no\"}\n");
+    put(tmp / "in.jsonl", "{\"text\": \"ok\"}\n{\"body\": \"no\"}\n");
     expect_embed_failure(model, tmp / "in.jsonl", {"in.jsonl:2", "text"});
   }
   SECTION("usage errors exit 2") {
@@ -131,7 +128,7 @@ TEST_CASE("apps: bad text input is refused with file and line", "[apps][errors]"
 
 TEST_CASE("sbert-tokenize refuses bad input the same way", "[apps][errors]") {
   test::TempDir tmp;
-  write(tmp / "bad.txt", "\xff\xfe\n");
+  put(tmp / "bad.txt", "\xff\xfe\n");
   const auto r = test::run_app(
       "sbert-tokenize", {"--model", test::fixture_dir("tiny-bert").string(), "--input",
                          (tmp / "bad.txt").string(), "--output", (tmp / "o.jsonl").string()});

@@ -25,22 +25,18 @@ namespace {
 
 using test::error_of;
 
-void write(const fs::path& p, const std::string& content) {
-  fs::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary);
-  f << content;
-}
+using test::put;
 
 // A valid folder: two documents, two queries, one positive judgement each.
 void write_good(const fs::path& dir) {
-  write(dir / "corpus.jsonl",
-        "{\"_id\": \"d1\", \"title\": \"Cats\", \"text\": \"A cat sleeps on the mat.\"}\n"
-        "{\"_id\": \"d2\", \"title\": \"Dogs\", \"text\": \"The dog chased the ball.\"}\n"
-        "{\"_id\": \"d3\", \"title\": \"Rain\", \"text\": \"Heavy rain flooded the street.\"}\n");
-  write(dir / "queries.jsonl",
-        "{\"_id\": \"q1\", \"text\": \"Where does the cat sleep?\"}\n"
-        "{\"_id\": \"q2\", \"text\": \"What did the dog chase?\"}\n");
-  write(dir / "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
+  put(dir / "corpus.jsonl",
+      "{\"_id\": \"d1\", \"title\": \"Cats\", \"text\": \"A cat sleeps on the mat.\"}\n"
+      "{\"_id\": \"d2\", \"title\": \"Dogs\", \"text\": \"The dog chased the ball.\"}\n"
+      "{\"_id\": \"d3\", \"title\": \"Rain\", \"text\": \"Heavy rain flooded the street.\"}\n");
+  put(dir / "queries.jsonl",
+      "{\"_id\": \"q1\", \"text\": \"Where does the cat sleep?\"}\n"
+      "{\"_id\": \"q2\", \"text\": \"What did the dog chase?\"}\n");
+  put(dir / "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
 }
 
 struct Case {
@@ -61,30 +57,30 @@ TEST_CASE("bad BEIR folders: one error naming file and line, from the library an
       {"missing qrels split", [](const fs::path& d) { fs::remove(d / "qrels/test.tsv"); },
        "qrels/test.tsv: no such file (splits here: none)", ""},
       {"unknown document",
-       [](const fs::path& d) { write(d / "qrels/test.tsv", "q1\td1\t1\nq2\td9\t1\n"); },
+       [](const fs::path& d) { put(d / "qrels/test.tsv", "q1\td1\t1\nq2\td9\t1\n"); },
        "qrels/test.tsv:2: corpus-id \"d9\" is not in corpus.jsonl", ""},
       {"unknown document, not relevant",
        [](const fs::path& d) {
-         write(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td9\t0\n");
+         put(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td9\t0\n");
        },
        "qrels/test.tsv:3: corpus-id \"d9\" is not in corpus.jsonl", ""},
       {"unknown query",
        [](const fs::path& d) {
-         write(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq7\td1\t1\r\n");
+         put(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\r\nq7\td1\t1\r\n");
        },
        "qrels/test.tsv:2: query-id \"q7\" is not in queries.jsonl", ""},
-      {"empty corpus", [](const fs::path& d) { write(d / "corpus.jsonl", "\n"); },
+      {"empty corpus", [](const fs::path& d) { put(d / "corpus.jsonl", "\n"); },
        "corpus.jsonl: no documents", ""},
       {"empty qrels",
-       [](const fs::path& d) { write(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\n"); },
+       [](const fs::path& d) { put(d / "qrels/test.tsv", "query-id\tcorpus-id\tscore\n"); },
        "qrels/test.tsv: no judgements", ""},
       {"no relevant judgement",
-       [](const fs::path& d) { write(d / "qrels/test.tsv", "q1\td1\t0\nq2\td2\t0\n"); },
+       [](const fs::path& d) { put(d / "qrels/test.tsv", "q1\td1\t0\nq2\td2\t0\n"); },
        "qrels/test.tsv: no query of queries.jsonl has a relevant document",
        "qrels/test.tsv: no positive judgements"},
       {"bad JSON",
        [](const fs::path& d) {
-         write(d / "corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d2\", \n");
+         put(d / "corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a\"}\n{\"_id\": \"d2\", \n");
        },
        "corpus.jsonl:2: not valid JSON", ""},
   };
@@ -134,7 +130,7 @@ TEST_CASE("sbert-eval with --allow-unknown-ids counts unknown ids as sentence-tr
   test::TempDir tmp;
   const fs::path dir = tmp / "beir";
   write_good(dir);
-  write(dir / "qrels/test.tsv", "q1\td1\t1\nq1\td9\t1\nq7\td2\t1\nq2\td2\t1\n");
+  put(dir / "qrels/test.tsv", "q1\td1\t1\nq1\td9\t1\nq7\td2\t1\nq2\td2\t1\n");
   const fs::path out = tmp / "m.json";
   const auto r = test::run_app(
       "sbert-eval", {"--model", test::fixture_dir("tiny-bert").string(), "--beir", dir.string(),

@@ -17,11 +17,7 @@ namespace {
 
 using test::error_of;
 
-void write(const std::filesystem::path& p, const std::string& content) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary);
-  f << content;
-}
+using test::put;
 
 const char* kCorpus =
     "\xEF\xBB\xBF{\"_id\": \"d1\", \"title\": \"T1\", \"text\": \"one\"}\n"
@@ -36,9 +32,9 @@ const char* kQueries =
     "{\"_id\": \"q4\", \"text\": \"fourth\"}\n";
 
 void write_beir(const test::TempDir& tmp, const std::string& qrels) {
-  write(tmp / "corpus.jsonl", kCorpus);
-  write(tmp / "queries.jsonl", kQueries);
-  write(tmp / "qrels/test.tsv", qrels);
+  put(tmp / "corpus.jsonl", kCorpus);
+  put(tmp / "queries.jsonl", kQueries);
+  put(tmp / "qrels/test.tsv", qrels);
 }
 
 }  // namespace
@@ -80,7 +76,7 @@ TEST_CASE("BEIR folder: texts, relevance, skipped queries, unknown ids allowed",
   // Strict by default: the first qrel naming an absent id is an error naming file:line and id.
   CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
              Catch::Contains("qrels/test.tsv:6: corpus-id \"missing\" is not in corpus.jsonl"));
-  write(tmp / "qrels/test.tsv", "q1\td1\t1\nqX\td1\t0\n");
+  put(tmp / "qrels/test.tsv", "q1\td1\t1\nqX\td1\t0\n");
   CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
              Catch::Contains("qrels/test.tsv:2: query-id \"qX\" is not in queries.jsonl"));
   CHECK(read_beir(tmp.path(), "test", lenient).qrels_unknown_query == 1);
@@ -138,7 +134,7 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   }
   SECTION("missing split lists the splits there") {
     write_beir(tmp, good_qrels);
-    write(tmp / "qrels/dev.tsv", good_qrels);
+    put(tmp / "qrels/dev.tsv", good_qrels);
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "train"); }),
                Catch::Contains("train.tsv: no such file (splits here: dev, test)"));
   }
@@ -150,31 +146,31 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   }
   SECTION("bad JSON line") {
     write_beir(tmp, good_qrels);
-    write(tmp / "corpus.jsonl",
-          "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": }\n");
+    put(tmp / "corpus.jsonl",
+        "{\"_id\": \"d1\", \"text\": \"a\"}\n\n{\"_id\": \"d2\", \"text\": }\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:3: not valid JSON"));
   }
   SECTION("missing text, non-string title, bad _id") {
     write_beir(tmp, good_qrels);
-    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"a\"}\n");
+    put(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": \"a\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:1: missing field \"text\""));
-    write(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": 5, \"text\": \"x\"}\n");
+    put(tmp / "corpus.jsonl", "{\"_id\": \"d1\", \"title\": 5, \"text\": \"x\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:1: field \"title\" is not a string"));
-    write(tmp / "corpus.jsonl", "{\"_id\": [1], \"text\": \"x\"}\n");
+    put(tmp / "corpus.jsonl", "{\"_id\": [1], \"text\": \"x\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:1: \"_id\" is neither a string nor an integer"));
-    write(tmp / "corpus.jsonl", "[1, 2]\n");
+    put(tmp / "corpus.jsonl", "[1, 2]\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl:1: expected a JSON object"));
   }
   SECTION("duplicate ids") {
     write_beir(tmp, good_qrels);
-    write(tmp / "queries.jsonl",
-          "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"b\"}\n"
-          "{\"_id\": \"q1\", \"text\": \"c\"}\n");
+    put(tmp / "queries.jsonl",
+        "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"b\"}\n"
+        "{\"_id\": \"q1\", \"text\": \"c\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("queries.jsonl:3: duplicate _id \"q1\" (first at line 1)"));
   }
@@ -193,11 +189,11 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   }
   SECTION("empty files") {
     write_beir(tmp, good_qrels);
-    write(tmp / "corpus.jsonl", "\n\n");
+    put(tmp / "corpus.jsonl", "\n\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("corpus.jsonl: no documents (the corpus is empty)"));
     write_beir(tmp, good_qrels);
-    write(tmp / "queries.jsonl", "");
+    put(tmp / "queries.jsonl", "");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("queries.jsonl: no queries"));
     write_beir(tmp, "query-id\tcorpus-id\tscore\r\n");
@@ -215,8 +211,8 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
   }
   SECTION("invalid UTF-8") {
     write_beir(tmp, good_qrels);
-    write(tmp / "queries.jsonl",
-          "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"\xff\"}\n");
+    put(tmp / "queries.jsonl",
+        "{\"_id\": \"q1\", \"text\": \"a\"}\n{\"_id\": \"q2\", \"text\": \"\xff\"}\n");
     CHECK_THAT(error_of([&] { read_beir(tmp.path(), "test"); }),
                Catch::Contains("queries.jsonl:2: not valid UTF-8"));
   }
@@ -224,28 +220,28 @@ TEST_CASE("BEIR reader errors name the file and line", "[eval]") {
 
 TEST_CASE("STS files: 3 columns, the STS benchmark's columns, header, errors", "[eval]") {
   test::TempDir tmp;
-  write(tmp / "a.tsv", "s1\ts2\tscore\nA cat.\tA dog.\t1.5\r\n\nx y\t z \t4\n");
+  put(tmp / "a.tsv", "s1\ts2\tscore\nA cat.\tA dog.\t1.5\r\n\nx y\t z \t4\n");
   const StsData a = read_sts(tmp / "a.tsv");
   CHECK(a.sentences1 == std::vector<std::string>{"A cat.", "x y"});
   CHECK(a.sentences2 == std::vector<std::string>{"A dog.", " z "});
   CHECK(a.scores == std::vector<double>{1.5, 4.0});
 
-  write(tmp / "b.tsv",
-        "main-captions\tMSRvid\t2012test\t0001\t5.000\tA girl is styling her hair.\tA girl is "
-        "brushing her hair.\n"
-        "main-news\theadlines\t2015\t0002\t0.4\t\"Quoted\" one\tTwo\tsrc1\tsrc2\n");
+  put(tmp / "b.tsv",
+      "main-captions\tMSRvid\t2012test\t0001\t5.000\tA girl is styling her hair.\tA girl is "
+      "brushing her hair.\n"
+      "main-news\theadlines\t2015\t0002\t0.4\t\"Quoted\" one\tTwo\tsrc1\tsrc2\n");
   const StsData b = read_sts(tmp / "b.tsv");
   CHECK(b.sentences1 == std::vector<std::string>{"A girl is styling her hair.", "\"Quoted\" one"});
   CHECK(b.sentences2 == std::vector<std::string>{"A girl is brushing her hair.", "Two"});
   CHECK(b.scores == std::vector<double>{5.0, 0.4});
 
-  write(tmp / "c.tsv", "a\tb\t1\na\tb\t2\t3\t4\n");
+  put(tmp / "c.tsv", "a\tb\t1\na\tb\t2\t3\t4\n");
   CHECK_THAT(error_of([&] { read_sts(tmp / "c.tsv"); }),
              Catch::Contains("c.tsv:2: expected 3 tab-separated columns"));
-  write(tmp / "d.tsv", "a\tb\t1\na\tb\tx\n");
+  put(tmp / "d.tsv", "a\tb\t1\na\tb\tx\n");
   CHECK_THAT(error_of([&] { read_sts(tmp / "d.tsv"); }),
              Catch::Contains("d.tsv:2: score \"x\" (column 3) is not a number"));
-  write(tmp / "e.tsv", "a\tb\t1\n");
+  put(tmp / "e.tsv", "a\tb\t1\n");
   CHECK_THAT(error_of([&] { read_sts(tmp / "e.tsv"); }), Catch::Contains("at least 2 pairs"));
   CHECK_THAT(error_of([&] { read_sts(tmp / "none.tsv"); }), Catch::Contains("no such file"));
 }

@@ -122,11 +122,7 @@ class TempDir {
   fs::path path_;
 };
 
-void write(const fs::path& p, const std::string& content) {
-  std::ofstream f(p, std::ios::binary);
-  f << content;
-  REQUIRE(f.good());
-}
+using sbert::test::put;
 
 std::string vocab_text() {
   std::string s;
@@ -136,7 +132,7 @@ std::string vocab_text() {
 
 Tokenizer vocab_tokenizer(const TokenizerOptions& o = {}) {
   static TempDir dir;
-  static const bool written = (write(dir / "vocab.txt", vocab_text()), true);
+  static const bool written = (put(dir / "vocab.txt", vocab_text()), true);
   (void)written;
   return Tokenizer::from_vocab_file(dir / "vocab.txt", o);
 }
@@ -342,7 +338,7 @@ TEST_CASE("tokenizer matches special tokens written in the text", "[tokenizer]")
   CHECK(t.encode("[CLS") == with_specials({LBRACKET, CL, S_CONT}));
   const Tokenizer j = [] {
     TempDir dir;
-    write(dir / "tokenizer.json", tokenizer_json());
+    put(dir / "tokenizer.json", tokenizer_json());
     return Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
   }();
   CHECK(j.encode("hello [SEP] world[MASK]") == with_specials({HELLO, SEP, WORLD, MASK}));
@@ -352,11 +348,11 @@ TEST_CASE("tokenizer added tokens: normalized, lstrip, rstrip, single_word", "[t
   TempDir dir;
   // "x" matched on the normalized text (so "X" too); "b" with lstrip/rstrip taking the spaces
   // around it; "e" only as a whole word.
-  write(dir / "tokenizer.json", tokenizer_json(R"({"type": "BertNormalizer", "clean_text": true,
+  put(dir / "tokenizer.json", tokenizer_json(R"({"type": "BertNormalizer", "clean_text": true,
                           "handle_chinese_chars": true, "strip_accents": null,
                           "lowercase": true})",
-                                               R"({"type": "BertPreTokenizer"})",
-                                               R"(,
+                                             R"({"type": "BertPreTokenizer"})",
+                                             R"(,
       {"id": 27, "content": "x", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true, "special": false},
       {"id": 25, "content": "b", "single_word": false, "lstrip": true, "rstrip": true, "normalized": false, "special": false},
       {"id": 30, "content": "e", "single_word": true, "lstrip": false, "rstrip": false, "normalized": false, "special": false})"));
@@ -439,8 +435,7 @@ TEST_CASE("tokenizer vocab.txt: line endings, trailing spaces, repeated tokens",
   TempDir dir;
   // CRLF and trailing whitespace are trimmed (tokenizers' WordPiece::read_file); a repeated
   // token keeps its last line (vocab_size() still counts lines: ids are line numbers).
-  write(dir / "vocab.txt",
-        "[PAD]\r\n[UNK]\r\n[CLS]  \r\n[SEP]\t\n[MASK]\nhello\nworld \nhello\n##s");
+  put(dir / "vocab.txt", "[PAD]\r\n[UNK]\r\n[CLS]  \r\n[SEP]\t\n[MASK]\nhello\nworld \nhello\n##s");
   const Tokenizer t = Tokenizer::from_vocab_file(dir / "vocab.txt", {});
   CHECK(t.vocab_size() == 9);
   CHECK(t.encode("hello worlds") == Ids{2, 7, 6, 8, 3});
@@ -449,10 +444,10 @@ TEST_CASE("tokenizer vocab.txt: line endings, trailing spaces, repeated tokens",
 
 TEST_CASE("tokenizer load() reads tokenizer_config.json next to vocab.txt", "[tokenizer]") {
   TempDir dir;
-  write(dir / "vocab.txt", vocab_text());
+  put(dir / "vocab.txt", vocab_text());
   // transformers writes this huge integer for "no limit"; it must not break the parser.
-  write(dir / "tokenizer_config.json",
-        R"({"do_lower_case": false, "strip_accents": null, "tokenize_chinese_chars": true,
+  put(dir / "tokenizer_config.json",
+      R"({"do_lower_case": false, "strip_accents": null, "tokenize_chinese_chars": true,
             "model_max_length": 1000000000000000019884624838656,
             "cls_token": "[CLS]", "sep_token": {"content": "[SEP]", "lstrip": false},
             "unk_token": "[UNK]", "pad_token": "[PAD]", "mask_token": "[MASK]"})");
@@ -460,14 +455,14 @@ TEST_CASE("tokenizer load() reads tokenizer_config.json next to vocab.txt", "[to
   CHECK_FALSE(t.options().lowercase);
   CHECK(t.options().model_max_length == 0);
   CHECK(t.encode("Hello hello") == with_specials({HELLO_CASED, HELLO}));
-  write(dir / "tokenizer_config.json", R"({"model_max_length": 384})");
+  put(dir / "tokenizer_config.json", R"({"model_max_length": 384})");
   CHECK(Tokenizer::load(dir.path()).options().model_max_length == 384);
 }
 
 TEST_CASE("tokenizer.json and vocab.txt give the same tokenizer", "[tokenizer]") {
   TempDir dir;
-  write(dir / "tokenizer.json", tokenizer_json());
-  write(dir / "vocab.txt", "this file is ignored when tokenizer.json exists\n");
+  put(dir / "tokenizer.json", tokenizer_json());
+  put(dir / "vocab.txt", "this file is ignored when tokenizer.json exists\n");
   const Tokenizer j = Tokenizer::load(dir.path());
   const Tokenizer v = vocab_tokenizer();
   for (const char* text : {"hello, world!", "Unaffable Café",
@@ -485,7 +480,7 @@ TEST_CASE("tokenizer.json and vocab.txt give the same tokenizer", "[tokenizer]")
   s.replace(
       at, end - at,
       R"("post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}, )");
-  write(dir / "tokenizer.json", s);
+  put(dir / "tokenizer.json", s);
   const Tokenizer b = Tokenizer::load(dir.path());
   CHECK(b.encode("hello Hello") == with_specials({HELLO, HELLO_CASED}));  // null normalizer
   CHECK(b.options().lowercase == false);
@@ -527,7 +522,7 @@ TEST_CASE("tokenizer errors name the missing file", "[tokenizer]") {
         "[tokenizer] " + (dir / "vocab.txt").string() + ": file not found");
   CHECK(error_of([&] { Tokenizer::from_tokenizer_json(dir / "tokenizer.json"); }) ==
         "[tokenizer] " + (dir / "tokenizer.json").string() + ": file not found");
-  write(dir / "vocab.txt", "[PAD]\nhello\n");
+  put(dir / "vocab.txt", "[PAD]\nhello\n");
   CHECK(error_of([&] { Tokenizer::from_vocab_file(dir / "vocab.txt", {}); }) ==
         "[tokenizer] " + (dir / "vocab.txt").string() +
             ": unk_token '[UNK]' is not in the vocabulary");
@@ -538,7 +533,7 @@ TEST_CASE("tokenizer errors name the file and field of a bad tokenizer.json", "[
   const fs::path f = dir / "tokenizer.json";
   const std::string name = f.string();
   auto load_error = [&](const std::string& json) {
-    write(f, json);
+    put(f, json);
     return error_of([&] { Tokenizer::from_tokenizer_json(f); });
   };
   CHECK_THAT(load_error("{\"model\": "),
