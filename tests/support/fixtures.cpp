@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -160,6 +161,57 @@ fs::path write_train_records(const fs::path& dir) {
   }
   put(dir / "train.jsonl", jsonl);
   return dir / "train.jsonl";
+}
+
+// A BEIR folder from the SciFact subset fixture: the corpus, qrels restricted to documents of
+// the corpus, and the queries with a relevant document, the first `max_queries` of them.
+fs::path write_beir_subset(const fs::path& dir, size_t max_queries) {
+  const fs::path src = fixture_dir("eval/scifact-subset");
+  fs::create_directories(dir / "qrels");
+  fs::copy_file(src / "corpus.jsonl", dir / "corpus.jsonl");
+  const std::string corpus = slurp(src / "corpus.jsonl");
+  auto field = [](const std::string& line, const std::string& key) {
+    const size_t at = line.find("\"" + key + "\": \"");
+    if (at == std::string::npos) return std::string();
+    const size_t b = at + key.size() + 5;
+    return line.substr(b, line.find('"', b) - b);
+  };
+  std::set<std::string> docs, judged;
+  std::istringstream cin(corpus);
+  for (std::string line; std::getline(cin, line);) docs.insert(field(line, "_id"));
+  std::istringstream qin(slurp(src / "qrels/test.tsv"));
+  std::vector<std::pair<std::string, std::string>> relevant;  // (query id, qrels line)
+  std::string header;
+  for (std::string line; std::getline(qin, line);) {
+    std::istringstream cols(line);
+    std::string q, d, score;
+    cols >> q >> d >> score;
+    if (q == "query-id") {
+      header = line + "\n";
+    } else if (docs.count(d) && score != "0") {
+      relevant.emplace_back(q, line + "\n");
+      judged.insert(q);
+    }
+  }
+  std::istringstream uin(slurp(src / "queries.jsonl"));
+  std::string queries;
+  std::set<std::string> kept;
+  for (std::string line; std::getline(uin, line) && kept.size() < max_queries;) {
+    if (judged.count(field(line, "_id"))) {
+      queries += line + "\n";
+      kept.insert(field(line, "_id"));
+    }
+  }
+  if (kept.size() != max_queries) {
+    throw std::runtime_error("test::write_beir_subset: the fixture has only " +
+                             std::to_string(kept.size()) + " judged queries");
+  }
+  std::string qrels = header;  // only ids that exist: the reader is strict
+  for (const auto& [q, line] : relevant)
+    if (kept.count(q)) qrels += line;
+  put(dir / "qrels/test.tsv", qrels);
+  put(dir / "queries.jsonl", queries);
+  return dir;
 }
 
 }  // namespace sbert::test

@@ -62,4 +62,8 @@ std::string error_of(const std::function<void()>& fn);
 // written to dir/train.jsonl; returns that path.
 std::filesystem::path write_train_records(const std::filesystem::path& dir);
 
+// A BEIR folder (corpus, queries, qrels/test.tsv) from the SciFact subset fixture: the queries
+// with a relevant document in the corpus, the first `max_queries` of them.
+std::filesystem::path write_beir_subset(const std::filesystem::path& dir, size_t max_queries);
+
 }  // namespace sbert::test

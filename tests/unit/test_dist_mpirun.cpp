@@ -154,8 +154,10 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
 
   SECTION("global in-batch negatives on (NeMo's default), with validation") {
     // Validation on the training file: each rank embeds its share of every validation batch.
+    // Retrieval validation: each rank embeds its share of the queries and corpus, all gathered.
     const std::vector<std::string> val = {
         "model.data.data_validation=" + (tmp / "train.jsonl").string(),
+        "model.data.validation_beir.path=" + test::write_beir_subset(tmp / "beir", 20).string(),
         "trainer.val_check_interval=5", "trainer.limit_val_batches=2",
         "trainer.num_sanity_val_steps=1"};
     const auto two = mpirun2(config, tmp / "two", val);
@@ -178,8 +180,17 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
     CHECK(dk <= kKeyBiasNoise);
     CHECK(weight_diff(test::fixture_dir("tiny-bert"), tmp / "two" / kFinal) > 1e-3);  // it trained
     const auto v2 = losses(tmp / "two", "val_loss"), v1 = losses(tmp / "one", "val_loss");
-    CHECK(v2.size() == 2);
+    CHECK(v2.size() == 3);  // with retrieval validation the base model's is logged too
     CHECK(max_abs_diff(v1, v2) <= 1e-5);
+    // tiny-bert is random: NDCG@10 stays near 0, MAP@100 and recall@100 do not.
+    for (const char* key : {"val_ndcg@10", "val_map@100", "val_recall@100"}) {
+      const auto r2 = losses(tmp / "two", key), r1 = losses(tmp / "one", key);
+      INFO(key);
+      CHECK(r2.size() == 3);  // the base model (step 0), steps 5 and 10
+      CHECK(max_abs_diff(r1, r2) <= 1e-6);
+    }
+    CHECK(losses(tmp / "two", "val_map@100").front() !=
+          losses(tmp / "two", "val_map@100").back());  // it measured the training
   }
 
   SECTION("global in-batch negatives off: each rank's loss sees its own rows") {

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <set>
 #include <sstream>
 
 #include "io/safetensors.h"
@@ -224,54 +223,6 @@ TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finet
 
 namespace {
 
-// A BEIR folder from the SciFact subset fixture: the corpus, qrels restricted to documents of
-// the corpus, and the queries with a relevant document, the first `max_queries` of them.
-fs::path write_beir(const fs::path& dir, size_t max_queries) {
-  const fs::path src = test::fixture_dir("eval/scifact-subset");
-  fs::create_directories(dir / "qrels");
-  fs::copy_file(src / "corpus.jsonl", dir / "corpus.jsonl");
-  const std::string corpus = slurp(src / "corpus.jsonl");
-  auto field = [](const std::string& line, const std::string& key) {
-    const size_t at = line.find("\"" + key + "\": \"");
-    if (at == std::string::npos) return std::string();
-    const size_t b = at + key.size() + 5;
-    return line.substr(b, line.find('"', b) - b);
-  };
-  std::set<std::string> docs, judged;
-  std::istringstream cin(corpus);
-  for (std::string line; std::getline(cin, line);) docs.insert(field(line, "_id"));
-  std::istringstream qin(slurp(src / "qrels/test.tsv"));
-  std::vector<std::pair<std::string, std::string>> relevant;  // (query id, qrels line)
-  std::string header;
-  for (std::string line; std::getline(qin, line);) {
-    std::istringstream cols(line);
-    std::string q, d, score;
-    cols >> q >> d >> score;
-    if (q == "query-id") {
-      header = line + "\n";
-    } else if (docs.count(d) && score != "0") {
-      relevant.emplace_back(q, line + "\n");
-      judged.insert(q);
-    }
-  }
-  std::istringstream uin(slurp(src / "queries.jsonl"));
-  std::string queries;
-  std::set<std::string> kept;
-  for (std::string line; std::getline(uin, line) && kept.size() < max_queries;) {
-    if (judged.count(field(line, "_id"))) {
-      queries += line + "\n";
-      kept.insert(field(line, "_id"));
-    }
-  }
-  REQUIRE(kept.size() == max_queries);
-  std::string qrels = header;  // only ids that exist: the reader is strict
-  for (const auto& [q, line] : relevant)
-    if (kept.count(q)) qrels += line;
-  put(dir / "qrels/test.tsv", qrels);
-  put(dir / "queries.jsonl", queries);
-  return dir;
-}
-
 // Validation entries of metrics.jsonl: step -> the value of `key`.
 std::map<int64_t, double> validation_values(const fs::path& log_dir, const std::string& key) {
   std::map<int64_t, double> out;
@@ -298,9 +249,9 @@ TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best 
   test::TempDir tmp;
   const fs::path data = test::write_train_records(tmp.path());
   const fs::path config = write_config(tmp.path(), data);
-  const fs::path all = write_beir(tmp / "beir", 30);
+  const fs::path all = test::write_beir_subset(tmp / "beir", 30);
   // The first 20 evaluated queries only: what validation_beir.max_queries=20 must evaluate.
-  const fs::path first20 = write_beir(tmp / "beir20", 20);
+  const fs::path first20 = test::write_beir_subset(tmp / "beir20", 20);
   const auto r =
       finetune(config, tmp / "run", {},
                {"model.data.validation_beir.path=" + all.string(),

@@ -15,9 +15,12 @@ std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
   SBERT_CHECK(data.corpus_ids.size() == data.corpus_texts.size() &&
                   data.query_ids.size() == data.query_texts.size(),
               "[eval] inconsistent BeirData");
+  const auto embed = [&](const std::vector<std::string>& texts, const EmbedOptions& eo) {
+    return options.embedder ? options.embedder(texts, eo) : model.embed(texts, eo);
+  };
   EmbedOptions eo = options.embed;
   eo.prefix = options.query_prefix;
-  const Embeddings q = model.embed(data.query_texts, eo);
+  const Embeddings q = embed(data.query_texts, eo);
   SearchOptions so;
   so.threads = options.embed.threads;
   ExactSearch search(q.data.data(), q.rows, q.dim, k, so);
@@ -29,7 +32,7 @@ std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
     const int64_t end = std::min(n, start + options.corpus_chunk_size);
     const std::vector<std::string> chunk(data.corpus_texts.begin() + start,
                                          data.corpus_texts.begin() + end);
-    const Embeddings d = model.embed(chunk, eo);
+    const Embeddings d = embed(chunk, eo);
     search.add(d.data.data(), d.rows, start, tie_keys.data() + start);
   }
   return search.results();

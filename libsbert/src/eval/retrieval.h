@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct RetrievalOptions {
   std::string passage_prefix;  // prepended to every document, e.g. "passage: "
   int64_t corpus_chunk_size = 50000;  // documents embedded at a time (bounds memory)
   RetrievalKs ks;
+  // Embeds texts (rows in order) in place of model.embed when set: the trainer's data-parallel
+  // validation embeds this rank's share and gathers the others' (train/trainer.cpp).
+  std::function<Embeddings(const std::vector<std::string>& texts, const EmbedOptions& options)>
+      embedder;
 };
 
 // The max_k best hits of every evaluated query (data.query_ids order), best first; ties in score

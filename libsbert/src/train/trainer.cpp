@@ -66,6 +66,7 @@ class Run {
   void open_data();
   double validate(int64_t max_batches);
   std::map<std::string, double> validate_beir();
+  Embeddings embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo);
   std::map<std::string, double> run_validation(int64_t step);
   fs::path checkpoint(int64_t step, std::optional<double> monitor);
 
@@ -242,11 +243,39 @@ std::map<std::string, double> Run::validate_beir() {
   o.embed.threads = cfg_.trainer.threads;
   o.query_prefix = batch_opt_.query_prefix;
   o.passage_prefix = batch_opt_.passage_prefix;
+  if (comm_->size() > 1) {
+    o.embedder = [this](const std::vector<std::string>& texts, const EmbedOptions& eo) {
+      return embed_sharded(texts, eo);
+    };
+  }
   const eval::RetrievalMetrics r = eval::evaluate_retrieval(*model_, *val_beir_, o);
   std::map<std::string, double> out;
   for (const char* name : {"ndcg@10", "mrr@10", "map@100", "recall@1", "recall@10", "recall@100"})
     out[cat("val_", name)] = r.get(name);
   return out;
+}
+
+// Data parallel: this rank embeds its contiguous share of texts, the shares are all-gathered,
+// and every rank gets all rows in order (the same matrix, so the same metrics everywhere) for
+// 1/N of the embedding work. A text's embedding does not depend on its batch companions
+// (packed sequences, per-row GEMM results), so the rows equal one process's.
+Embeddings Run::embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo) {
+  const int64_t n = static_cast<int64_t>(texts.size()), W = comm_->size();
+  const int64_t per = (n + W - 1) / W;
+  const int64_t lo = std::min(n, comm_->rank() * per), hi = std::min(n, lo + per);
+  const Embeddings mine =
+      model_->embed(std::vector<std::string>(texts.begin() + lo, texts.begin() + hi), eo);
+  Embeddings all;
+  all.rows = n;
+  all.dim = model_->dim();
+  if (n == 0) return all;
+  std::vector<float> send(static_cast<size_t>(per * all.dim), 0.0f);
+  std::copy(mine.data.begin(), mine.data.end(), send.begin());
+  std::vector<float> recv(static_cast<size_t>(W * per * all.dim));
+  comm_->host_all_gather(send.data(), send.size() * sizeof(float), recv.data());
+  recv.resize(static_cast<size_t>(n * all.dim));
+  all.data = std::move(recv);
+  return all;
 }
 
 // Every configured validation; prints one line.
@@ -445,7 +474,8 @@ TrainResult Run::go() {
     if (validate_now) {
       if (log) log->end_progress();
       const auto tv = std::chrono::steady_clock::now();
-      // Every rank validates (the same weights give the same numbers); rank 0 reports.
+      // Every rank validates (retrieval: each embeds its share, see embed_sharded); rank 0
+      // reports.
       const auto v = run_validation(state_.step);
       t0 += std::chrono::steady_clock::now() - tv;  // throughput counts training time only
       if (log) log->log_validation(state_.step, v);
