@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libsbert vs PyTorch / sentence-transformers, back to back, one markdown table.
 #
-#   benchmarks/pytorch/compare.sh                 # CPU table (2 threads), ~15 min on 2 cores
+#   benchmarks/pytorch/compare.sh                 # CPU table (2 threads), ~25 min on 2 cores
 #   benchmarks/pytorch/compare.sh --quick         # 2 rows, a smoke test
 #   DEVICE=cuda benchmarks/pytorch/compare.sh     # GPU rows (libsbert may answer "not built")
 #
