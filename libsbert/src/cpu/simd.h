@@ -3,16 +3,20 @@
 // The library is built for baseline x86-64 (SSE2) so that the package runs anywhere; the hot
 // element-wise loops (GELU, LayerNorm rows, softmax rows) are compiled a second time for
 // x86-64-v3 (AVX2, FMA) and the loader picks the clone once (GNU ifunc). The clones are the same
-// source with the same operation order: the project builds with -std=c++20, where GCC does not
-// contract a * b + c into FMA, and every reduction below keeps a fixed number of partial sums
-// in the source, so both clones produce the same bits. The GEMMs are OpenBLAS's, which
+// source with the same operation order: the library is compiled with -ffp-contract=off (no
+// a * b + c fused into an FMA; libsbert/CMakeLists.txt) and every reduction keeps a fixed
+// number of partial sums in the source, so both clones produce the same bits (checked by
+// building with -DSBERT_SIMD_CLONES= and comparing outputs, docs/kernels.md). The GEMMs are OpenBLAS's, which
 // dispatches on the CPU by itself.
 //
 // Only a plain (non-template, non-inline) function can be cloned, so each kernel keeps its
 // loop in an SBERT_SIMD_CLONES function over one row or one chunk, called from the OpenMP loop.
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+// -DSBERT_SIMD_CLONES= (empty) builds the baseline loops only: how the same-bits claim is
+// checked (docs/kernels.md).
+#if defined(SBERT_SIMD_CLONES)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
 #define SBERT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SBERT_SIMD_CLONES
