@@ -75,15 +75,13 @@ SBERT_SIMD_INLINE T exp_row(T* row, int64_t n, T* max_out) {
   *max_out = m;
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
-SBERT_SIMD_CLONES float exp_row_f32(float* row, int64_t n, float* max_out) {
+SBERT_SIMD_CLONES float exp_row_any(float* row, int64_t n, float* max_out) {
   return exp_row(row, n, max_out);
 }
-SBERT_SIMD_CLONES void exp_shifted_f32(float* row, int64_t n, float shift) {
+SBERT_SIMD_CLONES void exp_shifted_any(float* row, int64_t n, float shift) {
   exp_shifted(row, n, shift);
 }
-float exp_row_any(float* row, int64_t n, float* max_out) { return exp_row_f32(row, n, max_out); }
 double exp_row_any(double* row, int64_t n, double* max_out) { return exp_row(row, n, max_out); }
-void exp_shifted_any(float* row, int64_t n, float shift) { exp_shifted_f32(row, n, shift); }
 void exp_shifted_any(double* row, int64_t n, double shift) { exp_shifted(row, n, shift); }
 
 template <class T>

@@ -45,7 +45,7 @@ inline double pdf(double x) { return kInvSqrt2Pi<double> * std::exp(-0.5 * x * x
 
 constexpr int64_t kChunk = 4096;  // elements per task
 
-// One chunk: [i0, i1). Templates cannot be cloned (cpu/simd.h), so float has its own copies.
+// One chunk: [i0, i1); the float overload below is cloned (cpu/simd.h).
 template <class T>
 SBERT_SIMD_INLINE void forward_chunk(T* out, const T* inp, int64_t i0, int64_t i1) {
 #pragma omp simd
@@ -60,21 +60,15 @@ SBERT_SIMD_INLINE void backward_chunk(T* dinp, const T* inp, const T* dout, int6
     dinp[i] = dout[i] * (cdf(x) + x * pdf(x));
   }
 }
-SBERT_SIMD_CLONES void forward_chunk_f32(float* out, const float* inp, int64_t i0, int64_t i1) {
+SBERT_SIMD_CLONES void forward_chunk_any(float* out, const float* inp, int64_t i0, int64_t i1) {
   forward_chunk(out, inp, i0, i1);
 }
-SBERT_SIMD_CLONES void backward_chunk_f32(float* dinp, const float* inp, const float* dout,
+SBERT_SIMD_CLONES void backward_chunk_any(float* dinp, const float* inp, const float* dout,
                                           int64_t i0, int64_t i1) {
   backward_chunk(dinp, inp, dout, i0, i1);
 }
-void forward_chunk_any(float* out, const float* inp, int64_t i0, int64_t i1) {
-  forward_chunk_f32(out, inp, i0, i1);
-}
 void forward_chunk_any(double* out, const double* inp, int64_t i0, int64_t i1) {
   forward_chunk(out, inp, i0, i1);
-}
-void backward_chunk_any(float* dinp, const float* inp, const float* dout, int64_t i0, int64_t i1) {
-  backward_chunk_f32(dinp, inp, dout, i0, i1);
 }
 void backward_chunk_any(double* dinp, const double* inp, const double* dout, int64_t i0,
                         int64_t i1) {

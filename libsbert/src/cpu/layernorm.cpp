@@ -71,28 +71,20 @@ SBERT_SIMD_INLINE void backward_row(T* dx, const T* dout, const T* dout2, const 
   }
 }
 
-SBERT_SIMD_CLONES void forward_row_f32(float* o, float* x, float* mean, float* rstd,
+SBERT_SIMD_CLONES void forward_row_any(float* o, float* x, float* mean, float* rstd,
                                        const float* ar, const float* br, const float* weight,
                                        const float* bias, int64_t C, float eps) {
   forward_row(o, x, mean, rstd, ar, br, weight, bias, C, eps);
 }
-SBERT_SIMD_CLONES void backward_row_f32(float* dx, const float* dout, const float* dout2,
+SBERT_SIMD_CLONES void backward_row_any(float* dx, const float* dout, const float* dout2,
                                         const float* x, const float* weight, float m, float rs,
                                         int64_t C) {
   backward_row(dx, dout, dout2, x, weight, m, rs, C);
-}
-void forward_row_any(float* o, float* x, float* mean, float* rstd, const float* ar, const float* br,
-                     const float* weight, const float* bias, int64_t C, float eps) {
-  forward_row_f32(o, x, mean, rstd, ar, br, weight, bias, C, eps);
 }
 void forward_row_any(double* o, double* x, double* mean, double* rstd, const double* ar,
                      const double* br, const double* weight, const double* bias, int64_t C,
                      float eps) {
   forward_row(o, x, mean, rstd, ar, br, weight, bias, C, eps);
-}
-void backward_row_any(float* dx, const float* dout, const float* dout2, const float* x,
-                      const float* weight, float m, float rs, int64_t C) {
-  backward_row_f32(dx, dout, dout2, x, weight, m, rs, C);
 }
 void backward_row_any(double* dx, const double* dout, const double* dout2, const double* x,
                       const double* weight, double m, double rs, int64_t C) {
@@ -116,16 +108,11 @@ SBERT_SIMD_INLINE void param_grad_block(double* sw, double* sb, const T* dout, c
     }
   }
 }
-SBERT_SIMD_CLONES void param_grad_block_f32(double* sw, double* sb, const float* dout,
+SBERT_SIMD_CLONES void param_grad_block_any(double* sw, double* sb, const float* dout,
                                             const float* dout2, const float* inp, const float* mean,
                                             const float* rstd, int64_t rows, int64_t C, int64_t j0,
                                             int64_t j1) {
   param_grad_block(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
-}
-void param_grad_block_any(double* sw, double* sb, const float* dout, const float* dout2,
-                          const float* inp, const float* mean, const float* rstd, int64_t rows,
-                          int64_t C, int64_t j0, int64_t j1) {
-  param_grad_block_f32(sw, sb, dout, dout2, inp, mean, rstd, rows, C, j0, j1);
 }
 void param_grad_block_any(double* sw, double* sb, const double* dout, const double* dout2,
                           const double* inp, const double* mean, const double* rstd, int64_t rows,

@@ -20,12 +20,9 @@ SBERT_SIMD_INLINE void col_sums(double* acc, const T* d, int64_t rows, int64_t n
     for (int64_t j = j0; j < j1; ++j) acc[j - j0] += static_cast<double>(row[j]);
   }
 }
-SBERT_SIMD_CLONES void col_sums_f32(double* acc, const float* d, int64_t rows, int64_t n,
+SBERT_SIMD_CLONES void col_sums_any(double* acc, const float* d, int64_t rows, int64_t n,
                                     int64_t j0, int64_t j1) {
   col_sums(acc, d, rows, n, j0, j1);
-}
-void col_sums_any(double* acc, const float* d, int64_t rows, int64_t n, int64_t j0, int64_t j1) {
-  col_sums_f32(acc, d, rows, n, j0, j1);
 }
 void col_sums_any(double* acc, const double* d, int64_t rows, int64_t n, int64_t j0, int64_t j1) {
   col_sums(acc, d, rows, n, j0, j1);

@@ -10,7 +10,9 @@
 // dispatches on the CPU by itself.
 //
 // Only a plain (non-template, non-inline) function can be cloned, so each kernel keeps its
-// loop in an SBERT_SIMD_CLONES function over one row or one chunk, called from the OpenMP loop.
+// loop over one row or one chunk in an SBERT_SIMD_INLINE template and has two overloads of one
+// name, called from the OpenMP loop: the float one marked SBERT_SIMD_CLONES, the double one
+// (the finite-difference tests) plain.
 #pragma once
 
 // -DSBERT_SIMD_CLONES= (empty) builds the baseline loops only: how the same-bits claim is
