@@ -8,6 +8,7 @@
 #include "cuda/train_kernels.h"
 #include "cuda_test_util.h"
 #include "ops/ops.h"
+#include "train/adamw.h"
 
 namespace sbert::test {
 
@@ -38,14 +39,8 @@ TEST_CASE("cuda: Runtime without a device throws, device_count never does", "[cu
 TEST_CASE("cuda AdamW equals the CPU bit for bit; grad norm and scaling match", "[cuda]") {
   if (!have_gpu()) return;
   cuda::Runtime rt;
-  cpu::AdamWScalars s{};
-  s.decay_mul = static_cast<float>(1.0 - 1e-3 * 0.01);
-  s.one_minus_beta1 = static_cast<float>(1.0 - 0.9);
-  s.beta2 = 0.98f;
-  s.one_minus_beta2 = static_cast<float>(1.0 - 0.98);
-  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - 0.98 * 0.98));
-  s.neg_step_size = static_cast<float>(-1e-3 / (1.0 - 0.9 * 0.9));
-  s.eps = 1e-8f;
+  // Update 2 at lr 1e-3 with NeMo's defaults (betas 0.9, 0.98, weight decay 0.01, eps 1e-8).
+  const cpu::AdamWScalars s = adamw_scalars(AdamWConfig{}, 1e-3, 2);
   const size_t n = 3 * 4096 + 7;
   auto p = randn(n, 70), m = randn(n, 71, 0.01f), v = randn(n, 72, 1e-3f);
   for (float& x : v) x = x * x;

@@ -29,8 +29,8 @@ ParamLayout fixture_layout() {
     std::vector<int64_t> shape;
     bool decay;
   };
-  const P table[] = {{"w1", {5, 7}, true}, {"b1", {7}, false}, {"w2", {3, 5}, true},
-                     {"ln", {5}, false}};
+  const P table[] = {
+      {"w1", {5, 7}, true}, {"b1", {7}, false}, {"w2", {3, 5}, true}, {"ln", {5}, false}};
   ParamLayout L;
   for (const P& p : table) {
     ParamSpec s;
@@ -99,14 +99,19 @@ TEST_CASE("AdamW matches torch.optim.AdamW over 10 steps, decay on and off", "[a
     CHECK(opt.step_count() == steps);
     double e_p = 0.0, e_m = 0.0, e_v = 0.0;
     for (const ParamSpec& s : L.specs) {
-      e_p = std::max(e_p, max_abs_diff(gather(params.data(), s), fx.f32(tag + "." + s.name + ".final")));
-      e_m = std::max(e_m, max_rel_diff(gather(opt.exp_avg(), s), fx.f32(tag + "." + s.name + ".exp_avg")));
+      e_p = std::max(e_p,
+                     max_abs_diff(gather(params.data(), s), fx.f32(tag + "." + s.name + ".final")));
+      e_m = std::max(
+          e_m, max_rel_diff(gather(opt.exp_avg(), s), fx.f32(tag + "." + s.name + ".exp_avg")));
       e_v = std::max(e_v, max_rel_diff(gather(opt.exp_avg_sq(), s),
                                        fx.f32(tag + "." + s.name + ".exp_avg_sq")));
     }
     if (testfx::verbose()) {
-      std::printf("[adamw] config %s: max|d param| %.2e  max|d m|/max(1,|m|) %.2e  max|d v|/max(1,|v|) %.2e after %lld "
-                  "steps\n", tag.c_str(), e_p, e_m, e_v, static_cast<long long>(steps));
+      std::printf(
+          "[adamw] config %s: max|d param| %.2e  max|d m|/max(1,|m|) %.2e  max|d v|/max(1,|v|) "
+          "%.2e after %lld "
+          "steps\n",
+          tag.c_str(), e_p, e_m, e_v, static_cast<long long>(steps));
     }
     CHECK(e_p <= 1e-6);
     // m and v reach ~10 and ~100 here; torch's vectorized lerp/addcmul use fused multiply-adds,
@@ -134,7 +139,9 @@ TEST_CASE("AdamW decays only the tensors flagged for weight decay", "[adamw]") {
   std::vector<float> p(8, 2.0f), g(8, 0.0f);
   opt.step(p.data(), g.data(), 0.1);
   // Zero gradient: m = v = 0, the Adam term is 0 / (0 + eps) = 0; only the decay acts.
-  for (int i = 0; i < 4; ++i) CHECK(p[static_cast<size_t>(i)] == static_cast<float>(2.0f * static_cast<float>(1.0 - 0.1 * 0.5)));
+  for (int i = 0; i < 4; ++i)
+    CHECK(p[static_cast<size_t>(i)] ==
+          static_cast<float>(2.0f * static_cast<float>(1.0 - 0.1 * 0.5)));
   for (int i = 4; i < 8; ++i) CHECK(p[static_cast<size_t>(i)] == 2.0f);
 }
 
@@ -169,7 +176,8 @@ TEST_CASE("AdamW rejects bad hyper-parameters and layouts naming the key", "[ada
   const ParamLayout L = fixture_layout();
   AdamWConfig bad;
   bad.beta2 = 1.0;
-  CHECK_THROWS_WITH(AdamW(L, bad), Catch::Contains("[adamw] model.optim.betas[1] must be in [0, 1), got 1"));
+  CHECK_THROWS_WITH(AdamW(L, bad),
+                    Catch::Contains("[adamw] model.optim.betas[1] must be in [0, 1), got 1"));
   bad = AdamWConfig{};
   bad.beta1 = -0.1;
   CHECK_THROWS_WITH(AdamW(L, bad), Catch::Contains("model.optim.betas[0]"));
@@ -178,18 +186,21 @@ TEST_CASE("AdamW rejects bad hyper-parameters and layouts naming the key", "[ada
   CHECK_THROWS_WITH(AdamW(L, bad), Catch::Contains("model.optim.eps must be >= 0"));
   bad = AdamWConfig{};
   bad.weight_decay = -0.01;
-  CHECK_THROWS_WITH(AdamW(L, bad), Catch::Contains("model.optim.weight_decay must be >= 0, got -0.01"));
+  CHECK_THROWS_WITH(AdamW(L, bad),
+                    Catch::Contains("model.optim.weight_decay must be >= 0, got -0.01"));
   ParamLayout overlap;
   overlap.specs = {{"a", {4}, 0, 4, true}, {"b", {4}, 2, 4, false}};
   overlap.total = 8;
-  CHECK_THROWS_WITH(AdamW(overlap, AdamWConfig{}), Catch::Contains("parameter 'b' at offset 2 overlaps"));
+  CHECK_THROWS_WITH(AdamW(overlap, AdamWConfig{}),
+                    Catch::Contains("parameter 'b' at offset 2 overlaps"));
   ParamLayout outside;
   outside.specs = {{"a", {8}, 4, 8, true}};
   outside.total = 8;
   CHECK_THROWS_WITH(AdamW(outside, AdamWConfig{}), Catch::Contains("exceeds the block of 8"));
   AdamW opt(L, AdamWConfig{});
   std::vector<float> p(static_cast<size_t>(L.total)), g(p.size());
-  CHECK_THROWS_WITH(opt.step(p.data(), g.data(), -1.0), Catch::Contains("learning rate must be >= 0, got -1"));
+  CHECK_THROWS_WITH(opt.step(p.data(), g.data(), -1.0),
+                    Catch::Contains("learning rate must be >= 0, got -1"));
   CHECK(opt.step_count() == 0);
 }
 
@@ -216,7 +227,8 @@ TEST_CASE("gradient clipping matches torch.nn.utils.clip_grad_norm_", "[adamw]")
   }
 }
 
-TEST_CASE("gradient clipping pieces: partial sums, thread-count independence, edge cases", "[adamw]") {
+TEST_CASE("gradient clipping pieces: partial sums, thread-count independence, edge cases",
+          "[adamw]") {
   std::vector<float> g(100000);
   for (size_t i = 0; i < g.size(); ++i) g[i] = std::sin(static_cast<float>(i)) * 0.01f;
   Context one, many;
@@ -250,18 +262,13 @@ TEST_CASE("gradient clipping pieces: partial sums, thread-count independence, ed
   CHECK(bad[2] == 2.0f);
   Context gpu;
   gpu.device = Device::CUDA;
-  CHECK_THROWS_WITH(grad_sum_squares(gpu, g.data(), 10), Catch::Contains("[grad_norm] has no CUDA"));
+  CHECK_THROWS_WITH(grad_sum_squares(gpu, g.data(), 10),
+                    Catch::Contains("[grad_norm] has no CUDA"));
 }
 
 TEST_CASE("AdamW kernel: vector body and scalar tail give the same bits", "[adamw]") {
-  cpu::AdamWScalars s{};
-  s.decay_mul = static_cast<float>(1.0 - 1e-3 * 0.01);
-  s.one_minus_beta1 = static_cast<float>(1.0 - 0.9);
-  s.beta2 = 0.98f;
-  s.one_minus_beta2 = static_cast<float>(1.0 - 0.98);
-  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - 0.98 * 0.98));
-  s.neg_step_size = static_cast<float>(-1e-3 / (1.0 - 0.9 * 0.9));
-  s.eps = 1e-8f;
+  // Update 2 at lr 1e-3 with NeMo's defaults (betas 0.9, 0.98, weight decay 0.01, eps 1e-8).
+  const cpu::AdamWScalars s = adamw_scalars(AdamWConfig{}, 1e-3, 2);
   const int n = 23;
   std::vector<float> p(n), m(n), v(n), g(n);
   for (int i = 0; i < n; ++i) {

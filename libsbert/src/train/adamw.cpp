@@ -59,24 +59,25 @@ AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg) : cfg_(cfg), tot
   v_.assign(static_cast<size_t>(total_), 0.0f);
 }
 
+cpu::AdamWScalars adamw_scalars(const AdamWConfig& cfg, double lr, int64_t t) {
+  const double bias_correction1 = 1.0 - std::pow(cfg.beta1, static_cast<double>(t));
+  const double bias_correction2 = 1.0 - std::pow(cfg.beta2, static_cast<double>(t));
+  cpu::AdamWScalars s;
+  s.decay_mul = static_cast<float>(1.0 - lr * cfg.weight_decay);
+  s.one_minus_beta1 = static_cast<float>(1.0 - cfg.beta1);
+  s.beta2 = static_cast<float>(cfg.beta2);
+  s.one_minus_beta2 = static_cast<float>(1.0 - cfg.beta2);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  s.neg_step_size = static_cast<float>(-(lr / bias_correction1));
+  s.eps = static_cast<float>(cfg.eps);
+  return s;
+}
+
 void AdamW::step(float* params, const float* grads, double lr) {
   SBERT_CHECK(std::isfinite(lr) && lr >= 0.0, "[adamw] learning rate must be >= 0, got ", lr);
   SBERT_CHECK(total_ == 0 || (params && grads), "[adamw] parameters or gradients are null");
   ++step_;
-  // The scalars exactly as torch's _single_tensor_adam computes them in Python (double), then
-  // rounded to float where they meet float tensors.
-  const double t = static_cast<double>(step_);
-  const double bias_correction1 = 1.0 - std::pow(cfg_.beta1, t);
-  const double bias_correction2 = 1.0 - std::pow(cfg_.beta2, t);
-  const double step_size = lr / bias_correction1;
-  cpu::AdamWScalars with_decay;
-  with_decay.decay_mul = static_cast<float>(1.0 - lr * cfg_.weight_decay);
-  with_decay.one_minus_beta1 = static_cast<float>(1.0 - cfg_.beta1);
-  with_decay.beta2 = static_cast<float>(cfg_.beta2);
-  with_decay.one_minus_beta2 = static_cast<float>(1.0 - cfg_.beta2);
-  with_decay.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  with_decay.neg_step_size = static_cast<float>(-step_size);
-  with_decay.eps = static_cast<float>(cfg_.eps);
+  const cpu::AdamWScalars with_decay = adamw_scalars(cfg_, lr, step_);
   cpu::AdamWScalars no_decay = with_decay;
   no_decay.decay_mul = 1.0f;
 

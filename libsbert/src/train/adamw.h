@@ -20,19 +20,25 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/train_kernels.h"
 #include "nn/bert_params.h"
 
 namespace sbert {
 
 struct AdamWConfig {
-  double beta1 = 0.9;           // model.optim.betas[0]
-  double beta2 = 0.98;          // model.optim.betas[1]
-  double eps = 1e-8;            // model.optim.eps
-  double weight_decay = 0.01;   // model.optim.weight_decay
+  double beta1 = 0.9;          // model.optim.betas[0]
+  double beta2 = 0.98;         // model.optim.betas[1]
+  double eps = 1e-8;           // model.optim.eps
+  double weight_decay = 0.01;  // model.optim.weight_decay
 };
 
 // Throws naming the key: "[adamw] model.optim.betas[1] must be in [0, 1), got 1".
 void validate(const AdamWConfig& cfg);
+
+// The scalars of update number t (1-based) at learning rate lr, for a tensor with weight decay
+// (decay_mul = 1 without): computed in double as torch's _single_tensor_adam does in Python,
+// then rounded to float where they meet float tensors.
+cpu::AdamWScalars adamw_scalars(const AdamWConfig& cfg, double lr, int64_t t);
 
 class AdamW {
  public:
@@ -46,9 +52,9 @@ class AdamW {
   int64_t step_count() const { return step_; }
   const AdamWConfig& config() const { return cfg_; }
 
-  float* exp_avg() { return m_.data(); }                 // m (size())
+  float* exp_avg() { return m_.data(); }  // m (size())
   const float* exp_avg() const { return m_.data(); }
-  float* exp_avg_sq() { return v_.data(); }              // v (size())
+  float* exp_avg_sq() { return v_.data(); }  // v (size())
   const float* exp_avg_sq() const { return v_.data(); }
 
   // Restores a saved state: m, v of size() floats each, and the step counter (>= 0).
