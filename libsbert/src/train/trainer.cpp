@@ -399,14 +399,16 @@ TrainResult Run::go() {
     }
     log.emplace(log_dir, latest ? state_.step : -1);
   }
-  if (!latest && val_data_ && cfg_.trainer.num_sanity_val_steps > 0) {
-    const double v = validate(cfg_.trainer.num_sanity_val_steps);
-    if (lead()) std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
-  }
-  if (!latest && val_beir_ && cfg_.trainer.num_sanity_val_steps > 0) {
-    // The base model's retrieval metrics: the curves start where the model did.
-    const auto v0 = run_validation(0);
-    if (log) log->log_validation(0, v0);
+  if (!latest && cfg_.trainer.num_sanity_val_steps > 0) {
+    if (val_beir_) {
+      // The base model's full validation (val_loss too, when configured), logged at step 0:
+      // the curves start where the model did. It stands in for the sanity check.
+      const auto v0 = run_validation(0);
+      if (log) log->log_validation(0, v0);
+    } else if (val_data_) {
+      const double v = validate(cfg_.trainer.num_sanity_val_steps);
+      if (lead()) std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
+    }
   }
 
   auto t0 = std::chrono::steady_clock::now();
