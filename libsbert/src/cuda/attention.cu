@@ -47,6 +47,27 @@ struct AttnArgs {
   DropoutKey drop;
 };
 
+// The (sequence, head) pair of this block (blockIdx.x = sequence * heads + head): where its
+// rows sit in the packed stream and where its head's columns start.
+struct HeadSlice {
+  int h;
+  int64_t start, len;  // first token of the sequence, its tokens
+  int64_t T;           // tokens of the packed stream
+  int64_t ld;          // row stride of qkv: 3H
+  int64_t hd;          // first column of head h: h * d
+};
+__device__ __forceinline__ HeadSlice head_slice(const AttnArgs& a) {
+  const int64_t s = blockIdx.x / a.heads;
+  const int h = static_cast<int>(blockIdx.x % a.heads);
+  const int64_t start = a.cu_seqlens[s];
+  return {h,
+          start,
+          a.cu_seqlens[s + 1] - start,
+          a.cu_seqlens[a.nseq],
+          3 * a.H,
+          static_cast<int64_t>(h) * a.d};
+}
+
 // Loads rows r0 .. r0 + B of a (len, d) head slice with row stride ld into tile (B, LD),
 // zero-filling rows past len.
 template <int B, int LD>
@@ -111,12 +132,8 @@ __global__ void __launch_bounds__(kThreads)
   float* sL = sM + B;       // (B) running row sum (before dropout)
   float* sC = sL + B;       // (B) rescale factor of the current key tile
 
-  const int64_t s = blockIdx.x / a.heads;
-  const int h = static_cast<int>(blockIdx.x % a.heads);
-  const int64_t start = a.cu_seqlens[s], len = a.cu_seqlens[s + 1] - start;
-  const int64_t T = a.cu_seqlens[a.nseq];
-  const int64_t ld = 3 * a.H;
-  const float* Qg = qkv + start * ld + static_cast<int64_t>(h) * a.d;  // (len, d), stride ld
+  const auto [h, start, len, T, ld, hd] = head_slice(a);
+  const float* Qg = qkv + start * ld + hd;  // (len, d), stride ld
   const float* Kg = Qg + a.H;
   const float* Vg = Qg + 2 * a.H;
   const int d = a.d, tid = threadIdx.x;
@@ -215,12 +232,7 @@ __global__ void __launch_bounds__(kThreads)
   float* sLse = sS + B * B;  // (B)
   float* sDelta = sLse + B;  // (B)
 
-  const int64_t s = blockIdx.x / a.heads;
-  const int h = static_cast<int>(blockIdx.x % a.heads);
-  const int64_t start = a.cu_seqlens[s], len = a.cu_seqlens[s + 1] - start;
-  const int64_t T = a.cu_seqlens[a.nseq];
-  const int64_t ld = 3 * a.H;
-  const int64_t hd = static_cast<int64_t>(h) * a.d;
+  const auto [h, start, len, T, ld, hd] = head_slice(a);
   const float* Qg = qkv + start * ld + hd;
   const float* Kg = Qg + a.H;
   const float* Vg = Qg + 2 * a.H;
@@ -285,12 +297,7 @@ __global__ void __launch_bounds__(kThreads)
   float* sLse = sdS + B * B;  // (B)
   float* sDelta = sLse + B;   // (B)
 
-  const int64_t s = blockIdx.x / a.heads;
-  const int h = static_cast<int>(blockIdx.x % a.heads);
-  const int64_t start = a.cu_seqlens[s], len = a.cu_seqlens[s + 1] - start;
-  const int64_t T = a.cu_seqlens[a.nseq];
-  const int64_t ld = 3 * a.H;
-  const int64_t hd = static_cast<int64_t>(h) * a.d;
+  const auto [h, start, len, T, ld, hd] = head_slice(a);
   const float* Qg = qkv + start * ld + hd;
   const float* Kg = Qg + a.H;
   const float* Vg = Qg + 2 * a.H;
