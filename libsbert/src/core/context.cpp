@@ -7,9 +7,14 @@
 
 namespace sbert {
 
+int cpu_thread_count(int threads) {
+  if (threads > 0) return threads;
+  const int n = static_cast<int>(std::thread::hardware_concurrency());
+  return n > 0 ? n : 1;
+}
+
 int apply_cpu_threads(const Context& ctx) {
-  int n = ctx.threads > 0 ? ctx.threads : static_cast<int>(std::thread::hardware_concurrency());
-  if (n <= 0) n = 1;
+  const int n = cpu_thread_count(ctx.threads);
   omp_set_num_threads(n);
   // One thread pool: the kernels split every GEMM over the OpenMP threads themselves
   // (cpu/gemm.h); OpenBLAS's own workers would spin on the cores the OpenMP loops need.

@@ -17,6 +17,9 @@ struct Context {
   cuda::Runtime* cuda = nullptr;
 };
 
+// A thread-count setting resolved: threads if > 0, else the machine's cores (at least 1).
+int cpu_thread_count(int threads);
+
 // Applies ctx.threads to OpenMP (for the calling thread's parallel regions), the one pool every
 // CPU kernel runs on, GEMMs included (cpu/gemm.h); OpenBLAS itself is kept at 1 thread.
 // Returns the thread count in effect.

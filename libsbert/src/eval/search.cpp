@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <thread>
 
 #include "core/check.h"
+#include "core/context.h"
 
 namespace sbert::eval {
 
@@ -51,12 +51,6 @@ void dot_group(int rows, const float* q, int64_t dim, const float* d, float* out
       dot_rows<1>(q, dim, d, out);
       break;
   }
-}
-
-int thread_count(int threads) {
-  if (threads > 0) return threads;
-  const int n = static_cast<int>(std::thread::hardware_concurrency());
-  return n > 0 ? n : 1;
 }
 
 }  // namespace
@@ -114,7 +108,7 @@ void ExactSearch::add(const float* docs, int64_t n, int64_t first_doc, const int
   const auto better = [](const Cand& a, const Cand& b) {
     return a.score > b.score || (a.score == b.score && a.tie < b.tie);
   };
-  const int threads = thread_count(opt_.threads);
+  const int threads = cpu_thread_count(opt_.threads);
   const int64_t qb = opt_.query_block;
   const int64_t tasks = (nq_ + qb - 1) / qb;
   std::vector<float> copy;
