@@ -1,6 +1,14 @@
 # Decide whether the CUDA backend is built. AUTO: when nvcc is found (also in /usr/local/cuda).
+# EMU: the CUDA sources compiled as C++ by the host compiler against the SIMT emulator
+# (libsbert/src/simt/, docs/emulator.md): every kernel runs on the CPU, with memcheck,
+# initcheck, racecheck and synccheck, and no GPU or nvcc is needed.
 set(SBERT_WITH_CUDA OFF)
-if(NOT SBERT_CUDA STREQUAL "OFF")
+set(SBERT_SIMT_EMU OFF)
+if(SBERT_CUDA STREQUAL "EMU")
+  find_package(Boost 1.74 REQUIRED COMPONENTS context)
+  set(SBERT_WITH_CUDA ON)
+  set(SBERT_SIMT_EMU ON)
+elseif(NOT SBERT_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
     set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
   endif()
@@ -23,4 +31,4 @@ if(NOT SBERT_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "SBERT_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()
 endif()
-message(STATUS "libsbert CUDA backend: ${SBERT_WITH_CUDA}")
+message(STATUS "libsbert CUDA backend: ${SBERT_WITH_CUDA} (SIMT emulator: ${SBERT_SIMT_EMU})")

@@ -17,7 +17,12 @@ message(STATUS "libsbert MPI communicator: ${SBERT_WITH_MPI}")
 # SBERT_WITH_NCCL: with the CUDA backend, when nccl.h and libnccl are found (CUDA toolkit,
 # /usr/local, or NCCL_ROOT).
 set(SBERT_WITH_NCCL OFF)
-if(SBERT_WITH_CUDA)
+if(SBERT_SIMT_EMU)
+  # The emulator's NCCL model (in-process ranks): libsbert/src/simt/emu/nccl.cpp.
+  if(EXISTS ${PROJECT_SOURCE_DIR}/libsbert/src/simt/emu/include/nccl.h)
+    set(SBERT_WITH_NCCL ON)
+  endif()
+elseif(SBERT_WITH_CUDA)
   find_path(NCCL_INCLUDE_DIR nccl.h
             HINTS $ENV{NCCL_ROOT}/include ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
   find_library(NCCL_LIBRARY nccl

@@ -31,7 +31,7 @@ __global__ void adamw_kernel(float* param, float* m, float* v, const float* grad
 // One block per 4096-element chunk: per-thread double sums, then a fixed-order tree.
 __global__ void __launch_bounds__(kThreads)
     sum_squares_kernel(double* partial, const float* x, int64_t n) {
-  __shared__ double red[kThreads];
+  SIMT_SHARED(red, double[kThreads]);
   const int64_t b = static_cast<int64_t>(blockIdx.x) * kChunk;
   const int64_t e = b + kChunk < n ? b + kChunk : n;
   double acc = 0.0;
@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   red[threadIdx.x] = acc;
   __syncthreads();
-  for (int w = kThreads / 2; w > 0; w /= 2) {
+  for (unsigned w = kThreads / 2; w > 0; w /= 2) {
     if (threadIdx.x < w) red[threadIdx.x] += red[threadIdx.x + w];
     __syncthreads();
   }
@@ -57,8 +57,7 @@ __global__ void scale_kernel(float* x, int64_t n, float coef) {
 void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
                   const AdamWScalars& s, Runtime& rt) {
   if (n == 0) return;
-  adamw_kernel<<<grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)>>>(param, m, v, grad, n,
-                                                                               s);
+  simt::launch<adamw_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)}, param, m, v, grad, n, s);
   SBERT_LAUNCH_CHECK("adamw");
 }
 
@@ -67,8 +66,7 @@ double sum_squares(const float* x, int64_t n, Runtime& rt) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   auto* partial =
       static_cast<double*>(rt.impl().scratch_for(static_cast<size_t>(chunks) * sizeof(double)));
-  sum_squares_kernel<<<grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)>>>(partial, x,
-                                                                                       n);
+  simt::launch<sum_squares_kernel>({grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)}, partial, x, n);
   SBERT_LAUNCH_CHECK("grad_norm");
   std::vector<double> host(static_cast<size_t>(chunks));
   SBERT_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial, host.size() * sizeof(double),
@@ -81,7 +79,7 @@ double sum_squares(const float* x, int64_t n, Runtime& rt) {
 
 void scale_inplace(float* x, int64_t n, float coef, Runtime& rt) {
   if (n == 0) return;
-  scale_kernel<<<grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)>>>(x, n, coef);
+  simt::launch<scale_kernel>({grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)}, x, n, coef);
   SBERT_LAUNCH_CHECK("grad_norm");
 }
 

@@ -122,7 +122,7 @@ template <int kMaxD>
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(float* out, float* lse, const float* qkv, AttnArgs a) {
   constexpr int B = Tile<kMaxD>::kRows, LD = Tile<kMaxD>::kLd;
-  extern __shared__ float smem[];
+  SIMT_DYNAMIC_SHARED(float, smem);
   float* sQ = smem;         // (B, LD)
   float* sK = sQ + B * LD;  // (B, LD)
   float* sV = sK + B * LD;  // (B, LD)
@@ -222,7 +222,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_dq_kernel(float* dqkv, const float* dout, const float* qkv, const float* out,
                         const float* lse, AttnArgs a) {
   constexpr int B = Tile<kMaxD>::kRows, LD = Tile<kMaxD>::kLd;
-  extern __shared__ float smem[];
+  SIMT_DYNAMIC_SHARED(float, smem);
   float* sQ = smem;          // (B, LD)
   float* sdO = sQ + B * LD;  // (B, LD)
   float* sK = sdO + B * LD;  // (B, LD)
@@ -285,7 +285,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_dkv_kernel(float* dqkv, const float* dout, const float* qkv, const float* out,
                          const float* lse, AttnArgs a) {
   constexpr int B = Tile<kMaxD>::kRows, LD = Tile<kMaxD>::kLd;
-  extern __shared__ float smem[];
+  SIMT_DYNAMIC_SHARED(float, smem);
   float* sK = smem;           // (B, LD) this block's key tile
   float* sV = sK + B * LD;    // (B, LD)
   float* sdK = sV + B * LD;   // (B, LD) accumulator (unscaled)
@@ -383,7 +383,7 @@ void forward_impl(float* out, float* lse, const float* qkv, const AttnArgs& a, d
                   cudaStream_t stream) {
   const size_t smem = forward_smem<kMaxD>();
   set_smem(attention_forward_kernel<kMaxD>, smem, "attention_forward");
-  attention_forward_kernel<kMaxD><<<grid, kThreads, smem, stream>>>(out, lse, qkv, a);
+  simt::launch<attention_forward_kernel<kMaxD>>({grid, kThreads, smem, stream}, out, lse, qkv, a);
   SBERT_LAUNCH_CHECK("attention_forward");
 }
 
@@ -393,9 +393,9 @@ void backward_impl(float* dqkv, const float* dout, const float* qkv, const float
   const size_t smem_q = dq_smem<kMaxD>(), smem_kv = dkv_smem<kMaxD>();
   set_smem(attention_dq_kernel<kMaxD>, smem_q, "attention_backward");
   set_smem(attention_dkv_kernel<kMaxD>, smem_kv, "attention_backward");
-  attention_dq_kernel<kMaxD><<<grid, kThreads, smem_q, stream>>>(dqkv, dout, qkv, out, lse, a);
+  simt::launch<attention_dq_kernel<kMaxD>>({grid, kThreads, smem_q, stream}, dqkv, dout, qkv, out, lse, a);
   SBERT_LAUNCH_CHECK("attention_backward");
-  attention_dkv_kernel<kMaxD><<<grid, kThreads, smem_kv, stream>>>(dqkv, dout, qkv, out, lse, a);
+  simt::launch<attention_dkv_kernel<kMaxD>>({grid, kThreads, smem_kv, stream}, dqkv, dout, qkv, out, lse, a);
   SBERT_LAUNCH_CHECK("attention_backward");
 }
 

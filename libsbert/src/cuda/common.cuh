@@ -8,6 +8,7 @@
 
 #include "cuda/check.cuh"
 #include "cuda/runtime_impl.cuh"
+#include "simt/portable.cuh"
 
 namespace sbert::cuda {
 
@@ -46,7 +47,7 @@ template <int N, class F>
 __global__ void __launch_bounds__(kWarp* kColGroups)
     column_sums_kernel(ColumnOut<N> out, F f, int64_t rows, const int64_t* rows_on_device,
                        int64_t C) {
-  __shared__ double part[N][kColGroups][kWarp + 1];
+  SIMT_SHARED(part, double[N][kColGroups][kWarp + 1]);
   if (rows_on_device) rows = *rows_on_device;
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarp + threadIdx.x;
   double acc[N];
@@ -70,8 +71,7 @@ void launch_column_sums(ColumnOut<N> out, F f, int64_t rows, const int64_t* rows
                         int64_t C, cudaStream_t stream, const char* op) {
   if (C == 0) return;
   const dim3 block(kWarp, kColGroups);
-  column_sums_kernel<N, F>
-      <<<grid_for(C, kWarp, op), block, 0, stream>>>(out, f, rows, rows_on_device, C);
+  simt::launch<column_sums_kernel<N, F>>({grid_for(C, kWarp, op), block, 0, stream}, out, f, rows, rows_on_device, C);
   SBERT_LAUNCH_CHECK(op);
 }
 

@@ -40,8 +40,7 @@ void launch(float* out, const float* a, const float* b, int64_t n, const Dropout
     return;
   }
   const int64_t groups = (n + 3) / 4;
-  dropout_kernel<<<grid_for(groups, kThreads, op), kThreads, 0, stream_of(rt)>>>(out, a, b, n,
-                                                                                 dropout_key(spec));
+  simt::launch<dropout_kernel>({grid_for(groups, kThreads, op), kThreads, 0, stream_of(rt)}, out, a, b, n, dropout_key(spec));
   SBERT_LAUNCH_CHECK(op);
 }
 

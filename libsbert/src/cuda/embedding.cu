@@ -49,7 +49,7 @@ __global__ void embedding_dword_kernel(float* dword, const float* dout, const in
 // in sequence order (= token order, as the CPU).
 __global__ void embedding_dpos_kernel(float* dpos, const float* dout, const int64_t* cu_seqlens,
                                       int64_t nseq, int64_t C) {
-  __shared__ int64_t max_len;
+  SIMT_SHARED(max_len, int64_t);
   if (threadIdx.x == 0 && threadIdx.y == 0) {
     int64_t m = 0;
     for (int64_t s = 0; s < nseq; ++s) m = max(m, cu_seqlens[s + 1] - cu_seqlens[s]);
@@ -84,8 +84,7 @@ void embedding_forward(float* out, const int32_t* ids, const int64_t* cu_seqlens
                        Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const dim3 grid(grid_for(nseq, 1, "embedding_forward"), kTokenSplit);
-  embedding_forward_kernel<<<grid, kThreads, 0, stream_of(rt)>>>(out, ids, cu_seqlens, word, pos,
-                                                                 type, C);
+  simt::launch<embedding_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, ids, cu_seqlens, word, pos, type, C);
   SBERT_LAUNCH_CHECK("embedding_forward");
 }
 
@@ -96,11 +95,10 @@ void embedding_backward(float* dword, float* dpos, float* dtype, const float* do
   const char* op = "embedding_backward";
   const dim3 block(kWarp, kPartWarps);
   const dim3 word_grid(grid_for(C, kWarp, op), kWordParts / kPartWarps);
-  embedding_dword_kernel<<<word_grid, block, 0, stream_of(rt)>>>(dword, dout, ids, cu_seqlens, nseq,
-                                                                 C, pad_id);
+  simt::launch<embedding_dword_kernel>({word_grid, block, 0, stream_of(rt)}, dword, dout, ids, cu_seqlens, nseq, C, pad_id);
   SBERT_LAUNCH_CHECK(op);
   const dim3 pos_grid(grid_for(C, kWarp, op), kPosBlocks);
-  embedding_dpos_kernel<<<pos_grid, block, 0, stream_of(rt)>>>(dpos, dout, cu_seqlens, nseq, C);
+  simt::launch<embedding_dpos_kernel>({pos_grid, block, 0, stream_of(rt)}, dpos, dout, cu_seqlens, nseq, C);
   SBERT_LAUNCH_CHECK(op);
   // dtype[0] += sum over the T tokens (T read on the device: cu_seqlens[nseq]).
   launch_column_sums<1>(ColumnOut<1>{{dtype}}, TokenColumn{dout, C}, 0, cu_seqlens + nseq, C,

@@ -31,15 +31,13 @@ __global__ void gelu_backward_kernel(float* dinp, const float* inp, const float*
 
 void gelu_forward(float* out, const float* inp, int64_t n, Runtime& rt) {
   if (n == 0) return;
-  gelu_forward_kernel<<<grid_for(n, kThreads, "gelu_forward"), kThreads, 0, stream_of(rt)>>>(
-      out, inp, n);
+  simt::launch<gelu_forward_kernel>({grid_for(n, kThreads, "gelu_forward"), kThreads, 0, stream_of(rt)}, out, inp, n);
   SBERT_LAUNCH_CHECK("gelu_forward");
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Runtime& rt) {
   if (n == 0) return;
-  gelu_backward_kernel<<<grid_for(n, kThreads, "gelu_backward"), kThreads, 0, stream_of(rt)>>>(
-      dinp, inp, dout, n);
+  simt::launch<gelu_backward_kernel>({grid_for(n, kThreads, "gelu_backward"), kThreads, 0, stream_of(rt)}, dinp, inp, dout, n);
   SBERT_LAUNCH_CHECK("gelu_backward");
 }
 

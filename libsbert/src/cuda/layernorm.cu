@@ -90,9 +90,7 @@ void layernorm_forward(float* out, float* sum, float* mean, float* rstd, const f
                        int64_t C, float eps, Runtime& rt) {
   if (rows == 0 || C == 0) return;
   const dim3 block(kWarp, kRowWarps);
-  layernorm_forward_kernel<<<grid_for(rows, kRowWarps, "layernorm_forward"), block, 0,
-                             stream_of(rt)>>>(out, sum, mean, rstd, a, b, weight, bias, rows, C,
-                                              eps);
+  simt::launch<layernorm_forward_kernel>({grid_for(rows, kRowWarps, "layernorm_forward"), block, 0, stream_of(rt)}, out, sum, mean, rstd, a, b, weight, bias, rows, C, eps);
   SBERT_LAUNCH_CHECK("layernorm_forward");
 }
 
@@ -106,8 +104,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
                         LayerNormParamGrad{dout, dout2, inp, mean, rstd, C}, rows, nullptr, C,
                         stream_of(rt), "layernorm_backward");
   const dim3 block(kWarp, kRowWarps);
-  layernorm_backward_kernel<<<grid_for(rows, kRowWarps, "layernorm_backward"), block, 0,
-                              stream_of(rt)>>>(dinp, dout, dout2, inp, weight, mean, rstd, rows, C);
+  simt::launch<layernorm_backward_kernel>({grid_for(rows, kRowWarps, "layernorm_backward"), block, 0, stream_of(rt)}, dinp, dout, dout2, inp, weight, mean, rstd, rows, C);
   SBERT_LAUNCH_CHECK("layernorm_backward");
 }
 

@@ -44,8 +44,7 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
   s.bias = bias && aligned16(bias);
   rt.impl().blas.gemm(stream_of(rt), s, weight, inp, out, s.bias ? bias : nullptr);
   if (bias && !s.bias) {
-    add_bias_kernel<<<grid_for(rows * n, kThreads, "matmul_forward"), kThreads, 0, stream_of(rt)>>>(
-        out, bias, rows, n);
+    simt::launch<add_bias_kernel>({grid_for(rows * n, kThreads, "matmul_forward"), kThreads, 0, stream_of(rt)}, out, bias, rows, n);
     SBERT_LAUNCH_CHECK("matmul_forward");
   }
 }

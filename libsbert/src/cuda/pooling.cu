@@ -99,7 +99,7 @@ void mean_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, 
   if (nseq == 0 || C == 0) return;
   const char* op = "mean_pool_forward";
   const dim3 grid(grid_for(nseq, 1, op), grid_for(C, kThreads, op));
-  mean_pool_forward_kernel<<<grid, kThreads, 0, stream_of(rt)>>>(out, inp, cu_seqlens, C);
+  simt::launch<mean_pool_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, inp, cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -108,7 +108,7 @@ void mean_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlen
   if (nseq == 0 || C == 0) return;
   const char* op = "mean_pool_backward";
   const dim3 grid(grid_for(nseq, 1, op), kTokenSplit);
-  mean_pool_backward_kernel<<<grid, kThreads, 0, stream_of(rt)>>>(dinp, dout, cu_seqlens, C);
+  simt::launch<mean_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout, cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -116,8 +116,7 @@ void cls_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, i
                       int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "cls_pool_forward";
-  cls_pool_forward_kernel<<<grid_for(nseq, 1, op), kThreads, 0, stream_of(rt)>>>(out, inp,
-                                                                                 cu_seqlens, C);
+  simt::launch<cls_pool_forward_kernel>({grid_for(nseq, 1, op), kThreads, 0, stream_of(rt)}, out, inp, cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -126,7 +125,7 @@ void cls_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlens
   if (nseq == 0 || C == 0) return;
   const char* op = "cls_pool_backward";
   const dim3 grid(grid_for(nseq, 1, op), kTokenSplit);
-  cls_pool_backward_kernel<<<grid, kThreads, 0, stream_of(rt)>>>(dinp, dout, cu_seqlens, C);
+  simt::launch<cls_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout, cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -134,8 +133,7 @@ void l2norm_forward(float* out, float* norm, const float* inp, int64_t rows, int
                     Runtime& rt) {
   if (rows == 0) return;
   const char* op = "l2norm_forward";
-  l2norm_forward_kernel<<<grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0,
-                          stream_of(rt)>>>(out, norm, inp, rows, C);
+  simt::launch<l2norm_forward_kernel>({grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, out, norm, inp, rows, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -143,8 +141,7 @@ void l2norm_backward(float* dinp, const float* dout, const float* out, const flo
                      int64_t rows, int64_t C, Runtime& rt) {
   if (rows == 0) return;
   const char* op = "l2norm_backward";
-  l2norm_backward_kernel<<<grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0,
-                           stream_of(rt)>>>(dinp, dout, out, norm, rows, C);
+  simt::launch<l2norm_backward_kernel>({grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, dinp, dout, out, norm, rows, C);
   SBERT_LAUNCH_CHECK(op);
 }
 

@@ -21,7 +21,6 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __constant__
 #define __align__(n) alignas(n)
@@ -33,10 +32,12 @@
 
 namespace simt::emu {
 
-SIMT_EMU_API const uint3& thread_idx();
-SIMT_EMU_API const uint3& block_idx();
-SIMT_EMU_API const dim3& block_dim();
-SIMT_EMU_API const dim3& grid_dim();
+// By value: the emulator's own state is not kernel memory (the access hooks would see a read
+// of host memory).
+SIMT_EMU_API uint3 thread_idx();
+SIMT_EMU_API uint3 block_idx();
+SIMT_EMU_API dim3 block_dim();
+SIMT_EMU_API dim3 grid_dim();
 
 SIMT_EMU_API void syncthreads(const char* file, int line);
 
@@ -182,7 +183,8 @@ inline unsigned __umulhi(unsigned a, unsigned b) {
   return static_cast<unsigned>((static_cast<uint64_t>(a) * b) >> 32);
 }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
-  return static_cast<unsigned long long>((static_cast<unsigned __int128>(a) * b) >> 64);
+  __extension__ using u128 = unsigned __int128;
+  return static_cast<unsigned long long>((static_cast<u128>(a) * b) >> 64);
 }
 inline int __popc(unsigned a) { return std::popcount(a); }
 inline int __popcll(unsigned long long a) { return std::popcount(a); }

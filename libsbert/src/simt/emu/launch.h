@@ -43,14 +43,13 @@ T* dynamic_shared() {
 // for Kernel.
 template <auto Kernel>
 const char* kernel_name() {
-  static const std::string name = [] {
-    std::string_view s = __PRETTY_FUNCTION__;
+  static const std::string name = [](std::string_view s) {
     const auto at = s.find("Kernel = ");
     if (at == std::string_view::npos) return std::string(s);
     s.remove_prefix(at + 9);
     const auto end = s.find_first_of(";]");
     return std::string(s.substr(0, end));
-  }();
+  }(__PRETTY_FUNCTION__);
   return name.c_str();
 }
 

@@ -16,10 +16,11 @@ namespace simt::emu {
 
 namespace ctx = boost::context;
 
+thread_local Current tl_current;
+
+
 namespace {
 
-thread_local Lane* tl_lane = nullptr;
-thread_local Exec* tl_exec = nullptr;
 
 // Stacks of the emulated threads of this host thread: one reservation, a guard page at the
 // bottom of each stack, reused by every block.
@@ -92,7 +93,7 @@ std::string loc(const char* file, int line) {
 // Switches from the running emulated thread back to the scheduler.
 void yield(Lane& l) {
   l.back = std::move(l.back).resume();
-  tl_lane = &l;
+  tl_current.lane = &l;
 }
 
 void release_barrier(Block& b) {
@@ -253,7 +254,7 @@ void run_block(Exec& e, const uint3& idx) {
     l.self = ctx::fiber(std::allocator_arg, ctx::preallocated(sc.sp, sc.size, sc), NoAlloc{},
                         [lp, ep](ctx::fiber&& back) {
                           lp->back = std::move(back);
-                          tl_lane = lp;
+                          tl_current.lane = lp;
                           try {
                             ep->launch->body(ep->launch->params);
                           } catch (const KernelFault&) {
@@ -273,18 +274,18 @@ void run_block(Exec& e, const uint3& idx) {
     bool ran = false;
     for (Lane& l : b.lanes) {
       if (l.state != LaneState::Ready || !l.self) continue;
-      tl_lane = &l;
+      tl_current.lane = &l;
       l.self = std::move(l.self).resume();
-      tl_lane = nullptr;
+      tl_current.lane = nullptr;
       ran = true;
       if (e.aborted) break;
     }
     if (e.aborted || b.live == 0) break;
     if (!ran) {
-      tl_lane = &b.lanes[0];
+      tl_current.lane = &b.lanes[0];
       for (Lane& l : b.lanes) {
         if (l.state != LaneState::Done) {
-          tl_lane = &l;
+          tl_current.lane = &l;
           break;
         }
       }
@@ -292,7 +293,7 @@ void run_block(Exec& e, const uint3& idx) {
         kernel_report(Check::Synccheck, deadlock(b), true);
       } catch (const KernelFault&) {
       }
-      tl_lane = nullptr;
+      tl_current.lane = nullptr;
       e.aborted = true;
       break;
     }
@@ -326,8 +327,6 @@ std::string launch_problem(const KernelLaunch& k, size_t attr) {
 
 }  // namespace
 
-Lane* current_lane() { return tl_lane; }
-Exec* current_exec() { return tl_exec; }
 char* shared_arena() { return arena().bytes; }
 SharedWord* shared_shadow() { return arena().shadow; }
 std::pair<char*, char*> stack_pool_range() {
@@ -336,8 +335,8 @@ std::pair<char*, char*> stack_pool_range() {
 }
 
 std::string where() {
-  const Exec* e = tl_exec;
-  const Lane* l = tl_lane;
+  const Exec* e = tl_current.exec;
+  const Lane* l = tl_current.lane;
   std::string s = "kernel ";
   s += e && e->launch ? e->launch->name : "?";
   if (e) s += " block " + dim_str(e->block.idx);
@@ -347,7 +346,7 @@ std::string where() {
 
 void kernel_report(Check check, const std::string& what, bool fatal) {
   report(check, std::string("[") + check_name(check) + "] " + where() + ": " + what);
-  if (Exec* e = tl_exec) {
+  if (Exec* e = tl_current.exec) {
     if (e->error == cudaSuccess) {
       e->error = check == Check::Memcheck ? cudaErrorIllegalAddress : cudaErrorLaunchFailure;
     }
@@ -371,26 +370,26 @@ void run(const KernelLaunch& k) {
   e.dynamic_bytes = k.smem;
   e.shared_limit = attr > kSharedDefault ? kSharedOptin : kSharedDefault;
   e.shared_high = 0;
-  tl_exec = &e;
+  tl_current.exec = &e;
   for (unsigned z = 0; z < k.grid.z && !e.aborted; ++z) {
     for (unsigned y = 0; y < k.grid.y && !e.aborted; ++y) {
       for (unsigned x = 0; x < k.grid.x && !e.aborted; ++x) run_block(e, {x, y, z});
     }
   }
-  tl_exec = nullptr;
+  tl_current.exec = nullptr;
   if (e.error != cudaSuccess) set_error(e.error);
 }
 
 // ---- what kernels call ------------------------------------------------------------------------
 
-const uint3& thread_idx() { return tl_lane->tid; }
-const uint3& block_idx() { return tl_exec->block.idx; }
-const dim3& block_dim() { return tl_exec->launch->block; }
-const dim3& grid_dim() { return tl_exec->launch->grid; }
+uint3 thread_idx() { return tl_current.lane->tid; }
+uint3 block_idx() { return tl_current.exec->block.idx; }
+dim3 block_dim() { return tl_current.exec->launch->block; }
+dim3 grid_dim() { return tl_current.exec->launch->grid; }
 
 void syncthreads(const char* file, int line) {
-  Lane& l = *tl_lane;
-  Block& b = tl_exec->block;
+  Lane& l = *tl_current.lane;
+  Block& b = tl_current.exec->block;
   l.wait_file = file;
   l.wait_line = line;
   l.state = LaneState::AtBarrier;
@@ -403,8 +402,8 @@ void syncthreads(const char* file, int line) {
 
 uint64_t warp_collective(Coll kind, unsigned mask, uint64_t value, int arg, int width,
                          const char* file, int line) {
-  Lane& l = *tl_lane;
-  Block& b = tl_exec->block;
+  Lane& l = *tl_current.lane;
+  Block& b = tl_current.exec->block;
   Warp& w = b.warps[static_cast<size_t>(l.warp)];
   const unsigned bit = 1u << l.lane;
   const std::string call = std::string(coll_name(kind)) + " at " + loc(file, line);
@@ -457,10 +456,10 @@ uint64_t warp_collective(Coll kind, unsigned mask, uint64_t value, int arg, int 
   return l.coll_result;
 }
 
-unsigned active_mask() { return tl_exec->block.warps[static_cast<size_t>(tl_lane->warp)].live; }
+unsigned active_mask() { return tl_current.exec->block.warps[static_cast<size_t>(tl_current.lane->warp)].live; }
 
 void* static_shared_bytes(const void* tag, size_t bytes, size_t align, const char* name) {
-  Exec& e = *tl_exec;
+  Exec& e = *tl_current.exec;
   Block& b = e.block;
   for (const auto& [t, off] : b.static_decls) {
     if (t == tag) return e.shared + off;
@@ -481,6 +480,6 @@ void* static_shared_bytes(const void* tag, size_t bytes, size_t align, const cha
   return e.shared + off;
 }
 
-void* dynamic_shared_bytes() { return tl_exec->shared; }
+void* dynamic_shared_bytes() { return tl_current.exec->shared; }
 
 }  // namespace simt::emu

@@ -98,9 +98,15 @@ struct Exec {
 // Thrown inside an emulated thread to stop the kernel (a fault a GPU would trap on).
 struct KernelFault {};
 
-// The running thread and launch of this host thread (null outside a kernel).
-Lane* current_lane();
-Exec* current_exec();
+// The running thread and launch of this host thread (null outside a kernel). Read by the
+// access hooks on every load and store, hence initial-exec TLS (no __tls_get_addr call).
+struct Current {
+  Lane* lane = nullptr;
+  Exec* exec = nullptr;
+};
+extern thread_local Current tl_current __attribute__((tls_model("initial-exec")));
+inline Lane* current_lane() { return tl_current.lane; }
+inline Exec* current_exec() { return tl_current.exec; }
 
 // The shared-memory arena of this host thread (kSharedOptin bytes) and its shadow.
 char* shared_arena();
