@@ -334,14 +334,14 @@ double dgelu_tanh(double x) {
 
 // ---- the problem ------------------------------------------------------------------------------
 struct Epilogue {
-  bool bias_in = false;   // + bias (m) before the activation
+  bool bias_in = false;  // + bias (m) before the activation
   bool relu = false;
   bool gelu = false;
-  bool aux_out = false;   // GELU input stored to aux
-  bool dgelu = false;     // times gelu'(aux)
-  bool bgrad_d = false;   // bias gradient: row sums of D
-  bool bgrad_a = false;   // bias gradient: row sums of op(A)
-  bool bgrad_b = false;   // bias gradient: column sums of op(B)
+  bool aux_out = false;  // GELU input stored to aux
+  bool dgelu = false;    // times gelu'(aux)
+  bool bgrad_d = false;  // bias gradient: row sums of D
+  bool bgrad_a = false;  // bias gradient: row sums of op(A)
+  bool bgrad_b = false;  // bias gradient: column sums of op(B)
   bool uses_bias() const { return bias_in || bgrad_d || bgrad_a || bgrad_b; }
   bool uses_aux() const { return aux_out || dgelu; }
 };
@@ -499,22 +499,18 @@ std::string hex(const void* p) {
   return buf;
 }
 
-// A pointer (each batch instance of it) at least `need` bytes aligned, else a Memcheck report.
-bool aligned(const void* base, uint32_t type, int64_t stride, int batch, unsigned need,
-             const char* who, const char* pref) {
-  for (int i = 0; i < batch; ++i) {
-    const void* p = at(base, type, i * stride);
-    if (reinterpret_cast<uintptr_t>(p) % need == 0) continue;
-    simt::emu::report(
-        Check::Memcheck,
-        std::string("cublasLtMatmul: ") + who + " at " + hex(p) + (batch > 1 ? " (batch " : "") +
-            (batch > 1 ? std::to_string(i) + ")" : "") + " is " +
-            std::to_string(alignment_of(p)) + "-byte aligned but the algorithm assumes " +
-            std::to_string(need) + " (" + pref +
-            "): misaligned address on a device; plan with the pointer's alignment");
-    return false;
-  }
-  return true;
+// The base pointer at least `need` bytes aligned, else a Memcheck report. Only the base: the
+// heuristic sees the layouts, so the alignment that leading dimensions and batch strides imply
+// is its own business, as on a device.
+bool aligned(const void* p, unsigned need, const char* who, const char* pref) {
+  if (reinterpret_cast<uintptr_t>(p) % need == 0) return true;
+  simt::emu::report(Check::Memcheck,
+                    std::string("cublasLtMatmul: ") + who + " at " + hex(p) + " is " +
+                        std::to_string(alignment_of(p)) +
+                        "-byte aligned but the algorithm assumes " + std::to_string(need) + " (" +
+                        pref +
+                        "): misaligned address on a device; plan with the pointer's alignment");
+  return false;
 }
 
 // Every column of a (rows, cols, ld) matrix in each batch instance goes through the emulator's
@@ -598,7 +594,8 @@ const char* cublasLtGetStatusString(cublasStatus_t s) {
 // The cuBLAS release whose interface this models.
 size_t cublasLtGetVersion(void) { return 130100; }
 
-// ---- matrix layout -------------------------------------------------------------------------------
+// ---- matrix layout
+// -------------------------------------------------------------------------------
 cublasStatus_t cublasLtMatrixLayoutInit_internal(cublasLtMatrixLayout_t l, size_t size,
                                                  cudaDataType type, uint64_t rows, uint64_t cols,
                                                  int64_t ld) {
@@ -633,10 +630,10 @@ cublasStatus_t cublasLtMatrixLayoutGetAttribute(cublasLtMatrixLayout_t l,
   return get_attr<Layout>(l, kLayoutMagic, attr, buf, size, written);
 }
 
-// ---- matmul descriptor ---------------------------------------------------------------------------
+// ---- matmul descriptor
+// ---------------------------------------------------------------------------
 cublasStatus_t cublasLtMatmulDescInit_internal(cublasLtMatmulDesc_t d, size_t size,
-                                               cublasComputeType_t compute,
-                                               cudaDataType_t scale) {
+                                               cublasComputeType_t compute, cudaDataType_t scale) {
   if (!d) return CUBLAS_STATUS_INVALID_VALUE;
   if (size < sizeof(*d)) return CUBLAS_STATUS_ALLOC_FAILED;
   store(d, default_desc(compute, scale));
@@ -657,8 +654,8 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
 }
 
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
-                                              cublasLtMatmulDescAttributes_t attr,
-                                              const void* buf, size_t size) {
+                                              cublasLtMatmulDescAttributes_t attr, const void* buf,
+                                              size_t size) {
   return set_attr<Desc>(d, kDescMagic, attr, buf, size);
 }
 
@@ -700,10 +697,11 @@ cublasStatus_t cublasLtMatmulPreferenceGetAttribute(cublasLtMatmulPreference_t p
   return get_attr<Pref>(p, kPrefMagic, attr, buf, size, written);
 }
 
-// ---- heuristic -----------------------------------------------------------------------------------
-// One algorithm when the problem is supported and every alignment preference admits at least
-// element alignment (a 2-byte preference cannot be met by an fp32 kernel: no algorithm, as
-// cuBLASLt answers). The algorithm remembers the alignments it may assume.
+// ---- heuristic
+// ----------------------------------------------------------------------------------- One algorithm
+// when the problem is supported and every alignment preference admits at least element alignment (a
+// 2-byte preference cannot be met by an fp32 kernel: no algorithm, as cuBLASLt answers). The
+// algorithm remembers the alignments it may assume.
 cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
                                               cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
                                               cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D,
@@ -714,8 +712,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
   if (requested <= 0 || !results || !found) return CUBLAS_STATUS_INVALID_VALUE;
   *found = 0;
   Problem p;
-  if (const cublasStatus_t s = describe(desc, A, B, C, D, &p); s != CUBLAS_STATUS_SUCCESS)
-    return s;
+  if (const cublasStatus_t s = describe(desc, A, B, C, D, &p); s != CUBLAS_STATUS_SUCCESS) return s;
   const Pref pr = pref ? load<Pref>(pref) : default_pref();
   if (pr.magic != kPrefMagic) return CUBLAS_STATUS_INVALID_VALUE;
 
@@ -740,7 +737,8 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
   return CUBLAS_STATUS_SUCCESS;
 }
 
-// ---- matmul --------------------------------------------------------------------------------------
+// ---- matmul
+// --------------------------------------------------------------------------------------
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc,
                               const void* alpha_p, const void* A, cublasLtMatrixLayout_t Adesc,
                               const void* B, cublasLtMatrixLayout_t Bdesc, const void* beta_p,
@@ -783,18 +781,15 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
     algo.align_bias = static_cast<uint32_t>(elem_size(p.bias_type));
     algo.align_aux = static_cast<uint32_t>(elem_size(p.aux_type));
   }
-  if (!aligned(A, p.a.type, p.a.stride, batch, algo.align[0], "matrix A",
-               "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES") ||
-      !aligned(B, p.b.type, p.b.stride, batch, algo.align[1], "matrix B",
-               "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES") ||
-      (read_c && !aligned(C, p.c.type, p.c.stride, batch, algo.align[2], "matrix C",
-                          "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES")) ||
-      !aligned(D, p.d.type, p.d.stride, batch, algo.align[3], "matrix D",
-               "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES") ||
-      (e.uses_bias() && !aligned(ds.bias, p.bias_type, ds.bias_stride, batch, algo.align_bias,
-                                 "bias", "the bias pointer seen by the heuristic, else 16")) ||
-      (e.uses_aux() && !aligned(ds.aux, p.aux_type, ds.aux_stride, batch, algo.align_aux,
-                                "epilogue aux", "the aux pointer seen by the heuristic, else 16")))
+  if (!aligned(A, algo.align[0], "matrix A", "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES") ||
+      !aligned(B, algo.align[1], "matrix B", "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES") ||
+      (read_c &&
+       !aligned(C, algo.align[2], "matrix C", "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES")) ||
+      !aligned(D, algo.align[3], "matrix D", "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES") ||
+      (e.uses_bias() && !aligned(ds.bias, algo.align_bias, "bias",
+                                 "the bias pointer seen by the heuristic, else 16")) ||
+      (e.uses_aux() && !aligned(ds.aux, algo.align_aux, "epilogue aux",
+                                "the aux pointer seen by the heuristic, else 16")))
     return CUBLAS_STATUS_INVALID_VALUE;
 
   // Memory: all reads, then all writes, before anything is computed.
@@ -832,9 +827,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
     const void* c = read_c ? at(C, p.c.type, bi * p.c.stride) : nullptr;
     void* d = at(D, p.d.type, bi * p.d.stride);
     // The bias pointer is const in the descriptor but written by the gradient epilogues.
-    void* bias = e.uses_bias()
-                     ? at(const_cast<void*>(ds.bias), p.bias_type, bi * ds.bias_stride)
-                     : nullptr;
+    void* bias =
+        e.uses_bias() ? at(const_cast<void*>(ds.bias), p.bias_type, bi * ds.bias_stride) : nullptr;
     void* aux = e.uses_aux() ? at(ds.aux, p.aux_type, bi * ds.aux_stride) : nullptr;
 
     for (int64_t i = 0; i < m; ++i)
@@ -868,12 +862,15 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
     // unscaled by alpha (the emulator's reading of cuBLASLt's documentation).
     if (e.bgrad_a)
       for (int64_t i = 0; i < m; ++i)
-        for (int64_t q = 0; q < k; ++q) bgrad[static_cast<size_t>(i)] += opa[static_cast<size_t>(i * k + q)];
+        for (int64_t q = 0; q < k; ++q)
+          bgrad[static_cast<size_t>(i)] += opa[static_cast<size_t>(i * k + q)];
     if (e.bgrad_b)
       for (int64_t j = 0; j < n; ++j)
-        for (int64_t q = 0; q < k; ++q) bgrad[static_cast<size_t>(j)] += opb[static_cast<size_t>(j * k + q)];
+        for (int64_t q = 0; q < k; ++q)
+          bgrad[static_cast<size_t>(j)] += opb[static_cast<size_t>(j * k + q)];
     if (e.bgrad_d || e.bgrad_a || e.bgrad_b)
-      for (int64_t i = 0; i < p.bias_len; ++i) put(bias, p.bias_type, i, bgrad[static_cast<size_t>(i)]);
+      for (int64_t i = 0; i < p.bias_len; ++i)
+        put(bias, p.bias_type, i, bgrad[static_cast<size_t>(i)]);
   }
   return CUBLAS_STATUS_SUCCESS;
 }

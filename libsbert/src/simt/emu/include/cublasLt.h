@@ -105,15 +105,15 @@ typedef enum {
 } cublasLtBatchMode_t;
 
 typedef enum {
-  CUBLASLT_MATRIX_LAYOUT_TYPE = 0,                   // uint32_t (cudaDataType)
-  CUBLASLT_MATRIX_LAYOUT_ORDER = 1,                  // int32_t
-  CUBLASLT_MATRIX_LAYOUT_ROWS = 2,                   // uint64_t
-  CUBLASLT_MATRIX_LAYOUT_COLS = 3,                   // uint64_t
-  CUBLASLT_MATRIX_LAYOUT_LD = 4,                     // int64_t
-  CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,            // int32_t
-  CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,   // int64_t, in elements
-  CUBLASLT_MATRIX_LAYOUT_PLANE_OFFSET = 7,           // int64_t
-  CUBLASLT_MATRIX_LAYOUT_BATCH_MODE = 8,             // uint32_t
+  CUBLASLT_MATRIX_LAYOUT_TYPE = 0,                  // uint32_t (cudaDataType)
+  CUBLASLT_MATRIX_LAYOUT_ORDER = 1,                 // int32_t
+  CUBLASLT_MATRIX_LAYOUT_ROWS = 2,                  // uint64_t
+  CUBLASLT_MATRIX_LAYOUT_COLS = 3,                  // uint64_t
+  CUBLASLT_MATRIX_LAYOUT_LD = 4,                    // int64_t
+  CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,           // int32_t
+  CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,  // int64_t, in elements
+  CUBLASLT_MATRIX_LAYOUT_PLANE_OFFSET = 7,          // int64_t
+  CUBLASLT_MATRIX_LAYOUT_BATCH_MODE = 8,            // uint32_t
 } cublasLtMatrixLayoutAttribute_t;
 
 typedef enum {
@@ -218,12 +218,11 @@ static inline cublasStatus_t cublasLtMatmulDescInit(cublasLtMatmulDesc_t matmulD
   return cublasLtMatmulDescInit_internal(matmulDesc, sizeof(*matmulDesc), computeType, scaleType);
 }
 cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* matmulDesc,
-                                        cublasComputeType_t computeType,
-                                        cudaDataType_t scaleType);
+                                        cublasComputeType_t computeType, cudaDataType_t scaleType);
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t matmulDesc);
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t matmulDesc,
-                                              cublasLtMatmulDescAttributes_t attr,
-                                              const void* buf, size_t sizeInBytes);
+                                              cublasLtMatmulDescAttributes_t attr, const void* buf,
+                                              size_t sizeInBytes);
 cublasStatus_t cublasLtMatmulDescGetAttribute(cublasLtMatmulDesc_t matmulDesc,
                                               cublasLtMatmulDescAttributes_t attr, void* buf,
                                               size_t sizeInBytes, size_t* sizeWritten);
