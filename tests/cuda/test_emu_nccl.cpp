@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,18 +21,24 @@
 
 namespace {
 
+// Catch2 assertions are not thread-safe: device-buffer failures throw instead (with_ranks turns
+// them into the rank's failure text; on the main thread Catch2 reports them).
+void cuda_ok(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + " failed");
+}
+
 template <class T>
 struct Dev {
-  explicit Dev(size_t count) : n(count) { REQUIRE(cudaMalloc(&ptr, n * sizeof(T)) == cudaSuccess); }
+  explicit Dev(size_t count) : n(count) { cuda_ok(cudaMalloc(&ptr, n * sizeof(T)), "cudaMalloc"); }
   ~Dev() { cudaFree(ptr); }
   Dev(const Dev&) = delete;
   Dev& operator=(const Dev&) = delete;
   void upload(const std::vector<T>& v) {
-    REQUIRE(cudaMemcpy(ptr, v.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+    cuda_ok(cudaMemcpy(ptr, v.data(), n * sizeof(T), cudaMemcpyHostToDevice), "upload");
   }
   std::vector<T> download() const {
     std::vector<T> v(n);
-    REQUIRE(cudaMemcpy(v.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    cuda_ok(cudaMemcpy(v.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
     return v;
   }
   T* ptr = nullptr;
@@ -39,8 +46,8 @@ struct Dev {
 };
 
 // Runs body(rank, comm) on `ranks` threads sharing a fresh unique id (non-blocking config, as
-// dist/nccl.cpp makes it). Catch2 assertions are not thread-safe: the bodies return a failure
-// text (empty: fine), checked on the main thread.
+// dist/nccl.cpp makes it). The bodies return a failure text (empty: fine), checked on the main
+// thread.
 void with_ranks(int ranks, const std::function<std::string(int, ncclComm_t&)>& body) {
   ncclUniqueId id{};
   REQUIRE(ncclGetUniqueId(&id) == ncclSuccess);
@@ -59,7 +66,11 @@ void with_ranks(int ranks, const std::function<std::string(int, ncclComm_t&)>& b
         ncclCommAbort(comm);
         return;
       }
-      errors[static_cast<size_t>(r)] = body(r, comm);
+      try {
+        errors[static_cast<size_t>(r)] = body(r, comm);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = e.what();
+      }
       if (comm) {  // null: the body aborted it
         ncclCommFinalize(comm);
         ncclCommDestroy(comm);
