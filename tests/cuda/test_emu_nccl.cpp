@@ -209,7 +209,7 @@ TEST_CASE("emu NCCL: bf16 all-reduce and one thread driving all ranks in a group
 
 TEST_CASE("emu NCCL: mismatched collectives, a missing rank and abort fail instead of hanging",
           "[nccl][emu]") {
-  ::setenv("SIMT_EMU_NCCL_TIMEOUT_SEC", "0.5", 1);
+  ::setenv("SIMT_EMU_NCCL_TIMEOUT_SEC", "1", 1);
   // Different counts in the same collective.
   with_ranks(2, [](int r, ncclComm_t& comm) -> std::string {
     Dev<float> buf(4);
@@ -234,7 +234,7 @@ TEST_CASE("emu NCCL: mismatched collectives, a missing rank and abort fail inste
         return std::string("message: ") + ncclGetLastError(comm);
       return "";
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     const ncclResult_t res = ncclAllReduce(buf.ptr, buf.ptr, 2, ncclFloat, ncclSum, comm, nullptr);
     return res == ncclRemoteError ? "" : std::string("late rank got ") + ncclGetErrorString(res);
   });
