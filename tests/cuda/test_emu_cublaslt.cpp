@@ -180,14 +180,14 @@ float opb(const Gemm& g, const Host& h, int bi, int64_t q, int64_t j) {
 double expect(const Gemm& g, const Host& h, int bi, int64_t i, int64_t j, double* pre = nullptr) {
   const int64_t k = g.ta == CUBLAS_OP_N ? g.a.cols : g.a.rows;
   double acc = 0;
-  for (int64_t q = 0; q < k; ++q) acc += double{opa(g, h, bi, i, q)} * opb(g, h, bi, q, j);
-  double x = double{g.alpha} * static_cast<float>(acc);
+  for (int64_t q = 0; q < k; ++q) acc += double{opa(g, h, bi, i, q)} * double{opb(g, h, bi, q, j)};
+  double x = double{g.alpha} * double{static_cast<float>(acc)};
   if (g.beta != 0.0f)
-    x += double{g.beta} * h.c[static_cast<size_t>(bi * g.c.stride + i + j * g.c.ld)];
+    x += double{g.beta} * double{h.c[static_cast<size_t>(bi * g.c.stride + i + j * g.c.ld)]};
   const uint32_t e = g.epi;
   const bool bias_in = e == CUBLASLT_EPILOGUE_BIAS || e == CUBLASLT_EPILOGUE_RELU_BIAS ||
                        e == CUBLASLT_EPILOGUE_GELU_BIAS || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
-  if (bias_in) x += h.bias[static_cast<size_t>(bi * g.bias_stride + i)];
+  if (bias_in) x += double{h.bias[static_cast<size_t>(bi * g.bias_stride + i)]};
   if (pre) *pre = x;
   if (e == CUBLASLT_EPILOGUE_RELU || e == CUBLASLT_EPILOGUE_RELU_BIAS) x = std::max(x, 0.0);
   if (e == CUBLASLT_EPILOGUE_GELU || e == CUBLASLT_EPILOGUE_GELU_BIAS ||
@@ -269,10 +269,10 @@ void check_gemm(Gemm g) {
     const int64_t k = g.ta == CUBLAS_OP_N ? g.a.cols : g.a.rows;
     if (g.epi == CUBLASLT_EPILOGUE_BGRADA)
       for (int64_t i = 0; i < m; ++i)
-        for (int64_t q = 0; q < k; ++q) grad[static_cast<size_t>(i)] += opa(g, h, bi, i, q);
+        for (int64_t q = 0; q < k; ++q) grad[static_cast<size_t>(i)] += double{opa(g, h, bi, i, q)};
     if (bgrad_b)
       for (int64_t j = 0; j < n; ++j)
-        for (int64_t q = 0; q < k; ++q) grad[static_cast<size_t>(j)] += opb(g, h, bi, q, j);
+        for (int64_t q = 0; q < k; ++q) grad[static_cast<size_t>(j)] += double{opb(g, h, bi, q, j)};
     if (g.epi == CUBLASLT_EPILOGUE_DGELU_BGRAD || g.epi == CUBLASLT_EPILOGUE_BGRADA || bgrad_b)
       for (int64_t i = 0; i < bias_len; ++i)
         CHECK(bias_out[static_cast<size_t>(bi * bias_stride + i)] ==

@@ -41,12 +41,23 @@ SIMT_EMU_API dim3 grid_dim();
 
 SIMT_EMU_API void syncthreads(const char* file, int line);
 
-enum class Coll : int { Sync, ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, Any, All, MatchAny };
+enum class Coll : int { Sync, ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, Any, All, MatchAny, Combine };
 // One warp collective of the calling lane: waits for every lane of `mask`, then returns this
 // lane's result (a shuffled value's bits, a ballot, ...). `arg`: source lane, delta or xor mask.
 SIMT_EMU_API uint64_t warp_collective(Coll kind, unsigned mask, uint64_t value, int arg,
                                       int width, const char* file, int line);
 SIMT_EMU_API unsigned active_mask();
+
+// A warp collective whose result is computed from every lane's data at once (the software
+// tensor-core and ldmatrix instructions of simt/mma.cuh): each lane of `mask` passes a pointer
+// to its own buffer (on its stack; alive while it waits); when the last lane arrives, `combine`
+// runs once with the 32 buffers (null for lanes outside the mask) and may read and write all of
+// them. Memory the instruction touches is checked with lane_access().
+using Combine = void (*)(void* const lanes[32], unsigned mask, const void* ctx);
+SIMT_EMU_API void warp_combine(unsigned mask, void* mine, Combine combine, const void* ctx,
+                               const char* op, const char* file, int line);
+// Inside a Combine: an access made by lane `lane` of the warp (memcheck, initcheck, races).
+SIMT_EMU_API void lane_access(int lane, const void* p, size_t bytes, bool write);
 
 template <class T>
 inline uint64_t to_bits(T v) {

@@ -10,8 +10,6 @@
 
 #include "simt/emu/state.h"
 
-// GCC 12 warns falsely on inlined std::string concatenation (GCC bug 105329).
-#pragma GCC diagnostic ignored "-Wrestrict"
 
 namespace simt::emu {
 

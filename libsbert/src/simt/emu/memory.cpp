@@ -145,7 +145,7 @@ bool check_device_range(const void* p, size_t bytes, Access access, const char* 
   if (!is_device_address(p)) {
     report(Check::Memcheck, std::string("[memcheck] ") + who + ": " + hex(a) +
                                 " is not a device pointer (host memory?)");
-    set_error(cudaErrorInvalidValue);
+    set_error(cudaErrorIllegalAddress);  // what a kernel reading it does on a GPU
     return false;
   }
   Arena& ar = arena();

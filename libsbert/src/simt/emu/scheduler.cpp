@@ -73,6 +73,7 @@ const char* coll_name(Coll k) {
     case Coll::Any: return "__any_sync";
     case Coll::All: return "__all_sync";
     case Coll::MatchAny: return "__match_any_sync";
+    case Coll::Combine: return "warp-wide instruction (mma/ldmatrix)";
   }
   return "?";
 }
@@ -172,7 +173,15 @@ uint64_t complete(Block& b, Warp& w, Pending& p, int self) {
         break;
       }
       case Coll::Sync: break;
+      case Coll::Combine: break;
     }
+  }
+  if (p.kind == Coll::Combine) {
+    void* lanes[kWarp] = {};
+    for (int i = 0; i < kWarp; ++i) {
+      if (p.mask >> i & 1u) lanes[i] = reinterpret_cast<void*>(p.value[static_cast<size_t>(i)]);
+    }
+    w.combine(lanes, p.mask, w.combine_ctx);
   }
   const uint32_t id = ++w.collectives;
   for (int i = 0; i < kWarp; ++i) {
@@ -454,6 +463,26 @@ uint64_t warp_collective(Coll kind, unsigned mask, uint64_t value, int arg, int 
   l.state = LaneState::AtWarp;
   yield(l);
   return l.coll_result;
+}
+
+void warp_combine(unsigned mask, void* mine, Combine combine, const void* ctx, const char* op,
+                  const char* file, int line) {
+  // The collective carries each lane's buffer pointer as its value; the combine runs in the
+  // lane that completes it, while every other lane of the mask is suspended in it.
+  Lane& l = *tl_current.lane;
+  Warp& w = tl_current.exec->block.warps[static_cast<size_t>(l.warp)];
+  (void)op;
+  w.combine = combine;
+  w.combine_ctx = ctx;
+  warp_collective(Coll::Combine, mask, reinterpret_cast<uint64_t>(mine), 0, 32, file, line);
+}
+
+void lane_access(int lane, const void* p, size_t bytes, bool write) {
+  Lane* self = tl_current.lane;
+  Block& b = tl_current.exec->block;
+  tl_current.lane = &b.lanes[static_cast<size_t>(self->warp * kWarp + lane)];
+  hook_access(p, bytes, write ? Access::Write : Access::Read);
+  tl_current.lane = self;
 }
 
 unsigned active_mask() { return tl_current.exec->block.warps[static_cast<size_t>(tl_current.lane->warp)].live; }

@@ -59,6 +59,8 @@ struct Warp {
   // in: an access of lane a before it happened-before any access of lane b after it.
   std::array<std::array<uint32_t, kWarp>, kWarp> last_shared{};
   std::vector<Pending> pending;
+  Combine combine = nullptr;  // the warp_combine being gathered (one per warp at a time)
+  const void* combine_ctx = nullptr;
 };
 
 // Race-detector shadow of one 4-byte word of shared memory.
