@@ -29,6 +29,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 DEST=$(mkdir -p "$1" && cd "$1" && pwd)
+# DIR is emptied of what an earlier bundle.sh put there: never / or the repo root; inside the
+# checkout only a git-ignored folder (e.g. one listed in .git/info/exclude, to carry it to a GPU machine).
+if [ "$DEST" = / ] || [ "$DEST" = "$ROOT" ]; then
+  echo "bundle.sh: refusing DIR=$DEST" >&2
+  exit 2
+fi
+if [[ $DEST == "$ROOT"/* ]] && ! git check-ignore -q "$DEST"; then
+  echo "bundle.sh: $DEST is inside the checkout but not ignored by git: add it to .git/info/exclude" >&2
+  exit 2
+fi
 BUILD=${BUILD_DIR:-$ROOT/build-bundle}  # /build*/ is gitignored
 JOBS=${JOBS:-$(nproc)}
 NVCC=${NVCC:-/usr/local/cuda/bin/nvcc}
@@ -67,8 +77,6 @@ grep -q "libsbert NCCL communicator: ON" "$BUILD/bundle-configure.log" \
 cmake --build "$BUILD" -j "$JOBS"
 
 # ---- 2. binaries ------------------------------------------------------------------------------
-# Only what an earlier bundle.sh put there, and never in / or the source tree.
-case $DEST in / | "$ROOT" | "$ROOT"/*) echo "bundle.sh: DIR must be outside the source tree" >&2; exit 2 ;; esac
 rm -rf "${DEST:?}"/{bin,lib,src,run.sh,MANIFEST.txt,results}
 mkdir -p "$DEST/bin" "$DEST/lib" "$DEST/src"
 for f in "$BUILD"/bin/*; do
