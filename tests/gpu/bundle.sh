@@ -21,7 +21,8 @@
 # machine takes at most 64 MiB with the command), and `ldd` of every binary and library in DIR,
 # with LD_LIBRARY_PATH=DIR/lib, resolving only into DIR/lib, the C/C++ runtime or CUDA's own.
 #
-#   tests/gpu/bundle.sh /tmp/g      (env: BUILD_DIR=build-bundle JOBS=nproc NVCC, CUDA_ARCHS="80;90a")
+#   tests/gpu/bundle.sh /tmp/g
+#   (env: BUILD_DIR=build-bundle JOBS=nproc NVCC=/usr/local/cuda/bin/nvcc CUDA_ARCHS="80;90a")
 # A cold build takes about 4-5 minutes on 2 cores (ccache makes a rebuild seconds).
 set -euo pipefail
 
@@ -30,7 +31,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 DEST=$(mkdir -p "$1" && cd "$1" && pwd)
 # DIR is emptied of what an earlier bundle.sh put there: never / or the repo root; inside the
-# checkout only a git-ignored folder (e.g. one listed in .git/info/exclude, to carry it to a GPU machine).
+# checkout only a git-ignored folder (e.g. one in .git/info/exclude, to carry it to a GPU machine).
 if [ "$DEST" = / ] || [ "$DEST" = "$ROOT" ]; then
   echo "bundle.sh: refusing DIR=$DEST" >&2
   exit 2

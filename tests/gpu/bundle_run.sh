@@ -163,9 +163,10 @@ echo "== LD_LIBRARY_PATH for the bundle: $OURS_LD"
 echo "== python: ${PY:-none with torch + transformers found}"
 
 # ---- 1. machine -------------------------------------------------------------------------------
+start=$(date +%s)
 {
   echo "bundle: $(head -3 "$DIR/MANIFEST.txt" 2>/dev/null | tail -2 | paste -sd' ')"
-  nvidia-smi 2>&1 || echo "(nvidia-smi not found)"
+  timeout 30 nvidia-smi 2>&1 || echo "(nvidia-smi not found or failed)"
   printf '%s\n' "$QUERY"
   echo "cpus: $(nproc)"; free -g 2>/dev/null | head -2
   uname -a; head -1 /etc/os-release 2>/dev/null
@@ -174,10 +175,10 @@ echo "== python: ${PY:-none with torch + transformers found}"
   [ -n "$PY" ] && timeout 90 "$PY" -c 'import torch, transformers; print("torch", torch.__version__,
 "cuda", torch.version.cuda, "available", torch.cuda.is_available(), "transformers", transformers.__version__)'
 } >"$LOG/machine.log" 2>&1
-GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+GPU=$(timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 [ -n "$GPU" ] || GPU=$(printf '%s' "$QUERY" | head -1)
 TORCH=$(grep -m1 '^torch ' "$LOG/machine.log")
-record machine PASS 0 "\"gpu\":$(js "$GPU"),\"python\":$(js "${PY:-}"),\"torch\":$(js "$TORCH")" \
+record machine PASS $(($(date +%s) - start)) "\"gpu\":$(js "$GPU"),\"python\":$(js "${PY:-}"),\"torch\":$(js "$TORCH")" \
   "$GPU"
 
 # ---- 2. libraries -----------------------------------------------------------------------------
