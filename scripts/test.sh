@@ -22,6 +22,15 @@ export SBERT_MINILM_DIR="$ROOT/models/all-MiniLM-L6-v2"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 (cd "$BUILD_DIR" && ctest --output-on-failure -j 1 --timeout 900)
 
+# Every CUDA kernel on the CPU: the SIMT emulator build (docs/emulator.md) runs the [cuda] and
+# [nccl] tests with memcheck, initcheck, racecheck and synccheck on, plus the emulator's own
+# tests ([emu]: planted faults, the cuBLASLt and NCCL models). No GPU and no nvcc needed.
+EMU_DIR="$BUILD_DIR-emu"
+cmake -S . -B "$EMU_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=EMU -DSBERT_BUILD_APPS=OFF \
+      -DSBERT_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$EMU_DIR" -j "$JOBS" --target sbert_tests
+"$EMU_DIR/bin/sbert_tests" "[cuda],[nccl],[emu]" --durations yes
+
 # The installed package works for a program outside the tree.
 cmake --install "$BUILD_DIR" >/dev/null
 cmake -S examples/embed_text -B "$BUILD_DIR/example" -DCMAKE_PREFIX_PATH="$ROOT/$BUILD_DIR/install" >/dev/null

@@ -70,7 +70,7 @@ void shared_access(Exec& e, Lane& me, size_t off, size_t n, Access acc) {
   }
   Block& b = e.block;
   Warp& w = b.warps[static_cast<size_t>(me.warp)];
-  SharedWord* shadow = shared_shadow();
+  SharedWord* shadow = e.shadow;
   for (size_t word = off / 4; word <= (off + n - 1) / 4; ++word) {
     SharedWord& s = shadow[word];
     if (s.serial != b.serial) {

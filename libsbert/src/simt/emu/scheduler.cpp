@@ -376,6 +376,7 @@ void run(const KernelLaunch& k) {
   Exec e;
   e.launch = &k;
   e.shared = shared_arena();
+  e.shadow = shared_shadow();
   e.dynamic_bytes = k.smem;
   e.shared_limit = attr > kSharedDefault ? kSharedOptin : kSharedDefault;
   e.shared_high = 0;

@@ -93,6 +93,7 @@ struct Exec {
   size_t dynamic_bytes = 0;
   size_t shared_limit = 0;   // static + dynamic allowed for this kernel
   size_t shared_high = 0;    // bytes used by earlier blocks (poisoned at each block start)
+  SharedWord* shadow = nullptr;  // the race detector's shadow of `shared`
   bool aborted = false;
   cudaError_t error = cudaSuccess;
 };
