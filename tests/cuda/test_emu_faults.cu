@@ -276,4 +276,56 @@ TEST_CASE("emu: a warp collective waiting for exited lanes is reported", "[cuda]
   cudaFree(out);
 }
 
+// ---- atomics and 3D launches work ----------------------------------------------------------
+__global__ void histogram_kernel(int* bins, float* total) {
+  SIMT_SHARED(local, int[4]);
+  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  if (t < 4) local[t] = 0;
+  __syncthreads();
+  atomicAdd(&local[t % 4], 1);  // atomics on shared memory are not a race
+  __syncthreads();
+  if (t < 4) atomicAdd(&bins[t], local[t]);
+  atomicAdd(total, 0.5f);
+}
+
+TEST_CASE("emu: atomics on shared and global memory over a 3D grid of 3D blocks", "[cuda][emu]") {
+  int* bins = device_array<int>(4);
+  float* total = device_array<float>(1);
+  const Outcome o = observe([&] { simt::launch<histogram_kernel>({dim3(2, 2, 3), dim3(4, 2, 3), 0, nullptr}, bins, total); });
+  CHECK(o.error == cudaSuccess);
+  CHECK(o.reports.empty());
+  std::vector<int> h(4);
+  float t = 0.0f;
+  cudaMemcpy(h.data(), bins, sizeof(int) * 4, cudaMemcpyDeviceToHost);
+  cudaMemcpy(&t, total, sizeof(float), cudaMemcpyDeviceToHost);
+  for (int b : h) CHECK(b == 12 * 24 / 4);  // 12 blocks of 24 threads, spread over 4 bins
+  CHECK(t == 0.5f * 12 * 24);
+  cudaFree(bins);
+  cudaFree(total);
+}
+
+// ---- a parameter block larger than a launch can carry -------------------------------------
+struct Huge {
+  float v[8200];  // 32,800 bytes: over the 32,764 bytes of kernel parameters
+};
+struct Fits {
+  float v[16];
+};
+template <class P>
+__global__ void param_kernel(float* out, P p) {
+  out[threadIdx.x] = p.v[threadIdx.x];
+}
+
+TEST_CASE("emu: kernel parameters over 32,764 bytes are refused at launch", "[cuda][emu]") {
+  float* out = device_array<float>(16);
+  static Huge huge{};
+  const Outcome bad = observe([&] { simt::launch<param_kernel<Huge>>({1, 16, 0, nullptr}, out, huge); });
+  CHECK(bad.error == cudaErrorInvalidValue);
+  CHECK(bad.has(Check::Launch, "kernel parameters of"));
+  const Outcome good = observe([&] { simt::launch<param_kernel<Fits>>({1, 16, 0, nullptr}, out, Fits{}); });
+  CHECK(good.error == cudaSuccess);
+  CHECK(good.reports.empty());
+  cudaFree(out);
+}
+
 }  // namespace
