@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -183,9 +184,13 @@ bool parse_value(const YAML::Node& v, T& out) {
         } else {
           const long long x = std::stoll(s, &used);
           if (used != s.size()) return false;
-          if (x < static_cast<long long>(std::numeric_limits<T>::min()) ||
-              static_cast<unsigned long long>(x) >
-                  static_cast<unsigned long long>(std::numeric_limits<T>::max())) {
+          if constexpr (std::is_unsigned_v<T>) {
+            if (x < 0) return false;
+          } else {
+            if (x < static_cast<long long>(std::numeric_limits<T>::min())) return false;
+          }
+          if (x > 0 && static_cast<unsigned long long>(x) >
+                           static_cast<unsigned long long>(std::numeric_limits<T>::max())) {
             return false;
           }
           out = static_cast<T>(x);
