@@ -840,8 +840,14 @@ std::string to_yaml(const TrainConfig& cfg) { return cfg.to_yaml(); }
 std::string TrainOptions::keys_help() {
   std::string out;
   for (const Key& k : keys()) {
-    out += cat(k.name, " (", k.type, ", default ", value_text(k.get(TrainOptions{})), "): ",
-               k.help, "\n");
+    std::string def = value_text(k.get(TrainOptions{}));
+    double x = 0;
+    if (k.type == type_name<double>() && parse_value(YAML::Node(def), x)) {
+      std::ostringstream s;  // 0.0002, not the round-trip 0.00020000000000000001
+      s << x;
+      def = s.str();
+    }
+    out += cat(k.name, " (", k.type, ", default ", def, "): ", k.help, "\n");
   }
   return out;
 }
