@@ -38,3 +38,20 @@ cmake --build "$BUILD_DIR/example" -j "$JOBS" >/dev/null
 LD_LIBRARY_PATH="$ROOT/$BUILD_DIR/install/lib:${LD_LIBRARY_PATH:-}" \
   "$BUILD_DIR/example/embed_text" "$SBERT_MINILM_DIR" examples/data/sentences.txt >/dev/null
 echo "examples/embed_text: built against the installed package and ran"
+
+# The installed headers declare the training API, and a program outside the tree fine-tunes,
+# evaluates and saves with it (examples/finetune, on the tiny BEIR folder it ships).
+for h in train.h eval.h mine.h convert.h; do
+  test -f "$BUILD_DIR/install/include/sbert/$h" || { echo "sbert/$h is not installed" >&2; exit 1; }
+done
+cmake -S examples/finetune -B "$BUILD_DIR/example-finetune" -DCMAKE_PREFIX_PATH="$ROOT/$BUILD_DIR/install" >/dev/null
+cmake --build "$BUILD_DIR/example-finetune" -j "$JOBS" >/dev/null
+rm -rf "$BUILD_DIR/example-finetune/out"
+LD_LIBRARY_PATH="$ROOT/$BUILD_DIR/install/lib:${LD_LIBRARY_PATH:-}" \
+  "$BUILD_DIR/example-finetune/finetune" "$SBERT_MINILM_DIR" examples/finetune/data/beir \
+  "$BUILD_DIR/example-finetune/out" | tail -1
+test -f "$BUILD_DIR/example-finetune/out/model/model.safetensors"
+echo "examples/finetune: built against the installed package, fine-tuned, evaluated, saved"
+
+# libsbert.so exports exactly the public API listed in abi/exported-symbols.txt.
+scripts/check-symbols.sh "$BUILD_DIR/lib/libsbert.so"

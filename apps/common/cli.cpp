@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sbert/error.h"
+#include "sbert/version.h"
 
 namespace sbert::cli {
 
@@ -23,6 +24,10 @@ Args::Args(int argc, char** argv, std::string program, std::string summary,
     std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       help_ = true;
+      return;
+    }
+    if (a == "--version") {
+      help_ = version_ = true;
       return;
     }
     if (a.rfind("--", 0) != 0) {
@@ -86,6 +91,10 @@ double Args::get_double(const std::string& name) const {
 
 std::string Args::usage() const {
   std::ostringstream s;
+  if (version_) {
+    s << program_ << " " << SBERT_VERSION_STRING << " (libsbert " << sbert::version() << ")\n";
+    return s.str();
+  }
   s << "usage: " << program_;
   for (const Option& o : options_) {
     s << (o.required ? " " : " [") << o.name << (o.takes_value ? " VALUE" : "")

@@ -30,6 +30,8 @@ class Args {
   double get_double(const std::string& name) const;
   bool flag(const std::string& name) const { return has(name); }
   const std::vector<std::string>& positional() const { return positional_; }
+  // --help: the usage text; --version: "<program> X.Y.Z (libsbert X.Y.Z)". Both set
+  // help_requested(), and every app prints usage() and exits 0 then.
   std::string usage() const;
   bool help_requested() const { return help_; }
 
@@ -39,6 +41,7 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
   bool help_ = false;
+  bool version_ = false;
 };
 
 struct UsageError {

@@ -5,8 +5,7 @@
 #include <string>
 
 #include "cli.h"
-#include "core/check.h"
-#include "io/convert.h"
+#include "sbert/convert.h"
 #include "sbert/error.h"
 
 int main(int argc, char** argv) {

@@ -2,8 +2,8 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "data/texts.h"
-#include "io/npy.h"
+#include "sbert/util.h"
+#include "sbert/util.h"
 #include "sbert/model.h"
 
 int main(int argc, char** argv) {

@@ -7,10 +7,10 @@
 #include <string>
 
 #include "cli.h"
-#include "eval/beir.h"
-#include "eval/retrieval.h"
-#include "eval/sts.h"
-#include "io/atomic_file.h"
+#include "sbert/eval.h"
+#include "sbert/eval.h"
+#include "sbert/eval.h"
+#include "sbert/util.h"
 #include "sbert/model.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cli.h"
-#include "mine/mine.h"
+#include "sbert/mine.h"
 #include "sbert/error.h"
 #include "sbert/model.h"
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "cli.h"
-#include "train/plot.h"
+#include "sbert/train.h"
 
 int main(int argc, char** argv) {
   return sbert::cli::run("sbert-plot", [&] {

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "cli.h"
-#include "data/texts.h"
-#include "io/atomic_file.h"
+#include "sbert/util.h"
+#include "sbert/util.h"
 #include "sbert/tokenizer.h"
 
 int main(int argc, char** argv) {
@@ -27,18 +27,16 @@ int main(int argc, char** argv) {
     const auto texts = sbert::read_texts(args.get("--input"));
     const auto tok = sbert::Tokenizer::load(args.get("--model"));
     const auto ids = tok.encode_batch(texts, max_len, args.get_int("--threads"));
-    sbert::AtomicFile out(args.get("--output"));
-    std::string line;
+    std::string text;  // the ids are in memory already; the JSONL is a fraction of their size
     for (const auto& seq : ids) {
-      line = "{\"input_ids\": [";
+      text += "{\"input_ids\": [";
       for (size_t i = 0; i < seq.size(); ++i) {
-        if (i) line += ", ";
-        line += std::to_string(seq[i]);
+        if (i) text += ", ";
+        text += std::to_string(seq[i]);
       }
-      line += "]}\n";
-      out.write(line);
+      text += "]}\n";
     }
-    out.commit();
+    sbert::write_file_atomic(args.get("--output"), text);
     return 0;
   });
 }

@@ -42,7 +42,7 @@ TEST_CASE("config: defaults, NeMo keys and derived values", "[config]") {
 TEST_CASE("config: the shipped default parses", "[config]") {
   const TrainConfig c = load_train_config(std::string(SBERT_SOURCE_DIR) + "/conf", "sbert_finetune",
                                           {"model.data.data_train=x.jsonl"});
-  CHECK(c.model.optim.sched.name == "CosineAnnealing");
+  CHECK(c.model.optim.sched.name == Schedule::CosineAnnealing);
   CHECK(c.trainer.gradient_clip_val == 1.0);
   CHECK(c.warnings.empty());
 }

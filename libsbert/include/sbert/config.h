@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <string>
 
+#include "sbert/export.h"
+
 namespace sbert {
 
 enum class Pooling { Mean, CLS };
 
-const char* to_string(Pooling p);
+SBERT_API const char* to_string(Pooling p);
 
 struct ModelConfig {
   // Encoder (Hugging Face config.json names in comments).
@@ -40,6 +42,6 @@ struct ModelConfig {
 
 // Reads dir/config.json and, when present, the sentence-transformers files beside it.
 // Throws sbert::Error naming the file and field for anything unsupported.
-ModelConfig load_model_config(const std::filesystem::path& dir);
+SBERT_API ModelConfig load_model_config(const std::filesystem::path& dir);
 
 }  // namespace sbert

@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "sbert/export.h"
+
 namespace sbert {
 
-class Error : public std::runtime_error {
+class SBERT_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };

@@ -13,16 +13,18 @@
 #include <vector>
 
 #include "sbert/config.h"
+#include "sbert/dtype.h"
+#include "sbert/export.h"
 #include "sbert/tokenizer.h"
 
 namespace sbert {
 
 enum class Device { CPU, CUDA };
-Device parse_device(const std::string& name);  // "cpu" | "cuda"; throws otherwise
-const char* to_string(Device d);
+SBERT_API Device parse_device(const std::string& name);  // "cpu" | "cuda"; throws otherwise
+SBERT_API const char* to_string(Device d);
 
 // Row-major (rows, dim) float32 matrix of sentence embeddings, in input order.
-struct Embeddings {
+struct SBERT_API Embeddings {
   int64_t rows = 0;
   int64_t dim = 0;
   std::vector<float> data;  // (rows, dim)
@@ -47,9 +49,18 @@ struct HiddenStates {
   std::vector<std::vector<float>> layers;  // (num_layers + 1) x (tokens * hidden)
 };
 
-class Model {
+struct SaveOptions {
+  DType precision = DType::F32;  // F32 or BF16 (rounded to nearest even)
+};
+
+class SBERT_API Model {
  public:
   static Model load(const std::filesystem::path& dir);
+
+  // Writes a Hugging Face / sentence-transformers folder (model.safetensors, config.json, the
+  // tokenizer and sentence-transformers files) that transformers, sentence-transformers and
+  // Model::load read. Written beside dir and renamed into place: never half a folder.
+  void save(const std::filesystem::path& dir, const SaveOptions& options = {}) const;
 
   Embeddings embed(const std::vector<std::string>& texts, const EmbedOptions& options = {}) const;
   // Embeddings of already tokenized sequences ([CLS] ... [SEP] ids).

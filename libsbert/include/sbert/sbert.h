@@ -2,6 +2,12 @@
 #pragma once
 
 #include "sbert/config.h"
+#include "sbert/convert.h"
 #include "sbert/error.h"
+#include "sbert/eval.h"
+#include "sbert/mine.h"
 #include "sbert/model.h"
 #include "sbert/tokenizer.h"
+#include "sbert/train.h"
+#include "sbert/util.h"
+#include "sbert/version.h"

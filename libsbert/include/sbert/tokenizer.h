@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sbert/export.h"
+
 namespace sbert {
 
 struct TokenizerOptions {
@@ -35,7 +37,7 @@ struct TokenizerOptions {
   int model_max_length = 0;  // tokenizer_config.json's model_max_length; 0 when unknown
 };
 
-class Tokenizer {
+class SBERT_API Tokenizer {
  public:
   // dir/tokenizer.json when present, else dir/vocab.txt (+ dir/tokenizer_config.json).
   static Tokenizer load(const std::filesystem::path& dir);

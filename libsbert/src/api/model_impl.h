@@ -21,7 +21,7 @@ struct ExtraTensor {
   std::vector<uint8_t> bytes;
 };
 
-struct Model::Impl {
+struct SBERT_LOCAL Model::Impl {
   std::filesystem::path dir;
   ModelConfig config;
   Tokenizer tokenizer;

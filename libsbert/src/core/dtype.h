@@ -5,9 +5,10 @@
 #include <cstring>
 #include <string>
 
+#include "sbert/dtype.h"
+
 namespace sbert {
 
-enum class DType : uint8_t { F32, F16, BF16, I32, I64, F64, U8 };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);       // safetensors spelling: "F32", "BF16", ...

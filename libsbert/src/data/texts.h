@@ -6,11 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "sbert/util.h"
+
 namespace sbert {
 
-// *.jsonl / *.json -> JSONL records with a string `field`; anything else -> lines.
-std::vector<std::string> read_texts(const std::filesystem::path& path,
-                                    const std::string& field = "text");
 
 std::vector<std::string> read_text_lines(const std::filesystem::path& path);
 std::vector<std::string> read_jsonl_strings(const std::filesystem::path& path,

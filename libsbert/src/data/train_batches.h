@@ -42,7 +42,6 @@
 
 namespace sbert {
 
-enum class NegativeSelection { First, Random };
 
 // "first" / "random" (what a config file says); throws on anything else.
 NegativeSelection parse_negative_selection(std::string_view s);

@@ -463,7 +463,10 @@ TrainDataset TrainDataset::open(const std::vector<fs::path>& paths, const TrainR
 }
 
 TrainDataset::TrainDataset(TrainDataset&& o) noexcept
-    : files_(std::move(o.files_)), index_(std::move(o.index_)), total_(std::move(o.total_)) {
+    : files_(std::move(o.files_)),
+      index_(std::move(o.index_)),
+      total_(std::move(o.total_)),
+      memory_(std::move(o.memory_)) {
   o.files_.clear();
 }
 
@@ -473,6 +476,7 @@ TrainDataset& TrainDataset::operator=(TrainDataset&& o) noexcept {
     files_ = std::move(o.files_);
     index_ = std::move(o.index_);
     total_ = std::move(o.total_);
+    memory_ = std::move(o.memory_);
     o.files_.clear();
   }
   return *this;
@@ -487,7 +491,26 @@ void TrainDataset::close_files() {
   }
 }
 
+TrainDataset TrainDataset::from_records(std::vector<TrainRecord> records) {
+  SBERT_CHECK(!records.empty(), "[train-data] no training examples given");
+  for (size_t i = 0; i < records.size(); ++i) {
+    const TrainRecord& r = records[i];
+    SBERT_CHECK(!r.query.empty(), "[train-data] example ", i, ": the query is empty");
+    SBERT_CHECK(!r.pos_doc.empty(), "[train-data] example ", i, ": pos_doc is empty");
+    for (size_t j = 0; j < r.neg_docs.size(); ++j) {
+      SBERT_CHECK(!r.neg_docs[j].empty(), "[train-data] example ", i, ": neg_docs[", j,
+                  "] is empty");
+    }
+  }
+  TrainDataset d;
+  d.index_.assign(records.size(), Entry{0, 0, 0});
+  d.total_.records = records.size();
+  d.memory_ = std::make_shared<const std::vector<TrainRecord>>(std::move(records));
+  return d;
+}
+
 std::string TrainDataset::name() const {
+  if (memory_) return "(examples in memory)";
   if (files_.empty()) return "(no file)";
   if (files_.size() == 1) return files_[0].path.string();
   return cat(files_[0].path.string(), " and ", files_.size() - 1, " more files");
@@ -515,6 +538,7 @@ size_t TrainDataset::record_number(size_t i) const {
 }
 
 std::string TrainDataset::where(size_t i) const {
+  if (memory_) return cat("example ", i);
   return cat(files_[file_of(i)].path.string(), ":record ", record_number(i), " (line ",
              index_[i].line, ")");
 }
@@ -531,6 +555,11 @@ TrainRecord TrainDataset::record(size_t i) const {
 }
 
 TrainRecord TrainDataset::record(size_t i, TrainRecordScratch& scratch) const {
+  if (memory_) {
+    SBERT_CHECK(i < memory_->size(), "[train-data] example ", i, " out of range (",
+                memory_->size(), " examples)");
+    return (*memory_)[i];
+  }
   const File& f = files_[file_of(i)];
   const Entry& e = index_[i];
   std::string& buf = scratch.impl().buf;

@@ -26,13 +26,12 @@
 #include <string>
 #include <vector>
 
+#include "sbert/train.h"
+
 namespace sbert {
 
-struct TrainRecord {
-  std::string query;
-  std::string pos_doc;
-  std::vector<std::string> neg_docs;  // may be empty
-};
+// NeMo's record {"query", "pos_doc", "neg_doc"}: the public TrainExample (sbert/train.h).
+using TrainRecord = TrainExample;
 
 enum class TrainFileFormat { JsonArray, Jsonl };
 
@@ -70,6 +69,8 @@ class TrainDataset {
   static TrainDataset open(const std::filesystem::path& path, const TrainReaderOptions& opt = {});
   static TrainDataset open(const std::vector<std::filesystem::path>& paths,
                            const TrainReaderOptions& opt = {});
+  // Records held in memory (TrainData::from_examples); each must have a query and a positive.
+  static TrainDataset from_records(std::vector<TrainRecord> records);
 
   TrainDataset(TrainDataset&&) noexcept;
   TrainDataset& operator=(TrainDataset&&) noexcept;
@@ -120,8 +121,9 @@ class TrainDataset {
   void close_files();
 
   std::vector<File> files_;
-  std::vector<Entry> index_;
+  std::vector<Entry> index_;  // in memory: one (unused) entry per record, for size()
   TrainReadStats total_;
+  std::shared_ptr<const std::vector<TrainRecord>> memory_;  // from_records
 };
 
 }  // namespace sbert

@@ -25,6 +25,8 @@
 //     none at all is an error naming the qrels file.
 #pragma once
 
+#include "sbert/eval.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -36,23 +38,6 @@
 
 namespace sbert::eval {
 
-struct BeirOptions {
-  // Accept qrels naming ids absent from corpus.jsonl / queries.jsonl, counting them as
-  // sentence-transformers does (see above). sbert-eval --allow-unknown-ids.
-  bool allow_unknown_ids = false;
-};
-
-struct BeirDoc {
-  std::string id, title, text;
-};
-struct BeirQuery {
-  std::string id, text;
-};
-struct BeirQrel {
-  std::string query_id, doc_id;
-  double score = 0;
-  int64_t line = 0;  // 1-based line in the qrels file (0: not from a file), for messages
-};
 
 // The pieces, each one file (the path is used for messages). Every record in file order; an
 // empty file (no record) is an error.
@@ -88,34 +73,12 @@ BeirSet index_beir(std::vector<BeirDoc> corpus, std::vector<BeirQuery> queries,
 BeirSet read_beir_set(const std::filesystem::path& dir, const std::string& split,
                       const BeirOptions& options = {});
 
-// The evaluation set: what sentence-transformers' InformationRetrievalEvaluator evaluates.
-struct BeirData {
-  std::vector<std::string> corpus_ids;
-  std::vector<std::string> corpus_texts;  // (title + " " + text).strip()
-  std::vector<std::string> query_ids;     // evaluated queries only, in queries.jsonl order
-  std::vector<std::string> query_texts;
-  std::vector<Relevance> relevance;  // per evaluated query
-
-  // What was read and what was left out.
-  int64_t queries_read = 0;         // records in queries.jsonl
-  int64_t queries_skipped = 0;      // queries without any relevant document in the split
-  int64_t qrels_read = 0;           // judgement lines in the qrels file
-  int64_t qrels_not_relevant = 0;   // (query, doc) pairs whose final score is <= 0
-  int64_t qrels_unknown_query = 0;  // judgement lines naming a query not in queries.jsonl
-  int64_t qrels_unknown_doc = 0;    // relevant pairs naming a document not in the corpus
-};
 
 // The evaluation set of an indexed BEIR set (its texts are moved out). Throws, naming the qrels
 // file, when no query has a relevant document.
 BeirData evaluation_set(BeirSet set);
 
-// read_beir_set + evaluation_set.
-BeirData read_beir(const std::filesystem::path& dir, const std::string& split,
-                   const BeirOptions& options = {});
 
-// index_beir + evaluation_set, for callers holding their data elsewhere.
-BeirData assemble_beir(std::vector<BeirDoc> corpus, std::vector<BeirQuery> queries,
-                       std::vector<BeirQrel> qrels, const BeirOptions& options = {});
 
 // Python's str.strip(): removes leading and trailing Unicode whitespace (str.isspace).
 std::string py_strip(std::string_view s);

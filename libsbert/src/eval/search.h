@@ -18,6 +18,8 @@
 // each), per thread 4 x doc_block scores, and with normalize a copy of doc_block documents.
 #pragma once
 
+#include "sbert/eval.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,15 +43,6 @@ void l2_normalize_rows(float* data, int64_t rows, int64_t dim);
 // the tie key giving sentence-transformers' (-score, corpus_id) order.
 std::vector<int64_t> id_order_keys(const std::vector<std::string>& ids);
 
-struct SearchOptions {
-  // L2-normalize queries and documents (on copies) so that scores are cosines. false: the
-  // inputs are scored as given (callers that normalized already, and want dot() of their own
-  // rows to reproduce the scores bit for bit).
-  bool normalize = true;
-  int threads = 0;           // 0: all cores
-  int64_t doc_block = 1024;  // documents scored per pass over the queries
-  int64_t query_block = 16;  // queries per parallel task
-};
 
 class ExactSearch {
  public:

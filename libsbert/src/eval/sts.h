@@ -9,6 +9,8 @@
 // skipped; any other bad line is an error naming file:line.
 #pragma once
 
+#include "sbert/eval.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -18,24 +20,11 @@
 
 namespace sbert::eval {
 
-struct StsData {
-  std::vector<std::string> sentences1, sentences2;
-  std::vector<double> scores;  // gold similarity
-};
 
-StsData read_sts(const std::filesystem::path& file);
-
-struct StsMetrics {
-  double spearman = 0;  // NaN when either side is constant
-  double pearson = 0;
-  int64_t pairs = 0;
-  double seconds = 0;
-};
 
 // cosine(embed(s1[i]), embed(s2[i])) in float32, as sentence-transformers' pairwise_cos_sim.
 std::vector<float> sts_cosines(const Model& model, const StsData& data, const EmbedOptions& opt);
 
-StsMetrics evaluate_sts(const Model& model, const StsData& data, const EmbedOptions& options = {});
 
 // Correlations of given similarities with data.scores.
 StsMetrics score_sts(const std::vector<float>& cosines, const StsData& data);

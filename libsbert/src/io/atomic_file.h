@@ -2,6 +2,8 @@
 // or an error mid-write never leaves a partial file at path nor damages what was there.
 #pragma once
 
+#include "sbert/util.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -28,7 +30,5 @@ class AtomicFile {
 };
 
 // Whole-file helpers.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
-std::string read_file(const std::filesystem::path& path);  // throws "[io] <path>: ..." if unreadable
 
 }  // namespace sbert

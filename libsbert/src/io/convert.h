@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/dtype.h"
+#include "sbert/convert.h"
 #include "sbert/config.h"
 
 namespace sbert {
@@ -33,10 +34,6 @@ inline constexpr const char* kCheckpointFormat = "libsbert-checkpoint";
 inline constexpr int kCheckpointVersion = 1;
 inline constexpr const char* kCheckpointInfoFile = "libsbert.json";
 
-// "32", "fp32", "f32", "float32" -> F32; "bf16", "bfloat16" -> BF16; anything else throws
-// "[convert] unknown precision 'x' (expected 32 or bf16)".
-DType parse_precision(const std::string& name);
-const char* precision_name(DType precision);  // "fp32" | "bf16"
 
 // The contents of libsbert.json.
 struct CheckpointInfo {
@@ -69,36 +66,7 @@ void check_checkpoint_config(const std::filesystem::path& dir, const CheckpointI
 // sbert-finetune checkpoint. Throws a one-line error otherwise.
 std::filesystem::path resolve_model_input(const std::filesystem::path& input);
 
-struct ConvertOptions {
-  DType precision = DType::F32;  // of the written model.safetensors
-  // Prompts to set; unset ones keep the input's (libsbert.json, config_sentence_transformers.json,
-  // or for an sbert-finetune checkpoint its config.yaml's model.data query/passage_prefix when
-  // add_prefix is true).
-  std::optional<std::string> query_prompt, passage_prompt;
-};
 
-struct ConvertReport {
-  std::filesystem::path input;  // the resolved model folder
-  std::filesystem::path output;
-  DType precision = DType::F32;
-  int64_t tensors = 0;     // written, extras included
-  int64_t parameters = 0;  // encoder parameters (layout.total)
-  std::string sha256;      // of the written model.safetensors
-  std::map<std::string, std::string> prompts;
-  ModelConfig config;
-};
-
-// HF / sentence-transformers folder (or an sbert-finetune checkpoint, or a libsbert checkpoint)
-// -> libsbert checkpoint at output.
-ConvertReport convert_to_checkpoint(const std::filesystem::path& input,
-                                    const std::filesystem::path& output,
-                                    const ConvertOptions& options = {});
-
-// libsbert checkpoint (or an sbert-finetune checkpoint, or any model folder libsbert loads) ->
-// Hugging Face / sentence-transformers folder at output. A libsbert checkpoint's weights are
-// checked against its sha256 first.
-ConvertReport export_to_hf(const std::filesystem::path& input, const std::filesystem::path& output,
-                           const ConvertOptions& options = {});
 
 // Both write "<output>.tmp.<pid>" and rename it into place when whole; an existing output is
 // replaced only if it is a model folder (or empty), and never when it is the input or holds it.

@@ -5,11 +5,10 @@
 #include <filesystem>
 #include <vector>
 
+#include "sbert/util.h"
+
 namespace sbert {
 
-// Writes a (rows, cols) float32 array atomically (temporary name, then rename).
-void write_npy_f32(const std::filesystem::path& path, const float* data, int64_t rows,
-                   int64_t cols);
 
 struct NpyF32 {
   std::vector<int64_t> shape;

@@ -27,6 +27,8 @@
 // All comparisons are in float32, as torch does them.
 #pragma once
 
+#include "sbert/mine.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -38,44 +40,6 @@
 
 namespace sbert::mine {
 
-enum class Sampling { Top, Random };
-Sampling parse_sampling(const std::string& name);  // "top" | "random"; throws otherwise
-
-struct SelectOptions {
-  int64_t num_negatives = 4;
-  int64_t range_min = 0;
-  int64_t range_max = 50;
-  std::optional<float> absolute_margin, relative_margin, max_score, min_score;
-  Sampling sampling = Sampling::Top;
-  uint64_t seed = 0;
-  // threads, doc_block, query_block of the search (normalize is ignored: the embeddings are
-  // normalized before, so that eval::dot of a (query, positive) pair is the search's score).
-  eval::SearchOptions search;
-};
-
-// Throws sbert::Error naming the option for: num_negatives < 0, range_min < 0,
-// range_min > range_max, num_negatives > range_max - range_min, a margin < 0, a
-// relative_margin > 1, a non-finite threshold.
-void validate(const SelectOptions& options);
-
-// What the filters did, summed over queries. "Candidates" are the range_max + P documents
-// retrieved per query; every count is over all of them (as sentence-transformers counts).
-struct SelectStats {
-  int64_t queries = 0;
-  int64_t candidates = 0;         // retrieved, all queries
-  int64_t dropped_positive = 0;   // the query's own positives
-  int64_t dropped_duplicate = 0;  // same text as a positive, or empty
-  int64_t dropped_absolute_margin = 0, dropped_relative_margin = 0;
-  int64_t dropped_max_score = 0, dropped_min_score = 0;
-  int64_t negatives = 0;      // chosen, all queries
-  int64_t short_queries = 0;  // queries that got fewer than num_negatives
-  double positive_score_sum = 0, negative_score_sum = 0;  // for means
-  int64_t positive_scores = 0;
-  int64_t dropped_by_filters() const {
-    return dropped_absolute_margin + dropped_relative_margin + dropped_max_score +
-           dropped_min_score;
-  }
-};
 
 struct QueryNegatives {
   float positive_score = 0;   // the lowest positive score (the margin's reference)
@@ -98,30 +62,5 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
 
 uint64_t query_key(const std::string& query_text);  // FNV-1a 64 (mine_beir keys by text)
 
-struct MineOptions {
-  std::string split = "train";
-  SelectOptions select;
-  EmbedOptions embed;  // batch size, max_seq_length, device, threads (prefix unused)
-  std::string query_prefix, passage_prefix;  // used for embedding only, not written
-  bool write_ids = false;  // also write query_id, pos_id, neg_ids, pos_score, neg_scores
-};
-
-struct MineStats {
-  SelectStats select;
-  int64_t corpus_docs = 0;
-  int64_t qrels_rows = 0;                 // rows in the qrels file
-  int64_t records = 0;                    // written: one per positive (query, doc) row
-  int64_t records_short = 0;              // records with fewer than num_negatives negatives
-  int64_t records_without_negatives = 0;  // ... with none
-  int64_t skipped_not_positive = 0;       // qrels rows with score <= 0
-  int64_t skipped_empty_positive = 0;     // positive documents with no text
-  int64_t skipped_superseded = 0;         // qrels rows replaced by a later row for the same pair
-  double seconds_read = 0, seconds_embed = 0, seconds_search = 0, seconds_write = 0;
-};
-
-// Reads <beir_dir> (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), mines, writes NeMo
-// JSONL {"query", "pos_doc", "neg_doc"} to output atomically (nothing is written on error).
-MineStats mine_beir(const Model& model, const std::filesystem::path& beir_dir,
-                    const std::filesystem::path& output, const MineOptions& options);
 
 }  // namespace sbert::mine

@@ -68,7 +68,7 @@ Scratch& thread_scratch();
 
 }  // namespace tok
 
-struct Tokenizer::Impl {
+struct SBERT_LOCAL Tokenizer::Impl {
   TokenizerOptions options;
   tok::VocabMap model_vocab;                  // the WordPiece vocabulary
   int32_t model_vocab_size = 0;               // its ids are 0 .. model_vocab_size - 1

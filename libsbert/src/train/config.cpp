@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
+#include <utility>
 
 #include "core/check.h"
 #include "io/atomic_file.h"
@@ -19,89 +22,478 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Kind { Int, Double, Bool, String, StringList, Betas, Precision };
+// ---- Where a value came from, for messages ----
 
-struct Field {
-  std::string key;
-  Kind kind;
-  void* ptr;
+// key -> "conf/x.yaml:12" or "command-line override 'k=v'". Keys absent: the default (or set in
+// code), named by the file alone when there is one.
+using Origins = std::map<std::string, std::string>;
+
+std::string where(const fs::path& source, const Origins* origins, const std::string& key) {
+  if (origins) {
+    const auto it = origins->find(key);
+    if (it != origins->end()) return it->second + ": ";
+  }
+  return source.empty() ? std::string() : source.string() + ": ";
+}
+
+// ---- Typed values: one parser and one printer per C++ type, so a key's type is its field's ----
+
+template <class E>
+struct EnumNames;  // {spelling, value}; the first spelling of a value is the one written
+template <>
+struct EnumNames<Accelerator> {
+  static constexpr std::pair<const char*, Accelerator> v[] = {
+      {"cpu", Accelerator::CPU}, {"gpu", Accelerator::GPU}, {"cuda", Accelerator::GPU},
+      {"auto", Accelerator::Auto}};
+  static constexpr const char* want = "cpu, gpu, cuda or auto";
+};
+template <>
+struct EnumNames<Precision> {
+  static constexpr std::pair<const char*, Precision> v[] = {
+      {"32", Precision::FP32},          {"32-true", Precision::FP32},
+      {"fp32", Precision::FP32},        {"bf16-mixed", Precision::BF16Mixed},
+      {"bf16", Precision::BF16Mixed},   {"bf16-true", Precision::BF16Mixed}};
+  static constexpr const char* want = "32 or bf16-mixed";
+};
+template <>
+struct EnumNames<LossType> {
+  static constexpr std::pair<const char*, LossType> v[] = {{"nemo", LossType::NeMo},
+                                                           {"mnrl", LossType::MNRL}};
+  static constexpr const char* want = "nemo or mnrl";
+};
+template <>
+struct EnumNames<Schedule> {
+  static constexpr std::pair<const char*, Schedule> v[] = {
+      {"CosineAnnealing", Schedule::CosineAnnealing}, {"WarmupAnnealing", Schedule::WarmupAnnealing},
+      {"WarmupPolicy", Schedule::WarmupPolicy},       {"cosine", Schedule::CosineAnnealing},
+      {"linear", Schedule::WarmupAnnealing},          {"constant", Schedule::WarmupPolicy}};
+  static constexpr const char* want = "CosineAnnealing, WarmupAnnealing or WarmupPolicy";
+};
+template <>
+struct EnumNames<NegativeSelection> {
+  static constexpr std::pair<const char*, NegativeSelection> v[] = {
+      {"first", NegativeSelection::First}, {"random", NegativeSelection::Random}};
+  static constexpr const char* want = "first or random";
+};
+template <>
+struct EnumNames<MonitorMode> {
+  static constexpr std::pair<const char*, MonitorMode> v[] = {{"min", MonitorMode::Min},
+                                                              {"max", MonitorMode::Max}};
+  static constexpr const char* want = "min or max";
+};
+template <>
+struct EnumNames<Optimizer> {
+  static constexpr std::pair<const char*, Optimizer> v[] = {{"fused_adam", Optimizer::FusedAdam},
+                                                            {"adam", Optimizer::Adam},
+                                                            {"adamw", Optimizer::AdamW}};
+  static constexpr const char* want = "fused_adam, adam or adamw";
 };
 
-// Every key sbert-finetune honours, bound to its place in the config.
-std::vector<Field> fields(TrainConfig& c) {
-  auto& t = c.trainer;
-  auto& e = c.exp_manager;
-  auto& m = c.model;
-  auto& d = m.data;
-  auto& o = m.optim;
-  return {
-      {"name", Kind::String, &c.name},
-      {"restore_from_path", Kind::String, &c.restore_from_path},
-      {"trainer.devices", Kind::Int, &t.devices},
-      {"trainer.num_nodes", Kind::Int, &t.num_nodes},
-      {"trainer.accelerator", Kind::String, &t.accelerator},
-      {"trainer.precision", Kind::Precision, &t.precision},
-      {"trainer.max_steps", Kind::Int, &t.max_steps},
-      {"trainer.max_epochs", Kind::Int, &t.max_epochs},
-      {"trainer.val_check_interval", Kind::Int, &t.val_check_interval},
-      {"trainer.num_sanity_val_steps", Kind::Int, &t.num_sanity_val_steps},
-      {"trainer.limit_val_batches", Kind::Int, &t.limit_val_batches},
-      {"trainer.log_every_n_steps", Kind::Int, &t.log_every_n_steps},
-      {"trainer.gradient_clip_val", Kind::Double, &t.gradient_clip_val},
-      {"trainer.threads", Kind::Int, &t.threads},
-      {"trainer.dist_timeout_sec", Kind::Int, &t.dist_timeout_sec},
-      {"exp_manager.explicit_log_dir", Kind::String, &e.explicit_log_dir},
-      {"exp_manager.exp_dir", Kind::String, &e.exp_dir},
-      {"exp_manager.name", Kind::String, &e.name},
-      {"exp_manager.resume_if_exists", Kind::Bool, &e.resume_if_exists},
-      {"exp_manager.resume_ignore_no_checkpoint", Kind::Bool, &e.resume_ignore_no_checkpoint},
-      {"exp_manager.create_checkpoint_callback", Kind::Bool, &e.create_checkpoint_callback},
-      {"exp_manager.checkpoint_callback_params.monitor", Kind::String, &e.checkpoint.monitor},
-      {"exp_manager.checkpoint_callback_params.mode", Kind::String, &e.checkpoint.mode},
-      {"exp_manager.checkpoint_callback_params.save_top_k", Kind::Int, &e.checkpoint.save_top_k},
-      {"exp_manager.checkpoint_callback_params.every_n_train_steps", Kind::Int,
-       &e.checkpoint.every_n_train_steps},
-      {"exp_manager.checkpoint_callback_params.save_last", Kind::Bool, &e.checkpoint.save_last},
-      {"model.micro_batch_size", Kind::Int, &m.micro_batch_size},
-      {"model.global_batch_size", Kind::Int, &m.global_batch_size},
-      {"model.encoder_seq_length", Kind::Int, &m.encoder_seq_length},
-      {"model.precision", Kind::Precision, &t.precision},
-      {"model.softmax_temp", Kind::Double, &m.softmax_temp},
-      {"model.global_inbatch_negatives", Kind::Bool, &m.global_inbatch_negatives},
-      {"model.loss", Kind::String, &m.loss},
-      {"model.mnrl_scale", Kind::Double, &m.mnrl_scale},
-      {"model.label_smoothing", Kind::Double, &m.label_smoothing},
-      {"model.seed", Kind::Int, &m.seed},
-      {"model.hidden_dropout", Kind::Double, &m.hidden_dropout},
-      {"model.attention_dropout", Kind::Double, &m.attention_dropout},
-      {"model.hard_negatives_to_train", Kind::Int, &d.hard_negatives_to_train},
-      {"model.data.data_train", Kind::StringList, &d.data_train},
-      {"model.data.data_validation", Kind::StringList, &d.data_validation},
-      {"model.data.hard_negatives_to_train", Kind::Int, &d.hard_negatives_to_train},
-      {"model.data.negative_selection", Kind::String, &d.negative_selection},
-      {"model.data.add_prefix", Kind::Bool, &d.add_prefix},
-      {"model.data.query_prefix", Kind::String, &d.query_prefix},
-      {"model.data.passage_prefix", Kind::String, &d.passage_prefix},
-      {"model.data.query_seq_length", Kind::Int, &d.query_seq_length},
-      {"model.data.passage_seq_length", Kind::Int, &d.passage_seq_length},
-      {"model.data.shuffle", Kind::Bool, &d.shuffle},
-      {"model.data.dedupe_in_batch", Kind::Bool, &d.dedupe_in_batch},
-      {"model.data.skip_bad_records", Kind::Bool, &d.skip_bad_records},
-      {"model.data.validation_beir.path", Kind::String, &d.validation_beir.path},
-      {"model.data.validation_beir.split", Kind::String, &d.validation_beir.split},
-      {"model.data.validation_beir.max_queries", Kind::Int, &d.validation_beir.max_queries},
-      {"model.data.validation_beir.batch_size", Kind::Int, &d.validation_beir.batch_size},
-      {"model.optim.name", Kind::String, &o.name},
-      {"model.optim.lr", Kind::Double, &o.lr},
-      {"model.optim.weight_decay", Kind::Double, &o.weight_decay},
-      {"model.optim.betas", Kind::Betas, &o},
-      {"model.optim.eps", Kind::Double, &o.eps},
-      {"model.optim.sched.name", Kind::String, &o.sched.name},
-      {"model.optim.sched.warmup_steps", Kind::Int, &o.sched.warmup_steps},
-      {"model.optim.sched.warmup_ratio", Kind::Double, &o.sched.warmup_ratio},
-      {"model.optim.sched.constant_steps", Kind::Int, &o.sched.constant_steps},
-      {"model.optim.sched.min_lr", Kind::Double, &o.sched.min_lr},
+template <class T>
+constexpr const char* type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_integral_v<T>) return "an integer";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "a path or a list of paths";
+  else return EnumNames<T>::want;
+}
+
+// The value as it is written back (to_yaml) and in messages.
+template <class T>
+YAML::Node to_node(const T& v) {
+  if constexpr (std::is_enum_v<T>) {
+    for (const auto& [name, value] : EnumNames<T>::v)
+      if (value == v) return YAML::Node(std::string(name));
+    return YAML::Node();
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (const auto& s : v) n.push_back(s);
+    return n;
+  } else {
+    return YAML::Node(v);
+  }
+}
+
+template <class T>
+std::string show(const T& v) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return v.empty() ? std::string("nothing") : v;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    return v.empty() ? std::string("nothing") : cat(v.size(), " paths");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  } else {
+    return to_node(v).Scalar();
+  }
+}
+
+[[noreturn]] void type_error(const std::string& at, const std::string& key, const char* want,
+                             const YAML::Node& v) {
+  const std::string got =
+      v.IsScalar() ? "'" + v.Scalar() + "'" : v.IsSequence() ? "a list" : "a map";
+  fail("[config] ", at, "key '", key, "' must be ", want, ", got ", got);
+}
+
+// Parses v into out; false when v does not read as a T.
+template <class T>
+bool parse_value(const YAML::Node& v, T& out) {
+  if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    out.clear();
+    if (v.IsNull()) return true;
+    if (v.IsScalar()) {
+      out.push_back(v.Scalar());
+      return true;
+    }
+    if (!v.IsSequence()) return false;
+    for (const auto& item : v) {
+      if (!item.IsScalar()) return false;
+      out.push_back(item.Scalar());
+    }
+    return true;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (v.IsNull()) {
+      out.clear();
+      return true;
+    }
+    if (!v.IsScalar()) return false;
+    out = v.Scalar();
+    return true;
+  } else {
+    if (!v.IsScalar()) return false;
+    const std::string s = v.Scalar();
+    if constexpr (std::is_same_v<T, bool>) {
+      return YAML::convert<bool>::decode(v, out);
+    } else if constexpr (std::is_enum_v<T>) {
+      for (const auto& [name, value] : EnumNames<T>::v) {
+        if (s == name) {
+          out = value;
+          return true;
+        }
+      }
+      return false;
+    } else {
+      try {
+        size_t used = 0;
+        if constexpr (std::is_floating_point_v<T>) {
+          const double x = std::stod(s, &used);
+          if (used != s.size() || !std::isfinite(x)) return false;
+          out = static_cast<T>(x);
+        } else {
+          const long long x = std::stoll(s, &used);
+          if (used != s.size()) return false;
+          if constexpr (std::is_unsigned_v<T>) {
+            if (x < 0) return false;
+          } else {
+            if (x < static_cast<long long>(std::numeric_limits<T>::min())) return false;
+          }
+          if (x > 0 && static_cast<unsigned long long>(x) >
+                           static_cast<unsigned long long>(std::numeric_limits<T>::max())) {
+            return false;
+          }
+          out = static_cast<T>(x);
+        }
+        return true;
+      } catch (const std::logic_error&) {
+        return false;
+      }
+    }
+  }
+}
+
+// ---- The keys: each named once, with its type (its field's), help and check ----
+
+struct Key {
+  std::string name;
+  std::string help;
+  std::string type;                                  // for keys_help()
+  std::function<void(TrainOptions&, const YAML::Node&, const std::string& at)> set;
+  std::function<YAML::Node(const TrainOptions&)> get;
+  // "" when the value is acceptable, else "must be positive, got -1".
+  std::function<std::string(const TrainOptions&)> check;
+  bool write = true;  // false: an alias of another key (not written by to_yaml)
+};
+
+template <class T>
+using Field = T& (*)(TrainOptions&);
+
+template <class T>
+Key key(std::string name, Field<T> field, std::string help,
+        std::function<bool(const T&)> ok = nullptr, std::string must = "") {
+  Key k;
+  k.name = name;
+  k.help = std::move(help);
+  k.type = type_name<T>();
+  k.set = [field, name](TrainOptions& o, const YAML::Node& v, const std::string& at) {
+    if (v.IsNull() && !std::is_same_v<T, std::string> &&
+        !std::is_same_v<T, std::vector<std::string>>) {
+      return;  // null: keep the default, as OmegaConf's "???"-free configs mean it
+    }
+    if (!parse_value(v, field(o))) type_error(at, name, type_name<T>(), v);
   };
+  k.get = [field](const TrainOptions& o) { return to_node(field(const_cast<TrainOptions&>(o))); };
+  if (ok) {
+    k.check = [field, ok, must](const TrainOptions& o) {
+      const T& v = field(const_cast<TrainOptions&>(o));
+      return ok(v) ? std::string() : cat(must, ", got ", show(v));
+    };
+  }
+  return k;
+}
+
+template <class T>
+std::function<bool(const T&)> positive() {
+  return [](const T& v) { return v > 0; };
+}
+template <class T>
+std::function<bool(const T&)> at_least(T lo) {
+  return [lo](const T& v) { return v >= lo; };
+}
+
+#define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
+
+// Built on every call (a few microseconds) rather than kept in a static: no globals.
+std::vector<Key> keys() {
+  {
+    using S = std::string;
+    using I = int64_t;
+    using D = double;
+    std::vector<Key> k;
+    k.push_back(key<S>("name", SBERT_FIELD(S, name), "run name (exp_manager.name's default)"));
+    k.push_back(key<S>("restore_from_path", SBERT_FIELD(S, restore_from_path),
+                       "Hugging Face / sentence-transformers folder to fine-tune"));
+    k.push_back(key<int>("trainer.devices", SBERT_FIELD(int, trainer.devices),
+                         "processes per machine", at_least(1), "must be at least 1"));
+    k.push_back(key<int>("trainer.num_nodes", SBERT_FIELD(int, trainer.num_nodes), "machines",
+                         at_least(1), "must be at least 1"));
+    k.push_back(key<Accelerator>("trainer.accelerator",
+                                 SBERT_FIELD(Accelerator, trainer.accelerator),
+                                 "cpu, gpu (= cuda) or auto"));
+    k.push_back(key<Precision>("trainer.precision", SBERT_FIELD(Precision, trainer.precision),
+                               "32 or bf16-mixed (GPU only)"));
+    k.push_back(key<I>("trainer.max_steps", SBERT_FIELD(I, trainer.max_steps),
+                       "optimizer steps (-1: trainer.max_epochs decides)"));
+    k.push_back(key<I>("trainer.max_epochs", SBERT_FIELD(I, trainer.max_epochs),
+                       "epochs (-1: unbounded)",
+                       [](const I& v) { return v == -1 || v > 0; }, "must be positive or -1"));
+    k.push_back(key<I>("trainer.val_check_interval", SBERT_FIELD(I, trainer.val_check_interval),
+                       "steps between validations", positive<I>(), "must be positive"));
+    k.push_back(key<I>("trainer.num_sanity_val_steps",
+                       SBERT_FIELD(I, trainer.num_sanity_val_steps),
+                       "validation batches before training (0: none)", at_least<I>(0),
+                       "must be >= 0"));
+    k.push_back(key<I>("trainer.limit_val_batches", SBERT_FIELD(I, trainer.limit_val_batches),
+                       "validation batches (-1: all)",
+                       [](const I& v) { return v == -1 || v > 0; }, "must be positive or -1"));
+    k.push_back(key<I>("trainer.log_every_n_steps", SBERT_FIELD(I, trainer.log_every_n_steps),
+                       "steps between progress lines", positive<I>(), "must be positive"));
+    k.push_back(key<D>("trainer.gradient_clip_val", SBERT_FIELD(D, trainer.gradient_clip_val),
+                       "global gradient norm clip (0: none)", at_least<D>(0), "must be >= 0"));
+    k.push_back(key<int>("trainer.threads", SBERT_FIELD(int, trainer.threads),
+                         "CPU threads (0: all cores)", at_least(0), "must be >= 0"));
+    k.push_back(key<I>("trainer.dist_timeout_sec", SBERT_FIELD(I, trainer.dist_timeout_sec),
+                       "seconds a collective may wait", at_least<I>(1), "must be at least 1"));
+    k.push_back(key<S>("exp_manager.explicit_log_dir",
+                       SBERT_FIELD(S, exp_manager.explicit_log_dir),
+                       "log and checkpoint folder"));
+    k.push_back(key<S>("exp_manager.exp_dir", SBERT_FIELD(S, exp_manager.exp_dir),
+                       "parent of <name> when explicit_log_dir is unset"));
+    k.push_back(key<S>("exp_manager.name", SBERT_FIELD(S, exp_manager.name),
+                       "log folder name (default: name)"));
+    k.push_back(key<bool>("exp_manager.resume_if_exists",
+                          SBERT_FIELD(bool, exp_manager.resume_if_exists),
+                          "continue from the newest checkpoint"));
+    k.push_back(key<bool>("exp_manager.resume_ignore_no_checkpoint",
+                          SBERT_FIELD(bool, exp_manager.resume_ignore_no_checkpoint),
+                          "start fresh when there is none"));
+    k.push_back(key<bool>("exp_manager.create_checkpoint_callback",
+                          SBERT_FIELD(bool, exp_manager.create_checkpoint_callback),
+                          "write checkpoints"));
+    const std::string ck = "exp_manager.checkpoint_callback_params.";
+    k.push_back(key<S>(ck + "monitor", SBERT_FIELD(S, exp_manager.checkpoint.monitor),
+                       "metric ranking checkpoints: val_loss, val_ndcg@10, ..."));
+    k.push_back(key<MonitorMode>(ck + "mode", SBERT_FIELD(MonitorMode, exp_manager.checkpoint.mode),
+                                 "min or max"));
+    k.push_back(key<int>(ck + "save_top_k", SBERT_FIELD(int, exp_manager.checkpoint.save_top_k),
+                         "checkpoints kept (-1: all)", at_least(-1), "must be >= -1"));
+    k.push_back(key<I>(ck + "every_n_train_steps",
+                       SBERT_FIELD(I, exp_manager.checkpoint.every_n_train_steps),
+                       "steps between checkpoints (0: at every validation)", at_least<I>(0),
+                       "must be >= 0"));
+    k.push_back(key<bool>(ck + "save_last", SBERT_FIELD(bool, exp_manager.checkpoint.save_last),
+                          "checkpoint the final step"));
+    k.push_back(key<I>("model.micro_batch_size", SBERT_FIELD(I, model.micro_batch_size),
+                       "queries per forward pass (GradCache chunk)", positive<I>(),
+                       "must be positive"));
+    k.push_back(key<I>("model.global_batch_size", SBERT_FIELD(I, model.global_batch_size),
+                       "queries per optimizer step (all ranks)", positive<I>(),
+                       "must be positive"));
+    k.push_back(key<I>("model.encoder_seq_length", SBERT_FIELD(I, model.encoder_seq_length),
+                       "token cap", at_least<I>(2), "must be at least 2"));
+    Key mp = key<Precision>("model.precision", SBERT_FIELD(Precision, trainer.precision),
+                            "alias of trainer.precision");
+    mp.write = false;
+    k.push_back(mp);
+    k.push_back(key<D>("model.softmax_temp", SBERT_FIELD(D, model.softmax_temp),
+                       "InfoNCE temperature", positive<D>(), "must be positive"));
+    k.push_back(key<bool>("model.global_inbatch_negatives",
+                          SBERT_FIELD(bool, model.global_inbatch_negatives),
+                          "every rank's positives are negatives"));
+    k.push_back(key<LossType>("model.loss", SBERT_FIELD(LossType, model.loss), "nemo or mnrl"));
+    k.push_back(key<D>("model.mnrl_scale", SBERT_FIELD(D, model.mnrl_scale),
+                       "MNRL similarity scale", positive<D>(), "must be positive"));
+    k.push_back(key<D>("model.label_smoothing", SBERT_FIELD(D, model.label_smoothing),
+                       "cross-entropy label smoothing",
+                       [](const D& v) { return v >= 0 && v < 1; }, "must be in [0, 1)"));
+    k.push_back(key<uint64_t>("model.seed", SBERT_FIELD(uint64_t, model.seed),
+                              "data order and dropout seed"));
+    k.push_back(key<D>("model.hidden_dropout", SBERT_FIELD(D, model.hidden_dropout),
+                       "-1: the model's", [](const D& v) { return v < 1; },
+                       "must be below 1 (-1: the model's)"));
+    k.push_back(key<D>("model.attention_dropout", SBERT_FIELD(D, model.attention_dropout),
+                       "-1: the model's", [](const D& v) { return v < 1; },
+                       "must be below 1 (-1: the model's)"));
+    Key hn = key<I>("model.hard_negatives_to_train",
+                    SBERT_FIELD(I, model.data.hard_negatives_to_train),
+                    "alias of model.data.hard_negatives_to_train");
+    hn.write = false;
+    k.push_back(hn);
+    const std::string d = "model.data.";
+    k.push_back(key<std::vector<S>>(d + "data_train",
+                                    SBERT_FIELD(std::vector<S>, model.data.data_train),
+                                    "NeMo JSON/JSONL training files"));
+    k.push_back(key<std::vector<S>>(d + "data_validation",
+                                    SBERT_FIELD(std::vector<S>, model.data.data_validation),
+                                    "NeMo JSON/JSONL validation files (val_loss)"));
+    k.push_back(key<I>(d + "hard_negatives_to_train",
+                       SBERT_FIELD(I, model.data.hard_negatives_to_train),
+                       "negatives per query", at_least<I>(0), "must be >= 0"));
+    k.push_back(key<NegativeSelection>(d + "negative_selection",
+                                       SBERT_FIELD(NegativeSelection, model.data.negative_selection),
+                                       "first or random"));
+    k.push_back(key<bool>(d + "add_prefix", SBERT_FIELD(bool, model.data.add_prefix),
+                          "prepend query_prefix / passage_prefix"));
+    k.push_back(key<S>(d + "query_prefix", SBERT_FIELD(S, model.data.query_prefix),
+                       "e.g. \"query: \""));
+    k.push_back(key<S>(d + "passage_prefix", SBERT_FIELD(S, model.data.passage_prefix),
+                       "e.g. \"passage: \""));
+    k.push_back(key<I>(d + "query_seq_length", SBERT_FIELD(I, model.data.query_seq_length),
+                       "-1: encoder_seq_length", [](const I& v) { return v == -1 || v >= 2; },
+                       "must be -1 or at least 2"));
+    k.push_back(key<I>(d + "passage_seq_length", SBERT_FIELD(I, model.data.passage_seq_length),
+                       "-1: encoder_seq_length", [](const I& v) { return v == -1 || v >= 2; },
+                       "must be -1 or at least 2"));
+    k.push_back(key<bool>(d + "shuffle", SBERT_FIELD(bool, model.data.shuffle),
+                          "seeded shuffle every epoch"));
+    k.push_back(key<bool>(d + "dedupe_in_batch", SBERT_FIELD(bool, model.data.dedupe_in_batch),
+                          "mask duplicate texts within a batch"));
+    k.push_back(key<bool>(d + "skip_bad_records", SBERT_FIELD(bool, model.data.skip_bad_records),
+                          "skip (and count) bad records instead of failing"));
+    const std::string vb = d + "validation_beir.";
+    k.push_back(key<S>(vb + "path", SBERT_FIELD(S, model.data.validation_beir.path),
+                       "BEIR folder for retrieval validation (empty: off)"));
+    k.push_back(key<S>(vb + "split", SBERT_FIELD(S, model.data.validation_beir.split),
+                       "qrels split", [](const S& v) { return !v.empty(); },
+                       "must name a qrels split"));
+    k.push_back(key<I>(vb + "max_queries", SBERT_FIELD(I, model.data.validation_beir.max_queries),
+                       "first N queries (0: all)", at_least<I>(0), "must be >= 0 (0: all)"));
+    k.push_back(key<I>(vb + "batch_size", SBERT_FIELD(I, model.data.validation_beir.batch_size),
+                       "texts per forward pass", positive<I>(), "must be positive"));
+    k.push_back(key<Optimizer>("model.optim.name", SBERT_FIELD(Optimizer, model.optim.name),
+                               "fused_adam, adam or adamw (all AdamW)"));
+    k.push_back(key<D>("model.optim.lr", SBERT_FIELD(D, model.optim.lr), "peak learning rate",
+                       positive<D>(), "must be positive"));
+    k.push_back(key<D>("model.optim.weight_decay", SBERT_FIELD(D, model.optim.weight_decay),
+                       "AdamW decoupled weight decay", at_least<D>(0), "must be >= 0"));
+    {
+      // [beta1, beta2]: two fields behind one key.
+      Key b;
+      b.name = "model.optim.betas";
+      b.help = "AdamW [beta1, beta2], each in [0, 1)";
+      b.type = "a list of two numbers";
+      b.set = [](TrainOptions& o, const YAML::Node& v, const std::string& at) {
+        double b1 = 0, b2 = 0;
+        if (!v.IsSequence() || v.size() != 2 || !parse_value(v[0], b1) || !parse_value(v[1], b2))
+          type_error(at, "model.optim.betas", "a list of two numbers", v);
+        o.model.optim.beta1 = b1;
+        o.model.optim.beta2 = b2;
+      };
+      b.get = [](const TrainOptions& o) {
+        YAML::Node n(YAML::NodeType::Sequence);
+        n.push_back(o.model.optim.beta1);
+        n.push_back(o.model.optim.beta2);
+        return n;
+      };
+      b.check = [](const TrainOptions& o) {
+        const auto& p = o.model.optim;
+        if (!(p.beta1 >= 0 && p.beta1 < 1)) return cat("first value must be in [0, 1), got ", p.beta1);
+        if (!(p.beta2 >= 0 && p.beta2 < 1)) return cat("second value must be in [0, 1), got ", p.beta2);
+        return std::string();
+      };
+      k.push_back(b);
+    }
+    k.push_back(key<D>("model.optim.eps", SBERT_FIELD(D, model.optim.eps), "AdamW epsilon",
+                       positive<D>(), "must be positive"));
+    const std::string sc = "model.optim.sched.";
+    k.push_back(key<Schedule>(sc + "name", SBERT_FIELD(Schedule, model.optim.sched.name),
+                              "CosineAnnealing, WarmupAnnealing or WarmupPolicy"));
+    k.push_back(key<I>(sc + "warmup_steps", SBERT_FIELD(I, model.optim.sched.warmup_steps),
+                       "linear warmup steps", at_least<I>(0), "must be >= 0"));
+    k.push_back(key<D>(sc + "warmup_ratio", SBERT_FIELD(D, model.optim.sched.warmup_ratio),
+                       "warmup as a fraction of max_steps (when warmup_steps is 0; -1: off)",
+                       [](const D& v) { return v < 1; }, "must be below 1"));
+    k.push_back(key<I>(sc + "constant_steps", SBERT_FIELD(I, model.optim.sched.constant_steps),
+                       "steps at min_lr after the decay", at_least<I>(0), "must be >= 0"));
+    k.push_back(key<D>(sc + "min_lr", SBERT_FIELD(D, model.optim.sched.min_lr),
+                       "final learning rate"));
+    return k;
+  }
+}
+
+#undef SBERT_FIELD
+
+const Key* find_key(const std::vector<Key>& table, const std::string& name) {
+  for (const Key& k : table)
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'model.optim.lr'?)" when a key is close to the unknown one.
+std::string suggestion(const std::vector<Key>& table, const std::string& unknown) {
+  const Key* best = nullptr;
+  size_t best_d = std::string::npos;
+  for (const Key& k : table) {
+    const size_t d = edit_distance(unknown, k.name);
+    if (d < best_d) {
+      best_d = d;
+      best = &k;
+    }
+  }
+  // Same last component in another section, or a few typed letters off.
+  const auto last = [](const std::string& s) { return s.substr(s.rfind('.') + 1); };
+  if (best && best_d > 4) {
+    for (const Key& k : table)
+      if (last(k.name) == last(unknown)) return " (did you mean '" + k.name + "'?)";
+    return "";
+  }
+  return best ? " (did you mean '" + best->name + "'?)" : "";
 }
 
 // NeMo keys with no meaning for libsbert (model parallelism, apex, Megatron data pipelines,
@@ -244,238 +636,65 @@ YAML::Node resolve(const YAML::Node& root, const std::string& key, YAML::Node va
   return resolve(root, target, found, source, depth + 1);
 }
 
-[[noreturn]] void type_error(const fs::path& source, const std::string& key, const char* want,
-                             const YAML::Node& v) {
-  std::string got = v.IsScalar() ? "'" + v.Scalar() + "'" : v.IsSequence() ? "a list" : "a map";
-  fail("[config] ", source.string(), ": key '", key, "' must be ", want, ", got ", got);
-}
 
-void assign(const Field& f, const YAML::Node& v, const fs::path& source) {
-  const std::string& key = f.key;
-  switch (f.kind) {
-    case Kind::Int: {
-      if (!v.IsScalar()) type_error(source, key, "an integer", v);
-      try {
-        const std::string s = v.Scalar();
-        size_t used = 0;
-        const long long x = std::stoll(s, &used);
-        if (used != s.size()) type_error(source, key, "an integer", v);
-        if (key == "model.seed") {
-          *static_cast<uint64_t*>(f.ptr) = static_cast<uint64_t>(x);
-        } else if (key == "trainer.devices" || key == "trainer.num_nodes" ||
-                   key == "trainer.threads" ||
-                   key == "exp_manager.checkpoint_callback_params.save_top_k") {
-          *static_cast<int*>(f.ptr) = static_cast<int>(x);
-        } else {
-          *static_cast<int64_t*>(f.ptr) = x;
-        }
-      } catch (const std::logic_error&) {
-        type_error(source, key, "an integer", v);
-      }
-      return;
-    }
-    case Kind::Double: {
-      if (!v.IsScalar()) type_error(source, key, "a number", v);
-      try {
-        const std::string s = v.Scalar();
-        size_t used = 0;
-        const double x = std::stod(s, &used);
-        if (used != s.size() || !std::isfinite(x)) type_error(source, key, "a number", v);
-        *static_cast<double*>(f.ptr) = x;
-      } catch (const std::logic_error&) {
-        type_error(source, key, "a number", v);
-      }
-      return;
-    }
-    case Kind::Bool: {
-      bool b = false;
-      if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b)) {
-        type_error(source, key, "true or false", v);
-      }
-      *static_cast<bool*>(f.ptr) = b;
-      return;
-    }
-    case Kind::String:
-      if (v.IsNull()) {
-        static_cast<std::string*>(f.ptr)->clear();
-        return;
-      }
-      if (!v.IsScalar()) type_error(source, key, "a string", v);
-      *static_cast<std::string*>(f.ptr) = v.Scalar();
-      return;
-    case Kind::StringList: {
-      auto* list = static_cast<std::vector<std::string>*>(f.ptr);
-      list->clear();
-      if (v.IsNull()) return;
-      if (v.IsScalar()) {
-        list->push_back(v.Scalar());
-        return;
-      }
-      if (!v.IsSequence()) type_error(source, key, "a path or a list of paths", v);
-      for (const auto& item : v) {
-        if (!item.IsScalar()) type_error(source, key, "a path or a list of paths", v);
-        list->push_back(item.Scalar());
-      }
-      return;
-    }
-    case Kind::Betas: {
-      if (!v.IsSequence() || v.size() != 2) type_error(source, key, "a list of two numbers", v);
-      auto* optim = static_cast<TrainConfig::Model::Optim*>(f.ptr);
-      try {
-        optim->beta1 = std::stod(v[0].Scalar());
-        optim->beta2 = std::stod(v[1].Scalar());
-      } catch (const std::logic_error&) {
-        type_error(source, key, "a list of two numbers", v);
-      }
-      return;
-    }
-    case Kind::Precision: {
-      if (!v.IsScalar()) type_error(source, key, "32 or bf16-mixed", v);
-      const std::string s = v.Scalar();
-      std::string* out = static_cast<std::string*>(f.ptr);
-      if (s == "32" || s == "32-true" || s == "fp32") {
-        *out = "32";
-      } else if (s == "bf16" || s == "bf16-mixed" || s == "bf16-true") {
-        *out = "bf16-mixed";
-      } else if (s == "16" || s == "16-mixed" || s == "fp16") {
-        fail("[config] ", source.string(), ": key '", key,
-             "': fp16 is not supported, use bf16-mixed (or 32)");
-      } else {
-        type_error(source, key, "32 or bf16-mixed", v);
-      }
-      return;
-    }
+// Checks across keys, after every key's own check.
+void validate_options(const TrainOptions& c, const Origins* origins) {
+  const fs::path& src = c.source;
+  for (const Key& k : keys()) {
+    if (!k.check) continue;
+    const std::string problem = k.check(c);
+    SBERT_CHECK(problem.empty(), "[config] ", where(src, origins, k.name), "key '", k.name, "' ",
+                problem);
   }
-}
-
-template <class T>
-void require(bool ok, const fs::path& source, const std::string& key, const std::string& what,
-             T value) {
-  SBERT_CHECK(ok, "[config] ", source.string(), ": key '", key, "' ", what, ", got ", value);
-}
-
-void validate(TrainConfig& c, const fs::path& src) {
   const auto& t = c.trainer;
   const auto& m = c.model;
-  const auto& d = m.data;
-  const auto& o = m.optim;
-  require(!c.restore_from_path.empty(), src, "restore_from_path",
-          "must name the model folder to fine-tune", "nothing");
-  require(!d.data_train.empty(), src, "model.data.data_train", "must name the training data",
-          "nothing");
-  require(t.devices >= 1, src, "trainer.devices", "must be at least 1", t.devices);
-  require(t.num_nodes >= 1, src, "trainer.num_nodes", "must be at least 1", t.num_nodes);
-  require(t.dist_timeout_sec >= 1, src, "trainer.dist_timeout_sec", "must be at least 1",
-          t.dist_timeout_sec);
-  const std::set<std::string> accel = {"cpu", "gpu", "cuda", "auto"};
-  require(accel.count(t.accelerator) > 0, src, "trainer.accelerator",
-          "must be cpu, gpu, cuda or auto", t.accelerator);
-  require(t.max_steps > 0 || (t.max_steps == -1 && t.max_epochs > 0), src, "trainer.max_steps",
-          "must be positive (or -1 with trainer.max_epochs > 0)", t.max_steps);
-  require(t.max_epochs == -1 || t.max_epochs > 0, src, "trainer.max_epochs",
-          "must be positive or -1", t.max_epochs);
-  require(t.val_check_interval > 0, src, "trainer.val_check_interval", "must be positive",
-          t.val_check_interval);
-  require(t.num_sanity_val_steps >= 0, src, "trainer.num_sanity_val_steps", "must be >= 0",
-          t.num_sanity_val_steps);
-  require(t.limit_val_batches == -1 || t.limit_val_batches > 0, src, "trainer.limit_val_batches",
-          "must be positive or -1", t.limit_val_batches);
-  require(t.log_every_n_steps > 0, src, "trainer.log_every_n_steps", "must be positive",
-          t.log_every_n_steps);
-  require(t.gradient_clip_val >= 0, src, "trainer.gradient_clip_val", "must be >= 0",
-          t.gradient_clip_val);
-  require(t.threads >= 0, src, "trainer.threads", "must be >= 0", t.threads);
+  const auto& vb = m.data.validation_beir;
   const auto& ck = c.exp_manager.checkpoint;
-  require(ck.mode == "min" || ck.mode == "max", src, "exp_manager.checkpoint_callback_params.mode",
-          "must be min or max", ck.mode);
-  require(ck.save_top_k >= -1, src, "exp_manager.checkpoint_callback_params.save_top_k",
-          "must be >= -1", ck.save_top_k);
-  require(ck.every_n_train_steps >= 0, src,
-          "exp_manager.checkpoint_callback_params.every_n_train_steps", "must be >= 0",
-          ck.every_n_train_steps);
-  require(m.micro_batch_size > 0, src, "model.micro_batch_size", "must be positive",
-          m.micro_batch_size);
-  require(m.global_batch_size > 0, src, "model.global_batch_size", "must be positive",
-          m.global_batch_size);
-  SBERT_CHECK(m.micro_batch_size <= m.global_batch_size, "[config] ", src.string(),
-              ": key 'model.micro_batch_size' (", m.micro_batch_size,
+  auto at = [&](const std::string& key) { return where(src, origins, key); };
+  SBERT_CHECK(t.max_steps > 0 || (t.max_steps == -1 && t.max_epochs > 0), "[config] ",
+              at("trainer.max_steps"), "key 'trainer.max_steps' must be positive (or -1 with "
+              "trainer.max_epochs > 0), got ", t.max_steps);
+  SBERT_CHECK(m.micro_batch_size <= m.global_batch_size, "[config] ",
+              at("model.micro_batch_size"), "key 'model.micro_batch_size' (", m.micro_batch_size,
               ") is larger than model.global_batch_size (", m.global_batch_size, ")");
   const int64_t per_step = m.micro_batch_size * t.devices * t.num_nodes;
-  SBERT_CHECK(m.global_batch_size % per_step == 0, "[config] ", src.string(),
-              ": key 'model.global_batch_size' (", m.global_batch_size,
+  SBERT_CHECK(m.global_batch_size % per_step == 0, "[config] ", at("model.global_batch_size"),
+              "key 'model.global_batch_size' (", m.global_batch_size,
               ") must be a multiple of micro_batch_size x devices x num_nodes (", per_step, ")");
-  require(m.encoder_seq_length >= 2, src, "model.encoder_seq_length", "must be at least 2",
-          m.encoder_seq_length);
-  require(m.softmax_temp > 0, src, "model.softmax_temp", "must be positive", m.softmax_temp);
-  require(m.loss == "nemo" || m.loss == "mnrl", src, "model.loss", "must be nemo or mnrl", m.loss);
-  require(m.mnrl_scale > 0, src, "model.mnrl_scale", "must be positive", m.mnrl_scale);
-  require(m.label_smoothing >= 0 && m.label_smoothing < 1, src, "model.label_smoothing",
-          "must be in [0, 1)", m.label_smoothing);
-  require(m.hidden_dropout < 1, src, "model.hidden_dropout", "must be below 1 (-1: the model's)",
-          m.hidden_dropout);
-  require(m.attention_dropout < 1, src, "model.attention_dropout",
-          "must be below 1 (-1: the model's)", m.attention_dropout);
-  require(d.hard_negatives_to_train >= 0, src, "model.data.hard_negatives_to_train", "must be >= 0",
-          d.hard_negatives_to_train);
-  require(d.negative_selection == "first" || d.negative_selection == "random", src,
-          "model.data.negative_selection", "must be first or random", d.negative_selection);
-  require(d.query_seq_length == -1 || d.query_seq_length >= 2, src, "model.data.query_seq_length",
-          "must be -1 or at least 2", d.query_seq_length);
-  require(d.passage_seq_length == -1 || d.passage_seq_length >= 2, src,
-          "model.data.passage_seq_length", "must be -1 or at least 2", d.passage_seq_length);
-  const auto& vb = d.validation_beir;
-  require(vb.max_queries >= 0, src, "model.data.validation_beir.max_queries",
-          "must be >= 0 (0: all)", vb.max_queries);
-  require(vb.batch_size > 0, src, "model.data.validation_beir.batch_size", "must be positive",
-          vb.batch_size);
-  require(!vb.split.empty(), src, "model.data.validation_beir.split", "must name a qrels split",
-          "nothing");
-  {
-    const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
-                                                "val_recall@1", "val_recall@10", "val_recall@100"};
-    const std::string key = "exp_manager.checkpoint_callback_params.monitor";
-    if (beir_metrics.count(ck.monitor) > 0) {
-      require(!vb.path.empty(), src, key,
-              "names a retrieval metric but model.data.validation_beir.path is not set",
-              ck.monitor);
-      require(ck.mode == "max", src, "exp_manager.checkpoint_callback_params.mode",
-              "must be max when monitoring " + ck.monitor + " (higher is better)", ck.mode);
-    } else {
-      require(ck.monitor == "val_loss", src, key,
-              "must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100",
-              ck.monitor);
-    }
+  const std::string mon = "exp_manager.checkpoint_callback_params.monitor";
+  const std::string mode = "exp_manager.checkpoint_callback_params.mode";
+  const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
+                                              "val_recall@1", "val_recall@10", "val_recall@100"};
+  if (beir_metrics.count(ck.monitor) > 0) {
+    SBERT_CHECK(!vb.path.empty(), "[config] ", at(mon), "key '", mon, "' names a retrieval metric "
+                "but model.data.validation_beir.path is not set, got ", ck.monitor);
+    SBERT_CHECK(ck.mode == MonitorMode::Max, "[config] ", at(mode), "key '", mode,
+                "' must be max when monitoring ", ck.monitor, " (higher is better), got min");
+  } else {
+    SBERT_CHECK(ck.monitor == "val_loss", "[config] ", at(mon), "key '", mon,
+                "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100, "
+                "got ", ck.monitor);
   }
-  const std::set<std::string> optims = {"fused_adam", "adam", "adamw"};
-  require(optims.count(o.name) > 0, src, "model.optim.name", "must be fused_adam or adamw", o.name);
-  require(o.lr > 0, src, "model.optim.lr", "must be positive", o.lr);
-  require(o.weight_decay >= 0, src, "model.optim.weight_decay", "must be >= 0", o.weight_decay);
-  require(o.beta1 >= 0 && o.beta1 < 1, src, "model.optim.betas", "first value must be in [0, 1)",
-          o.beta1);
-  require(o.beta2 >= 0 && o.beta2 < 1, src, "model.optim.betas", "second value must be in [0, 1)",
-          o.beta2);
-  require(o.eps > 0, src, "model.optim.eps", "must be positive", o.eps);
-  try {
-    parse_schedule_name(o.sched.name);
-  } catch (const Error& e) {
-    fail("[config] ", src.string(), ": ", e.what());
-  }
-  require(o.sched.warmup_steps >= 0, src, "model.optim.sched.warmup_steps", "must be >= 0",
-          o.sched.warmup_steps);
-  require(o.sched.warmup_ratio < 1, src, "model.optim.sched.warmup_ratio", "must be below 1",
-          o.sched.warmup_ratio);
-  require(o.sched.constant_steps >= 0, src, "model.optim.sched.constant_steps", "must be >= 0",
-          o.sched.constant_steps);
-  require(o.sched.min_lr >= 0 && o.sched.min_lr <= o.lr, src, "model.optim.sched.min_lr",
-          "must be in [0, model.optim.lr]", o.sched.min_lr);
+  const auto& sc = m.optim.sched;
+  SBERT_CHECK(sc.min_lr >= 0 && sc.min_lr <= m.optim.lr, "[config] ", at("model.optim.sched.min_lr"),
+              "key 'model.optim.sched.min_lr' must be in [0, model.optim.lr], got ", sc.min_lr);
+}
+
+std::string value_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  return e.c_str();
 }
 
 }  // namespace
 
+void TrainOptions::validate() const { validate_options(*this, nullptr); }
+
 ScheduleConfig schedule_config(const TrainConfig& cfg, int64_t max_steps) {
   const auto& sc = cfg.model.optim.sched;
   ScheduleConfig s;
-  s.name = sc.name;
+  s.name = to_string(sc.name);
   s.lr = cfg.model.optim.lr;
   s.max_steps = max_steps;
   s.min_lr = sc.min_lr;
@@ -488,17 +707,17 @@ ScheduleConfig schedule_config(const TrainConfig& cfg, int64_t max_steps) {
   return s;
 }
 
-int64_t TrainConfig::accumulation_steps() const {
+int64_t TrainOptions::accumulation_steps() const {
   return model.global_batch_size / (model.micro_batch_size * trainer.devices * trainer.num_nodes);
 }
 
-fs::path TrainConfig::log_dir() const {
+fs::path TrainOptions::log_dir() const {
   if (!exp_manager.explicit_log_dir.empty()) return exp_manager.explicit_log_dir;
   return fs::path(exp_manager.exp_dir) / (exp_manager.name.empty() ? name : exp_manager.name);
 }
 
-TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& source,
-                               const std::vector<std::string>& overrides) {
+TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, const fs::path& source,
+                                               const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -508,6 +727,7 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   SBERT_CHECK(root.IsMap(), "[config] ", source.string(), ": expected a mapping at the top");
+  Origins origins;
   for (const std::string& ov : overrides) {
     const size_t eq = ov.find('=');
     SBERT_CHECK(eq != std::string::npos && eq > 0, "[config] override '", ov,
@@ -521,28 +741,39 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
       value = YAML::Node(ov.substr(eq + 1));
     }
     set_path(root, split_dots(key), 0, value, key);
+    origins[key] = "command-line override '" + ov + "'";
   }
 
-  TrainConfig cfg;
+  TrainOptions cfg;
   cfg.source = source;
-  const std::vector<Field> table = fields(cfg);
   std::vector<std::pair<std::string, YAML::Node>> leaves;
   flatten(root, "", leaves);
-  std::map<std::string, std::string> seen_hn;  // both hard_negatives_to_train keys must agree
   for (const auto& [key, node] : leaves) {
-    auto it =
-        std::find_if(table.begin(), table.end(), [&](const Field& f) { return f.key == key; });
-    if (it == table.end()) {
-      SBERT_CHECK(is_ignored_nemo_key(key), "[config] ", source.string(), ": unknown key '", key,
-                  "'");
+    if (!origins.count(key)) {
+      origins[key] = node.Mark().line >= 0 ? cat(source.string(), ":", node.Mark().line + 1)
+                                           : source.string();
+    }
+  }
+  std::map<std::string, std::string> seen_hn;  // both hard_negatives_to_train keys must agree
+  const std::vector<Key> table = keys();
+  for (const auto& [key, node] : leaves) {
+    const Key* k = find_key(table, key);
+    if (!k) {
+      SBERT_CHECK(is_ignored_nemo_key(key), "[config] ", where(source, &origins, key),
+                  "unknown key '", key, "'", suggestion(table, key));
       cfg.ignored_keys.push_back(key);
       continue;
     }
     const YAML::Node value = resolve(root, key, node, source);
-    if (it->kind != Kind::StringList && it->kind != Kind::String && value.IsNull()) continue;
-    assign(*it, value, source);
-    if (key.find("hard_negatives_to_train") != std::string::npos) {
-      seen_hn[key] = value.Scalar();
+    if (key.ends_with("precision") && value.IsScalar()) {
+      const std::string p = value.Scalar();
+      SBERT_CHECK(p != "16" && p != "16-mixed" && p != "fp16", "[config] ",
+                  where(source, &origins, key), "key '", key,
+                  "': fp16 is not supported, use bf16-mixed (or 32)");
+    }
+    k->set(cfg, value, where(source, &origins, key));
+    if (key.find("hard_negatives_to_train") != std::string::npos && !value.IsNull()) {
+      seen_hn[key] = value_text(value);
     }
   }
   if (seen_hn.size() == 2) {
@@ -552,7 +783,12 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
                 seen_hn["model.hard_negatives_to_train"], " vs ",
                 seen_hn["model.data.hard_negatives_to_train"], ")");
   }
-  validate(cfg, source);
+  // The file-driven run names its model and data in the file (a Trainer may get them in code).
+  SBERT_CHECK(!cfg.restore_from_path.empty(), "[config] ", source.string(),
+              ": key 'restore_from_path' must name the model folder to fine-tune, got nothing");
+  SBERT_CHECK(!cfg.model.data.data_train.empty(), "[config] ", source.string(),
+              ": key 'model.data.data_train' must name the training data, got nothing");
+  validate_options(cfg, &origins);
   if (cfg.trainer.max_steps > 0) {  // else the step count depends on the data: the trainer checks
     try {
       const std::string w = schedule_warnings(schedule_config(cfg, cfg.trainer.max_steps));
@@ -564,65 +800,56 @@ TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& sou
   return cfg;
 }
 
-TrainConfig load_train_config(const fs::path& config_dir, const std::string& config_name,
-                              const std::vector<std::string>& overrides) {
+TrainOptions TrainOptions::from_nemo_yaml(const fs::path& config_dir,
+                                          const std::string& config_name,
+                                          const std::vector<std::string>& overrides) {
   fs::path file = config_dir / config_name;
   if (file.extension() != ".yaml" && file.extension() != ".yml") file += ".yaml";
-  return parse_train_config(read_file(file), file, overrides);
+  return from_nemo_yaml_text(read_file(file), file, overrides);
 }
 
-std::string to_yaml(const TrainConfig& cfg) {
-  TrainConfig copy = cfg;
+TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& source,
+                               const std::vector<std::string>& overrides) {
+  return TrainOptions::from_nemo_yaml_text(yaml_text, source, overrides);
+}
+
+TrainConfig load_train_config(const fs::path& config_dir, const std::string& config_name,
+                              const std::vector<std::string>& overrides) {
+  return TrainOptions::from_nemo_yaml(config_dir, config_name, overrides);
+}
+
+std::string TrainOptions::to_yaml() const {
   YAML::Node root(YAML::NodeType::Map);
-  for (const Field& f : fields(copy)) {
-    if (f.key == "model.precision" || f.key == "model.hard_negatives_to_train") continue;
-    YAML::Node v;
-    switch (f.kind) {
-      case Kind::Int:
-        if (f.key == "model.seed") {
-          v = *static_cast<uint64_t*>(f.ptr);
-        } else if (f.key == "trainer.devices" || f.key == "trainer.num_nodes" ||
-                   f.key == "trainer.threads" ||
-                   f.key == "exp_manager.checkpoint_callback_params.save_top_k") {
-          v = *static_cast<int*>(f.ptr);
-        } else {
-          v = *static_cast<int64_t*>(f.ptr);
-        }
-        break;
-      case Kind::Double:
-        v = *static_cast<double*>(f.ptr);
-        break;
-      case Kind::Bool:
-        v = *static_cast<bool*>(f.ptr);
-        break;
-      case Kind::String:
-      case Kind::Precision:
-        v = *static_cast<std::string*>(f.ptr);
-        break;
-      case Kind::StringList:
-        v = YAML::Node(YAML::NodeType::Sequence);
-        for (const auto& s : *static_cast<std::vector<std::string>*>(f.ptr)) v.push_back(s);
-        break;
-      case Kind::Betas: {
-        v = YAML::Node(YAML::NodeType::Sequence);
-        const auto* optim = static_cast<const TrainConfig::Model::Optim*>(f.ptr);
-        v.push_back(optim->beta1);
-        v.push_back(optim->beta2);
-        break;
-      }
-    }
-    set_path(root, split_dots(f.key), 0, v, f.key);
+  for (const Key& k : keys()) {
+    if (k.write) set_path(root, split_dots(k.name), 0, k.get(*this), k.name);
   }
   YAML::Emitter out;
   out.SetDoublePrecision(17);
   out << root;
-  std::string text = std::string("# resolved by sbert-finetune from ") + cfg.source.string() + "\n";
-  if (!cfg.ignored_keys.empty()) {
+  std::string text = std::string("# resolved by sbert-finetune from ") + source.string() + "\n";
+  if (!ignored_keys.empty()) {
     text += "# NeMo keys accepted without effect:";
-    for (const auto& k : cfg.ignored_keys) text += " " + k;
+    for (const auto& k : ignored_keys) text += " " + k;
     text += "\n";
   }
   return text + out.c_str() + "\n";
+}
+
+std::string to_yaml(const TrainConfig& cfg) { return cfg.to_yaml(); }
+
+std::string TrainOptions::keys_help() {
+  std::string out;
+  for (const Key& k : keys()) {
+    std::string def = value_text(k.get(TrainOptions{}));
+    double x = 0;
+    if (k.type == type_name<double>() && parse_value(YAML::Node(def), x)) {
+      std::ostringstream s;  // 0.0002, not the round-trip 0.00020000000000000001
+      s << x;
+      def = s.str();
+    }
+    out += cat(k.name, " (", k.type, ", default ", def, "): ", k.help, "\n");
+  }
+  return out;
 }
 
 }  // namespace sbert

@@ -1,6 +1,5 @@
 #include "train/metrics_log.h"
 
-#include <unistd.h>
 
 #include <cmath>
 #include <sstream>
@@ -57,18 +56,6 @@ std::string num(double v) {
   return buf;
 }
 
-std::string hms(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
-  const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%02ld:%02ld", s / 60, s % 60);
-  }
-  return buf;
-}
-
 }  // namespace
 
 MetricsLog::MetricsLog(const fs::path& log_dir, int64_t keep_through_step)
@@ -78,11 +65,9 @@ MetricsLog::MetricsLog(const fs::path& log_dir, int64_t keep_through_step)
   cut_back(csv_, keep_through_step, false, kCsvHeader);
   jsonl_f_ = open_append(jsonl_);
   csv_f_ = open_append(csv_);
-  tty_ = ::isatty(STDERR_FILENO) != 0;
 }
 
 MetricsLog::~MetricsLog() {
-  end_progress();
   if (jsonl_f_) std::fclose(jsonl_f_);
   if (csv_f_) std::fclose(csv_f_);
 }
@@ -110,33 +95,6 @@ void MetricsLog::log_validation(int64_t step, const std::map<std::string, double
   line += "}\n";
   std::fputs(line.c_str(), jsonl_f_);
   std::fflush(jsonl_f_);
-}
-
-void MetricsLog::progress(const StepMetrics& m, int64_t max_steps, int64_t every,
-                          int64_t first_step) {
-  const int64_t done = m.step - first_step;
-  const double eta =
-      done > 0 ? m.elapsed_sec / static_cast<double>(done) * static_cast<double>(max_steps - m.step)
-               : std::nan("");
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "step %lld/%lld | loss %.4f | lr %.3g | %.1f samples/s | %.0f tokens/s | ETA %s",
-                static_cast<long long>(m.step), static_cast<long long>(max_steps), m.loss, m.lr,
-                m.samples_per_sec, m.tokens_per_sec, hms(eta).c_str());
-  if (tty_) {
-    std::fprintf(stderr, "\r\033[K%s", buf);
-    line_open_ = true;
-  } else if (m.step % every == 0 || m.step == max_steps || m.step == 1) {
-    std::fprintf(stderr, "%s\n", buf);
-  }
-  std::fflush(stderr);
-}
-
-void MetricsLog::end_progress() {
-  if (line_open_) {
-    std::fputc('\n', stderr);
-    line_open_ = false;
-  }
 }
 
 }  // namespace sbert

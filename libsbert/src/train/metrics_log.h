@@ -1,5 +1,5 @@
 // The run's figures for a person and for tools: metrics.jsonl (every step, every validation),
-// metrics.csv (training steps, fixed columns) and one progress line on the terminal.
+// metrics.csv (training steps, fixed columns). The terminal line is the app's (on_step).
 //
 // A resumed run first cuts both files back to the checkpoint's step, so that steps replayed
 // after a crash are not logged twice; the cut rewrites the file atomically.
@@ -33,17 +33,11 @@ class MetricsLog {
   void log_step(const StepMetrics& m);
   void log_validation(int64_t step, const std::map<std::string, double>& metrics);
 
-  // The terminal line: rewritten in place on a terminal, printed every `every` steps otherwise.
-  // The ETA uses this session's pace: steps since first_step (the step resumed from).
-  void progress(const StepMetrics& m, int64_t max_steps, int64_t every, int64_t first_step = 0);
-  void end_progress();
 
  private:
   std::filesystem::path jsonl_, csv_;
   std::FILE* jsonl_f_ = nullptr;
   std::FILE* csv_f_ = nullptr;
-  bool tty_ = false;
-  bool line_open_ = false;
 };
 
 }  // namespace sbert

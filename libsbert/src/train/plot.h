@@ -12,6 +12,8 @@
 // lines that are not JSON objects with a "step" are skipped and counted.
 #pragma once
 
+#include "sbert/train.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -39,9 +41,5 @@ TrainingLog read_metrics_log(const std::filesystem::path& file);
 // The SVG document. Each drawn series is one <path class="series" ...> element.
 std::string render_training_plot(const TrainingLog& log, const std::string& title);
 
-// Reads log_dir/metrics.jsonl and writes the SVG atomically to output (default
-// log_dir/metrics.svg); returns the path written. For the trainer's end of run.
-std::filesystem::path write_training_plot(const std::filesystem::path& log_dir,
-                                          const std::filesystem::path& output = {});
 
 }  // namespace sbert

@@ -29,9 +29,11 @@
 #include <optional>
 #include <string>
 
+#include "sbert/train.h"
+
 namespace sbert {
 
-enum class ScheduleName { CosineAnnealing, WarmupAnnealing, WarmupPolicy };
+using ScheduleName = Schedule;  // sbert/train.h
 
 // NeMo's names, or the aliases "cosine", "linear", "constant"; throws naming
 // model.optim.sched.name otherwise.

@@ -23,7 +23,9 @@
 #include "nn/pooling.h"
 #include "sbert/model.h"
 #include "train/adamw.h"
+#include "train/api_impl.h"
 #include "train/checkpoint.h"
+#include "train/config.h"
 #include "train/grad_cache.h"
 #include "train/grad_norm.h"
 #include "train/loss.h"
@@ -49,29 +51,34 @@ uint64_t fingerprint(const float* data, int64_t n) {
   return h;
 }
 
-class Run {
- public:
-  Run(const TrainConfig& cfg, const TrainerHooks& hooks, Communicator* comm)
-      : cfg_(cfg), hooks_(hooks) {
-    if (!comm) own_comm_ = make_single_communicator();
-    comm_ = comm ? comm : own_comm_.get();
-  }
-  TrainResult go();
+}  // namespace
 
- private:
+struct SBERT_LOCAL Trainer::Impl {
+  Impl(const TrainOptions& cfg, std::optional<TrainData> train, std::optional<TrainData> val,
+       Communicator* comm, int loss_blocks = 1);
+
   bool lead() const { return comm_->rank() == 0; }  // rank 0 writes logs and checkpoints
+  void message(MessageLevel level, std::string text);
   void check_weights_in_sync(int64_t step);
   void setup_device();
   void load_model();
-  void open_data();
-  double validate(int64_t max_batches);
+  void open_data(std::optional<TrainData> train, std::optional<TrainData> val);
+  void setup_optimizer();
+  void find_checkpoint();
+  bool resume();
+  void open_log();
+  std::optional<StepInfo> step();
+  double validate_loss(int64_t max_batches);
   std::map<std::string, double> validate_beir();
+  std::map<std::string, double> validate(int64_t max_batches, bool record);
   Embeddings embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo);
-  std::map<std::string, double> run_validation(int64_t step);
-  fs::path checkpoint(int64_t step, std::optional<double> monitor);
+  fs::path checkpoint(std::optional<double> monitor);
 
-  const TrainConfig& cfg_;
-  const TrainerHooks& hooks_;
+  const TrainOptions cfg_;
+  int loss_blocks_ = 1;  // tests: see TrainerHooks::loss_blocks
+  std::function<void(MessageLevel, const std::string&)> on_message_;
+  std::vector<std::pair<MessageLevel, std::string>> pending_;  // before a handler was set
+  std::function<void(int64_t)> before_commit_;
   std::unique_ptr<Communicator> own_comm_;
   Communicator* comm_ = nullptr;
   std::unique_ptr<GradReducer> reducer_;
@@ -89,14 +96,24 @@ class Run {
   std::unique_ptr<GradCache> gc_;
   TrainerState state_;
   int64_t max_steps_ = 0;
+  fs::path log_dir_, ckpt_root_;
+  std::optional<fs::path> latest_;  // the newest checkpoint when the Trainer was made
+  bool resumed_ = false;
+  std::optional<MetricsLog> log_;  // rank 0, opened at the first step, validation or save
+  bool log_opened_ = false;
+  // Throughput of this session (validation time excluded).
+  std::chrono::steady_clock::time_point t0_;
+  bool clock_started_ = false;
+  int64_t first_step_ = 0;
+  double samples_ = 0, tokens_ = 0;
 };
 
-void Run::setup_device() {
-  const std::string& a = cfg_.trainer.accelerator;
+void Trainer::Impl::setup_device() {
+  const Accelerator a = cfg_.trainer.accelerator;
   ctx_.threads = cfg_.trainer.threads;
-  if (a == "gpu" || a == "cuda") {
+  if (a == Accelerator::GPU) {
     ctx_.device = Device::CUDA;
-  } else if (a == "auto") {
+  } else if (a == Accelerator::Auto) {
     ctx_.device = cuda::device_count() > 0 ? Device::CUDA : Device::CPU;
   }
   const int W = comm_->size();
@@ -111,19 +128,17 @@ void Run::setup_device() {
               cfg_.source.string(), ": trainer.devices is ", cfg_.trainer.devices,
               " per machine but rank ", comm_->rank(), "'s machine runs ", comm_->local_size(),
               " processes of the job");
-  SBERT_CHECK(ctx_.device == Device::CPU || cfg_.trainer.precision == "32" ||
-                  cfg_.trainer.precision == "bf16-mixed",
-              "[config] unsupported precision ", cfg_.trainer.precision);
-  SBERT_CHECK(ctx_.device == Device::CUDA || cfg_.trainer.precision == "32", "[config] ",
-              cfg_.source.string(), ": key 'trainer.precision' is ", cfg_.trainer.precision,
-              " but bf16-mixed needs a GPU (trainer.accelerator=gpu); use 32 on the CPU");
+  SBERT_CHECK(ctx_.device == Device::CUDA || cfg_.trainer.precision == Precision::FP32,
+              "[config] ", cfg_.source.string(),
+              ": key 'trainer.precision' is bf16-mixed, which needs a GPU "
+              "(trainer.accelerator=gpu); use 32 on the CPU");
   SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
               " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
               " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU");
   apply_cpu_threads(ctx_);
 }
 
-void Run::check_weights_in_sync(int64_t step) {
+void Trainer::Impl::check_weights_in_sync(int64_t step) {
   if (comm_->size() == 1) return;
   const Model::Impl& m = model_->impl();
   const uint64_t mine = fingerprint(m.weights.data(), m.layout.total);
@@ -135,7 +150,7 @@ void Run::check_weights_in_sync(int64_t step) {
   }
 }
 
-void Run::load_model() {
+void Trainer::Impl::load_model() {
   model_ = std::make_unique<Model>(Model::load(cfg_.restore_from_path));
   Model::Impl& m = model_->impl();
   if (cfg_.model.hidden_dropout >= 0)
@@ -148,61 +163,12 @@ void Run::load_model() {
   DataParallel dp;
   dp.comm = comm_;
   dp.global_negatives = cfg_.model.global_inbatch_negatives;
-  dp.loss_blocks = hooks_.loss_blocks;
+  dp.loss_blocks = loss_blocks_;
   gc_ = std::make_unique<GradCache>(ctx_, m, dp);
   reducer_ = std::make_unique<GradReducer>(*comm_, m.config, m.layout, grads_.data());
 }
 
-void Run::open_data() {
-  const auto& d = cfg_.model.data;
-  TrainReaderOptions ropt;
-  ropt.skip_bad_records = d.skip_bad_records;
-  auto open = [&](const std::vector<std::string>& files) {
-    const std::vector<fs::path> paths(files.begin(), files.end());
-    auto ds = std::make_shared<const TrainDataset>(TrainDataset::open(paths, ropt));
-    if (ds->stats().skipped > 0) {
-      std::fprintf(stderr, "sbert-finetune: skipped %zu bad records (first: %s)\n",
-                   ds->stats().skipped, ds->stats().first_skipped.c_str());
-    }
-    return ds;
-  };
-  train_data_ = open(d.data_train);
-  if (!d.data_validation.empty()) val_data_ = open(d.data_validation);
-  if (!d.validation_beir.path.empty()) {
-    // read_beir refuses a split without a query that has a relevant document.
-    eval::BeirData b = eval::read_beir(d.validation_beir.path, d.validation_beir.split);
-    const auto keep = static_cast<size_t>(d.validation_beir.max_queries);
-    if (keep > 0 && keep < b.query_ids.size()) {  // the first N, in queries.jsonl order
-      b.query_ids.resize(keep);
-      b.query_texts.resize(keep);
-      b.relevance.resize(keep);
-    }
-    val_beir_ = std::make_unique<eval::BeirData>(std::move(b));
-  }
-  const ModelConfig& mc = model_->config();
-  const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
-  auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
-  batch_opt_.hard_negatives_to_train = static_cast<int>(d.hard_negatives_to_train);
-  batch_opt_.negative_selection = parse_negative_selection(d.negative_selection);
-  batch_opt_.query_prefix = d.add_prefix ? d.query_prefix : "";
-  batch_opt_.passage_prefix = d.add_prefix ? d.passage_prefix : "";
-  batch_opt_.query_max_length = len(d.query_seq_length);
-  batch_opt_.passage_max_length = len(d.passage_seq_length);
-  batch_opt_.global_batch_size = static_cast<size_t>(cfg_.model.global_batch_size);
-  batch_opt_.shuffle = d.shuffle;
-  batch_opt_.seed = cfg_.model.seed;
-  batch_opt_.dedupe_in_batch = d.dedupe_in_batch;
-  const Tokenizer& tok = model_->tokenizer();
-  const int threads = cfg_.trainer.threads;
-  builder_ = std::make_unique<TrainBatchBuilder>(
-      train_data_, batch_opt_,
-      TrainBatchBuilder::TokenizeBatchFn(
-          [&tok, threads](const std::vector<std::string>& texts, int max_len) {
-            return tok.encode_batch(texts, max_len, threads);
-          }));
-}
-
-double Run::validate(int64_t max_batches) {
+double Trainer::Impl::validate_loss(int64_t max_batches) {
   if (!val_data_) return std::nan("");
   TrainBatchOptions vopt = batch_opt_;
   vopt.shuffle = false;
@@ -231,7 +197,7 @@ double Run::validate(int64_t max_batches) {
 }
 
 // Retrieval metrics of the current weights (sbert-eval's definitions), named val_<metric>.
-std::map<std::string, double> Run::validate_beir() {
+std::map<std::string, double> Trainer::Impl::validate_beir() {
   if (!val_beir_) return {};
   const auto& vb = cfg_.model.data.validation_beir;
   eval::RetrievalOptions o;
@@ -257,7 +223,7 @@ std::map<std::string, double> Run::validate_beir() {
 // and every rank gets all rows in order (the same matrix, so the same metrics everywhere) for
 // 1/N of the embedding work. A text's embedding does not depend on its batch companions
 // (packed sequences, per-row GEMM results), so the rows equal one process's.
-Embeddings Run::embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo) {
+Embeddings Trainer::Impl::embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo) {
   const int64_t n = static_cast<int64_t>(texts.size()), W = comm_->size();
   const int64_t per = (n + W - 1) / W;
   const int64_t lo = std::min(n, comm_->rank() * per), hi = std::min(n, lo + per);
@@ -276,50 +242,92 @@ Embeddings Run::embed_sharded(const std::vector<std::string>& texts, const Embed
   return all;
 }
 
-// Every configured validation; prints one line.
-std::map<std::string, double> Run::run_validation(int64_t step) {
-  std::map<std::string, double> v = validate_beir();
-  if (val_data_) v["val_loss"] = validate(cfg_.trainer.limit_val_batches);
-  std::string line = cat("step ", step, ":");
-  char buf[64];
-  for (const auto& [k, x] : v) {
-    std::snprintf(buf, sizeof buf, " %s %.6f", k.c_str(), x);
-    line += buf;
-  }
-  if (lead()) std::fprintf(stderr, "%s\n", line.c_str());
-  return v;
-}
-
-fs::path Run::checkpoint(int64_t step, std::optional<double> monitor) {
-  check_weights_in_sync(step);
-  state_.step = step;
-  state_.data_position = builder_->position().to_json();
-  state_.monitor = monitor;
-  CheckpointData d;
-  d.model = &model_->impl();
-  d.weights = model_->impl().weights.data();
-  d.exp_avg = adamw_->exp_avg();
-  d.exp_avg_sq = adamw_->exp_avg_sq();
-  d.adam_step = adamw_->step_count();
-  d.state = state_;
-  d.config_yaml = to_yaml(cfg_);
-  if (hooks_.before_checkpoint_commit)
-    d.before_commit = [&] { hooks_.before_checkpoint_commit(step); };
-  const fs::path root = cfg_.log_dir() / "checkpoints";
-  if (!lead()) return {};
-  const fs::path dir = save_checkpoint(root, d);
-  prune_checkpoints(root, cfg_.exp_manager.checkpoint.save_top_k, cfg_.exp_manager.checkpoint.mode);
-  return dir;
-}
-
-TrainResult Run::go() {
+Trainer::Impl::Impl(const TrainOptions& cfg, std::optional<TrainData> train,
+                     std::optional<TrainData> val, Communicator* comm, int loss_blocks)
+    : cfg_(cfg), loss_blocks_(loss_blocks) {
+  cfg_.validate();
+  const std::string where = cfg_.source.empty() ? "" : cfg_.source.string() + ": ";
+  SBERT_CHECK(!cfg_.restore_from_path.empty(), "[config] ", where,
+              "key 'restore_from_path' must name the model folder to fine-tune");
+  SBERT_CHECK(train || !cfg_.model.data.data_train.empty(), "[config] ", where,
+              "no training data: set model.data.data_train or pass a TrainData");
+  if (!comm) own_comm_ = make_single_communicator();
+  comm_ = comm ? comm : own_comm_.get();
   setup_device();
   load_model();
-  open_data();
-  const Model::Impl& mi = model_->impl();
+  open_data(std::move(train), std::move(val));
+  setup_optimizer();
+  find_checkpoint();
+}
 
-  loss_cfg_.mode =
-      cfg_.model.loss == "mnrl" ? LossMode::SharedNegatives : LossMode::ExclusiveHardNegatives;
+void Trainer::Impl::message(MessageLevel level, std::string text) {
+  if (!lead()) return;
+  if (on_message_) {
+    on_message_(level, text);
+  } else {
+    pending_.emplace_back(level, std::move(text));
+  }
+}
+
+void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<TrainData> val) {
+  const auto& d = cfg_.model.data;
+  TrainReaderOptions ropt;
+  ropt.skip_bad_records = d.skip_bad_records;
+  auto open = [&](const std::vector<std::string>& files) {
+    const std::vector<fs::path> paths(files.begin(), files.end());
+    return std::make_shared<const TrainDataset>(TrainDataset::open(paths, ropt));
+  };
+  train_data_ = train ? train->impl().dataset : open(d.data_train);
+  if (val) {
+    val_data_ = val->impl().dataset;
+  } else if (!d.data_validation.empty()) {
+    val_data_ = open(d.data_validation);
+  }
+  for (const auto* ds : {&train_data_, &val_data_}) {
+    if (*ds && (*ds)->stats().skipped > 0) {
+      message(MessageLevel::Warning, cat("skipped ", (*ds)->stats().skipped,
+                                         " bad records (first: ", (*ds)->stats().first_skipped,
+                                         ")"));
+    }
+  }
+  if (!d.validation_beir.path.empty()) {
+    // read_beir refuses a split without a query that has a relevant document.
+    eval::BeirData b = eval::read_beir(d.validation_beir.path, d.validation_beir.split);
+    const auto keep = static_cast<size_t>(d.validation_beir.max_queries);
+    if (keep > 0 && keep < b.query_ids.size()) {  // the first N, in queries.jsonl order
+      b.query_ids.resize(keep);
+      b.query_texts.resize(keep);
+      b.relevance.resize(keep);
+    }
+    val_beir_ = std::make_unique<eval::BeirData>(std::move(b));
+  }
+  const ModelConfig& mc = model_->config();
+  const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
+  auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
+  batch_opt_.hard_negatives_to_train = static_cast<int>(d.hard_negatives_to_train);
+  batch_opt_.negative_selection = d.negative_selection;
+  batch_opt_.query_prefix = d.add_prefix ? d.query_prefix : "";
+  batch_opt_.passage_prefix = d.add_prefix ? d.passage_prefix : "";
+  batch_opt_.query_max_length = len(d.query_seq_length);
+  batch_opt_.passage_max_length = len(d.passage_seq_length);
+  batch_opt_.global_batch_size = static_cast<size_t>(cfg_.model.global_batch_size);
+  batch_opt_.shuffle = d.shuffle;
+  batch_opt_.seed = cfg_.model.seed;
+  batch_opt_.dedupe_in_batch = d.dedupe_in_batch;
+  const Tokenizer& tok = model_->tokenizer();
+  const int threads = cfg_.trainer.threads;
+  builder_ = std::make_unique<TrainBatchBuilder>(
+      train_data_, batch_opt_,
+      TrainBatchBuilder::TokenizeBatchFn(
+          [&tok, threads](const std::vector<std::string>& texts, int max_len) {
+            return tok.encode_batch(texts, max_len, threads);
+          }));
+}
+
+void Trainer::Impl::setup_optimizer() {
+  const Model::Impl& mi = model_->impl();
+  loss_cfg_.mode = cfg_.model.loss == LossType::MNRL ? LossMode::SharedNegatives
+                                                     : LossMode::ExclusiveHardNegatives;
   loss_cfg_.softmax_temp = cfg_.model.softmax_temp;
   loss_cfg_.scale = cfg_.model.mnrl_scale;
   loss_cfg_.label_smoothing = cfg_.model.label_smoothing;
@@ -338,178 +346,209 @@ TrainResult Run::go() {
   }
   const ScheduleConfig scfg = schedule_config(cfg_, max_steps_);
   sched_ = std::make_unique<LrSchedule>(scfg);
-
-  const fs::path log_dir = cfg_.log_dir();
-  const fs::path ckpt_root = log_dir / "checkpoints";
-  // Rank 0 owns the log directory; the others read the checkpoint it names (a shared
-  // filesystem across machines).
-  std::optional<fs::path> latest;
-  if (lead()) {
-    fs::create_directories(log_dir);
-    remove_stale_temporaries(ckpt_root);
-    latest = find_latest_checkpoint(ckpt_root);
-  }
-  if (comm_->size() > 1) {
-    const std::string name = comm_->host_broadcast_string(latest ? latest->string() : "", 0);
-    if (!name.empty()) latest = fs::path(name);
+  if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
+    const std::string sw = schedule_warnings(scfg);
+    if (!sw.empty()) message(MessageLevel::Warning, sw);
   }
   state_.seed = cfg_.model.seed;
   state_.layout_total = mi.layout.total;
   state_.monitor_name = cfg_.exp_manager.checkpoint.monitor;
-
-  TrainResult result;
-  result.log_dir = log_dir;
-  if (latest) {
-    SBERT_CHECK(cfg_.exp_manager.resume_if_exists, "[train] ", log_dir.string(),
-                " already holds checkpoints (", latest->filename().string(),
-                "); set exp_manager.resume_if_exists=true to continue that run, or choose "
-                "another exp_manager.explicit_log_dir");
-    LoadedOptimizer opt;
-    state_ = load_checkpoint(*latest, model_->impl(), opt);
-    SBERT_CHECK(state_.seed == cfg_.model.seed, "[train] ", latest->string(),
-                ": the checkpoint was trained with model.seed ", state_.seed, ", the config says ",
-                cfg_.model.seed);
-    adamw_->set_state(opt.exp_avg.data(), opt.exp_avg_sq.data(), opt.step);
-    builder_->restore(DataPosition::from_json(state_.data_position));
-    result.resumed_from = state_.step;
-    if (lead()) {
-      std::fprintf(stderr, "sbert-finetune: resuming from %s (step %lld)\n", latest->c_str(),
-                   static_cast<long long>(state_.step));
-    }
-  } else if (cfg_.exp_manager.resume_if_exists && !cfg_.exp_manager.resume_ignore_no_checkpoint) {
-    fail("[train] ", ckpt_root.string(),
-         ": no checkpoint to resume from (exp_manager.resume_ignore_no_checkpoint is false)");
-  }
-  std::optional<MetricsLog> log;
-  if (lead()) {
-    write_file_atomic(log_dir / "config.yaml", to_yaml(cfg_));
-    for (const auto& w : cfg_.warnings)
-      std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
-    if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
-      const std::string sw = schedule_warnings(scfg);
-      if (!sw.empty()) std::fprintf(stderr, "sbert-finetune: warning: %s\n", sw.c_str());
-    }
-    if (comm_->size() > 1) {
-      std::fprintf(stderr,
-                   "sbert-finetune: %d ranks (%s), %lld rows of each global batch per rank\n",
-                   comm_->size(), comm_->backend(),
-                   static_cast<long long>(cfg_.model.global_batch_size / comm_->size()));
-    }
-    log.emplace(log_dir, latest ? state_.step : -1);
-  }
-  if (!latest && cfg_.trainer.num_sanity_val_steps > 0) {
-    if (val_beir_) {
-      // The base model's full validation (val_loss too, when configured), logged at step 0:
-      // the curves start where the model did. It stands in for the sanity check.
-      const auto v0 = run_validation(0);
-      if (log) log->log_validation(0, v0);
-    } else if (val_data_) {
-      const double v = validate(cfg_.trainer.num_sanity_val_steps);
-      if (lead()) std::fprintf(stderr, "sbert-finetune: sanity validation: val_loss %.6f\n", v);
-    }
-  }
-
-  auto t0 = std::chrono::steady_clock::now();
-  const int64_t first_step = state_.step;
-  double samples = 0, tokens = 0;
-  LossStats stats;
-  const auto& ck = cfg_.exp_manager.checkpoint;
-  bool saved_last = false;
-  const int64_t W = comm_->size();
-  while (state_.step < max_steps_) {
-    const DataPosition before = builder_->position();
-    TrainBatch batch = builder_->next_shard(comm_->rank(), comm_->size());
-    if (cfg_.trainer.max_epochs > 0 &&
-        static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
-      // The epoch limit: put the batch back, so that the last checkpoint's data position is
-      // the end of the last epoch and a resume with a higher limit trains on this batch.
-      builder_->restore(before);
-      break;
-    }
-    const int64_t step = state_.step;  // 0-based index of this optimizer step
-    int64_t step_tokens = 0;
-    reducer_->begin();
-    stats = gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
-                           DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true, 0},
-                           grad_view_, grads_.data(), &step_tokens,
-                           [this](int layer) { reducer_->unit_ready(layer); });
-    reducer_->finish();  // grads_ now holds the sum over ranks: the global gradient
-    double step_tokens_all = static_cast<double>(step_tokens);
-    if (W > 1) comm_->host_all_reduce_sum(&step_tokens_all, 1);
-    tokens += step_tokens_all;
-    double norm;
-    if (cfg_.trainer.gradient_clip_val > 0) {
-      norm = clip_grad_norm(ctx_, grads_.data(), mi.layout.total, cfg_.trainer.gradient_clip_val);
-    } else {
-      norm = std::sqrt(grad_sum_squares(ctx_, grads_.data(), mi.layout.total));
-    }
-    const double lr = sched_->lr_at(step);
-    adamw_->step(model_->impl().weights.data(), grads_.data(), lr);
-    state_.step = step + 1;
-    state_.epoch = static_cast<int64_t>(batch.epoch);
-    state_.consumed_samples += static_cast<int64_t>(batch.size()) * W;
-    samples += static_cast<double>(batch.size() * static_cast<size_t>(W));
-
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    StepMetrics m;
-    m.step = state_.step;
-    m.epoch = state_.epoch;
-    m.loss = stats.loss;
-    m.lr = lr;
-    m.grad_norm = norm;
-    m.accuracy = stats.accuracy;
-    m.elapsed_sec = elapsed;
-    m.samples_per_sec = elapsed > 0 ? samples / elapsed : 0;
-    m.tokens_per_sec = elapsed > 0 ? tokens / elapsed : 0;
-    if (log) {
-      log->log_step(m);
-      log->progress(m, max_steps_, cfg_.trainer.log_every_n_steps, first_step);
-    }
-    result.last_loss = stats.loss;
-
-    std::optional<double> monitor;
-    const bool validate_now =
-        (val_data_ || val_beir_) && state_.step % cfg_.trainer.val_check_interval == 0;
-    if (validate_now) {
-      if (log) log->end_progress();
-      const auto tv = std::chrono::steady_clock::now();
-      // Every rank validates (retrieval: each embeds its share, see embed_sharded); rank 0
-      // reports.
-      const auto v = run_validation(state_.step);
-      t0 += std::chrono::steady_clock::now() - tv;  // throughput counts training time only
-      if (log) log->log_validation(state_.step, v);
-      const auto it = v.find(ck.monitor);
-      if (it != v.end()) monitor = it->second;
-    }
-    const bool due =
-        cfg_.exp_manager.create_checkpoint_callback &&
-        (ck.every_n_train_steps > 0 ? state_.step % ck.every_n_train_steps == 0
-                                    : state_.step % cfg_.trainer.val_check_interval == 0);
-    saved_last = false;
-    if (due) {
-      result.last_checkpoint = checkpoint(state_.step, monitor);
-      saved_last = true;
-    }
-    if (hooks_.after_step) hooks_.after_step(state_.step, stats.loss);
-  }
-  if (log) log->end_progress();
-  if (cfg_.exp_manager.create_checkpoint_callback && ck.save_last && !saved_last &&
-      state_.step > first_step) {
-    result.last_checkpoint = checkpoint(state_.step, std::nullopt);
-  } else if (result.last_checkpoint.empty() && lead()) {
-    if (auto l = find_latest_checkpoint(ckpt_root)) result.last_checkpoint = *l;
-  }
-  result.steps = state_.step;
-  if (lead()) result.plot = write_training_plot(log_dir);
-  return result;
 }
 
-}  // namespace
+// Rank 0 owns the log directory; the others read the checkpoint it names (a shared filesystem
+// across machines).
+void Trainer::Impl::find_checkpoint() {
+  log_dir_ = cfg_.log_dir();
+  ckpt_root_ = log_dir_ / "checkpoints";
+  if (lead()) {
+    fs::create_directories(log_dir_);
+    remove_stale_temporaries(ckpt_root_);
+    latest_ = find_latest_checkpoint(ckpt_root_);
+  }
+  if (comm_->size() > 1) {
+    const std::string name = comm_->host_broadcast_string(latest_ ? latest_->string() : "", 0);
+    if (!name.empty()) latest_ = fs::path(name);
+    message(MessageLevel::Info,
+            cat(comm_->size(), " ranks (", comm_->backend(), "), ",
+                cfg_.model.global_batch_size / comm_->size(),
+                " rows of each global batch per rank"));
+  }
+}
 
-TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks, Communicator* comm) {
-  Run run(cfg, hooks, comm);
-  return run.go();
+bool Trainer::Impl::resume() {
+  SBERT_CHECK(!log_opened_, "[train] resume() must come before the first step");
+  if (!latest_ || resumed_) return resumed_;
+  LoadedOptimizer opt;
+  state_ = load_checkpoint(*latest_, model_->impl(), opt);
+  SBERT_CHECK(state_.seed == cfg_.model.seed, "[train] ", latest_->string(),
+              ": the checkpoint was trained with model.seed ", state_.seed, ", the config says ",
+              cfg_.model.seed);
+  adamw_->set_state(opt.exp_avg.data(), opt.exp_avg_sq.data(), opt.step);
+  builder_->restore(DataPosition::from_json(state_.data_position));
+  resumed_ = true;
+  message(MessageLevel::Info,
+          cat("resuming from ", latest_->string(), " (step ", state_.step, ")"));
+  return true;
+}
+
+// Opened lazily: a resume first cuts metrics.jsonl back to the checkpoint's step.
+void Trainer::Impl::open_log() {
+  if (log_opened_) return;
+  log_opened_ = true;
+  first_step_ = state_.step;
+  if (!lead()) return;
+  write_file_atomic(log_dir_ / "config.yaml", to_yaml(cfg_));
+  log_.emplace(log_dir_, resumed_ ? state_.step : -1);
+}
+
+std::optional<StepInfo> Trainer::Impl::step() {
+  open_log();
+  if (!clock_started_) {
+    t0_ = std::chrono::steady_clock::now();
+    clock_started_ = true;
+  }
+  const Model::Impl& mi = model_->impl();
+  const int64_t W = comm_->size();
+  const DataPosition before = builder_->position();
+  TrainBatch batch = builder_->next_shard(comm_->rank(), comm_->size());
+  if (cfg_.trainer.max_epochs > 0 && static_cast<int64_t>(batch.epoch) >= cfg_.trainer.max_epochs) {
+    // The epoch limit: put the batch back, so that the last checkpoint's data position is the
+    // end of the last epoch and a resume with a higher limit trains on this batch.
+    builder_->restore(before);
+    return std::nullopt;
+  }
+  const int64_t step = state_.step;  // 0-based index of this optimizer step
+  int64_t step_tokens = 0;
+  reducer_->begin();
+  const LossStats stats =
+      gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
+                     DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true, 0},
+                     grad_view_, grads_.data(), &step_tokens,
+                     [this](int layer) { reducer_->unit_ready(layer); });
+  reducer_->finish();  // grads_ now holds the sum over ranks: the global gradient
+  double step_tokens_all = static_cast<double>(step_tokens);
+  if (W > 1) comm_->host_all_reduce_sum(&step_tokens_all, 1);
+  tokens_ += step_tokens_all;
+  double norm;
+  if (cfg_.trainer.gradient_clip_val > 0) {
+    norm = clip_grad_norm(ctx_, grads_.data(), mi.layout.total, cfg_.trainer.gradient_clip_val);
+  } else {
+    norm = std::sqrt(grad_sum_squares(ctx_, grads_.data(), mi.layout.total));
+  }
+  const double lr = sched_->lr_at(step);
+  adamw_->step(model_->impl().weights.data(), grads_.data(), lr);
+  state_.step = step + 1;
+  state_.epoch = static_cast<int64_t>(batch.epoch);
+  state_.consumed_samples += static_cast<int64_t>(batch.size()) * W;
+  samples_ += static_cast<double>(batch.size() * static_cast<size_t>(W));
+
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  StepMetrics m;
+  m.step = state_.step;
+  m.epoch = state_.epoch;
+  m.loss = stats.loss;
+  m.lr = lr;
+  m.grad_norm = norm;
+  m.accuracy = stats.accuracy;
+  m.elapsed_sec = elapsed;
+  m.samples_per_sec = elapsed > 0 ? samples_ / elapsed : 0;
+  m.tokens_per_sec = elapsed > 0 ? tokens_ / elapsed : 0;
+  if (log_) log_->log_step(m);
+
+  StepInfo info;
+  info.step = m.step;
+  info.max_steps = max_steps_;
+  info.first_step = first_step_;
+  info.epoch = m.epoch;
+  info.loss = m.loss;
+  info.lr = m.lr;
+  info.grad_norm = m.grad_norm;
+  info.accuracy = m.accuracy;
+  info.samples_per_sec = m.samples_per_sec;
+  info.tokens_per_sec = m.tokens_per_sec;
+  info.elapsed_sec = m.elapsed_sec;
+  info.log_due =
+      m.step % cfg_.trainer.log_every_n_steps == 0 || m.step == max_steps_ || m.step == 1;
+  return info;
+}
+
+// Every configured validation: retrieval metrics and/or val_loss. Every rank validates
+// (retrieval: each embeds its share, see embed_sharded); rank 0 logs.
+std::map<std::string, double> Trainer::Impl::validate(int64_t max_batches, bool record) {
+  open_log();
+  const auto tv = std::chrono::steady_clock::now();
+  std::map<std::string, double> v = validate_beir();
+  if (val_data_) v["val_loss"] = validate_loss(max_batches);
+  if (clock_started_) t0_ += std::chrono::steady_clock::now() - tv;  // throughput: training only
+  if (record && log_ && !v.empty()) log_->log_validation(state_.step, v);
+  return v;
+}
+
+fs::path Trainer::Impl::checkpoint(std::optional<double> monitor) {
+  open_log();
+  const int64_t step = state_.step;
+  check_weights_in_sync(step);
+  state_.data_position = builder_->position().to_json();
+  state_.monitor = monitor;
+  CheckpointData d;
+  d.model = &model_->impl();
+  d.weights = model_->impl().weights.data();
+  d.exp_avg = adamw_->exp_avg();
+  d.exp_avg_sq = adamw_->exp_avg_sq();
+  d.adam_step = adamw_->step_count();
+  d.state = state_;
+  d.config_yaml = to_yaml(cfg_);
+  if (before_commit_) d.before_commit = [&] { before_commit_(step); };
+  if (!lead()) return {};
+  const fs::path dir = sbert::save_checkpoint(ckpt_root_, d);
+  prune_checkpoints(ckpt_root_, cfg_.exp_manager.checkpoint.save_top_k,
+                    cfg_.exp_manager.checkpoint.mode == MonitorMode::Max ? "max" : "min");
+  return dir;
+}
+
+// ---- Trainer: the public face of Impl ----
+
+Trainer::Trainer(const TrainOptions& options, std::optional<TrainData> train,
+                 std::optional<TrainData> validation, ProcessGroup* group)
+    : impl_(std::make_unique<Impl>(options, std::move(train), std::move(validation),
+                                   group ? group->impl().comm : nullptr)) {}
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+bool Trainer::resume() { return impl_->resume(); }
+std::optional<StepInfo> Trainer::step() { return impl_->step(); }
+std::map<std::string, double> Trainer::validate(int64_t max_batches, bool record) {
+  return impl_->validate(max_batches, record);
+}
+fs::path Trainer::save_checkpoint(std::optional<double> monitor) {
+  return impl_->checkpoint(monitor);
+}
+std::optional<fs::path> Trainer::latest_checkpoint() const { return impl_->latest_; }
+int64_t Trainer::steps_done() const { return impl_->state_.step; }
+int64_t Trainer::max_steps() const { return impl_->max_steps_; }
+bool Trainer::has_validation() const { return impl_->val_data_ || impl_->val_beir_; }
+fs::path Trainer::log_dir() const { return impl_->log_dir_; }
+fs::path Trainer::write_plot() const {
+  return impl_->lead() ? write_training_plot(impl_->log_dir_) : fs::path();
+}
+const Model& Trainer::model() const { return *impl_->model_; }
+const TrainOptions& Trainer::options() const { return impl_->cfg_; }
+void Trainer::set_message_handler(std::function<void(MessageLevel, const std::string&)> handler) {
+  impl_->on_message_ = std::move(handler);
+  if (!impl_->on_message_) return;
+  for (auto& [level, text] : impl_->pending_) impl_->on_message_(level, text);
+  impl_->pending_.clear();
+}
+void Trainer::set_before_checkpoint_commit(std::function<void(int64_t)> hook) {
+  impl_->before_commit_ = std::move(hook);
+}
+
+Trainer make_trainer(const TrainOptions& options, Communicator* comm, int loss_blocks) {
+  return Trainer(
+      std::make_unique<Trainer::Impl>(options, std::nullopt, std::nullopt, comm, loss_blocks));
 }
 
 }  // namespace sbert

@@ -1,5 +1,6 @@
-// Trainer: contrastive fine-tuning of a BERT sentence encoder, as NeMo's Megatron-BERT embedding
-// fine-tuning does it, on one process or data-parallel over a Communicator (docs/distributed.md).
+// Trainer (sbert/train.h): contrastive fine-tuning of a BERT sentence encoder, as NeMo's
+// Megatron-BERT embedding fine-tuning does it, on one process or data-parallel over a
+// Communicator (docs/distributed.md).
 //
 // One optimizer step on a global batch of G queries:
 //   1. GradCache phase 1: embed every micro-batch (queries, positives, hard negatives in ONE
@@ -14,40 +15,37 @@
 // all-gathered embeddings (model.global_inbatch_negatives) or the rank's own rows; step 3's
 // gradients are all-reduced in buckets as backward completes each layer; steps 4+ run on the
 // summed gradient, identically on every rank. Rank 0 alone writes logs and checkpoints.
+//
+// This header: the internal entry points the tests use (train/fit.cpp defines them).
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
-#include <string>
 
+#include "sbert/train.h"
 #include "train/config.h"
 
 namespace sbert {
 
+class Communicator;
+
 struct TrainerHooks {
-  // After each optimizer step (and its checkpoint, if one was due): for tests and tools.
+  // After each optimizer step (and its checkpoint, if one was due).
   std::function<void(int64_t step, double loss)> after_step;
   // Between writing a checkpoint's files and renaming its folder into place (fault injection).
   std::function<void(int64_t step)> before_checkpoint_commit;
-  // Tests: split each rank's loss into this many independent blocks of rows. One process with
+  // Split each rank's loss into this many independent blocks of rows. One process with
   // model.global_inbatch_negatives=false and loss_blocks = W computes what W ranks compute.
   int loss_blocks = 1;
 };
 
-struct TrainResult {
-  int64_t steps = 0;         // optimizer steps taken in total (resumed ones included)
-  int64_t resumed_from = 0;  // step of the checkpoint resumed from (0: fresh start)
-  double last_loss = 0;
-  std::filesystem::path log_dir;
-  std::filesystem::path last_checkpoint;
-  std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
-};
+// A Trainer on a communicator the caller keeps (null: one process), with loss_blocks.
+Trainer make_trainer(const TrainOptions& options, Communicator* comm, int loss_blocks = 1);
 
-class Communicator;
+// fit()'s loop on a given Trainer.
+TrainResult fit_trainer(Trainer& trainer, const FitCallbacks& callbacks);
 
-// comm: the job's communicator (dist/communicator.h); null: a single process. Its size must
-// equal trainer.devices x trainer.num_nodes.
+// fit() with the test hooks; comm's size must equal trainer.devices x trainer.num_nodes.
 TrainResult train(const TrainConfig& cfg, const TrainerHooks& hooks = {},
                   Communicator* comm = nullptr);
 

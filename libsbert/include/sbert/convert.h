@@ -1,0 +1,53 @@
+// Hugging Face / sentence-transformers folder <-> libsbert checkpoint (sbert-convert; docs/convert.md).
+// A libsbert checkpoint is the model folder plus libsbert.json (config, precision, sha256).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "sbert/config.h"
+#include "sbert/dtype.h"
+#include "sbert/export.h"
+
+namespace sbert {
+
+// "32", "fp32", "f32", "float32" -> F32; "bf16", "bfloat16" -> BF16; anything else throws
+// "[convert] unknown precision 'x' (expected 32 or bf16)".
+SBERT_API DType parse_precision(const std::string& name);
+SBERT_API const char* precision_name(DType precision);  // "fp32" | "bf16"
+
+struct ConvertOptions {
+  DType precision = DType::F32;  // of the written model.safetensors
+  // Prompts to set; unset ones keep the input's (libsbert.json, config_sentence_transformers.json,
+  // or for an sbert-finetune checkpoint its config.yaml's model.data query/passage_prefix when
+  // add_prefix is true).
+  std::optional<std::string> query_prompt, passage_prompt;
+};
+
+struct ConvertReport {
+  std::filesystem::path input;  // the resolved model folder
+  std::filesystem::path output;
+  DType precision = DType::F32;
+  int64_t tensors = 0;     // written, extras included
+  int64_t parameters = 0;  // encoder parameters (layout.total)
+  std::string sha256;      // of the written model.safetensors
+  std::map<std::string, std::string> prompts;
+  ModelConfig config;
+};
+
+// HF / sentence-transformers folder (or an sbert-finetune checkpoint, or a libsbert checkpoint)
+// -> libsbert checkpoint at output.
+SBERT_API ConvertReport convert_to_checkpoint(const std::filesystem::path& input,
+                                    const std::filesystem::path& output,
+                                    const ConvertOptions& options = {});
+
+// libsbert checkpoint (or an sbert-finetune checkpoint, or any model folder libsbert loads) ->
+// Hugging Face / sentence-transformers folder at output. A libsbert checkpoint's weights are
+// checked against its sha256 first.
+SBERT_API ConvertReport export_to_hf(const std::filesystem::path& input, const std::filesystem::path& output,
+                           const ConvertOptions& options = {});
+
+}  // namespace sbert

@@ -1,0 +1,305 @@
+// Contrastive fine-tuning (NeMo's Megatron-BERT embedding recipe): options, data, the Trainer
+// and fit(). docs/api.md has a tutorial; docs/finetune.md explains every option.
+//
+//   sbert::TrainOptions opt;                      // or TrainOptions::from_nemo_yaml(...)
+//   opt.restore_from_path = "models/all-MiniLM-L6-v2";
+//   opt.trainer.max_steps = 20;
+//   opt.exp_manager.explicit_log_dir = "runs/a";
+//   sbert::TrainData data = sbert::TrainData::from_examples({{"query", "positive", {"neg"}}});
+//   sbert::FitCallbacks cb;
+//   cb.on_step = [](const sbert::StepInfo& s) { std::printf("%lld %f\n", (long long)s.step, s.loss); };
+//   sbert::TrainResult r = sbert::fit(opt, data, cb);
+//
+// Plain structs hold options and results; Trainer, TrainData and ProcessGroup own state behind
+// a pointer. The library never prints: what a person should read arrives in on_message.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sbert/export.h"
+#include "sbert/model.h"
+
+namespace sbert {
+
+enum class Accelerator { CPU, GPU, Auto };  // trainer.accelerator: cpu | gpu (= cuda) | auto
+enum class Precision { FP32, BF16Mixed };   // trainer.precision: 32 | bf16-mixed
+enum class LossType { NeMo, MNRL };         // model.loss: exclusive hard negatives | shared
+enum class Schedule { CosineAnnealing, WarmupAnnealing, WarmupPolicy };  // ...sched.name
+enum class NegativeSelection { First, Random };  // model.data.negative_selection
+enum class MonitorMode { Min, Max };             // ...checkpoint_callback_params.mode
+enum class Optimizer { FusedAdam, Adam, AdamW };  // model.optim.name (all three are AdamW)
+
+// Every field is one NeMo key, named in its comment's first word when the path differs.
+struct SBERT_API TrainOptions {
+  std::string name = "sbert_finetune";
+  std::string restore_from_path;  // Hugging Face / sentence-transformers folder to start from
+
+  struct Trainer {
+    int devices = 1;
+    int num_nodes = 1;
+    Accelerator accelerator = Accelerator::CPU;
+    Precision precision = Precision::FP32;
+    int64_t max_steps = 1000;          // -1: run max_epochs
+    int64_t max_epochs = -1;           // -1: unbounded (max_steps decides)
+    int64_t val_check_interval = 100;  // optimizer steps between validations
+    int64_t num_sanity_val_steps = 2;  // validation batches before training (0: none)
+    int64_t limit_val_batches = -1;    // -1: the whole validation set
+    int64_t log_every_n_steps = 10;    // how often on_step's `log_due` is true
+    double gradient_clip_val = 1.0;    // 0: no clipping
+    int threads = 0;                   // CPU threads (0: all cores)
+    int64_t dist_timeout_sec = 600;    // a collective waiting longer fails the job
+  } trainer;
+
+  struct ExpManager {
+    std::string explicit_log_dir;  // where logs and checkpoints go
+    std::string exp_dir = "nemo_experiments";
+    std::string name;  // default: TrainOptions::name
+    bool resume_if_exists = true;
+    bool resume_ignore_no_checkpoint = true;
+    bool create_checkpoint_callback = true;
+    struct Checkpoint {  // exp_manager.checkpoint_callback_params
+      std::string monitor = "val_loss";  // or val_ndcg@10, val_mrr@10, val_map@100, ...
+      MonitorMode mode = MonitorMode::Min;
+      int save_top_k = 3;
+      int64_t every_n_train_steps = 0;  // 0: at every validation
+      bool save_last = true;
+    } checkpoint;
+  } exp_manager;
+
+  struct Model {
+    int64_t micro_batch_size = 4;
+    int64_t global_batch_size = 8;
+    int64_t encoder_seq_length = 512;
+    double softmax_temp = 0.02;
+    bool global_inbatch_negatives = true;
+    LossType loss = LossType::NeMo;
+    double mnrl_scale = 20.0;
+    double label_smoothing = 0.0;
+    uint64_t seed = 1234;
+    double hidden_dropout = -1;     // -1: the model's config.json value
+    double attention_dropout = -1;  // -1: the model's config.json value
+
+    struct Data {
+      std::vector<std::string> data_train;       // NeMo JSON/JSONL files (or TrainData)
+      std::vector<std::string> data_validation;  // val_loss on these (optional)
+      int64_t hard_negatives_to_train = 4;
+      NegativeSelection negative_selection = NegativeSelection::First;
+      bool add_prefix = true;
+      std::string query_prefix = "query: ";
+      std::string passage_prefix = "passage: ";
+      int64_t query_seq_length = -1;    // -1: encoder_seq_length
+      int64_t passage_seq_length = -1;  // -1: encoder_seq_length
+      bool shuffle = true;
+      bool dedupe_in_batch = true;
+      bool skip_bad_records = false;
+      // Retrieval metrics (val_ndcg@10, ...) on a BEIR folder at every validation.
+      struct ValidationBeir {
+        std::string path;            // empty: off
+        std::string split = "test";  // qrels/<split>.tsv
+        int64_t max_queries = 0;     // 0: every query with a relevant document
+        int64_t batch_size = 64;     // texts per forward pass while embedding
+      } validation_beir;
+    } data;
+
+    struct Optim {
+      Optimizer name = Optimizer::FusedAdam;
+      double lr = 2e-4;
+      double weight_decay = 0.01;
+      double beta1 = 0.9, beta2 = 0.98;  // model.optim.betas: [beta1, beta2]
+      double eps = 1e-8;
+      struct Sched {
+        Schedule name = Schedule::CosineAnnealing;
+        int64_t warmup_steps = 0;
+        double warmup_ratio = -1;  // used when >= 0 and warmup_steps is 0
+        int64_t constant_steps = 0;
+        double min_lr = 0.0;
+      } sched;
+    } optim;
+  } model;
+
+  // Set by from_nemo_yaml: the file read, and what a person should know.
+  std::filesystem::path source;
+  std::vector<std::string> ignored_keys;  // NeMo keys accepted without effect
+  std::vector<std::string> warnings;      // passed to on_message by fit()
+
+  // Throws sbert::Error("[config] key 'model.optim.lr' must be positive, got -1") for the first
+  // bad value (and names `source` when set). Works on options built in code; the Trainer
+  // calls it too. The model folder and the training data are checked when the Trainer opens them.
+  void validate() const;
+
+  int64_t accumulation_steps() const;     // global / (micro x devices x num_nodes)
+  std::filesystem::path log_dir() const;  // explicit_log_dir, else exp_dir/name
+
+  // The adapter sbert-finetune uses: reads config_dir/config_name(.yaml) with NeMo's key names,
+  // applies "dotted.key=value" overrides (Hydra's syntax), validates. Errors name the file and
+  // line or the override, and suggest the closest key for an unknown one.
+  static TrainOptions from_nemo_yaml(const std::filesystem::path& config_dir,
+                                     const std::string& config_name,
+                                     const std::vector<std::string>& overrides = {});
+  // The same on YAML text; `source` names it in messages.
+  static TrainOptions from_nemo_yaml_text(const std::string& yaml,
+                                          const std::filesystem::path& source,
+                                          const std::vector<std::string>& overrides = {});
+  // Every key with its value, as YAML that from_nemo_yaml_text reads back.
+  std::string to_yaml() const;
+  // One line per key: "model.optim.lr (double, default 0.0002): peak learning rate".
+  static std::string keys_help();
+};
+
+// One training example: a query, its positive passage and hard negatives (NeMo's record).
+struct TrainExample {
+  std::string query;
+  std::string pos_doc;
+  std::vector<std::string> neg_docs;  // may be empty
+};
+
+// Training or validation data: NeMo JSON/JSONL files (streamed, every record checked when
+// opened, errors name file:record) or examples held in memory.
+class SBERT_API TrainData {
+ public:
+  static TrainData open(const std::vector<std::filesystem::path>& files,
+                        bool skip_bad_records = false);
+  static TrainData from_examples(std::vector<TrainExample> examples);
+
+  size_t size() const;
+  size_t skipped() const;  // bad records skipped (open with skip_bad_records)
+  std::string name() const;
+  TrainExample example(size_t i) const;
+
+  struct Impl;  // internal
+  explicit TrainData(std::shared_ptr<const Impl> impl);
+  const Impl& impl() const { return *impl_; }
+  ~TrainData();
+  TrainData(const TrainData&);  // cheap: copies share the data
+  TrainData& operator=(const TrainData&);
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+// The processes of a data-parallel job (mpirun, srun: docs/distributed.md).
+class SBERT_API ProcessGroup {
+ public:
+  // From the launcher's environment (OMPI_*, PMI_*, SLURM_*); one process when launched alone.
+  // gpu: exchange GPU buffers (NCCL). Throws when the launch asks for a backend not built in.
+  static ProcessGroup from_environment(int64_t timeout_sec = 600, bool gpu = false);
+  int rank() const;
+  int size() const;
+  const char* backend() const;  // "single", "mpi", "nccl"
+  // Ends every process of the job now with exit code `code` (after one rank failed).
+  [[noreturn]] void abort(int code);
+
+  struct Impl;  // internal
+  explicit ProcessGroup(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+  ~ProcessGroup();
+  ProcessGroup(ProcessGroup&&) noexcept;
+  ProcessGroup& operator=(ProcessGroup&&) noexcept;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// What one optimizer step did.
+struct StepInfo {
+  int64_t step = 0;  // optimizer steps taken so far (this one included)
+  int64_t max_steps = 0;
+  int64_t first_step = 0;  // the step this session started from (resumed runs: > 0)
+  int64_t epoch = 0;
+  double loss = 0, lr = 0, grad_norm = 0, accuracy = 0;
+  double samples_per_sec = 0, tokens_per_sec = 0, elapsed_sec = 0;
+  bool log_due = false;  // every trainer.log_every_n_steps steps, the first and the last
+};
+
+enum class MessageLevel { Info, Warning };
+
+struct FitCallbacks {
+  std::function<void(const StepInfo&)> on_step;
+  // Every validation (val_loss, val_ndcg@10, ...); step 0 is the base model's.
+  std::function<void(int64_t step, const std::map<std::string, double>& metrics)> on_validation;
+  std::function<void(int64_t step, const std::filesystem::path& checkpoint)> on_checkpoint;
+  // Resuming, skipped records, config warnings, ...: one line each, no trailing newline.
+  std::function<void(MessageLevel level, const std::string& text)> on_message;
+  // Asked after every step (and its checkpoint); true: stop there, write a checkpoint and
+  // return with stopped = true. E.g. a flag set by a SIGINT handler.
+  std::function<bool()> should_stop;
+  // Between writing a checkpoint's files and renaming its folder into place (crash tests).
+  std::function<void(int64_t step)> before_checkpoint_commit;
+};
+
+struct TrainResult {
+  int64_t steps = 0;         // optimizer steps taken in total (resumed ones included)
+  int64_t resumed_from = 0;  // step of the checkpoint resumed from (0: fresh start)
+  double last_loss = 0;
+  bool stopped = false;  // should_stop ended the run early
+  std::filesystem::path log_dir;
+  std::filesystem::path last_checkpoint;
+  std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
+};
+
+// The training loop's parts. Rank 0 of a ProcessGroup writes the logs and checkpoints.
+class SBERT_API Trainer {
+ public:
+  // Loads options.restore_from_path; train/validation: the data to use, or empty to open
+  // options.model.data.data_train / data_validation. group: null for one process.
+  Trainer(const TrainOptions& options, std::optional<TrainData> train = std::nullopt,
+          std::optional<TrainData> validation = std::nullopt, ProcessGroup* group = nullptr);
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+
+  // Restores the newest checkpoint under log_dir()/checkpoints (weights, AdamW, data position,
+  // step); false when there is none. Call before the first step.
+  bool resume();
+  // One optimizer step on the next global batch; nullopt when trainer.max_epochs is reached.
+  std::optional<StepInfo> step();
+  // val_loss on the validation data and/or retrieval metrics on model.data.validation_beir;
+  // max_batches > 0 limits the val_loss batches. Logged to metrics.jsonl.
+  // record: false for a check not written to metrics.jsonl (fit's sanity val_loss).
+  std::map<std::string, double> validate(int64_t max_batches = 0, bool record = true);
+  // Writes log_dir()/checkpoints/step-N (atomically), keeps save_top_k by `monitor`.
+  std::filesystem::path save_checkpoint(std::optional<double> monitor = std::nullopt);
+
+  // The newest complete checkpoint under log_dir()/checkpoints when the Trainer was made.
+  std::optional<std::filesystem::path> latest_checkpoint() const;
+  int64_t steps_done() const;
+  int64_t max_steps() const;
+  bool has_validation() const;
+  std::filesystem::path log_dir() const;
+  std::filesystem::path write_plot() const;  // the SVG of metrics.jsonl (rank 0)
+  const Model& model() const;  // the weights being trained (save with Model::save)
+  const TrainOptions& options() const;
+  // Messages (resuming, skipped records) go here; default: dropped.
+  void set_message_handler(std::function<void(MessageLevel, const std::string&)> handler);
+  void set_before_checkpoint_commit(std::function<void(int64_t step)> hook);
+
+  struct Impl;  // internal
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole run on Trainer: resume if a checkpoint exists, the sanity validation, steps,
+// validation every trainer.val_check_interval, checkpoints as exp_manager says, the last one,
+// the plot. Throws sbert::Error on bad options or data.
+SBERT_API TrainResult fit(const TrainOptions& options, const FitCallbacks& callbacks = {},
+                          ProcessGroup* group = nullptr);
+SBERT_API TrainResult fit(const TrainOptions& options, const TrainData& train,
+                          const FitCallbacks& callbacks = {}, ProcessGroup* group = nullptr);
+
+// sbert-plot: the loss, learning-rate and validation curves of log_dir/metrics.jsonl as SVG.
+// Reads log_dir/metrics.jsonl and writes the SVG atomically to output (default
+// log_dir/metrics.svg); returns the path written. For the trainer's end of run.
+SBERT_API std::filesystem::path write_training_plot(const std::filesystem::path& log_dir,
+                                          const std::filesystem::path& output = {});
+
+}  // namespace sbert
