@@ -26,6 +26,16 @@ constexpr size_t kStackBytes = 256 * 1024;     // per emulated thread
 
 enum class LaneState : uint8_t { Ready, AtBarrier, AtWarp, Done };
 
+// One cp.async in flight (simt/emu/async.cpp): done, as the issuing thread's own accesses, when
+// that thread waits for its group.
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  uint32_t bytes;      // copy size (4, 8 or 16)
+  uint32_t src_bytes;  // bytes read from src; the rest of dst is zero-filled
+  uint32_t group;      // index of the commit group it belongs to
+};
+
 // One emulated thread.
 struct Lane {
   uint3 tid{};
@@ -38,6 +48,9 @@ struct Lane {
   const char* wait_file = nullptr;  // where it waits (barrier or collective)
   int wait_line = 0;
   uint64_t coll_result = 0;
+  // cp.async copies this thread issued and has not waited for (simt/emu/async.cpp).
+  std::vector<AsyncCopy> async_copies;
+  uint32_t async_committed = 0;  // cp.async.commit_group count so far
 };
 
 // A warp collective some lanes have reached.
