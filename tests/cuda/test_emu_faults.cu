@@ -125,6 +125,29 @@ TEST_CASE("emu: warp-synchronous shared memory without __syncwarp is a race", "[
   cudaFree(out);
 }
 
+// Neighbouring 2-byte values of one 4-byte word written by different threads (bf16 tiles) do
+// not race; two threads writing the same 2 bytes do.
+template <bool kSameBytes>
+__global__ void half_words_kernel(uint16_t* out) {
+  SIMT_SHARED(s, uint16_t[64]);
+  const unsigned t = threadIdx.x;
+  s[kSameBytes ? t / 2 : t] = static_cast<uint16_t>(t);
+  __syncthreads();
+  out[t] = s[t];
+}
+
+TEST_CASE("emu: races are tracked per byte: neighbouring 16-bit stores are not a race",
+          "[cuda][emu]") {
+  uint16_t* out = device_array<uint16_t>(64);
+  const Outcome bad = observe([&] { simt::launch<half_words_kernel<true>>({1, 64, 0, nullptr}, out); });
+  CHECK(bad.error == cudaErrorLaunchFailure);
+  CHECK(bad.has(Check::Racecheck, "write-after-write"));
+  const Outcome good = observe([&] { simt::launch<half_words_kernel<false>>({1, 64, 0, nullptr}, out); });
+  CHECK(good.error == cudaSuccess);
+  CHECK(good.reports.empty());
+  cudaFree(out);
+}
+
 // ---- a shuffle reading a lane outside its mask ---------------------------------------------
 template <bool kOutside>
 __global__ void half_warp_shuffle_kernel(float* out) {

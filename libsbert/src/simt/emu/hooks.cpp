@@ -5,6 +5,7 @@
 // address (the thread's own stack, the block's shared memory, device memory, the kernel's
 // parameters, a loaded binary's globals, or anything else: host memory) and apply memcheck,
 // initcheck and the shared-memory race detector.
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -77,26 +78,39 @@ void shared_access(Exec& e, Lane& me, size_t off, size_t n, Access acc) {
       s = SharedWord{};
       s.serial = b.serial;
     }
+    const size_t lo = std::max(off, word * 4), hi = std::min(off + n, word * 4 + 4);
+    const auto m = static_cast<uint8_t>(((1u << (hi - lo)) - 1u) << (lo - word * 4));
     if (acc == Access::Read) {
-      if (!ordered(b, me, s.writer, s.w_epoch, s.w_coll)) {
+      if ((s.w_mask & m) && !ordered(b, me, s.writer, s.w_epoch, s.w_coll)) {
         race(e, me, off, n, "read", "write", s.writer, "read-after-write");
       }
-      if (s.reader[0] != me.linear) {
+      if (s.reader[0] == me.linear) {
+        s.r_mask[0] |= m;
+      } else {
         s.reader[1] = s.reader[0], s.r_epoch[1] = s.r_epoch[0], s.r_coll[1] = s.r_coll[0];
+        s.r_mask[1] = s.r_mask[0];
+        s.reader[0] = me.linear, s.r_mask[0] = m;
       }
-      s.reader[0] = me.linear, s.r_epoch[0] = b.epoch, s.r_coll[0] = w.collectives;
+      s.r_epoch[0] = b.epoch, s.r_coll[0] = w.collectives;
     } else {
-      if (!ordered(b, me, s.writer, s.w_epoch, s.w_coll)) {
+      if ((s.w_mask & m) && !ordered(b, me, s.writer, s.w_epoch, s.w_coll)) {
         race(e, me, off, n, "write", "write", s.writer, "write-after-write");
       }
       for (int r = 0; r < 2; ++r) {
-        if (!ordered(b, me, s.reader[r], s.r_epoch[r], s.r_coll[r])) {
+        if ((s.r_mask[r] & m) && !ordered(b, me, s.reader[r], s.r_epoch[r], s.r_coll[r])) {
           race(e, me, off, n, "write", "read", s.reader[r], "write-after-read");
           break;
         }
       }
-      s.writer = me.linear, s.w_epoch = b.epoch, s.w_coll = w.collectives;
-      s.reader[0] = s.reader[1] = -1;
+      if (s.writer == me.linear && s.w_epoch == b.epoch && s.w_coll == w.collectives) {
+        s.w_mask |= m;
+      } else {
+        s.writer = me.linear, s.w_epoch = b.epoch, s.w_coll = w.collectives, s.w_mask = m;
+      }
+      for (int r = 0; r < 2; ++r) {
+        s.r_mask[r] &= static_cast<uint8_t>(~m);
+        if (!s.r_mask[r]) s.reader[r] = -1;
+      }
     }
   }
 }

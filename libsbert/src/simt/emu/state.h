@@ -76,13 +76,17 @@ struct Warp {
   const void* combine_ctx = nullptr;
 };
 
-// Race-detector shadow of one 4-byte word of shared memory.
+// Race-detector shadow of one 4-byte word of shared memory. The byte masks say which bytes of
+// the word the last writer and the two last readers touched, so threads writing neighbouring
+// 1- or 2-byte values (bf16 tiles) do not race.
 struct SharedWord {
   uint64_t serial = 0;  // block serial the entry belongs to (stale entries are empty)
   uint32_t w_epoch = 0, w_coll = 0;
   int32_t writer = -1;
   uint32_t r_epoch[2]{}, r_coll[2]{};
   int32_t reader[2]{-1, -1};
+  uint8_t w_mask = 0;
+  uint8_t r_mask[2]{};
 };
 
 struct Block {
