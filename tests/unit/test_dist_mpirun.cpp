@@ -183,11 +183,18 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
     CHECK(v2.size() == 3);  // with retrieval validation the base model's is logged too
     CHECK(max_abs_diff(v1, v2) <= 1e-5);
     // tiny-bert is random: NDCG@10 stays near 0, MAP@100 and recall@100 do not.
+    // Step 0 scores the same (base) weights in both runs: the sharded validation must equal one
+    // process's. At steps 5 and 10 the weights differ by dw (summation order of the gradient
+    // all-reduce), and a rank metric moves when that noise reorders two near-tied documents:
+    // seen as 5.2e-6 on MAP@100 at step 5 with one machine's OpenBLAS kernels (commit 0a5da95
+    // too), 0 on another. 1e-4 still catches a missing or misplaced shard.
     for (const char* key : {"val_ndcg@10", "val_map@100", "val_recall@100"}) {
       const auto r2 = losses(tmp / "two", key), r1 = losses(tmp / "one", key);
       INFO(key);
-      CHECK(r2.size() == 3);  // the base model (step 0), steps 5 and 10
-      CHECK(max_abs_diff(r1, r2) <= 1e-6);
+      REQUIRE(r2.size() == 3);  // the base model (step 0), steps 5 and 10
+      REQUIRE(r1.size() == 3);
+      CHECK(std::fabs(r1[0] - r2[0]) <= 1e-6);
+      CHECK(max_abs_diff(r1, r2) <= 1e-4);
     }
     CHECK(losses(tmp / "two", "val_map@100").front() !=
           losses(tmp / "two", "val_map@100").back());  // it measured the training
