@@ -24,15 +24,17 @@ extern "C" void on_sigint(int) { g_interrupted = 1; }
 
 // Fault injection for the crash-and-resume tests: SIGKILL this process after a given step, or
 // while a checkpoint's files are written but not yet renamed into place; in a multi-process
-// job also throw, or stall (to trip the other ranks' collective timeout), after a step. With
-// SBERT_FAULT_RANK=r only rank r misbehaves.
+// job also throw, or stall (to trip the other ranks' collective timeout), after a step; or
+// raise SIGINT after a step, as a Ctrl-C then would. With SBERT_FAULT_RANK=r only rank r
+// misbehaves.
 int64_t env_step(const char* name) {
   const char* v = std::getenv(name);
   return v ? std::atoll(v) : -1;
 }
 
 struct Faults {
-  int64_t kill_after = -1, kill_in_ckpt = -1, throw_after = -1, stall_after = -1;
+  int64_t kill_after = -1, kill_in_ckpt = -1, throw_after = -1, stall_after = -1,
+          sigint_after = -1;
 };
 
 Faults read_faults(int rank) {
@@ -43,6 +45,7 @@ Faults read_faults(int rank) {
   f.kill_in_ckpt = env_step("SBERT_FAULT_KILL_IN_CHECKPOINT");
   f.throw_after = env_step("SBERT_FAULT_THROW_AFTER_STEP");
   f.stall_after = env_step("SBERT_FAULT_STALL_AFTER_STEP");
+  f.sigint_after = env_step("SBERT_FAULT_SIGINT_AFTER_STEP");
   return f;
 }
 
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
         throw sbert::Error("[fault] injected failure after step " + std::to_string(current));
       }
       if (current == faults.stall_after) std::this_thread::sleep_for(std::chrono::hours(1));
+      if (current == faults.sigint_after) std::raise(SIGINT);
       return g_interrupted != 0;
     };
     if (group.size() == 1) std::signal(SIGINT, on_sigint);

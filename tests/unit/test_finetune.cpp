@@ -3,6 +3,8 @@
 // the user already has.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -93,6 +95,30 @@ TEST_CASE("SIGKILL at a random step, then resume: bitwise the same model", "[fin
   INFO(resumed.stderr_text);
   REQUIRE(resumed.exit_code == 0);
   if (kill_at >= 3) CHECK_THAT(resumed.stderr_text, Contains("resuming from"));
+  require_same_final_state(tmp / "a", tmp / "b");
+}
+
+TEST_CASE("Ctrl-C stops after the step with a checkpoint and exit 130 and the run resumes exactly",
+          "[finetune][resume]") {
+  test::TempDir tmp;
+  const fs::path config = write_config(tmp.path(), test::write_train_records(tmp.path()));
+  const auto a = finetune(config, tmp / "a");
+  REQUIRE(a.exit_code == 0);
+  // SIGINT is raised inside the process after step 5 (what a Ctrl-C during step 5 amounts to):
+  // the app's handler asks the trainer to stop at the end of the step.
+  const auto stopped = finetune(config, tmp / "b", {"SBERT_FAULT_SIGINT_AFTER_STEP=5"});
+  INFO(stopped.stderr_text);
+  REQUIRE(stopped.exit_code == 130);
+  CHECK_THAT(stopped.stderr_text,
+             Contains("sbert-finetune: interrupted after step 5; checkpoint ") &&
+                 Contains("(run again to resume)"));
+  CHECK(std::count(stopped.stderr_text.begin(), stopped.stderr_text.end(), '\n') >= 1);
+  CHECK(fs::exists(tmp / "b" / "checkpoints" / "latest"));
+  CHECK_THAT(test::slurp(tmp / "b" / "checkpoints" / "latest"), Contains("5"));
+  const auto resumed = finetune(config, tmp / "b");
+  INFO(resumed.stderr_text);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.stderr_text, Contains("resuming from"));
   require_same_final_state(tmp / "a", tmp / "b");
 }
 
