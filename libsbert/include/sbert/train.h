@@ -258,7 +258,8 @@ class SBERT_API Trainer {
   // Restores the newest checkpoint under log_dir()/checkpoints (weights, AdamW, data position,
   // step); false when there is none. Call before the first step.
   bool resume();
-  // One optimizer step on the next global batch; nullopt when trainer.max_epochs is reached.
+  // One optimizer step on the next global batch; nullopt (and no step) once max_steps() steps
+  // are done or trainer.max_epochs is reached, so `while (auto s = trainer.step())` is a run.
   std::optional<StepInfo> step();
   // val_loss on the validation data and/or retrieval metrics on model.data.validation_beir;
   // max_batches > 0 limits the val_loss batches. Logged to metrics.jsonl.

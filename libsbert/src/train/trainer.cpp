@@ -402,6 +402,8 @@ void Trainer::Impl::open_log() {
 }
 
 std::optional<StepInfo> Trainer::Impl::step() {
+  // The run's end: `while (auto s = trainer.step())` must stop at max_steps as fit does.
+  if (state_.step >= max_steps_) return std::nullopt;
   open_log();
   if (!clock_started_) {
     t0_ = std::chrono::steady_clock::now();
