@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
 
     const std::string output = args.get("--output");
-    if (!output.ends_with(".npy"))
-      throw sbert::cli::UsageError{"--output must name a .npy file (the only format written), got '" +
-                                   output + "'"};
+    sbert::cli::require_extension("--output", output, ".npy", "float32 NumPy, the only format written");
     const auto texts = sbert::read_texts(args.get("--input"));
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");

@@ -88,9 +88,8 @@ int main(int argc, char** argv) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
     }
-    if (args.has("--output") && !args.get("--output").ends_with(".json"))
-      throw sbert::cli::UsageError{"--output must name a .json file (the metrics are written as "
-                                   "JSON), got '" + args.get("--output") + "'"};
+    if (args.has("--output"))
+      sbert::cli::require_extension("--output", args.get("--output"), ".json", "the metrics as JSON");
     const bool beir = args.has("--beir"), sts = args.has("--sts");
     if (beir == sts) throw sbert::cli::UsageError{"give exactly one of --beir DIR or --sts FILE"};
     sbert::EmbedOptions opt;

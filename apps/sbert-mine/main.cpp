@@ -109,9 +109,8 @@ int main(int argc, char** argv) {
       throw UsageError{m};
     }
 
-    if (!args.get("--output").ends_with(".jsonl"))
-      throw UsageError{"--output must name a .jsonl file (NeMo training JSONL is written), got '" +
-                       args.get("--output") + "'"};
+    sbert::cli::require_extension("--output", args.get("--output"), ".jsonl",
+                                  "NeMo training records, one JSON object per line");
     const auto model = sbert::Model::load(args.get("--model"));
     const auto st = sbert::mine::mine_beir(model, args.get("--beir"), args.get("--output"), o);
     const auto& c = st.select;
