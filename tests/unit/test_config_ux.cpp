@@ -68,6 +68,11 @@ TEST_CASE("config: errors name where a bad value came from: file:line, override 
   CHECK_THAT(msg, Contains("warmup_steps (50) is greater than trainer.max_steps (10)"));
   CHECK_THAT(msg, Contains("model.optim.sched.warmup_steps: a.yaml:"));
   CHECK_THAT(msg, Contains("trainer.max_steps: command-line override 'trainer.max_steps=10'"));
+  // A section given whole on the command line: its leaves come from that override.
+  CHECK_THROWS_WITH(
+      TrainOptions::from_nemo_yaml_text(kBase, "a.yaml", {"model.optim={lr: -1}"}),
+      Contains("command-line override 'model.optim={lr: -1}': key 'model.optim.lr' must be "
+               "positive"));
   // An unknown key on the command line: the override, and the closest key.
   CHECK_THROWS_WITH(
       TrainOptions::from_nemo_yaml_text(kBase, "a.yaml", {"model.optim.lrr=1"}),
@@ -123,6 +128,7 @@ TEST_CASE("config: conf/reference.yaml is what the key table generates, and read
           "defaults",
           "[config][ux]") {
   const fs::path ref = test::source_dir() / "conf" / "reference.yaml";
+  INFO("a key changed? regenerate: build/bin/sbert-finetune --reference > conf/reference.yaml");
   CHECK(test::slurp(ref) == TrainOptions::reference_yaml());
   // Every key in it is a key, and its values are the defaults.
   const TrainOptions o = TrainOptions::from_nemo_yaml_text(

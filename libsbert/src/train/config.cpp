@@ -800,10 +800,20 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
   std::vector<std::pair<std::string, YAML::Node>> leaves;
   flatten(root, "", leaves);
   for (const auto& [key, node] : leaves) {
-    if (!origins.count(key)) {
-      origins[key] = node.Mark().line >= 0 ? cat(source.string(), ":", node.Mark().line + 1)
-                                           : source.string();
+    if (origins.count(key)) continue;
+    // A leaf of a section given whole on the command line (model.optim={lr: 1}): that override.
+    std::string section = key;
+    for (size_t dot; (dot = section.rfind('.')) != std::string::npos;) {
+      section.resize(dot);
+      const auto it = origins.find(section);
+      if (it != origins.end() && it->second.rfind(kOverride, 0) == 0) {
+        origins[key] = it->second;
+        break;
+      }
     }
+    if (origins.count(key)) continue;
+    origins[key] = node.Mark().line >= 0 ? cat(source.string(), ":", node.Mark().line + 1)
+                                         : source.string();
   }
   std::map<std::string, std::string> seen_hn;  // both hard_negatives_to_train keys must agree
   const std::vector<Key> table = keys();
