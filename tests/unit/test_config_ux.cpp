@@ -58,7 +58,8 @@ TEST_CASE("config: errors name where a bad value came from: file:line, override 
   // From the defaults: micro_batch_size 4 (default) > global_batch_size 2 (file).
   CHECK_THROWS_WITH(
       TrainOptions::from_nemo_yaml_text(kBase + "model:\n  global_batch_size: 2\n", "a.yaml"),
-      Contains("default (not set in a.yaml): key 'model.micro_batch_size' (4) is larger"));
+      Contains("default (not set in a.yaml): key 'model.micro_batch_size' (4) is larger") &&
+          Contains("(model.global_batch_size: a.yaml:8)"));
   // Warmup from the file, max_steps from an override: both named.
   const std::string msg = test::error_of([&] {
     TrainOptions::from_nemo_yaml_text(

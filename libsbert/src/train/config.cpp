@@ -705,13 +705,20 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
   SBERT_CHECK(t.max_steps > 0 || (t.max_steps == -1 && t.max_epochs > 0), "[config] ",
               at("trainer.max_steps"), "key 'trainer.max_steps' must be positive (or -1 with "
               "trainer.max_epochs > 0), got ", t.max_steps);
+  // A check across two keys names where the other one came from too.
+  auto also = [&](const std::string& key) {
+    const std::string o = origin_of(src, origins, key);
+    return o.empty() ? o : " (" + key + ": " + o + ")";
+  };
   SBERT_CHECK(m.micro_batch_size <= m.global_batch_size, "[config] ",
               at("model.micro_batch_size"), "key 'model.micro_batch_size' (", m.micro_batch_size,
-              ") is larger than model.global_batch_size (", m.global_batch_size, ")");
+              ") is larger than model.global_batch_size (", m.global_batch_size, ")",
+              also("model.global_batch_size"));
   const int64_t per_step = m.micro_batch_size * t.devices * t.num_nodes;
   SBERT_CHECK(m.global_batch_size % per_step == 0, "[config] ", at("model.global_batch_size"),
               "key 'model.global_batch_size' (", m.global_batch_size,
-              ") must be a multiple of micro_batch_size x devices x num_nodes (", per_step, ")");
+              ") must be a multiple of micro_batch_size x devices x num_nodes (", per_step, ")",
+              also("model.micro_batch_size"));
   const std::string mon = "exp_manager.checkpoint_callback_params.monitor";
   const std::string mode = "exp_manager.checkpoint_callback_params.mode";
   const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
