@@ -221,7 +221,9 @@ struct Key {
   // "" when the value is acceptable, else "must be positive, got -1".
   std::function<std::string(const TrainOptions&)> check;
   bool write = true;  // false: an alias of another key (not written by to_yaml)
-  bool input_path = false;  // a file or folder read: relative to the config file's folder
+  // Set for files and folders read: makes the key's relative paths relative to `base` (the
+  // config file's folder).
+  std::function<void(TrainOptions&, const fs::path& base)> rebase;
 };
 
 template <class T>
@@ -260,6 +262,23 @@ std::function<bool(const T&)> at_least(T lo) {
   return [lo](const T& v) { return v >= lo; };
 }
 
+void rebase_path(std::string& p, const fs::path& base) {
+  if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
+}
+
+// Marks k as a path to read (one path or a list of them).
+template <class T>
+Key input_path(Key k, Field<T> field) {
+  k.rebase = [field](TrainOptions& o, const fs::path& base) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      rebase_path(field(o), base);
+    } else {
+      for (std::string& p : field(o)) rebase_path(p, base);
+    }
+  };
+  return k;
+}
+
 #define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
 
 // Built on every call (a few microseconds) rather than kept in a static: no globals.
@@ -270,9 +289,9 @@ std::vector<Key> keys() {
     using D = double;
     std::vector<Key> k;
     k.push_back(key<S>("name", SBERT_FIELD(S, name), "run name (exp_manager.name's default)"));
-    k.push_back(key<S>("restore_from_path", SBERT_FIELD(S, restore_from_path),
-                       "Hugging Face / sentence-transformers folder to fine-tune"));
-    k.back().input_path = true;
+    k.push_back(input_path(key<S>("restore_from_path", SBERT_FIELD(S, restore_from_path),
+                                  "Hugging Face / sentence-transformers folder to fine-tune"),
+                           SBERT_FIELD(S, restore_from_path)));
     k.push_back(key<int>("trainer.devices", SBERT_FIELD(int, trainer.devices),
                          "processes per machine", at_least(1), "must be at least 1"));
     k.push_back(key<int>("trainer.num_nodes", SBERT_FIELD(int, trainer.num_nodes), "machines",
@@ -409,14 +428,15 @@ std::vector<Key> keys() {
     hn.write = false;
     k.push_back(hn);
     const std::string d = "model.data.";
-    k.push_back(key<std::vector<S>>(d + "data_train",
-                                    SBERT_FIELD(std::vector<S>, model.data.data_train),
-                                    "NeMo JSON/JSONL training files"));
-    k.back().input_path = true;
-    k.push_back(key<std::vector<S>>(d + "data_validation",
-                                    SBERT_FIELD(std::vector<S>, model.data.data_validation),
-                                    "NeMo JSON/JSONL validation files (val_loss)"));
-    k.back().input_path = true;
+    k.push_back(input_path(key<std::vector<S>>(d + "data_train",
+                                               SBERT_FIELD(std::vector<S>, model.data.data_train),
+                                               "NeMo JSON/JSONL training files"),
+                           SBERT_FIELD(std::vector<S>, model.data.data_train)));
+    k.push_back(input_path(
+        key<std::vector<S>>(d + "data_validation",
+                            SBERT_FIELD(std::vector<S>, model.data.data_validation),
+                            "NeMo JSON/JSONL validation files (val_loss)"),
+        SBERT_FIELD(std::vector<S>, model.data.data_validation)));
     k.push_back(key<I>(d + "hard_negatives_to_train",
                        SBERT_FIELD(I, model.data.hard_negatives_to_train),
                        "negatives per query", at_least<I>(0), "must be >= 0"));
@@ -442,9 +462,9 @@ std::vector<Key> keys() {
     k.push_back(key<bool>(d + "skip_bad_records", SBERT_FIELD(bool, model.data.skip_bad_records),
                           "skip (and count) bad records instead of failing"));
     const std::string vb = d + "validation_beir.";
-    k.push_back(key<S>(vb + "path", SBERT_FIELD(S, model.data.validation_beir.path),
-                       "BEIR folder for retrieval validation (empty: off)"));
-    k.back().input_path = true;
+    k.push_back(input_path(key<S>(vb + "path", SBERT_FIELD(S, model.data.validation_beir.path),
+                                  "BEIR folder for retrieval validation (empty: off)"),
+                           SBERT_FIELD(S, model.data.validation_beir.path)));
     k.push_back(key<S>(vb + "split", SBERT_FIELD(S, model.data.validation_beir.split),
                        "qrels split", [](const S& v) { return !v.empty(); },
                        "must name a qrels split"));
@@ -863,15 +883,12 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
       if (!w.empty()) cfg.warnings.push_back(w);
     } catch (const Error& e) {
       // The schedule's keys may come from three places: name each one's.
-      std::string from;
-      for (const std::string k : {"model.optim.sched.warmup_steps", "trainer.max_steps",
-                                  "model.optim.sched.warmup_ratio",
-                                  "model.optim.sched.constant_steps"}) {
-        if (k.find("sched.warmup_steps") == std::string::npos && k != "trainer.max_steps" &&
-            !origins.count(k))
-          continue;
-        from += cat(from.empty() ? "" : "; ", k, ": ", origin_of(source, &origins, k));
-      }
+      std::string from = cat(
+          "model.optim.sched.warmup_steps: ",
+          origin_of(source, &origins, "model.optim.sched.warmup_steps"),
+          "; trainer.max_steps: ", origin_of(source, &origins, "trainer.max_steps"));
+      for (const char* k : {"model.optim.sched.warmup_ratio", "model.optim.sched.constant_steps"})
+        if (origins.count(k)) from += cat("; ", k, ": ", origins.at(k));
       fail("[config] ", e.what(), " (", from, ")");
     }
   }
@@ -888,19 +905,11 @@ TrainOptions TrainOptions::from_nemo_yaml(const fs::path& config_dir,
   // A relative path written in the file names a place next to the file, as Hydra users expect,
   // wherever sbert-finetune runs; an override's is relative to the current folder, as a shell's.
   // Outputs (exp_manager.*) stay relative to the current folder.
-  const fs::path base = file.parent_path();
-  auto rebase = [&](std::string& p) {
-    if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
-  };
   for (const Key& k : keys()) {
-    if (!k.input_path) continue;
+    if (!k.rebase) continue;
     const auto it = cfg.origins.find(k.name);
     if (it == cfg.origins.end() || it->second.rfind(kOverride, 0) == 0) continue;
-    if (k.name == "restore_from_path") rebase(cfg.restore_from_path);
-    if (k.name == "model.data.data_train") for (auto& p : cfg.model.data.data_train) rebase(p);
-    if (k.name == "model.data.data_validation")
-      for (auto& p : cfg.model.data.data_validation) rebase(p);
-    if (k.name == "model.data.validation_beir.path") rebase(cfg.model.data.validation_beir.path);
+    k.rebase(cfg, file.parent_path());
   }
   return cfg;
 }
