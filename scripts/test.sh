@@ -39,6 +39,10 @@ LD_LIBRARY_PATH="$ROOT/$BUILD_DIR/install/lib:${LD_LIBRARY_PATH:-}" \
   "$BUILD_DIR/example/embed_text" "$SBERT_MINILM_DIR" examples/data/sentences.txt >/dev/null
 echo "examples/embed_text: built against the installed package and ran"
 
+# Every command of README.md and docs/*.md runs as written, on the bundled small data
+# (tools/docs/check_commands.sh: the mapping, the not-run fences and why).
+tools/docs/check_commands.sh "$BUILD_DIR"
+
 # The installed headers declare the training API, and a program outside the tree fine-tunes,
 # evaluates and saves with it (examples/finetune, on the tiny BEIR folder it ships).
 for h in train.h eval.h mine.h convert.h; do

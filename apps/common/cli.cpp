@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -107,6 +108,14 @@ std::string Args::usage() const {
     s << "\n";
   }
   return s.str();
+}
+
+void require_extension(const std::string& option, const std::string& path, const std::string& ext,
+                       const std::string& format) {
+  const std::filesystem::path p(path);
+  if (p.has_extension() && p.extension() != ext) {
+    throw UsageError{option + " must name a " + ext + " file (" + format + "), got '" + path + "'"};
+  }
 }
 
 int run(const std::string& program, const std::function<int()>& body) {

@@ -48,6 +48,12 @@ struct UsageError {
   std::string message;
 };
 
+// An output path whose extension names another format is a UsageError ("--output out.csv" for a
+// .npy writer): "--output must name a .npy file (float32 NumPy), got 'out.csv'". A path without
+// an extension is accepted as given.
+void require_extension(const std::string& option, const std::string& path, const std::string& ext,
+                       const std::string& format);
+
 // Runs body; maps UsageError to exit 2 and sbert::Error / std::exception to exit 1, each with a
 // single line "<program>: error: <message>" on stderr.
 int run(const std::string& program, const std::function<int()>& body);

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "sbert/util.h"
+#include "sbert/error.h"
 #include "sbert/util.h"
 #include "sbert/model.h"
 
@@ -19,7 +19,10 @@ int main(int argc, char** argv) {
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
          {"--prefix", "string prepended to every text, e.g. \"query: \"", true, false, ""},
-         {"--device", "cpu or cuda", true, false, "cpu"},
+         {"--device",
+          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
+          "CUDA kernels yet)",
+          true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
@@ -34,7 +37,11 @@ int main(int argc, char** argv) {
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
 
+    const std::string output = args.get("--output");
+    sbert::cli::require_extension("--output", output, ".npy", "float32 NumPy, the only format written");
     const auto texts = sbert::read_texts(args.get("--input"));
+    if (texts.empty())
+      throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");
     const auto model = sbert::Model::load(args.get("--model"));
     const auto emb = model.embed(texts, opt);
     sbert::write_npy_f32(args.get("--output"), emb.data.data(), emb.rows, emb.dim);

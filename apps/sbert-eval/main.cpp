@@ -79,12 +79,17 @@ int main(int argc, char** argv) {
           "      sentence-transformers does (relevant but never retrieved / ignored); default: an\n"
           "      error naming the qrels file and line",
           false, false, ""},
-         {"--device", "cpu or cuda", true, false, "cpu"},
+         {"--device",
+          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
+          "CUDA kernels yet)",
+          true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
     }
+    if (args.has("--output"))
+      sbert::cli::require_extension("--output", args.get("--output"), ".json", "the metrics as JSON");
     const bool beir = args.has("--beir"), sts = args.has("--sts");
     if (beir == sts) throw sbert::cli::UsageError{"give exactly one of --beir DIR or --sts FILE"};
     sbert::EmbedOptions opt;

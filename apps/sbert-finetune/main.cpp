@@ -61,7 +61,11 @@ int main(int argc, char** argv) {
         "--keys lists every key with its type, default and meaning.",
         {{"--config-path", "folder holding the config", true, false, ""},
          {"--config-name", "config file name (with or without .yaml)", true, false, ""},
-         {"--keys", "print every config key and exit", false, false, ""}},
+         {"--keys", "print every config key and exit", false, false, ""},
+         {"--reference", "print the commented reference config (conf/reference.yaml) and exit",
+          false, false, ""},
+         {"--dry-run", "print the resolved config, each value with where it came from (default, "
+          "file:line, command-line override), and exit without training", false, false, ""}},
         /*allow_positional=*/true);
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
@@ -71,11 +75,20 @@ int main(int argc, char** argv) {
       std::fputs(sbert::TrainOptions::keys_help().c_str(), stdout);
       return 0;
     }
+    if (args.flag("--reference")) {
+      std::fputs(sbert::TrainOptions::reference_yaml().c_str(), stdout);
+      return 0;
+    }
     if (!args.has("--config-path") || !args.has("--config-name")) {
       throw sbert::cli::UsageError{"missing required option --config-path / --config-name"};
     }
     const sbert::TrainOptions opt = sbert::TrainOptions::from_nemo_yaml(
         args.get("--config-path"), args.get("--config-name"), args.positional());
+    if (args.flag("--dry-run")) {
+      std::fputs(opt.describe().c_str(), stdout);
+      for (const auto& w : opt.warnings) std::fprintf(stderr, "sbert-finetune: warning: %s\n", w.c_str());
+      return 0;
+    }
     sbert::ProcessGroup group = sbert::ProcessGroup::from_environment(
         opt.trainer.dist_timeout_sec, opt.trainer.accelerator == sbert::Accelerator::GPU);
     const int rank = group.rank();

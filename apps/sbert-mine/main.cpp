@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
          {"--beir", "BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv", true, true, ""},
          {"--split", "qrels split to mine for", true, false, "train"},
          {"--output", "output .jsonl (written atomically)", true, true, ""},
-         {"--num-negatives", "negatives per query (K >= 0)", true, true, ""},
+         {"--num-negatives", "negatives per query (K >= 0; 0: records without negatives, nothing embedded)", true, true, ""},
          {"--range-min", "first candidate rank to use (0-based, among surviving candidates)", true,
           false, "0"},
          {"--range-max", "candidate ranks used are [range-min, range-max)", true, false, "50"},
@@ -55,7 +55,10 @@ int main(int argc, char** argv) {
           ""},
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
-         {"--device", "cpu or cuda", true, false, "cpu"},
+         {"--device",
+          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
+          "CUDA kernels yet)",
+          true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          {"--query-chunk", "queries per search task", true, false, "16"},
          {"--doc-chunk", "corpus rows scored per pass (scratch: threads x 4 x N floats)", true,
@@ -106,6 +109,8 @@ int main(int argc, char** argv) {
       throw UsageError{m};
     }
 
+    sbert::cli::require_extension("--output", args.get("--output"), ".jsonl",
+                                  "NeMo training records, one JSON object per line");
     const auto model = sbert::Model::load(args.get("--model"));
     const auto st = sbert::mine::mine_beir(model, args.get("--beir"), args.get("--output"), o);
     const auto& c = st.select;

@@ -49,6 +49,9 @@ struct SBERT_API TrainOptions {
     int64_t max_steps = 1000;          // -1: run max_epochs
     int64_t max_epochs = -1;           // -1: unbounded (max_steps decides)
     int64_t val_check_interval = 100;  // optimizer steps between validations
+    // Lightning's float val_check_interval: validate every this fraction of an epoch, in (0, 1]
+    // (steps = max(1, round(fraction x batches per epoch))). 0: val_check_interval counts steps.
+    double val_check_fraction = 0;
     int64_t num_sanity_val_steps = 2;  // validation batches before training (0: none)
     int64_t limit_val_batches = -1;    // -1: the whole validation set
     int64_t log_every_n_steps = 10;    // how often on_step's `log_due` is true
@@ -128,6 +131,9 @@ struct SBERT_API TrainOptions {
   std::filesystem::path source;
   std::vector<std::string> ignored_keys;  // NeMo keys accepted without effect
   std::vector<std::string> warnings;      // passed to on_message by fit()
+  // key -> where its value came from: "conf/x.yaml:12" or "command-line override 'k=v'". A key
+  // absent here has its default (or was set in code).
+  std::map<std::string, std::string> origins;
 
   // Throws sbert::Error("[config] key 'model.optim.lr' must be positive, got -1") for the first
   // bad value (and names `source` when set). Works on options built in code; the Trainer
@@ -151,6 +157,14 @@ struct SBERT_API TrainOptions {
   std::string to_yaml() const;
   // One line per key: "model.optim.lr (double, default 0.0002): peak learning rate".
   static std::string keys_help();
+  // Every key as nested YAML with its default, each preceded by a comment with its type and
+  // meaning: conf/reference.yaml is this text (a test keeps them equal).
+  static std::string reference_yaml();
+  // Every key, one line each, with its value and where it came from:
+  // "model.optim.lr: 5e-05  # conf/demo.yaml:44" (default, file:line or command-line override).
+  std::string describe() const;
+  // The validation interval in steps for an epoch of `batches_per_epoch` optimizer steps.
+  int64_t val_check_steps(int64_t batches_per_epoch) const;
 };
 
 // One training example: a query, its positive passage and hard negatives (NeMo's record).
@@ -272,6 +286,7 @@ class SBERT_API Trainer {
   std::optional<std::filesystem::path> latest_checkpoint() const;
   int64_t steps_done() const;
   int64_t max_steps() const;
+  int64_t steps_per_epoch() const;  // optimizer steps in one pass over the training data
   bool has_validation() const;
   std::filesystem::path log_dir() const;
   std::filesystem::path write_plot() const;  // the SVG of metrics.jsonl (rank 0)

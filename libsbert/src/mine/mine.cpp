@@ -311,29 +311,37 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   }
   ms.seconds_read = seconds_since(t0);
 
-  // Embed.
-  t0 = std::chrono::steady_clock::now();
-  EmbedOptions eo = options.embed;
-  eo.prefix = options.passage_prefix;
-  Embeddings demb = model.embed(docs, eo);
   std::vector<std::string> qtexts;
   qtexts.reserve(static_cast<size_t>(nq));
   for (const int64_t r : query_rows) qtexts.push_back(query_text(r));
-  eo.prefix = options.query_prefix;
-  Embeddings qemb = model.embed(qtexts, eo);
-  SBERT_CHECK(demb.dim == qemb.dim && demb.rows == ndocs && qemb.rows == nq,
-              "[mine] unexpected embedding shapes");
-  eval::l2_normalize_rows(demb.data.data(), demb.rows, demb.dim);
-  eval::l2_normalize_rows(qemb.data.data(), qemb.rows, qemb.dim);
-  ms.seconds_embed = seconds_since(t0);
+  std::vector<QueryNegatives> negs(static_cast<size_t>(nq));
+  Embeddings demb, qemb;
+  if (options.select.num_negatives == 0 && !options.write_ids) {
+    // Records with no negatives and no scores need no embedding: the whole corpus would be
+    // embedded for nothing.
+    ms.select.queries = nq;
+  } else {
+    // Embed.
+    t0 = std::chrono::steady_clock::now();
+    EmbedOptions eo = options.embed;
+    eo.prefix = options.passage_prefix;
+    demb = model.embed(docs, eo);
+    eo.prefix = options.query_prefix;
+    qemb = model.embed(qtexts, eo);
+    SBERT_CHECK(demb.dim == qemb.dim && demb.rows == ndocs && qemb.rows == nq,
+                "[mine] unexpected embedding shapes");
+    eval::l2_normalize_rows(demb.data.data(), demb.rows, demb.dim);
+    eval::l2_normalize_rows(qemb.data.data(), qemb.rows, qemb.dim);
+    ms.seconds_embed = seconds_since(t0);
 
-  // Search and select.
-  t0 = std::chrono::steady_clock::now();
-  SelectOptions so = options.select;
-  if (so.search.threads == 0) so.search.threads = options.embed.threads;
-  const auto negs = select_negatives(qemb.data.data(), nq, demb.data.data(), demb.rows, demb.dim,
-                                     positives, excluded, keys, so, &ms.select);
-  ms.seconds_search = seconds_since(t0);
+    // Search and select.
+    t0 = std::chrono::steady_clock::now();
+    SelectOptions so = options.select;
+    if (so.search.threads == 0) so.search.threads = options.embed.threads;
+    negs = select_negatives(qemb.data.data(), nq, demb.data.data(), demb.rows, demb.dim, positives,
+                            excluded, keys, so, &ms.select);
+    ms.seconds_search = seconds_since(t0);
+  }
 
   // Write, in qrels order.
   t0 = std::chrono::steady_clock::now();

@@ -25,15 +25,22 @@ namespace {
 // ---- Where a value came from, for messages ----
 
 // key -> "conf/x.yaml:12" or "command-line override 'k=v'". Keys absent: the default (or set in
-// code), named by the file alone when there is one.
+// code, when there is no file).
 using Origins = std::map<std::string, std::string>;
 
-std::string where(const fs::path& source, const Origins* origins, const std::string& key) {
+constexpr const char* kOverride = "command-line override";
+
+std::string origin_of(const fs::path& source, const Origins* origins, const std::string& key) {
   if (origins) {
     const auto it = origins->find(key);
-    if (it != origins->end()) return it->second + ": ";
+    if (it != origins->end()) return it->second;
   }
-  return source.empty() ? std::string() : source.string() + ": ";
+  return source.empty() ? std::string() : "default (not set in " + source.string() + ")";
+}
+
+std::string where(const fs::path& source, const Origins* origins, const std::string& key) {
+  const std::string o = origin_of(source, origins, key);
+  return o.empty() ? o : o + ": ";
 }
 
 // ---- Typed values: one parser and one printer per C++ type, so a key's type is its field's ----
@@ -214,6 +221,9 @@ struct Key {
   // "" when the value is acceptable, else "must be positive, got -1".
   std::function<std::string(const TrainOptions&)> check;
   bool write = true;  // false: an alias of another key (not written by to_yaml)
+  // Set for files and folders read: makes the key's relative paths relative to `base` (the
+  // config file's folder).
+  std::function<void(TrainOptions&, const fs::path& base)> rebase;
 };
 
 template <class T>
@@ -252,6 +262,23 @@ std::function<bool(const T&)> at_least(T lo) {
   return [lo](const T& v) { return v >= lo; };
 }
 
+void rebase_path(std::string& p, const fs::path& base) {
+  if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
+}
+
+// Marks k as a path to read (one path or a list of them).
+template <class T>
+Key input_path(Key k, Field<T> field) {
+  k.rebase = [field](TrainOptions& o, const fs::path& base) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      rebase_path(field(o), base);
+    } else {
+      for (std::string& p : field(o)) rebase_path(p, base);
+    }
+  };
+  return k;
+}
+
 #define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
 
 // Built on every call (a few microseconds) rather than kept in a static: no globals.
@@ -262,8 +289,9 @@ std::vector<Key> keys() {
     using D = double;
     std::vector<Key> k;
     k.push_back(key<S>("name", SBERT_FIELD(S, name), "run name (exp_manager.name's default)"));
-    k.push_back(key<S>("restore_from_path", SBERT_FIELD(S, restore_from_path),
-                       "Hugging Face / sentence-transformers folder to fine-tune"));
+    k.push_back(input_path(key<S>("restore_from_path", SBERT_FIELD(S, restore_from_path),
+                                  "Hugging Face / sentence-transformers folder to fine-tune"),
+                           SBERT_FIELD(S, restore_from_path)));
     k.push_back(key<int>("trainer.devices", SBERT_FIELD(int, trainer.devices),
                          "processes per machine", at_least(1), "must be at least 1"));
     k.push_back(key<int>("trainer.num_nodes", SBERT_FIELD(int, trainer.num_nodes), "machines",
@@ -278,8 +306,47 @@ std::vector<Key> keys() {
     k.push_back(key<I>("trainer.max_epochs", SBERT_FIELD(I, trainer.max_epochs),
                        "epochs (-1: unbounded)",
                        [](const I& v) { return v == -1 || v > 0; }, "must be positive or -1"));
-    k.push_back(key<I>("trainer.val_check_interval", SBERT_FIELD(I, trainer.val_check_interval),
-                       "steps between validations", positive<I>(), "must be positive"));
+    {
+      // Lightning's meaning: an integer counts steps, a number in (0, 1] is a fraction of an epoch.
+      Key v;
+      v.name = "trainer.val_check_interval";
+      v.help = "steps between validations (an integer), or a fraction of an epoch in (0, 1] "
+               "(0.25: four times per epoch)";
+      v.type = "an integer or a fraction";
+      v.set = [](TrainOptions& o, const YAML::Node& n, const std::string& at) {
+        if (n.IsNull()) return;
+        int64_t steps = 0;
+        double x = 0;
+        if (parse_value(n, steps)) {
+          o.trainer.val_check_interval = steps;
+          o.trainer.val_check_fraction = 0;
+        } else if (parse_value(n, x)) {
+          SBERT_CHECK(x > 0 && x <= 1, "[config] ", at, "key 'trainer.val_check_interval' must "
+                      "be a positive integer (steps) or a fraction of an epoch in (0, 1], got ",
+                      n.Scalar());
+          o.trainer.val_check_fraction = x;
+        } else {
+          type_error(at, "trainer.val_check_interval", "an integer or a fraction", n);
+        }
+      };
+      v.get = [](const TrainOptions& o) {
+        if (o.trainer.val_check_fraction <= 0) return YAML::Node(o.trainer.val_check_interval);
+        // Always with a decimal point: "1" would read back as one step, not one epoch.
+        std::ostringstream f;
+        f << o.trainer.val_check_fraction;
+        std::string text = f.str();
+        if (text.find_first_of(".e") == std::string::npos) text += ".0";
+        return YAML::Node(text);
+      };
+      v.check = [](const TrainOptions& o) {
+        const double f = o.trainer.val_check_fraction;
+        if (f != 0 && !(f > 0 && f <= 1)) return cat("must be a fraction in (0, 1], got ", f);
+        if (f == 0 && o.trainer.val_check_interval <= 0)
+          return cat("must be positive, got ", o.trainer.val_check_interval);
+        return std::string();
+      };
+      k.push_back(v);
+    }
     k.push_back(key<I>("trainer.num_sanity_val_steps",
                        SBERT_FIELD(I, trainer.num_sanity_val_steps),
                        "validation batches before training (0: none)", at_least<I>(0),
@@ -361,12 +428,15 @@ std::vector<Key> keys() {
     hn.write = false;
     k.push_back(hn);
     const std::string d = "model.data.";
-    k.push_back(key<std::vector<S>>(d + "data_train",
-                                    SBERT_FIELD(std::vector<S>, model.data.data_train),
-                                    "NeMo JSON/JSONL training files"));
-    k.push_back(key<std::vector<S>>(d + "data_validation",
-                                    SBERT_FIELD(std::vector<S>, model.data.data_validation),
-                                    "NeMo JSON/JSONL validation files (val_loss)"));
+    k.push_back(input_path(key<std::vector<S>>(d + "data_train",
+                                               SBERT_FIELD(std::vector<S>, model.data.data_train),
+                                               "NeMo JSON/JSONL training files"),
+                           SBERT_FIELD(std::vector<S>, model.data.data_train)));
+    k.push_back(input_path(
+        key<std::vector<S>>(d + "data_validation",
+                            SBERT_FIELD(std::vector<S>, model.data.data_validation),
+                            "NeMo JSON/JSONL validation files (val_loss)"),
+        SBERT_FIELD(std::vector<S>, model.data.data_validation)));
     k.push_back(key<I>(d + "hard_negatives_to_train",
                        SBERT_FIELD(I, model.data.hard_negatives_to_train),
                        "negatives per query", at_least<I>(0), "must be >= 0"));
@@ -392,8 +462,9 @@ std::vector<Key> keys() {
     k.push_back(key<bool>(d + "skip_bad_records", SBERT_FIELD(bool, model.data.skip_bad_records),
                           "skip (and count) bad records instead of failing"));
     const std::string vb = d + "validation_beir.";
-    k.push_back(key<S>(vb + "path", SBERT_FIELD(S, model.data.validation_beir.path),
-                       "BEIR folder for retrieval validation (empty: off)"));
+    k.push_back(input_path(key<S>(vb + "path", SBERT_FIELD(S, model.data.validation_beir.path),
+                                  "BEIR folder for retrieval validation (empty: off)"),
+                           SBERT_FIELD(S, model.data.validation_beir.path)));
     k.push_back(key<S>(vb + "split", SBERT_FIELD(S, model.data.validation_beir.split),
                        "qrels split", [](const S& v) { return !v.empty(); },
                        "must name a qrels split"));
@@ -654,13 +725,20 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
   SBERT_CHECK(t.max_steps > 0 || (t.max_steps == -1 && t.max_epochs > 0), "[config] ",
               at("trainer.max_steps"), "key 'trainer.max_steps' must be positive (or -1 with "
               "trainer.max_epochs > 0), got ", t.max_steps);
+  // A check across two keys names where the other one came from too.
+  auto also = [&](const std::string& key) {
+    const std::string o = origin_of(src, origins, key);
+    return o.empty() ? o : " (" + key + ": " + o + ")";
+  };
   SBERT_CHECK(m.micro_batch_size <= m.global_batch_size, "[config] ",
               at("model.micro_batch_size"), "key 'model.micro_batch_size' (", m.micro_batch_size,
-              ") is larger than model.global_batch_size (", m.global_batch_size, ")");
+              ") is larger than model.global_batch_size (", m.global_batch_size, ")",
+              also("model.global_batch_size"));
   const int64_t per_step = m.micro_batch_size * t.devices * t.num_nodes;
   SBERT_CHECK(m.global_batch_size % per_step == 0, "[config] ", at("model.global_batch_size"),
               "key 'model.global_batch_size' (", m.global_batch_size,
-              ") must be a multiple of micro_batch_size x devices x num_nodes (", per_step, ")");
+              ") must be a multiple of micro_batch_size x devices x num_nodes (", per_step, ")",
+              also("model.micro_batch_size"));
   const std::string mon = "exp_manager.checkpoint_callback_params.monitor";
   const std::string mode = "exp_manager.checkpoint_callback_params.mode";
   const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
@@ -689,7 +767,7 @@ std::string value_text(const YAML::Node& n) {
 
 }  // namespace
 
-void TrainOptions::validate() const { validate_options(*this, nullptr); }
+void TrainOptions::validate() const { validate_options(*this, &origins); }
 
 ScheduleConfig schedule_config(const TrainConfig& cfg, int64_t max_steps) {
   const auto& sc = cfg.model.optim.sched;
@@ -741,7 +819,7 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
       value = YAML::Node(ov.substr(eq + 1));
     }
     set_path(root, split_dots(key), 0, value, key);
-    origins[key] = "command-line override '" + ov + "'";
+    origins[key] = std::string(kOverride) + " '" + ov + "'";
   }
 
   TrainOptions cfg;
@@ -749,10 +827,20 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
   std::vector<std::pair<std::string, YAML::Node>> leaves;
   flatten(root, "", leaves);
   for (const auto& [key, node] : leaves) {
-    if (!origins.count(key)) {
-      origins[key] = node.Mark().line >= 0 ? cat(source.string(), ":", node.Mark().line + 1)
-                                           : source.string();
+    if (origins.count(key)) continue;
+    // A leaf of a section given whole on the command line (model.optim={lr: 1}): that override.
+    std::string section = key;
+    for (size_t dot; (dot = section.rfind('.')) != std::string::npos;) {
+      section.resize(dot);
+      const auto it = origins.find(section);
+      if (it != origins.end() && it->second.rfind(kOverride, 0) == 0) {
+        origins[key] = it->second;
+        break;
+      }
     }
+    if (origins.count(key)) continue;
+    origins[key] = node.Mark().line >= 0 ? cat(source.string(), ":", node.Mark().line + 1)
+                                         : source.string();
   }
   std::map<std::string, std::string> seen_hn;  // both hard_negatives_to_train keys must agree
   const std::vector<Key> table = keys();
@@ -794,9 +882,17 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
       const std::string w = schedule_warnings(schedule_config(cfg, cfg.trainer.max_steps));
       if (!w.empty()) cfg.warnings.push_back(w);
     } catch (const Error& e) {
-      fail("[config] ", source.string(), ": ", e.what());
+      // The schedule's keys may come from three places: name each one's.
+      std::string from = cat(
+          "model.optim.sched.warmup_steps: ",
+          origin_of(source, &origins, "model.optim.sched.warmup_steps"),
+          "; trainer.max_steps: ", origin_of(source, &origins, "trainer.max_steps"));
+      for (const char* k : {"model.optim.sched.warmup_ratio", "model.optim.sched.constant_steps"})
+        if (origins.count(k)) from += cat("; ", k, ": ", origins.at(k));
+      fail("[config] ", e.what(), " (", from, ")");
     }
   }
+  cfg.origins = std::move(origins);
   return cfg;
 }
 
@@ -805,7 +901,17 @@ TrainOptions TrainOptions::from_nemo_yaml(const fs::path& config_dir,
                                           const std::vector<std::string>& overrides) {
   fs::path file = config_dir / config_name;
   if (file.extension() != ".yaml" && file.extension() != ".yml") file += ".yaml";
-  return from_nemo_yaml_text(read_file(file), file, overrides);
+  TrainOptions cfg = from_nemo_yaml_text(read_file(file), file, overrides);
+  // A relative path written in the file names a place next to the file, as Hydra users expect,
+  // wherever sbert-finetune runs; an override's is relative to the current folder, as a shell's.
+  // Outputs (exp_manager.*) stay relative to the current folder.
+  for (const Key& k : keys()) {
+    if (!k.rebase) continue;
+    const auto it = cfg.origins.find(k.name);
+    if (it == cfg.origins.end() || it->second.rfind(kOverride, 0) == 0) continue;
+    k.rebase(cfg, file.parent_path());
+  }
+  return cfg;
 }
 
 TrainConfig parse_train_config(const std::string& yaml_text, const fs::path& source,
@@ -836,6 +942,100 @@ std::string TrainOptions::to_yaml() const {
 }
 
 std::string to_yaml(const TrainConfig& cfg) { return cfg.to_yaml(); }
+
+int64_t TrainOptions::val_check_steps(int64_t batches_per_epoch) const {
+  if (trainer.val_check_fraction <= 0) return trainer.val_check_interval;
+  const double steps = std::round(trainer.val_check_fraction * static_cast<double>(batches_per_epoch));
+  return std::max<int64_t>(1, static_cast<int64_t>(steps));
+}
+
+namespace {
+
+// The shortest text that reads back as the same double: 1e-05, not 1.0000000000000001e-05.
+std::string shortest(double x) {
+  for (int digits = 6; digits < 17; ++digits) {
+    std::ostringstream s;
+    s.precision(digits);
+    s << x;
+    if (std::stod(s.str()) == x) return s.str();
+  }
+  std::ostringstream s;
+  s.precision(17);
+  s << x;
+  return s.str();
+}
+
+// A value for people: flow style, numbers at their shortest.
+std::string human_text(const YAML::Node& n) {
+  const auto scalar = [](const YAML::Node& v) {
+    const std::string t = v.Scalar();
+    double x = 0;
+    if (t.find_first_of(".e") != std::string::npos && parse_value(v, x)) return shortest(x);
+    YAML::Emitter e;
+    e << v;
+    return std::string(e.c_str());
+  };
+  if (n.IsScalar()) return scalar(n);
+  if (n.IsSequence()) {
+    std::string out = "[";
+    for (size_t i = 0; i < n.size(); ++i) out += (i ? ", " : "") + scalar(n[i]);
+    return out + "]";
+  }
+  return value_text(n);
+}
+
+}  // namespace
+
+std::string TrainOptions::describe() const {
+  std::vector<std::pair<std::string, std::string>> rows;
+  size_t width = 0;
+  for (const Key& k : keys()) {
+    if (!k.write) continue;
+    std::string line = k.name + ": " + human_text(k.get(*this));
+    width = std::max(width, line.size());
+    const auto it = origins.find(k.name);
+    rows.emplace_back(line, it != origins.end() ? it->second : "default");
+  }
+  std::string out = "# resolved configuration";
+  out += source.empty() ? "\n" : " of " + source.string() + "\n";
+  for (const auto& [line, from] : rows)
+    out += line + std::string(width + 2 - line.size(), ' ') + "# " + from + "\n";
+  for (const auto& k : ignored_keys) {
+    const auto it = origins.find(k);
+    out += "# accepted without effect (a NeMo key): " + k +
+           (it != origins.end() ? " (" + it->second + ")" : "") + "\n";
+  }
+  return out;
+}
+
+std::string TrainOptions::reference_yaml() {
+  std::string out =
+      "# Every sbert-finetune key with its default; generated by `sbert-finetune --reference`\n"
+      "# (a test keeps this file equal to it). Key names are NeMo's (megatron_bert_embedding_config\n"
+      "# .yaml). Relative input paths written in a config file are relative to that file's folder;\n"
+      "# on the command line, to the current folder. This file is a reference, not a runnable\n"
+      "# config: restore_from_path and model.data.data_train have no default.\n";
+  std::vector<std::string> open;  // the sections the previous key sat in
+  for (const Key& k : keys()) {
+    if (!k.write) continue;
+    std::vector<std::string> parts = split_dots(k.name);
+    const std::string leaf = parts.back();
+    parts.pop_back();
+    size_t same = 0;
+    while (same < open.size() && same < parts.size() && open[same] == parts[same]) ++same;
+    for (size_t i = same; i < parts.size(); ++i) {
+      if (i == 0) out += "\n";
+      out += std::string(2 * i, ' ') + parts[i] + ":\n";
+    }
+    open = parts;
+    const std::string pad(2 * parts.size(), ' ');
+    const YAML::Node def = k.get(TrainOptions{});
+    const std::string text = def.IsScalar() && def.Scalar().empty() ? "null" : human_text(def);
+    out += pad + "# " + k.help + "\n";
+    out += pad + leaf + ": " + text + "   # " + k.type + "\n";
+  }
+  return out;
+}
 
 std::string TrainOptions::keys_help() {
   std::string out;

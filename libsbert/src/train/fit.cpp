@@ -48,6 +48,8 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
     }
   }
 
+  // trainer.val_check_interval may be a fraction of an epoch (Lightning's float): in steps here.
+  const int64_t val_every = opt.val_check_steps(t.steps_per_epoch());
   const int64_t first_step = t.steps_done();
   bool saved_last = false;
   while (t.steps_done() < t.max_steps()) {
@@ -57,7 +59,7 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
     result.last_loss = s->loss;
 
     std::optional<double> monitor;
-    if (t.has_validation() && s->step % opt.trainer.val_check_interval == 0) {
+    if (t.has_validation() && s->step % val_every == 0) {
       const auto v = t.validate(opt.trainer.limit_val_batches);
       if (cb.on_validation) cb.on_validation(s->step, v);
       const auto it = v.find(ck.monitor);
@@ -66,7 +68,7 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
     const bool due = em.create_checkpoint_callback &&
                      (ck.every_n_train_steps > 0
                           ? s->step % ck.every_n_train_steps == 0
-                          : s->step % opt.trainer.val_check_interval == 0);
+                          : s->step % val_every == 0);
     saved_last = false;
     if (due) {
       result.last_checkpoint = t.save_checkpoint(monitor);

@@ -10,7 +10,7 @@ namespace sbert {
 namespace {
 void require_cpu(const Context& ctx, const char* op) {
   SBERT_CHECK(ctx.device == Device::CPU, "[", op,
-              "] has no CUDA implementation yet (run with --device cpu)");
+              "] has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
 }
 }  // namespace
 

@@ -61,7 +61,7 @@ LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq,
                            float* dn, const float* q, const float* p, const float* n,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H) {
   SBERT_CHECK(ctx.device == Device::CPU,
-              "[loss] has no CUDA implementation yet (run with --device cpu)");
+              "[loss] has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
   check_shapes(cfg, q, p, n, B, K, H);
   return cpu::contrastive_loss(dq, dp, dn, q, p, n, neg_mask, B, K, H, cfg);
 }

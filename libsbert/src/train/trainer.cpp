@@ -531,6 +531,9 @@ fs::path Trainer::save_checkpoint(std::optional<double> monitor) {
 std::optional<fs::path> Trainer::latest_checkpoint() const { return impl_->latest_; }
 int64_t Trainer::steps_done() const { return impl_->state_.step; }
 int64_t Trainer::max_steps() const { return impl_->max_steps_; }
+int64_t Trainer::steps_per_epoch() const {
+  return static_cast<int64_t>(impl_->builder_->max_batches_per_epoch());
+}
 bool Trainer::has_validation() const { return impl_->val_data_ || impl_->val_beir_; }
 fs::path Trainer::log_dir() const { return impl_->log_dir_; }
 fs::path Trainer::write_plot() const {
