@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "progress_reporter.h"
 #include "sbert/util.h"
 #include "sbert/util.h"
 #include "sbert/model.h"
@@ -36,7 +37,10 @@ int main(int argc, char** argv) {
 
     const auto texts = sbert::read_texts(args.get("--input"));
     const auto model = sbert::Model::load(args.get("--model"));
+    sbert::cli::ProgressReporter progress("sbert-embed");
+    opt.progress = progress.callback();
     const auto emb = model.embed(texts, opt);
+    progress.end_line();
     sbert::write_npy_f32(args.get("--output"), emb.data.data(), emb.rows, emb.dim);
     std::fprintf(stderr, "sbert-embed: %lld texts -> %s (%lld x %lld)\n",
                  static_cast<long long>(emb.rows), args.get("--output").c_str(),

@@ -668,8 +668,15 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
               ": cannot write the output there");
   check_output(input, output);
 
+  // Five coarse steps; the weights' write and checksum are the slow ones on a large model.
+  constexpr int64_t kSteps = 5;
+  const auto step = [&](int64_t done) {
+    if (opt.progress) opt.progress({"convert", done, kSteps});
+  };
+  step(0);
   const Model model = Model::load(input);
   const Model::Impl& impl = model.impl();
+  step(1);
 
   // Prompts: the source's sentence-transformers config, an sbert-finetune run's prefixes, a
   // libsbert checkpoint's record (which wins), then the options.
@@ -691,9 +698,12 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   try {
     fs::create_directories(tmp);
     copy_source_files(input, tmp);
+    step(2);
     write_model_weights(impl, impl.weights.data(), tmp / "model.safetensors", opt.precision);
     write_st_files(input, tmp, impl.config, prompts);
+    step(3);
     report.sha256 = sha256_file(tmp / "model.safetensors");
+    step(4);
     if (target == Target::Checkpoint) {
       CheckpointInfo info;
       info.precision = opt.precision;
@@ -705,6 +715,7 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
       write_file_atomic(tmp / kCheckpointInfoFile, to_json(info));
     }
     commit_folder(tmp, output);
+    step(kSteps);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
