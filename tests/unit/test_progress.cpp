@@ -276,8 +276,10 @@ TEST_CASE("sbert-finetune: summary, steps by max_epochs, TensorBoard, a finished
   // A run ended by max_steps says so.
   auto by_steps = args;
   by_steps.insert(by_steps.end(), {"trainer.max_steps=2", "trainer.max_epochs=-1",
+                                   "exp_manager.create_tensorboard_logger=false",
                                    "exp_manager.explicit_log_dir=" + (tmp / "run2").string()});
   REQUIRE(test::run_app("sbert-finetune", by_steps, {"CI=1"}).exit_code == 0);
+  CHECK_FALSE(fs::exists(tmp / "run2" / "tensorboard"));
   const std::string config2 = test::slurp(tmp / "run2" / "config.yaml");
   auto by_steps_again = by_steps;
   by_steps_again.push_back("model.optim.lr=5e-4");
@@ -304,4 +306,15 @@ TEST_CASE("sbert-embed: progress lines on stderr when it is not a terminal", "[p
   CHECK_THAT(r.stderr_text, Contains("sbert-embed: embed 16/40 (40.0%) "));  // the first batch
   CHECK_THAT(r.stderr_text, Contains("sbert-embed: embed 40/40 (100.0%) "));
   CHECK(r.stderr_text.find('\r') == std::string::npos);
+}
+
+TEST_CASE("sbert-convert: its five steps as plain lines", "[progress][apps][convert]") {
+  test::TempDir tmp;
+  const auto r = test::run_app("sbert-convert", {"--input", test::fixture_dir("tiny-bert").string(),
+                                                 "--output", (tmp / "ckpt").string()},
+                               {"CI=1"});
+  INFO(r.stderr_text);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.stderr_text, Contains("sbert-convert: convert 0/5 (0.0%) "));
+  CHECK_THAT(r.stderr_text, Contains("sbert-convert: convert 5/5 (100.0%) "));
 }
