@@ -315,6 +315,6 @@ TEST_CASE("sbert-convert: its five steps as plain lines", "[progress][apps][conv
                                {"CI=1"});
   INFO(r.stderr_text);
   REQUIRE(r.exit_code == 0);
-  CHECK_THAT(r.stderr_text, Contains("sbert-convert: convert 0/5 (0.0%) "));
+  CHECK_THAT(r.stderr_text, Contains("sbert-convert: convert 1/5 (20.0%) "));
   CHECK_THAT(r.stderr_text, Contains("sbert-convert: convert 5/5 (100.0%) "));
 }

@@ -669,14 +669,14 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   check_output(input, output);
 
   // Five coarse steps; the weights' write and checksum are the slow ones on a large model.
+  // The first report comes once the input is loaded and checked, so that bad input still
+  // gets a one-line error and nothing else.
   constexpr int64_t kSteps = 5;
   const auto step = [&](int64_t done) {
     if (opt.progress) opt.progress({"convert", done, kSteps});
   };
-  step(0);
   const Model model = Model::load(input);
   const Model::Impl& impl = model.impl();
-  step(1);
 
   // Prompts: the source's sentence-transformers config, an sbert-finetune run's prefixes, a
   // libsbert checkpoint's record (which wins), then the options.
@@ -690,6 +690,7 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   if (opt.query_prompt) prompts["query"] = *opt.query_prompt;
   if (opt.passage_prompt) prompts["passage"] = *opt.passage_prompt;
 
+  step(1);  // loaded and checked
   if (!output.parent_path().empty()) fs::create_directories(output.parent_path());
   fs::path tmp = output;
   tmp += cat(".tmp.", static_cast<long>(::getpid()));
