@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli.h"
+#include "progress_reporter.h"
 #include "sbert/convert.h"
 #include "sbert/error.h"
 
@@ -41,9 +42,12 @@ int main(int argc, char** argv) {
     if (args.has("--query-prompt")) opt.query_prompt = args.get("--query-prompt");
     if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
     const bool to_hf = args.flag("--to-hf");
+    sbert::cli::ProgressReporter progress("sbert-convert");
+    opt.progress = progress.callback();
     const sbert::ConvertReport r =
         to_hf ? sbert::export_to_hf(args.get("--input"), args.get("--output"), opt)
               : sbert::convert_to_checkpoint(args.get("--input"), args.get("--output"), opt);
+    progress.end_line();
     std::string prompts;
     for (const auto& [k, v] : r.prompts) {
       prompts += prompts.empty() ? "" : ", ";

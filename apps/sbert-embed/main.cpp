@@ -3,6 +3,8 @@
 
 #include "cli.h"
 #include "sbert/error.h"
+#include "progress_reporter.h"
+#include "sbert/util.h"
 #include "sbert/util.h"
 #include "sbert/model.h"
 
@@ -43,7 +45,10 @@ int main(int argc, char** argv) {
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");
     const auto model = sbert::Model::load(args.get("--model"));
+    sbert::cli::ProgressReporter progress("sbert-embed");
+    opt.progress = progress.callback();
     const auto emb = model.embed(texts, opt);
+    progress.end_line();
     sbert::write_npy_f32(args.get("--output"), emb.data.data(), emb.rows, emb.dim);
     std::fprintf(stderr, "sbert-embed: %lld texts -> %s (%lld x %lld)\n",
                  static_cast<long long>(emb.rows), args.get("--output").c_str(),

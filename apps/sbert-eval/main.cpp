@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli.h"
+#include "progress_reporter.h"
 #include "sbert/eval.h"
 #include "sbert/eval.h"
 #include "sbert/eval.h"
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
     }
 
     const auto t0 = std::chrono::steady_clock::now();
+    sbert::cli::ProgressReporter progress("sbert-eval");
     const std::string model_dir = args.get("--model");
     std::string json = "{\n";
     if (beir) {
@@ -135,7 +137,9 @@ int main(int argc, char** argv) {
       ro.query_prefix = args.get("--query-prefix");
       ro.passage_prefix = args.get("--passage-prefix");
       ro.corpus_chunk_size = chunk;
+      ro.progress = progress.callback();
       const auto m = sbert::eval::evaluate_retrieval(model, data, ro);
+      progress.end_line();
       const double secs = seconds_since(t0);
       std::printf("sbert-eval: %s on %s (split %s)\n", model_dir.c_str(),
                   args.get("--beir").c_str(), split.c_str());
@@ -164,7 +168,9 @@ int main(int argc, char** argv) {
     } else {
       const auto data = sbert::eval::read_sts(args.get("--sts"));
       const auto model = sbert::Model::load(model_dir);
+      opt.progress = progress.callback();
       const auto m = sbert::eval::evaluate_sts(model, data, opt);
+      progress.end_line();
       const double secs = seconds_since(t0);
       std::printf("sbert-eval: %s on %s\n", model_dir.c_str(), args.get("--sts").c_str());
       std::printf("  %lld pairs, cosine similarity\n", static_cast<long long>(m.pairs));

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "cli.h"
-#include "progress.h"
+#include "train_progress.h"
 #include "sbert/error.h"
 #include "sbert/train.h"
 
@@ -93,9 +93,10 @@ int main(int argc, char** argv) {
         opt.trainer.dist_timeout_sec, opt.trainer.accelerator == sbert::Accelerator::GPU);
     const int rank = group.rank();
     const Faults faults = read_faults(rank);
-    sbert::cli::Progress progress;
+    sbert::cli::TrainProgress progress;
     sbert::FitCallbacks cb;
     if (rank == 0) {
+      cb.on_start = [&](const sbert::RunPlan& p) { progress.start(opt, p); };
       cb.on_step = [&](const sbert::StepInfo& s) { progress.step(s); };
       cb.on_validation = [&](int64_t step, const std::map<std::string, double>& m) {
         progress.validation(step, m);
@@ -146,6 +147,22 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "sbert-finetune: interrupted after step %lld; checkpoint %s (run again to resume)\n",
                    static_cast<long long>(r.steps), r.last_checkpoint.c_str());
       return 130;
+    }
+    if (r.already_done) {
+      // Nothing trained and nothing rewritten: say where the run stands and how to go on.
+      const bool by_steps = r.steps >= opt.trainer.max_steps && opt.trainer.max_steps > 0;
+      const std::string where =
+          by_steps ? "already at max_steps " + std::to_string(r.steps)
+                   : "already at step " + std::to_string(r.steps) + ", the end of " +
+                         "trainer.max_epochs=" + std::to_string(opt.trainer.max_epochs);
+      std::fprintf(stderr,
+                   "sbert-finetune: %s: %s (last loss %.6f); nothing to train, nothing "
+                   "rewritten. Raise %s to continue this run, or choose another "
+                   "exp_manager.explicit_log_dir. Model: %s\n",
+                   r.log_dir.c_str(), where.c_str(), r.last_loss,
+                   by_steps ? "trainer.max_steps" : "trainer.max_epochs",
+                   r.last_checkpoint.c_str());
+      return 0;
     }
     std::fprintf(stderr, "sbert-finetune: %lld steps done (last loss %.6f); logs in %s\n",
                  static_cast<long long>(r.steps), r.last_loss, r.log_dir.c_str());

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli.h"
+#include "progress_reporter.h"
 #include "sbert/mine.h"
 #include "sbert/error.h"
 #include "sbert/model.h"
@@ -112,7 +113,10 @@ int main(int argc, char** argv) {
     sbert::cli::require_extension("--output", args.get("--output"), ".jsonl",
                                   "NeMo training records, one JSON object per line");
     const auto model = sbert::Model::load(args.get("--model"));
+    sbert::cli::ProgressReporter progress("sbert-mine");
+    o.progress = progress.callback();
     const auto st = sbert::mine::mine_beir(model, args.get("--beir"), args.get("--output"), o);
+    progress.end_line();
     const auto& c = st.select;
     const double avg_neg = c.queries ? static_cast<double>(c.negatives) / c.queries : 0.0;
     std::fprintf(stderr,

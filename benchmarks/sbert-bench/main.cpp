@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "progress_reporter.h"
 #include "measure.h"
 #include "sbert/model.h"
 #include "workload.h"
@@ -66,7 +67,9 @@ int main(int argc, char** argv) {
     const auto w = sbert::bench::make_workload(shape, o, tok);
     if (args.has("--write-workload")) sbert::bench::write_workload(args.get("--write-workload"), w);
     if (args.flag("--no-run")) return 0;
-    const auto r = sbert::bench::measure(w, tok, device, threads);
+    sbert::cli::ProgressReporter progress("sbert-bench");
+    const auto r = sbert::bench::measure(w, tok, device, threads, progress.callback());
+    progress.end_line();
     const std::string line = sbert::bench::to_json(w, device, r);
     std::fputs(line.c_str(), stdout);
     return 0;

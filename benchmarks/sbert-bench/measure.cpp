@@ -85,7 +85,8 @@ double sum_flops(const Shape& s, const std::vector<std::vector<int32_t>>& seqs, 
 
 }  // namespace
 
-Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads) {
+Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads,
+               const ProgressCallback& progress) {
   const Context ctx{device, threads};
   Result r;
   r.threads = apply_cpu_threads(ctx);
@@ -130,6 +131,11 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, int threa
       }
     }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Outside the timed region: drawing progress costs nothing that is measured.
+    if (progress) {
+      progress({train ? "steps (warmup + timed)" : "passes (warmup + timed)",
+                static_cast<int64_t>(s + 1), static_cast<int64_t>(total)});
+    }
     if (s < static_cast<size_t>(w.opt.warmup)) continue;
     times.push_back(dt);
     cpu += cpu_seconds() - c0;

@@ -25,7 +25,9 @@ struct Result {
   double peak_rss_mib = 0;  // VmHWM over the timed steps (weights, gradients, AdamW included)
 };
 
-Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads);
+// progress: after every step or pass (warmup included), outside the timed region.
+Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads,
+               const ProgressCallback& progress = {});
 
 std::string to_json(const Workload& w, Device device, const Result& r);
 

@@ -11,6 +11,7 @@
 #include "sbert/config.h"
 #include "sbert/dtype.h"
 #include "sbert/export.h"
+#include "sbert/progress.h"
 
 namespace sbert {
 
@@ -25,6 +26,9 @@ struct ConvertOptions {
   // or for an sbert-finetune checkpoint its config.yaml's model.data query/passage_prefix when
   // add_prefix is true).
   std::optional<std::string> query_prompt, passage_prompt;
+  // Stage "convert": done/total in steps of 5, reported from 1 (input loaded and checked: bad
+  // input fails before any report) through copy files, write weights, checksum, commit.
+  ProgressCallback progress;
 };
 
 struct ConvertReport {

@@ -112,6 +112,9 @@ struct RetrievalOptions {
   // validation embeds this rank's share and gathers the others' (train/trainer.cpp).
   std::function<Embeddings(const std::vector<std::string>& texts, const EmbedOptions& options)>
       embedder;
+  // Stages "embed queries" then "embed corpus" (done/total in texts, per batch; the search
+  // runs with the corpus chunks).
+  ProgressCallback progress;
 };
 
 SBERT_API RetrievalMetrics evaluate_retrieval(const Model& model, const BeirData& data,

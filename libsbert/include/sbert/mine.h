@@ -84,6 +84,9 @@ struct MineOptions {
   EmbedOptions embed;  // batch size, max_seq_length, device, threads (prefix unused)
   std::string query_prefix, passage_prefix;  // used for embedding only, not written
   bool write_ids = false;  // also write query_id, pos_id, neg_ids, pos_score, neg_scores
+  // Stages "embed corpus", "embed queries" (texts, per batch), "search" (queries), "write"
+  // (records).
+  ProgressCallback progress;
 };
 
 struct MineStats {

@@ -15,6 +15,7 @@
 #include "sbert/config.h"
 #include "sbert/dtype.h"
 #include "sbert/export.h"
+#include "sbert/progress.h"
 #include "sbert/tokenizer.h"
 
 namespace sbert {
@@ -40,6 +41,8 @@ struct EmbedOptions {
   std::string prefix;      // prepended to every text ("query: ", "passage: ")
   Device device = Device::CPU;
   int threads = 0;  // 0: all cores
+  // After each batch: stage "embed", done/total in texts.
+  ProgressCallback progress;
 };
 
 // Per-layer outputs for parity tests: hidden_states[l] is (tokens, hidden) for the packed

@@ -7,6 +7,7 @@
 #include "sbert/eval.h"
 #include "sbert/mine.h"
 #include "sbert/model.h"
+#include "sbert/progress.h"
 #include "sbert/tokenizer.h"
 #include "sbert/train.h"
 #include "sbert/util.h"

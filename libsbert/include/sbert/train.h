@@ -67,6 +67,9 @@ struct SBERT_API TrainOptions {
     bool resume_if_exists = true;
     bool resume_ignore_no_checkpoint = true;
     bool create_checkpoint_callback = true;
+    // TensorBoard event files of the logged scalars (loss, lr, validation metrics) in
+    // log_dir()/tensorboard, as NeMo's exp_manager writes them.
+    bool create_tensorboard_logger = true;
     struct Checkpoint {  // exp_manager.checkpoint_callback_params
       std::string monitor = "val_loss";  // or val_ndcg@10, val_mrr@10, val_map@100, ...
       MonitorMode mode = MonitorMode::Min;
@@ -165,6 +168,9 @@ struct SBERT_API TrainOptions {
   std::string describe() const;
   // The validation interval in steps for an epoch of `batches_per_epoch` optimizer steps.
   int64_t val_check_steps(int64_t batches_per_epoch) const;
+  // Why a key in ignored_keys has no effect here, e.g. for exp_manager.create_wandb_logger
+  // "Weights & Biases needs a network; the scalars go to metrics.jsonl and TensorBoard".
+  static std::string ignored_key_reason(const std::string& key);
 };
 
 // One training example: a query, its positive passage and hard negatives (NeMo's record).
@@ -224,7 +230,8 @@ class SBERT_API ProcessGroup {
 // What one optimizer step did.
 struct StepInfo {
   int64_t step = 0;  // optimizer steps taken so far (this one included)
-  int64_t max_steps = 0;
+  int64_t max_steps = 0;   // the schedule's length (trainer.max_steps, or from max_epochs)
+  int64_t last_step = 0;   // where the run will end: max_steps, or sooner by trainer.max_epochs
   int64_t first_step = 0;  // the step this session started from (resumed runs: > 0)
   int64_t epoch = 0;
   double loss = 0, lr = 0, grad_norm = 0, accuracy = 0;
@@ -234,7 +241,29 @@ struct StepInfo {
 
 enum class MessageLevel { Info, Warning };
 
+// What a run is about to do, known once the data is open and a checkpoint resumed: for a
+// start-up summary (FitCallbacks::on_start, Trainer::plan()).
+struct RunPlan {
+  int64_t train_examples = 0;       // records of the training data
+  int64_t train_skipped = 0;        // bad records skipped (model.data.skip_bad_records)
+  int64_t validation_examples = 0;  // records of model.data.data_validation (0: none)
+  int64_t validation_beir_queries = 0, validation_beir_docs = 0;  // validation_beir (0: off)
+  int64_t batches_per_epoch = 0;    // global batches in one pass over the training data
+  int64_t accumulation_steps = 1;   // GradCache micro-batches per rank per global batch
+  int world_size = 1;               // processes of the job
+  int64_t first_step = 0;           // resumed from (0: fresh start)
+  int64_t max_steps = 0;            // the schedule's length
+  int64_t last_step = 0;            // where the run will end (max_steps or the epoch limit)
+  int64_t warmup_steps = 0, constant_steps = 0;  // resolved from steps or ratios
+  const char* device = "cpu";
+  int threads = 0;  // CPU threads in use (resolved when trainer.threads is 0)
+  std::filesystem::path log_dir;
+  std::filesystem::path tensorboard_dir;  // empty: exp_manager.create_tensorboard_logger off
+};
+
 struct FitCallbacks {
+  // Once, after resuming and before the sanity validation and the first step.
+  std::function<void(const RunPlan&)> on_start;
   std::function<void(const StepInfo&)> on_step;
   // Every validation (val_loss, val_ndcg@10, ...); step 0 is the base model's.
   std::function<void(int64_t step, const std::map<std::string, double>& metrics)> on_validation;
@@ -253,6 +282,7 @@ struct TrainResult {
   int64_t resumed_from = 0;  // step of the checkpoint resumed from (0: fresh start)
   double last_loss = 0;
   bool stopped = false;  // should_stop ended the run early
+  bool already_done = false;  // resumed at its last step: nothing trained, nothing rewritten
   std::filesystem::path log_dir;
   std::filesystem::path last_checkpoint;
   std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
@@ -287,6 +317,7 @@ class SBERT_API Trainer {
   int64_t steps_done() const;
   int64_t max_steps() const;
   int64_t steps_per_epoch() const;  // optimizer steps in one pass over the training data
+  RunPlan plan() const;
   bool has_validation() const;
   std::filesystem::path log_dir() const;
   std::filesystem::path write_plot() const;  // the SVG of metrics.jsonl (rank 0)

@@ -110,6 +110,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
     encoder_forward(ctx, cfg, impl_->view, batch, cache);
     pooling_forward(ctx, cfg, cache.output, batch, pool);
     std::copy(pool.out.begin(), pool.out.end(), result.data.begin() + begin * result.dim);
+    if (options.progress) options.progress({"embed", end, result.rows});
   }
   return result;
 }

@@ -20,6 +20,14 @@ std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
   };
   EmbedOptions eo = options.embed;
   eo.prefix = options.query_prefix;
+  // The caller's callback sees this evaluation's stages, not the per-call "embed" ones.
+  const int64_t nq = static_cast<int64_t>(data.query_texts.size());
+  if (options.progress) {
+    options.progress({"embed queries", 0, nq});
+    eo.progress = [&](const Progress& p) { options.progress({"embed queries", p.done, nq}); };
+  } else {
+    eo.progress = nullptr;
+  }
   const Embeddings q = embed(data.query_texts, eo);
   SearchOptions so;
   so.threads = options.embed.threads;
@@ -28,8 +36,14 @@ std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
   const std::vector<int64_t> tie_keys = id_order_keys(data.corpus_ids);
   eo.prefix = options.passage_prefix;
   const int64_t n = static_cast<int64_t>(data.corpus_texts.size());
+  if (options.progress) options.progress({"embed corpus", 0, n});
   for (int64_t start = 0; start < n; start += options.corpus_chunk_size) {
     const int64_t end = std::min(n, start + options.corpus_chunk_size);
+    if (options.progress) {
+      eo.progress = [&, start](const Progress& p) {
+        options.progress({"embed corpus", start + p.done, n});
+      };
+    }
     const std::vector<std::string> chunk(data.corpus_texts.begin() + start,
                                          data.corpus_texts.begin() + end);
     const Embeddings d = embed(chunk, eo);

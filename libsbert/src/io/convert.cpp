@@ -668,6 +668,13 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
               ": cannot write the output there");
   check_output(input, output);
 
+  // Five coarse steps; the weights' write and checksum are the slow ones on a large model.
+  // The first report comes once the input is loaded and checked, so that bad input still
+  // gets a one-line error and nothing else.
+  constexpr int64_t kSteps = 5;
+  const auto step = [&](int64_t done) {
+    if (opt.progress) opt.progress({"convert", done, kSteps});
+  };
   const Model model = Model::load(input);
   const Model::Impl& impl = model.impl();
 
@@ -683,6 +690,7 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   if (opt.query_prompt) prompts["query"] = *opt.query_prompt;
   if (opt.passage_prompt) prompts["passage"] = *opt.passage_prompt;
 
+  step(1);  // loaded and checked
   if (!output.parent_path().empty()) fs::create_directories(output.parent_path());
   fs::path tmp = output;
   tmp += cat(".tmp.", static_cast<long>(::getpid()));
@@ -691,9 +699,12 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   try {
     fs::create_directories(tmp);
     copy_source_files(input, tmp);
+    step(2);
     write_model_weights(impl, impl.weights.data(), tmp / "model.safetensors", opt.precision);
     write_st_files(input, tmp, impl.config, prompts);
+    step(3);
     report.sha256 = sha256_file(tmp / "model.safetensors");
+    step(4);
     if (target == Target::Checkpoint) {
       CheckpointInfo info;
       info.precision = opt.precision;
@@ -705,6 +716,7 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
       write_file_atomic(tmp / kCheckpointInfoFile, to_json(info));
     }
     commit_folder(tmp, output);
+    step(kSteps);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);

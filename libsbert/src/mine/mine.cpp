@@ -316,6 +316,13 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   for (const int64_t r : query_rows) qtexts.push_back(query_text(r));
   std::vector<QueryNegatives> negs(static_cast<size_t>(nq));
   Embeddings demb, qemb;
+  // A progress stage: reports its start, then each update of the inner operation.
+  const auto stage = [&](const char* name, int64_t total) {
+    if (!options.progress) return ProgressCallback();
+    options.progress({name, 0, total});
+    return ProgressCallback(
+        [&options, name, total](const Progress& p) { options.progress({name, p.done, total}); });
+  };
   if (options.select.num_negatives == 0 && !options.write_ids) {
     // Records with no negatives and no scores need no embedding: the whole corpus would be
     // embedded for nothing.
@@ -325,8 +332,10 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
     t0 = std::chrono::steady_clock::now();
     EmbedOptions eo = options.embed;
     eo.prefix = options.passage_prefix;
+    eo.progress = stage("embed corpus", ndocs);
     demb = model.embed(docs, eo);
     eo.prefix = options.query_prefix;
+    eo.progress = stage("embed queries", nq);
     qemb = model.embed(qtexts, eo);
     SBERT_CHECK(demb.dim == qemb.dim && demb.rows == ndocs && qemb.rows == nq,
                 "[mine] unexpected embedding shapes");
@@ -338,8 +347,10 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
     t0 = std::chrono::steady_clock::now();
     SelectOptions so = options.select;
     if (so.search.threads == 0) so.search.threads = options.embed.threads;
+    const auto search_done = stage("search", nq);  // one pass over the corpus: start and end
     negs = select_negatives(qemb.data.data(), nq, demb.data.data(), demb.rows, demb.dim, positives,
                             excluded, keys, so, &ms.select);
+    if (search_done) search_done({"search", nq, nq});
     ms.seconds_search = seconds_since(t0);
   }
 
@@ -347,6 +358,7 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   t0 = std::chrono::steady_clock::now();
   AtomicFile out(output);
   std::string line;
+  const auto wrote = stage("write", static_cast<int64_t>(records.size()));
   for (const Record& rec : records) {
     const int64_t q = rec.query, d = rec.doc;
     const QueryNegatives& n = negs[static_cast<size_t>(q)];
@@ -388,6 +400,7 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
   }
   out.commit();
   ms.records = static_cast<int64_t>(records.size());
+  if (wrote) wrote({"write", ms.records, ms.records});
   ms.seconds_write = seconds_since(t0);
   return ms;
 }

@@ -14,6 +14,7 @@
 
 #include "core/check.h"
 #include "io/atomic_file.h"
+#include "train/ignored_keys.h"
 #include "train/schedule.h"
 
 namespace sbert {
@@ -378,6 +379,9 @@ std::vector<Key> keys() {
     k.push_back(key<bool>("exp_manager.create_checkpoint_callback",
                           SBERT_FIELD(bool, exp_manager.create_checkpoint_callback),
                           "write checkpoints"));
+    k.push_back(key<bool>("exp_manager.create_tensorboard_logger",
+                          SBERT_FIELD(bool, exp_manager.create_tensorboard_logger),
+                          "TensorBoard event files of the scalars in <log dir>/tensorboard"));
     const std::string ck = "exp_manager.checkpoint_callback_params.";
     k.push_back(key<S>(ck + "monitor", SBERT_FIELD(S, exp_manager.checkpoint.monitor),
                        "metric ranking checkpoints: val_loss, val_ndcg@10, ..."));
@@ -565,76 +569,6 @@ std::string suggestion(const std::vector<Key>& table, const std::string& unknown
     return "";
   }
   return best ? " (did you mean '" + best->name + "'?)" : "";
-}
-
-// NeMo keys with no meaning for libsbert (model parallelism, apex, Megatron data pipelines,
-// architecture fields that come from the checkpoint instead). Accepted and reported.
-bool is_ignored_nemo_key(const std::string& key) {
-  static const std::vector<std::string> exact = {
-      "trainer.logger",
-      "trainer.enable_checkpointing",
-      "trainer.use_distributed_sampler",
-      "trainer.limit_test_batches",
-      "trainer.benchmark",
-      "trainer.accumulate_grad_batches",
-      "exp_manager.create_wandb_logger",
-      "exp_manager.checkpoint_callback_params.always_save_nemo",
-      "exp_manager.checkpoint_callback_params.filename",
-      "exp_manager.checkpoint_callback_params.model_parallel_size",
-      "model.mcore_bert",
-      "model.tensor_model_parallel_size",
-      "model.pipeline_model_parallel_size",
-      "model.virtual_pipeline_model_parallel_size",
-      "model.max_position_embeddings",
-      "model.position_embedding_type",
-      "model.num_layers",
-      "model.hidden_size",
-      "model.ffn_hidden_size",
-      "model.num_attention_heads",
-      "model.transformer_block_type",
-      "model.add_pooler",
-      "model.add_lm_head",
-      "model.init_method_std",
-      "model.kv_channels",
-      "model.apply_query_key_layer_scaling",
-      "model.normalization",
-      "model.layernorm_epsilon",
-      "model.make_vocab_size_divisible_by",
-      "model.pre_process",
-      "model.post_process",
-      "model.bert_binary_head",
-      "model.megatron_legacy",
-      "model.backprop_type",
-      "model.native_amp_init_scale",
-      "model.native_amp_growth_interval",
-      "model.fp32_residual_connection",
-      "model.fp16_lm_cross_entropy",
-      "model.megatron_amp_O2",
-      "model.grad_allreduce_chunk_size_mb",
-      "model.grad_div_ar_fusion",
-      "model.use_cpu_initialization",
-      "model.onnx_safe",
-      "model.gradient_as_bucket_view",
-      "model.sequence_parallel",
-      "model.num_micro_batches_with_partial_activation_checkpoints",
-      "model.data.index_mapping_dir",
-      "model.data.data_impl",
-      "model.data.splits_string",
-      "model.data.seq_length",
-      "model.data.skip_warmup",
-      "model.data.num_workers",
-      "model.data.dataloader_type",
-      "model.data.reset_position_ids",
-      "model.data.reset_attention_mask",
-      "model.data.eod_mask_loss",
-      "model.data.masked_lm_prob",
-      "model.data.short_seq_prob",
-  };
-  static const std::vector<std::string> prefixes = {
-      "exp_manager.wandb_logger_kwargs.", "model.tokenizer.", "model.activations_checkpoint_"};
-  if (std::find(exact.begin(), exact.end(), key) != exact.end()) return true;
-  return std::any_of(prefixes.begin(), prefixes.end(),
-                     [&](const std::string& p) { return key.rfind(p, 0) == 0; });
 }
 
 std::vector<std::string> split_dots(const std::string& key) {

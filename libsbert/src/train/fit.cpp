@@ -1,7 +1,9 @@
 // fit(): the training loop of sbert-finetune, written only with Trainer's public methods.
+#include <cmath>
 #include <cstdio>
 
 #include "core/check.h"
+#include "train/metrics_log.h"
 #include "train/trainer.h"
 
 namespace sbert {
@@ -33,6 +35,17 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
          ": no checkpoint to resume from (exp_manager.resume_ignore_no_checkpoint is false)");
   }
   for (const auto& w : opt.warnings) say(MessageLevel::Warning, w);
+  const RunPlan plan = t.plan();
+  if (cb.on_start) cb.on_start(plan);
+  if (latest && t.steps_done() >= plan.last_step) {
+    // A finished run started again: report where it stands and touch nothing (its config.yaml
+    // records what it trained with, not this command line's overrides).
+    result.already_done = true;
+    result.steps = t.steps_done();
+    result.last_checkpoint = *latest;
+    result.last_loss = last_logged_loss(t.log_dir(), t.steps_done()).value_or(std::nan(""));
+    return result;
+  }
 
   if (!latest && opt.trainer.num_sanity_val_steps > 0 && t.has_validation()) {
     if (!opt.model.data.validation_beir.path.empty()) {
@@ -89,6 +102,14 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
       cb.on_checkpoint(t.steps_done(), result.last_checkpoint);
   } else if (result.last_checkpoint.empty()) {
     if (auto l = t.latest_checkpoint()) result.last_checkpoint = *l;
+  }
+  if (latest && t.steps_done() == first_step && !result.stopped) {
+    // max_epochs was already reached: the first step() found no batch left.
+    result.already_done = true;
+    result.last_checkpoint = *latest;
+    result.last_loss = last_logged_loss(t.log_dir(), t.steps_done()).value_or(std::nan(""));
+    result.steps = t.steps_done();
+    return result;
   }
   result.steps = t.steps_done();
   result.plot = t.write_plot();

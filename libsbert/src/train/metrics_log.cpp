@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "io/atomic_file.h"
+#include "train/tfevents.h"
 
 namespace sbert {
 
@@ -58,16 +59,18 @@ std::string num(double v) {
 
 }  // namespace
 
-MetricsLog::MetricsLog(const fs::path& log_dir, int64_t keep_through_step)
+MetricsLog::MetricsLog(const fs::path& log_dir, int64_t keep_through_step, bool tensorboard)
     : jsonl_(log_dir / "metrics.jsonl"), csv_(log_dir / "metrics.csv") {
   fs::create_directories(log_dir);
   cut_back(jsonl_, keep_through_step, true, nullptr);
   cut_back(csv_, keep_through_step, false, kCsvHeader);
   jsonl_f_ = open_append(jsonl_);
   csv_f_ = open_append(csv_);
+  if (tensorboard) tb_ = std::make_unique<TfEventsWriter>(log_dir / "tensorboard");
 }
 
 MetricsLog::~MetricsLog() {
+  tb_.reset();
   if (jsonl_f_) std::fclose(jsonl_f_);
   if (csv_f_) std::fclose(csv_f_);
 }
@@ -87,6 +90,13 @@ void MetricsLog::log_step(const StepMetrics& m) {
                num(m.tokens_per_sec).c_str(), num(m.elapsed_sec).c_str());
   std::fflush(jsonl_f_);
   std::fflush(csv_f_);
+  if (tb_) {
+    tb_->scalars(m.step, {{"loss", m.loss},
+                          {"lr", m.lr},
+                          {"grad_norm", m.grad_norm},
+                          {"accuracy", m.accuracy},
+                          {"samples_per_sec", m.samples_per_sec}});
+  }
 }
 
 void MetricsLog::log_validation(int64_t step, const std::map<std::string, double>& metrics) {
@@ -95,6 +105,25 @@ void MetricsLog::log_validation(int64_t step, const std::map<std::string, double
   line += "}\n";
   std::fputs(line.c_str(), jsonl_f_);
   std::fflush(jsonl_f_);
+  if (tb_) tb_->scalars(step, metrics);
+}
+
+std::optional<double> last_logged_loss(const fs::path& log_dir, int64_t through_step) {
+  const fs::path file = log_dir / "metrics.jsonl";
+  if (!fs::exists(file)) return std::nullopt;
+  std::optional<double> loss;
+  std::istringstream in(read_file(file));
+  for (std::string line; std::getline(in, line);) {
+    const int64_t s = step_of(line, true);
+    const size_t at = line.find("\"loss\": ");
+    if (s < 0 || s > through_step || at == std::string::npos) continue;
+    try {
+      loss = std::stod(line.substr(at + 8));
+    } catch (const std::exception&) {  // "null": a non-finite loss
+      loss = std::nan("");
+    }
+  }
+  return loss;
 }
 
 }  // namespace sbert

@@ -96,6 +96,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<GradCache> gc_;
   TrainerState state_;
   int64_t max_steps_ = 0;
+  int64_t last_step_ = 0;  // max_steps_, or the end of trainer.max_epochs when that comes first
   fs::path log_dir_, ckpt_root_;
   std::optional<fs::path> latest_;  // the newest checkpoint when the Trainer was made
   bool resumed_ = false;
@@ -344,6 +345,12 @@ void Trainer::Impl::setup_optimizer() {
   if (max_steps_ <= 0) {
     max_steps_ = cfg_.trainer.max_epochs * static_cast<int64_t>(builder_->max_batches_per_epoch());
   }
+  // The schedule spans max_steps (as in NeMo) even when max_epochs ends the run sooner.
+  last_step_ = max_steps_;
+  if (cfg_.trainer.max_epochs > 0) {
+    last_step_ = std::min(last_step_, cfg_.trainer.max_epochs *
+                                          static_cast<int64_t>(builder_->max_batches_per_epoch()));
+  }
   const ScheduleConfig scfg = schedule_config(cfg_, max_steps_);
   sched_ = std::make_unique<LrSchedule>(scfg);
   if (cfg_.trainer.max_steps <= 0) {  // the step count came from the data: warn now
@@ -398,13 +405,12 @@ void Trainer::Impl::open_log() {
   first_step_ = state_.step;
   if (!lead()) return;
   write_file_atomic(log_dir_ / "config.yaml", to_yaml(cfg_));
-  log_.emplace(log_dir_, resumed_ ? state_.step : -1);
+  log_.emplace(log_dir_, resumed_ ? state_.step : -1, cfg_.exp_manager.create_tensorboard_logger);
 }
 
 std::optional<StepInfo> Trainer::Impl::step() {
   // The run's end: `while (auto s = trainer.step())` must stop at max_steps as fit does.
   if (state_.step >= max_steps_) return std::nullopt;
-  open_log();
   if (!clock_started_) {
     t0_ = std::chrono::steady_clock::now();
     clock_started_ = true;
@@ -419,6 +425,9 @@ std::optional<StepInfo> Trainer::Impl::step() {
     builder_->restore(before);
     return std::nullopt;
   }
+  // After the epoch check: a finished run asked for one more step leaves its logs and
+  // config.yaml as they were.
+  open_log();
   const int64_t step = state_.step;  // 0-based index of this optimizer step
   int64_t step_tokens = 0;
   reducer_->begin();
@@ -461,6 +470,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   StepInfo info;
   info.step = m.step;
   info.max_steps = max_steps_;
+  info.last_step = last_step_;
   info.first_step = first_step_;
   info.epoch = m.epoch;
   info.loss = m.loss;
@@ -471,7 +481,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   info.tokens_per_sec = m.tokens_per_sec;
   info.elapsed_sec = m.elapsed_sec;
   info.log_due =
-      m.step % cfg_.trainer.log_every_n_steps == 0 || m.step == max_steps_ || m.step == 1;
+      m.step % cfg_.trainer.log_every_n_steps == 0 || m.step == last_step_ || m.step == 1;
   return info;
 }
 
@@ -533,6 +543,30 @@ int64_t Trainer::steps_done() const { return impl_->state_.step; }
 int64_t Trainer::max_steps() const { return impl_->max_steps_; }
 int64_t Trainer::steps_per_epoch() const {
   return static_cast<int64_t>(impl_->builder_->max_batches_per_epoch());
+}
+RunPlan Trainer::plan() const {
+  const Impl& m = *impl_;
+  RunPlan p;
+  p.train_examples = static_cast<int64_t>(m.train_data_->size());
+  p.train_skipped = static_cast<int64_t>(m.train_data_->stats().skipped);
+  p.validation_examples = m.val_data_ ? static_cast<int64_t>(m.val_data_->size()) : 0;
+  if (m.val_beir_) {
+    p.validation_beir_queries = static_cast<int64_t>(m.val_beir_->query_ids.size());
+    p.validation_beir_docs = static_cast<int64_t>(m.val_beir_->corpus_ids.size());
+  }
+  p.batches_per_epoch = static_cast<int64_t>(m.builder_->max_batches_per_epoch());
+  p.accumulation_steps = m.cfg_.accumulation_steps();
+  p.world_size = m.comm_->size();
+  p.first_step = m.state_.step;
+  p.max_steps = m.max_steps_;
+  p.last_step = m.last_step_;
+  p.warmup_steps = m.sched_->warmup_steps();
+  p.constant_steps = m.sched_->constant_steps();
+  p.device = to_string(m.ctx_.device);
+  p.threads = cpu_thread_count(m.ctx_.threads);
+  p.log_dir = m.log_dir_;
+  if (m.cfg_.exp_manager.create_tensorboard_logger) p.tensorboard_dir = m.log_dir_ / "tensorboard";
+  return p;
 }
 bool Trainer::has_validation() const { return impl_->val_data_ || impl_->val_beir_; }
 fs::path Trainer::log_dir() const { return impl_->log_dir_; }
