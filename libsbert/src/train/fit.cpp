@@ -89,6 +89,7 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
     if (auto l = t.latest_checkpoint()) result.last_checkpoint = *l;
   }
   result.steps = t.steps_done();
+  if (auto best = t.best_checkpoint()) result.best_checkpoint = *best;
   result.plot = t.write_plot();
   return result;
 }
