@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli.h"
+#include "model_arg.h"
 #include "sbert/util.h"
 #include "sbert/util.h"
 #include "sbert/tokenizer.h"
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
     const int max_len = args.get_int("--max-seq-length");
     if (max_len < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
     const auto texts = sbert::read_texts(args.get("--input"));
-    const auto tok = sbert::Tokenizer::load(args.get("--model"));
+    const auto tok =
+        sbert::Tokenizer::load(sbert::cli::resolve_model_arg("sbert-tokenize", args.get("--model")));
     const auto ids = tok.encode_batch(texts, max_len, args.get_int("--threads"));
     std::string text;  // the ids are in memory already; the JSONL is a fraction of their size
     for (const auto& seq : ids) {
