@@ -126,6 +126,15 @@ TEST_CASE("Model prompts: read from and written to config_sentence_transformers.
   CHECK(std::string_view(st["prompts"]["document"]) == "passage: ");
   CHECK(st["default_prompt_name"].is_null());
   CHECK(std::string_view(st["similarity_fn_name"]) == "cosine");
+  // What sentence-transformers' save() writes for a libsbert fine-tune trained with these
+  // prefixes (tools/reference/check_prompts.py --save-st-config): the same three fields.
+  simdjson::dom::parser ref_parser;
+  const simdjson::dom::element ref = ref_parser.load(
+      (test::fixture_dir("st-prompts") / "config_sentence_transformers.json").string());
+  for (const char* key : {"prompts", "default_prompt_name", "similarity_fn_name"}) {
+    INFO(key);
+    CHECK(simdjson::minify(st[key]) == simdjson::minify(ref[key]));
+  }
 
   const Model back = Model::load(tmp / "with");
   CHECK(back.prompts() == m.impl().prompts);

@@ -19,7 +19,7 @@ bool is_model_folder(const fs::path& dir) {
          fs::is_regular_file(dir / "pytorch_model.bin");
 }
 
-// "best checkpoint by val_ndcg@10 = 0.6123" from its trainer_state.json; "" when unreadable.
+// "val_ndcg@10 = 0.6123" from its trainer_state.json; "" when it has no value or is unreadable.
 std::string monitored(const fs::path& checkpoint) {
   try {
     const fs::path f = checkpoint / "trainer_state.json";
@@ -27,7 +27,7 @@ std::string monitored(const fs::path& checkpoint) {
     if (!s.monitor) return "";
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.6g", *s.monitor);
-    return cat(" by ", s.monitor_name, " = ", buf);
+    return cat(s.monitor_name, " = ", buf);
   } catch (const Error&) {
     return "";
   }
@@ -49,7 +49,8 @@ fs::path resolve_model_path(const fs::path& path, std::string* note) {
     const fs::path dir = path.parent_path() / name;
     SBERT_CHECK(is_model_folder(dir), "[model] ", p, ": names checkpoint '", name, "' but ",
                 dir.string(), " is not there or holds no model.safetensors");
-    if (note) *note = cat(p, " -> ", dir.string(), monitored(dir));
+    const std::string value = monitored(dir);
+    if (note) *note = cat(p, " -> ", dir.string(), value.empty() ? "" : " (" + value + ")");
     return dir;
   }
   if (is_model_folder(path)) return path;
@@ -57,7 +58,7 @@ fs::path resolve_model_path(const fs::path& path, std::string* note) {
   // A run's log folder, or its checkpoints/ folder.
   const fs::path root = fs::is_directory(path / "checkpoints") ? path / "checkpoints" : path;
   if (const auto best = find_best_checkpoint(root)) {
-    if (note) *note = cat(p, ": its best checkpoint", monitored(*best), ": ", best->string());
+    if (note) *note = cat(p, ": its best checkpoint by ", monitored(*best), ": ", best->string());
     return *best;
   }
   if (const auto latest = find_latest_checkpoint(root)) {
