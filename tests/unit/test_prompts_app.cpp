@@ -184,6 +184,16 @@ TEST_CASE("prompts travel with a fine-tuned model; checkpoints by run folder, la
   CHECK_THAT(mine.stderr_text, Contains("sbert-mine: prompts of the model applied: queries get "
                                         "\"query: \""));
 
+  // sbert-convert --input takes the names too, and the export carries the prompts.
+  const auto conv = test::run_app("sbert-convert", {"--to-hf", "--input", (ckpts / "best").string(),
+                                                    "--output", (tmp / "hf").string()});
+  INFO(conv.stderr_text);
+  REQUIRE(conv.exit_code == 0);
+  CHECK_THAT(conv.stderr_text, Contains("best -> " + (ckpts / best_name).string()));
+  CHECK_THAT(conv.stderr_text, Contains("prompts {document=\"passage: \", query=\"query: \"}"));
+  REQUIRE(embed((tmp / "hf").string(), "hf.npy").exit_code == 0);
+  CHECK(slurp(tmp / "hf.npy") == slurp(tmp / "sbest.npy"));
+
   // restore_from_path takes the run folder too: a second run starts from its best checkpoint.
   const auto again = test::run_app(
       "sbert-finetune", {"--config-path", tmp.path().string(), "--config-name", "ft.yaml",
