@@ -51,7 +51,7 @@ std::map<int64_t, double> logged_ndcg(const fs::path& log_dir) {
 
 }  // namespace
 
-TEST_CASE("prompts travel with a fine-tuned model; checkpoints by run folder, latest, best",
+TEST_CASE("prompts travel with a fine-tuned model, which tools find by run folder, latest, best",
           "[prompts][model-path][apps]") {
   test::TempDir tmp;
   const fs::path data = test::write_train_records(tmp.path());
