@@ -2,10 +2,12 @@
 //   sbert-convert --input HF_DIR --output CKPT [--precision 32|bf16]
 //   sbert-convert --to-hf --input CKPT --output DIR [--query-prompt "query: " ...]
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "cli.h"
 #include "progress_reporter.h"
+#include "model_arg.h"
 #include "sbert/convert.h"
 #include "sbert/error.h"
 
@@ -18,7 +20,9 @@ int main(int argc, char** argv) {
         "with --to-hf a libsbert or sbert-finetune checkpoint back into a folder that\n"
         "transformers and sentence-transformers load as is. fp32 round trips are bitwise.\n"
         "The output is written to a temporary folder and renamed into place when complete.",
-        {{"--input", "model folder, libsbert checkpoint, sbert-finetune checkpoint or log folder",
+        {{"--input",
+          "model folder, libsbert checkpoint, sbert-finetune checkpoint, a run's log folder or\n"
+          "      its checkpoints/latest or checkpoints/best",
           true, true, ""},
          {"--output", "folder to write (replaced if it is a model folder)", true, true, ""},
          {"--to-hf", "write a Hugging Face / sentence-transformers folder (no libsbert.json)",
@@ -42,11 +46,13 @@ int main(int argc, char** argv) {
     if (args.has("--query-prompt")) opt.query_prompt = args.get("--query-prompt");
     if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
     const bool to_hf = args.flag("--to-hf");
+    std::string input = args.get("--input");
+    if (std::filesystem::exists(input)) input = sbert::cli::resolve_model_arg("sbert-convert", input);
     sbert::cli::ProgressReporter progress("sbert-convert");
     opt.progress = progress.callback();
     const sbert::ConvertReport r =
-        to_hf ? sbert::export_to_hf(args.get("--input"), args.get("--output"), opt)
-              : sbert::convert_to_checkpoint(args.get("--input"), args.get("--output"), opt);
+        to_hf ? sbert::export_to_hf(input, args.get("--output"), opt)
+              : sbert::convert_to_checkpoint(input, args.get("--output"), opt);
     progress.end_line();
     std::string prompts;
     for (const auto& [k, v] : r.prompts) {

@@ -5,8 +5,9 @@
 #include "sbert/error.h"
 #include "progress_reporter.h"
 #include "sbert/util.h"
-#include "sbert/util.h"
+#include "model_arg.h"
 #include "sbert/model.h"
+#include "sbert/util.h"
 
 int main(int argc, char** argv) {
   return sbert::cli::run("sbert-embed", [&] {
@@ -14,12 +15,19 @@ int main(int argc, char** argv) {
         argc, argv, "sbert-embed",
         "Embeds texts with a sentence-transformers / Hugging Face BERT model and writes a\n"
         "float32 .npy of shape (n, dim) in input order.",
-        {{"--model", "model folder (Hugging Face / sentence-transformers layout)", true, true, ""},
+        {{"--model",
+          "model folder (Hugging Face / sentence-transformers layout), a run's log folder or\n"
+          "      its checkpoints/latest or checkpoints/best",
+          true, true, ""},
          {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
           ""},
          {"--output", "output .npy file", true, true, ""},
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
+         {"--prompt-name",
+          "prepend the model's prompt of this name (config_sentence_transformers.json), e.g.\n"
+          "      query or document, as sentence-transformers' encode(prompt_name=...)",
+          true, false, ""},
          {"--prefix", "string prepended to every text, e.g. \"query: \"", true, false, ""},
          {"--device",
           "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
@@ -33,18 +41,32 @@ int main(int argc, char** argv) {
     sbert::EmbedOptions opt;
     opt.batch_size = args.get_int("--batch-size");
     opt.max_seq_length = args.get_int("--max-seq-length");
-    opt.prefix = args.get("--prefix");
     opt.device = sbert::parse_device(args.get("--device"));
     opt.threads = args.get_int("--threads");
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+    if (args.has("--prefix") && args.has("--prompt-name")) {
+      throw sbert::cli::UsageError{"give --prompt-name or --prefix, not both"};
+    }
 
     const std::string output = args.get("--output");
     sbert::cli::require_extension("--output", output, ".npy", "float32 NumPy, the only format written");
     const auto texts = sbert::read_texts(args.get("--input"));
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");
-    const auto model = sbert::Model::load(args.get("--model"));
+    const auto model = sbert::cli::load_model_arg("sbert-embed", args.get("--model"));
+    // As sentence-transformers' encode(): the named prompt, else the model's
+    // default_prompt_name, else nothing; --prefix is a literal string.
+    std::string prompt_name = args.get("--prompt-name");
+    if (!args.has("--prefix") && prompt_name.empty()) prompt_name = model.default_prompt_name();
+    if (!prompt_name.empty()) {
+      opt.prefix = model.prompt(prompt_name);
+      std::fprintf(stderr, "sbert-embed: prompt '%s' of the model applied: \"%s\"%s\n",
+                   prompt_name.c_str(), opt.prefix.c_str(),
+                   args.has("--prompt-name") ? "" : " (its default_prompt_name)");
+    } else {
+      opt.prefix = args.get("--prefix");
+    }
     sbert::cli::ProgressReporter progress("sbert-embed");
     opt.progress = progress.callback();
     const auto emb = model.embed(texts, opt);

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "progress_reporter.h"
 #include "sbert/eval.h"
-#include "sbert/eval.h"
+#include "model_arg.h"
 #include "sbert/eval.h"
 #include "sbert/util.h"
 #include "sbert/model.h"
@@ -65,15 +65,23 @@ int main(int argc, char** argv) {
         "search: NDCG@10, MRR@10, MAP@100, recall, precision, accuracy) or STS correlations on a\n"
         "tab-separated file (sentence1, sentence2, score; or the STS benchmark's columns).\n"
         "Prints a table; --output writes the numbers as JSON.",
-        {{"--model", "model folder (Hugging Face / sentence-transformers layout)", true, true, ""},
+        {{"--model",
+          "model folder (Hugging Face / sentence-transformers layout), a run's log folder or\n"
+          "      its checkpoints/latest or checkpoints/best",
+          true, true, ""},
          {"--beir", "BEIR data set folder (retrieval)", true, false, ""},
          {"--split", "qrels split: qrels/<split>.tsv", true, false, "test"},
          {"--sts", "STS pair file (similarity correlation)", true, false, ""},
          {"--output", "write the metrics to this JSON file", true, false, ""},
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
-         {"--query-prefix", "prepended to every query, e.g. \"query: \"", true, false, ""},
-         {"--passage-prefix", "prepended to every document, e.g. \"passage: \"", true, false, ""},
+         {"--query-prefix",
+          "prepended to every query, e.g. \"query: \" (default: the model's prompt \"query\")",
+          true, false, ""},
+         {"--passage-prefix",
+          "prepended to every document (default: the model's prompt \"document\")", true, false,
+          ""},
+         sbert::cli::no_prompts_option(),
          {"--corpus-chunk-size", "documents embedded at a time", true, false, "50000"},
          {"--allow-unknown-ids",
           "accept qrels naming ids absent from corpus.jsonl / queries.jsonl, counted as\n"
@@ -119,7 +127,7 @@ int main(int argc, char** argv) {
       sbert::eval::BeirOptions bo;
       bo.allow_unknown_ids = args.flag("--allow-unknown-ids");
       const auto data = sbert::eval::read_beir(args.get("--beir"), split, bo);
-      const auto model = sbert::Model::load(model_dir);
+      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
       if (data.qrels_unknown_doc > 0) {
         std::fprintf(stderr,
                      "sbert-eval: warning: %lld relevant judgements name documents absent from "
@@ -134,8 +142,9 @@ int main(int argc, char** argv) {
       }
       sbert::eval::RetrievalOptions ro;
       ro.embed = opt;
-      ro.query_prefix = args.get("--query-prefix");
-      ro.passage_prefix = args.get("--passage-prefix");
+      const auto prefixes = sbert::cli::task_prefixes("sbert-eval", model, args);
+      ro.query_prefix = prefixes.query;
+      ro.passage_prefix = prefixes.passage;
       ro.corpus_chunk_size = chunk;
       ro.progress = progress.callback();
       const auto m = sbert::eval::evaluate_retrieval(model, data, ro);
@@ -167,7 +176,7 @@ int main(int argc, char** argv) {
       add(json, "seconds", json_number(secs));
     } else {
       const auto data = sbert::eval::read_sts(args.get("--sts"));
-      const auto model = sbert::Model::load(model_dir);
+      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
       opt.progress = progress.callback();
       const auto m = sbert::eval::evaluate_sts(model, data, opt);
       progress.end_line();

@@ -168,8 +168,16 @@ int main(int argc, char** argv) {
                  static_cast<long long>(r.steps), r.last_loss, r.log_dir.c_str());
     std::fprintf(stderr, "sbert-finetune: training curves in %s\n", r.plot.c_str());
     if (!r.last_checkpoint.empty()) {
-      std::fprintf(stderr, "sbert-finetune: model and training state in %s\n",
+      std::fprintf(stderr, "sbert-finetune: latest checkpoint (model and training state): %s\n",
                    r.last_checkpoint.c_str());
+    }
+    if (!r.best_checkpoint.empty()) {
+      std::fprintf(stderr, "sbert-finetune: best checkpoint by %s: %s\n",
+                   opt.exp_manager.checkpoint.monitor.c_str(), r.best_checkpoint.c_str());
+    }
+    if (!r.last_checkpoint.empty()) {
+      std::fprintf(stderr, "sbert-finetune: use it with --model %s (%s checkpoint)\n",
+                   r.log_dir.c_str(), r.best_checkpoint.empty() ? "its latest" : "its best");
     }
     return 0;
   });

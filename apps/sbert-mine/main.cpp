@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "progress_reporter.h"
+#include "model_arg.h"
 #include "sbert/mine.h"
 #include "sbert/error.h"
 #include "sbert/model.h"
@@ -30,7 +31,10 @@ int main(int argc, char** argv) {
         "Candidates are ranked by cosine; positives, documents with a positive's text and\n"
         "candidates failing --margin/--relative-margin/--max-score/--min-score are dropped;\n"
         "ranks [--range-min, --range-max) of the rest are sampled (docs/mining.md).",
-        {{"--model", "model folder (Hugging Face / sentence-transformers layout)", true, true, ""},
+        {{"--model",
+          "model folder (Hugging Face / sentence-transformers layout), a run's log folder or\n"
+          "      its checkpoints/latest or checkpoints/best",
+          true, true, ""},
          {"--beir", "BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv", true, true, ""},
          {"--split", "qrels split to mine for", true, false, "train"},
          {"--output", "output .jsonl (written atomically)", true, true, ""},
@@ -51,9 +55,15 @@ int main(int argc, char** argv) {
          {"--sample", "top (the best K of the range) or random (K drawn from it)", true, false,
           "top"},
          {"--seed", "seed of --sample random", true, false, "0"},
-         {"--query-prefix", "prepended to queries for embedding (not written)", true, false, ""},
-         {"--passage-prefix", "prepended to documents for embedding (not written)", true, false,
-          ""},
+         {"--query-prefix",
+          "prepended to queries for embedding, not written (default: the model's prompt\n"
+          "      \"query\")",
+          true, false, ""},
+         {"--passage-prefix",
+          "prepended to documents for embedding, not written (default: the model's prompt\n"
+          "      \"document\")",
+          true, false, ""},
+         sbert::cli::no_prompts_option(),
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
          {"--device",
@@ -92,8 +102,6 @@ int main(int argc, char** argv) {
     s.search.doc_block = args.get_int("--doc-chunk");
     if (s.search.query_block < 1 || s.search.doc_block < 1)
       throw UsageError{"--query-chunk and --doc-chunk must be >= 1"};
-    o.query_prefix = args.get("--query-prefix");
-    o.passage_prefix = args.get("--passage-prefix");
     o.embed.batch_size = args.get_int("--batch-size");
     o.embed.max_seq_length = args.get_int("--max-seq-length");
     o.embed.device = sbert::parse_device(args.get("--device"));
@@ -112,7 +120,10 @@ int main(int argc, char** argv) {
 
     sbert::cli::require_extension("--output", args.get("--output"), ".jsonl",
                                   "NeMo training records, one JSON object per line");
-    const auto model = sbert::Model::load(args.get("--model"));
+    const auto model = sbert::cli::load_model_arg("sbert-mine", args.get("--model"));
+    const auto prefixes = sbert::cli::task_prefixes("sbert-mine", model, args);
+    o.query_prefix = prefixes.query;
+    o.passage_prefix = prefixes.passage;
     sbert::cli::ProgressReporter progress("sbert-mine");
     o.progress = progress.callback();
     const auto st = sbert::mine::mine_beir(model, args.get("--beir"), args.get("--output"), o);

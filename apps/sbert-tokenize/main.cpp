@@ -1,8 +1,10 @@
 // sbert-tokenize: texts in, one {"input_ids": [...]} JSON line per text out, in input order.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "cli.h"
+#include "model_arg.h"
 #include "sbert/util.h"
 #include "sbert/util.h"
 #include "sbert/tokenizer.h"
@@ -25,7 +27,12 @@ int main(int argc, char** argv) {
     const int max_len = args.get_int("--max-seq-length");
     if (max_len < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
     const auto texts = sbert::read_texts(args.get("--input"));
-    const auto tok = sbert::Tokenizer::load(args.get("--model"));
+    // A folder with a tokenizer needs no weights; a run's folder or checkpoints/latest does.
+    std::string dir = args.get("--model");
+    const std::filesystem::path d(dir);
+    if (!std::filesystem::exists(d / "tokenizer.json") && !std::filesystem::exists(d / "vocab.txt"))
+      dir = sbert::cli::resolve_model_arg("sbert-tokenize", dir);
+    const auto tok = sbert::Tokenizer::load(dir);
     const auto ids = tok.encode_batch(texts, max_len, args.get_int("--threads"));
     std::string text;  // the ids are in memory already; the JSONL is a fraction of their size
     for (const auto& seq : ids) {

@@ -52,7 +52,7 @@ double peak_rss_mib() {
 
 std::unique_ptr<Model::Impl> random_model(const ModelConfig& cfg, const Tokenizer& tok,
                                           uint64_t seed) {
-  auto m = std::make_unique<Model::Impl>(Model::Impl{"", cfg, tok, {}, {}, {}, {}, {}});
+  auto m = std::make_unique<Model::Impl>(Model::Impl{"", cfg, tok, {}, {}, {}, {}, {}, {}, {}});
   m->layout = make_bert_layout(cfg);
   m->weights.assign(static_cast<size_t>(m->layout.total), 0.0f);
   std::mt19937_64 rng(seed);

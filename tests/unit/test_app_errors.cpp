@@ -59,7 +59,7 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
   put(input, "hello world\nsecond line\n");
 
   SECTION("missing model folder") {
-    expect_embed_failure(tmp / "no-such-model", input, {"no-such-model", "not a directory"});
+    expect_embed_failure(tmp / "no-such-model", input, {"no-such-model", "no such file or folder"});
   }
   SECTION("truncated safetensors") {
     const fs::path m = copy_model(tmp);

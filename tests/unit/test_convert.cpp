@@ -545,11 +545,12 @@ TEST_CASE("sbert-convert: an sbert-finetune checkpoint converts", "[convert][fin
   CHECK(max_abs_diff(embed(step), embed(tmp / "hf")) == 0.0);
   CHECK(max_abs_diff(embed(test::fixture_dir("tiny-bert")), embed(tmp / "hf")) > 0.0);
   // Trained with "query: " / "passage: " prefixes (add_prefix, the default): those are the
-  // model's prompts.
+  // model's prompts "query" and "document".
   simdjson::dom::parser parser;
   simdjson::dom::element st = parser.load((tmp / "hf/config_sentence_transformers.json").string());
   CHECK(std::string_view(st["prompts"]["query"]) == "query: ");
-  CHECK(std::string_view(st["prompts"]["passage"]) == "passage: ");
+  CHECK(std::string_view(st["prompts"]["document"]) == "passage: ");
+  CHECK(st["prompts"].get_object().size() == 2);
 
   // And into a libsbert checkpoint, bf16.
   ConvertOptions opt;

@@ -324,6 +324,9 @@ TEST_CASE("sbert-finetune: retrieval validation on a BEIR folder picks the best 
   for (const auto& e : fs::directory_iterator(tmp / "run/checkpoints"))
     if (e.path().filename().string().rfind("step-", 0) == 0) ++kept;
   CHECK(kept == (best_step == 12 ? 1u : 2u));
+  // checkpoints/best names it, next to checkpoints/latest.
+  CHECK(slurp(tmp / "run/checkpoints/best") == std::string(name) + "\n");
+  CHECK(slurp(tmp / "run/checkpoints/latest") == "step-00000012\n");
   CHECK(json_number(slurp(best / "trainer_state.json"), "monitor") ==
         Approx(ndcg.at(best_step)).margin(1e-12));
   // The saved checkpoint evaluates to what was logged for its step.

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,21 @@ struct SaveOptions {
   DType precision = DType::F32;  // F32 or BF16 (rounded to nearest even)
 };
 
+// The model folder `path` names (docs/finetune.md, "Pointing at a checkpoint"):
+//   a model folder (model.safetensors, or pytorch_model.bin for Model::load to explain) as is;
+//   a file naming a sibling checkpoint, as sbert-finetune's checkpoints/latest and
+//   checkpoints/best do -> that checkpoint;
+//   a run's log folder (or its checkpoints/ folder) -> its best checkpoint when the run
+//   monitored a metric (checkpoints/best), else its newest.
+// note (optional) gets one line saying which checkpoint a log folder or name resolved to ("" for
+// a plain model folder). Throws "[model] runs/r1: no checkpoints/ folder and no
+// model.safetensors" (naming what was tried) otherwise.
+SBERT_API std::filesystem::path resolve_model_path(const std::filesystem::path& path,
+                                                   std::string* note = nullptr);
+
 class SBERT_API Model {
  public:
+  // Any path resolve_model_path() accepts.
   static Model load(const std::filesystem::path& dir);
 
   // Writes a Hugging Face / sentence-transformers folder (model.safetensors, config.json, the
@@ -73,6 +87,23 @@ class SBERT_API Model {
 
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;
+  // The folder loaded (after resolve_model_path).
+  const std::filesystem::path& path() const;
+
+  // sentence-transformers prompts (config_sentence_transformers.json "prompts"): name -> text
+  // prepended to the input, e.g. "query" -> "query: ". sbert-finetune writes the prefixes it
+  // trained with as "query" and "document". Empty for a model without prompts.
+  const std::map<std::string, std::string>& prompts() const;
+  // "default_prompt_name": the prompt sentence-transformers' encode() applies when none is
+  // named; "" when null.
+  const std::string& default_prompt_name() const;
+  // The prompt sentence-transformers' encode_query() / encode_document() apply: "query"; the
+  // first of "document", "passage", "corpus". "" when the model has none.
+  std::string query_prompt_name() const;
+  std::string document_prompt_name() const;
+  // The text of prompt `name`: "document" falls back as document_prompt_name() does. Throws
+  // "[model] DIR: no prompt named 'x' (the model has: query, document)".
+  const std::string& prompt(const std::string& name) const;
   int dim() const { return config().hidden_size; }
 
   struct Impl;

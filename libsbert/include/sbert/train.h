@@ -285,6 +285,9 @@ struct TrainResult {
   bool already_done = false;  // resumed at its last step: nothing trained, nothing rewritten
   std::filesystem::path log_dir;
   std::filesystem::path last_checkpoint;
+  // checkpoints/best: the best by exp_manager.checkpoint_callback_params.monitor; empty when
+  // no checkpoint has a monitored value (no validation ran).
+  std::filesystem::path best_checkpoint;
   std::filesystem::path plot;  // loss, lr and validation curves (SVG) beside metrics.jsonl
 };
 
@@ -309,11 +312,14 @@ class SBERT_API Trainer {
   // max_batches > 0 limits the val_loss batches. Logged to metrics.jsonl.
   // record: false for a check not written to metrics.jsonl (fit's sanity val_loss).
   std::map<std::string, double> validate(int64_t max_batches = 0, bool record = true);
-  // Writes log_dir()/checkpoints/step-N (atomically), keeps save_top_k by `monitor`.
+  // Writes log_dir()/checkpoints/step-N (atomically), keeps save_top_k by `monitor`, points
+  // checkpoints/latest at it and checkpoints/best at the best monitored one.
   std::filesystem::path save_checkpoint(std::optional<double> monitor = std::nullopt);
 
   // The newest complete checkpoint under log_dir()/checkpoints when the Trainer was made.
   std::optional<std::filesystem::path> latest_checkpoint() const;
+  // The checkpoint log_dir()/checkpoints/best names now (the best monitored value so far).
+  std::optional<std::filesystem::path> best_checkpoint() const;
   int64_t steps_done() const;
   int64_t max_steps() const;
   int64_t steps_per_epoch() const;  // optimizer steps in one pass over the training data

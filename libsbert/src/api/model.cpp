@@ -5,6 +5,7 @@
 #include "api/model_impl.h"
 #include "core/check.h"
 #include "core/context.h"
+#include "io/convert.h"
 #include "io/safetensors.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
@@ -42,9 +43,35 @@ Model& Model::operator=(Model&&) noexcept = default;
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+const fs::path& Model::path() const { return impl_->dir; }
 
-Model Model::load(const fs::path& dir) {
-  SBERT_CHECK(fs::is_directory(dir), "[model] ", dir.string(), ": not a directory");
+const std::map<std::string, std::string>& Model::prompts() const { return impl_->prompts; }
+const std::string& Model::default_prompt_name() const { return impl_->default_prompt_name; }
+
+std::string Model::query_prompt_name() const {
+  return impl_->prompts.count("query") ? "query" : "";
+}
+
+std::string Model::document_prompt_name() const {
+  for (const char* name : {"document", "passage", "corpus"}) {  // encode_document's order
+    if (impl_->prompts.count(name)) return name;
+  }
+  return "";
+}
+
+const std::string& Model::prompt(const std::string& name) const {
+  const std::string key = name == "document" ? document_prompt_name() : name;
+  const auto it = impl_->prompts.find(key);
+  if (it != impl_->prompts.end()) return it->second;
+  std::string have;
+  for (const auto& kv : impl_->prompts) have += (have.empty() ? "" : ", ") + kv.first;
+  fail("[model] ", impl_->dir.string(), ": no prompt named '", name, "' (",
+       have.empty() ? std::string("the model has no prompts") : "the model has: " + have,
+       "; config_sentence_transformers.json \"prompts\")");
+}
+
+Model Model::load(const fs::path& path) {
+  const fs::path dir = resolve_model_path(path);
   const fs::path weights = dir / "model.safetensors";
   if (!fs::exists(weights)) {
     SBERT_CHECK(!fs::exists(dir / "pytorch_model.bin"), "[model] ", dir.string(),
@@ -53,7 +80,10 @@ Model Model::load(const fs::path& dir) {
     fail("[model] ", weights.string(), ": file not found");
   }
   auto impl = std::make_unique<Impl>(
-      Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}});
+      Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {}});
+  StConfig st = read_st_config(dir);
+  impl->prompts = std::move(st.prompts);
+  impl->default_prompt_name = std::move(st.default_prompt_name);
   SBERT_CHECK(impl->tokenizer.vocab_size() <= impl->config.vocab_size, "[model] ", dir.string(),
               ": the tokenizer has ", impl->tokenizer.vocab_size(),
               " tokens but config.json vocab_size is ", impl->config.vocab_size);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct SBERT_LOCAL Model::Impl {
   BertView view;               // pointers into weights
   std::string weight_prefix;   // "" or "bert.": how the source checkpoint names tensors
   std::vector<ExtraTensor> extras;
+  // config_sentence_transformers.json's prompts and default_prompt_name ("" for null); written
+  // back by every save and checkpoint (io/model_writer), so the trainer sets them to its prefixes.
+  std::map<std::string, std::string> prompts;
+  std::string default_prompt_name;
 };
 
 }  // namespace sbert

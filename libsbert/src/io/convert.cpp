@@ -313,20 +313,7 @@ std::string pretty_json(const std::string& compact, int indent) {
 // What a model folder says about prompts
 
 std::map<std::string, std::string> read_st_prompts(const fs::path& dir) {
-  std::map<std::string, std::string> prompts;
-  const fs::path file = dir / "config_sentence_transformers.json";
-  if (!fs::exists(file)) return prompts;
-  const Json j = Json::parse_file(file);
-  const auto o = j.object();
-  SBERT_CHECK(o.has_value(), "[convert] ", file.string(), ": top level is not a JSON object");
-  simdjson::dom::object p;
-  if (!(*o)["prompts"].get_object().get(p)) {
-    for (const auto kv : p) {
-      std::string_view v;
-      if (!kv.value.get_string().get(v)) prompts[std::string(kv.key)] = std::string(v);
-    }
-  }
-  return prompts;
+  return read_st_config(dir).prompts;
 }
 
 // An sbert-finetune checkpoint's config.yaml: model.data.add_prefix with query_prefix /
@@ -340,7 +327,7 @@ std::map<std::string, std::string> read_finetune_prompts(const fs::path& dir) {
     const YAML::Node data = root["model"]["data"];
     if (data && data["add_prefix"] && data["add_prefix"].as<bool>()) {
       if (data["query_prefix"]) prompts["query"] = data["query_prefix"].as<std::string>();
-      if (data["passage_prefix"]) prompts["passage"] = data["passage_prefix"].as<std::string>();
+      if (data["passage_prefix"]) prompts["document"] = data["passage_prefix"].as<std::string>();
     }
   } catch (const YAML::Exception& e) {
     fail("[convert] ", file.string(), ": cannot read the run's configuration (", e.what(), ")");
@@ -423,27 +410,7 @@ void write_st_files(const fs::path& src, const fs::path& dst, const ModelConfig&
   if (!has_lower) set_member(sb, "do_lower_case", "false");
   write_file_atomic(dst / "sentence_bert_config.json", pretty_json(compact_object(sb), 2));
 
-  // config_sentence_transformers.json: the source's keys (__version__, model_type, ...), the
-  // prompts, default_prompt_name (the source's if it still names a prompt, else null) and
-  // similarity_fn_name (the source's, else cosine).
-  Members st;
-  std::string default_prompt = "null", similarity = "\"cosine\"";
-  if (fs::exists(src / "config_sentence_transformers.json")) {
-    const Json j = Json::parse_file(src / "config_sentence_transformers.json");
-    const auto o = j.object();
-    SBERT_CHECK(o.has_value(), "[convert] ", (src / "config_sentence_transformers.json").string(),
-                ": top level is not a JSON object");
-    st = members_of(*o);
-    std::string_view v;
-    if (!(*o)["default_prompt_name"].get_string().get(v) && prompts.count(std::string(v))) {
-      default_prompt = json_quote(v);
-    }
-    if (!(*o)["similarity_fn_name"].get_string().get(v)) similarity = json_quote(v);
-  }
-  set_member(st, "prompts", prompts_json(prompts));
-  set_member(st, "default_prompt_name", default_prompt);
-  set_member(st, "similarity_fn_name", similarity);
-  write_file_atomic(dst / "config_sentence_transformers.json", pretty_json(compact_object(st), 2));
+  write_st_config(src, dst, prompts, read_st_config(src).default_prompt_name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,6 +430,49 @@ std::string model_json(const ModelConfig& c) {
 }
 
 }  // namespace
+
+StConfig read_st_config(const fs::path& dir) {
+  StConfig c;
+  const fs::path file = dir / "config_sentence_transformers.json";
+  if (!fs::exists(file)) return c;
+  const Json j = Json::parse_file(file);
+  const auto o = j.object();
+  SBERT_CHECK(o.has_value(), "[model] ", file.string(), ": top level is not a JSON object");
+  simdjson::dom::object p;
+  if (!(*o)["prompts"].get_object().get(p)) {
+    for (const auto kv : p) {
+      std::string_view v;
+      if (!kv.value.get_string().get(v)) c.prompts[std::string(kv.key)] = std::string(v);
+    }
+  }
+  std::string_view v;
+  if (!(*o)["default_prompt_name"].get_string().get(v)) c.default_prompt_name = v;
+  return c;
+}
+
+// config_sentence_transformers.json as SentenceTransformer._get_model_config writes it: the
+// source's keys (__version__, model_type, ...) kept, "prompts", "default_prompt_name" (null
+// unless it names one of the prompts) and "similarity_fn_name" (the source's, else cosine).
+void write_st_config(const fs::path& src, const fs::path& dst,
+                     const std::map<std::string, std::string>& prompts,
+                     const std::string& default_prompt_name) {
+  Members st;
+  std::string similarity = "\"cosine\"";
+  if (fs::exists(src / "config_sentence_transformers.json")) {
+    const Json j = Json::parse_file(src / "config_sentence_transformers.json");
+    const auto o = j.object();
+    SBERT_CHECK(o.has_value(), "[convert] ", (src / "config_sentence_transformers.json").string(),
+                ": top level is not a JSON object");
+    st = members_of(*o);
+    std::string_view v;
+    if (!(*o)["similarity_fn_name"].get_string().get(v)) similarity = json_quote(v);
+  }
+  set_member(st, "prompts", prompts_json(prompts));
+  set_member(st, "default_prompt_name",
+             prompts.count(default_prompt_name) ? json_quote(default_prompt_name) : "null");
+  set_member(st, "similarity_fn_name", similarity);
+  write_file_atomic(dst / "config_sentence_transformers.json", pretty_json(compact_object(st), 2));
+}
 
 DType parse_precision(const std::string& name) {
   if (name == "32" || name == "fp32" || name == "f32" || name == "float32") return DType::F32;
@@ -618,17 +628,7 @@ void check_checkpoint_config(const fs::path& dir, const CheckpointInfo& info,
 fs::path resolve_model_input(const fs::path& input) {
   SBERT_CHECK(!input.empty(), "[convert] no input folder given");
   SBERT_CHECK(fs::exists(input), "[convert] ", input.string(), ": no such folder");
-  SBERT_CHECK(fs::is_directory(input), "[convert] ", input.string(),
-              ": not a folder (expected a model folder)");
-  if (fs::exists(input / "model.safetensors") || fs::exists(input / "pytorch_model.bin")) {
-    return input;  // Model::load explains a pytorch_model.bin-only folder
-  }
-  for (const fs::path& root : {input, input / "checkpoints"}) {
-    if (auto latest = find_latest_checkpoint(root)) return *latest;
-  }
-  fail("[convert] ", input.string(),
-       ": not a model folder (no model.safetensors, and no sbert-finetune checkpoint in it or in "
-       "its checkpoints/)");
+  return resolve_model_path(input);
 }
 
 namespace {

@@ -61,15 +61,29 @@ CheckpointInfo read_checkpoint_info(const std::filesystem::path& dir, bool verif
 void check_checkpoint_config(const std::filesystem::path& dir, const CheckpointInfo& info,
                              const ModelConfig& loaded);
 
-// The model folder a conversion input names: the folder itself when it holds
-// model.safetensors; a training log folder or its checkpoints/ folder -> the newest complete
-// sbert-finetune checkpoint. Throws a one-line error otherwise.
+// The model folder a conversion input names: resolve_model_path() (a model folder, a run's log
+// folder, checkpoints/latest or best), after checking that it exists.
 std::filesystem::path resolve_model_input(const std::filesystem::path& input);
 
 
 
 // Both write "<output>.tmp.<pid>" and rename it into place when whole; an existing output is
 // replaced only if it is a model folder (or empty), and never when it is the input or holds it.
+
+// A model folder's config_sentence_transformers.json: prompts and default_prompt_name ("" for
+// null or absent). Nothing when the file is absent.
+struct StConfig {
+  std::map<std::string, std::string> prompts;
+  std::string default_prompt_name;
+};
+StConfig read_st_config(const std::filesystem::path& dir);
+
+// Writes dst/config_sentence_transformers.json: src's file (if any) with prompts,
+// default_prompt_name (null unless it names one of prompts) and similarity_fn_name set, laid
+// out as sentence-transformers writes it (json.dump, indent 2).
+void write_st_config(const std::filesystem::path& src, const std::filesystem::path& dst,
+                     const std::map<std::string, std::string>& prompts,
+                     const std::string& default_prompt_name);
 
 // SHA-256, lowercase hex.
 std::string sha256_hex(const void* data, size_t size);

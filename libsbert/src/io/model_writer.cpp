@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "io/atomic_file.h"
+#include "io/convert.h"
 #include "io/safetensors.h"
 
 namespace sbert {
@@ -47,6 +48,12 @@ void fsync_path(const fs::path& p, bool directory) {
 void write_model_files(const Model::Impl& impl, const float* weights, const fs::path& dir) {
   fs::create_directories(dir);
   copy_config_files(impl.dir, dir);
+  // The prompts travel with the model: the source's file is rewritten only when they differ
+  // from it (the trainer sets its prefixes), so an unchanged model keeps its bytes.
+  const StConfig source = read_st_config(impl.dir);
+  if (source.prompts != impl.prompts || source.default_prompt_name != impl.default_prompt_name) {
+    write_st_config(impl.dir, dir, impl.prompts, impl.default_prompt_name);
+  }
   write_model_weights(impl, weights, dir / "model.safetensors", DType::F32);
 }
 

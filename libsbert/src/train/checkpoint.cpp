@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
+#include <fstream>
 
 #include "core/check.h"
 #include "core/json.h"
@@ -145,17 +147,57 @@ fs::path save_checkpoint(const fs::path& root, const CheckpointData& d) {
   return dir;
 }
 
+std::string read_checkpoint_name(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "";
+  std::string name(256, '\0');  // a name is short: never read a large file whole
+  in.read(name.data(), static_cast<std::streamsize>(name.size()));
+  name.resize(static_cast<size_t>(in.gcount()));
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+  if (name.empty() || name.size() >= 255 || name == "." || name == ".." ||
+      name.find_first_of("/\n\r", 0) != std::string::npos ||
+      name.find('\0') != std::string::npos) {
+    return "";
+  }
+  return name;
+}
+
 std::optional<fs::path> find_latest_checkpoint(const fs::path& root) {
   if (fs::is_regular_file(root / "latest")) {
-    std::string name = read_file(root / "latest");
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
-    if (!name.empty() && name.find('/') == std::string::npos && is_complete(root / name)) {
-      return root / name;
-    }
+    const std::string name = read_checkpoint_name(root / "latest");
+    if (!name.empty() && is_complete(root / name)) return root / name;
   }
   const auto all = complete_checkpoints(root);
   if (all.empty()) return std::nullopt;
   return all.back();
+}
+
+std::optional<fs::path> find_best_checkpoint(const fs::path& root) {
+  if (!fs::is_regular_file(root / "best")) return std::nullopt;
+  const std::string name = read_checkpoint_name(root / "best");
+  if (name.empty() || !is_complete(root / name)) return std::nullopt;
+  return root / name;
+}
+
+std::optional<fs::path> update_best_checkpoint(const fs::path& root, const std::string& mode) {
+  std::optional<fs::path> best;
+  double best_value = 0;
+  for (const fs::path& p : complete_checkpoints(root)) {  // oldest first
+    const fs::path f = p / "trainer_state.json";
+    const TrainerState s = trainer_state_from_json(read_file(f), f);
+    if (!s.monitor || std::isnan(*s.monitor)) continue;
+    if (!best || (mode == "max" ? *s.monitor > best_value : *s.monitor < best_value)) {
+      best = p;
+      best_value = *s.monitor;
+    }
+  }
+  if (best) {
+    write_file_atomic(root / "best", best->filename().string() + "\n");
+  } else {
+    std::error_code ec;
+    fs::remove(root / "best", ec);
+  }
+  return best;
 }
 
 TrainerState load_checkpoint(const fs::path& dir, Model::Impl& model, LoadedOptimizer& opt) {

@@ -7,6 +7,8 @@
 //     trainer_state.json     step, epoch, data position, monitored metric, seed, layout
 //     config.yaml            the resolved configuration of the run
 //   <log_dir>/checkpoints/latest   the name of the newest complete checkpoint
+//   <log_dir>/checkpoints/best     the name of the checkpoint with the best monitored metric
+//                                  (only when some checkpoint has one: validation ran)
 //
 // A checkpoint is written into "step-N.tmp.<pid>", every file fsynced, then renamed; then
 // `latest` is replaced atomically. trainer_state.json is the last file written, so a folder
@@ -56,6 +58,19 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& root, const C
 // The newest complete checkpoint under root (via `latest`, else the highest complete step-*),
 // or nothing. Leftover temporary folders are ignored.
 std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& root);
+
+// The checkpoint root/best names, when it names a complete one.
+std::optional<std::filesystem::path> find_best_checkpoint(const std::filesystem::path& root);
+
+// Points root/best (atomically) at the complete checkpoint with the best monitored metric
+// (mode "min" or "max"; the earliest of equal ones, as Lightning keeps the first best), or
+// removes root/best when no checkpoint has a value. Returns the checkpoint named.
+std::optional<std::filesystem::path> update_best_checkpoint(const std::filesystem::path& root,
+                                                            const std::string& mode);
+
+// The one line of root/latest or root/best: a checkpoint folder's name, trimmed; "" when the
+// file does not hold one (empty, several lines, a path, too long).
+std::string read_checkpoint_name(const std::filesystem::path& file);
 
 struct LoadedOptimizer {
   std::vector<float> exp_avg, exp_avg_sq;

@@ -112,6 +112,7 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
     return result;
   }
   result.steps = t.steps_done();
+  if (auto best = t.best_checkpoint()) result.best_checkpoint = *best;
   result.plot = t.write_plot();
   return result;
 }

@@ -73,6 +73,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::map<std::string, double> validate(int64_t max_batches, bool record);
   Embeddings embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo);
   fs::path checkpoint(std::optional<double> monitor);
+  void set_model_prompts();
 
   const TrainOptions cfg_;
   int loss_blocks_ = 1;  // tests: see TrainerHooks::loss_blocks
@@ -152,7 +153,10 @@ void Trainer::Impl::check_weights_in_sync(int64_t step) {
 }
 
 void Trainer::Impl::load_model() {
-  model_ = std::make_unique<Model>(Model::load(cfg_.restore_from_path));
+  std::string note;  // a run's log folder or checkpoints/best: say which checkpoint
+  const fs::path source = resolve_model_path(cfg_.restore_from_path, &note);
+  if (!note.empty()) message(MessageLevel::Info, "restore_from_path " + note);
+  model_ = std::make_unique<Model>(Model::load(source));
   Model::Impl& m = model_->impl();
   if (cfg_.model.hidden_dropout >= 0)
     m.config.hidden_dropout = static_cast<float>(cfg_.model.hidden_dropout);
@@ -309,6 +313,7 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
   batch_opt_.negative_selection = d.negative_selection;
   batch_opt_.query_prefix = d.add_prefix ? d.query_prefix : "";
   batch_opt_.passage_prefix = d.add_prefix ? d.passage_prefix : "";
+  set_model_prompts();
   batch_opt_.query_max_length = len(d.query_seq_length);
   batch_opt_.passage_max_length = len(d.passage_seq_length);
   batch_opt_.global_batch_size = static_cast<size_t>(cfg_.model.global_batch_size);
@@ -323,6 +328,18 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
           [&tok, threads](const std::vector<std::string>& texts, int max_len) {
             return tok.encode_batch(texts, max_len, threads);
           }));
+}
+
+// The prefixes the model is trained with become its sentence-transformers prompts, which every
+// checkpoint and save writes (config_sentence_transformers.json) and every tool applies: the
+// model is then used as it was trained. The source's query/document prompts are replaced (also
+// by none, when training adds no prefix); its other prompts are kept.
+void Trainer::Impl::set_model_prompts() {
+  Model::Impl& m = model_->impl();
+  for (const char* name : {"query", "document", "passage", "corpus"}) m.prompts.erase(name);
+  if (!batch_opt_.query_prefix.empty()) m.prompts["query"] = batch_opt_.query_prefix;
+  if (!batch_opt_.passage_prefix.empty()) m.prompts["document"] = batch_opt_.passage_prefix;
+  if (!m.prompts.count(m.default_prompt_name)) m.default_prompt_name.clear();
 }
 
 void Trainer::Impl::setup_optimizer() {
@@ -514,8 +531,9 @@ fs::path Trainer::Impl::checkpoint(std::optional<double> monitor) {
   if (before_commit_) d.before_commit = [&] { before_commit_(step); };
   if (!lead()) return {};
   const fs::path dir = sbert::save_checkpoint(ckpt_root_, d);
-  prune_checkpoints(ckpt_root_, cfg_.exp_manager.checkpoint.save_top_k,
-                    cfg_.exp_manager.checkpoint.mode == MonitorMode::Max ? "max" : "min");
+  const char* mode = cfg_.exp_manager.checkpoint.mode == MonitorMode::Max ? "max" : "min";
+  prune_checkpoints(ckpt_root_, cfg_.exp_manager.checkpoint.save_top_k, mode);
+  update_best_checkpoint(ckpt_root_, mode);
   return dir;
 }
 
@@ -539,6 +557,9 @@ fs::path Trainer::save_checkpoint(std::optional<double> monitor) {
   return impl_->checkpoint(monitor);
 }
 std::optional<fs::path> Trainer::latest_checkpoint() const { return impl_->latest_; }
+std::optional<fs::path> Trainer::best_checkpoint() const {
+  return find_best_checkpoint(impl_->ckpt_root_);
+}
 int64_t Trainer::steps_done() const { return impl_->state_.step; }
 int64_t Trainer::max_steps() const { return impl_->max_steps_; }
 int64_t Trainer::steps_per_epoch() const {

@@ -1,0 +1,55 @@
+#include "model_arg.h"
+
+#include <cstdio>
+
+namespace sbert::cli {
+
+std::string resolve_model_arg(const std::string& program, const std::string& path) {
+  std::string note;
+  const std::string dir = resolve_model_path(path, &note).string();
+  if (!note.empty()) std::fprintf(stderr, "%s: model: %s\n", program.c_str(), note.c_str());
+  return dir;
+}
+
+Model load_model_arg(const std::string& program, const std::string& path) {
+  return Model::load(resolve_model_arg(program, path));
+}
+
+Option no_prompts_option() {
+  return {"--no-prompts",
+          "do not apply the model's prompts (config_sentence_transformers.json) to queries and\n"
+          "      documents; --query-prefix / --passage-prefix still apply",
+          false, false, ""};
+}
+
+TaskPrefixes task_prefixes(const std::string& program, const Model& model, const Args& args) {
+  TaskPrefixes p;
+  p.query = args.get("--query-prefix");
+  p.passage = args.get("--passage-prefix");
+  const std::string qname = model.query_prompt_name(), dname = model.document_prompt_name();
+  if (qname.empty() && dname.empty()) return p;  // a model without prompts: as before
+  if (args.flag("--no-prompts")) {
+    std::fprintf(stderr, "%s: prompts: the model's (%s%s%s) not applied (--no-prompts)\n",
+                 program.c_str(), qname.c_str(), qname.empty() || dname.empty() ? "" : ", ",
+                 dname.c_str());
+    return p;
+  }
+  std::string said;
+  auto take = [&](std::string& prefix, const char* flag, const std::string& name,
+                  const char* side) {
+    if (name.empty() || args.has(flag)) return;
+    prefix = model.prompt(name);
+    said += said.empty() ? "" : ", ";
+    said += side;
+    said += " get \"" + prefix + "\" (prompt '" + name + "')";
+  };
+  take(p.query, "--query-prefix", qname, "queries");
+  take(p.passage, "--passage-prefix", dname, "documents");
+  if (!said.empty()) {
+    std::fprintf(stderr, "%s: prompts of the model applied: %s; --no-prompts turns them off\n",
+                 program.c_str(), said.c_str());
+  }
+  return p;
+}
+
+}  // namespace sbert::cli

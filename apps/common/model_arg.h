@@ -1,0 +1,29 @@
+// --model and the prompts of a model, the same in every app.
+#pragma once
+
+#include <string>
+
+#include "cli.h"
+#include "sbert/model.h"
+
+namespace sbert::cli {
+
+// The model a --model argument names (sbert::resolve_model_path: a model folder, a run's log
+// folder, checkpoints/latest or checkpoints/best). Says on stderr, in one line, which checkpoint
+// a log folder or a name resolved to.
+std::string resolve_model_arg(const std::string& program, const std::string& path);
+Model load_model_arg(const std::string& program, const std::string& path);
+
+// What queries and corpus documents are prefixed with in a task whose sides are known (eval,
+// mine): --query-prefix / --passage-prefix when given, else the model's prompts ("query";
+// "document", as sentence-transformers' encode_query / encode_document pick them) unless
+// --no-prompts. One line on stderr names what the model's prompts contributed.
+struct TaskPrefixes {
+  std::string query, passage;
+};
+TaskPrefixes task_prefixes(const std::string& program, const Model& model, const Args& args);
+
+// Options every app with task prefixes declares.
+Option no_prompts_option();
+
+}  // namespace sbert::cli
