@@ -36,7 +36,7 @@ TEST_CASE("cuda: Runtime without a device throws, device_count never does", "[cu
   }
 }
 
-TEST_CASE("cuda AdamW equals the CPU bit for bit; grad norm and scaling match", "[cuda]") {
+TEST_CASE("cuda AdamW equals the CPU bit for bit - grad norm and scaling match", "[cuda]") {
   if (!have_gpu()) return;
   cuda::Runtime rt;
   // Update 2 at lr 1e-3 with NeMo's defaults (betas 0.9, 0.98, weight decay 0.01, eps 1e-8).

@@ -381,7 +381,7 @@ TEST_CASE("emu cuBLASLt: bf16 inputs, bf16 or fp32 outputs", "[cuda][emu]") {
   CHECK(d[1] == 1.0f + 2.0f / 128);  // 1 + 3 * 2^-8 + 2^-15: rounds up
 }
 
-TEST_CASE("emu cuBLASLt: beta 0 reads no C; C may be D", "[cuda][emu]") {
+TEST_CASE("emu cuBLASLt: beta 0 reads no C - C may be D", "[cuda][emu]") {
   Buf A(4 * 3, CUDA_R_32F), B(3 * 2, CUDA_R_32F);
   A.upload(values(A.n, 1));
   B.upload(values(B.n, 2));

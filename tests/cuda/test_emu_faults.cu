@@ -58,7 +58,7 @@ __global__ void fill_kernel(float* out, int n, int upto) {
   (void)n;
 }
 
-TEST_CASE("emu: an out-of-bounds global write is reported; the bounded twin is clean",
+TEST_CASE("emu: an out-of-bounds global write is reported - the bounded twin is clean",
           "[cuda][emu]") {
   float* out = device_array<float>(100);
   const Outcome bad = observe([&] { simt::launch<fill_kernel>({1, 128, 0, nullptr}, out, 100, 101); });

@@ -33,7 +33,7 @@ sbert::TrainOptions options(const std::filesystem::path& log_dir) {
 
 }  // namespace
 
-TEST_CASE("Trainer::step() returns nullopt after max_steps; the loop equals fit()", "[api]") {
+TEST_CASE("Trainer::step() returns nullopt after max_steps - the loop equals fit()", "[api]") {
   sbert::test::TempDir tmp;
   sbert::Trainer t(options(tmp / "loop"), sbert::TrainData::from_examples(examples()));
   CHECK_FALSE(t.resume());

@@ -124,7 +124,7 @@ TEST_CASE("sbert-mine --num-negatives 0 writes the records without embedding any
         "\"neg_doc\": []}\n");
 }
 
-TEST_CASE("every app answers --version; --device cuda is documented and refused as it is today",
+TEST_CASE("every app answers --version - --device cuda is documented and refused as it is today",
           "[apps][ux]") {
   for (const char* app : {"sbert-embed", "sbert-eval", "sbert-mine", "sbert-finetune",
                           "sbert-convert", "sbert-plot", "sbert-tokenize"}) {

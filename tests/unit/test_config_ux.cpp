@@ -81,7 +81,7 @@ TEST_CASE("config: errors name where a bad value came from: file:line, override 
 }
 
 TEST_CASE("config: trainer.val_check_interval is steps as an integer, a fraction of an epoch as a "
-          "number in (0, 1]",
+          "number from 0 to 1",
           "[config][ux]") {
   const TrainOptions steps =
       TrainOptions::from_nemo_yaml_text(kBase, "a.yaml", {"trainer.val_check_interval=7"});
@@ -159,7 +159,7 @@ TEST_CASE("config: the shipped configs read, with consistent schedules, from any
   CHECK(fs::exists(fs::path(s.model.data.validation_beir.path) / "corpus.jsonl"));
 }
 
-TEST_CASE("sbert-finetune --dry-run prints the resolved config and trains nothing; --reference "
+TEST_CASE("sbert-finetune --dry-run prints the resolved config and trains nothing - --reference "
           "prints conf/reference.yaml",
           "[apps][config][ux]") {
   test::TempDir tmp;

@@ -229,7 +229,7 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
   }
 }
 
-TEST_CASE("a rank killed mid-run ends the job; the checkpoint resumes exactly on any N",
+TEST_CASE("a rank killed mid-run ends the job - the checkpoint resumes exactly on any N",
           "[dist][mpi]") {
   if (!mpirun_available()) {
     WARN("mpirun or MPI support missing: multi-process tests skipped");

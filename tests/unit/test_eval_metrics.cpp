@@ -91,7 +91,7 @@ TEST_CASE("MAP divides by min(k, #relevant) and IDCG runs over min(#relevant, k)
   CHECK_THROWS_WITH(m.get("ndcg@10"), Catch::Contains("ndcg@10"));
 }
 
-TEST_CASE("metrics average over queries; MRR sums reciprocal ranks / #queries", "[eval]") {
+TEST_CASE("metrics average over queries - MRR sums reciprocal ranks / #queries", "[eval]") {
   const std::vector<std::vector<int64_t>> ranked = {iota_ranking(20), iota_ranking(20),
                                                     iota_ranking(20)};
   const std::vector<Relevance> rel = {{{0}, 1}, {{3}, 1}, {{12}, 1}};

@@ -43,7 +43,7 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("atomic: write_file_atomic creates and replaces files; read_file reads them back",
+TEST_CASE("atomic: write_file_atomic creates and replaces files - read_file reads them back",
           "[io]") {
   TempDir dir;
   const fs::path p = dir / "f.bin";
@@ -94,7 +94,7 @@ TEST_CASE("atomic: an exception thrown mid-write leaves the old file intact and 
   CHECK(dir.entries() == std::vector<std::string>{"out.npy"});
 }
 
-TEST_CASE("atomic: commit replaces the file; a second commit or late write is an error", "[io]") {
+TEST_CASE("atomic: commit replaces the file - a second commit or late write is an error", "[io]") {
   TempDir dir;
   const fs::path p = dir / "a.txt";
   write_file_atomic(p, "old");
@@ -110,7 +110,7 @@ TEST_CASE("atomic: commit replaces the file; a second commit or late write is an
   CHECK(dir.entries() == std::vector<std::string>{"a.txt"});
 }
 
-TEST_CASE("atomic: two writers to one path get separate temps; the last commit wins", "[io]") {
+TEST_CASE("atomic: two writers to one path get separate temps - the last commit wins", "[io]") {
   TempDir dir;
   const fs::path p = dir / "x";
   AtomicFile a(p);

@@ -152,7 +152,7 @@ TEST_CASE("config: an all-MiniLM-L6-v2 style sentence-transformers folder", "[io
   CHECK(c.max_seq_length == 256);
 }
 
-TEST_CASE("config: a plain Hugging Face folder maps every field; mean pooling, no normalize",
+TEST_CASE("config: a plain Hugging Face folder maps every field - mean pooling, no normalize",
           "[io]") {
   TempDir dir;
   dir.put("config.json", minilm_config()
@@ -189,7 +189,7 @@ TEST_CASE("config: a plain Hugging Face folder maps every field; mean pooling, n
   CHECK(load_model_config(dir.path).max_seq_length == 512);
 }
 
-TEST_CASE("config: optional fields take BERT's defaults; unknown fields are ignored", "[io]") {
+TEST_CASE("config: optional fields take BERT's defaults - unknown fields are ignored", "[io]") {
   TempDir dir;
   dir.put("config.json", minilm_config()
                              .erase("type_vocab_size")

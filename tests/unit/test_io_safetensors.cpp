@@ -149,7 +149,7 @@ TEST_CASE("safetensors: write then read round-trips names, order, dtypes, shapes
   CHECK(header.find_last_not_of(' ') == header.rfind('}'));
 }
 
-TEST_CASE("safetensors: rewriting a file gives identical bytes; no metadata means no key", "[io]") {
+TEST_CASE("safetensors: rewriting a file gives identical bytes - no metadata means no key", "[io]") {
   TempDir dir;
   const std::vector<float> w = {1, 2, 3, 4};
   write_safetensors(dir / "a.safetensors", {{"w", DType::F32, {4}, w.data()}});

@@ -76,7 +76,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("mine: positives are never negatives; ranks count surviving candidates", "[mine]") {
+TEST_CASE("mine: positives are never negatives - ranks count surviving candidates", "[mine]") {
   const Fixture f;
   SelectOptions o;
   o.num_negatives = 3;

@@ -101,7 +101,7 @@ TEST_CASE("progress: durations", "[progress]") {
   CHECK(cli::format_duration(std::nan("")) == "--:--");
 }
 
-TEST_CASE("finetune progress: the ETA counts the steps that will run; a line at least every 30 s",
+TEST_CASE("finetune progress: the ETA counts the steps that will run - a line at least every 30 s",
           "[progress][finetune]") {
   StepInfo s;
   s.step = 2;
