@@ -139,7 +139,7 @@ int device_access(uintptr_t a, size_t n, Access acc, std::string* problem) {
   return 2;
 }
 
-bool check_device_range(const void* p, size_t bytes, Access access, const char* who) {
+bool check_device_allocated(const void* p, size_t bytes, const char* who) {
   if (bytes == 0) return true;
   const auto a = reinterpret_cast<uintptr_t>(p);
   if (!is_device_address(p)) {
@@ -149,38 +149,7 @@ bool check_device_range(const void* p, size_t bytes, Access access, const char* 
     return false;
   }
   Arena& ar = arena();
-  uint8_t* s = ar.shadow_of(a);
-  size_t i = 0;
-  while (i < bytes && s[i] >= kUninit) ++i;
-  if (i < bytes) {
-    std::lock_guard<std::mutex> lock(ar.mu);
-    report(Check::Memcheck, std::string("[memcheck] ") + who + ": " + std::to_string(bytes) +
-                                " bytes at " + hex(a) + ": byte " + std::to_string(i) + " is " +
-                                describe(ar, a + i));
-    set_error(cudaErrorIllegalAddress);
-    return false;
-  }
-  if (access == Access::Write) {
-    std::memset(s, kInit, bytes);
-    return true;
-  }
-  i = 0;
-  while (i < bytes && s[i] == kInit) ++i;
-  if (i < bytes) {
-    report(Check::Initcheck, std::string("[initcheck] ") + who + ": " + std::to_string(bytes) +
-                                 " bytes at " + hex(a) + ": byte " + std::to_string(i) +
-                                 " was never written");
-    set_error(cudaErrorLaunchFailure);
-    return false;
-  }
-  return true;
-}
-
-bool check_device_allocated(const void* p, size_t bytes, const char* who) {
-  if (bytes == 0) return true;
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  Arena& ar = arena();
-  uint8_t* s = ar.shadow_of(a);
+  const uint8_t* s = ar.shadow_of(a);
   size_t i = 0;
   while (i < bytes && s[i] >= kUninit) ++i;
   if (i == bytes) return true;
@@ -190,6 +159,26 @@ bool check_device_allocated(const void* p, size_t bytes, const char* who) {
                               describe(ar, a + i));
   set_error(cudaErrorIllegalAddress);
   return false;
+}
+
+bool check_device_range(const void* p, size_t bytes, Access access, const char* who) {
+  if (bytes == 0) return true;
+  if (!check_device_allocated(p, bytes, who)) return false;
+  uint8_t* s = arena().shadow_of(reinterpret_cast<uintptr_t>(p));
+  if (access == Access::Write) {
+    std::memset(s, kInit, bytes);
+    return true;
+  }
+  size_t i = 0;
+  while (i < bytes && s[i] == kInit) ++i;
+  if (i < bytes) {
+    report(Check::Initcheck, std::string("[initcheck] ") + who + ": " + std::to_string(bytes) +
+                                 " bytes at " + hex(reinterpret_cast<uintptr_t>(p)) + ": byte " +
+                                 std::to_string(i) + " was never written");
+    set_error(cudaErrorLaunchFailure);
+    return false;
+  }
+  return true;
 }
 
 // ---- allocation (runtime.cpp's cudaMalloc / cudaFree) -----------------------------------------

@@ -157,6 +157,7 @@ void* device_malloc(size_t bytes);  // null when the arena is exhausted
 bool device_free_block(void* p, std::string* problem);
 size_t device_live_bytes();
 void copy_shadow(void* dst, const void* src, size_t bytes);
-// Like check_device_range, without initcheck (a copy may move bytes never written).
+// Like check_device_range, without initcheck (a copy may move bytes never written); a host
+// pointer is reported.
 bool check_device_allocated(const void* p, size_t bytes, const char* who);
 }  // namespace simt::emu
