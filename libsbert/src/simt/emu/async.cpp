@@ -14,15 +14,6 @@
 
 namespace simt::emu {
 
-namespace {
-std::string loc(const char* file, int line) {
-  std::string f = file ? file : "?";
-  const auto slash = f.rfind('/');
-  if (slash != std::string::npos) f = f.substr(slash + 1);
-  return f + ":" + std::to_string(line);
-}
-}  // namespace
-
 void cp_async(void* dst, const void* src, unsigned bytes, unsigned src_bytes, const char* file,
               int line) {
   Lane& l = *tl_current.lane;

@@ -55,4 +55,8 @@ bool is_device_address(const void* p);
 // `stream` surfaces at the next call, as asynchronous errors do on a device.
 void set_error(cudaError_t e);
 
+// The pieces of a report: "0x7f..." for an address or mask, "file.cu:123" for a call site.
+std::string hex(uint64_t v);
+std::string loc(const char* file, int line);
+
 }  // namespace simt::emu

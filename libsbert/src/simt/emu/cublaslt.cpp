@@ -493,19 +493,13 @@ unsigned alignment_of(const void* p) {
   return align;
 }
 
-std::string hex(const void* p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
-
 // The base pointer at least `need` bytes aligned, else a Memcheck report. Only the base: the
 // heuristic sees the layouts, so the alignment that leading dimensions and batch strides imply
 // is its own business, as on a device.
 bool aligned(const void* p, unsigned need, const char* who, const char* pref) {
   if (reinterpret_cast<uintptr_t>(p) % need == 0) return true;
   simt::emu::report(Check::Memcheck,
-                    std::string("cublasLtMatmul: ") + who + " at " + hex(p) + " is " +
+                    std::string("cublasLtMatmul: ") + who + " at " + simt::emu::hex(reinterpret_cast<uintptr_t>(p)) + " is " +
                         std::to_string(alignment_of(p)) +
                         "-byte aligned but the algorithm assumes " + std::to_string(need) + " (" +
                         pref +

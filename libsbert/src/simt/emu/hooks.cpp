@@ -16,12 +16,6 @@ namespace simt::emu {
 
 namespace {
 
-std::string hex(uintptr_t v) {
-  std::ostringstream s;
-  s << "0x" << std::hex << v;
-  return s.str();
-}
-
 std::string tid_of(const Block& b, int32_t linear) {
   const uint3& t = b.lanes[static_cast<size_t>(linear)].tid;
   return "(" + std::to_string(t.x) + "," + std::to_string(t.y) + "," + std::to_string(t.z) + ")";

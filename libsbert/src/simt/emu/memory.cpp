@@ -58,12 +58,6 @@ Arena& arena() {
   return a;
 }
 
-std::string hex(uintptr_t v) {
-  std::ostringstream s;
-  s << "0x" << std::hex << v;
-  return s.str();
-}
-
 void release(Arena& ar, uintptr_t at, const Allocation& b) {
   std::memset(ar.shadow_of(at), kUnaddressable, b.span);
   // Give the pages back (whole pages inside the span only).

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "simt/emu/runtime_state.h"
@@ -98,6 +99,19 @@ void set_error(cudaError_t e) {
   if (tl_error != cudaSuccess) return;
   tl_error = e;
   if (!tl_have_detail) tl_detail.clear();
+}
+
+std::string hex(uint64_t v) {
+  std::ostringstream s;
+  s << "0x" << std::hex << v;
+  return s.str();
+}
+
+std::string loc(const char* file, int line) {
+  std::string f = file ? file : "?";
+  const auto slash = f.rfind('/');
+  if (slash != std::string::npos) f = f.substr(slash + 1);
+  return f + ":" + std::to_string(line);
 }
 
 std::mutex& execution_lock() { return device().exec; }

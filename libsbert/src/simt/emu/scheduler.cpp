@@ -78,19 +78,6 @@ const char* coll_name(Coll k) {
   return "?";
 }
 
-std::string hex(unsigned v) {
-  std::ostringstream s;
-  s << "0x" << std::hex << v;
-  return s.str();
-}
-
-std::string loc(const char* file, int line) {
-  std::string f = file ? file : "?";
-  const auto slash = f.rfind('/');
-  if (slash != std::string::npos) f = f.substr(slash + 1);
-  return f + ":" + std::to_string(line);
-}
-
 // Switches from the running emulated thread back to the scheduler.
 void yield(Lane& l) {
   l.back = std::move(l.back).resume();

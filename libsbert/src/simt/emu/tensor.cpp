@@ -30,13 +30,6 @@ float bf16_hi(uint32_t v) { return from_bits<float>(uint64_t{v & 0xffff0000u}); 
   throw KernelFault{};  // not reached: kernel_report with fatal throws
 }
 
-std::string loc(const char* file, int line) {
-  std::string f = file ? file : "?";
-  const auto slash = f.rfind('/');
-  if (slash != std::string::npos) f = f.substr(slash + 1);
-  return f + ":" + std::to_string(line);
-}
-
 }  // namespace
 
 // PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type" (.bf16), with
