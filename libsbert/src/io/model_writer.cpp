@@ -45,7 +45,8 @@ void fsync_path(const fs::path& p, bool directory) {
 
 }  // namespace
 
-void write_model_files(const Model::Impl& impl, const float* weights, const fs::path& dir) {
+void write_model_files(const Model::Impl& impl, const float* weights, const fs::path& dir,
+                       DType dtype) {
   fs::create_directories(dir);
   copy_config_files(impl.dir, dir);
   // The prompts travel with the model: the source's file is rewritten only when they differ
@@ -54,7 +55,7 @@ void write_model_files(const Model::Impl& impl, const float* weights, const fs::
   if (source.prompts != impl.prompts || source.default_prompt_name != impl.default_prompt_name) {
     write_st_config(impl.dir, dir, impl.prompts, impl.default_prompt_name);
   }
-  write_model_weights(impl, weights, dir / "model.safetensors", DType::F32);
+  write_model_weights(impl, weights, dir / "model.safetensors", dtype);
 }
 
 void write_model_weights(const Model::Impl& impl, const float* weights, const fs::path& path,
@@ -105,12 +106,13 @@ void commit_folder(const fs::path& tmp, const fs::path& dir) {
   fsync_path(dir.parent_path().empty() ? fs::path(".") : dir.parent_path(), true);
 }
 
-void save_model_folder(const Model::Impl& impl, const float* weights, const fs::path& dir) {
+void save_model_folder(const Model::Impl& impl, const float* weights, const fs::path& dir,
+                       DType dtype) {
   fs::path tmp = dir;
   tmp += cat(".tmp.", static_cast<long>(::getpid()));
   fs::remove_all(tmp);
   try {
-    write_model_files(impl, weights, tmp);
+    write_model_files(impl, weights, tmp, dtype);
     commit_folder(tmp, dir);
   } catch (...) {
     std::error_code ec;
