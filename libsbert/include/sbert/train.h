@@ -174,10 +174,18 @@ struct SBERT_API TrainOptions {
 };
 
 // One training example: a query, its positive passage and hard negatives (NeMo's record).
+// The same struct carries the other data shapes: pairs (no neg_docs), triplets (one neg_doc),
+// scored pairs (query = sentence1, pos_doc = sentence2, score) and distillation triplets or
+// n-tuples (margins).
 struct TrainExample {
   std::string query;
   std::string pos_doc;
   std::vector<std::string> neg_docs;  // may be empty
+  // Scored pairs (cosent, angle): the pair's similarity label as given in the data.
+  std::optional<double> score = std::nullopt;
+  // Distillation (marginmse): one per neg_doc, teacher(query, pos_doc) - teacher(query,
+  // neg_docs[k]) (sentence-transformers' MarginMSELoss label); empty when the data has none.
+  std::vector<double> margins = {};
 };
 
 // Training or validation data: NeMo JSON/JSONL files (streamed, every record checked when

@@ -75,6 +75,11 @@ struct TrainBatch {
                                                 //   empty when the slot is masked
   std::vector<uint8_t> negative_mask;           // (B*K) 1 = real negative, 0 = missing slot
                                                 //   (the loss must leave it out everywhere)
+  std::vector<double> scores;                   // (B) row labels (scored pairs); empty when
+                                                //   the data has none
+  std::vector<double> margins;                  // (B*K) teacher margins of the selected
+                                                //   negatives (masked slots 0); empty when the
+                                                //   data has none
   size_t size() const { return records.size(); }
 };
 
