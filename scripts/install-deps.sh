@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(cmake g++ make pkg-config unzip python3-minimal
       libeigen3-dev libyaml-cpp-dev libsimdjson-dev libsentencepiece-dev catch2
       libutf8proc-dev libopenblas-dev libopenmpi-dev openmpi-bin
-      libboost-context-dev)  # Boost.Context: the SIMT emulator's fibers (docs/emulator.md)
+      libboost-context-dev   # Boost.Context: the SIMT emulator's fibers (docs/emulator.md)
+      libxxhash-dev)         # XXH3-128 checksums of checkpoints (io/checksum.h)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

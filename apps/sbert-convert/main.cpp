@@ -1,15 +1,63 @@
 // sbert-convert: Hugging Face / sentence-transformers folder <-> libsbert checkpoint.
 //   sbert-convert --input HF_DIR --output CKPT [--precision 32|bf16]
 //   sbert-convert --to-hf --input CKPT --output DIR [--query-prompt "query: " ...]
+//   sbert-convert --verify RUN_OR_CHECKPOINT
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "cli.h"
 #include "progress_reporter.h"
 #include "model_arg.h"
 #include "sbert/convert.h"
 #include "sbert/error.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// --verify: one line per checkpoint on stdout; an error (exit 1) when any is damaged.
+int verify(const fs::path& arg) {
+  fs::path root = arg;
+  if (fs::is_directory(root / "checkpoints")) root /= "checkpoints";
+  std::vector<fs::path> dirs;
+  if (fs::is_regular_file(root / "trainer_state.json") || fs::exists(root / "checksums.xxh128") ||
+      !fs::is_directory(root)) {
+    dirs.push_back(arg);
+  } else {
+    for (const auto& e : fs::directory_iterator(root)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_directory() && name.rfind("step-", 0) == 0 && name.find(".tmp.") == std::string::npos &&
+          name.find(".old.") == std::string::npos) {
+        dirs.push_back(e.path());
+      }
+    }
+    std::sort(dirs.begin(), dirs.end());
+    if (dirs.empty()) throw sbert::Error("[verify] " + arg.string() + ": no checkpoint (step-*) in it");
+  }
+  size_t damaged = 0;
+  std::string first;
+  for (const fs::path& d : dirs) {
+    const std::vector<std::string> problems = sbert::verify_checkpoint(d);
+    if (problems.empty()) {
+      std::printf("%s: intact\n", d.c_str());
+      continue;
+    }
+    ++damaged;
+    for (const std::string& p : problems) std::printf("%s: DAMAGED: %s\n", d.c_str(), p.c_str());
+    if (first.empty()) first = d.string() + ": " + problems.front();
+  }
+  std::fflush(stdout);
+  if (damaged > 0) {
+    throw sbert::Error("[verify] " + std::to_string(damaged) + " of " + std::to_string(dirs.size()) +
+                       " checkpoints damaged; first: " + first);
+  }
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return sbert::cli::run("sbert-convert", [&] {
@@ -23,8 +71,13 @@ int main(int argc, char** argv) {
         {{"--input",
           "model folder, libsbert checkpoint, sbert-finetune checkpoint, a run's log folder or\n"
           "      its checkpoints/latest or checkpoints/best",
-          true, true, ""},
-         {"--output", "folder to write (replaced if it is a model folder)", true, true, ""},
+          true, false, ""},
+         {"--output", "folder to write (replaced if it is a model folder)", true, false, ""},
+         {"--verify",
+          "check sbert-finetune checkpoints against their checksums.xxh128 and exit (non-zero\n"
+          "      when one is damaged): a checkpoint folder, or a run's log folder or its\n"
+          "      checkpoints folder (every step-* in it)",
+          true, false, ""},
          {"--to-hf", "write a Hugging Face / sentence-transformers folder (no libsbert.json)",
           false, false, ""},
          {"--precision", "weights of the output: 32 or bf16 (round to nearest even)", true, false,
@@ -35,6 +88,10 @@ int main(int argc, char** argv) {
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
+    }
+    if (args.has("--verify")) return verify(args.get("--verify"));
+    if (!args.has("--input") || !args.has("--output")) {
+      throw sbert::cli::UsageError{"--input and --output are required (or --verify DIR)"};
     }
     sbert::ConvertOptions opt;
     try {

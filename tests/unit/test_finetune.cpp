@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -183,6 +184,133 @@ TEST_CASE("SIGKILL while a checkpoint is written keeps the previous one", "[fine
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
   }
   require_same_final_state(tmp / "a", tmp / "c");
+}
+
+namespace {
+
+// Damage done to a run's newest checkpoint (step-9) on disk.
+void flip_bit(const fs::path& f, double where) {
+  std::string bytes = slurp(f);
+  REQUIRE(bytes.size() > 100);
+  bytes[static_cast<size_t>(static_cast<double>(bytes.size() - 1) * where)] ^= 0x10;
+  put(f, bytes);
+}
+
+void truncate_file(const fs::path& f, size_t keep) {
+  std::string bytes = slurp(f);
+  REQUIRE(bytes.size() > keep);
+  bytes.resize(keep);
+  put(f, bytes);
+}
+
+}  // namespace
+
+TEST_CASE("damaged checkpoints: resume skips to the newest intact one and logs the losses of an "
+          "uninterrupted run",
+          "[finetune][resume][checkpoint-damage]") {
+  test::TempDir tmp;
+  const fs::path config = write_config(tmp.path(), test::write_train_records(tmp.path()));
+  const std::vector<std::string> keep_all = {"exp_manager.checkpoint_callback_params.save_top_k=-1"};
+  const auto a = finetune(config, tmp / "a", {}, keep_all);
+  REQUIRE(a.exit_code == 0);
+  // Checkpoints at steps 3, 6, 9 (all kept); killed after step 10.
+  const auto killed = finetune(config, tmp / "b", {"SBERT_FAULT_KILL_AFTER_STEP=10"}, keep_all);
+  REQUIRE(killed.exit_code == 128 + 9);
+  const fs::path step9 = "checkpoints/step-00000009";
+  REQUIRE(fs::exists(tmp / "b" / step9 / "checksums.xxh128"));
+
+  struct Case {
+    const char* name;
+    std::function<void(const fs::path&)> damage;  // given the run's step-9 folder
+    const char* file;                             // named in the one-line warning
+  };
+  const std::vector<Case> cases = {
+      {"a bit flipped in the weights", [](const fs::path& d) { flip_bit(d / "model.safetensors", 0.6); },
+       "model.safetensors: checksum mismatch"},
+      {"a bit flipped in the optimizer state",
+       [](const fs::path& d) { flip_bit(d / "optimizer.safetensors", 0.3); },
+       "optimizer.safetensors: checksum mismatch"},
+      {"a bit flipped in the safetensors header",
+       [](const fs::path& d) { flip_bit(d / "model.safetensors", 0.0001); },
+       "model.safetensors: checksum mismatch"},
+      {"truncated weights", [](const fs::path& d) { truncate_file(d / "model.safetensors", 4096); },
+       "model.safetensors: checksum mismatch"},
+      {"an empty optimizer state", [](const fs::path& d) { put(d / "optimizer.safetensors", ""); },
+       "optimizer.safetensors: checksum mismatch"},
+      {"deleted weights", [](const fs::path& d) { fs::remove(d / "model.safetensors"); },
+       "model.safetensors: missing"},
+      {"a garbled trainer state",
+       [](const fs::path& d) {
+         std::string s = slurp(d / "trainer_state.json");
+         s.replace(s.find("\"step\": 9"), 9, "\"step\": 7");
+         put(d / "trainer_state.json", s);
+       },
+       "trainer_state.json: checksum mismatch"},
+      {"a deleted tokenizer file", [](const fs::path& d) { fs::remove(d / "tokenizer.json"); },
+       "tokenizer.json: missing"},
+      {"a deleted checksum manifest", [](const fs::path& d) { fs::remove(d / "checksums.xxh128"); },
+       "checksums.xxh128: missing"},
+      {"`latest` naming no folder",
+       [](const fs::path& d) {
+         fs::remove_all(d);
+         put(d.parent_path() / "latest", "step-00000099\n");
+       },
+       "checkpoints/latest names 'step-00000099'"},
+  };
+  SECTION("each kind of damage") {
+    for (const Case& c : cases) {
+      INFO(c.name);
+      const fs::path run = tmp / "damaged";
+      fs::remove_all(run);
+      fs::copy(tmp / "b", run, fs::copy_options::recursive);
+      c.damage(run / step9);
+      const auto resumed = finetune(config, run, {}, keep_all);
+      INFO(resumed.stderr_text);
+      REQUIRE(resumed.exit_code == 0);
+      CHECK_THAT(resumed.stderr_text, Contains(c.file));
+      CHECK_THAT(resumed.stderr_text, Contains("resuming from"));
+      CHECK_THAT(resumed.stderr_text, Contains("step-00000006"));
+      require_same_final_state(tmp / "a", run);
+    }
+  }
+
+  SECTION("no intact checkpoint: a one-line error naming the file, nothing trained") {
+    const fs::path run = tmp / "all-damaged";
+    fs::copy(tmp / "b", run, fs::copy_options::recursive);
+    flip_bit(run / "checkpoints/step-00000003/model.safetensors", 0.5);
+    fs::remove(run / "checkpoints/step-00000006/optimizer.safetensors");
+    put(run / step9 / "trainer_state.json", "{garbled");
+    const std::string before = slurp(run / "metrics.jsonl");
+    const auto r = finetune(config, run, {}, keep_all);
+    REQUIRE(r.exit_code != 0);
+    CHECK_THAT(r.stderr_text, Contains("no intact checkpoint"));
+    CHECK_THAT(r.stderr_text, Contains("step-00000003: model.safetensors: checksum mismatch"));
+    CHECK_THAT(r.stderr_text, Contains("step-00000006: optimizer.safetensors: missing"));
+    CHECK(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n') == 1);
+    CHECK(slurp(run / "metrics.jsonl") == before);
+  }
+
+  SECTION("sbert-convert --verify names the damage; restore_from_path refuses a damaged one") {
+    const fs::path run = tmp / "verify";
+    fs::copy(tmp / "b", run, fs::copy_options::recursive);
+    const auto ok = test::run_app("sbert-convert", {"--verify", run.string()});
+    INFO(ok.stdout_text << ok.stderr_text);
+    CHECK(ok.exit_code == 0);
+    CHECK(std::count(ok.stdout_text.begin(), ok.stdout_text.end(), '\n') == 3);
+    flip_bit(run / "checkpoints/step-00000006/optimizer.safetensors", 0.5);
+    const auto bad = test::run_app("sbert-convert", {"--verify", run.string()});
+    INFO(bad.stdout_text << bad.stderr_text);
+    CHECK(bad.exit_code != 0);
+    CHECK_THAT(bad.stdout_text, Contains("step-00000006: DAMAGED: optimizer.safetensors: checksum mismatch"));
+    CHECK_THAT(bad.stderr_text, Contains("1 of 3 checkpoints damaged"));
+
+    flip_bit(run / step9 / "model.safetensors", 0.5);
+    const auto r = finetune(config, tmp / "fresh", {},
+                            {"restore_from_path=" + (run / step9).string()});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.stderr_text, Contains("restore_from_path"));
+    CHECK_THAT(r.stderr_text, Contains("model.safetensors: checksum mismatch"));
+  }
 }
 
 TEST_CASE("sbert-finetune: bad input is refused and nothing is damaged", "[finetune][errors]") {

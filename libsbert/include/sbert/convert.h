@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sbert/config.h"
 #include "sbert/dtype.h"
@@ -53,5 +54,13 @@ SBERT_API ConvertReport convert_to_checkpoint(const std::filesystem::path& input
 // checked against its sha256 first.
 SBERT_API ConvertReport export_to_hf(const std::filesystem::path& input, const std::filesystem::path& output,
                            const ConvertOptions& options = {});
+
+// What is wrong with an sbert-finetune checkpoint folder (checkpoints/step-N), one line per
+// problem naming the file, e.g. "model.safetensors: checksum mismatch (the file is damaged:
+// ...)", "optimizer.safetensors: missing", "trainer_state.json: garbled ..."; empty when it is
+// intact. Every file is checked against the folder's checksums.xxh128 (XXH3-128, the format of
+// xxh128sum -c); a checkpoint written before libsbert kept checksums (trainer state version 1)
+// is checked for its files' presence only. Never throws for a damaged folder.
+SBERT_API std::vector<std::string> verify_checkpoint(const std::filesystem::path& dir);
 
 }  // namespace sbert

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 #include "io/model_writer.h"
 #include "io/safetensors.h"
 
@@ -50,11 +51,118 @@ std::vector<fs::path> complete_checkpoints(const fs::path& root) {
   return out;
 }
 
+// step-* folders that are not temporaries, complete or not, newest first.
+std::vector<fs::path> step_folders_newest_first(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  for (const auto& e : fs::directory_iterator(root)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("step-", 0) == 0 &&
+        name.find(".tmp.") == std::string::npos && name.find(".old.") == std::string::npos) {
+      out.push_back(e.path());
+    }
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
 }  // namespace
+
+// A damaged trainer state has no monitored value: pruning and `best` skip it, never stop.
+std::optional<TrainerState> try_read_state(const fs::path& dir) {
+  try {
+    const fs::path f = dir / "trainer_state.json";
+    return trainer_state_from_json(read_file(f), f);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::vector<std::string> verify_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return {cat(dir.string(), ": not a folder")};
+  std::vector<std::string> problems;
+  if (fs::exists(dir / kChecksumManifest, ec)) {
+    problems = verify_checksum_manifest(dir);
+  } else if (!fs::is_regular_file(dir / "trainer_state.json", ec)) {
+    return {"trainer_state.json: missing"};
+  } else {
+    // No manifest: a version 1 checkpoint (before checksums) is taken as it is; a version 2
+    // one has lost its manifest.
+    const auto s = try_read_state(dir);
+    if (!s) return {"trainer_state.json: garbled (not a libsbert trainer state)"};
+    if (s->version >= 2) return {cat(kChecksumManifest, ": missing")};
+  }
+  for (const char* f : {"trainer_state.json", "model.safetensors", "optimizer.safetensors"}) {
+    if (!fs::is_regular_file(dir / f, ec)) problems.push_back(cat(f, ": missing"));
+  }
+  if (problems.empty()) {
+    try {
+      const fs::path f = dir / "trainer_state.json";
+      trainer_state_from_json(read_file(f), f);
+    } catch (const Error& e) {
+      problems.push_back(cat("trainer_state.json: ", e.what()));
+    }
+  }
+  // The same file can be both missing from the manifest check and the list above.
+  std::sort(problems.begin(), problems.end());
+  problems.erase(std::unique(problems.begin(), problems.end()), problems.end());
+  return problems;
+}
+
+std::vector<std::string> verify_if_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / kChecksumManifest, ec)) return verify_checksum_manifest(dir);
+  const auto s = try_read_state(dir);
+  if (s && s->version >= 2) return {cat(kChecksumManifest, ": missing")};
+  return {};
+}
+
+ResumePoint find_resumable_checkpoint(const fs::path& root) {
+  ResumePoint out;
+  std::vector<fs::path> order = step_folders_newest_first(root);
+  std::error_code ec;
+  if (fs::exists(root / "latest", ec)) {
+    const std::string name = read_checkpoint_name(root / "latest");
+    const auto it = std::find(order.begin(), order.end(), root / name);
+    if (name.empty() || it == order.end()) {
+      out.notes.push_back(cat("checkpoints/latest names ",
+                              name.empty() ? std::string("no checkpoint") : "'" + name + "'",
+                              ", which is not a checkpoint folder; looking for the newest intact "
+                              "one"));
+    } else {
+      std::rotate(order.begin(), it, it + 1);  // the one `latest` names first
+    }
+  }
+  std::vector<std::string> damaged;  // "<folder>: <first problem>"
+  for (const fs::path& dir : order) {
+    const auto problems = verify_checkpoint(dir);
+    if (problems.empty()) {
+      out.dir = dir;
+      break;
+    }
+    std::string why = problems.front();
+    if (problems.size() > 1) why += cat(" (and ", problems.size() - 1, " more)");
+    damaged.push_back(cat(dir.filename().string(), ": ", why));
+  }
+  if (!damaged.empty() && !out.dir) {
+    std::string all;
+    for (const auto& d : damaged) all += (all.empty() ? "" : "; ") + d;
+    fail("[checkpoint] no intact checkpoint in ", root.string(), ": ", all,
+         " (move the damaged folders away to start over)");
+  }
+  for (const auto& d : damaged) {
+    out.notes.push_back(cat("checkpoint ", (root / d).string(), "; resuming from ",
+                            out.dir->filename().string(), ", the newest intact one"));
+  }
+  return out;
+}
 
 std::string to_json(const TrainerState& s) {
   std::string j = "{\n";
-  j += cat("  \"format\": \"libsbert-trainer-state\",\n  \"version\": 1,\n");
+  // version 2: the folder has checksums.xxh128 (version 1 folders predate it)
+  j += cat("  \"format\": \"libsbert-trainer-state\",\n  \"version\": 2,\n");
   j += cat("  \"step\": ", s.step, ",\n  \"epoch\": ", s.epoch, ",\n");
   j += cat("  \"consumed_samples\": ", s.consumed_samples, ",\n");
   j += cat("  \"seed\": ", s.seed, ",\n  \"layout_total\": ", s.layout_total, ",\n");
@@ -96,6 +204,9 @@ TrainerState trainer_state_from_json(const std::string& json, const fs::path& fi
   SBERT_CHECK(!field("format").get(format) && format == "libsbert-trainer-state", "[checkpoint] ",
               file.string(), ": not a libsbert trainer state");
   TrainerState s;
+  s.version = int_field("version");
+  SBERT_CHECK(s.version == 1 || s.version == 2, "[checkpoint] ", file.string(), ": version ",
+              s.version, " is not one this libsbert reads (1 or 2)");
   s.step = int_field("step");
   s.epoch = int_field("epoch");
   s.consumed_samples = int_field("consumed_samples");
@@ -135,7 +246,8 @@ fs::path save_checkpoint(const fs::path& root, const CheckpointData& d) {
                        {"exp_avg_sq", DType::F32, {total}, d.exp_avg_sq}},
                       {{"format", "libsbert-adamw"}, {"step", std::to_string(d.adam_step)}});
     write_file_atomic(tmp / "config.yaml", d.config_yaml);
-    write_file_atomic(tmp / "trainer_state.json", to_json(d.state));  // last: marks complete
+    write_file_atomic(tmp / "trainer_state.json", to_json(d.state));
+    write_checksum_manifest(tmp);  // last: over every file above
     if (d.before_commit) d.before_commit();
     commit_folder(tmp, dir);
   } catch (...) {
@@ -183,12 +295,11 @@ std::optional<fs::path> update_best_checkpoint(const fs::path& root, const std::
   std::optional<fs::path> best;
   double best_value = 0;
   for (const fs::path& p : complete_checkpoints(root)) {  // oldest first
-    const fs::path f = p / "trainer_state.json";
-    const TrainerState s = trainer_state_from_json(read_file(f), f);
-    if (!s.monitor || std::isnan(*s.monitor)) continue;
-    if (!best || (mode == "max" ? *s.monitor > best_value : *s.monitor < best_value)) {
+    const auto s = try_read_state(p);
+    if (!s || !s->monitor || std::isnan(*s->monitor)) continue;
+    if (!best || (mode == "max" ? *s->monitor > best_value : *s->monitor < best_value)) {
       best = p;
-      best_value = *s.monitor;
+      best_value = *s->monitor;
     }
   }
   if (best) {
@@ -232,9 +343,8 @@ std::vector<fs::path> prune_checkpoints(const fs::path& root, int top_k, const s
   const auto latest = find_latest_checkpoint(root);
   std::vector<std::pair<double, fs::path>> scored;
   for (const fs::path& p : all) {
-    const fs::path f = p / "trainer_state.json";
-    const TrainerState s = trainer_state_from_json(read_file(f), f);
-    if (s.monitor) scored.emplace_back(*s.monitor, p);
+    const auto s = try_read_state(p);
+    if (s && s->monitor) scored.emplace_back(*s->monitor, p);
   }
   std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
     return mode == "max" ? a.first > b.first : a.first < b.first;

@@ -6,14 +6,16 @@
 //     optimizer.safetensors  AdamW moments: "exp_avg", "exp_avg_sq" (F32, the parameter block)
 //     trainer_state.json     step, epoch, data position, monitored metric, seed, layout
 //     config.yaml            the resolved configuration of the run
+//     checksums.xxh128       XXH3-128 of every file above (io/checksum.h; `xxh128sum -c` reads it)
 //   <log_dir>/checkpoints/latest   the name of the newest complete checkpoint
 //   <log_dir>/checkpoints/best     the name of the checkpoint with the best monitored metric
 //                                  (only when some checkpoint has one: validation ran)
 //
 // A checkpoint is written into "step-N.tmp.<pid>", every file fsynced, then renamed; then
-// `latest` is replaced atomically. trainer_state.json is the last file written, so a folder
-// without it is never taken as a checkpoint. A crash at any moment leaves the previous
-// checkpoint and `latest` intact.
+// `latest` is replaced atomically. checksums.xxh128 is the last file written. A crash at any
+// moment leaves the previous checkpoint and `latest` intact; damage found later (a flipped
+// bit, a truncated, emptied or deleted file, a garbled trainer state) is caught by the
+// checksums before anything is loaded, and resuming falls back to the newest intact checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -24,11 +26,13 @@
 #include <vector>
 
 #include "api/model_impl.h"
+#include "sbert/convert.h"
 
 namespace sbert {
 
 struct TrainerState {
-  int64_t step = 0;  // optimizer steps taken
+  int64_t version = 2;  // of the file: 1 before checkpoints had checksums.xxh128
+  int64_t step = 0;     // optimizer steps taken
   int64_t epoch = 0;
   int64_t consumed_samples = 0;  // queries trained on
   std::string data_position;     // DataPosition::to_json() of the training stream
@@ -55,6 +59,28 @@ struct CheckpointData {
 // Writes <root>/step-<step> as described above and points <root>/latest at it.
 std::filesystem::path save_checkpoint(const std::filesystem::path& root, const CheckpointData& d);
 
+// verify_checkpoint(dir) is public (sbert/convert.h, sbert-convert --verify): what is wrong
+// with a checkpoint folder, one line per problem naming the file (empty: intact).
+
+// A model folder about to be loaded as weights (restore_from_path): when it is a checkpoint
+// (it has checksums.xxh128, or a version 2 trainer state), the manifest's problems; else none.
+std::vector<std::string> verify_if_checkpoint(const std::filesystem::path& dir);
+
+// The trainer state of dir, or nothing when it is missing or garbled.
+std::optional<TrainerState> try_read_state(const std::filesystem::path& dir);
+
+struct ResumePoint {
+  std::optional<std::filesystem::path> dir;  // the checkpoint to resume from (verified)
+  std::vector<std::string> notes;  // one line per damaged checkpoint skipped, or a bad `latest`
+};
+
+// The checkpoint to resume from: the one root/latest names, else the newest step-* folder,
+// verified; a damaged one is skipped for the next newest (one note each). Nothing when root
+// has no step-* folder. Throws "[checkpoint] no intact checkpoint in <root>: step-..: <file>:
+// <problem>; ..." when there are checkpoints and none is intact: a run never trains from
+// damaged state.
+ResumePoint find_resumable_checkpoint(const std::filesystem::path& root);
+
 // The newest complete checkpoint under root (via `latest`, else the highest complete step-*),
 // or nothing. Leftover temporary folders are ignored.
 std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& root);
@@ -79,7 +105,8 @@ struct LoadedOptimizer {
 
 // Loads a checkpoint's weights into the model's block (shapes checked against the model: a
 // checkpoint of another model shape is refused naming the file and tensor), its optimizer state
-// and trainer state.
+// and trainer state. Verify it first (find_resumable_checkpoint or verify_checkpoint): this
+// checks shapes and formats, not content.
 TrainerState load_checkpoint(const std::filesystem::path& dir, Model::Impl& model,
                              LoadedOptimizer& optimizer);
 

@@ -156,6 +156,10 @@ void Trainer::Impl::load_model() {
   std::string note;  // a run's log folder or checkpoints/best: say which checkpoint
   const fs::path source = resolve_model_path(cfg_.restore_from_path, &note);
   if (!note.empty()) message(MessageLevel::Info, "restore_from_path " + note);
+  if (const auto problems = verify_if_checkpoint(source); !problems.empty()) {
+    fail("[train] restore_from_path ", source.string(), " is damaged: ", problems.front(),
+         problems.size() > 1 ? cat(" (and ", problems.size() - 1, " more)") : std::string());
+  }
   model_ = std::make_unique<Model>(Model::load(source));
   Model::Impl& m = model_->impl();
   if (cfg_.model.hidden_dropout >= 0)
@@ -387,7 +391,9 @@ void Trainer::Impl::find_checkpoint() {
   if (lead()) {
     fs::create_directories(log_dir_);
     remove_stale_temporaries(ckpt_root_);
-    latest_ = find_latest_checkpoint(ckpt_root_);
+    ResumePoint rp = find_resumable_checkpoint(ckpt_root_);  // verified: checksums
+    latest_ = rp.dir;
+    for (const std::string& note : rp.notes) message(MessageLevel::Warning, note);
   }
   if (comm_->size() > 1) {
     const std::string name = comm_->host_broadcast_string(latest_ ? latest_->string() : "", 0);
