@@ -18,3 +18,17 @@ else()
   include(CheckCXXCompilerFlag)
   check_cxx_compiler_flag("-mavx2 -mfma" SBERT_HAS_AVX2)
 endif()
+
+# Sanitizers (docs/robustness.md): -DSBERT_SANITIZE=address,undefined builds every C++ target of
+# the project with them; any UBSan finding is an error (no recovery), so the tests fail on it.
+set(SBERT_SANITIZE "" CACHE STRING "Sanitizers for all C++ code, e.g. address,undefined")
+if(SBERT_SANITIZE)
+  if(SBERT_CUDA STREQUAL "EMU")
+    message(FATAL_ERROR "SBERT_SANITIZE and SBERT_CUDA=EMU do not mix: the emulator instruments "
+                        "kernels with ThreadSanitizer's hooks")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${SBERT_SANITIZE}>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-omit-frame-pointer>
+                      $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=all>)
+  add_link_options(-fsanitize=${SBERT_SANITIZE})
+endif()

@@ -118,6 +118,19 @@ void require_extension(const std::string& option, const std::string& path, const
   }
 }
 
+void require_not_an_input(const std::string& option, const std::string& output,
+                          const std::vector<std::pair<std::string, std::string>>& inputs) {
+  if (output == "-") return;
+  for (const auto& [in_option, input] : inputs) {
+    if (input == "-") continue;
+    std::error_code ec;
+    if (std::filesystem::equivalent(output, input, ec) && !ec) {
+      throw UsageError{option + " '" + output + "' is the input file '" + input + "' (" +
+                       in_option + "); writing it would destroy the input"};
+    }
+  }
+}
+
 int run(const std::string& program, const std::function<int()>& body) {
   try {
     return body();

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sbert::cli {
@@ -53,6 +54,12 @@ struct UsageError {
 // an extension is accepted as given.
 void require_extension(const std::string& option, const std::string& path, const std::string& ext,
                        const std::string& format);
+
+// An output that is the same file as one of the inputs (after symlinks and hard links) is a
+// UsageError: "--output 'a.txt' is the input file 'a.txt' (--input); writing it would destroy
+// the input". inputs: (option, path) pairs; "-" and paths that do not exist are skipped.
+void require_not_an_input(const std::string& option, const std::string& output,
+                          const std::vector<std::pair<std::string, std::string>>& inputs);
 
 // Runs body; maps UsageError to exit 2 and sbert::Error / std::exception to exit 1, each with a
 // single line "<program>: error: <message>" on stderr.

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
     if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
     const bool to_hf = args.flag("--to-hf");
     std::string input = args.get("--input");
+    sbert::cli::require_not_an_input("--output", args.get("--output"), {{"--input", input}});
     if (std::filesystem::exists(input)) input = sbert::cli::resolve_model_arg("sbert-convert", input);
     sbert::cli::ProgressReporter progress("sbert-convert");
     opt.progress = progress.callback();

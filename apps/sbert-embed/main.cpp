@@ -19,9 +19,9 @@ int main(int argc, char** argv) {
           "model folder (Hugging Face / sentence-transformers layout), a run's log folder or\n"
           "      its checkpoints/latest or checkpoints/best",
           true, true, ""},
-         {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
+         {"--input", "text file (one text per line; \"-\": standard input) or .jsonl with a \"text\" field", true, true,
           ""},
-         {"--output", "output .npy file", true, true, ""},
+         {"--output", "output .npy file (\"-\": standard output)", true, true, ""},
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
          {"--prompt-name",
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
 
     const std::string output = args.get("--output");
     sbert::cli::require_extension("--output", output, ".npy", "float32 NumPy, the only format written");
+    sbert::cli::require_not_an_input("--output", output, {{"--input", args.get("--input")}});
     const auto texts = sbert::read_texts(args.get("--input"));
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");

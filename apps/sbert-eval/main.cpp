@@ -101,6 +101,16 @@ int main(int argc, char** argv) {
       sbert::cli::require_extension("--output", args.get("--output"), ".json", "the metrics as JSON");
     const bool beir = args.has("--beir"), sts = args.has("--sts");
     if (beir == sts) throw sbert::cli::UsageError{"give exactly one of --beir DIR or --sts FILE"};
+    if (args.has("--output")) {
+      const std::filesystem::path b = args.get("--beir");
+      sbert::cli::require_not_an_input(
+          "--output", args.get("--output"),
+          sts ? std::vector<std::pair<std::string, std::string>>{{"--sts", args.get("--sts")}}
+              : std::vector<std::pair<std::string, std::string>>{
+                    {"--beir", (b / "corpus.jsonl").string()},
+                    {"--beir", (b / "queries.jsonl").string()},
+                    {"--beir", (b / "qrels" / (args.get("--split") + ".tsv")).string()}});
+    }
     sbert::EmbedOptions opt;
     opt.batch_size = args.get_int("--batch-size");
     opt.max_seq_length = args.get_int("--max-seq-length");

@@ -120,6 +120,14 @@ int main(int argc, char** argv) {
 
     sbert::cli::require_extension("--output", args.get("--output"), ".jsonl",
                                   "NeMo training records, one JSON object per line");
+    {
+      const std::filesystem::path beir_dir = args.get("--beir");
+      sbert::cli::require_not_an_input(
+          "--output", args.get("--output"),
+          {{"--beir", (beir_dir / "corpus.jsonl").string()},
+           {"--beir", (beir_dir / "queries.jsonl").string()},
+           {"--beir", (beir_dir / "qrels" / (args.get("--split") + ".tsv")).string()}});
+    }
     const auto model = sbert::cli::load_model_arg("sbert-mine", args.get("--model"));
     const auto prefixes = sbert::cli::task_prefixes("sbert-mine", model, args);
     o.query_prefix = prefixes.query;

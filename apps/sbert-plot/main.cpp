@@ -24,6 +24,12 @@ int main(int argc, char** argv) {
                                        ? "missing LOGDIR (see --help)"
                                        : "expected one LOGDIR, got several (see --help)"};
     }
+    if (args.has("--output")) {
+      const std::filesystem::path in = args.positional()[0];
+      sbert::cli::require_not_an_input(
+          "--output", args.get("--output"),
+          {{"LOGDIR", in.string()}, {"LOGDIR", (in / "metrics.jsonl").string()}});
+    }
     const std::filesystem::path out =
         sbert::write_training_plot(args.positional()[0], args.get("--output"));
     std::fprintf(stderr, "sbert-plot: wrote %s\n", out.c_str());

@@ -15,9 +15,9 @@ int main(int argc, char** argv) {
         argc, argv, "sbert-tokenize",
         "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP], as Hugging Face does).",
         {{"--model", "model folder holding tokenizer.json or vocab.txt", true, true, ""},
-         {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
+         {"--input", "text file (one text per line; \"-\": standard input) or .jsonl with a \"text\" field", true, true,
           ""},
-         {"--output", "output .jsonl", true, true, ""},
+         {"--output", "output .jsonl (\"-\": standard output)", true, true, ""},
          {"--max-seq-length", "truncate to this many tokens (0: no truncation)", true, false, "0"},
          {"--threads", "threads (0: all cores)", true, false, "0"}});
     if (args.help_requested()) {
@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     }
     const int max_len = args.get_int("--max-seq-length");
     if (max_len < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+    sbert::cli::require_not_an_input("--output", args.get("--output"), {{"--input", args.get("--input")}});
     const auto texts = sbert::read_texts(args.get("--input"));
     // A folder with a tokenizer needs no weights; a run's folder or checkpoints/latest does.
     std::string dir = args.get("--model");

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "io/safetensors.h"
+#include "sbert/convert.h"
 #include "support/fixtures.h"
 
 using namespace sbert;
@@ -288,6 +289,29 @@ TEST_CASE("damaged checkpoints: resume skips to the newest intact one and logs t
     CHECK_THAT(r.stderr_text, Contains("step-00000006: optimizer.safetensors: missing"));
     CHECK(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n') == 1);
     CHECK(slurp(run / "metrics.jsonl") == before);
+  }
+
+  SECTION("a checkpoint that fails to write (disk full) leaves the previous one loadable") {
+    const fs::path run = tmp / "full";
+    fs::copy(tmp / "b", run, fs::copy_options::recursive);
+    fs::remove_all(run / step9);  // resume from step 6; the step-9 save must fail
+    fs::remove(run / "checkpoints/latest");
+    // ~500 KB per file: the weights (~330 KB) fit, the optimizer state (~670 KB) does not.
+    std::string cmd = "ulimit -f 1000; trap '' XFSZ; exec " +
+                      test::app_path("sbert-finetune").string() + " --config-path " +
+                      config.parent_path().string() + " --config-name " +
+                      config.filename().string() + " exp_manager.explicit_log_dir=" +
+                      run.string() + " " + keep_all[0];
+    const auto full = test::run_command({"sh", "-c", cmd});
+    INFO(full.stderr_text);
+    CHECK(full.exit_code == 1);
+    CHECK_THAT(full.stderr_text, Contains("optimizer.safetensors"));
+    CHECK(verify_checkpoint(run / "checkpoints/step-00000006").empty());
+    CHECK_FALSE(fs::exists(run / step9));
+    const auto resumed = finetune(config, run, {}, keep_all);
+    INFO(resumed.stderr_text);
+    REQUIRE(resumed.exit_code == 0);
+    require_same_final_state(tmp / "a", run);
   }
 
   SECTION("sbert-convert --verify names the damage; restore_from_path refuses a damaged one") {

@@ -20,9 +20,12 @@ SBERT_API std::vector<std::string> read_texts(const std::filesystem::path& path,
 SBERT_API void write_npy_f32(const std::filesystem::path& path, const float* data, int64_t rows,
                              int64_t cols);
 
-// Writes content to path through a temporary file and a rename: never a partial file.
+// Writes content to path through a temporary file and a rename: never a partial file, and the
+// previous file intact when writing fails (a full disk). "-" is standard output; a device or
+// FIFO is written through, never replaced; a symlink's target is replaced, the link kept; a
+// folder is refused.
 SBERT_API void write_file_atomic(const std::filesystem::path& path, std::string_view content);
-// The whole file; throws "[io] <path>: ..." if unreadable.
+// The whole file ("-": standard input to its end); throws "[io] <path>: ..." if unreadable.
 SBERT_API std::string read_file(const std::filesystem::path& path);
 
 }  // namespace sbert

@@ -1,5 +1,13 @@
 // AtomicFile: write to "<path>.tmp.<pid>.<n>", flush and fsync, then rename over path, so a crash
-// or an error mid-write never leaves a partial file at path nor damages what was there.
+// or an error mid-write (a full disk, a size limit) never leaves a partial file at path nor
+// damages what was there. What the path already is decides how it is written
+// (docs/robustness.md):
+//   "-"                          standard output (nothing to rename; a write error is an error)
+//   a regular file, or nothing   temp + rename, as above
+//   a symlink                    its target is replaced the same way; the link stays a link
+//   a device, FIFO or socket     written through (opened for writing, never replaced): e.g.
+//                                /dev/null stays a character device even when run as root
+//   a folder                     refused: "[io] <path>: is a folder, not a file"
 #pragma once
 
 #include "sbert/util.h"
@@ -23,8 +31,11 @@ class AtomicFile {
   void commit();  // flush, fsync, rename; throws sbert::Error naming the path on failure
 
  private:
-  std::filesystem::path path_;
-  std::filesystem::path tmp_;
+  enum class Mode { Replace, Through, Stdout };
+  std::filesystem::path path_;  // as given, for messages
+  std::filesystem::path target_;  // the file replaced (path_, or a symlink's target)
+  std::filesystem::path tmp_;     // Replace only
+  Mode mode_ = Mode::Replace;
   std::FILE* f_ = nullptr;
   bool committed_ = false;
 };
