@@ -354,6 +354,9 @@ void Trainer::Impl::set_model_prompts() {
 void Trainer::Impl::setup_optimizer() {
   const Model::Impl& mi = model_->impl();
   loss_cfg_ = objective_from_options(cfg_, mi.config.hidden_size);
+  SBERT_CHECK(ctx_.device == Device::CPU || loss_cfg_.unit_inputs(), "[loss] ",
+              objective_name(loss_cfg_),
+              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
   if (loss_cfg_.needs_guide()) {
     guide_ = load_guide_model(cfg_, *model_,
                               std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length));
