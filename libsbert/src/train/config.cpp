@@ -381,6 +381,12 @@ Key datasets_key(const std::string& name, std::vector<DatasetSpec>& (*field)(Tra
   return k;
 }
 
+// A list of field names (not paths).
+Key names(Key k) {
+  k.type = "a name or a list of names";
+  return k;
+}
+
 #define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
 
 // Built on every call (a few microseconds) rather than kept in a static: no globals.
@@ -535,7 +541,7 @@ std::vector<Key> keys() {
     const std::string d = "model.data.";
     k.push_back(input_path(key<std::vector<S>>(d + "data_train",
                                                SBERT_FIELD(std::vector<S>, model.data.data_train),
-                                               "NeMo JSON/JSONL training files"),
+                                               "training files: NeMo JSON/JSONL, CSV or TSV"),
                            SBERT_FIELD(std::vector<S>, model.data.data_train)));
     k.push_back(input_path(
         key<std::vector<S>>(d + "data_validation",
@@ -552,17 +558,17 @@ std::vector<Key> keys() {
     k.push_back(key<S>(dc + "positive", SBERT_FIELD(S, model.data.columns.positive),
                        "field of the positive (pos_doc, sentence2); empty: JSON pos_doc, CSV/TSV "
                        "the second text column"));
-    k.push_back(key<std::vector<S>>(dc + "negatives",
+    k.push_back(names(key<std::vector<S>>(dc + "negatives",
                                     SBERT_FIELD(std::vector<S>, model.data.columns.negatives),
                                     "fields of the negatives; empty: JSON neg_doc, CSV/TSV the "
-                                    "further text columns"));
+                                    "further text columns")));
     k.push_back(key<S>(dc + "score", SBERT_FIELD(S, model.data.columns.score),
                        "field of the pair's score; empty: JSON score, CSV/TSV a column named "
                        "score or label"));
-    k.push_back(key<std::vector<S>>(dc + "margins",
+    k.push_back(names(key<std::vector<S>>(dc + "margins",
                                     SBERT_FIELD(std::vector<S>, model.data.columns.margins),
                                     "fields of the teacher margins, one per negative; empty: JSON "
-                                    "margins, CSV/TSV columns named margin..."));
+                                    "margins, CSV/TSV columns named margin...")));
     k.push_back(datasets_key(d + "train_ds", [](TrainOptions& o) -> std::vector<DatasetSpec>& {
       return o.model.data.train_ds;
     }, "several training datasets instead of data_train: [{name, paths, format, columns, "
