@@ -152,13 +152,19 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
       if (l.negatives_required) return cat("missing field '", name, "'");
       continue;
     }
-    auto one = [&](simdjson::dom::element item, const std::string& what) -> std::string {
+    // k == 0: the field itself is the string; else item k of count. The label is built only
+    // for an error (this runs for every negative of every record in the index pass).
+    auto one = [&](simdjson::dom::element item, size_t k, size_t count) -> std::string {
+      auto what = [&] {
+        return k == 0 ? cat("field '", name, "'")
+                      : cat("field '", name, "' item ", k, " of ", count);
+      };
       std::string_view s;
-      if (item.get(s)) return cat(what, " must be a string, got ", type_name(item.type()));
-      if (s.empty()) return cat(what, " is empty");
-      if (is_blank(s)) return cat(what, " is only whitespace");
+      if (item.get(s)) return cat(what(), " must be a string, got ", type_name(item.type()));
+      if (s.empty()) return cat(what(), " is empty");
+      if (is_blank(s)) return cat(what(), " is only whitespace");
       if (strip_ascii(s) == pos) {
-        return cat(what, " is the same text as ", l.positive,
+        return cat(what(), " is the same text as ", l.positive,
                    " (a negative must differ from the positive)");
       }
       if (out) out->neg_docs.emplace_back(s);
@@ -167,7 +173,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
     };
     simdjson::dom::array arr;
     if (nv.type() == simdjson::dom::element_type::STRING) {
-      if (std::string e = one(nv, cat("field '", name, "'")); !e.empty()) return e;
+      if (std::string e = one(nv, 0, 1); !e.empty()) return e;
       continue;
     }
     if (nv.get(arr)) {
@@ -176,8 +182,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
     const size_t count = arr.size();
     size_t k = 0;
     for (simdjson::dom::element item : arr) {
-      ++k;
-      std::string e = one(item, cat("field '", name, "' item ", k, " of ", count));
+      std::string e = one(item, ++k, count);
       if (!e.empty()) return e;
     }
   }

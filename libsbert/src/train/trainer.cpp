@@ -358,8 +358,10 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
                            dataset_sampler_name(d.sampler), ", ",
                            builder_->max_batches_per_epoch(), " batches a round):");
     for (size_t i = 0; i < train_sets_.size(); ++i) {
-      text += cat(i ? "; " : " ", train_sets_[i].data->name(), " (",
-                  train_sets_[i].data->size(), " records)");
+      const bool named = i < d.train_ds.size() && !d.train_ds[i].name.empty();
+      text += cat(i ? "; " : " ", named ? d.train_ds[i].name : train_sets_[i].data->name(), " (",
+                  train_sets_[i].data->size(), " records, ",
+                  builder_->dataset(i).max_batches_per_epoch(), " batches an epoch)");
     }
     message(MessageLevel::Info, text);
   }
