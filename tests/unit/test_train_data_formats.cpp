@@ -146,6 +146,10 @@ TEST_CASE("column mapping names the fields of JSON and CSV records", "[train-dat
   c.anchor = "anchor";
   c.positive = "positive";
   c.negatives = {"negative"};
+  CHECK_THAT(open_error(dir, "t.jsonl",
+                        "{\"anchor\": \"a1\", \"positive\": \"p1\", \"negative\": \"n1\"}\n"),
+             Contains("t.jsonl:record 1 (line 1): missing field 'query' (other key names for the "
+                      "texts: set the anchor and positive of model.data.columns)"));
   const TrainDataset dj = TrainDataset::open(j, columns(c));
   CHECK(dj.record(0).query == "a1");
   CHECK(dj.record(0).neg_docs == std::vector<std::string>{"n1"});

@@ -60,6 +60,7 @@ RecordLayout json_layout(const DataColumns& c) {
   RecordLayout l;
   if (!c.anchor.empty()) l.anchor = c.anchor;
   if (!c.positive.empty()) l.positive = c.positive;
+  l.default_texts = c.anchor.empty() && c.positive.empty();
   if (!c.negatives.empty()) {
     l.negatives = c.negatives;
     l.negatives_required = true;

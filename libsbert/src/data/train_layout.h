@@ -32,6 +32,7 @@ struct RecordLayout {
   std::string anchor = "query", positive = "pos_doc", score = "score";
   std::vector<std::string> negatives = {"neg_doc"}, margins = {"margins"};
   bool negatives_required = false, score_required = false, margins_required = false;
+  bool default_texts = true;  // anchor and positive are NeMo's keys (not named in columns)
   // CSV/TSV: the header and the column of each role (-1: none).
   std::vector<std::string> header;
   int anchor_col = -1, positive_col = -1, score_col = -1;

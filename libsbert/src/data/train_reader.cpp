@@ -129,7 +129,12 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
   for (int f = 0; f < 2; ++f) {
     const std::string& name = *names[f];
     simdjson::dom::element v;
-    if (obj[name].get(v)) return cat("missing field '", name, "'");
+    if (obj[name].get(v)) {
+      return cat("missing field '", name, "'",
+                 l.default_texts ? " (other key names for the texts: set the anchor and positive "
+                                   "of model.data.columns)"
+                                 : "");
+    }
     if (v.get(texts[f])) {
       return cat("field '", name, "' must be a string, got ", type_name(v.type()));
     }

@@ -210,7 +210,15 @@ class TableSplitter {
       }
       const size_t b = i;
       bool ended = false;
-      for (; i < n; ++i) {
+      if (!csv) {  // TSV: no quoting, a row is a line
+        const auto* nl = static_cast<const char*>(std::memchr(p + i, '\n', n - i));
+        i = nl ? static_cast<size_t>(nl - p) : n;
+        if (nl) {
+          ++line_;
+          ended = true;
+        }
+      }
+      for (; i < n && !ended; ++i) {
         const char c = p[i];
         if (c == '"' && csv) {
           in_quotes_ = !in_quotes_;
