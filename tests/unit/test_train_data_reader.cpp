@@ -169,15 +169,18 @@ TEST_CASE("bad training records are refused with file, record, line and field", 
   CHECK_THAT(bad(R"({"pos_doc": "p", "neg_doc": []})"),
              Contains(":record 2 (line 2): missing field 'query'"));
   CHECK_THAT(bad(R"({"query": "q", "neg_doc": []})"), Contains("missing field 'pos_doc'"));
-  CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p"})"), Contains("missing field 'neg_doc'"));
+  CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": ["n"], "margins": [1, 2]})"),
+             Contains(":record 2 (line 2): field 'margins' has 2 margins for 1 negatives"));
+  CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "score": "high"})"),
+             Contains("field 'score' must be a finite number, got a string"));
   CHECK_THAT(bad(R"({"query": null, "pos_doc": "p", "neg_doc": []})"),
              Contains("field 'query' must be a string, got null"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": 3, "neg_doc": []})"),
              Contains("field 'pos_doc' must be a string, got a number"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": ["p"], "neg_doc": []})"),
              Contains("field 'pos_doc' must be a string, got an array"));
-  CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": "n"})"),
-             Contains("field 'neg_doc' must be an array of strings, got a string"));
+  CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": 5})"),
+             Contains("field 'neg_doc' must be an array of strings, got a number"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": null})"),
              Contains("field 'neg_doc' must be an array of strings, got null"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": ["a", null, "c"]})"),
@@ -255,7 +258,7 @@ TEST_CASE("skip_bad_records skips and counts bad records", "[train-data]") {
   const std::string content = object(recs[0]) + "\n" +
                               R"({"query": "", "pos_doc": "p", "neg_doc": []})"s + "\n" +
                               object(recs[1]) + "\nnot json\n\n"s + object(recs[2]) + "\n" +
-                              R"({"query": "q", "pos_doc": "p"})"s + "\n";
+                              R"({"query": "q", "pos_doc": "p", "score": "x"})"s + "\n";
   const auto d = TrainDataset::open(write_file(dir, "s.jsonl", content), skip);
   check_same(d, recs);
   CHECK(d.stats().records == 3);

@@ -30,11 +30,44 @@ namespace sbert {
 
 enum class Accelerator { CPU, GPU, Auto };  // trainer.accelerator: cpu | gpu (= cuda) | auto
 enum class Precision { FP32, BF16Mixed };   // trainer.precision: 32 | bf16-mixed
-enum class LossType { NeMo, MNRL };         // model.loss: exclusive hard negatives | shared
+// model.loss: exclusive hard negatives | shared | and sentence-transformers' CoSENTLoss,
+// AnglELoss, GISTEmbedLoss, MarginMSELoss, MatryoshkaLoss (docs/training.md)
+enum class LossType { NeMo, MNRL, CoSENT, AnglE, GIST, MarginMSE, Matryoshka };
 enum class Schedule { CosineAnnealing, WarmupAnnealing, WarmupPolicy };  // ...sched.name
 enum class NegativeSelection { First, Random };  // model.data.negative_selection
 enum class MonitorMode { Min, Max };             // ...checkpoint_callback_params.mode
 enum class Optimizer { FusedAdam, Adam, AdamW };  // model.optim.name (all three are AdamW)
+// model.data.format: by the file's extension (.jsonl/.json/.csv/.tsv), or named. "json" reads a
+// JSON array or JSON Lines, told apart by the first byte.
+enum class DataFormat { Auto, Json, Csv, Tsv };
+// model.data.sampler: how batches are drawn from several datasets (sentence-transformers'
+// multi-dataset batch samplers): each batch comes from one dataset.
+enum class DatasetSampler { Proportional, RoundRobin };
+
+// Which field (JSON key or CSV/TSV header column) holds what. Empty: the default. JSON's defaults
+// are NeMo's keys (query, pos_doc, neg_doc, score, margins); a CSV/TSV file's follow
+// sentence-transformers' column order: a column named "score" or "label" is the score, columns
+// named "margin..." are margins, and the others in order are the anchor, the positive and the
+// negatives. Naming the anchor or the positive turns the column-order default off (the other
+// columns are then ignored unless named).
+struct DataColumns {
+  std::string anchor;                  // the query / sentence1
+  std::string positive;                // pos_doc / sentence2
+  std::vector<std::string> negatives;  // JSON: each a string or an array of strings
+  std::string score;                   // scored pairs (cosent, angle)
+  std::vector<std::string> margins;    // one margin per negative (marginmse)
+  bool operator==(const DataColumns&) const = default;
+};
+
+// One dataset of model.data.train_ds / validation_ds: its files read as one list of records.
+struct DatasetSpec {
+  std::string name;                 // for messages (default: the first path)
+  std::vector<std::string> paths;   // its files
+  DataFormat format = DataFormat::Auto;
+  DataColumns columns;
+  double weight = 1.0;              // proportional sampler: batches per round x weight
+  bool operator==(const DatasetSpec&) const = default;
+};
 
 // Every field is one NeMo key, named in its comment's first word when the path differs.
 struct SBERT_API TrainOptions {
@@ -91,10 +124,29 @@ struct SBERT_API TrainOptions {
     uint64_t seed = 1234;
     double hidden_dropout = -1;     // -1: the model's config.json value
     double attention_dropout = -1;  // -1: the model's config.json value
+    // The objectives' own keys, named after sentence-transformers' parameters (docs/training.md).
+    LossType matryoshka_loss = LossType::MNRL;   // model.loss = matryoshka: the loss it wraps
+    std::vector<int64_t> matryoshka_dims;        // e.g. [384, 256, 128, 64]
+    std::vector<double> matryoshka_weights;      // empty: 1 for every dim
+    int64_t matryoshka_n_dims_per_step = -1;     // -1: every dim at every step
+    double cosent_scale = 20.0;
+    double angle_scale = 20.0;
+    std::string gist_guide_model;                // model folder of the guide (gist)
+    double gist_temperature = 0.01;
+    std::string gist_margin_strategy = "absolute";  // or "relative"
+    double gist_margin = 0.0;
+    bool gist_contrast_anchors = true;
+    bool gist_contrast_positives = true;
 
     struct Data {
-      std::vector<std::string> data_train;       // NeMo JSON/JSONL files (or TrainData)
+      std::vector<std::string> data_train;       // NeMo JSON/JSONL, CSV or TSV files (or TrainData)
       std::vector<std::string> data_validation;  // val_loss on these (optional)
+      DataFormat format = DataFormat::Auto;      // of data_train and data_validation
+      DataColumns columns;                       // of data_train and data_validation
+      // Several training datasets (instead of data_train), each batch drawn from one of them.
+      std::vector<DatasetSpec> train_ds;
+      std::vector<DatasetSpec> validation_ds;  // read as one list (instead of data_validation)
+      DatasetSampler sampler = DatasetSampler::Proportional;
       int64_t hard_negatives_to_train = 4;
       NegativeSelection negative_selection = NegativeSelection::First;
       bool add_prefix = true;
@@ -188,16 +240,27 @@ struct TrainExample {
   std::vector<double> margins = {};
 };
 
-// Training or validation data: NeMo JSON/JSONL files (streamed, every record checked when
-// opened, errors name file:record) or examples held in memory.
+// How TrainData::open reads its files (docs/data.md).
+struct TrainDataOptions {
+  DataFormat format = DataFormat::Auto;
+  DataColumns columns;
+  bool skip_bad_records = false;
+};
+
+// Training or validation data: NeMo JSON/JSONL, CSV or TSV files (streamed, every record checked
+// when opened, errors name file:record) or examples held in memory.
 class SBERT_API TrainData {
  public:
   static TrainData open(const std::vector<std::filesystem::path>& files,
                         bool skip_bad_records = false);
+  static TrainData open(const std::vector<std::filesystem::path>& files,
+                        const TrainDataOptions& options);
   static TrainData from_examples(std::vector<TrainExample> examples);
 
   size_t size() const;
   size_t skipped() const;  // bad records skipped (open with skip_bad_records)
+  bool all_have_scores() const;   // every record has a score (scored pairs)
+  bool all_have_margins() const;  // every record has margins (distillation)
   std::string name() const;
   TrainExample example(size_t i) const;
 

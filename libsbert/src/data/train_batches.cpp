@@ -7,38 +7,13 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "data/seeded_rng.h"
 
 namespace sbert {
 
 namespace {
 
 using Hash128 = TrainBatchBuilder::Hash128;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Independent streams: one for each epoch's order, one for each (epoch, record)'s negatives.
-enum : uint64_t { kOrderStream = 1, kNegativeStream = 2 };
-
-std::mt19937_64 make_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
-  uint64_t h = splitmix64(seed ^ splitmix64(stream));
-  h = splitmix64(h ^ a);
-  h = splitmix64(h ^ b);
-  return std::mt19937_64(h);
-}
-
-// Uniform in [0, n), n > 0, without modulo bias; the same on every standard library.
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-  for (;;) {
-    const uint64_t r = rng();
-    if (r >= threshold) return r % n;
-  }
-}
 
 uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
@@ -131,6 +106,11 @@ TrainBatch slice_rows(const TrainBatch& b, size_t begin, size_t end) {
   out.positives.assign(b.positives.begin() + begin, b.positives.begin() + end);
   out.negatives.assign(b.negatives.begin() + begin * K, b.negatives.begin() + end * K);
   out.negative_mask.assign(b.negative_mask.begin() + begin * K, b.negative_mask.begin() + end * K);
+  if (!b.scores.empty()) out.scores.assign(b.scores.begin() + begin, b.scores.begin() + end);
+  if (!b.margins.empty()) {
+    out.margins.assign(b.margins.begin() + begin * K, b.margins.begin() + end * K);
+  }
+  out.dataset = b.dataset;
   return out;
 }
 
@@ -155,6 +135,18 @@ std::vector<TrainBatch> split_micro_batches(const TrainBatch& b, size_t micro) {
 // ---- position ---------------------------------------------------------------------------
 
 std::string DataPosition::to_json() const {
+  if (!datasets.empty()) {  // several datasets: version 2 holds the sampler and each stream
+    std::string s = cat("{\"format\":\"libsbert-data-position\",\"version\":2,\"sampler\":\"",
+                        sampler, "\",\"epoch\":", epoch, ",\"batch_in_epoch\":", batch_in_epoch,
+                        ",\"seed\":", seed, ",\"global_batch_size\":", global_batch_size,
+                        ",\"datasets\":[");
+    for (size_t i = 0; i < datasets.size(); ++i) {
+      if (i) s += ',';
+      s.append(datasets[i].to_json());
+    }
+    s += "]}";
+    return s;
+  }
   std::string s = cat(
       "{\"format\":\"libsbert-data-position\",\"version\":1,\"epoch\":", epoch,
       ",\"cursor\":", cursor, ",\"batch_in_epoch\":", batch_in_epoch, ",\"records\":", records,
@@ -194,8 +186,25 @@ DataPosition DataPosition::from_json(std::string_view json) {
                 "' must be true or false");
     return v;
   };
-  SBERT_CHECK(u64("version") == 1, "[train-data] position: unsupported version ", u64("version"));
+  const uint64_t version = u64("version");
+  SBERT_CHECK(version == 1 || version == 2, "[train-data] position: unsupported version ",
+              version);
   DataPosition p;
+  if (version == 2) {
+    std::string_view sampler;
+    SBERT_CHECK(!obj["sampler"].get(sampler), "[train-data] position: field 'sampler' must be a "
+                "string");
+    p.sampler = std::string(sampler);
+    p.epoch = u64("epoch");
+    p.batch_in_epoch = u64("batch_in_epoch");
+    p.seed = u64("seed");
+    p.global_batch_size = u64("global_batch_size");
+    simdjson::dom::array arr;
+    SBERT_CHECK(!obj["datasets"].get(arr) && arr.size() >= 2,
+                "[train-data] position: field 'datasets' must be an array of positions");
+    for (simdjson::dom::element e : arr) p.datasets.push_back(from_json(simdjson::minify(e)));
+    return p;
+  }
   p.epoch = u64("epoch");
   p.cursor = u64("cursor");
   p.batch_in_epoch = u64("batch_in_epoch");
@@ -442,12 +451,17 @@ TrainBatch TrainBatchBuilder::next_shard(int rank, int world_size) {
     batch.positives.reserve(per);
     batch.negatives.resize(per * K);
     batch.negative_mask.assign(per * K, 0);
+    // Labels only when every record has them: a batch is all-or-nothing for the loss.
+    const bool scores = data_->all_have_scores(), margins = data_->all_have_margins();
+    if (scores) batch.scores.reserve(per);
+    if (margins) batch.margins.assign(per * K, 0.0);
     uint64_t masked = 0;
     for (size_t b = 0; b < per; ++b) {
       const Row& row = mine[b];
       batch.records.push_back(row.record);
       batch.queries.push_back(tokens_[token_ids_.at(row.q)]);
       batch.positives.push_back(tokens_[token_ids_.at(row.p)]);
+      if (scores) batch.scores.push_back(*row.rec.score);
       size_t key = 0;
       for (size_t k = 0; k < K; ++k) {
         const int pick = row.neg_pick[k];
@@ -457,6 +471,7 @@ TrainBatch TrainBatchBuilder::next_shard(int rank, int world_size) {
         }
         batch.negatives[b * K + k] = tokens_[token_ids_.at(row.neg_keys[key++])];
         batch.negative_mask[b * K + k] = 1;
+        if (margins) batch.margins[b * K + k] = row.rec.margins[size_t(pick)];
       }
     }
 

@@ -13,6 +13,8 @@
 //     0 < n < K: all n, then K - n drawn from the n with replacement (seeded)   [NeMo's rule]
 //     n == 0: no hard negatives; the K slots are masked out (mask 0, empty token list), so the
 //             row trains on in-batch negatives only.
+//   margins (distillation) follow the selected negatives slot for slot; scores are per row.
+//   Both are filled only when every record of the dataset carries them.
 // - dedupe_in_batch (default on): a record is kept out of a batch (deferred to the next one,
 //   ahead of new records) when, against a record already in the batch, it has
 //     the same query, or the same positive, or its positive is the other's selected negative,
@@ -80,6 +82,7 @@ struct TrainBatch {
   std::vector<double> margins;                  // (B*K) teacher margins of the selected
                                                 //   negatives (masked slots 0); empty when the
                                                 //   data has none
+  size_t dataset = 0;                           // which training dataset (train_ds) it is from
   size_t size() const { return records.size(); }
 };
 
@@ -107,8 +110,15 @@ struct DataPosition {
   bool shuffle = true;
   bool dedupe_in_batch = true;
   bool strip_whitespace = true;
+  // Several datasets (MultiBatchBuilder, data/batch_sampler.h): epoch and batch_in_epoch are
+  // the sampler's round and the batches of it taken, seed and global_batch_size the run's, and
+  // each dataset's stream is one position here (the fields above then unused). Empty: one
+  // dataset, the stream is this position.
+  std::string sampler;  // "proportional" or "round_robin"
+  std::vector<DataPosition> datasets;
 
-  std::string to_json() const;  // one line, {"format":"libsbert-data-position","version":1,...}
+  // One line, {"format":"libsbert-data-position","version":1,...}; version 2 with datasets.
+  std::string to_json() const;
   static DataPosition from_json(std::string_view json);  // throws "[train-data] position: ..."
 };
 

@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "core/check.h"
 #include "core/utf8.h"
+#include "data/train_table.h"
 
 namespace sbert {
 
@@ -103,8 +105,10 @@ std::string field_at(std::string_view rec, size_t pos) {
 
 // Checks one record: `data` holds `len` bytes followed by SIMDJSON_PADDING readable bytes.
 // Returns "" and fills *out (when given) if the record is good, else what is wrong.
+// *has_score / *has_margins (when given) tell whether the record carries them.
 std::string check_record(simdjson::dom::parser& parser, const char* data, size_t len,
-                         TrainRecord* out) {
+                         const RecordLayout& l, TrainRecord* out, bool* has_score = nullptr,
+                         bool* has_margins = nullptr) {
   simdjson::dom::element doc;
   if (auto err = parser.parse(data, len, false).get(doc)) {
     // simdjson validates UTF-8 (strictly, RFC 3629); find the byte and field for the message.
@@ -121,48 +125,120 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
   if (doc.get(obj)) return cat("expected a JSON object, got ", type_name(doc.type()));
 
   std::string_view texts[2];
-  const char* names[2] = {"query", "pos_doc"};
+  const std::string* names[2] = {&l.anchor, &l.positive};
   for (int f = 0; f < 2; ++f) {
+    const std::string& name = *names[f];
     simdjson::dom::element v;
-    if (obj[names[f]].get(v)) return cat("missing field '", names[f], "'");
-    if (v.get(texts[f])) {
-      return cat("field '", names[f], "' must be a string, got ", type_name(v.type()));
+    if (obj[name].get(v)) {
+      return cat("missing field '", name, "'",
+                 l.default_texts ? " (other key names for the texts: set the anchor and positive "
+                                   "of model.data.columns)"
+                                 : "");
     }
-    if (texts[f].empty()) return cat("field '", names[f], "' is empty");
-    if (is_blank(texts[f])) return cat("field '", names[f], "' is only whitespace");
+    if (v.get(texts[f])) {
+      return cat("field '", name, "' must be a string, got ", type_name(v.type()));
+    }
+    if (texts[f].empty()) return cat("field '", name, "' is empty");
+    if (is_blank(texts[f])) return cat("field '", name, "' is only whitespace");
   }
-  simdjson::dom::element nv;
-  if (obj["neg_doc"].get(nv)) {
-    return "missing field 'neg_doc' (write \"neg_doc\": [] for a record without hard negatives)";
-  }
-  simdjson::dom::array arr;
-  if (nv.get(arr)) {
-    return cat("field 'neg_doc' must be an array of strings, got ", type_name(nv.type()));
-  }
-  const size_t count = arr.size();
   const std::string_view pos = strip_ascii(texts[1]);
   if (out) {
     out->query.assign(texts[0]);
     out->pos_doc.assign(texts[1]);
     out->neg_docs.clear();
-    out->neg_docs.reserve(count);
+    out->score.reset();
+    out->margins.clear();
   }
-  size_t k = 0;
-  for (simdjson::dom::element item : arr) {
-    ++k;
-    std::string_view s;
-    if (item.get(s)) {
-      return cat("field 'neg_doc' item ", k, " of ", count, " must be a string, got ",
-                 type_name(item.type()));
+  // Negatives: each named field a string or an array of strings.
+  size_t negatives = 0;
+  for (const std::string& name : l.negatives) {
+    simdjson::dom::element nv;
+    if (obj[name].get(nv)) {
+      if (l.negatives_required) return cat("missing field '", name, "'");
+      continue;
     }
-    if (s.empty()) return cat("field 'neg_doc' item ", k, " of ", count, " is empty");
-    if (is_blank(s)) return cat("field 'neg_doc' item ", k, " of ", count, " is only whitespace");
-    if (strip_ascii(s) == pos) {
-      return cat("field 'neg_doc' item ", k, " of ", count,
-                 " is the same text as pos_doc (a negative must differ from the positive)");
+    // k == 0: the field itself is the string; else item k of count. The label is built only
+    // for an error (this runs for every negative of every record in the index pass).
+    auto one = [&](simdjson::dom::element item, size_t k, size_t count) -> std::string {
+      auto what = [&] {
+        return k == 0 ? cat("field '", name, "'")
+                      : cat("field '", name, "' item ", k, " of ", count);
+      };
+      std::string_view s;
+      if (item.get(s)) return cat(what(), " must be a string, got ", type_name(item.type()));
+      if (s.empty()) return cat(what(), " is empty");
+      if (is_blank(s)) return cat(what(), " is only whitespace");
+      if (strip_ascii(s) == pos) {
+        return cat(what(), " is the same text as ", l.positive,
+                   " (a negative must differ from the positive)");
+      }
+      if (out) out->neg_docs.emplace_back(s);
+      ++negatives;
+      return {};
+    };
+    simdjson::dom::array arr;
+    if (nv.type() == simdjson::dom::element_type::STRING) {
+      if (std::string e = one(nv, 0, 1); !e.empty()) return e;
+      continue;
     }
-    if (out) out->neg_docs.emplace_back(s);
+    if (nv.get(arr)) {
+      return cat("field '", name, "' must be an array of strings, got ", type_name(nv.type()));
+    }
+    const size_t count = arr.size();
+    size_t k = 0;
+    for (simdjson::dom::element item : arr) {
+      std::string e = one(item, ++k, count);
+      if (!e.empty()) return e;
+    }
   }
+  auto number = [](simdjson::dom::element v, double& x) {
+    if (v.get(x)) return false;
+    return std::isfinite(x);
+  };
+  simdjson::dom::element sv;
+  if (!obj[l.score].get(sv)) {
+    double x = 0;
+    if (!number(sv, x)) {
+      return cat("field '", l.score, "' must be a finite number, got ", type_name(sv.type()));
+    }
+    if (out) out->score = x;
+    if (has_score) *has_score = true;
+  } else if (l.score_required) {
+    return cat("missing field '", l.score, "'");
+  }
+  size_t margins = 0;
+  bool any_margins = false;
+  for (const std::string& name : l.margins) {
+    simdjson::dom::element mv;
+    if (obj[name].get(mv)) {
+      if (l.margins_required) return cat("missing field '", name, "'");
+      continue;
+    }
+    any_margins = true;
+    double x = 0;
+    simdjson::dom::array arr;
+    if (number(mv, x)) {
+      if (out) out->margins.push_back(x);
+      ++margins;
+    } else if (!mv.get(arr)) {
+      for (simdjson::dom::element item : arr) {
+        if (!number(item, x)) {
+          return cat("field '", name, "' must be an array of finite numbers, got an item that is ",
+                     type_name(item.type()));
+        }
+        if (out) out->margins.push_back(x);
+        ++margins;
+      }
+    } else {
+      return cat("field '", name, "' must be a number or an array of numbers, got ",
+                 type_name(mv.type()));
+    }
+  }
+  if (any_margins && margins != negatives) {
+    return cat("field '", l.margins.front(), "' has ", margins, " margins for ", negatives,
+               " negatives (one margin per negative)");
+  }
+  if (has_margins) *has_margins = margins > 0;
   return {};
 }
 
@@ -178,7 +254,8 @@ struct Fd {
 // full check of each record as it completes.
 class Indexer {
  public:
-  Indexer(const fs::path& path, const TrainReaderOptions& opt) : path_(path), opt_(opt) {}
+  Indexer(const fs::path& path, const TrainReaderOptions& opt)
+      : path_(path), opt_(opt), layout_(json_layout(opt.columns)) {}
 
   std::string name() const { return path_.string(); }
 
@@ -371,10 +448,14 @@ class Indexer {
                 ":record ", number_, ": line number ", rec_line_, " is past 2^32");
     const size_t len = rec_.size();
     rec_.append(simdjson::SIMDJSON_PADDING, ' ');
-    const std::string err = check_record(parser_, rec_.data(), len, nullptr);
+    bool has_score = false, has_margins = false;
+    const std::string err =
+        check_record(parser_, rec_.data(), len, layout_, nullptr, &has_score, &has_margins);
     rec_.resize(len);
     if (err.empty()) {
       index.push_back({rec_offset_, static_cast<uint32_t>(len), static_cast<uint32_t>(rec_line_)});
+      stats.with_score += has_score;
+      stats.with_margins += has_margins;
       return;
     }
     const std::string msg =
@@ -414,6 +495,7 @@ class Indexer {
 
   fs::path path_;
   TrainReaderOptions opt_;
+  RecordLayout layout_;
   simdjson::dom::parser parser_;
   St st_ = St::Detect;
   std::string rec_;
@@ -440,19 +522,32 @@ TrainDataset TrainDataset::open(const std::vector<fs::path>& paths, const TrainR
     file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     SBERT_CHECK(file.fd >= 0, "[train-data] ", path.string(),
                 ": cannot open: ", std::strerror(errno));
-    Indexer ix(path, opt);
-    ix.run(file.fd);
     File f;
     f.path = path;
-    f.format = ix.format;
     f.first = d.index_.size();
-    f.skipped = std::move(ix.skipped);
+    const DataFormat format = format_for_path(opt.format, path.string());
+    if (format == DataFormat::Json) {
+      Indexer ix(path, opt);
+      ix.run(file.fd);
+      f.format = ix.format;
+      f.layout = json_layout(opt.columns);
+      f.skipped = std::move(ix.skipped);
+      f.stats = ix.stats;
+      d.index_.insert(d.index_.end(), ix.index.begin(), ix.index.end());
+    } else {
+      f.format = format == DataFormat::Csv ? TrainFileFormat::Csv : TrainFileFormat::Tsv;
+      TableIndex ix = index_table(file.fd, path.string(), f.format, opt);
+      f.layout = std::move(ix.layout);
+      f.skipped = std::move(ix.skipped);
+      f.stats = ix.stats;
+      d.index_.insert(d.index_.end(), ix.index.begin(), ix.index.end());
+    }
     f.skipped.shrink_to_fit();
-    f.stats = ix.stats;
-    d.index_.insert(d.index_.end(), ix.index.begin(), ix.index.end());
     d.total_.records += f.stats.records;
     d.total_.skipped += f.stats.skipped;
     d.total_.file_bytes += f.stats.file_bytes;
+    d.total_.with_score += f.stats.with_score;
+    d.total_.with_margins += f.stats.with_margins;
     if (d.total_.first_skipped.empty()) d.total_.first_skipped = f.stats.first_skipped;
     f.fd = file.fd;
     file.fd = -1;
@@ -505,7 +600,37 @@ TrainDataset TrainDataset::from_records(std::vector<TrainRecord> records) {
   TrainDataset d;
   d.index_.assign(records.size(), Entry{0, 0, 0});
   d.total_.records = records.size();
+  for (size_t i = 0; i < records.size(); ++i) {
+    const TrainRecord& r = records[i];
+    SBERT_CHECK(r.margins.empty() || r.margins.size() == r.neg_docs.size(),
+                "[train-data] example ", i, ": ", r.margins.size(), " margins for ",
+                r.neg_docs.size(), " negatives (one margin per negative)");
+    d.total_.with_score += r.score.has_value();
+    d.total_.with_margins += !r.margins.empty();
+  }
   d.memory_ = std::make_shared<const std::vector<TrainRecord>>(std::move(records));
+  return d;
+}
+
+TrainDataset TrainDataset::concat(std::vector<TrainDataset> parts) {
+  SBERT_CHECK(!parts.empty(), "[train-data] no dataset given");
+  if (parts.size() == 1) return std::move(parts[0]);
+  TrainDataset d;
+  for (TrainDataset& p : parts) {
+    SBERT_CHECK(!p.memory_, "[train-data] concat: examples in memory cannot be joined");
+    for (File& f : p.files_) {
+      f.first += d.index_.size();
+      d.files_.push_back(std::move(f));
+    }
+    p.files_.clear();  // the fds moved with them
+    d.index_.insert(d.index_.end(), p.index_.begin(), p.index_.end());
+    d.total_.records += p.total_.records;
+    d.total_.skipped += p.total_.skipped;
+    d.total_.file_bytes += p.total_.file_bytes;
+    d.total_.with_score += p.total_.with_score;
+    d.total_.with_margins += p.total_.with_margins;
+    if (d.total_.first_skipped.empty()) d.total_.first_skipped = p.total_.first_skipped;
+  }
   return d;
 }
 
@@ -576,7 +701,10 @@ TrainRecord TrainDataset::record(size_t i, TrainRecordScratch& scratch) const {
   }
   std::memset(buf.data() + e.length, ' ', simdjson::SIMDJSON_PADDING);
   TrainRecord rec;
-  const std::string err = check_record(scratch.impl().parser, buf.data(), e.length, &rec);
+  const std::string err =
+      f.format == TrainFileFormat::Csv || f.format == TrainFileFormat::Tsv
+          ? check_table_record(std::string_view(buf.data(), e.length), f.format, f.layout, &rec)
+          : check_record(scratch.impl().parser, buf.data(), e.length, f.layout, &rec);
   SBERT_CHECK(err.empty(), "[train-data] ", where(i), ": ", err,
               "; the file changed after it was indexed");
   return rec;

@@ -1,8 +1,13 @@
-// Training records in NeMo's embedding fine-tuning format:
-//   {"query": "...", "pos_doc": "...", "neg_doc": ["...", ...]}   (other fields are ignored)
-// either as ONE JSON array of such objects (the layout NeMo's docs show) or as JSON Lines, one
-// object a line (what NeMo's JSONLMemMapDataset reads). The format is detected from the first
-// non-space byte: '[' -> array, '{' -> JSONL. A UTF-8 byte-order mark is skipped.
+// Training records: NeMo's embedding fine-tuning record
+//   {"query": "...", "pos_doc": "...", "neg_doc": ["...", ...], "score": 0.8, "margins": [...]}
+// (neg_doc, score and margins optional; other fields are ignored; other key names through
+// DataColumns) either as ONE JSON array of such objects (the layout NeMo's docs show) or as
+// JSON Lines, one object a line (what NeMo's JSONLMemMapDataset reads), told apart by the first
+// non-space byte: '[' -> array, '{' -> JSONL. Or CSV (RFC 4180 quoting) / TSV (tabs only, no
+// quoting, as STSb's files) with a header line (data/train_table.h). The format comes from the
+// file's extension or TrainReaderOptions::format. A UTF-8 byte-order mark is skipped.
+// Shapes: pairs (no negatives: in-batch negatives only), triplets, n-tuples, scored pairs
+// (score), distillation (margins, one per negative).
 //
 // Rules of this file:
 // - open() streams each file ONCE and builds an index: for each good record its byte range and
@@ -11,7 +16,9 @@
 // - EVERY record is validated during that pass, so training never stops mid-run on bad data:
 //   JSON syntax, object, fields present and typed (query/pos_doc strings, neg_doc an array of
 //   strings; null is a wrong type), no empty or whitespace-only text, UTF-8, no negative equal
-//   to the positive, and the file structure (closed array, nothing after it).
+//   to the positive, score a finite number, one margin per negative, and the file structure
+//   (closed array, nothing after it; CSV's quotes closed, every row as many fields as the
+//   header).
 // - Errors are one line: "[train-data] <file>:record <n> (line <l>): field 'pos_doc' is empty".
 //   <n> counts records in the file from 1 (skipped ones included), <l> is the line where the
 //   record starts.
@@ -26,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "data/train_layout.h"
 #include "sbert/train.h"
 
 namespace sbert {
@@ -33,10 +41,10 @@ namespace sbert {
 // NeMo's record {"query", "pos_doc", "neg_doc"}: the public TrainExample (sbert/train.h).
 using TrainRecord = TrainExample;
 
-enum class TrainFileFormat { JsonArray, Jsonl };
-
 struct TrainReaderOptions {
   bool skip_bad_records = false;  // false: throw at the first bad record
+  DataFormat format = DataFormat::Auto;  // Auto: by each file's extension
+  DataColumns columns;                   // where the texts and labels are (train_layout.h)
 };
 
 struct TrainReadStats {
@@ -44,6 +52,8 @@ struct TrainReadStats {
   size_t skipped = 0;         // bad records skipped (skip_bad_records only)
   std::string first_skipped;  // the error of the first skipped record, for the log
   uint64_t file_bytes = 0;
+  size_t with_score = 0;    // good records that carry a score
+  size_t with_margins = 0;  // good records that carry margins
 };
 
 // Reusable parse buffers for record(i, scratch); one per thread. Cheap to create, but reusing
@@ -71,6 +81,8 @@ class TrainDataset {
                            const TrainReaderOptions& opt = {});
   // Records held in memory (TrainData::from_examples); each must have a query and a positive.
   static TrainDataset from_records(std::vector<TrainRecord> records);
+  // Several datasets read as one list, in the order given (validation_ds); files only.
+  static TrainDataset concat(std::vector<TrainDataset> parts);
 
   TrainDataset(TrainDataset&&) noexcept;
   TrainDataset& operator=(TrainDataset&&) noexcept;
@@ -85,6 +97,9 @@ class TrainDataset {
   const TrainReadStats& stats(size_t file) const { return files_.at(file).stats; }
   const TrainReadStats& stats() const { return total_; }  // summed over the files
   std::string name() const;  // the path, or "<first path> and N more files"
+  // Every good record carries a score / margins (computed by the validating pass).
+  bool all_have_scores() const { return total_.with_score == total_.records; }
+  bool all_have_margins() const { return total_.with_margins == total_.records; }
 
   // Record i (0-based among the GOOD records of all files), read from its file now. Throws if
   // the file changed since open() so that the record no longer reads back.
@@ -112,6 +127,7 @@ class TrainDataset {
   struct File {
     std::filesystem::path path;
     TrainFileFormat format = TrainFileFormat::Jsonl;
+    RecordLayout layout;
     size_t first = 0;               // index of its first good record
     std::vector<uint64_t> skipped;  // 1-based record numbers skipped, ascending
     TrainReadStats stats;

@@ -65,9 +65,12 @@ struct EnumNames<Precision> {
 };
 template <>
 struct EnumNames<LossType> {
-  static constexpr std::pair<const char*, LossType> v[] = {{"nemo", LossType::NeMo},
-                                                           {"mnrl", LossType::MNRL}};
-  static constexpr const char* want = "nemo or mnrl";
+  static constexpr std::pair<const char*, LossType> v[] = {
+      {"nemo", LossType::NeMo},         {"mnrl", LossType::MNRL},
+      {"cosent", LossType::CoSENT},     {"angle", LossType::AnglE},
+      {"gist", LossType::GIST},         {"marginmse", LossType::MarginMSE},
+      {"matryoshka", LossType::Matryoshka}};
+  static constexpr const char* want = "nemo, mnrl, cosent, angle, gist, marginmse or matryoshka";
 };
 template <>
 struct EnumNames<Schedule> {
@@ -97,9 +100,33 @@ struct EnumNames<Optimizer> {
   static constexpr const char* want = "fused_adam, adam or adamw";
 };
 
+template <>
+struct EnumNames<DataFormat> {
+  static constexpr std::pair<const char*, DataFormat> v[] = {{"auto", DataFormat::Auto},
+                                                             {"json", DataFormat::Json},
+                                                             {"jsonl", DataFormat::Json},
+                                                             {"csv", DataFormat::Csv},
+                                                             {"tsv", DataFormat::Tsv}};
+  static constexpr const char* want = "auto, json, jsonl, csv or tsv";
+};
+template <>
+struct EnumNames<DatasetSampler> {
+  static constexpr std::pair<const char*, DatasetSampler> v[] = {
+      {"proportional", DatasetSampler::Proportional}, {"round_robin", DatasetSampler::RoundRobin}};
+  static constexpr const char* want = "proportional or round_robin";
+};
+
+// Lists of numbers (model.matryoshka_dims, model.matryoshka_weights).
+template <class T>
+struct is_number_list : std::false_type {};
+template <class E>
+struct is_number_list<std::vector<E>> : std::bool_constant<std::is_arithmetic_v<E>> {};
+
 template <class T>
 constexpr const char* type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (is_number_list<T>::value) {
+    return std::is_integral_v<typename T::value_type> ? "a list of integers" : "a list of numbers";
+  } else if constexpr (std::is_same_v<T, bool>) return "true or false";
   else if constexpr (std::is_integral_v<T>) return "an integer";
   else if constexpr (std::is_floating_point_v<T>) return "a number";
   else if constexpr (std::is_same_v<T, std::string>) return "a string";
@@ -114,8 +141,9 @@ YAML::Node to_node(const T& v) {
     for (const auto& [name, value] : EnumNames<T>::v)
       if (value == v) return YAML::Node(std::string(name));
     return YAML::Node();
-  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>> || is_number_list<T>::value) {
     YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(is_number_list<T>::value ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Default);
     for (const auto& s : v) n.push_back(s);
     return n;
   } else {
@@ -129,6 +157,12 @@ std::string show(const T& v) {
     return v.empty() ? std::string("nothing") : v;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     return v.empty() ? std::string("nothing") : cat(v.size(), " paths");
+  } else if constexpr (is_number_list<T>::value) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
+    s << "]";
+    return s.str();
   } else if constexpr (std::is_floating_point_v<T>) {
     std::ostringstream s;
     s << v;
@@ -148,7 +182,23 @@ std::string show(const T& v) {
 // Parses v into out; false when v does not read as a T.
 template <class T>
 bool parse_value(const YAML::Node& v, T& out) {
-  if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+  if constexpr (is_number_list<T>::value) {  // [384, 256] or one number
+    out.clear();
+    if (v.IsNull()) return true;
+    if (v.IsScalar()) {
+      typename T::value_type x{};
+      if (!parse_value(v, x)) return false;
+      out.push_back(x);
+      return true;
+    }
+    if (!v.IsSequence()) return false;
+    for (const auto& item : v) {
+      typename T::value_type x{};
+      if (!parse_value(item, x)) return false;
+      out.push_back(x);
+    }
+    return true;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     out.clear();
     if (v.IsNull()) return true;
     if (v.IsScalar()) {
@@ -239,7 +289,7 @@ Key key(std::string name, Field<T> field, std::string help,
   k.type = type_name<T>();
   k.set = [field, name](TrainOptions& o, const YAML::Node& v, const std::string& at) {
     if (v.IsNull() && !std::is_same_v<T, std::string> &&
-        !std::is_same_v<T, std::vector<std::string>>) {
+        !std::is_same_v<T, std::vector<std::string>> && !is_number_list<T>::value) {
       return;  // null: keep the default, as OmegaConf's "???"-free configs mean it
     }
     if (!parse_value(v, field(o))) type_error(at, name, type_name<T>(), v);
@@ -280,7 +330,145 @@ Key input_path(Key k, Field<T> field) {
   return k;
 }
 
+// model.data.train_ds / validation_ds: a list of datasets, each a map
+//   {name, paths (or file_names), format, columns: {anchor, positive, negatives, score, margins},
+//    weight}. One key: its entries are checked here, each error naming "<key>[i].<field>".
+Key datasets_key(const std::string& name, std::vector<DatasetSpec>& (*field)(TrainOptions&),
+                 std::string help) {
+  Key k;
+  k.name = name;
+  k.help = std::move(help);
+  k.type = "a list of datasets";
+  k.set = [field, name](TrainOptions& o, const YAML::Node& v, const std::string& at) {
+    std::vector<DatasetSpec>& out = field(o);
+    out.clear();
+    if (v.IsNull()) return;
+    if (!v.IsSequence()) type_error(at, name, "a list of datasets ([{paths: [...]}, ...])", v);
+    for (size_t i = 0; i < v.size(); ++i) {
+      const YAML::Node& e = v[i];
+      const std::string ek = cat(name, "[", i, "]");
+      if (!e.IsMap()) type_error(at, ek, "a map {paths, format, columns, weight}", e);
+      DatasetSpec d;
+      for (const auto& kv : e) {
+        const std::string f = kv.first.as<std::string>();
+        const YAML::Node& x = kv.second;
+        const std::string fk = ek + "." + f;
+        if (f == "name") {
+          if (!parse_value(x, d.name)) type_error(at, fk, "a string", x);
+        } else if (f == "paths" || f == "file_names" || f == "path") {
+          if (!parse_value(x, d.paths)) type_error(at, fk, "a path or a list of paths", x);
+        } else if (f == "format") {
+          if (!parse_value(x, d.format)) type_error(at, fk, EnumNames<DataFormat>::want, x);
+        } else if (f == "weight") {
+          if (!parse_value(x, d.weight)) type_error(at, fk, "a number", x);
+        } else if (f == "columns") {
+          if (x.IsNull()) continue;
+          if (!x.IsMap()) type_error(at, fk, "a map {anchor, positive, negatives, score, margins}", x);
+          for (const auto& ckv : x) {
+            const std::string c = ckv.first.as<std::string>();
+            const std::string ck = fk + "." + c;
+            bool ok = true;
+            if (c == "anchor") ok = parse_value(ckv.second, d.columns.anchor);
+            else if (c == "positive") ok = parse_value(ckv.second, d.columns.positive);
+            else if (c == "score") ok = parse_value(ckv.second, d.columns.score);
+            else if (c == "negatives") ok = parse_value(ckv.second, d.columns.negatives);
+            else if (c == "margins") ok = parse_value(ckv.second, d.columns.margins);
+            else fail("[config] ", at, "unknown key '", ck,
+                      "' (columns are anchor, positive, negatives, score, margins)");
+            if (!ok) type_error(at, ck, "a column name (or a list of them)", ckv.second);
+          }
+        } else {
+          fail("[config] ", at, "unknown key '", fk,
+               "' (a dataset has name, paths, format, columns, weight)");
+        }
+      }
+      if (!(std::isfinite(d.weight) && d.weight > 0)) {
+        fail("[config] ", at, "key '", ek, ".weight' must be positive, got ", d.weight);
+      }
+      if (d.paths.empty()) fail("[config] ", at, "key '", ek, ".paths' must name the data files");
+      out.push_back(std::move(d));
+    }
+  };
+  k.get = [field](const TrainOptions& o) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const DatasetSpec& d : field(const_cast<TrainOptions&>(o))) {
+      YAML::Node n(YAML::NodeType::Map);
+      if (!d.name.empty()) n["name"] = d.name;
+      n["paths"] = to_node(d.paths);
+      n["format"] = to_node(d.format);
+      YAML::Node c(YAML::NodeType::Map);
+      if (!d.columns.anchor.empty()) c["anchor"] = d.columns.anchor;
+      if (!d.columns.positive.empty()) c["positive"] = d.columns.positive;
+      if (!d.columns.negatives.empty()) c["negatives"] = to_node(d.columns.negatives);
+      if (!d.columns.score.empty()) c["score"] = d.columns.score;
+      if (!d.columns.margins.empty()) c["margins"] = to_node(d.columns.margins);
+      if (c.size() > 0) n["columns"] = c;
+      n["weight"] = d.weight;
+      list.push_back(n);
+    }
+    return list;
+  };
+  k.rebase = [field](TrainOptions& o, const fs::path& base) {
+    for (DatasetSpec& d : field(o))
+      for (std::string& p : d.paths) rebase_path(p, base);
+  };
+  return k;
+}
+
+// A list of field names (not paths).
+Key names(Key k) {
+  k.type = "a name or a list of names";
+  return k;
+}
+
 #define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
+
+// The objectives' own keys (train/objective.h), named after sentence-transformers' parameters.
+void add_objective_keys(std::vector<Key>& k) {
+  using D = double;
+  using I = int64_t;
+  k.push_back(key<LossType>("model.matryoshka_loss", SBERT_FIELD(LossType, model.matryoshka_loss),
+                            "loss = matryoshka: the loss it wraps (nemo, mnrl, cosent, ...)",
+                            [](const LossType& v) { return v != LossType::Matryoshka; },
+                            "must name another loss"));
+  k.push_back(key<std::vector<I>>("model.matryoshka_dims",
+                                  SBERT_FIELD(std::vector<I>, model.matryoshka_dims),
+                                  "loss = matryoshka: embedding prefixes trained, e.g. [384, 256]",
+                                  [](const std::vector<I>& v) {
+                                    return std::all_of(v.begin(), v.end(), [](I d) { return d > 0; });
+                                  },
+                                  "must all be positive"));
+  k.push_back(key<std::vector<D>>("model.matryoshka_weights",
+                                  SBERT_FIELD(std::vector<D>, model.matryoshka_weights),
+                                  "loss weight per matryoshka dim (empty: all 1)"));
+  k.push_back(key<I>("model.matryoshka_n_dims_per_step",
+                     SBERT_FIELD(I, model.matryoshka_n_dims_per_step),
+                     "dims drawn per step (-1: all)",
+                     [](const I& v) { return v == -1 || v > 0; }, "must be -1 or positive"));
+  k.push_back(key<D>("model.cosent_scale", SBERT_FIELD(D, model.cosent_scale),
+                     "CoSENTLoss scale", positive<D>(), "must be positive"));
+  k.push_back(key<D>("model.angle_scale", SBERT_FIELD(D, model.angle_scale), "AnglELoss scale",
+                     positive<D>(), "must be positive"));
+  k.push_back(input_path(key<std::string>("model.gist_guide_model",
+                                          SBERT_FIELD(std::string, model.gist_guide_model),
+                                          "loss = gist: the guide model's folder"),
+                         SBERT_FIELD(std::string, model.gist_guide_model)));
+  k.push_back(key<D>("model.gist_temperature", SBERT_FIELD(D, model.gist_temperature),
+                     "GISTEmbedLoss temperature", positive<D>(), "must be positive"));
+  k.push_back(key<std::string>(
+      "model.gist_margin_strategy", SBERT_FIELD(std::string, model.gist_margin_strategy),
+      "absolute or relative",
+      [](const std::string& v) { return v == "absolute" || v == "relative"; },
+      "must be absolute or relative"));
+  k.push_back(key<D>("model.gist_margin", SBERT_FIELD(D, model.gist_margin),
+                     "GISTEmbedLoss margin of the false-negative filter"));
+  k.push_back(key<bool>("model.gist_contrast_anchors",
+                        SBERT_FIELD(bool, model.gist_contrast_anchors),
+                        "anchor-anchor columns in the softmax"));
+  k.push_back(key<bool>("model.gist_contrast_positives",
+                        SBERT_FIELD(bool, model.gist_contrast_positives),
+                        "positive-positive columns in the softmax"));
+}
 
 // Built on every call (a few microseconds) rather than kept in a static: no globals.
 std::vector<Key> keys() {
@@ -412,12 +600,14 @@ std::vector<Key> keys() {
     k.push_back(key<bool>("model.global_inbatch_negatives",
                           SBERT_FIELD(bool, model.global_inbatch_negatives),
                           "every rank's positives are negatives"));
-    k.push_back(key<LossType>("model.loss", SBERT_FIELD(LossType, model.loss), "nemo or mnrl"));
+    k.push_back(key<LossType>("model.loss", SBERT_FIELD(LossType, model.loss),
+                              "nemo, mnrl, cosent, angle, gist, marginmse or matryoshka"));
     k.push_back(key<D>("model.mnrl_scale", SBERT_FIELD(D, model.mnrl_scale),
                        "MNRL similarity scale", positive<D>(), "must be positive"));
     k.push_back(key<D>("model.label_smoothing", SBERT_FIELD(D, model.label_smoothing),
                        "cross-entropy label smoothing",
                        [](const D& v) { return v >= 0 && v < 1; }, "must be in [0, 1)"));
+    add_objective_keys(k);
     k.push_back(key<uint64_t>("model.seed", SBERT_FIELD(uint64_t, model.seed),
                               "data order and dropout seed"));
     k.push_back(key<D>("model.hidden_dropout", SBERT_FIELD(D, model.hidden_dropout),
@@ -434,13 +624,44 @@ std::vector<Key> keys() {
     const std::string d = "model.data.";
     k.push_back(input_path(key<std::vector<S>>(d + "data_train",
                                                SBERT_FIELD(std::vector<S>, model.data.data_train),
-                                               "NeMo JSON/JSONL training files"),
+                                               "training files: NeMo JSON/JSONL, CSV or TSV"),
                            SBERT_FIELD(std::vector<S>, model.data.data_train)));
     k.push_back(input_path(
         key<std::vector<S>>(d + "data_validation",
                             SBERT_FIELD(std::vector<S>, model.data.data_validation),
-                            "NeMo JSON/JSONL validation files (val_loss)"),
+                            "validation files (val_loss), read as data_train"),
         SBERT_FIELD(std::vector<S>, model.data.data_validation)));
+    k.push_back(key<DataFormat>(d + "format", SBERT_FIELD(DataFormat, model.data.format),
+                                "format of data_train / data_validation: auto (by extension: "
+                                ".csv, .tsv, else JSON), json (array or JSON Lines), csv or tsv"));
+    const std::string dc = d + "columns.";
+    k.push_back(key<S>(dc + "anchor", SBERT_FIELD(S, model.data.columns.anchor),
+                       "field of the anchor (query, sentence1); empty: JSON query, CSV/TSV the "
+                       "first text column"));
+    k.push_back(key<S>(dc + "positive", SBERT_FIELD(S, model.data.columns.positive),
+                       "field of the positive (pos_doc, sentence2); empty: JSON pos_doc, CSV/TSV "
+                       "the second text column"));
+    k.push_back(names(key<std::vector<S>>(dc + "negatives",
+                                    SBERT_FIELD(std::vector<S>, model.data.columns.negatives),
+                                    "fields of the negatives; empty: JSON neg_doc, CSV/TSV the "
+                                    "further text columns")));
+    k.push_back(key<S>(dc + "score", SBERT_FIELD(S, model.data.columns.score),
+                       "field of the pair's score; empty: JSON score, CSV/TSV a column named "
+                       "score or label"));
+    k.push_back(names(key<std::vector<S>>(dc + "margins",
+                                    SBERT_FIELD(std::vector<S>, model.data.columns.margins),
+                                    "fields of the teacher margins, one per negative; empty: JSON "
+                                    "margins, CSV/TSV columns named margin...")));
+    k.push_back(datasets_key(d + "train_ds", [](TrainOptions& o) -> std::vector<DatasetSpec>& {
+      return o.model.data.train_ds;
+    }, "several training datasets instead of data_train: [{name, paths, format, columns, "
+       "weight}, ...], a batch from one at a time"));
+    k.push_back(datasets_key(d + "validation_ds", [](TrainOptions& o) -> std::vector<DatasetSpec>& {
+      return o.model.data.validation_ds;
+    }, "validation datasets instead of data_validation (read as one list; weight unused)"));
+    k.push_back(key<DatasetSampler>(d + "sampler", SBERT_FIELD(DatasetSampler, model.data.sampler),
+                                    "with several train_ds: proportional (each dataset's batches "
+                                    "once a round, x weight, shuffled) or round_robin"));
     k.push_back(key<I>(d + "hard_negatives_to_train",
                        SBERT_FIELD(I, model.data.hard_negatives_to_train),
                        "negatives per query", at_least<I>(0), "must be >= 0"));
@@ -687,6 +908,33 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
                 "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100, "
                 "got ", ck.monitor);
   }
+  if (m.loss == LossType::Matryoshka) {
+    SBERT_CHECK(!m.matryoshka_dims.empty(), "[config] ", at("model.matryoshka_dims"),
+                "key 'model.matryoshka_dims' must list at least one dim when model.loss is "
+                "matryoshka");
+  }
+  SBERT_CHECK(m.matryoshka_weights.empty() ||
+                  m.matryoshka_weights.size() == m.matryoshka_dims.size(),
+              "[config] ", at("model.matryoshka_weights"), "key 'model.matryoshka_weights' has ",
+              m.matryoshka_weights.size(), " values but model.matryoshka_dims has ",
+              m.matryoshka_dims.size(), also("model.matryoshka_dims"));
+  const LossType base = m.loss == LossType::Matryoshka ? m.matryoshka_loss : m.loss;
+  if (base == LossType::GIST) {
+    SBERT_CHECK(!m.gist_guide_model.empty(), "[config] ", at("model.gist_guide_model"),
+                "key 'model.gist_guide_model' must name the guide model's folder when the loss "
+                "is gist");
+  }
+  SBERT_CHECK(m.data.data_train.empty() || m.data.train_ds.empty(), "[config] ",
+              at("model.data.train_ds"), "keys 'model.data.data_train' and 'model.data.train_ds' "
+              "are both set; use one", also("model.data.data_train"));
+  SBERT_CHECK(m.data.data_validation.empty() || m.data.validation_ds.empty(), "[config] ",
+              at("model.data.validation_ds"), "keys 'model.data.data_validation' and "
+              "'model.data.validation_ds' are both set; use one", also("model.data.data_validation"));
+  for (const DatasetSpec& ds : m.data.train_ds) {
+    SBERT_CHECK(m.data.sampler != DatasetSampler::RoundRobin || ds.weight == 1.0, "[config] ",
+                at("model.data.sampler"), "key 'model.data.sampler' is round_robin but a train_ds "
+                "entry has weight ", ds.weight, " (weights need the proportional sampler)");
+  }
   const auto& sc = m.optim.sched;
   SBERT_CHECK(sc.min_lr >= 0 && sc.min_lr <= m.optim.lr, "[config] ", at("model.optim.sched.min_lr"),
               "key 'model.optim.sched.min_lr' must be in [0, model.optim.lr], got ", sc.min_lr);
@@ -808,8 +1056,10 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
   // The file-driven run names its model and data in the file (a Trainer may get them in code).
   SBERT_CHECK(!cfg.restore_from_path.empty(), "[config] ", source.string(),
               ": key 'restore_from_path' must name the model folder to fine-tune, got nothing");
-  SBERT_CHECK(!cfg.model.data.data_train.empty(), "[config] ", source.string(),
-              ": key 'model.data.data_train' must name the training data, got nothing");
+  SBERT_CHECK(!cfg.model.data.data_train.empty() || !cfg.model.data.train_ds.empty(), "[config] ",
+              source.string(),
+              ": key 'model.data.data_train' (or model.data.train_ds) must name the training data, "
+              "got nothing");
   validate_options(cfg, &origins);
   if (cfg.trainer.max_steps > 0) {  // else the step count depends on the data: the trainer checks
     try {
@@ -912,7 +1162,8 @@ std::string human_text(const YAML::Node& n) {
   if (n.IsScalar()) return scalar(n);
   if (n.IsSequence()) {
     std::string out = "[";
-    for (size_t i = 0; i < n.size(); ++i) out += (i ? ", " : "") + scalar(n[i]);
+    for (size_t i = 0; i < n.size(); ++i)
+      out += (i ? ", " : "") + (n[i].IsScalar() ? scalar(n[i]) : value_text(n[i]));
     return out + "]";
   }
   return value_text(n);

@@ -17,6 +17,17 @@ TrainData TrainData::open(const std::vector<std::filesystem::path>& files,
   return TrainData(std::move(impl));
 }
 
+TrainData TrainData::open(const std::vector<std::filesystem::path>& files,
+                          const TrainDataOptions& options) {
+  TrainReaderOptions o;
+  o.skip_bad_records = options.skip_bad_records;
+  o.format = options.format;
+  o.columns = options.columns;
+  auto impl = std::make_shared<Impl>();
+  impl->dataset = std::make_shared<const TrainDataset>(TrainDataset::open(files, o));
+  return TrainData(std::move(impl));
+}
+
 TrainData TrainData::from_examples(std::vector<TrainExample> examples) {
   auto impl = std::make_shared<Impl>();
   impl->dataset =
@@ -26,6 +37,8 @@ TrainData TrainData::from_examples(std::vector<TrainExample> examples) {
 
 size_t TrainData::size() const { return impl_->dataset->size(); }
 size_t TrainData::skipped() const { return impl_->dataset->stats().skipped; }
+bool TrainData::all_have_scores() const { return impl_->dataset->all_have_scores(); }
+bool TrainData::all_have_margins() const { return impl_->dataset->all_have_margins(); }
 std::string TrainData::name() const { return impl_->dataset->name(); }
 TrainExample TrainData::example(size_t i) const { return impl_->dataset->record(i); }
 

@@ -12,6 +12,7 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "cuda/runtime.h"
+#include "data/batch_sampler.h"
 #include "data/train_batches.h"
 #include "data/train_reader.h"
 #include "dist/communicator.h"
@@ -29,6 +30,7 @@
 #include "train/grad_cache.h"
 #include "train/grad_norm.h"
 #include "train/loss.h"
+#include "train/objective_setup.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
 #include "train/schedule.h"
@@ -87,11 +89,13 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<Model> model_;
   std::vector<float> grads_;
   BertView grad_view_{};
-  std::shared_ptr<const TrainDataset> train_data_, val_data_;
+  std::shared_ptr<const TrainDataset> train_data_, val_data_;  // train_data_: the first dataset
+  std::vector<SampledDataset> train_sets_;  // model.data.train_ds (or data_train alone)
   std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
-  std::unique_ptr<TrainBatchBuilder> builder_;
+  std::unique_ptr<MultiBatchBuilder> builder_;
   TrainBatchOptions batch_opt_;
-  LossConfig loss_cfg_;
+  ObjectiveConfig loss_cfg_;     // model.loss and its keys (train/objective.h)
+  std::unique_ptr<Model> guide_;  // gist's guide model (model.gist_guide_model)
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
   std::unique_ptr<GradCache> gc_;
@@ -197,10 +201,12 @@ double Trainer::Impl::validate_loss(int64_t max_batches) {
   int64_t n = static_cast<int64_t>(vb.max_batches_per_epoch());
   if (max_batches > 0) n = std::min(n, max_batches);
   double total = 0;
+  ObjectiveConfig all_dims = loss_cfg_;  // validation: every Matryoshka dim
+  all_dims.matryoshka_active.clear();
   for (int64_t i = 0; i < n; ++i) {
-    total += gc_->loss_only(vb.next_shard(comm_->rank(), comm_->size()),
-                            static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_)
-                 .loss;
+    const TrainBatch b = vb.next_shard(comm_->rank(), comm_->size());
+    check_batch_suits(all_dims, b, val_data_->name());
+    total += gc_->loss_only(b, static_cast<size_t>(cfg_.model.micro_batch_size), all_dims).loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
 }
@@ -258,8 +264,9 @@ Trainer::Impl::Impl(const TrainOptions& cfg, std::optional<TrainData> train,
   const std::string where = cfg_.source.empty() ? "" : cfg_.source.string() + ": ";
   SBERT_CHECK(!cfg_.restore_from_path.empty(), "[config] ", where,
               "key 'restore_from_path' must name the model folder to fine-tune");
-  SBERT_CHECK(train || !cfg_.model.data.data_train.empty(), "[config] ", where,
-              "no training data: set model.data.data_train or pass a TrainData");
+  SBERT_CHECK(train || !cfg_.model.data.data_train.empty() || !cfg_.model.data.train_ds.empty(),
+              "[config] ", where,
+              "no training data: set model.data.data_train (or train_ds) or pass a TrainData");
   if (!comm) own_comm_ = make_single_communicator();
   comm_ = comm ? comm : own_comm_.get();
   setup_device();
@@ -280,22 +287,44 @@ void Trainer::Impl::message(MessageLevel level, std::string text) {
 
 void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<TrainData> val) {
   const auto& d = cfg_.model.data;
-  TrainReaderOptions ropt;
-  ropt.skip_bad_records = d.skip_bad_records;
-  auto open = [&](const std::vector<std::string>& files) {
+  auto open = [&](const std::vector<std::string>& files, DataFormat format,
+                  const DataColumns& columns) {
+    TrainReaderOptions ropt;
+    ropt.skip_bad_records = d.skip_bad_records;
+    ropt.format = format;
+    ropt.columns = columns;
     const std::vector<fs::path> paths(files.begin(), files.end());
-    return std::make_shared<const TrainDataset>(TrainDataset::open(paths, ropt));
+    return TrainDataset::open(paths, ropt);
   };
-  train_data_ = train ? train->impl().dataset : open(d.data_train);
+  if (train) {
+    train_sets_.push_back({train->impl().dataset, 1.0});
+  } else if (!d.train_ds.empty()) {
+    for (const DatasetSpec& s : d.train_ds) {
+      train_sets_.push_back(
+          {std::make_shared<const TrainDataset>(open(s.paths, s.format, s.columns)), s.weight});
+    }
+  } else {
+    train_sets_.push_back(
+        {std::make_shared<const TrainDataset>(open(d.data_train, d.format, d.columns)), 1.0});
+  }
+  train_data_ = train_sets_[0].data;
   if (val) {
     val_data_ = val->impl().dataset;
+  } else if (!d.validation_ds.empty()) {
+    std::vector<TrainDataset> parts;
+    for (const DatasetSpec& s : d.validation_ds) parts.push_back(open(s.paths, s.format, s.columns));
+    val_data_ = std::make_shared<const TrainDataset>(TrainDataset::concat(std::move(parts)));
   } else if (!d.data_validation.empty()) {
-    val_data_ = open(d.data_validation);
+    val_data_ = std::make_shared<const TrainDataset>(
+        open(d.data_validation, d.format, d.columns));
   }
-  for (const auto* ds : {&train_data_, &val_data_}) {
-    if (*ds && (*ds)->stats().skipped > 0) {
-      message(MessageLevel::Warning, cat("skipped ", (*ds)->stats().skipped,
-                                         " bad records (first: ", (*ds)->stats().first_skipped,
+  std::vector<std::shared_ptr<const TrainDataset>> all;
+  for (const SampledDataset& t : train_sets_) all.push_back(t.data);
+  all.push_back(val_data_);
+  for (const auto& ds : all) {
+    if (ds && ds->stats().skipped > 0) {
+      message(MessageLevel::Warning, cat("skipped ", ds->stats().skipped,
+                                         " bad records (first: ", ds->stats().first_skipped,
                                          ")"));
     }
   }
@@ -314,6 +343,11 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
   const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
   auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
   batch_opt_.hard_negatives_to_train = static_cast<int>(d.hard_negatives_to_train);
+  const LossType base =
+      cfg_.model.loss == LossType::Matryoshka ? cfg_.model.matryoshka_loss : cfg_.model.loss;
+  if (base == LossType::CoSENT || base == LossType::AnglE) {
+    batch_opt_.hard_negatives_to_train = 0;  // scored pairs: the loss reads no negatives
+  }
   batch_opt_.negative_selection = d.negative_selection;
   batch_opt_.query_prefix = d.add_prefix ? d.query_prefix : "";
   batch_opt_.passage_prefix = d.add_prefix ? d.passage_prefix : "";
@@ -326,12 +360,24 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
   batch_opt_.dedupe_in_batch = d.dedupe_in_batch;
   const Tokenizer& tok = model_->tokenizer();
   const int threads = cfg_.trainer.threads;
-  builder_ = std::make_unique<TrainBatchBuilder>(
-      train_data_, batch_opt_,
+  builder_ = std::make_unique<MultiBatchBuilder>(
+      train_sets_, d.sampler, batch_opt_,
       TrainBatchBuilder::TokenizeBatchFn(
           [&tok, threads](const std::vector<std::string>& texts, int max_len) {
             return tok.encode_batch(texts, max_len, threads);
           }));
+  if (train_sets_.size() > 1) {
+    std::string text = cat(train_sets_.size(), " training datasets, a batch from one at a time (",
+                           dataset_sampler_name(d.sampler), ", ",
+                           builder_->max_batches_per_epoch(), " batches a round):");
+    for (size_t i = 0; i < train_sets_.size(); ++i) {
+      const bool named = i < d.train_ds.size() && !d.train_ds[i].name.empty();
+      text += cat(i ? "; " : " ", named ? d.train_ds[i].name : train_sets_[i].data->name(), " (",
+                  train_sets_[i].data->size(), " records, ",
+                  builder_->dataset(i).max_batches_per_epoch(), " batches an epoch)");
+    }
+    message(MessageLevel::Info, text);
+  }
 }
 
 // The prefixes the model is trained with become its sentence-transformers prompts, which every
@@ -348,12 +394,19 @@ void Trainer::Impl::set_model_prompts() {
 
 void Trainer::Impl::setup_optimizer() {
   const Model::Impl& mi = model_->impl();
-  loss_cfg_.mode = cfg_.model.loss == LossType::MNRL ? LossMode::SharedNegatives
-                                                     : LossMode::ExclusiveHardNegatives;
-  loss_cfg_.softmax_temp = cfg_.model.softmax_temp;
-  loss_cfg_.scale = cfg_.model.mnrl_scale;
-  loss_cfg_.label_smoothing = cfg_.model.label_smoothing;
-  sbert::validate(loss_cfg_);
+  loss_cfg_ = objective_from_options(cfg_, mi.config.hidden_size);
+  SBERT_CHECK(ctx_.device == Device::CPU || loss_cfg_.unit_inputs(), "[loss] ",
+              objective_name(loss_cfg_),
+              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
+  for (const SampledDataset& t : train_sets_) {
+    check_data_suits(loss_cfg_, *t.data, batch_opt_.hard_negatives_to_train);
+  }
+  if (val_data_) check_data_suits(loss_cfg_, *val_data_, batch_opt_.hard_negatives_to_train);
+  if (loss_cfg_.needs_guide()) {
+    guide_ = load_guide_model(cfg_, *model_,
+                              std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length));
+    gc_->set_guide(&guide_->impl());
+  }
 
   AdamWConfig acfg;
   acfg.beta1 = cfg_.model.optim.beta1;
@@ -453,6 +506,8 @@ std::optional<StepInfo> Trainer::Impl::step() {
   open_log();
   const int64_t step = state_.step;  // 0-based index of this optimizer step
   int64_t step_tokens = 0;
+  check_batch_suits(loss_cfg_, batch, train_data_->name());
+  draw_matryoshka_dims(loss_cfg_, cfg_.model.seed, static_cast<uint64_t>(step));
   reducer_->begin();
   const LossStats stats =
       gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
@@ -574,8 +629,10 @@ int64_t Trainer::steps_per_epoch() const {
 RunPlan Trainer::plan() const {
   const Impl& m = *impl_;
   RunPlan p;
-  p.train_examples = static_cast<int64_t>(m.train_data_->size());
-  p.train_skipped = static_cast<int64_t>(m.train_data_->stats().skipped);
+  for (const SampledDataset& t : m.train_sets_) {
+    p.train_examples += static_cast<int64_t>(t.data->size());
+    p.train_skipped += static_cast<int64_t>(t.data->stats().skipped);
+  }
   p.validation_examples = m.val_data_ ? static_cast<int64_t>(m.val_data_->size()) : 0;
   if (m.val_beir_) {
     p.validation_beir_queries = static_cast<int64_t>(m.val_beir_->query_ids.size());
