@@ -117,10 +117,10 @@ StsData read_sts(const fs::path& file) {
   return data;
 }
 
-namespace {
-
-// cosine(a[i][:d], b[i][:d]): the rows' first d columns, L2-normalized, dotted in float32.
 std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_t d) {
+  SBERT_CHECK(a.rows == b.rows && a.dim == b.dim && d >= 1 && d <= a.dim, "[eval] pair_cosines: ",
+              a.rows, " x ", a.dim, " and ", b.rows, " x ", b.dim, " embeddings, ", d,
+              " dimensions");
   std::vector<float> x(static_cast<size_t>(a.rows * d)), y(x.size());
   for (int64_t i = 0; i < a.rows; ++i) {
     std::copy_n(a.row(i), d, x.begin() + i * d);
@@ -136,6 +136,8 @@ std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_
   }
   return cos;
 }
+
+namespace {
 
 std::pair<Embeddings, Embeddings> embed_pairs(const Model& model, const StsData& data,
                                               const EmbedOptions& opt) {

@@ -29,6 +29,10 @@ namespace sbert::eval {
 std::vector<float> sts_cosines(const Model& model, const StsData& data, const EmbedOptions& opt);
 
 
+// cosine(a[i][:d], b[i][:d]) in float32: the rows' first d dimensions, L2-normalized (a and b
+// alike: (rows, dim), 1 <= d <= dim).
+std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_t d);
+
 // Correlations of given similarities with data.scores.
 StsMetrics score_sts(const std::vector<float>& cosines, const StsData& data);
 
