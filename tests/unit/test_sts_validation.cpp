@@ -108,9 +108,9 @@ TEST_CASE("sbert-finetune: STS validation logs val_spearman and keeps the best c
   CHECK(json_number(test::slurp(best / "trainer_state.json"), "monitor") ==
         Approx(spearman.at(best_step)).margin(1e-12));
   // The checkpoint evaluates to what was logged for its step.
-  const auto again = test::run_app("sbert-eval", {"--model", best.string(), "--sts",
-                                                  sts_sample().string(), "--output",
-                                                  (tmp / "best.json").string()});
+  const auto again =
+      test::run_app("sbert-eval", {"--model", best.string(), "--sts", sts_sample().string(),
+                                   "--output", (tmp / "best.json").string()});
   REQUIRE(again.exit_code == 0);
   CHECK(spearman.at(best_step) ==
         Approx(json_number(test::slurp(tmp / "best.json"), "spearman")).margin(1e-9));

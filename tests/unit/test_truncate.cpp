@@ -52,8 +52,7 @@ std::vector<float> first_columns(const Embeddings& e, int64_t d) {
 
 }  // namespace
 
-TEST_CASE("truncate_dim keeps the first dimensions after the model's Normalize",
-          "[matryoshka]") {
+TEST_CASE("truncate_dim keeps the first dimensions after the model's Normalize", "[matryoshka]") {
   const Model model = Model::load(tiny_bert());  // mean pooling + Normalize, 32 dimensions
   REQUIRE(model.dim() == 32);
   const auto texts = some_texts();
@@ -68,7 +67,8 @@ TEST_CASE("truncate_dim keeps the first dimensions after the model's Normalize",
   CHECK(t.data == first_columns(e, 12));  // a slice: bitwise
   // Not renormalized: the rows of a normalizing model are shorter than 1 once cut.
   double longest = 0;
-  for (int64_t r = 0; r < t.rows; ++r) longest = std::max(longest, std::sqrt(static_cast<double>(t.dot(r, r))));
+  for (int64_t r = 0; r < t.rows; ++r)
+    longest = std::max(longest, std::sqrt(static_cast<double>(t.dot(r, r))));
   CHECK(longest < 0.999);
 
   o.normalize = true;  // normalize_embeddings: after the cut
@@ -196,7 +196,8 @@ TEST_CASE("Matryoshka retrieval metrics equal sentence-transformers' per truncat
   ro.embed.truncate_dim = 128;
   const auto one = eval::evaluate_retrieval(model, data, ro);
   CHECK(one.dim == 128);
-  for (size_t k = 0; k < one.values.size(); ++k) CHECK(one.values[k].value == ms[2].values[k].value);
+  for (size_t k = 0; k < one.values.size(); ++k)
+    CHECK(one.values[k].value == ms[2].values[k].value);
 }
 
 TEST_CASE("Matryoshka STS correlations equal sentence-transformers' per truncate_dim",
@@ -222,8 +223,9 @@ TEST_CASE("Matryoshka STS correlations equal sentence-transformers' per truncate
   for (size_t i = 0; i < 3; ++i) {
     const auto st = ref["sts_dev_sample"][keys[i]];
     const double s = st["spearman"].get_double(), p = st["pearson"].get_double();
-    std::printf("STS truncate parity dim %lld: spearman %.12f (ST %.12f), pearson %.12f (ST %.12f)\n",
-                static_cast<long long>(ms[i].dim), ms[i].spearman, s, ms[i].pearson, p);
+    std::printf(
+        "STS truncate parity dim %lld: spearman %.12f (ST %.12f), pearson %.12f (ST %.12f)\n",
+        static_cast<long long>(ms[i].dim), ms[i].spearman, s, ms[i].pearson, p);
     CHECK(std::fabs(ms[i].spearman - s) <= 1e-6);
     CHECK(std::fabs(ms[i].pearson - p) <= 1e-6);
   }
@@ -239,11 +241,17 @@ TEST_CASE("Matryoshka evaluation refuses bad dimensions", "[matryoshka]") {
   eval::BeirOptions lenient;
   lenient.allow_unknown_ids = true;
   const auto data = eval::read_beir(tiny_beir(), "test", lenient);
-  CHECK_THAT(test::error_of([&] { eval::evaluate_retrieval_matryoshka(model, data, {16, 64}); }),
+  CHECK_THAT(test::error_of([&] {
+               eval::evaluate_retrieval_matryoshka(model, data, {16, 64});
+             }),
              Contains("dimension 64 is out of range: the embeddings have 32 dimensions"));
-  CHECK_THAT(test::error_of([&] { eval::evaluate_retrieval_matryoshka(model, data, {16, 0}); }),
+  CHECK_THAT(test::error_of([&] {
+               eval::evaluate_retrieval_matryoshka(model, data, {16, 0});
+             }),
              Contains("matryoshka dimension 0 must be at least 1"));
-  CHECK_THAT(test::error_of([&] { eval::evaluate_retrieval_matryoshka(model, data, {16, 8, 16}); }),
+  CHECK_THAT(test::error_of([&] {
+               eval::evaluate_retrieval_matryoshka(model, data, {16, 8, 16});
+             }),
              Contains("dimension 16 is listed twice"));
   const auto sts = eval::read_sts(test::source_dir() / "tests/data/eval/tiny-sts.tsv");
   CHECK_THAT(test::error_of([&] { eval::evaluate_sts_matryoshka(model, sts, {40}); }),
@@ -251,7 +259,8 @@ TEST_CASE("Matryoshka evaluation refuses bad dimensions", "[matryoshka]") {
   // The full dimension in the list is evaluate_retrieval's result.
   const auto ms = eval::evaluate_retrieval_matryoshka(model, data, {32, 8});
   const auto full = eval::evaluate_retrieval(model, data);
-  for (size_t k = 0; k < full.values.size(); ++k) CHECK(ms[0].values[k].value == full.values[k].value);
+  for (size_t k = 0; k < full.values.size(); ++k)
+    CHECK(ms[0].values[k].value == full.values[k].value);
 }
 
 TEST_CASE("read_sts: a header names the columns in any order", "[matryoshka][eval]") {
@@ -281,8 +290,9 @@ TEST_CASE("sbert-embed --truncate-dim and --normalize", "[matryoshka][apps]") {
   test::TempDir tmp;
   test::put(tmp / "t.txt", "A man is eating food.\nA man is riding a horse.\nA cat.\n");
   const auto embed = [&](const std::vector<std::string>& extra, const std::string& out) {
-    std::vector<std::string> args{"--model",  tiny_bert(), "--input", (tmp / "t.txt").string(),
-                                  "--output", (tmp / out).string(), "--threads", "2"};
+    std::vector<std::string> args{
+        "--model",  tiny_bert(),          "--input",   (tmp / "t.txt").string(),
+        "--output", (tmp / out).string(), "--threads", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     return test::run_app("sbert-embed", args);
   };
@@ -317,7 +327,8 @@ TEST_CASE("sbert-embed --truncate-dim and --normalize", "[matryoshka][apps]") {
   CHECK(embed({"--truncate-dim", "x"}, "x.npy").exit_code == 2);
 }
 
-TEST_CASE("sbert-eval --matryoshka: a column and a JSON entry per dimension", "[matryoshka][apps]") {
+TEST_CASE("sbert-eval --matryoshka: a column and a JSON entry per dimension",
+          "[matryoshka][apps]") {
   test::TempDir tmp;
   const auto out = tmp / "m.json";
   const auto r = test::run_app(
@@ -344,10 +355,10 @@ TEST_CASE("sbert-eval --matryoshka: a column and a JSON entry per dimension", "[
     }
   }
   // --sts too: spearman and pearson per dimension.
-  const auto s = test::run_app(
-      "sbert-eval", {"--model", tiny_bert(), "--sts",
-                     (test::source_dir() / "tests/data/eval/tiny-sts.tsv").string(),
-                     "--matryoshka", "8,32", "--output", (tmp / "s.json").string()});
+  const auto s =
+      test::run_app("sbert-eval", {"--model", tiny_bert(), "--sts",
+                                   (test::source_dir() / "tests/data/eval/tiny-sts.tsv").string(),
+                                   "--matryoshka", "8,32", "--output", (tmp / "s.json").string()});
   INFO(s.stderr_text);
   REQUIRE(s.exit_code == 0);
   const simdjson::dom::element sj = parser.load((tmp / "s.json").string());
@@ -360,9 +371,9 @@ TEST_CASE("sbert-eval --matryoshka: a column and a JSON entry per dimension", "[
            {"16,0", "--matryoshka dimensions must be at least 1, got 0"},
            {"16,8,16", "--matryoshka lists 16 twice"},
            {"64,16", "--matryoshka dimension 64 is over the 32 dimensions"}}) {
-    const auto e = test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir",
-                                                tiny_beir().string(), "--allow-unknown-ids",
-                                                "--matryoshka", arg});
+    const auto e =
+        test::run_app("sbert-eval", {"--model", tiny_bert(), "--beir", tiny_beir().string(),
+                                     "--allow-unknown-ids", "--matryoshka", arg});
     INFO(arg << ": " << e.stderr_text);
     CHECK(e.exit_code == 2);
     CHECK_THAT(e.stderr_text, Contains(msg));
