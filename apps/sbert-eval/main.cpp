@@ -62,8 +62,10 @@ std::vector<int> parse_dims(const std::string& text) {
     int d = 0;
     const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), d);
     if (item.empty() || ec != std::errc() || p != item.data() + item.size())
-      throw sbert::cli::UsageError{"--matryoshka expects comma-separated integers such as "
-                                   "384,256,128,64, got '" + text + "'"};
+      throw sbert::cli::UsageError{
+          "--matryoshka expects comma-separated integers such as "
+          "384,256,128,64, got '" +
+          text + "'"};
     if (d < 1)
       throw sbert::cli::UsageError{"--matryoshka dimensions must be at least 1, got " + item};
     for (const int e : dims) {
@@ -242,9 +244,11 @@ int main(int argc, char** argv) {
           std::string one = "{";
           for (const auto& v : ms[i].values) {
             values.back().push_back(v.value);
-            one += (one.size() > 1 ? ", " : "") + json_string(v.name()) + ": " + json_number(v.value);
+            one +=
+                (one.size() > 1 ? ", " : "") + json_string(v.name()) + ": " + json_number(v.value);
           }
-          by_dim += (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+          by_dim +=
+              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
         }
         print_by_dim(dims, names, values);
         add(json, "dims", dims_json(dims));
@@ -268,8 +272,9 @@ int main(int argc, char** argv) {
       opt.progress = progress.callback();
       check_dims(dims, model);
       const std::vector<sbert::eval::StsMetrics> ms =
-          dims.empty() ? std::vector<sbert::eval::StsMetrics>{sbert::eval::evaluate_sts(model, data, opt)}
-                       : sbert::eval::evaluate_sts_matryoshka(model, data, dims, opt);
+          dims.empty()
+              ? std::vector<sbert::eval::StsMetrics>{sbert::eval::evaluate_sts(model, data, opt)}
+              : sbert::eval::evaluate_sts_matryoshka(model, data, dims, opt);
       const auto& m = ms.front();
       progress.end_line();
       const double secs = seconds_since(t0);
@@ -290,7 +295,8 @@ int main(int argc, char** argv) {
           values.push_back({ms[i].spearman, ms[i].pearson});
           const std::string one = "{\"spearman\": " + json_number(ms[i].spearman) +
                                   ", \"pearson\": " + json_number(ms[i].pearson);
-          by_dim += (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+          by_dim +=
+              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
         }
         print_by_dim(dims, {"spearman", "pearson"}, values);
         add(json, "dims", dims_json(dims));

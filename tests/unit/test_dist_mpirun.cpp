@@ -160,7 +160,8 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
         "model.data.validation_beir.path=" + test::write_beir_subset(tmp / "beir", 20).string(),
         "model.data.validation_sts.path=" +
             (test::fixture_dir("eval") / "stsb-dev-sample.tsv").string(),
-        "trainer.val_check_interval=5", "trainer.limit_val_batches=2",
+        "trainer.val_check_interval=5",
+        "trainer.limit_val_batches=2",
         "trainer.num_sanity_val_steps=1"};
     const auto two = mpirun2(config, tmp / "two", val);
     INFO(two.stderr_text);

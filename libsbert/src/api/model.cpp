@@ -106,8 +106,8 @@ namespace {
 
 void check_truncate_dim(int truncate_dim, const Model& model) {
   SBERT_CHECK(truncate_dim >= 0 && truncate_dim <= model.dim(), "[embed] truncate_dim ",
-              truncate_dim, " is out of range: the embeddings of ", model.path().string(),
-              " have ", model.dim(), " dimensions (1..", model.dim(), ", or 0 for all)");
+              truncate_dim, " is out of range: the embeddings of ", model.path().string(), " have ",
+              model.dim(), " dimensions (1..", model.dim(), ", or 0 for all)");
 }
 
 // sentence-transformers' encode(): the model's output (after Normalize) sliced to its first

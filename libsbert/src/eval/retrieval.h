@@ -28,7 +28,6 @@ namespace sbert::eval {
 std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
                                        const RetrievalOptions& options);
 
-
 // retrieve() for several truncations of the same embeddings: per entry of dims (each 1..the
 // embedding dimension, 0: all of it, no repeats), the hits of searching the first d dimensions
 // (cosine: renormalized), as sentence-transformers' InformationRetrievalEvaluator(truncate_dim=d).

@@ -89,8 +89,8 @@ StsData read_sts(const fs::path& file) {
     if (named) {
       s1 = (*named)[0], s2 = (*named)[1], score_col = (*named)[2];
       const size_t need = std::max({s1, s2, score_col}) + 1;
-      SBERT_CHECK(cols.size() >= need, "[eval] ", file.string(), ":", i + 1, ": expected ",
-                  need, " tab-separated columns as the header names, got ", cols.size());
+      SBERT_CHECK(cols.size() >= need, "[eval] ", file.string(), ":", i + 1, ": expected ", need,
+                  " tab-separated columns as the header names, got ", cols.size());
     } else if (cols.size() == 3) {
       s1 = 0, s2 = 1, score_col = 2;
     } else if (cols.size() >= 7) {
@@ -118,9 +118,9 @@ StsData read_sts(const fs::path& file) {
 }
 
 std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_t d) {
-  SBERT_CHECK(a.rows == b.rows && a.dim == b.dim && d >= 1 && d <= a.dim, "[eval] pair_cosines: ",
-              a.rows, " x ", a.dim, " and ", b.rows, " x ", b.dim, " embeddings, ", d,
-              " dimensions");
+  SBERT_CHECK(a.rows == b.rows && a.dim == b.dim && d >= 1 && d <= a.dim,
+              "[eval] pair_cosines: ", a.rows, " x ", a.dim, " and ", b.rows, " x ", b.dim,
+              " embeddings, ", d, " dimensions");
   std::vector<float> x(static_cast<size_t>(a.rows * d)), y(x.size());
   for (int64_t i = 0; i < a.rows; ++i) {
     std::copy_n(a.row(i), d, x.begin() + i * d);
@@ -131,7 +131,8 @@ std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_
   std::vector<float> cos(static_cast<size_t>(a.rows));
   for (int64_t i = 0; i < a.rows; ++i) {
     float s = 0;
-    for (int64_t j = 0; j < d; ++j) s += x[static_cast<size_t>(i * d + j)] * y[static_cast<size_t>(i * d + j)];
+    for (int64_t j = 0; j < d; ++j)
+      s += x[static_cast<size_t>(i * d + j)] * y[static_cast<size_t>(i * d + j)];
     cos[static_cast<size_t>(i)] = s;
   }
   return cos;

@@ -28,7 +28,6 @@ namespace sbert::eval {
 // cosine(embed(s1[i]), embed(s2[i])) in float32, as sentence-transformers' pairwise_cos_sim.
 std::vector<float> sts_cosines(const Model& model, const StsData& data, const EmbedOptions& opt);
 
-
 // cosine(a[i][:d], b[i][:d]) in float32: the rows' first d dimensions, L2-normalized (a and b
 // alike: (rows, dim), 1 <= d <= dim).
 std::vector<float> pair_cosines(const Embeddings& a, const Embeddings& b, int64_t d);

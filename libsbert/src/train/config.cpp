@@ -696,7 +696,8 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
   } else {
     SBERT_CHECK(ck.monitor == "val_loss", "[config] ", at(mon), "key '", mon,
                 "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100, val_recall@1/10/100, "
-                "val_spearman or val_pearson, got ", ck.monitor);
+                "val_spearman or val_pearson, got ",
+                ck.monitor);
   }
   const auto& sc = m.optim.sched;
   SBERT_CHECK(sc.min_lr >= 0 && sc.min_lr <= m.optim.lr, "[config] ", at("model.optim.sched.min_lr"),
