@@ -90,8 +90,8 @@ struct SBERT_LOCAL Trainer::Impl {
   std::vector<float> grads_;
   BertView grad_view_{};
   std::shared_ptr<const TrainDataset> train_data_, val_data_;
-  std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
   std::unique_ptr<eval::StsData> val_sts_;    // model.data.validation_sts, read once
+  std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
   std::unique_ptr<TrainBatchBuilder> builder_;
   TrainBatchOptions batch_opt_;
   LossConfig loss_cfg_;
