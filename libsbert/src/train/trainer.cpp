@@ -90,7 +90,6 @@ struct SBERT_LOCAL Trainer::Impl {
   std::vector<float> grads_;
   BertView grad_view_{};
   std::shared_ptr<const TrainDataset> train_data_, val_data_;
-  std::unique_ptr<eval::StsData> val_sts_;    // model.data.validation_sts, read once
   std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
   std::unique_ptr<TrainBatchBuilder> builder_;
   TrainBatchOptions batch_opt_;
@@ -98,6 +97,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
   std::unique_ptr<GradCache> gc_;
+  std::unique_ptr<eval::StsData> val_sts_;  // model.data.validation_sts, read once
   TrainerState state_;
   int64_t max_steps_ = 0;
   int64_t last_step_ = 0;  // max_steps_, or the end of trainer.max_epochs when that comes first
