@@ -1,11 +1,12 @@
 // sbert-embed: texts in (one per line, or JSONL with a "text" field), float32 .npy out.
 #include <cstdio>
 
+#include <string>
+
 #include "cli.h"
-#include "sbert/error.h"
-#include "progress_reporter.h"
-#include "sbert/util.h"
 #include "model_arg.h"
+#include "progress_reporter.h"
+#include "sbert/error.h"
 #include "sbert/model.h"
 #include "sbert/util.h"
 
@@ -29,6 +30,15 @@ int main(int argc, char** argv) {
           "      query or document, as sentence-transformers' encode(prompt_name=...)",
           true, false, ""},
          {"--prefix", "string prepended to every text, e.g. \"query: \"", true, false, ""},
+         {"--truncate-dim",
+          "keep the first N dimensions of every embedding (Matryoshka), as sentence-transformers'\n"
+          "      truncate_dim: cut after the model's Normalize, so rows are not unit length\n"
+          "      unless --normalize; 1..the model's dimension (default: all)",
+          true, false, ""},
+         {"--normalize",
+          "L2-normalize every embedding after any truncation (sentence-transformers'\n"
+          "      normalize_embeddings)",
+          false, false, ""},
          {"--device",
           "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
           "CUDA kernels yet)",
@@ -45,6 +55,13 @@ int main(int argc, char** argv) {
     opt.threads = args.get_int("--threads");
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
+    if (args.has("--truncate-dim")) {
+      opt.truncate_dim = args.get_int("--truncate-dim");
+      if (opt.truncate_dim < 1)
+        throw sbert::cli::UsageError{"--truncate-dim must be at least 1, got " +
+                                     args.get("--truncate-dim")};
+    }
+    opt.normalize = args.flag("--normalize");
     if (args.has("--prefix") && args.has("--prompt-name")) {
       throw sbert::cli::UsageError{"give --prompt-name or --prefix, not both"};
     }
@@ -56,6 +73,12 @@ int main(int argc, char** argv) {
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");
     const auto model = sbert::cli::load_model_arg("sbert-embed", args.get("--model"));
+    if (opt.truncate_dim > model.dim()) {
+      throw sbert::cli::UsageError{"--truncate-dim " + std::to_string(opt.truncate_dim) +
+                                   " is over the " + std::to_string(model.dim()) +
+                                   " dimensions of the model's embeddings (" +
+                                   model.path().string() + ")"};
+    }
     // As sentence-transformers' encode(): the named prompt, else the model's
     // default_prompt_name, else nothing; --prefix is a literal string.
     std::string prompt_name = args.get("--prompt-name");

@@ -6,13 +6,14 @@
 #include <cstdio>
 #include <string>
 
+#include <vector>
+
 #include "cli.h"
+#include "model_arg.h"
 #include "progress_reporter.h"
 #include "sbert/eval.h"
-#include "model_arg.h"
-#include "sbert/eval.h"
-#include "sbert/util.h"
 #include "sbert/model.h"
+#include "sbert/util.h"
 
 namespace {
 
@@ -50,6 +51,63 @@ void add(std::string& json, const std::string& key, const std::string& value) {
   json += value;
 }
 
+// "384,256,128,64" -> {384, 256, 128, 64}; each at least 1, none twice.
+std::vector<int> parse_dims(const std::string& text) {
+  std::vector<int> dims;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    int d = 0;
+    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), d);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+      throw sbert::cli::UsageError{
+          "--matryoshka expects comma-separated integers such as "
+          "384,256,128,64, got '" +
+          text + "'"};
+    if (d < 1)
+      throw sbert::cli::UsageError{"--matryoshka dimensions must be at least 1, got " + item};
+    for (const int e : dims) {
+      if (e == d) throw sbert::cli::UsageError{"--matryoshka lists " + item + " twice"};
+    }
+    dims.push_back(d);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return dims;
+}
+
+// Refuses a dimension over the model's before any embedding.
+void check_dims(const std::vector<int>& dims, const sbert::Model& model) {
+  for (const int d : dims) {
+    if (d > model.dim())
+      throw sbert::cli::UsageError{"--matryoshka dimension " + std::to_string(d) + " is over the " +
+                                   std::to_string(model.dim()) +
+                                   " dimensions of the model's embeddings (" +
+                                   model.path().string() + ")"};
+  }
+}
+
+// The metrics of several truncations side by side: one row per metric, one column per dim.
+void print_by_dim(const std::vector<int>& dims, const std::vector<std::string>& names,
+                  const std::vector<std::vector<double>>& values) {
+  std::printf("  %-14s", "metric \\ dim");
+  for (const int d : dims) std::printf(" %8d", d);
+  std::printf("\n");
+  for (size_t r = 0; r < names.size(); ++r) {
+    std::printf("  %-14s", names[r].c_str());
+    for (size_t c = 0; c < dims.size(); ++c) std::printf(" %8.4f", values[c][r]);
+    std::printf("\n");
+  }
+}
+
+std::string dims_json(const std::vector<int>& dims) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); ++i) out += (i ? ", " : "") + std::to_string(dims[i]);
+  return out + "]";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -83,6 +141,11 @@ int main(int argc, char** argv) {
           ""},
          sbert::cli::no_prompts_option(),
          {"--corpus-chunk-size", "documents embedded at a time", true, false, "50000"},
+         {"--matryoshka",
+          "comma-separated embedding dimensions, e.g. 384,256,128,64: the metrics of each\n"
+          "      truncation (the first N dimensions, cosine), as sentence-transformers'\n"
+          "      evaluators with truncate_dim=N; embeds once",
+          true, false, ""},
          {"--allow-unknown-ids",
           "accept qrels naming ids absent from corpus.jsonl / queries.jsonl, counted as\n"
           "      sentence-transformers does (relevant but never retrieved / ignored); default: an\n"
@@ -121,6 +184,8 @@ int main(int argc, char** argv) {
     if (opt.threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
     const int chunk = args.get_int("--corpus-chunk-size");
     if (chunk <= 0) throw sbert::cli::UsageError{"--corpus-chunk-size must be positive"};
+    const std::vector<int> dims =
+        args.has("--matryoshka") ? parse_dims(args.get("--matryoshka")) : std::vector<int>{};
     if (sts && (args.has("--query-prefix") || args.has("--passage-prefix") || args.has("--split") ||
                 args.flag("--allow-unknown-ids"))) {
       throw sbert::cli::UsageError{
@@ -157,7 +222,12 @@ int main(int argc, char** argv) {
       ro.passage_prefix = prefixes.passage;
       ro.corpus_chunk_size = chunk;
       ro.progress = progress.callback();
-      const auto m = sbert::eval::evaluate_retrieval(model, data, ro);
+      check_dims(dims, model);
+      const std::vector<sbert::eval::RetrievalMetrics> ms =
+          dims.empty() ? std::vector<sbert::eval::RetrievalMetrics>{sbert::eval::evaluate_retrieval(
+                             model, data, ro)}
+                       : sbert::eval::evaluate_retrieval_matryoshka(model, data, dims, ro);
+      const auto& m = ms.front();
       progress.end_line();
       const double secs = seconds_since(t0);
       std::printf("sbert-eval: %s on %s (split %s)\n", model_dir.c_str(),
@@ -167,10 +237,32 @@ int main(int argc, char** argv) {
           "%lld documents\n",
           static_cast<long long>(m.queries), static_cast<long long>(data.queries_skipped),
           static_cast<long long>(m.corpus));
-      std::printf("  %-14s %s\n", "metric", "value");
-      for (const auto& v : m.values) {
-        std::printf("  %-14s %.4f\n", v.name().c_str(), v.value);
-        add(json, v.name(), json_number(v.value));
+      if (dims.empty()) {
+        std::printf("  %-14s %s\n", "metric", "value");
+        for (const auto& v : m.values) {
+          std::printf("  %-14s %.4f\n", v.name().c_str(), v.value);
+          add(json, v.name(), json_number(v.value));
+        }
+      } else {
+        std::printf("  Matryoshka: each column scores the first N of %d dimensions\n", model.dim());
+        std::vector<std::string> names;
+        for (const auto& v : m.values) names.push_back(v.name());
+        std::vector<std::vector<double>> values;
+        std::string by_dim = "{";
+        for (size_t i = 0; i < ms.size(); ++i) {
+          values.emplace_back();
+          std::string one = "{";
+          for (const auto& v : ms[i].values) {
+            values.back().push_back(v.value);
+            one +=
+                (one.size() > 1 ? ", " : "") + json_string(v.name()) + ": " + json_number(v.value);
+          }
+          by_dim +=
+              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+        }
+        print_by_dim(dims, names, values);
+        add(json, "dims", dims_json(dims));
+        add(json, "by_dim", by_dim + "\n  }");
       }
       std::printf("  %.1f s (embedding and search %.1f s)\n", secs, m.seconds);
       add(json, "queries", std::to_string(m.queries));
@@ -188,17 +280,39 @@ int main(int argc, char** argv) {
       const auto data = sbert::eval::read_sts(args.get("--sts"));
       const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
       opt.progress = progress.callback();
-      const auto m = sbert::eval::evaluate_sts(model, data, opt);
+      check_dims(dims, model);
+      const std::vector<sbert::eval::StsMetrics> ms =
+          dims.empty()
+              ? std::vector<sbert::eval::StsMetrics>{sbert::eval::evaluate_sts(model, data, opt)}
+              : sbert::eval::evaluate_sts_matryoshka(model, data, dims, opt);
+      const auto& m = ms.front();
       progress.end_line();
       const double secs = seconds_since(t0);
       std::printf("sbert-eval: %s on %s\n", model_dir.c_str(), args.get("--sts").c_str());
       std::printf("  %lld pairs, cosine similarity\n", static_cast<long long>(m.pairs));
-      std::printf("  %-14s %s\n", "metric", "value");
-      std::printf("  %-14s %.4f\n", "spearman", m.spearman);
-      std::printf("  %-14s %.4f\n", "pearson", m.pearson);
+      if (dims.empty()) {
+        std::printf("  %-14s %s\n", "metric", "value");
+        std::printf("  %-14s %.4f\n", "spearman", m.spearman);
+        std::printf("  %-14s %.4f\n", "pearson", m.pearson);
+        add(json, "spearman", json_number(m.spearman));
+        add(json, "pearson", json_number(m.pearson));
+      } else {
+        std::printf("  Matryoshka: each column compares the first N of %d dimensions\n",
+                    model.dim());
+        std::vector<std::vector<double>> values;
+        std::string by_dim = "{";
+        for (size_t i = 0; i < ms.size(); ++i) {
+          values.push_back({ms[i].spearman, ms[i].pearson});
+          const std::string one = "{\"spearman\": " + json_number(ms[i].spearman) +
+                                  ", \"pearson\": " + json_number(ms[i].pearson);
+          by_dim +=
+              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+        }
+        print_by_dim(dims, {"spearman", "pearson"}, values);
+        add(json, "dims", dims_json(dims));
+        add(json, "by_dim", by_dim + "\n  }");
+      }
       std::printf("  %.1f s\n", secs);
-      add(json, "spearman", json_number(m.spearman));
-      add(json, "pearson", json_number(m.pearson));
       add(json, "pairs", std::to_string(m.pairs));
       add(json, "data", json_string(args.get("--sts")));
       add(json, "model", json_string(model_dir));

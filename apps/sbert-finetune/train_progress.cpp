@@ -68,6 +68,8 @@ std::string startup_summary(const TrainOptions& opt, const RunPlan& p) {
     data += ", BEIR validation " + std::to_string(p.validation_beir_queries) + " queries x " +
             std::to_string(p.validation_beir_docs) + " documents";
   }
+  if (p.validation_sts_pairs > 0)
+    data += ", STS validation " + std::to_string(p.validation_sts_pairs) + " pairs";
   line(data);
   const int64_t per_rank = m.global_batch_size / p.world_size;
   line("batch: global " + std::to_string(m.global_batch_size) + " = " +

@@ -158,7 +158,10 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
     const std::vector<std::string> val = {
         "model.data.data_validation=" + (tmp / "train.jsonl").string(),
         "model.data.validation_beir.path=" + test::write_beir_subset(tmp / "beir", 20).string(),
-        "trainer.val_check_interval=5", "trainer.limit_val_batches=2",
+        "model.data.validation_sts.path=" +
+            (test::fixture_dir("eval") / "stsb-dev-sample.tsv").string(),
+        "trainer.val_check_interval=5",
+        "trainer.limit_val_batches=2",
         "trainer.num_sanity_val_steps=1"};
     const auto two = mpirun2(config, tmp / "two", val);
     INFO(two.stderr_text);
@@ -196,6 +199,14 @@ TEST_CASE("mpirun -np 2 equals one process with the global batch", "[dist][mpi]"
       CHECK(std::fabs(r1[0] - r2[0]) <= 1e-6);
       CHECK(max_abs_diff(r1, r2) <= 1e-4);
     }
+    // STS validation, sharded the same way: the base model's correlations equal one process's;
+    // later, Pearson (continuous) moves by the weight noise only.
+    const auto s2 = losses(tmp / "two", "val_spearman"), s1 = losses(tmp / "one", "val_spearman");
+    const auto p2 = losses(tmp / "two", "val_pearson"), p1 = losses(tmp / "one", "val_pearson");
+    REQUIRE(s2.size() == 3);
+    REQUIRE(s1.size() == 3);
+    CHECK(std::fabs(s1[0] - s2[0]) <= 1e-9);
+    CHECK(max_abs_diff(p1, p2) <= 1e-4);
     CHECK(losses(tmp / "two", "val_map@100").front() !=
           losses(tmp / "two", "val_map@100").back());  // it measured the training
   }

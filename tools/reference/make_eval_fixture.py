@@ -72,12 +72,13 @@ def read_beir(folder: Path, split: str):
     return corpus_texts, queries, relevant_docs
 
 
-def st_retrieval(model, folder: Path, split: str, batch_size=32):
+def st_retrieval(model, folder: Path, split: str, batch_size=32, truncate_dim=None):
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
     corpus, queries, relevant = read_beir(folder, split)
     ev = InformationRetrievalEvaluator(queries=queries, corpus=corpus, relevant_docs=relevant,
                                        batch_size=batch_size, write_csv=False,
-                                       write_predictions=True, name="eval", **KS)
+                                       write_predictions=True, name="eval",
+                                       truncate_dim=truncate_dim, **KS)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         res = ev(model, output_path=tmp)

@@ -43,6 +43,7 @@ struct SBERT_API RetrievalMetrics {
   std::vector<MetricValue> values;
   int64_t queries = 0;  // queries evaluated (those with at least one relevant document)
   int64_t corpus = 0;   // documents searched
+  int64_t dim = 0;      // embedding dimensions scored (less than the model's when truncated)
   double seconds = 0;   // wall time of embedding + search (evaluate_retrieval)
 
   // The value of "ndcg@10" etc.; throws if it was not computed.
@@ -103,7 +104,9 @@ SBERT_API BeirData assemble_beir(std::vector<BeirDoc> corpus, std::vector<BeirQu
                        std::vector<BeirQrel> qrels, const BeirOptions& options = {});
 
 struct RetrievalOptions {
-  EmbedOptions embed;          // batch_size, max_seq_length, device, threads (prefix: unused)
+  // batch_size, max_seq_length, device, threads; truncate_dim: score the first truncate_dim
+  // dimensions, as InformationRetrievalEvaluator(truncate_dim=...) (prefix: unused).
+  EmbedOptions embed;
   std::string query_prefix;    // prepended to every query, e.g. "query: " (e5); default none
   std::string passage_prefix;  // prepended to every document, e.g. "passage: "
   int64_t corpus_chunk_size = 50000;  // documents embedded at a time (bounds memory)
@@ -120,6 +123,15 @@ struct RetrievalOptions {
 SBERT_API RetrievalMetrics evaluate_retrieval(const Model& model, const BeirData& data,
                                     const RetrievalOptions& options = {});
 
+// Matryoshka evaluation: the metrics at each truncation of dims (each 1..the embedding
+// dimension, no repeats), in that order: what sentence-transformers'
+// InformationRetrievalEvaluator(truncate_dim=d) gives for each d (cosine of the first d
+// dimensions). Queries and corpus are embedded once, at the full dimension. Every element's
+// seconds is the whole evaluation's.
+SBERT_API std::vector<RetrievalMetrics> evaluate_retrieval_matryoshka(
+    const Model& model, const BeirData& data, const std::vector<int>& dims,
+    const RetrievalOptions& options = {});
+
 struct StsData {
   std::vector<std::string> sentences1, sentences2;
   std::vector<double> scores;  // gold similarity
@@ -131,10 +143,17 @@ struct StsMetrics {
   double spearman = 0;  // NaN when either side is constant
   double pearson = 0;
   int64_t pairs = 0;
+  int64_t dim = 0;  // embedding dimensions compared (options.truncate_dim, else the model's)
   double seconds = 0;
 };
 
+// options.truncate_dim: as EmbeddingSimilarityEvaluator(truncate_dim=...).
 SBERT_API StsMetrics evaluate_sts(const Model& model, const StsData& data, const EmbedOptions& options = {});
+// The correlations at each truncation of dims (1..the embedding dimension, no repeats), in that
+// order, from one embedding of the pairs: EmbeddingSimilarityEvaluator(truncate_dim=d) per d.
+SBERT_API std::vector<StsMetrics> evaluate_sts_matryoshka(const Model& model, const StsData& data,
+                                                          const std::vector<int>& dims,
+                                                          const EmbedOptions& options = {});
 
 // The exact top-k search (hard-negative mining uses it too).
 struct SearchOptions {

@@ -42,6 +42,12 @@ struct EmbedOptions {
   std::string prefix;      // prepended to every text ("query: ", "passage: ")
   Device device = Device::CPU;
   int threads = 0;  // 0: all cores
+  // sentence-transformers' truncate_dim (Matryoshka): keep the first truncate_dim dimensions of
+  // every embedding, cut AFTER the model's modules, its Normalize included, so the rows of a
+  // normalizing model are no longer unit length. 0: all; otherwise 1..dim (else an error).
+  int truncate_dim = 0;
+  // sentence-transformers' normalize_embeddings: L2-normalize every row, after the truncation.
+  bool normalize = false;
   // After each batch: stage "embed", done/total in texts.
   ProgressCallback progress;
 };

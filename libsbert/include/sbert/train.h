@@ -164,6 +164,12 @@ struct SBERT_API TrainOptions {
         int64_t max_queries = 0;     // 0: every query with a relevant document
         int64_t batch_size = 64;     // texts per forward pass while embedding
       } validation_beir;
+      // STS correlations (val_spearman, val_pearson) on scored pairs at every validation, as
+      // sentence-transformers' EmbeddingSimilarityEvaluator (cosine).
+      struct ValidationSts {
+        std::string path;         // TSV: sentence1, sentence2, score (eval::read_sts); empty: off
+        int64_t batch_size = 64;  // texts per forward pass while embedding
+      } validation_sts;
     } data;
 
     struct Optim {
@@ -319,6 +325,7 @@ struct RunPlan {
   int64_t train_skipped = 0;        // bad records skipped (model.data.skip_bad_records)
   int64_t validation_examples = 0;  // records of model.data.data_validation (0: none)
   int64_t validation_beir_queries = 0, validation_beir_docs = 0;  // validation_beir (0: off)
+  int64_t validation_sts_pairs = 0;                               // validation_sts (0: off)
   int64_t batches_per_epoch = 0;    // global batches in one pass over the training data
   int64_t accumulation_steps = 1;   // GradCache micro-batches per rank per global batch
   int world_size = 1;               // processes of the job

@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
+#include "ops/ops.h"
 
 namespace sbert {
 
@@ -101,7 +102,40 @@ Model Model::load(const fs::path& path) {
   return Model(std::move(impl));
 }
 
+namespace {
+
+void check_truncate_dim(int truncate_dim, const Model& model) {
+  SBERT_CHECK(truncate_dim >= 0 && truncate_dim <= model.dim(), "[embed] truncate_dim ",
+              truncate_dim, " is out of range: the embeddings of ", model.path().string(), " have ",
+              model.dim(), " dimensions (1..", model.dim(), ", or 0 for all)");
+}
+
+// sentence-transformers' encode(): the model's output (after Normalize) sliced to its first
+// truncate_dim columns, then normalize_embeddings' L2 normalization.
+Embeddings truncate_embeddings(Embeddings e, int truncate_dim, bool normalize, const Context& ctx) {
+  if (truncate_dim > 0 && truncate_dim < e.dim) {
+    const int64_t d = truncate_dim;
+    for (int64_t r = 0; r < e.rows; ++r) {  // in place: row r moves left, never over row > r
+      std::copy_n(e.data.begin() + r * e.dim, d, e.data.begin() + r * d);
+    }
+    e.data.resize(static_cast<size_t>(e.rows * d));
+    e.data.shrink_to_fit();
+    e.dim = d;
+  }
+  if (normalize && e.rows > 0) {
+    // The Normalize module's op: x / max(||x||, 1e-12), as torch.nn.functional.normalize.
+    std::vector<float> out(e.data.size()), norm(static_cast<size_t>(e.rows));
+    ops::l2norm_forward(Context{Device::CPU, ctx.threads}, out.data(), norm.data(), e.data.data(),
+                        e.rows, e.dim);
+    e.data = std::move(out);
+  }
+  return e;
+}
+
+}  // namespace
+
 Embeddings Model::embed(const std::vector<std::string>& texts, const EmbedOptions& options) const {
+  check_truncate_dim(options.truncate_dim, *this);  // before the work
   // A length the position embeddings cannot hold would be cut silently: refuse it instead.
   SBERT_CHECK(options.max_seq_length <= config().max_position_embeddings, "[embed] max_seq_length ",
               options.max_seq_length, " is over the model's maximum of ",
@@ -125,6 +159,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
                             const EmbedOptions& options) const {
   SBERT_CHECK(options.batch_size > 0, "[embed] batch_size must be positive, got ",
               options.batch_size);
+  check_truncate_dim(options.truncate_dim, *this);
   const Context ctx{options.device, options.threads};
   apply_cpu_threads(ctx);
   const ModelConfig& cfg = config();
@@ -142,7 +177,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
     std::copy(pool.out.begin(), pool.out.end(), result.data.begin() + begin * result.dim);
     if (options.progress) options.progress({"embed", end, result.rows});
   }
-  return result;
+  return truncate_embeddings(std::move(result), options.truncate_dim, options.normalize, ctx);
 }
 
 HiddenStates Model::hidden_states(const std::vector<std::vector<int32_t>>& ids, int threads) const {

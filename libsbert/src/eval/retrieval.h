@@ -28,6 +28,13 @@ namespace sbert::eval {
 std::vector<std::vector<Hit>> retrieve(const Model& model, const BeirData& data,
                                        const RetrievalOptions& options);
 
+// retrieve() for several truncations of the same embeddings: per entry of dims (each 1..the
+// embedding dimension, 0: all of it, no repeats), the hits of searching the first d dimensions
+// (cosine: renormalized), as sentence-transformers' InformationRetrievalEvaluator(truncate_dim=d).
+// Queries and corpus are embedded once.
+std::vector<std::vector<std::vector<Hit>>> retrieve_dims(const Model& model, const BeirData& data,
+                                                         const RetrievalOptions& options,
+                                                         const std::vector<int>& dims);
 
 // Metrics of given hits (as from retrieve) against data's relevance judgements.
 RetrievalMetrics score_hits(const std::vector<std::vector<Hit>>& hits, const BeirData& data,

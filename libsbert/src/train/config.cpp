@@ -572,7 +572,7 @@ std::vector<Key> keys() {
                           "TensorBoard event files of the scalars in <log dir>/tensorboard"));
     const std::string ck = "exp_manager.checkpoint_callback_params.";
     k.push_back(key<S>(ck + "monitor", SBERT_FIELD(S, exp_manager.checkpoint.monitor),
-                       "metric ranking checkpoints: val_loss, val_ndcg@10, ..."));
+                       "metric ranking checkpoints: val_loss, val_ndcg@10, val_spearman, ..."));
     k.push_back(key<MonitorMode>(ck + "mode", SBERT_FIELD(MonitorMode, exp_manager.checkpoint.mode),
                                  "min or max"));
     k.push_back(key<int>(ck + "save_top_k", SBERT_FIELD(int, exp_manager.checkpoint.save_top_k),
@@ -696,6 +696,13 @@ std::vector<Key> keys() {
     k.push_back(key<I>(vb + "max_queries", SBERT_FIELD(I, model.data.validation_beir.max_queries),
                        "first N queries (0: all)", at_least<I>(0), "must be >= 0 (0: all)"));
     k.push_back(key<I>(vb + "batch_size", SBERT_FIELD(I, model.data.validation_beir.batch_size),
+                       "texts per forward pass", positive<I>(), "must be positive"));
+    const std::string vs = d + "validation_sts.";
+    k.push_back(input_path(key<S>(vs + "path", SBERT_FIELD(S, model.data.validation_sts.path),
+                                  "scored pairs (sentence1, sentence2, score TSV) for "
+                                  "val_spearman / val_pearson (empty: off)"),
+                           SBERT_FIELD(S, model.data.validation_sts.path)));
+    k.push_back(key<I>(vs + "batch_size", SBERT_FIELD(I, model.data.validation_sts.batch_size),
                        "texts per forward pass", positive<I>(), "must be positive"));
     k.push_back(key<Optimizer>("model.optim.name", SBERT_FIELD(Optimizer, model.optim.name),
                                "fused_adam, adam or adamw (all AdamW)"));
@@ -898,15 +905,20 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
   const std::string mode = "exp_manager.checkpoint_callback_params.mode";
   const std::set<std::string> beir_metrics = {"val_ndcg@10",  "val_mrr@10",    "val_map@100",
                                               "val_recall@1", "val_recall@10", "val_recall@100"};
-  if (beir_metrics.count(ck.monitor) > 0) {
-    SBERT_CHECK(!vb.path.empty(), "[config] ", at(mon), "key '", mon, "' names a retrieval metric "
-                "but model.data.validation_beir.path is not set, got ", ck.monitor);
+  const std::set<std::string> sts_metrics = {"val_spearman", "val_pearson"};
+  if (beir_metrics.count(ck.monitor) > 0 || sts_metrics.count(ck.monitor) > 0) {
+    const bool sts = sts_metrics.count(ck.monitor) > 0;
+    SBERT_CHECK(!(sts ? m.data.validation_sts.path : vb.path).empty(), "[config] ", at(mon),
+                "key '", mon, "' names ", sts ? "an STS metric" : "a retrieval metric", " but ",
+                sts ? "model.data.validation_sts.path" : "model.data.validation_beir.path",
+                " is not set, got ", ck.monitor);
     SBERT_CHECK(ck.mode == MonitorMode::Max, "[config] ", at(mode), "key '", mode,
                 "' must be max when monitoring ", ck.monitor, " (higher is better), got min");
   } else {
     SBERT_CHECK(ck.monitor == "val_loss", "[config] ", at(mon), "key '", mon,
-                "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100, "
-                "got ", ck.monitor);
+                "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100, val_recall@1/10/100, "
+                "val_spearman or val_pearson, got ",
+                ck.monitor);
   }
   if (m.loss == LossType::Matryoshka) {
     SBERT_CHECK(!m.matryoshka_dims.empty(), "[config] ", at("model.matryoshka_dims"),

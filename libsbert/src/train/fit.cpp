@@ -48,7 +48,8 @@ TrainResult fit_trainer(Trainer& t, const FitCallbacks& cb) {
   }
 
   if (!latest && opt.trainer.num_sanity_val_steps > 0 && t.has_validation()) {
-    if (!opt.model.data.validation_beir.path.empty()) {
+    if (!opt.model.data.validation_beir.path.empty() ||
+        !opt.model.data.validation_sts.path.empty()) {
       // The base model's full validation, logged at step 0: the curves start where the model
       // did. It stands in for the sanity check.
       const auto v0 = t.validate(opt.trainer.limit_val_batches);

@@ -19,6 +19,7 @@
 #include "dist/grad_reducer.h"
 #include "eval/beir.h"
 #include "eval/retrieval.h"
+#include "eval/sts.h"
 #include "io/atomic_file.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
@@ -72,6 +73,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::optional<StepInfo> step();
   double validate_loss(int64_t max_batches);
   std::map<std::string, double> validate_beir();
+  std::map<std::string, double> validate_sts();
   std::map<std::string, double> validate(int64_t max_batches, bool record);
   Embeddings embed_sharded(const std::vector<std::string>& texts, const EmbedOptions& eo);
   fs::path checkpoint(std::optional<double> monitor);
@@ -99,6 +101,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
   std::unique_ptr<GradCache> gc_;
+  std::unique_ptr<eval::StsData> val_sts_;  // model.data.validation_sts, read once
   TrainerState state_;
   int64_t max_steps_ = 0;
   int64_t last_step_ = 0;  // max_steps_, or the end of trainer.max_epochs when that comes first
@@ -234,6 +237,24 @@ std::map<std::string, double> Trainer::Impl::validate_beir() {
   return out;
 }
 
+// STS correlations of the current weights (sbert-eval --sts's definitions): val_spearman and
+// val_pearson. No prefixes (the pairs are symmetric), the model's max_seq_length, as
+// sentence-transformers' EmbeddingSimilarityEvaluator encodes them.
+std::map<std::string, double> Trainer::Impl::validate_sts() {
+  if (!val_sts_) return {};
+  EmbedOptions eo;
+  eo.batch_size = static_cast<int>(cfg_.model.data.validation_sts.batch_size);
+  eo.device = ctx_.device;
+  eo.threads = cfg_.trainer.threads;
+  const auto embed = [&](const std::vector<std::string>& texts) {
+    return comm_->size() > 1 ? embed_sharded(texts, eo) : model_->embed(texts, eo);
+  };
+  const Embeddings a = embed(val_sts_->sentences1);
+  const Embeddings b = embed(val_sts_->sentences2);
+  const eval::StsMetrics m = eval::score_sts(eval::pair_cosines(a, b, a.dim), *val_sts_);
+  return {{"val_spearman", m.spearman}, {"val_pearson", m.pearson}};
+}
+
 // Data parallel: this rank embeds its contiguous share of texts, the shares are all-gathered,
 // and every rank gets all rows in order (the same matrix, so the same metrics everywhere) for
 // 1/N of the embedding work. A text's embedding does not depend on its batch companions
@@ -338,6 +359,9 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
       b.relevance.resize(keep);
     }
     val_beir_ = std::make_unique<eval::BeirData>(std::move(b));
+  }
+  if (!d.validation_sts.path.empty()) {
+    val_sts_ = std::make_unique<eval::StsData>(eval::read_sts(d.validation_sts.path));
   }
   const ModelConfig& mc = model_->config();
   const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
@@ -569,6 +593,7 @@ std::map<std::string, double> Trainer::Impl::validate(int64_t max_batches, bool 
   open_log();
   const auto tv = std::chrono::steady_clock::now();
   std::map<std::string, double> v = validate_beir();
+  v.merge(validate_sts());
   if (val_data_) v["val_loss"] = validate_loss(max_batches);
   if (clock_started_) t0_ += std::chrono::steady_clock::now() - tv;  // throughput: training only
   if (record && log_ && !v.empty()) log_->log_validation(state_.step, v);
@@ -638,6 +663,7 @@ RunPlan Trainer::plan() const {
     p.validation_beir_queries = static_cast<int64_t>(m.val_beir_->query_ids.size());
     p.validation_beir_docs = static_cast<int64_t>(m.val_beir_->corpus_ids.size());
   }
+  if (m.val_sts_) p.validation_sts_pairs = static_cast<int64_t>(m.val_sts_->scores.size());
   p.batches_per_epoch = static_cast<int64_t>(m.builder_->max_batches_per_epoch());
   p.accumulation_steps = m.cfg_.accumulation_steps();
   p.world_size = m.comm_->size();
@@ -652,7 +678,9 @@ RunPlan Trainer::plan() const {
   if (m.cfg_.exp_manager.create_tensorboard_logger) p.tensorboard_dir = m.log_dir_ / "tensorboard";
   return p;
 }
-bool Trainer::has_validation() const { return impl_->val_data_ || impl_->val_beir_; }
+bool Trainer::has_validation() const {
+  return impl_->val_data_ || impl_->val_beir_ || impl_->val_sts_;
+}
 fs::path Trainer::log_dir() const { return impl_->log_dir_; }
 fs::path Trainer::write_plot() const {
   return impl_->lead() ? write_training_plot(impl_->log_dir_) : fs::path();
