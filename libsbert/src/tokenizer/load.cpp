@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "tokenizer/impl.h"
 #include "tokenizer/json_util.h"
+#include "tokenizer/load_pipeline.h"
 #include "tokenizer/unicode_tables.h"
 #include "tokenizer/utf8.h"
 
@@ -61,8 +62,10 @@ struct ConfigFiles {
   std::optional<bool> do_lower_case, tokenize_chinese_chars;
   std::optional<int> strip_accents;  // -1 for null
   std::optional<int> model_max_length;
-  std::optional<std::string> unk, sep, pad, cls, mask;
+  std::optional<std::string> unk, sep, pad, cls, mask, bos, eos;
   std::vector<AddedToken> added_tokens_decoder;
+  std::string tokenizer_class;
+  std::optional<bool> add_prefix_space;
 };
 
 ConfigFiles read_config_files(const fs::path& dir) {
@@ -91,6 +94,12 @@ ConfigFiles read_config_files(const fs::path& dir) {
     c.pad = special_token(r, root, "pad_token");
     c.cls = special_token(r, root, "cls_token");
     c.mask = special_token(r, root, "mask_token");
+    c.bos = special_token(r, root, "bos_token");
+    c.eos = special_token(r, root, "eos_token");
+    if (auto e = JsonReader::member(root, "tokenizer_class"); e && !e->is_null())
+      c.tokenizer_class = std::string(r.string(*e, "tokenizer_class"));
+    if (auto e = JsonReader::member(root, "add_prefix_space"); e && !e->is_null())
+      c.add_prefix_space = r.boolean(*e, "add_prefix_space");
     if (auto e = JsonReader::member(root, "added_tokens_decoder"); e && !e->is_null()) {
       for (auto [key, value] : r.object(*e, "added_tokens_decoder")) {
         const std::string field = join_field("added_tokens_decoder", key);
@@ -115,6 +124,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
     if (auto v = special_token(r, root, "pad_token")) c.pad = v;
     if (auto v = special_token(r, root, "cls_token")) c.cls = v;
     if (auto v = special_token(r, root, "mask_token")) c.mask = v;
+    if (auto v = special_token(r, root, "bos_token")) c.bos = v;
+    if (auto v = special_token(r, root, "eos_token")) c.eos = v;
   }
   return c;
 }
@@ -180,10 +191,27 @@ void read_post_processor(const JsonReader& r, element e, Tokenizer::Impl& impl) 
     r.error("post_processor",
             "is null; a BERT tokenizer needs TemplateProcessing or "
             "BertProcessing to add [CLS] and [SEP]");
-  const object p = r.object(e, "post_processor");
-  const std::string_view type =
+  object p = r.object(e, "post_processor");
+  std::string_view type =
       r.string(r.required(p, "type", "post_processor.type"), "post_processor.type");
-  if (type == "BertProcessing") {
+  if (type == "Sequence") {
+    // [ByteLevel (offsets only), then the processor that adds the special tokens]
+    bool found = false;
+    for (element item : r.array(r.required(p, "processors", "post_processor.processors"),
+                                "post_processor.processors")) {
+      const object q = r.object(item, "post_processor.processors[]");
+      const std::string_view t =
+          r.string(r.required(q, "type", "post_processor.processors[].type"),
+                   "post_processor.processors[].type");
+      if (t == "ByteLevel") continue;
+      if (found) r.error("post_processor.processors", "holds more than one template");
+      found = true;
+      p = q;
+      type = t;
+    }
+    if (!found) r.error("post_processor.processors", "has no TemplateProcessing");
+  }
+  if (type == "BertProcessing" || type == "RobertaProcessing") {
     for (const char* key : {"cls", "sep"}) {
       const std::string field = cat("post_processor.", key);
       const auto pair = r.array(r.required(p, key, field), field);
@@ -202,7 +230,8 @@ void read_post_processor(const JsonReader& r, element e, Tokenizer::Impl& impl) 
   }
   if (type != "TemplateProcessing")
     r.error("post_processor.type",
-            cat("is '", type, "'; only TemplateProcessing and BertProcessing are supported"));
+            cat("is '", type,
+                "'; only TemplateProcessing, BertProcessing and RobertaProcessing are supported"));
   const auto single =
       r.array(r.required(p, "single", "post_processor.single"), "post_processor.single");
   // Must be exactly: SpecialToken, Sequence A, SpecialToken.
@@ -231,8 +260,12 @@ void read_model(const JsonReader& r, element e, Tokenizer::Impl& impl) {
   const object m = r.object(e, "model");
   if (auto t = JsonReader::member(m, "type")) {
     const std::string_view type = r.string(*t, "model.type");
+    if (type == "Unigram" || type == "BPE") {
+      read_pipeline_model(r, m, impl);
+      return;
+    }
     if (type != "WordPiece")
-      r.error("model.type", cat("is '", type, "'; only WordPiece is supported"));
+      r.error("model.type", cat("is '", type, "'; only WordPiece, Unigram and BPE are supported"));
   } else if (!JsonReader::member(m, "continuing_subword_prefix")) {
     r.error("model.type", "is missing");
   }
@@ -316,7 +349,7 @@ void read_vocab_txt(const fs::path& file, Tokenizer::Impl& impl) {
 void Tokenizer::Impl::finish() {
   const TokenizerOptions& o = options;
   unk_id = model_vocab.find(o.unk_token);
-  SBERT_CHECK(unk_id >= 0, "[tokenizer] ", source, ": unk_token '", o.unk_token,
+  SBERT_CHECK(unk_id >= 0 || pipeline, "[tokenizer] ", source, ": unk_token '", o.unk_token,
               "' is not in the vocabulary");
   // Added tokens: the model's id when the content is in the vocabulary (as tokenizers does),
   // otherwise the id given in the file, beyond the model vocabulary.
@@ -386,8 +419,20 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
   read_model(r, r.required(root, "model", "model"), *impl);
   auto norm = JsonReader::member(root, "normalizer");
   if (!norm) r.error("normalizer", "is missing");
-  read_normalizer(r, *norm, impl->options);
-  read_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"));
+  if (impl->pipeline) {
+    auto p = std::make_shared<Pipeline>(*impl->pipeline);
+    read_pipeline_normalizer(r, *norm, *p);
+    read_pipeline_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"), *p);
+    impl->pipeline = std::move(p);
+    impl->options.clean_text = impl->options.handle_chinese_chars = false;
+    impl->options.lowercase = false;
+    impl->options.strip_accents = 0;
+    impl->options.continuing_subword_prefix.clear();
+    impl->files.emplace_back("tokenizer.json", read_text_file(file));
+  } else {
+    read_normalizer(r, *norm, impl->options);
+    read_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"));
+  }
   read_post_processor(r, r.required(root, "post_processor", "post_processor"), *impl);
   if (auto pad = JsonReader::member(root, "padding"); pad && !pad->is_null()) {
     const object p = r.object(*pad, "padding");
@@ -447,9 +492,56 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   SBERT_CHECK(fs::is_directory(dir, ec), "[tokenizer] ", dir.string(), ": not a directory");
   const ConfigFiles c = read_config_files(dir);
   const fs::path json = dir / "tokenizer.json";
+  ClassConfig cc;
+  cc.tokenizer_class = c.tokenizer_class;
+  cc.add_prefix_space = c.add_prefix_space;
+  if (c.bos) cc.bos = *c.bos;
+  if (c.eos) cc.eos = *c.eos;
+  if (c.cls) cc.cls = *c.cls;
+  if (c.sep) cc.sep = *c.sep;
+  // The files save() writes back for a Unigram / BPE tokenizer.
+  auto keep_files = [&](Impl& impl) {
+    for (const char* name : {"tokenizer_config.json", "special_tokens_map.json",
+                             "sentencepiece.bpe.model", "vocab.json", "merges.txt"}) {
+      const fs::path f = dir / name;
+      const bool have = std::any_of(impl.files.begin(), impl.files.end(),
+                                    [&](const auto& x) { return x.first == name; });
+      if (!have && fs::is_regular_file(f, ec)) impl.files.emplace_back(name, read_text_file(f));
+    }
+  };
+  const fs::path spm = dir / "sentencepiece.bpe.model";
+  if (!fs::is_regular_file(json, ec) && fs::is_regular_file(spm, ec)) {
+    auto impl = std::make_shared<Impl>();
+    impl->source = spm.string();
+    impl->options.clean_text = impl->options.handle_chinese_chars = false;
+    impl->options.lowercase = false;
+    impl->options.strip_accents = 0;
+    impl->options.continuing_subword_prefix.clear();
+    load_spm_model(spm, cc, *impl);
+    if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+    keep_files(*impl);
+    impl->finish();
+    return Tokenizer(std::move(impl));
+  }
   if (fs::is_regular_file(json, ec)) {
     Tokenizer t = from_tokenizer_json(json);
     auto impl = std::make_shared<Impl>(*t.impl_);
+    if (impl->pipeline) {
+      if (apply_transformers_class(*impl, cc)) {
+        SBERT_CHECK(impl->cls_id >= 0 && impl->sep_id >= 0, "[tokenizer] ", dir.string(),
+                    ": the template tokens '", impl->options.cls_token, "' and '",
+                    impl->options.sep_token, "' are not in the vocabulary");
+      }
+      keep_files(*impl);
+      if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+      if (c.mask) impl->options.mask_token = *c.mask;
+      if (c.pad) {
+        impl->options.pad_token = *c.pad;
+        const int32_t pad = t.token_to_id(*c.pad);
+        impl->pad_id = pad >= 0 ? pad : impl->pad_id;
+      }
+      return Tokenizer(std::move(impl));
+    }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
     if (c.mask) impl->options.mask_token = *c.mask;
     if (c.pad && impl->options.pad_token == TokenizerOptions().pad_token) {
