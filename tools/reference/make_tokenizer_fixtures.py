@@ -5,13 +5,13 @@ BPE) tokenizer folders and the ids Hugging Face gives for every text of tokenize
   xlmr-spm/      sentencepiece.bpe.model + tokenizer_config.json only (trained here with the
                  sentencepiece package, nmt_nfkc as XLM-R; transformers converts it on load)
   xlmr/          what transformers' XLMRobertaTokenizer.save_pretrained writes for xlmr-spm
-  xlmr-classic/  the same model in the layout of the published XLM-R tokenizer.json files
+  xlmr-classic/  (not kept: the test rebuilds it from xlmr/) the same model in the layout of the published XLM-R tokenizer.json files
                  (normalizer Sequence[Precompiled, Replace(" {2,}", " ")], Metaspace without
                  prepend_scheme, <mask> with lstrip) -- as xlm-roberta-base, multilingual-e5, bge-m3
   roberta/       byte-level BPE trained with the tokenizers package, saved by transformers'
                  RobertaTokenizer (tokenizer.json, vocab.json, merges.txt)
   cases.jsonl    one line per text: {"text", "set", "<folder>": ids, "<folder>@16": ids,
-                 "<folder>:file": ids}: AutoTokenizer(text)["input_ids"] (what
+                 "<folder>:file": ids when not the same}: AutoTokenizer(text)["input_ids"] (what
                  sentence-transformers runs), untruncated and truncated to 16, and
                  tokenizers.Tokenizer.from_file(<folder>/tokenizer.json) (the file alone)
 
@@ -55,7 +55,7 @@ def write_json(path, obj):
 def make_xlmr(out, corpus):
     with tempfile.TemporaryDirectory() as tmp:
         spm.SentencePieceTrainer.train(
-            input=corpus, model_prefix=os.path.join(tmp, "sp"), vocab_size=3000,
+            input=corpus, model_prefix=os.path.join(tmp, "sp"), vocab_size=2000,
             model_type="unigram", normalization_rule_name="nmt_nfkc", character_coverage=0.9995,
             hard_vocab_limit=False, num_threads=1, seed_sentencepiece_size=100000, minloglevel=2)
         spm_dir = os.path.join(out, "xlmr-spm")
@@ -66,29 +66,56 @@ def make_xlmr(out, corpus):
     tok = AutoTokenizer.from_pretrained(spm_dir)
     xlmr_dir = os.path.join(out, "xlmr")
     tok.save_pretrained(xlmr_dir)
-    # The published layout (xlm-roberta-base's tokenizer.json, written by older tokenizers).
-    j = json.load(open(os.path.join(xlmr_dir, "tokenizer.json"), encoding="utf-8"))
-    j["normalizer"] = {"type": "Sequence", "normalizers": [
-        j["normalizer"], {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]}
-    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True}
-    for t in j["added_tokens"]:
-        if t["content"] == "<mask>":
-            t["lstrip"] = True
-    classic = os.path.join(out, "xlmr-classic")
-    os.makedirs(classic, exist_ok=True)
-    with open(os.path.join(classic, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(j, f, ensure_ascii=False)
-    cfg = json.load(open(os.path.join(xlmr_dir, "tokenizer_config.json"), encoding="utf-8"))
+    compact(os.path.join(xlmr_dir, "tokenizer.json"))
+    clean_config(xlmr_dir)
+
+
+def compact(path):
+    """The same tokenizer.json without indentation (the fixtures stay small)."""
+    Tokenizer.from_file(path).save(path, pretty=False)
+
+
+def clean_config(folder):
+    path = os.path.join(folder, "tokenizer_config.json")
+    cfg = json.load(open(path, encoding="utf-8"))
     for k in ("is_local", "local_files_only"):
         cfg.pop(k, None)
-    write_json(os.path.join(xlmr_dir, "tokenizer_config.json"), cfg)
-    write_json(os.path.join(classic, "tokenizer_config.json"), cfg)
+    write_json(path, cfg)
+
+
+def balanced_object_end(text, start):
+    """Index after the JSON object starting at text[start] == '{' (no braces inside strings)."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    raise ValueError("unbalanced")
+
+
+def classic_layout(text):
+    """xlmr's compact tokenizer.json rewritten in the layout of the published XLM-R files:
+    normalizer Sequence[Precompiled, Replace(" {2,}", " ")], Metaspace with add_prefix_space
+    and no prepend_scheme, <mask> with lstrip. The C++ test (test_tokenizer_spm_bpe_parity.cpp)
+    makes the same edits, so that this folder need not be committed."""
+    key = '"normalizer":'
+    a = text.index(key) + len(key)
+    b = balanced_object_end(text, a)
+    text = (text[:a] + '{"type":"Sequence","normalizers":[' + text[a:b] +
+            ',{"type":"Replace","pattern":{"Regex":" {2,}"},"content":" "}]}' + text[b:])
+    key = '"pre_tokenizer":'
+    a = text.index(key) + len(key)
+    b = balanced_object_end(text, a)
+    text = text[:a] + '{"type":"Metaspace","replacement":"\u2581","add_prefix_space":true}' + text[b:]
+    old = '"content":"<mask>","single_word":false,"lstrip":false'
+    assert text.count(old) == 1
+    return text.replace(old, '"content":"<mask>","single_word":false,"lstrip":true')
 
 
 def make_roberta(out, corpus):
     from tokenizers import ByteLevelBPETokenizer
     bpe = ByteLevelBPETokenizer()
-    bpe.train(files=[corpus], vocab_size=2500, min_frequency=2, show_progress=False,
+    bpe.train(files=[corpus], vocab_size=1500, min_frequency=2, show_progress=False,
               special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     with tempfile.TemporaryDirectory() as tmp:
         bpe.save_model(tmp)
@@ -97,13 +124,8 @@ def make_roberta(out, corpus):
         tok = AutoTokenizer.from_pretrained(tmp)
         rdir = os.path.join(out, "roberta")
         tok.save_pretrained(rdir)
-        for name in ("vocab.json", "merges.txt"):
-            if not os.path.exists(os.path.join(rdir, name)):
-                shutil.copy(os.path.join(tmp, name), os.path.join(rdir, name))
-    cfg = json.load(open(os.path.join(rdir, "tokenizer_config.json"), encoding="utf-8"))
-    for k in ("is_local", "local_files_only"):
-        cfg.pop(k, None)
-    write_json(os.path.join(rdir, "tokenizer_config.json"), cfg)
+    compact(os.path.join(rdir, "tokenizer.json"))
+    clean_config(rdir)
 
 
 def main():
@@ -120,6 +142,17 @@ def main():
             f.write("\n".join(train) + "\n")
         make_xlmr(args.out, corpus)
         make_roberta(args.out, corpus)
+    classic = os.path.join(args.out, "xlmr-classic")
+    os.makedirs(classic, exist_ok=True)
+    shutil.copy(os.path.join(args.out, "xlmr", "tokenizer_config.json"), classic)
+    with open(os.path.join(args.out, "xlmr", "tokenizer.json"), encoding="utf-8") as f:
+        text = classic_layout(f.read())
+    with open(os.path.join(classic, "tokenizer.json"), "w", encoding="utf-8") as f:
+        f.write(text)
+    j = json.loads(text)
+    assert j["normalizer"]["normalizers"][1]["type"] == "Replace"
+    assert j["pre_tokenizer"] == {"type": "Metaspace", "replacement": "\u2581",
+                                  "add_prefix_space": True}
 
     folders = ["xlmr-spm", "xlmr", "xlmr-classic", "roberta"]
     toks = {name: AutoTokenizer.from_pretrained(os.path.join(args.out, name)) for name in folders}
@@ -133,9 +166,12 @@ def main():
                 ids = tok(text)["input_ids"]
                 row[name] = ids
                 if name in raw:  # tokenizers.Tokenizer.from_file: the file as it is
-                    row[f"{name}:file"] = raw[name].encode(text).ids
+                    file_ids = raw[name].encode(text).ids
+                    if file_ids != ids:
+                        row[f"{name}:file"] = file_ids
                 row[f"{name}@{TRUNC}"] = tok(text, truncation=True, max_length=TRUNC)["input_ids"]
             f.write(json.dumps(row, ensure_ascii=True) + "\n")
+    shutil.rmtree(classic)  # rebuilt by the C++ test from xlmr/
     write_json(os.path.join(args.out, "versions.json"),
                {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__,
                 "sentencepiece": spm.__version__, "texts": len(rows), "truncation": TRUNC})
