@@ -175,3 +175,57 @@ TEST_CASE("XLM-R sentencepiece.bpe.model alone gives HF ids", "[tokenizer][parit
 TEST_CASE("RoBERTa byte-level BPE gives HF ids", "[tokenizer][parity][roberta]") {
   check_folder("roberta", true);
 }
+
+TEST_CASE("Unigram and BPE tokenizers save their files unchanged", "[tokenizer][xlmr][roberta]") {
+  for (const std::string name : {"xlmr", "xlmr-spm", "roberta"}) {
+    INFO(name);
+    const fs::path src = fixture_dir() / name;
+    const fs::path dir =
+        fs::temp_directory_path() / ("sbert-tok-save-" + name + "-" + std::to_string(::getpid()));
+    const sbert::Tokenizer tok = sbert::Tokenizer::load(src);
+    tok.save(dir, 0);
+    for (const auto& entry : fs::directory_iterator(src)) {
+      INFO(entry.path().filename());
+      CHECK(read_file(dir / entry.path().filename()) == read_file(entry.path()));
+    }
+    const sbert::Tokenizer again = sbert::Tokenizer::load(dir);
+    for (const char* text : {"Hello  world", "Größere Straßen 東京 😀", ""})
+      CHECK(again.encode(text) == tok.encode(text));
+    CHECK(again.pad_id() == 1);
+    CHECK(again.cls_id() == 0);
+    CHECK(again.sep_id() == 2);
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("XLM-R and RoBERTa tokenizers report their special ids", "[tokenizer][xlmr][roberta]") {
+  const sbert::Tokenizer x = sbert::Tokenizer::load(fixture_dir() / "xlmr");
+  CHECK(x.token_to_id("<mask>") == x.vocab_size() - 1);
+  CHECK(x.unk_id() == 3);
+  CHECK(x.id_to_token(0) == "<s>");
+  CHECK(x.encode("").size() == 2);
+  const auto pieces = x.tokenize("Hello world");
+  REQUIRE(!pieces.empty());
+  CHECK(pieces[0].rfind("\xE2\x96\x81", 0) == 0);  // U+2581 starts the first word
+  const sbert::Tokenizer r = sbert::Tokenizer::load(fixture_dir() / "roberta");
+  CHECK(r.pad_id() == 1);
+  CHECK(r.tokenize(" a").at(0) == "\xC4\xA0" "a");  // the space is byte-level U+0120
+}
+
+TEST_CASE("Unsupported Unigram and BPE settings are refused with the field", "[tokenizer][xlmr]") {
+  const fs::path dir = fs::temp_directory_path() / ("sbert-tok-bad-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string text = read_file(fixture_dir() / "xlmr" / "tokenizer.json");
+  const size_t a = text.find("\"pre_tokenizer\":");
+  REQUIRE(a != std::string::npos);
+  const size_t begin = a + 16;
+  text = text.substr(0, begin) + "{\"type\":\"Whitespace\"}" + text.substr(object_end(text, begin));
+  std::ofstream(dir / "tokenizer.json", std::ios::binary) << text;
+  try {
+    (void)sbert::Tokenizer::from_tokenizer_json(dir / "tokenizer.json");
+    FAIL("no error");
+  } catch (const sbert::Error& e) {
+    CHECK(std::string(e.what()).find("pre_tokenizer.type is 'Whitespace'") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}

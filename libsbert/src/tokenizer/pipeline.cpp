@@ -31,6 +31,13 @@ uint32_t unit_value(uint32_t u) { return u & ((1u << 31) - 1); }
 uint32_t unit_label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
 uint32_t unit_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
 
+// Grapheme_Cluster_Break=Control for unassigned default-ignorable code points (U+E0000..E0FFF),
+// which unicode-segmentation (tokenizers' graphemes) has and utf8proc 2.8 has not.
+bool forced_break(char32_t c) {
+  return c >= 0xE0000 && c <= 0xE0FFF &&
+         utf8proc_category(static_cast<utf8proc_int32_t>(c)) == UTF8PROC_CATEGORY_CN;
+}
+
 size_t utf8_len(unsigned char b0) { return b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4; }
 
 }  // namespace
@@ -101,8 +108,9 @@ void CharsMap::normalize(std::string_view in, std::string& out) const {
   while (i < in.size()) {
     const size_t at = i;
     const char32_t c = next_code_point(in, i);
-    if (at > 0 && utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
-                                                   static_cast<utf8proc_int32_t>(c), &state)) {
+    if (at > 0 && (forced_break(prev) || forced_break(c) ||
+                   utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
+                                                    static_cast<utf8proc_int32_t>(c), &state))) {
       flush(at);
       g_begin = at;
     }
