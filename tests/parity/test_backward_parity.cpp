@@ -1,8 +1,8 @@
 // The hand-written backward (encoder + pooling + normalize) against PyTorch autograd: for a
 // fixed batch, loss = sum(embeddings * R), eval mode, fp32. Every parameter tensor must satisfy
-// ||ours - ref|| / ||ref|| <= 1e-4 (BERT and XLM-RoBERTa). Fixtures: tests/fixtures/grad/ (written by
-// tools/reference/make_grad_fixtures.py; see the README there for what is stored and how the
-// MiniLM matrices are compared through random sign sketches).
+// ||ours - ref|| / ||ref|| <= 1e-4 (BERT and XLM-RoBERTa). Fixtures: tests/fixtures/grad/
+// (written by tools/reference/make_grad_fixtures.py; see the README there for what is stored
+// and how the MiniLM matrices are compared through random sign sketches).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -20,8 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const kModels[] = {"tiny-bert", "tiny-bert-cls", "minilm", "tiny-xlmr",
-                               "tiny-roberta"};
+const char* const kModels[] = {"tiny-bert", "tiny-bert-cls", "minilm", "tiny-xlmr", "tiny-roberta"};
 
 std::vector<std::vector<int32_t>> truncated_ids(const std::string& model) {
   const auto f = SafetensorsFile::open(test::fixture_dir(model) / "tokens.safetensors");
@@ -48,9 +47,8 @@ void check_hidden_states(const std::string& model) {
   EncoderCache cache;
   std::vector<std::vector<float>> layers(static_cast<size_t>(m.config.num_layers + 1));
   const size_t n = static_cast<size_t>(batch.tokens() * m.config.hidden_size);
-  encoder_forward(ctx, m.config, m.view, batch, cache, [&](int l, const float* h) {
-    layers[static_cast<size_t>(l)].assign(h, h + n);
-  });
+  encoder_forward(ctx, m.config, m.view, batch, cache,
+                  [&](int l, const float* h) { layers[static_cast<size_t>(l)].assign(h, h + n); });
   for (size_t l = 0; l < layers.size(); ++l) {
     const auto ref = f.read_f32("hidden_states." + std::to_string(l));
     REQUIRE(ref.size() == layers[l].size());

@@ -38,7 +38,8 @@ std::vector<float> embed(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("sbert-embed and sbert-tokenize run XLM-R and RoBERTa models", "[apps][parity][roberta]") {
+TEST_CASE("sbert-embed and sbert-tokenize run XLM-R and RoBERTa models",
+          "[apps][parity][roberta]") {
   for (const std::string model : kModels) {
     INFO(model);
     test::TempDir tmp;
@@ -56,9 +57,9 @@ TEST_CASE("sbert-embed and sbert-tokenize run XLM-R and RoBERTa models", "[apps]
     CHECK(err <= 1e-5f);
 
     const auto ids_out = tmp / "ids.jsonl";
-    const auto t = test::run_app("sbert-tokenize", {"--model", test::fixture_dir(model).string(),
-                                                    "--input", texts_jsonl().string(), "--output",
-                                                    ids_out.string()});
+    const auto t =
+        test::run_app("sbert-tokenize", {"--model", test::fixture_dir(model).string(), "--input",
+                                         texts_jsonl().string(), "--output", ids_out.string()});
     INFO(t.stderr_text);
     REQUIRE(t.exit_code == 0);
     const auto f = SafetensorsFile::open(test::fixture_dir(model) / "tokens.safetensors");
@@ -82,16 +83,17 @@ TEST_CASE("sbert-convert round-trips XLM-R and RoBERTa folders", "[apps][convert
     INFO(model);
     test::TempDir tmp;
     const fs::path src = test::fixture_dir(model), ckpt = tmp / "ckpt", hf = tmp / "hf";
-    const auto a = test::run_app("sbert-convert", {"--input", src.string(), "--output", ckpt.string()});
+    const auto a =
+        test::run_app("sbert-convert", {"--input", src.string(), "--output", ckpt.string()});
     INFO(a.stderr_text);
     REQUIRE(a.exit_code == 0);
     const auto b = test::run_app("sbert-convert",
                                  {"--to-hf", "--input", ckpt.string(), "--output", hf.string()});
     INFO(b.stderr_text);
     REQUIRE(b.exit_code == 0);
-    CHECK(test::slurp(ckpt / "libsbert.json").find(
-              model == "tiny-xlmr" ? "\"model_type\": \"xlm-roberta\"" : "\"model_type\": \"roberta\"") !=
-          std::string::npos);
+    CHECK(test::slurp(ckpt / "libsbert.json")
+              .find(model == "tiny-xlmr" ? "\"model_type\": \"xlm-roberta\""
+                                         : "\"model_type\": \"roberta\"") != std::string::npos);
     for (const char* file : {"config.json", "tokenizer.json", "tokenizer_config.json"}) {
       CHECK(test::slurp(hf / file) == test::slurp(src / file));
     }
@@ -134,16 +136,16 @@ TEST_CASE("sbert-finetune, sbert-eval and sbert-mine run an XLM-R model", "[apps
   CHECK(embed(step) != embed(test::fixture_dir("tiny-xlmr")));
 
   const fs::path beir = test::write_beir_subset(tmp / "beir", 8);
-  const auto ev = test::run_app("sbert-eval", {"--model", step.string(), "--beir", beir.string(),
-                                               "--output", (tmp / "m.json").string(),
-                                               "--threads", "2"});
+  const auto ev =
+      test::run_app("sbert-eval", {"--model", step.string(), "--beir", beir.string(), "--output",
+                                   (tmp / "m.json").string(), "--threads", "2"});
   INFO(ev.stderr_text);
   REQUIRE(ev.exit_code == 0);
   CHECK_THAT(ev.stdout_text, Catch::Contains("ndcg@10"));
-  const auto mine = test::run_app(
-      "sbert-mine", {"--model", step.string(), "--beir", beir.string(), "--output",
-                     (tmp / "mined.jsonl").string(), "--split", "test", "--num-negatives", "2",
-                     "--threads", "2"});
+  const auto mine =
+      test::run_app("sbert-mine", {"--model", step.string(), "--beir", beir.string(), "--output",
+                                   (tmp / "mined.jsonl").string(), "--split", "test",
+                                   "--num-negatives", "2", "--threads", "2"});
   INFO(mine.stderr_text);
   REQUIRE(mine.exit_code == 0);
   CHECK(!test::slurp(tmp / "mined.jsonl").empty());

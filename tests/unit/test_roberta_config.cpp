@@ -50,7 +50,8 @@ TEST_CASE("config: xlm-roberta and roberta configs", "[io][roberta]") {
 
   // bge-m3's 8194 positions: 8192 tokens; model_max_length caps max_seq_length at them.
   test::put(dir / "config.json", xlmr_config(R"(, "pad_token_id": 1)", 8194));
-  test::put(dir / "tokenizer_config.json", R"({"model_max_length": 1000000000000000019884624838656})");
+  test::put(dir / "tokenizer_config.json",
+            R"({"model_max_length": 1000000000000000019884624838656})");
   c = load_model_config(dir.path());
   CHECK(c.max_tokens() == 8192);
   CHECK(c.max_seq_length == 8192);

@@ -236,8 +236,9 @@ void read_hf_config(const std::filesystem::path& file, ModelConfig& c) {
   }
   // RoBERTa's positions start at pad_token_id + 1: the table must hold at least one more.
   SBERT_CHECK(c.max_tokens() >= 1, w, "field 'max_position_embeddings' is ",
-              c.max_position_embeddings, " but ", c.model_type, " positions start at pad_token_id + 1 = ",
-              c.first_position(), ", leaving no position for a token");
+              c.max_position_embeddings, " but ", c.model_type,
+              " positions start at pad_token_id + 1 = ", c.first_position(),
+              ", leaving no position for a token");
 
   if (auto eps = j.get_number(o, "layer_norm_eps")) {
     SBERT_CHECK(std::isfinite(*eps) && *eps > 0 && *eps < 1, w, "field 'layer_norm_eps' is ", *eps,

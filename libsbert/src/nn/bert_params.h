@@ -68,8 +68,8 @@ template <class T>
 BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* base);
 
 // Fills the block from a Hugging Face checkpoint. Accepts names with no prefix, a "bert." or a
-// "roberta." prefix, and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and tensor for a
-// missing tensor or a wrong shape.
+// "roberta." prefix, and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and
+// tensor for a missing tensor or a wrong shape.
 // Returns the names of the file's tensors that the layout did not consume (pooler, buffers) and
 // the prefix found ("", "bert." or "roberta.").
 struct LoadReport {
