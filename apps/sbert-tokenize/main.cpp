@@ -13,8 +13,12 @@ int main(int argc, char** argv) {
   return sbert::cli::run("sbert-tokenize", [&] {
     sbert::cli::Args args(
         argc, argv, "sbert-tokenize",
-        "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP] or <s> ... </s>, as Hugging Face does).",
-        {{"--model", "model folder holding tokenizer.json, vocab.txt, sentencepiece.bpe.model or vocab.json + merges.txt", true, true, ""},
+        "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP] or <s> ... </s>, as Hugging "
+        "Face does).",
+        {{"--model",
+          "model folder holding tokenizer.json, vocab.txt, sentencepiece.bpe.model or "
+          "vocab.json + merges.txt",
+          true, true, ""},
          {"--input", "text file (one text per line) or .jsonl with a \"text\" field", true, true,
           ""},
          {"--output", "output .jsonl", true, true, ""},

@@ -236,6 +236,8 @@ TEST_CASE("XLM-R and RoBERTa tokenizers report their special ids", "[tokenizer][
   const auto pieces = x.tokenize("Hello world");
   REQUIRE(!pieces.empty());
   CHECK(pieces[0].rfind("\xE2\x96\x81", 0) == 0);  // U+2581 starts the first word
+  CHECK(sbert::Tokenizer::from_tokenizer_json(fixture_dir() / "xlmr" / "tokenizer.json").pad_id() ==
+        1);
   const sbert::Tokenizer r = sbert::Tokenizer::load(fixture_dir() / "roberta");
   CHECK(r.pad_id() == 1);
   CHECK(r.tokenize(" a").at(0) == "\xC4\xA0" "a");  // the space is byte-level U+0120

@@ -452,6 +452,14 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
     if (auto t = JsonReader::member(p, "pad_token"))
       impl->options.pad_token = std::string(r.string(*t, "padding.pad_token"));
   }
+  if (impl->pipeline) {
+    // XLM-R / RoBERTa spell their specials <pad>, <mask>: defaults when the files name none.
+    TokenizerOptions& o = impl->options;
+    if (o.pad_token == TokenizerOptions().pad_token && impl->model_vocab.find("<pad>") >= 0)
+      o.pad_token = "<pad>";
+    if (o.mask_token == TokenizerOptions().mask_token && impl->model_vocab.find("<mask>") >= 0)
+      o.mask_token = "<mask>";
+  }
   if (auto added = JsonReader::member(root, "added_tokens"); added && !added->is_null()) {
     size_t i = 0;
     for (element item : r.array(*added, "added_tokens")) {
