@@ -366,6 +366,18 @@ void UnigramModel::build() {
     max_piece_bytes = std::max(max_piece_bytes, pieces[i].size());
     min_score = std::min(min_score, scores[i]);
   }
+  prefixes = VocabMap();
+  prefixes.reserve(2 * pieces.size(), 4 * bytes);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const std::string& p = pieces[i];
+    for (size_t k = 0; k < p.size();) {
+      k += utf8_len(static_cast<unsigned char>(p[k]));
+      const std::string_view key(p.data(), std::min(k, p.size()));
+      const int32_t old = std::max(prefixes.find(key), 0);
+      const int32_t id = index.find(key);  // the id that wins for a repeated piece
+      prefixes.insert(key, 2 * (id + 1) + ((old & 1) | (k < p.size() ? 1 : 0)));
+    }
+  }
 }
 
 void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const {
@@ -388,7 +400,9 @@ void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const
     const size_t limit = std::min(size - start, m.max_piece_bytes);
     // Every vocabulary piece that is a prefix of s[start..], shortest first (the trie order).
     for (size_t len = mblen; len <= limit;) {
-      const int32_t id = m.index.find(s.substr(start, len));
+      const int32_t v = m.prefixes.find(s.substr(start, len));
+      if (v < 0) break;  // no piece starts with s[start, start + len)
+      const int32_t id = v / 2 - 1;
       if (id >= 0) {
         Node& t = best[start + len];
         const double cand = m.scores[static_cast<size_t>(id)] + here;
@@ -399,7 +413,7 @@ void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const
         }
         if (len == mblen) has_single = true;
       }
-      if (start + len >= size) break;
+      if (!(v & 1) || start + len >= size) break;
       len += utf8_len(static_cast<unsigned char>(s[start + len]));
     }
     if (!has_single) {

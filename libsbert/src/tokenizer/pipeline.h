@@ -57,6 +57,10 @@ struct UnigramModel {
   std::vector<std::string> pieces;  // by id
   std::vector<double> scores;
   VocabMap index;
+  // Every piece and every proper prefix of one (at character boundaries): value
+  // 2 * (id + 1) + (1 if the key is a proper prefix of a longer piece), with id + 1 = 0 for a
+  // key that is only a prefix. The Viterbi scan of a position stops where no piece goes on.
+  VocabMap prefixes;
   size_t max_piece_bytes = 0;
   int32_t unk_id = -1;  // -1: none
   double min_score = 0;
