@@ -260,3 +260,35 @@ TEST_CASE("Unsupported Unigram and BPE settings are refused with the field", "[t
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("tokenizer_config.json added_tokens_decoder flags win over tokenizer.json's",
+          "[tokenizer][xlmr]") {
+  // tokenizer.json: <mask> normalized (so the full-width <mask> matches it after Precompiled);
+  // added_tokens_decoder: not normalized, so Unigram reads <mask> as a piece inside the word.
+  // Ids from AutoTokenizer (transformers 5.25) on the same two folders.
+  const fs::path src = fixture_dir() / "xlmr";
+  std::string text = read_file(src / "tokenizer.json");
+  const std::string old = "\"content\":\"<mask>\",\"single_word\":false,\"lstrip\":false,"
+                          "\"rstrip\":false,\"normalized\":false";
+  const size_t m = text.find(old);
+  REQUIRE(m != std::string::npos);
+  text.replace(m, old.size(),
+               "\"content\":\"<mask>\",\"single_word\":false,\"lstrip\":true,"
+               "\"rstrip\":false,\"normalized\":true");
+  const fs::path dir =
+      fs::temp_directory_path() / ("sbert-tok-decoder-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json", std::ios::binary) << text;
+  const std::string config = "{\"tokenizer_class\": \"XLMRobertaTokenizer\"";
+  const std::string text_in = "a\xEF\xBC\x9Cmask\xEF\xBC\x9E\xE2\x84\x83";  // a＜mask＞℃
+  std::ofstream(dir / "tokenizer_config.json", std::ios::binary) << config << "}";
+  CHECK(sbert::Tokenizer::load(dir).encode(text_in) ==
+        std::vector<int32_t>{0, 5, 2001, 9, 1895, 261, 2});
+  std::ofstream(dir / "tokenizer_config.json", std::ios::binary)
+      << config
+      << ", \"added_tokens_decoder\": {\"2001\": {\"content\": \"<mask>\", \"lstrip\": true, "
+         "\"normalized\": false, \"rstrip\": false, \"single_word\": false, \"special\": true}}}";
+  CHECK(sbert::Tokenizer::load(dir).encode(text_in) ==
+        std::vector<int32_t>{0, 5, 2001, 1895, 261, 2});
+  fs::remove_all(dir);
+}

@@ -567,11 +567,22 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
       keep_files(*impl);
       if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
       if (c.mask) impl->options.mask_token = *c.mask;
-      if (c.pad) {
-        impl->options.pad_token = *c.pad;
-        const int32_t pad = t.token_to_id(*c.pad);
-        impl->pad_id = pad >= 0 ? pad : impl->pad_id;
+      if (c.pad) impl->options.pad_token = *c.pad;
+      // transformers adds tokenizer_config.json's added_tokens_decoder over tokenizer.json's
+      // added tokens: its flags (normalized, lstrip, ...) are the ones that count.
+      for (const AddedToken& a : c.added_tokens_decoder) {
+        auto same = std::find_if(impl->added_tokens.begin(), impl->added_tokens.end(),
+                                 [&](const AddedToken& b) { return b.content == a.content; });
+        if (same != impl->added_tokens.end()) {
+          *same = AddedToken{same->id, a.content,    a.single_word, a.lstrip,
+                             a.rstrip, a.normalized, a.special};
+        } else {
+          impl->added_tokens.push_back(a);
+        }
       }
+      impl->added_vocab = VocabMap();
+      impl->source = (dir / "tokenizer_config.json").string();
+      impl->finish();
       return Tokenizer(std::move(impl));
     }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
