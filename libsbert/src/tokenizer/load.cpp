@@ -66,7 +66,7 @@ struct ConfigFiles {
   std::vector<AddedToken> added_tokens_decoder;
   std::string tokenizer_class;
   std::optional<bool> add_prefix_space;
-  bool mask_lstrip = false;  // mask_token given as {"content": ..., "lstrip": true}
+  std::optional<AddedToken> mask_added;  // mask_token given as an AddedToken object
 };
 
 ConfigFiles read_config_files(const fs::path& dir) {
@@ -95,8 +95,10 @@ ConfigFiles read_config_files(const fs::path& dir) {
     c.pad = special_token(r, root, "pad_token");
     c.cls = special_token(r, root, "cls_token");
     c.mask = special_token(r, root, "mask_token");
-    if (auto e = JsonReader::member(root, "mask_token"); e && e->is_object())
-      c.mask_lstrip = r.boolean_or(r.object(*e, "mask_token"), "lstrip", "mask_token.lstrip", false);
+    if (auto e = JsonReader::member(root, "mask_token"); e && e->is_object()) {
+      c.mask_added = parse_added_token(r, r.object(*e, "mask_token"), "mask_token");
+      c.mask_added->special = true;
+    }
     c.bos = special_token(r, root, "bos_token");
     c.eos = special_token(r, root, "eos_token");
     if (auto e = JsonReader::member(root, "tokenizer_class"); e && !e->is_null())
@@ -523,7 +525,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   if (c.pad) cc.pad = *c.pad;
   if (c.unk) cc.unk = *c.unk;
   if (c.mask) cc.mask = *c.mask;
-  cc.mask_lstrip = c.mask_lstrip;
+  cc.mask_added = c.mask_added;
   // The files save() writes back for a Unigram / BPE tokenizer.
   auto keep_files = [&](Impl& impl) {
     for (const char* name : {"tokenizer_config.json", "special_tokens_map.json",

@@ -451,7 +451,9 @@ void load_vocab_merges(const std::filesystem::path& vocab_json,
     t.id = impl.model_vocab.find(*s);
     t.special = true;
     t.normalized = false;
-    t.lstrip = s == &c.mask && c.mask_lstrip;
+    if (s == &c.mask && c.mask_added) t = AddedToken{t.id, t.content, c.mask_added->single_word,
+                                                     c.mask_added->lstrip, c.mask_added->rstrip,
+                                                     c.mask_added->normalized, true};
     if (t.id >= 0) impl.added_tokens.push_back(std::move(t));
   }
   impl.options.pad_token = c.pad;
@@ -501,7 +503,9 @@ void load_spm_model(const std::filesystem::path& file, const ClassConfig& c,
     t.id = impl.model_vocab.find(s);
     t.special = true;
     t.normalized = false;
-    t.lstrip = t.content == "<mask>" && c.mask_lstrip;
+    if (t.content == "<mask>" && c.mask_added)
+      t = AddedToken{t.id,         t.content, c.mask_added->single_word, c.mask_added->lstrip,
+                     c.mask_added->rstrip, c.mask_added->normalized, true};
     impl.added_tokens.push_back(std::move(t));
   }
   impl.options.pad_token = "<pad>";

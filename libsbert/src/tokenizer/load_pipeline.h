@@ -24,7 +24,8 @@ struct ClassConfig {
   std::string bos = "<s>", eos = "</s>";  // XLM-R's template
   std::string cls = "<s>", sep = "</s>";  // RoBERTa's template
   std::string pad = "<pad>", unk = "<unk>", mask = "<mask>";
-  bool mask_lstrip = false;  // tokenizer_config.json's mask_token {"lstrip": true}
+  // tokenizer_config.json's mask_token when given as an AddedToken ({"lstrip": true, ...}).
+  std::optional<AddedToken> mask_added;
 };
 
 // AutoTokenizer's class for a config.json model_type, among those rebuilt below ("" otherwise).
