@@ -8,12 +8,16 @@ BPE) tokenizer folders and the ids Hugging Face gives for every text of tokenize
   xlmr-classic/  (not kept: the test rebuilds it from xlmr/) the same model in the layout of the published XLM-R tokenizer.json files
                  (normalizer Sequence[Precompiled, Replace(" {2,}", " ")], Metaspace without
                  prepend_scheme, <mask> with lstrip) -- as xlm-roberta-base, multilingual-e5, bge-m3
+  roberta-files/ vocab.json + merges.txt + tokenizer_config.json only (RobertaTokenizer's files)
+  xlmr-model-type/ (not kept either) xlmr-classic without tokenizer_class, config.json's
+                 model_type xlm-roberta instead: same ids as xlmr-classic
   roberta/       byte-level BPE trained with the tokenizers package, saved by transformers'
                  RobertaTokenizer (tokenizer.json, vocab.json, merges.txt)
   cases.jsonl    one line per text: {"text", "set", "<folder>": ids, "<folder>@16": ids,
                  "<folder>:file": ids when not the same}: AutoTokenizer(text)["input_ids"] (what
                  sentence-transformers runs), untruncated and truncated to 16, and
-                 tokenizers.Tokenizer.from_file(<folder>/tokenizer.json) (the file alone)
+                 tokenizers.Tokenizer.from_file(<folder>/tokenizer.json) (the file alone);
+                 xlmr-spm's and roberta-files' ids only where not those of xlmr / roberta
 
 Run: HF_HUB_OFFLINE=1 /tmp/venv-st/bin/python tools/reference/make_tokenizer_fixtures.py
 """
@@ -34,6 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tokenizer_texts import HELDOUT, TEST, TRAIN  # noqa: E402
 
 TRUNC = 16
+# In cases.jsonl, a key of the first folder is left out where its ids equal the second's.
+SAME_AS = {"xlmr-spm": "xlmr", "roberta-files": "roberta"}
 
 
 def sts_lines(data, name, limit):
@@ -64,10 +70,15 @@ def make_xlmr(out, corpus):
     write_json(os.path.join(spm_dir, "tokenizer_config.json"),
                {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512})
     tok = AutoTokenizer.from_pretrained(spm_dir)
+    # The .model-only folder keeps the published configs' <mask> (lstrip), after xlmr/ is saved.
+    spm_config = {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512,
+                  "mask_token": {"__type": "AddedToken", "content": "<mask>", "lstrip": True,
+                                 "normalized": True, "rstrip": False, "single_word": False}}
     xlmr_dir = os.path.join(out, "xlmr")
     tok.save_pretrained(xlmr_dir)
     compact(os.path.join(xlmr_dir, "tokenizer.json"))
     clean_config(xlmr_dir)
+    write_json(os.path.join(spm_dir, "tokenizer_config.json"), spm_config)
 
 
 def compact(path):
@@ -124,6 +135,10 @@ def make_roberta(out, corpus):
         tok = AutoTokenizer.from_pretrained(tmp)
         rdir = os.path.join(out, "roberta")
         tok.save_pretrained(rdir)
+        files = os.path.join(out, "roberta-files")
+        os.makedirs(files, exist_ok=True)
+        for name in ("vocab.json", "merges.txt", "tokenizer_config.json"):
+            shutil.copy(os.path.join(tmp, name), files)
     compact(os.path.join(rdir, "tokenizer.json"))
     clean_config(rdir)
 
@@ -149,19 +164,28 @@ def main():
         text = classic_layout(f.read())
     with open(os.path.join(classic, "tokenizer.json"), "w", encoding="utf-8") as f:
         f.write(text)
+    # No tokenizer_class: AutoTokenizer takes it from config.json's model_type.
+    mt = os.path.join(args.out, "xlmr-model-type")
+    os.makedirs(mt, exist_ok=True)
+    shutil.copy(os.path.join(classic, "tokenizer.json"), mt)
+    write_json(os.path.join(mt, "tokenizer_config.json"), {"model_max_length": 512})
+    write_json(os.path.join(mt, "config.json"), {"model_type": "xlm-roberta"})
     j = json.loads(text)
     assert j["normalizer"]["normalizers"][1]["type"] == "Replace"
     assert j["pre_tokenizer"] == {"type": "Metaspace", "replacement": "\u2581",
                                   "add_prefix_space": True}
 
-    folders = ["xlmr-spm", "xlmr", "xlmr-classic", "roberta"]
+    folders = ["xlmr-spm", "xlmr", "xlmr-classic", "roberta", "roberta-files"]
+    model_type_tok = AutoTokenizer.from_pretrained(mt)
     toks = {name: AutoTokenizer.from_pretrained(os.path.join(args.out, name)) for name in folders}
     raw = {name: Tokenizer.from_file(os.path.join(args.out, name, "tokenizer.json"))
-           for name in folders if name != "xlmr-spm"}
+           for name in folders if name not in ("xlmr-spm", "roberta-files")}
     rows = [("test", t) for t in TEST] + [("heldout", t) for t in heldout]
     with open(os.path.join(args.out, "cases.jsonl"), "w", encoding="utf-8") as f:
         for kind, text in rows:
             row = {"set": kind, "text": text}
+            # config.json's model_type picks the same class as tokenizer_class
+            assert model_type_tok(text)["input_ids"] == toks["xlmr-classic"](text)["input_ids"]
             for name, tok in toks.items():
                 ids = tok(text)["input_ids"]
                 row[name] = ids
@@ -170,8 +194,14 @@ def main():
                     if file_ids != ids:
                         row[f"{name}:file"] = file_ids
                 row[f"{name}@{TRUNC}"] = tok(text, truncation=True, max_length=TRUNC)["input_ids"]
+            # A folder whose ids are those of its sibling leaves them out (a smaller file).
+            for name, base in SAME_AS.items():
+                for suffix in ("", f"@{TRUNC}"):
+                    if row[name + suffix] == row[base + suffix]:
+                        del row[name + suffix]
             f.write(json.dumps(row, ensure_ascii=True) + "\n")
     shutil.rmtree(classic)  # rebuilt by the C++ test from xlmr/
+    shutil.rmtree(mt)
     write_json(os.path.join(args.out, "versions.json"),
                {"tokenizers": tokenizers.__version__, "transformers": transformers.__version__,
                 "sentencepiece": spm.__version__, "texts": len(rows), "truncation": TRUNC})

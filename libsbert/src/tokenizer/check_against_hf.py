@@ -77,6 +77,7 @@ POOL = (
     + ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "[SEP", "##", "##s", "un", "##aff"]
     + ["hello", "world", "the", "tokenization", "unbelievable", "café", "naïve", "Straße"]
     + ["<s>", "</s>", "<mask>", "<pad>", "<unk>", "\u2581", "\u2581\u2581", "'s", "'ll", "'RE", "  ", "   "]
+    + ["\uff1cmask\uff1e", " <mask>", "<MASK>", "\uff1cs\uff1e"]
     + list("\u0e33\u0e4d\u0e32\u1100\u1161\u11a8\u0915\u094d\u0937\u200d\U0001f3fb\ufe0f\u20e3")
 )
 

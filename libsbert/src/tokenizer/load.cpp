@@ -66,6 +66,7 @@ struct ConfigFiles {
   std::vector<AddedToken> added_tokens_decoder;
   std::string tokenizer_class;
   std::optional<bool> add_prefix_space;
+  std::optional<AddedToken> mask_added;  // mask_token given as an AddedToken object
 };
 
 ConfigFiles read_config_files(const fs::path& dir) {
@@ -94,6 +95,10 @@ ConfigFiles read_config_files(const fs::path& dir) {
     c.pad = special_token(r, root, "pad_token");
     c.cls = special_token(r, root, "cls_token");
     c.mask = special_token(r, root, "mask_token");
+    if (auto e = JsonReader::member(root, "mask_token"); e && e->is_object()) {
+      c.mask_added = parse_added_token(r, r.object(*e, "mask_token"), "mask_token");
+      c.mask_added->special = true;
+    }
     c.bos = special_token(r, root, "bos_token");
     c.eos = special_token(r, root, "eos_token");
     if (auto e = JsonReader::member(root, "tokenizer_class"); e && !e->is_null())
@@ -112,6 +117,16 @@ ConfigFiles read_config_files(const fs::path& dir) {
         c.added_tokens_decoder.push_back(std::move(t));
       }
     }
+  }
+  // No tokenizer_class: AutoTokenizer takes the class of config.json's model_type.
+  const fs::path model_config = dir / "config.json";
+  if (c.tokenizer_class.empty() && fs::is_regular_file(model_config, ec)) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string storage;
+    const JsonReader r(model_config.string());
+    const object root = r.object(parse_json_file(model_config, parser, storage), "the document");
+    if (auto e = JsonReader::member(root, "model_type"); e && e->is_string())
+      c.tokenizer_class = tokenizer_class_of_model_type(r.string(*e, "model_type"));
   }
   const fs::path map = dir / "special_tokens_map.json";
   if (fs::is_regular_file(map, ec)) {
@@ -439,6 +454,14 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
     if (auto t = JsonReader::member(p, "pad_token"))
       impl->options.pad_token = std::string(r.string(*t, "padding.pad_token"));
   }
+  if (impl->pipeline) {
+    // XLM-R / RoBERTa spell their specials <pad>, <mask>: defaults when the files name none.
+    TokenizerOptions& o = impl->options;
+    if (o.pad_token == TokenizerOptions().pad_token && impl->model_vocab.find("<pad>") >= 0)
+      o.pad_token = "<pad>";
+    if (o.mask_token == TokenizerOptions().mask_token && impl->model_vocab.find("<mask>") >= 0)
+      o.mask_token = "<mask>";
+  }
   if (auto added = JsonReader::member(root, "added_tokens"); added && !added->is_null()) {
     size_t i = 0;
     for (element item : r.array(*added, "added_tokens")) {
@@ -499,6 +522,10 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   if (c.eos) cc.eos = *c.eos;
   if (c.cls) cc.cls = *c.cls;
   if (c.sep) cc.sep = *c.sep;
+  if (c.pad) cc.pad = *c.pad;
+  if (c.unk) cc.unk = *c.unk;
+  if (c.mask) cc.mask = *c.mask;
+  cc.mask_added = c.mask_added;
   // The files save() writes back for a Unigram / BPE tokenizer.
   auto keep_files = [&](Impl& impl) {
     for (const char* name : {"tokenizer_config.json", "special_tokens_map.json",
@@ -510,14 +537,21 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
     }
   };
   const fs::path spm = dir / "sentencepiece.bpe.model";
-  if (!fs::is_regular_file(json, ec) && fs::is_regular_file(spm, ec)) {
+  const fs::path vocab_json = dir / "vocab.json", merges = dir / "merges.txt";
+  const bool bpe_files = fs::is_regular_file(vocab_json, ec) && fs::is_regular_file(merges, ec);
+  if (!fs::is_regular_file(json, ec) && (fs::is_regular_file(spm, ec) || bpe_files)) {
     auto impl = std::make_shared<Impl>();
-    impl->source = spm.string();
     impl->options.clean_text = impl->options.handle_chinese_chars = false;
     impl->options.lowercase = false;
     impl->options.strip_accents = 0;
     impl->options.continuing_subword_prefix.clear();
-    load_spm_model(spm, cc, *impl);
+    if (fs::is_regular_file(spm, ec)) {
+      impl->source = spm.string();
+      load_spm_model(spm, cc, *impl);
+    } else {
+      impl->source = vocab_json.string();
+      load_vocab_merges(vocab_json, merges, cc, *impl);
+    }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
     keep_files(*impl);
     impl->finish();
@@ -535,11 +569,22 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
       keep_files(*impl);
       if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
       if (c.mask) impl->options.mask_token = *c.mask;
-      if (c.pad) {
-        impl->options.pad_token = *c.pad;
-        const int32_t pad = t.token_to_id(*c.pad);
-        impl->pad_id = pad >= 0 ? pad : impl->pad_id;
+      if (c.pad) impl->options.pad_token = *c.pad;
+      // transformers adds tokenizer_config.json's added_tokens_decoder over tokenizer.json's
+      // added tokens: its flags (normalized, lstrip, ...) are the ones that count.
+      for (const AddedToken& a : c.added_tokens_decoder) {
+        auto same = std::find_if(impl->added_tokens.begin(), impl->added_tokens.end(),
+                                 [&](const AddedToken& b) { return b.content == a.content; });
+        if (same != impl->added_tokens.end()) {
+          *same = AddedToken{same->id, a.content,    a.single_word, a.lstrip,
+                             a.rstrip, a.normalized, a.special};
+        } else {
+          impl->added_tokens.push_back(a);
+        }
       }
+      impl->added_vocab = VocabMap();
+      impl->source = (dir / "tokenizer_config.json").string();
+      impl->finish();
       return Tokenizer(std::move(impl));
     }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
@@ -553,7 +598,8 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   }
   const fs::path vocab = dir / "vocab.txt";
   SBERT_CHECK(fs::is_regular_file(vocab, ec), "[tokenizer] ", dir.string(),
-              ": neither tokenizer.json nor vocab.txt found");
+              ": none of tokenizer.json, vocab.txt, sentencepiece.bpe.model, "
+              "vocab.json + merges.txt found");
   TokenizerOptions o;
   if (c.do_lower_case) o.lowercase = *c.do_lower_case;
   if (c.tokenize_chinese_chars) o.handle_chinese_chars = *c.tokenize_chinese_chars;

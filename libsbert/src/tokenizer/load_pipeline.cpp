@@ -78,6 +78,11 @@ void read_unigram(const JsonReader& r, object m, Tokenizer::Impl& impl, Pipeline
   if (u.unk_id >= 0) impl.options.unk_token = u.pieces[static_cast<size_t>(u.unk_id)];
 }
 
+std::pair<std::string, std::string> split_merge(const JsonReader& r, std::string_view s,
+                                                const std::string& field);
+void build_merges(const JsonReader& r, const std::vector<std::pair<std::string, std::string>>& pairs,
+                  const std::string& what, BpeModel& b);
+
 void read_bpe(const JsonReader& r, object m, Tokenizer::Impl& impl, Pipeline& p) {
   BpeModel& b = p.bpe;
   if (auto d = JsonReader::member(m, "dropout"); d && !d->is_null()) {
@@ -109,23 +114,36 @@ void read_bpe(const JsonReader& r, object m, Tokenizer::Impl& impl, Pipeline& p)
   b.byte_fallback = r.boolean_or(m, "byte_fallback", "model.byte_fallback", false);
   b.ignore_merges = r.boolean_or(m, "ignore_merges", "model.ignore_merges", false);
   const auto merges = r.array(r.required(m, "merges", "model.merges"), "model.merges");
-  int32_t rank = 0;
+  std::vector<std::pair<std::string, std::string>> pairs;
   for (element item : merges) {
-    const std::string field = cat("model.merges[", rank, "]");
-    std::string a, c;
+    const std::string field = cat("model.merges[", pairs.size(), "]");
     if (item.is_string()) {
-      const std::string_view s = r.string(item, field);
-      const size_t sp = s.find(' ');
-      if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos)
-        r.error(field, cat("'", s, "' is not two tokens separated by one space"));
-      a = std::string(s.substr(0, sp));
-      c = std::string(s.substr(sp + 1));
+      pairs.push_back(split_merge(r, r.string(item, field), field));
     } else {
       const auto pair = r.array(item, field);
       if (pair.size() != 2) r.error(field, "must be [left, right]");
-      a = std::string(r.string(pair.at(0).value(), field));
-      c = std::string(r.string(pair.at(1).value(), field));
+      pairs.emplace_back(r.string(pair.at(0).value(), field), r.string(pair.at(1).value(), field));
     }
+  }
+  build_merges(r, pairs, "model.merges", b);
+  if (!b.unk_token.empty()) impl.options.unk_token = b.unk_token;
+}
+
+// "left right" (one space) of a merges list.
+std::pair<std::string, std::string> split_merge(const JsonReader& r, std::string_view s,
+                                                const std::string& field) {
+  const size_t sp = s.find(' ');
+  if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos)
+    r.error(field, cat("'", s, "' is not two tokens separated by one space"));
+  return {std::string(s.substr(0, sp)), std::string(s.substr(sp + 1))};
+}
+
+// The merge table: rank = position; the merged token must be in the vocabulary.
+void build_merges(const JsonReader& r, const std::vector<std::pair<std::string, std::string>>& pairs,
+                  const std::string& what, BpeModel& b) {
+  int32_t rank = 0;
+  for (const auto& [a, c] : pairs) {
+    const std::string field = cat(what, "[", rank, "]");
     const int32_t ia = b.vocab.find(a), ic = b.vocab.find(c);
     std::string merged = a;
     merged += (!b.prefix.empty() && c.compare(0, b.prefix.size(), b.prefix) == 0)
@@ -151,7 +169,6 @@ void read_bpe(const JsonReader& r, object m, Tokenizer::Impl& impl, Pipeline& p)
     }
   }
   b.merge_table = std::move(unique);
-  if (!b.unk_token.empty()) impl.options.unk_token = b.unk_token;
 }
 
 void read_one_normalizer(const JsonReader& r, object n, const std::string& field, Pipeline& p) {
@@ -319,6 +336,16 @@ void read_pipeline_pre_tokenizer(const JsonReader& r, element e, Pipeline& p) {
   read_one_pre_tokenizer(r, r.object(e, "pre_tokenizer"), "pre_tokenizer", p);
 }
 
+std::string tokenizer_class_of_model_type(std::string_view t) {
+  // transformers 5.25 models/auto/tokenization_auto.py
+  for (const char* x : {"xlm-roberta", "xmod", "gte", "jina_embeddings_v3", "metaclip_2", "trocr"})
+    if (t == x) return "XLMRobertaTokenizer";
+  for (const char* x : {"roberta", "roberta-prelayernorm", "bart", "bridgetower", "clap",
+                        "data2vec-text", "ibert", "lilt", "longformer", "mega", "mra"})
+    if (t == x) return "RobertaTokenizer";
+  return "";
+}
+
 bool apply_transformers_class(Tokenizer::Impl& impl, const ClassConfig& c) {
   if (!impl.pipeline) return false;
   const std::string& k = c.tokenizer_class;
@@ -378,6 +405,66 @@ bool apply_transformers_class(Tokenizer::Impl& impl, const ClassConfig& c) {
   return true;
 }
 
+void load_vocab_merges(const std::filesystem::path& vocab_json,
+                       const std::filesystem::path& merges_txt, const ClassConfig& c,
+                       Tokenizer::Impl& impl) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string storage;
+  const JsonReader r(vocab_json.string());
+  const object vocab = r.object(parse_json_file(vocab_json, parser, storage), "the document");
+  const size_t n = vocab.size();
+  if (n == 0) r.error("the document", "is empty");
+  std::vector<std::string> tokens(n);
+  std::vector<bool> seen(n, false);
+  for (auto [key, value] : vocab) {
+    const auto id = r.integer(value, cat("[\"", key, "\"]"), 0, INT32_MAX);
+    if (static_cast<size_t>(id) >= n || seen[static_cast<size_t>(id)])
+      r.error("the document", cat("ids must be 0..", n - 1, " once each; '", key, "' has id ", id));
+    seen[static_cast<size_t>(id)] = true;
+    tokens[static_cast<size_t>(id)] = std::string(key);
+  }
+  auto p = std::make_shared<Pipeline>();
+  p->model = Pipeline::kBpe;
+  fill_vocab(impl, tokens);
+  p->bpe.vocab = impl.model_vocab;
+  // merges.txt: an optional "#version" first line, then "left right" per line.
+  const std::string text = read_bytes(merges_txt);
+  const JsonReader mr(merges_txt.string());
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t pos = 0, line_no = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
+    pairs.push_back(split_merge(mr, line, cat("line ", line_no)));
+  }
+  build_merges(mr, pairs, "merges", p->bpe);
+  impl.pipeline = p;
+  // RobertaTokenizer's special tokens, added as transformers adds them.
+  for (const std::string* s : {&c.bos, &c.pad, &c.eos, &c.unk, &c.mask}) {
+    AddedToken t;
+    t.content = *s;
+    t.id = impl.model_vocab.find(*s);
+    t.special = true;
+    t.normalized = false;
+    if (s == &c.mask && c.mask_added) t = AddedToken{t.id, t.content, c.mask_added->single_word,
+                                                     c.mask_added->lstrip, c.mask_added->rstrip,
+                                                     c.mask_added->normalized, true};
+    if (t.id >= 0) impl.added_tokens.push_back(std::move(t));
+  }
+  impl.options.pad_token = c.pad;
+  impl.options.mask_token = c.mask;
+  impl.files.emplace_back("vocab.json", read_bytes(vocab_json));
+  impl.files.emplace_back("merges.txt", text);
+  ClassConfig rc = c;
+  rc.tokenizer_class = "RobertaTokenizer";
+  apply_transformers_class(impl, rc);
+}
+
 void load_spm_model(const std::filesystem::path& file, const ClassConfig& c,
                     Tokenizer::Impl& impl) {
   const std::string bytes = read_bytes(file);
@@ -416,6 +503,9 @@ void load_spm_model(const std::filesystem::path& file, const ClassConfig& c,
     t.id = impl.model_vocab.find(s);
     t.special = true;
     t.normalized = false;
+    if (t.content == "<mask>" && c.mask_added)
+      t = AddedToken{t.id,         t.content, c.mask_added->single_word, c.mask_added->lstrip,
+                     c.mask_added->rstrip, c.mask_added->normalized, true};
     impl.added_tokens.push_back(std::move(t));
   }
   impl.options.pad_token = "<pad>";

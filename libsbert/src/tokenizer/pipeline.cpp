@@ -42,6 +42,18 @@ size_t utf8_len(unsigned char b0) { return b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 
 
 }  // namespace
 
+// The first character's UTF-8 bytes as a number (the key of UnigramModel::first_char).
+uint32_t first_char_key(std::string_view s) {
+  const size_t n = std::min(utf8_len(static_cast<unsigned char>(s[0])), s.size());
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; ++i) k = (k << 8) | static_cast<unsigned char>(s[i]);
+  return k | static_cast<uint32_t>(n) << 29;  // the length too: 0x41 and 0x0041 differ
+}
+
+namespace {
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Precompiled
 
@@ -366,6 +378,41 @@ void UnigramModel::build() {
     max_piece_bytes = std::max(max_piece_bytes, pieces[i].size());
     min_score = std::min(min_score, scores[i]);
   }
+  rebuild_sorted();
+}
+
+void UnigramModel::rebuild_sorted() {
+  sorted.clear();
+  sorted.reserve(pieces.size());
+  for (size_t i = 0; i < pieces.size(); ++i)
+    sorted.push_back({pieces[i], static_cast<int32_t>(i)});
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Entry& a, const Entry& b) { return a.piece < b.piece; });
+  // One entry per piece, with the id that wins in `index` (the last).
+  std::vector<Entry> unique;
+  unique.reserve(sorted.size());
+  for (const Entry& e : sorted) {
+    if (!unique.empty() && unique.back().piece == e.piece) {
+      unique.back().id = e.id;
+    } else {
+      unique.push_back(e);
+    }
+  }
+  sorted = std::move(unique);
+  first_char.clear();
+  for (uint32_t i = 0; i < sorted.size(); ++i) {
+    const std::string_view p = sorted[i].piece;
+    if (p.empty()) continue;
+    const uint32_t key = first_char_key(p);
+    if (first_char.empty() || first_char.back().first != key) {
+      first_char.push_back({key, {i, i + 1}});
+    } else {
+      first_char.back().second.second = i + 1;
+    }
+  }
+  // Keys grow with the byte order of the pieces (UTF-8 bytes as a big-endian number), except
+  // across lengths; sort them for binary search.
+  std::sort(first_char.begin(), first_char.end());
 }
 
 void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const {
@@ -387,8 +434,32 @@ void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const
     const size_t mblen = utf8_len(static_cast<unsigned char>(s[start]));
     const size_t limit = std::min(size - start, m.max_piece_bytes);
     // Every vocabulary piece that is a prefix of s[start..], shortest first (the trie order).
+    auto lo = m.sorted.begin(), hi = m.sorted.begin();
+    {
+      const uint32_t k = first_char_key(s.substr(start, mblen));
+      auto fc = std::lower_bound(m.first_char.begin(), m.first_char.end(), k,
+                                 [](const auto& e, uint32_t v) { return e.first < v; });
+      if (fc != m.first_char.end() && fc->first == k) {
+        lo = m.sorted.begin() + fc->second.first;
+        hi = m.sorted.begin() + fc->second.second;
+      }
+    }
+    size_t shared = mblen;  // every piece in [lo, hi) starts with s[start, start + shared)
     for (size_t len = mblen; len <= limit;) {
-      const int32_t id = m.index.find(s.substr(start, len));
+      if (len > shared) {
+        // Narrow to the pieces that also hold s[start + shared, start + len) next.
+        const std::string_view tail = s.substr(start + shared, len - shared);
+        lo = std::lower_bound(lo, hi, tail, [&](const UnigramModel::Entry& e, std::string_view t) {
+          return e.piece.substr(shared) < t;
+        });
+        hi = std::partition_point(lo, hi, [&](const UnigramModel::Entry& e) {
+          return e.piece.substr(shared).compare(0, tail.size(), tail) <= 0;
+        });
+        shared = len;
+      }
+      if (lo == hi) break;  // no piece starts with s[start, start + len)
+      const bool exact = lo->piece.size() == len;
+      const int32_t id = exact ? lo->id : -1;
       if (id >= 0) {
         Node& t = best[start + len];
         const double cand = m.scores[static_cast<size_t>(id)] + here;
@@ -399,7 +470,7 @@ void Pipeline::unigram_word(std::string_view s, std::vector<int32_t>& ids) const
         }
         if (len == mblen) has_single = true;
       }
-      if (start + len >= size) break;
+      if (hi - lo == (exact ? 1 : 0) || start + len >= size) break;
       len += utf8_len(static_cast<unsigned char>(s[start + len]));
     }
     if (!has_single) {

@@ -57,12 +57,33 @@ struct UnigramModel {
   std::vector<std::string> pieces;  // by id
   std::vector<double> scores;
   VocabMap index;
+  // The distinct pieces in byte order, each with the id a lookup gives (the last one of a
+  // repeated piece): the pieces that start with a growing prefix are a shrinking range, so the
+  // Viterbi scan of a position stops where no piece goes on (as a trie walk would).
+  struct Entry {
+    std::string_view piece;  // into `pieces`
+    int32_t id;
+  };
+  std::vector<Entry> sorted;
+  // [begin, end) of the pieces that start with each first character (its UTF-8 bytes as key).
+  std::vector<std::pair<uint32_t, std::pair<uint32_t, uint32_t>>> first_char;
   size_t max_piece_bytes = 0;
   int32_t unk_id = -1;  // -1: none
   double min_score = 0;
   bool byte_fallback = false;
   bool fuse_unk = true;
-  void build();  // index, max_piece_bytes, min_score
+  void build();  // index, sorted, max_piece_bytes, min_score
+  UnigramModel() = default;
+  // `sorted` points into `pieces`: a copy points into its own.
+  UnigramModel(const UnigramModel& o)
+      : pieces(o.pieces), scores(o.scores), index(o.index), sorted(o.sorted),
+        first_char(o.first_char),
+        max_piece_bytes(o.max_piece_bytes), unk_id(o.unk_id), min_score(o.min_score),
+        byte_fallback(o.byte_fallback), fuse_unk(o.fuse_unk) {
+    for (Entry& e : sorted) e.piece = pieces[static_cast<size_t>(e.id)];
+  }
+  UnigramModel& operator=(const UnigramModel&) = delete;
+  void rebuild_sorted();
 };
 
 struct BpeModel {
@@ -99,6 +120,8 @@ struct Pipeline {
   void unigram_word(std::string_view word, std::vector<int32_t>& ids) const;
   void bpe_word(std::string_view word, std::vector<int32_t>& ids) const;
 };
+
+uint32_t first_char_key(std::string_view s);
 
 // Byte-level helpers (GPT-2): the printable character standing for each byte.
 const std::string& byte_level_char(unsigned char b);
