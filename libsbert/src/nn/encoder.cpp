@@ -161,6 +161,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   SBERT_CHECK(static_cast<int64_t>(cache.emb_sum.size()) == T_ * H,
               "[encoder_backward] the cache holds ", cache.emb_sum.size() / static_cast<size_t>(H),
               " tokens but the batch has ", T_);
+  SBERT_CHECK(cache.pos_ids.size() == batch.ids.size(), "[encoder_backward] the cache holds ",
+              cache.pos_ids.size(), " position ids for ", batch.ids.size(), " tokens");
   SBERT_CHECK(cache.dropout == dropout, "[encoder_backward] dropout state (seed ", dropout.seed,
               ", step ", dropout.step, ", training ", dropout.training,
               ") differs from the forward's (seed ", cache.dropout.seed, ", step ",
@@ -215,8 +217,6 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     if (on_grads_done) on_grads_done(l);
   }
 
-  SBERT_CHECK(cache.pos_ids.size() == batch.ids.size(), "[encoder_backward] the cache holds ",
-              cache.pos_ids.size(), " position ids for ", batch.ids.size(), " tokens");
   // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos[pos_id] + type[0]
   ops::dropout_backward(ctx, g.dres2.data(), dA, dB, T_ * H,
                         dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
