@@ -13,8 +13,12 @@ int main(int argc, char** argv) {
   return sbert::cli::run("sbert-tokenize", [&] {
     sbert::cli::Args args(
         argc, argv, "sbert-tokenize",
-        "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP], as Hugging Face does).",
-        {{"--model", "model folder holding tokenizer.json or vocab.txt", true, true, ""},
+        "Tokenizes texts with a model's tokenizer ([CLS] ... [SEP] or <s> ... </s>, as Hugging "
+        "Face does).",
+        {{"--model",
+          "model folder holding tokenizer.json, vocab.txt, sentencepiece.bpe.model or "
+          "vocab.json + merges.txt",
+          true, true, ""},
          {"--input", "text file (one text per line; \"-\": standard input) or .jsonl with a \"text\" field", true, true,
           ""},
          {"--output", "output .jsonl (\"-\": standard output)", true, true, ""},
@@ -31,7 +35,9 @@ int main(int argc, char** argv) {
     // A folder with a tokenizer needs no weights; a run's folder or checkpoints/latest does.
     std::string dir = args.get("--model");
     const std::filesystem::path d(dir);
-    if (!std::filesystem::exists(d / "tokenizer.json") && !std::filesystem::exists(d / "vocab.txt"))
+    if (!std::filesystem::exists(d / "tokenizer.json") && !std::filesystem::exists(d / "vocab.txt") &&
+        !std::filesystem::exists(d / "sentencepiece.bpe.model") &&
+        !std::filesystem::exists(d / "vocab.json"))
       dir = sbert::cli::resolve_model_arg("sbert-tokenize", dir);
     const auto tok = sbert::Tokenizer::load(dir);
     const auto ids = tok.encode_batch(texts, max_len, args.get_int("--threads"));

@@ -181,6 +181,14 @@ TEST_CASE("cuda embedding forward/backward match the CPU (backward bitwise)", "[
   std::mt19937 gen(40);
   for (auto& id : ids) id = static_cast<int32_t>(gen() % 12);  // many repeats; 0 is the pad id
   ids[5] = 96;
+  // RoBERTa positions (pad token 0 at position 0, the others from 1), as nn/encoder computes.
+  std::vector<int32_t> pos_ids(ids.size());
+  for (size_t s = 0; s + 1 < cu.size(); ++s) {
+    int32_t next = 1;
+    for (int64_t t = cu[s]; t < cu[s + 1]; ++t) {
+      pos_ids[static_cast<size_t>(t)] = ids[static_cast<size_t>(t)] == 0 ? 0 : next++;
+    }
+  }
   const auto word = randn(static_cast<size_t>(V * C), 41),
              pos = randn(static_cast<size_t>(P * C), 42);
   const auto type = randn(static_cast<size_t>(2 * C), 43),
@@ -190,22 +198,23 @@ TEST_CASE("cuda embedding forward/backward match the CPU (backward bitwise)", "[
 
   std::vector<float> out(static_cast<size_t>(T * C));
   std::vector<float> dword = dword0, dpos = dpos0, dtype = dtype0;
-  ops::embedding_forward(g.cpu, out.data(), ids.data(), cu.data(), nseq, word.data(), pos.data(),
-                         type.data(), C);
+  ops::embedding_forward(g.cpu, out.data(), ids.data(), pos_ids.data(), cu.data(), nseq,
+                         word.data(), pos.data(), type.data(), C);
   ops::embedding_backward(g.cpu, dword.data(), dpos.data(), dtype.data(), dy.data(), ids.data(),
-                          cu.data(), nseq, C, 0);
+                          pos_ids.data(), cu.data(), nseq, C, 0, 0);
 
-  auto IDS = on_device(ids);
+  auto IDS = on_device(ids), POS = on_device(pos_ids);
   auto CU = on_device(cu);
   auto W = on_device(word), Pp = on_device(pos), Ty = on_device(type), DY = on_device(dy);
   auto DW = on_device(dword0), DP = on_device(dpos0), DT = on_device(dtype0);
   cuda::DeviceBuffer<float> O(out.size());
-  ops::embedding_forward(g.ctx, O.get(), IDS.get(), CU.get(), nseq, W.get(), Pp.get(), Ty.get(), C);
-  ops::embedding_backward(g.ctx, DW.get(), DP.get(), DT.get(), DY.get(), IDS.get(), CU.get(), nseq,
-                          C, 0);
+  ops::embedding_forward(g.ctx, O.get(), IDS.get(), POS.get(), CU.get(), nseq, W.get(), Pp.get(),
+                         Ty.get(), C);
+  ops::embedding_backward(g.ctx, DW.get(), DP.get(), DT.get(), DY.get(), IDS.get(), POS.get(),
+                          CU.get(), nseq, C, 0, 0);
   check_bitwise(host(O, g.rt), out, "embedding out");
   check_bitwise(host(DW, g.rt), dword, "embedding dword (pad row untouched)");
-  check_bitwise(host(DP, g.rt), dpos, "embedding dpos");
+  check_bitwise(host(DP, g.rt), dpos, "embedding dpos (pad position untouched)");
   check_close(host(DT, g.rt), dtype, 1e-6, 4 * kEpsF32, "embedding dtype");
 }
 

@@ -1,8 +1,8 @@
 // Training against PyTorch: a whole 10-step fp32 run (per-step losses, trained weights) and the
-// full gradient of the contrastive loss w.r.t. every parameter, for tiny-bert (exact fixtures)
-// and all-MiniLM-L6-v2 (sketched fixtures). Fixtures: tests/fixtures/train_run/, written by
-// tools/reference/make_train_run_fixture.py (its docstring describes the reference run and the
-// sketches; docs/training.md "Parity with PyTorch" has the measured numbers).
+// full gradient of the contrastive loss w.r.t. every parameter, for tiny-bert (exact fixtures),
+// all-MiniLM-L6-v2 and tiny-xlmr (sketched fixtures). Fixtures: tests/fixtures/train_run/,
+// written by tools/reference/make_train_run_fixture.py (its docstring describes the reference
+// run and the sketches; docs/training.md "Parity with PyTorch" has the measured numbers).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -50,6 +50,7 @@ struct RunSpec {
 };
 const RunSpec kTiny{"tiny-bert", 1e-3, 1e-5, true};
 const RunSpec kMiniLM{"minilm", 1e-4, 1e-5, false};
+const RunSpec kXlmr{"tiny-xlmr", 1e-3, 1e-5, false};  // sketched, as MiniLM (fixture size)
 
 fs::path run_dir() { return test::fixture_dir("train_run"); }
 fs::path data_file() { return run_dir() / "train.jsonl"; }
@@ -334,7 +335,7 @@ FirstBatch first_batch(const fs::path& dir) {
   opt.negative_selection = NegativeSelection::First;
   opt.query_prefix = "";
   opt.passage_prefix = "";
-  const int cap = static_cast<int>(std::min<int64_t>(kMaxLen, mi.config.max_position_embeddings));
+  const int cap = static_cast<int>(std::min<int64_t>(kMaxLen, mi.config.max_tokens()));
   opt.query_max_length = cap;
   opt.passage_max_length = cap;
   opt.global_batch_size = kG;
@@ -491,11 +492,13 @@ void check_grad_cache(const RunSpec& r) {
 TEST_CASE("10-step fp32 run follows PyTorch", "[train-parity]") {
   SECTION("tiny-bert") { check_run(kTiny); }
   SECTION("all-MiniLM-L6-v2") { check_run(kMiniLM); }
+  SECTION("tiny-xlmr") { check_run(kXlmr); }
 }
 
 TEST_CASE("contrastive loss gradient equals PyTorch autograd", "[train-parity]") {
   SECTION("tiny-bert") { check_gradient(kTiny); }
   SECTION("all-MiniLM-L6-v2") { check_gradient(kMiniLM); }
+  SECTION("tiny-xlmr") { check_gradient(kXlmr); }
 }
 
 TEST_CASE("GradCache with 4 chunks equals one batch", "[train-parity]") {

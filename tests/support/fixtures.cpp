@@ -42,9 +42,9 @@ std::optional<fs::path> model_dir(const std::string& model) {
   return fixture_dir(model);
 }
 
-std::vector<std::string> fixture_texts() {
-  std::ifstream in(source_dir() / "tests/data/texts.jsonl", std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open tests/data/texts.jsonl");
+std::vector<std::string> fixture_texts(const std::string& file) {
+  std::ifstream in(source_dir() / "tests/data" / file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open tests/data/" + file);
   std::vector<std::string> texts;
   simdjson::dom::parser parser;
   for (std::string line; std::getline(in, line);) {

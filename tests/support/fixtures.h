@@ -16,10 +16,17 @@ std::filesystem::path fixture_dir(const std::string& model);  // tests/fixtures/
 // The all-MiniLM-L6-v2 folder ($SBERT_MINILM_DIR or <source>/models/all-MiniLM-L6-v2), or
 // nothing when absent: tests needing it then WARN and skip.
 std::optional<std::filesystem::path> minilm_dir();
-// Model folder for a fixture name: "tiny-bert", "tiny-bert-cls" or "minilm".
+// Model folder for a fixture name: "tiny-bert", "tiny-bert-cls", "tiny-xlmr", "tiny-roberta" or
+// "minilm".
 std::optional<std::filesystem::path> model_dir(const std::string& model);
 
-std::vector<std::string> fixture_texts();  // tests/data/texts.jsonl, in id order
+// tests/data/<file>, in id order: texts.jsonl (the BERT fixtures) or multilingual.jsonl
+// (tiny-xlmr, tiny-roberta).
+std::vector<std::string> fixture_texts(const std::string& file = "texts.jsonl");
+// The fixture texts of a model's tokens/embeddings/hidden fixtures.
+inline std::string texts_file_of(const std::string& model) {
+  return model == "tiny-xlmr" || model == "tiny-roberta" ? "multilingual.jsonl" : "texts.jsonl";
+}
 
 // Sequences [offsets[i], offsets[i+1]) of a flat id list.
 std::vector<std::vector<int32_t>> split_ids(const std::vector<int32_t>& ids,

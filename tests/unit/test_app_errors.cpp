@@ -101,9 +101,9 @@ TEST_CASE("apps: bad models are refused with the file and the problem", "[apps][
     std::string cfg = read(m / "config.json");
     const size_t pos = cfg.find("\"model_type\": \"bert\"");
     REQUIRE(pos != std::string::npos);
-    cfg = cfg.substr(0, pos) + "\"model_type\": \"roberta\"" + cfg.substr(pos + 20);
+    cfg = cfg.substr(0, pos) + "\"model_type\": \"deberta-v2\"" + cfg.substr(pos + 20);
     put(m / "config.json", cfg);
-    expect_embed_failure(m, input, {"config.json", "model_type", "roberta"});
+    expect_embed_failure(m, input, {"config.json", "model_type", "deberta-v2"});
   }
 }
 

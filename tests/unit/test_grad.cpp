@@ -235,18 +235,20 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   const int64_t V = 6, P = 5, C = 4;
   const std::vector<int64_t> cu = {0, 3, 4, 8};
   const std::vector<int32_t> ids = {1, 4, 1, 0, 5, 4, 4, 2};  // repeats within and across
+  // RoBERTa-like positions (pad id 4 at position 1, the others from 2), repeated across sequences.
+  const std::vector<int32_t> pos_ids = {2, 1, 3, 2, 2, 1, 1, 3};
   const int64_t T = cu.back(), nseq = 3;
   auto word = randn(rng, V * C), pos = randn(rng, P * C), type = randn(rng, 2 * C);
   const auto R = randn(rng, T * C);
   auto loss = [&] {
     std::vector<double> out(T * C);
-    cpu::embedding_forward(out.data(), ids.data(), cu.data(), nseq, word.data(), pos.data(),
-                           type.data(), C);
+    cpu::embedding_forward(out.data(), ids.data(), pos_ids.data(), cu.data(), nseq, word.data(),
+                           pos.data(), type.data(), C);
     return dot(out, R);
   };
   std::vector<double> dword(V * C, 0.0), dpos(P * C, 0.0), dtype(2 * C, 0.0);
-  cpu::embedding_backward(dword.data(), dpos.data(), dtype.data(), R.data(), ids.data(), cu.data(),
-                          nseq, C, -1);
+  cpu::embedding_backward(dword.data(), dpos.data(), dtype.data(), R.data(), ids.data(),
+                          pos_ids.data(), cu.data(), nseq, C, -1, -1);
   const double e_w = rel_err(dword, numeric_grad(word, loss));
   const double e_p = rel_err(dpos, numeric_grad(pos, loss));
   const double e_t = rel_err(dtype, numeric_grad(type, loss));
@@ -258,12 +260,15 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   CHECK(e_t < kTol);
   for (int64_t j = 0; j < C; ++j) CHECK(dword[3 * C + j] == 0.0);  // id 3 is not in the batch
 
-  // With a padding id (nn.Embedding(padding_idx)): that row gets nothing, the rest is the same.
+  for (int64_t j = 0; j < C; ++j) CHECK(dpos[0 * C + j] == 0.0);  // position 0 is not used
+
+  // With a padding id (nn.Embedding(padding_idx)): that row gets nothing, the rest is the same;
+  // and the same for a padding position (RoBERTa's position table).
   std::vector<double> dword_pad(V * C, 0.0), dpos_pad(P * C, 0.0), dtype_pad(2 * C, 0.0);
   cpu::embedding_backward(dword_pad.data(), dpos_pad.data(), dtype_pad.data(), R.data(), ids.data(),
-                          cu.data(), nseq, C, 4);
+                          pos_ids.data(), cu.data(), nseq, C, 4, 1);
   for (int64_t i = 0; i < V * C; ++i) CHECK(dword_pad[i] == (i / C == 4 ? 0.0 : dword[i]));
-  CHECK(dpos_pad == dpos);
+  for (int64_t i = 0; i < P * C; ++i) CHECK(dpos_pad[i] == (i / C == 1 ? 0.0 : dpos[i]));
   CHECK(dtype_pad == dtype);
 }
 

@@ -310,9 +310,10 @@ TEST_CASE("config: unsupported architectures are rejected naming the field and v
     return load_model_config(dir.path);
   };
   REQUIRE_THROWS_WITH(
-      load_with(minilm_config().set("model_type", "\"roberta\"")),
-      "[config] " + file + ": model_type 'roberta' is not supported (supported: bert)");
-  for (const std::string t : {"xlm-roberta", "distilbert", "mpnet", "BERT", ""}) {
+      load_with(minilm_config().set("model_type", "\"deberta-v2\"")),
+      "[config] " + file +
+          ": model_type 'deberta-v2' is not supported (supported: bert, roberta, xlm-roberta)");
+  for (const std::string t : {"distilbert", "mpnet", "BERT", "XLM-RoBERTa", ""}) {
     INFO(t);
     REQUIRE_THROWS_WITH(load_with(minilm_config().set("model_type", "\"" + t + "\"")),
                         Contains(file) && Contains("model_type '" + t + "' is not supported"));

@@ -515,7 +515,8 @@ TEST_CASE("tokenizer errors name the missing file", "[tokenizer]") {
   TempDir dir;
   const std::string d = dir.path().string();
   CHECK(error_of([&] { Tokenizer::load(dir.path()); }) ==
-        "[tokenizer] " + d + ": neither tokenizer.json nor vocab.txt found");
+        "[tokenizer] " + d + ": none of tokenizer.json, vocab.txt, sentencepiece.bpe.model, "
+                      "vocab.json + merges.txt found");
   CHECK(error_of([&] { Tokenizer::load(dir / "nope"); }) ==
         "[tokenizer] " + (dir / "nope").string() + ": not a directory");
   CHECK(error_of([&] { Tokenizer::from_vocab_file(dir / "vocab.txt", {}); }) ==
@@ -546,8 +547,11 @@ TEST_CASE("tokenizer errors name the file and field of a bad tokenizer.json", "[
   CHECK(load_error(tokenizer_json("null", R"({"type": "Whitespace"})")) ==
         "[tokenizer] " + name +
             ": pre_tokenizer.type is 'Whitespace'; only BertPreTokenizer is supported");
+  CHECK(load_error(tokenizer_json("null", R"({"type": "BertPreTokenizer"})", "", "WordLevel")) ==
+        "[tokenizer] " + name +
+            ": model.type is 'WordLevel'; only WordPiece, Unigram and BPE are supported");
   CHECK(load_error(tokenizer_json("null", R"({"type": "BertPreTokenizer"})", "", "BPE")) ==
-        "[tokenizer] " + name + ": model.type is 'BPE'; only WordPiece is supported");
+        "[tokenizer] " + name + ": model.merges is missing");
   std::string no_vocab = tokenizer_json();
   no_vocab.replace(no_vocab.find("\"vocab\""), 7, "\"vocabulary\"");
   CHECK(load_error(no_vocab) == "[tokenizer] " + name + ": model.vocab is missing");

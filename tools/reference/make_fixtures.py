@@ -4,7 +4,8 @@
     HF_HUB_OFFLINE=1 /opt/refvenv/bin/python tools/reference/make_fixtures.py \\
         --minilm models/all-MiniLM-L6-v2 [--verify]
 
-For each model M in {minilm, tiny-bert, tiny-bert-cls} it writes tests/fixtures/M/:
+For each model M in {minilm, tiny-bert, tiny-bert-cls} (texts: tests/data/texts.jsonl) and
+{tiny-xlmr, tiny-roberta} (texts: tests/data/multilingual.jsonl) it writes tests/fixtures/M/:
   tokens.safetensors      ids/offsets (no truncation), ids_trunc/offsets_trunc (max_seq_length)
   embeddings.safetensors  SentenceTransformer(...).encode(texts, batch_size=32) fp32 [n, dim]
   hidden.safetensors      BertModel hidden_states for a subset of texts, each run alone
@@ -44,6 +45,14 @@ MINILM_HIDDEN = [0, 1, 75, 150, 200, 300, 302, 303, 304, 305, 307, 308, 309, 312
 TINY_HIDDEN = [i for i in range(333) if not 260 <= i < 300]
 # tiny-bert-cls: every edge case + a few real texts (40 texts).
 CLS_HIDDEN = [0, 1, 2, 75, 150, 200, 201] + list(range(300, 333))
+# tiny-xlmr / tiny-roberta (ids into multilingual.jsonl): English, Greek capitals, CJK, Arabic,
+# emoji, combining marks, a literal "<pad>" (position pad_token_id in transformers), the
+# special-token strings and "" (the long text cut at 128 tokens is in embeddings.safetensors
+# only: the fixtures stay near 1 MB).
+XLMR_HIDDEN = [0, 11, 12, 17, 22, 23, 28, 29, 32]
+ROBERTA_HIDDEN = [0, 3, 12, 22, 28, 29, 33]
+# Models whose fixture texts are tests/data/multilingual.jsonl.
+MULTILINGUAL = ("tiny-xlmr", "tiny-roberta")
 
 
 def sha256_file(path: Path) -> str:
@@ -63,16 +72,17 @@ def packed(seqs, dtype):
 
 def model_dirs(args):
     fx = Path(args.out)
-    return {"minilm": Path(args.minilm), "tiny-bert": fx / "tiny-bert", "tiny-bert-cls": fx / "tiny-bert-cls"}
+    return {"minilm": Path(args.minilm), "tiny-bert": fx / "tiny-bert", "tiny-bert-cls": fx / "tiny-bert-cls",
+            "tiny-xlmr": fx / "tiny-xlmr", "tiny-roberta": fx / "tiny-roberta"}
 
 
-def compute(name: str, folder: Path, texts, texts_sha: str):
+def compute(name: str, folder: Path, texts, texts_sha: str, texts_file: str):
     """Everything for one model: {file: (tensors, metadata)}."""
     weights_sha = sha256_file(folder / "model.safetensors")
     meta = {
         "model": name,
         "model_weights_sha256": weights_sha,
-        "texts": "tests/data/texts.jsonl",
+        "texts": texts_file,
         "texts_sha256": texts_sha,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -104,7 +114,7 @@ def compute(name: str, folder: Path, texts, texts_sha: str):
     files["tokens.safetensors"] = (
         {"ids": flat, "offsets": off, "ids_trunc": flat_t, "offsets_trunc": off_t},
         dict(meta, max_length=str(max_seq),
-             what="HF fast tokenizer input_ids with [CLS]/[SEP]; ids: truncation=False; "
+             what="HF fast tokenizer input_ids with [CLS]/[SEP] (<s>/</s>); ids: truncation=False; "
                   "ids_trunc: truncation=True, max_length=max_seq_length"))
 
     emb = st.encode(texts, batch_size=32, convert_to_numpy=True, show_progress_bar=False)
@@ -117,11 +127,12 @@ def compute(name: str, folder: Path, texts, texts_sha: str):
              what="SentenceTransformer(dir, device='cpu').encode(texts, batch_size=32, "
                   "convert_to_numpy=True), fp32"))
 
-    subset = {"minilm": MINILM_HIDDEN, "tiny-bert": TINY_HIDDEN,
-              "tiny-bert-cls": CLS_HIDDEN}[name]
+    subset = {"minilm": MINILM_HIDDEN, "tiny-bert": TINY_HIDDEN, "tiny-bert-cls": CLS_HIDDEN,
+              "tiny-xlmr": XLMR_HIDDEN, "tiny-roberta": ROBERTA_HIDDEN}[name]
     model = AutoModel.from_pretrained(str(folder), attn_implementation=ATTN,
                                       dtype=torch.float32).eval()
-    assert type(model).__name__ == "BertModel", type(model)
+    arch = {"tiny-xlmr": "XLMRobertaModel", "tiny-roberta": "RobertaModel"}.get(name, "BertModel")
+    assert type(model).__name__ == arch, type(model)
     layers = [[] for _ in range(model.config.num_hidden_layers + 1)]
     with torch.inference_mode():
         for i in subset:
@@ -137,7 +148,7 @@ def compute(name: str, folder: Path, texts, texts_sha: str):
         hid[f"hidden_states.{l}"] = np.ascontiguousarray(np.concatenate(hs, 0), dtype=np.float32)
     files["hidden.safetensors"] = (
         hid, dict(meta, max_length=str(max_seq), attn_implementation=ATTN,
-                  what="BertModel(output_hidden_states=True) on each text alone: ids_trunc, "
+                  what=f"{arch}(output_hidden_states=True) on each text alone: ids_trunc, "
                        "attention_mask ones, token_type_ids zeros; eval, fp32; "
                        "hidden_states.0 = embeddings output, .l = output of layer l"))
     return files
@@ -148,7 +159,7 @@ def main():
     ap.add_argument("--minilm", required=True, help="all-MiniLM-L6-v2 folder (scripts/fetch-model.sh)")
     ap.add_argument("--texts", default=str(REPO / "tests" / "data" / "texts.jsonl"))
     ap.add_argument("--out", default=str(REPO / "tests" / "fixtures"))
-    ap.add_argument("--models", default="minilm,tiny-bert,tiny-bert-cls")
+    ap.add_argument("--models", default="minilm,tiny-bert,tiny-bert-cls,tiny-xlmr,tiny-roberta")
     ap.add_argument("--verify", action="store_true", help="compare with the files instead of writing")
     args = ap.parse_args()
 
@@ -164,10 +175,18 @@ def main():
     assert len(records) == 333 and all(r["source"] == "edge" for r in records[300:])
     assert all(r["source"] == "scifact_doc" for r in records[250:300])
     texts_sha = sha256_file(texts_path)
+    ml_path = REPO / "tests" / "data" / "multilingual.jsonl"
+    ml_records = [json.loads(l) for l in open(ml_path, encoding="utf-8")]
+    assert [r["id"] for r in ml_records] == list(range(len(ml_records)))
+    ml_texts = [r["text"] for r in ml_records]
     dirs = model_dirs(args)
     bad = 0
     for name in args.models.split(","):
-        files = compute(name, dirs[name], texts, texts_sha)
+        if name in MULTILINGUAL:
+            files = compute(name, dirs[name], ml_texts, sha256_file(ml_path),
+                            "tests/data/multilingual.jsonl")
+        else:
+            files = compute(name, dirs[name], texts, texts_sha, "tests/data/texts.jsonl")
         out = Path(args.out) / name
         out.mkdir(parents=True, exist_ok=True)
         for fname, (tensors, meta) in files.items():

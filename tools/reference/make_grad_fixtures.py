@@ -11,16 +11,18 @@ For each model it runs sentence-transformers (Transformer -> Pooling -> Normaliz
 
 and writes every parameter's gradient to tests/fixtures/grad/<model>.safetensors, for
 <model> in tiny-bert (mean pooling + Normalize), tiny-bert-cls (CLS pooling, no Normalize),
-both from tests/fixtures/, and minilm (models/all-MiniLM-L6-v2, mean pooling + Normalize):
+tiny-xlmr (XLM-RoBERTa, mean pooling + Normalize; its own 8 multilingual texts, XLMR_TEXTS),
+from tests/fixtures/, and minilm (models/all-MiniLM-L6-v2, mean pooling + Normalize):
 
   ids (I32, T), cu_seqlens (I64, 9)     the packed batch ([CLS] ... [SEP], no padding)
   R (F32, 8 x H), embeddings (F32, 8 x H), loss (F64, 1)
   norm/<name> (F64, 1)                   ||grad|| (float64 sum of squares), every tensor
-  grad/<name> (F32, shape)               the full gradient: every tensor of the tiny models; MiniLM
-                                         every tensor except the big matrices below
+  grad/<name> (F32, shape)               the full gradient: every tensor of the tiny BERTs; MiniLM
+                                         and tiny-xlmr every tensor except the ones below
   rows/<name> (I64, U), grad_rows/<name> (F32, U x H)
-                                         MiniLM word and position embeddings: only the rows the
-                                         batch touches (every other row's gradient is exactly 0)
+                                         MiniLM and tiny-xlmr word and position embeddings: only
+                                         the rows the batch touches (every other row's gradient
+                                         is exactly 0)
   sketch/<name> (F64, K)                 MiniLM per-layer weight matrices: K = 128 Rademacher
                                          projections <s_k, grad>, s_k in {-1, +1}^numel (below)
   sample_idx/<name> (I64, M), sample/<name> (F32, M)
@@ -73,6 +75,22 @@ TEXTS = [
     "ok ok ok ok",
 ]
 
+# tiny-xlmr: a literal "<pad>" (the padding id: no gradient to its word row, and transformers
+# gives it position pad_token_id, whose row gets no gradient either), CJK, Arabic, emoji,
+# combining marks, and a longer paragraph.
+XLMR_TEXTS = [
+    "A man is eating food.",
+    "Hi",
+    "Москва — столица России, а Αθήνα είναι η πρωτεύουσα της Ελλάδας.",
+    "東京は日本の首都です。我喜欢喝茶。서울은 한국의 수도입니다.",
+    "a <pad> token inside, then more words after it",
+    "القاهرة هي عاصمة مصر 👍🏽 👨‍👩‍👧 Cafe\u0301 ＡＢＣ",
+    "Sentence embeddings map text to vectors so that similar meanings end up close together, "
+    "which makes semantic search, clustering and deduplication simple nearest-neighbour "
+    "problems over a vector index.",
+    "ok ok ok ok",
+]
+
 
 def splitmix64_mix(z: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -96,23 +114,24 @@ def sketch(g: np.ndarray) -> np.ndarray:
     return out
 
 
-def pack(model: SentenceTransformer):
+def pack(model: SentenceTransformer, texts):
     tok = model.tokenizer
-    seqs = [tok(t, truncation=True, max_length=model.max_seq_length)["input_ids"] for t in TEXTS]
+    seqs = [tok(t, truncation=True, max_length=model.max_seq_length)["input_ids"] for t in texts]
     cu = np.zeros(len(seqs) + 1, dtype=np.int64)
     cu[1:] = np.cumsum([len(s) for s in seqs])
     return seqs, np.concatenate([np.asarray(s, np.int32) for s in seqs]), cu
 
 
-def run(model_dir: Path):
+def run(model_dir: Path, texts):
     torch.manual_seed(0)
     model = SentenceTransformer(str(model_dir), device="cpu",
                                 model_kwargs={"attn_implementation": "eager"})
     model.eval()
     model.float()
-    seqs, ids, cu = pack(model)
+    seqs, ids, cu = pack(model, texts)
     B, L = len(seqs), max(len(s) for s in seqs)
-    input_ids = torch.zeros(B, L, dtype=torch.long)  # padded with [PAD] = 0 (masked out)
+    pad_id = model[0].auto_model.config.pad_token_id
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)  # padded with the pad id (masked out)
     mask = torch.zeros(B, L, dtype=torch.long)
     for b, s in enumerate(seqs):
         input_ids[b, : len(s)] = torch.tensor(s)
@@ -132,24 +151,35 @@ def run(model_dir: Path):
             assert name.startswith("pooler."), name
             continue
         grads[name] = p.grad.detach().numpy().copy()
-    pad_id = bert.config.pad_token_id
-    return ids, cu, R.numpy(), emb.detach().numpy(), float(loss.item()), grads, pad_id
+    # Each token's position row, as transformers computes it (BertEmbeddings: 0, 1, ...;
+    # RobertaEmbeddings: pad_id + 1, ... with a pad token at pad_id).
+    roberta = bert.config.model_type in ("roberta", "xlm-roberta")
+    pos = []
+    for s in seqs:
+        if roberta:
+            mask = np.asarray(s) != pad_id
+            pos.append(np.where(mask, np.cumsum(mask) + pad_id, pad_id))
+        else:
+            pos.append(np.arange(len(s)))
+    pos = np.concatenate(pos).astype(np.int64)
+    return ids, cu, R.numpy(), emb.detach().numpy(), float(loss.item()), grads, pad_id, pos, roberta
 
 
-def build(model_dir: Path, full: bool):
-    ids, cu, R, emb, loss, grads, pad_id = run(model_dir)
+def build(model_dir: Path, full: bool, texts=TEXTS, matrices_full: bool = False):
+    ids, cu, R, emb, loss, grads, pad_id, pos, roberta = run(model_dir, texts)
     out = {"ids": ids, "cu_seqlens": cu, "R": R, "embeddings": emb,
            "loss": np.array([loss], dtype=np.float64)}
     rng = np.random.default_rng(SAMPLE_SEED)
     for name, g in grads.items():
         out[f"norm/{name}"] = np.array([np.sqrt((g.astype(np.float64) ** 2).sum())])
-        if full or g.ndim == 1 or "token_type" in name:
+        is_table = "word_embeddings" in name or "position_embeddings" in name
+        if full or g.ndim == 1 or "token_type" in name or (matrices_full and not is_table):
             out[f"grad/{name}"] = g
-        elif "word_embeddings" in name or "position_embeddings" in name:
+        elif is_table:
             if "word" in name:  # the batch's ids; [PAD] (padding_idx) gets no gradient
                 rows = np.unique(ids[ids != pad_id]).astype(np.int64)
-            else:  # positions 0 .. longest sequence - 1
-                rows = np.arange(np.diff(cu).max(), dtype=np.int64)
+            else:  # the positions used (RoBERTa: its padding_idx row gets no gradient)
+                rows = np.unique(pos[pos != pad_id] if roberta else pos).astype(np.int64)
             rest = np.ones(g.shape[0], bool)
             rest[rows] = False
             assert not np.any(g[rest]), f"{name}: a row outside the batch has a gradient"
@@ -164,7 +194,7 @@ def build(model_dir: Path, full: bool):
     import sentence_transformers
     import transformers
     meta = {"what": "PyTorch autograd gradients of sum(sentence_embedding * R), eval, fp32",
-            "texts": " | ".join(TEXTS), "model_weights_sha256": sha,
+            "texts": " | ".join(texts), "model_weights_sha256": sha,
             "torch": torch.__version__, "transformers": transformers.__version__,
             "sentence_transformers": sentence_transformers.__version__,
             "numpy": np.__version__, "torch_threads": str(THREADS),
@@ -177,18 +207,25 @@ def main():
     ap.add_argument("--minilm", type=Path, default=REPO / "models/all-MiniLM-L6-v2")
     ap.add_argument("--out", type=Path, default=REPO / "tests/fixtures/grad")
     ap.add_argument("--verify", action="store_true")
+    ap.add_argument("--models", default="tiny-bert,tiny-bert-cls,minilm,tiny-xlmr")
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     args.out.mkdir(parents=True, exist_ok=True)
     bad = 0
     models = [("tiny-bert", REPO / "tests/fixtures/tiny-bert", True),
               ("tiny-bert-cls", REPO / "tests/fixtures/tiny-bert-cls", True),
-              ("minilm", args.minilm, False)]
+              ("minilm", args.minilm, False),
+              ("tiny-xlmr", REPO / "tests/fixtures/tiny-xlmr", False)]
     for label, model_dir, full in models:
+        if label not in args.models.split(","):
+            continue
         if not (model_dir / "model.safetensors").exists():
             print(f"{label}: {model_dir} has no model.safetensors, skipped", file=sys.stderr)
             continue
-        out, meta = build(model_dir, full)
+        if label == "tiny-xlmr":  # full matrices, the two tables by rows (fixture size)
+            out, meta = build(model_dir, False, XLMR_TEXTS, matrices_full=True)
+        else:
+            out, meta = build(model_dir, full)
         path = args.out / f"{label}.safetensors"
         if args.verify:
             old = load_file(str(path))

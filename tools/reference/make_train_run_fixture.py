@@ -13,10 +13,13 @@ Files:
                            weights and the full first-step gradients.
   minilm.safetensors       the run from all-MiniLM-L6-v2 (only when --minilm exists): per-step
                            values and gradient/weight-update SKETCHES instead of full tensors.
+  tiny-xlmr.safetensors    the run from tests/fixtures/tiny-xlmr (XLMRobertaModel: positions from
+                           pad_token_id + 1, one token type), sketches as MiniLM.
 
 The reference run (what libsbert's trainer does with shuffle=false, dedupe_in_batch=false,
 add_prefix=false, hard_negatives_to_train=2, dropout 0):
-  - transformers BertModel (eager attention, no pooler), float32, eval mode (no dropout);
+  - transformers BertModel / XLMRobertaModel (eager attention, no pooler), float32, eval mode
+    (no dropout);
   - each step takes the next G=8 records in FILE ORDER (40 records: 5 steps an epoch, epoch 2
     repeats the order); texts are tokenized with the folder's HF fast tokenizer, truncation at
     128 tokens (libsbert: min(model.encoder_seq_length=128, max_position_embeddings)), padded,
@@ -75,7 +78,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
-from transformers import AutoTokenizer, BertModel  # noqa: E402
+from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,6 +103,7 @@ SKETCH_VECTORS = 8
 RUNS = {
     "tiny-bert": dict(lr=1e-3, min_lr=1e-5),
     "minilm": dict(lr=1e-4, min_lr=1e-5),
+    "tiny-xlmr": dict(lr=1e-3, min_lr=1e-5),
 }
 
 
@@ -236,7 +240,7 @@ def closed_form_lr(step, lr, min_lr):
 def run(name: str, folder: Path, recs, full: bool):
     lr, min_lr = RUNS[name]["lr"], RUNS[name]["min_lr"]
     tok = AutoTokenizer.from_pretrained(str(folder))
-    model = BertModel.from_pretrained(str(folder), add_pooling_layer=False,
+    model = AutoModel.from_pretrained(str(folder), add_pooling_layer=False,
                                       attn_implementation="eager", dtype=torch.float32)
     model.eval()  # dropout off (libsbert: model.hidden_dropout=0 model.attention_dropout=0)
     named = dict(model.named_parameters())
@@ -324,6 +328,8 @@ def main():
     ap.add_argument("--verify", action="store_true",
                     help="recompute into a temporary folder and compare with --out (exit 1 on any "
                          "difference) instead of writing")
+    ap.add_argument("--models", default="tiny-bert,tiny-xlmr,minilm",
+                    help="which runs to (re)compute, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
@@ -336,11 +342,13 @@ def main():
     data_path = out_dir / "train.jsonl"
     write_records(recs, data_path)
     data_sha = sha256_file(data_path)
-    models = [("tiny-bert", REPO / "tests/fixtures/tiny-bert", True)]
+    models = [("tiny-bert", REPO / "tests/fixtures/tiny-bert", True),
+              ("tiny-xlmr", REPO / "tests/fixtures/tiny-xlmr", False)]
     if (Path(args.minilm) / "model.safetensors").exists():
         models.append(("minilm", Path(args.minilm), False))
     else:
         print(f"{args.minilm} not found: skipping the MiniLM run")
+    models = [m for m in models if m[0] in args.models.split(",")]
     for name, folder, full in models:
         tensors, meta = run(name, folder, recs, full)
         meta["data_sha256"] = data_sha

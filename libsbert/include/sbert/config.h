@@ -1,4 +1,5 @@
-// ModelConfig: the shape and behaviour of a BERT-family encoder plus its sentence-embedding head.
+// ModelConfig: the shape and behaviour of a BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa)
+// plus its sentence-embedding head.
 // Read from a Hugging Face config.json (and a sentence-transformers folder when there is one)
 // by sbert::load_model_config(); plain data, copyable.
 #pragma once
@@ -17,7 +18,7 @@ SBERT_API const char* to_string(Pooling p);
 
 struct ModelConfig {
   // Encoder (Hugging Face config.json names in comments).
-  std::string model_type = "bert";    // model_type
+  std::string model_type = "bert";    // model_type: bert, roberta or xlm-roberta
   int vocab_size = 30522;             // vocab_size
   int hidden_size = 768;              // hidden_size
   int num_layers = 12;                // num_hidden_layers
@@ -38,6 +39,12 @@ struct ModelConfig {
   int max_seq_length = 512;  // sentence_bert_config.json max_seq_length
 
   int head_dim() const { return hidden_size / num_heads; }
+  // RoBERTa and XLM-RoBERTa number positions from pad_token_id + 1 (transformers'
+  // create_position_ids_from_input_ids; a pad token takes position pad_token_id), BERT from 0.
+  bool roberta_positions() const { return model_type == "roberta" || model_type == "xlm-roberta"; }
+  int first_position() const { return roberta_positions() ? pad_token_id + 1 : 0; }
+  // The longest sequence the position table holds: 512 for BERT's 512 and XLM-R's 514.
+  int max_tokens() const { return max_position_embeddings - first_position(); }
 };
 
 // Reads dir/config.json and, when present, the sentence-transformers files beside it.

@@ -137,12 +137,12 @@ Embeddings truncate_embeddings(Embeddings e, int truncate_dim, bool normalize, c
 Embeddings Model::embed(const std::vector<std::string>& texts, const EmbedOptions& options) const {
   check_truncate_dim(options.truncate_dim, *this);  // before the work
   // A length the position embeddings cannot hold would be cut silently: refuse it instead.
-  SBERT_CHECK(options.max_seq_length <= config().max_position_embeddings, "[embed] max_seq_length ",
-              options.max_seq_length, " is over the model's maximum of ",
-              config().max_position_embeddings, " tokens (max_position_embeddings in ",
-              (impl_->dir / "config.json").string(), ")");
+  SBERT_CHECK(options.max_seq_length <= config().max_tokens(), "[embed] max_seq_length ",
+              options.max_seq_length, " is over the model's maximum of ", config().max_tokens(),
+              " tokens (max_position_embeddings in ", (impl_->dir / "config.json").string(),
+              config().first_position() ? " less the first position)" : ")");
   int max_len = options.max_seq_length > 0 ? options.max_seq_length : config().max_seq_length;
-  max_len = std::min(max_len, config().max_position_embeddings);
+  max_len = std::min(max_len, config().max_tokens());
   std::vector<std::vector<int32_t>> ids;
   if (options.prefix.empty()) {
     ids = impl_->tokenizer.encode_batch(texts, max_len, options.threads);

@@ -29,7 +29,7 @@ struct SBERT_LOCAL Model::Impl {
   ParamLayout layout;
   std::vector<float> weights;  // (layout.total) the one parameter block
   BertView view;               // pointers into weights
-  std::string weight_prefix;   // "" or "bert.": how the source checkpoint names tensors
+  std::string weight_prefix;   // "", "bert." or "roberta.": how the source checkpoint names tensors
   std::vector<ExtraTensor> extras;
   // config_sentence_transformers.json's prompts and default_prompt_name ("" for null); written
   // back by every save and checkpoint (io/model_writer), so the trainer sets them to its prefixes.

@@ -7,9 +7,12 @@
 //   Delta_i = sum_j P_ij dP_ij = rowsum(dO o O)_i,  dS = P o (dP - Delta),
 //   dQ = scale dS K,  dK = scale dS^T Q
 // The products are single-threaded OpenBLAS calls inside the task loop (cpu/gemm.h): OpenBLAS
-// picks AVX2 / FMA kernels at run time, which a portable build of Eigen cannot. The (len, len)
-// work matrices live per thread and are reused across tasks.
+// picks AVX2 / FMA kernels at run time, which a portable build of Eigen cannot. The work
+// matrices live per thread and are reused across tasks. The forward takes the query rows in
+// blocks of kQueryRows, so its memory is (kQueryRows, len) per thread, linear in the sequence
+// length (a 4,096-token sequence: 4 MB a thread, not 64 MB); the backward's are (len, len).
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -27,17 +30,21 @@ using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
 template <class T>
 using MatView = Eigen::Map<RowMat<T>>;  // (len, len) view of a per-thread buffer
 
-// The dropout factors (0 or 1 / (1 - p)) of the (len, len) probabilities of head h of the
-// sequence starting at token `start`; row i belongs to query token start + i.
+constexpr int64_t kQueryRows = 256;  // query rows per block of the forward
+
+// The dropout factors (0 or 1 / (1 - p)) of rows row0 .. row0 + rows - 1 of the (len, len)
+// probabilities of head h of the sequence starting at token `start`; row i belongs to query
+// token start + i.
 template <class T>
-void dropout_rows(T* F, const DropoutSpec& spec, int64_t h, int64_t start, int64_t len,
-                  int64_t T_tokens) {
-  for (int64_t i = 0; i < len; ++i) {
+void dropout_rows(T* F, const DropoutSpec& spec, int64_t h, int64_t start, int64_t row0,
+                  int64_t rows, int64_t len, int64_t T_tokens) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = row0 + r;
     const uint64_t first = (static_cast<uint64_t>(h) * static_cast<uint64_t>(T_tokens) +
                             static_cast<uint64_t>(start + i)) *
                                static_cast<uint64_t>(T_tokens) +
                            static_cast<uint64_t>(start);
-    dropout_factors(F + i * len, spec, first, len);
+    dropout_factors(F + r * len, spec, first, len);
   }
 }
 
@@ -109,27 +116,34 @@ void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, 
       const T* K = Q + H;
       const T* V = Q + 2 * H;
       T* O = out + start * H + h * D;  // (len, D), row stride H
-      resize(sbuf, len * len);
-      resize(inv, len);
-      MatView<T> P(sbuf.data(), len, len);
-      gemm(false, true, len, len, D, scale, Q, ld, K, ld, T(0), P.data(), len);  // scores
-      for (int64_t i = 0; i < len; ++i) {
-        T m;
-        const T sum = exp_row_any(P.data() + i * len, len, &m);
-        inv[static_cast<size_t>(i)] = T(1) / sum;
-        if (lse) lse[h * Ttok + start + i] = m + std::log(sum);
-      }
-      if (dropout.active()) {
-        resize(fbuf, len * len);
-        dropout_rows(fbuf.data(), dropout, h, start, len, Ttok);
-        P.array() *= MatView<T>(fbuf.data(), len, len).array();
-      }
-      // O = softmax(S) V, normalized after the product (as flash attention does): the (len, D)
-      // output is scaled instead of the (len, len) probabilities.
-      gemm(false, false, len, D, len, T(1), P.data(), len, V, ld, T(0), O, H);
-      for (int64_t i = 0; i < len; ++i) {
-        const T f = inv[static_cast<size_t>(i)];
-        for (int64_t j = 0; j < D; ++j) O[i * H + j] *= f;
+      const int64_t block = std::min(len, kQueryRows);
+      resize(sbuf, block * len);
+      resize(inv, block);
+      // Query rows [i0, i0 + rows): every key at once, so each row's softmax is exact.
+      for (int64_t i0 = 0; i0 < len; i0 += block) {
+        const int64_t rows = std::min(block, len - i0);
+        MatView<T> P(sbuf.data(), rows, len);
+        gemm(false, true, rows, len, D, scale, Q + i0 * ld, ld, K, ld, T(0), P.data(),
+             len);  // scores
+        for (int64_t i = 0; i < rows; ++i) {
+          T m;
+          const T sum = exp_row_any(P.data() + i * len, len, &m);
+          inv[static_cast<size_t>(i)] = T(1) / sum;
+          if (lse) lse[h * Ttok + start + i0 + i] = m + std::log(sum);
+        }
+        if (dropout.active()) {
+          resize(fbuf, block * len);
+          dropout_rows(fbuf.data(), dropout, h, start, i0, rows, len, Ttok);
+          P.array() *= MatView<T>(fbuf.data(), rows, len).array();
+        }
+        // O = softmax(S) V, normalized after the product (as flash attention does): the
+        // (rows, D) output is scaled instead of the (rows, len) probabilities.
+        T* Ob = O + i0 * H;
+        gemm(false, false, rows, D, len, T(1), P.data(), len, V, ld, T(0), Ob, H);
+        for (int64_t i = 0; i < rows; ++i) {
+          const T f = inv[static_cast<size_t>(i)];
+          for (int64_t j = 0; j < D; ++j) Ob[i * H + j] *= f;
+        }
       }
     }
   }
@@ -169,7 +183,7 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
       if (dropout.active()) {
         resize(fbuf, len * len);
         MatView<T> F(fbuf.data(), len, len);
-        dropout_rows(F.data(), dropout, h, start, len, Ttok);
+        dropout_rows(F.data(), dropout, h, start, 0, len, len, Ttok);
         dP.array() *= F.array();
         F.array() *= P.array();  // Pd = P o F
         gemm(true, false, len, D, len, T(1), F.data(), len, dO, H, T(0), dV, ld);

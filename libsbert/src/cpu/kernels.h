@@ -83,16 +83,20 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
                         const DropoutSpec& dropout = {});
 
 // ---- embedding.cpp: word + position + token type ---------------------------------------------
-// out (T, C); ids (T); positions restart at 0 for every sequence; token type 0.
+// out (T, C); ids (T); pos_ids (T): each token's row of pos (nn/encoder.h position_ids);
+// token type 0.
 template <class T>
-void embedding_forward(T* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
-                       const T* word, const T* pos, const T* type, int64_t C);
-// dword (V, C), dpos (P, C), dtype (2, C) accumulated, deterministically (no atomics).
-// Tokens equal to pad_id add nothing to dword (nn.Embedding(padding_idx=pad_token_id) in
-// Hugging Face BertEmbeddings: that row never receives a gradient); pad_id < 0: none skipped.
+void embedding_forward(T* out, const int32_t* ids, const int32_t* pos_ids,
+                       const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,
+                       const T* type, int64_t C);
+// dword (V, C), dpos (P, C), dtype (types, C) accumulated, deterministically (no atomics).
+// Tokens equal to pad_id add nothing to dword, and tokens at position pos_pad nothing to dpos
+// (nn.Embedding(padding_idx=pad_token_id) in Hugging Face: that row never receives a gradient;
+// RoBERTa's position table has one too); pad_id / pos_pad < 0: none skipped.
 template <class T>
 void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
-                        const int64_t* cu_seqlens, int64_t nseq, int64_t C, int32_t pad_id);
+                        const int32_t* pos_ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
+                        int32_t pad_id, int32_t pos_pad);
 
 // ---- pooling.cpp ---------------------------------------------------------------------------
 // out (nseq, C): mean over each sequence's tokens ([CLS] and [SEP] included) or its first token.

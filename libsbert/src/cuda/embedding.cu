@@ -1,6 +1,6 @@
-// BERT input embeddings, the twin of cpu/embedding.cpp. Backward without atomics: every
-// gradient element is owned by one thread, which adds its tokens in token order, so dword and
-// dpos get the CPU's bits; dtype is a double column sum (common.cuh).
+// Input embeddings (word + position id + type 0), the twin of cpu/embedding.cpp. Backward
+// without atomics: every gradient element is owned by one thread, which adds its tokens in
+// token order, so dword and dpos get the CPU's bits; dtype is a double column sum (common.cuh).
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 
@@ -10,62 +10,38 @@ namespace {
 
 constexpr int kTokenSplit = 8;  // blocks per sequence of the forward (grid y)
 constexpr int kThreads = 256;
-constexpr int kWordParts = 64;  // dword: id partitions (id % kWordParts), one warp each
+constexpr int kRowParts = 64;   // dword / dpos: row partitions (row % kRowParts), one warp each
 constexpr int kPartWarps = 8;   // warps per block of the backward kernels
-constexpr int kPosBlocks = 16;  // dpos: grid y
 
-__global__ void embedding_forward_kernel(float* out, const int32_t* ids, const int64_t* cu_seqlens,
-                                         const float* word, const float* pos, const float* type,
-                                         int64_t C) {
+__global__ void embedding_forward_kernel(float* out, const int32_t* ids, const int32_t* pos_ids,
+                                         const int64_t* cu_seqlens, const float* word,
+                                         const float* pos, const float* type, int64_t C) {
   const int64_t s = blockIdx.x;
   const int64_t start = cu_seqlens[s], end = cu_seqlens[s + 1];
   for (int64_t t = start + blockIdx.y; t < end; t += gridDim.y) {
     const float* w = word + static_cast<int64_t>(ids[t]) * C;
-    const float* p = pos + (t - start) * C;
+    const float* p = pos + static_cast<int64_t>(pos_ids[t]) * C;
     float* o = out + t * C;
     // Same association as PyTorch: (word + type) + position.
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) o[j] = (w[j] + type[j]) + p[j];
   }
 }
 
-// Block (32 columns, kPartWarps partitions). Thread (j, part) owns the columns j of every
-// dword row whose id % kWordParts == part, and walks all T tokens in order. The id test is
-// uniform across a warp (same token), so warps do not diverge.
-__global__ void embedding_dword_kernel(float* dword, const float* dout, const int32_t* ids,
-                                       const int64_t* cu_seqlens, int64_t nseq, int64_t C,
-                                       int32_t pad_id) {
+// dtable[rows[t]] += dout[t] for every token t with rows[t] != skip (dword: rows = ids;
+// dpos: rows = position ids). Block (32 columns, kPartWarps partitions). Thread (j, part) owns
+// the columns j of every row r with r % kRowParts == part, and walks all T tokens in order
+// (= the CPU's order). The row test is uniform across a warp (same token): no divergence.
+__global__ void embedding_rows_kernel(float* dtable, const float* dout, const int32_t* rows,
+                                      const int64_t* cu_seqlens, int64_t nseq, int64_t C,
+                                      int32_t skip) {
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarp + threadIdx.x;
   const uint32_t part = blockIdx.y * kPartWarps + threadIdx.y;
   if (j >= C) return;
   const int64_t T = cu_seqlens[nseq];
   for (int64_t t = 0; t < T; ++t) {
-    const int32_t id = ids[t];
-    if (id == pad_id || static_cast<uint32_t>(id) % kWordParts != part) continue;
-    dword[static_cast<int64_t>(id) * C + j] += dout[t * C + j];
-  }
-}
-
-// Thread (j, position p) owns dpos[p][j] and adds the token at position p of every sequence,
-// in sequence order (= token order, as the CPU).
-__global__ void embedding_dpos_kernel(float* dpos, const float* dout, const int64_t* cu_seqlens,
-                                      int64_t nseq, int64_t C) {
-  SIMT_SHARED(max_len, int64_t);
-  if (threadIdx.x == 0 && threadIdx.y == 0) {
-    int64_t m = 0;
-    for (int64_t s = 0; s < nseq; ++s) m = max(m, cu_seqlens[s + 1] - cu_seqlens[s]);
-    max_len = m;
-  }
-  __syncthreads();
-  const int64_t j = static_cast<int64_t>(blockIdx.x) * kWarp + threadIdx.x;
-  if (j >= C) return;
-  for (int64_t p = static_cast<int64_t>(blockIdx.y) * kPartWarps + threadIdx.y; p < max_len;
-       p += static_cast<int64_t>(gridDim.y) * kPartWarps) {
-    float acc = dpos[p * C + j];
-    for (int64_t s = 0; s < nseq; ++s) {
-      const int64_t start = cu_seqlens[s];
-      if (cu_seqlens[s + 1] - start > p) acc += dout[(start + p) * C + j];
-    }
-    dpos[p * C + j] = acc;
+    const int32_t r = rows[t];
+    if (r == skip || static_cast<uint32_t>(r) % kRowParts != part) continue;
+    dtable[static_cast<int64_t>(r) * C + j] += dout[t * C + j];
   }
 }
 
@@ -79,26 +55,28 @@ struct TokenColumn {
 
 }  // namespace
 
-void embedding_forward(float* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
-                       const float* word, const float* pos, const float* type, int64_t C,
-                       Runtime& rt) {
+void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
+                       const int64_t* cu_seqlens, int64_t nseq, const float* word, const float* pos,
+                       const float* type, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const dim3 grid(grid_for(nseq, 1, "embedding_forward"), kTokenSplit);
-  simt::launch<embedding_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, ids, cu_seqlens, word, pos, type, C);
+  simt::launch<embedding_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, ids, pos_ids,
+                                         cu_seqlens, word, pos, type, C);
   SBERT_LAUNCH_CHECK("embedding_forward");
 }
 
 void embedding_backward(float* dword, float* dpos, float* dtype, const float* dout,
-                        const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
-                        int32_t pad_id, Runtime& rt) {
+                        const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
+                        int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "embedding_backward";
   const dim3 block(kWarp, kPartWarps);
-  const dim3 word_grid(grid_for(C, kWarp, op), kWordParts / kPartWarps);
-  simt::launch<embedding_dword_kernel>({word_grid, block, 0, stream_of(rt)}, dword, dout, ids, cu_seqlens, nseq, C, pad_id);
+  const dim3 grid(grid_for(C, kWarp, op), kRowParts / kPartWarps);
+  simt::launch<embedding_rows_kernel>({grid, block, 0, stream_of(rt)}, dword, dout, ids,
+                                      cu_seqlens, nseq, C, pad_id);
   SBERT_LAUNCH_CHECK(op);
-  const dim3 pos_grid(grid_for(C, kWarp, op), kPosBlocks);
-  simt::launch<embedding_dpos_kernel>({pos_grid, block, 0, stream_of(rt)}, dpos, dout, cu_seqlens, nseq, C);
+  simt::launch<embedding_rows_kernel>({grid, block, 0, stream_of(rt)}, dpos, dout, pos_ids,
+                                      cu_seqlens, nseq, C, pos_pad);
   SBERT_LAUNCH_CHECK(op);
   // dtype[0] += sum over the T tokens (T read on the device: cu_seqlens[nseq]).
   launch_column_sums<1>(ColumnOut<1>{{dtype}}, TokenColumn{dout, C}, 0, cu_seqlens + nseq, C,

@@ -56,12 +56,12 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         int64_t head_dim, const DropoutSpec& dropout, Runtime& rt);
 
 // ---- embedding.cu -------------------------------------------------------------------------
-void embedding_forward(float* out, const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq,
-                       const float* word, const float* pos, const float* type, int64_t C,
-                       Runtime& rt);
+void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
+                       const int64_t* cu_seqlens, int64_t nseq, const float* word, const float* pos,
+                       const float* type, int64_t C, Runtime& rt);
 void embedding_backward(float* dword, float* dpos, float* dtype, const float* dout,
-                        const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
-                        int32_t pad_id, Runtime& rt);
+                        const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
+                        int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad, Runtime& rt);
 
 // ---- pooling.cu ---------------------------------------------------------------------------
 void mean_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, int64_t nseq,

@@ -63,12 +63,12 @@ void attention_backward(float*, const float*, const float*, const float*, const 
                         const int64_t*, int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_backward");
 }
-void embedding_forward(float*, const int32_t*, const int64_t*, int64_t, const float*, const float*,
-                       const float*, int64_t, Runtime&) {
+void embedding_forward(float*, const int32_t*, const int32_t*, const int64_t*, int64_t,
+                       const float*, const float*, const float*, int64_t, Runtime&) {
   no_cuda("embedding_forward");
 }
-void embedding_backward(float*, float*, float*, const float*, const int32_t*, const int64_t*,
-                        int64_t, int64_t, int32_t, Runtime&) {
+void embedding_backward(float*, float*, float*, const float*, const int32_t*, const int32_t*,
+                        const int64_t*, int64_t, int64_t, int32_t, int32_t, Runtime&) {
   no_cuda("embedding_backward");
 }
 void mean_pool_forward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {

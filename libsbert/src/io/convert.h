@@ -44,7 +44,7 @@ struct CheckpointInfo {
   std::string source;                          // the folder converted from
   std::string weights_file = "model.safetensors";
   std::string weights_sha256;  // of the whole weights file, lowercase hex
-  std::string weight_prefix;   // "" or "bert."
+  std::string weight_prefix;   // "", "bert." or "roberta."
 };
 
 std::string to_json(const CheckpointInfo& info);

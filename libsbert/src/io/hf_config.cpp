@@ -209,8 +209,9 @@ void read_hf_config(const std::filesystem::path& file, ModelConfig& c) {
 
   auto model_type = j.get_string(o, "model_type");
   SBERT_CHECK(model_type.has_value(), w, "missing required field 'model_type'");
-  SBERT_CHECK(*model_type == "bert", w, "model_type '", *model_type,
-              "' is not supported (supported: bert)");
+  SBERT_CHECK(*model_type == "bert" || *model_type == "roberta" || *model_type == "xlm-roberta", w,
+              "model_type '", *model_type,
+              "' is not supported (supported: bert, roberta, xlm-roberta)");
   c.model_type = *model_type;
 
   c.vocab_size = j.required_int(o, "vocab_size");
@@ -223,15 +224,21 @@ void read_hf_config(const std::filesystem::path& file, ModelConfig& c) {
   SBERT_CHECK(c.hidden_size % c.num_heads == 0, w, "hidden_size ", c.hidden_size,
               " is not divisible by num_attention_heads ", c.num_heads);
 
-  // pad_token_id: null (some configs) keeps the default 0.
+  // pad_token_id: null (some configs) keeps transformers' default, 0 for BERT and 1 for the
+  // RoBERTa family (RobertaConfig, XLMRobertaConfig).
   if (auto e = JsonFile::find(o, "pad_token_id"); e && !e->is_null()) {
     const int64_t pad = *j.get_int(o, "pad_token_id");
     SBERT_CHECK(pad >= 0 && pad < c.vocab_size, w, "field 'pad_token_id' is ", pad,
                 ", expected 0 <= pad_token_id < vocab_size ", c.vocab_size);
     c.pad_token_id = static_cast<int>(pad);
   } else {
-    c.pad_token_id = 0;
+    c.pad_token_id = c.roberta_positions() ? 1 : 0;
   }
+  // RoBERTa's positions start at pad_token_id + 1: the table must hold at least one more.
+  SBERT_CHECK(c.max_tokens() >= 1, w, "field 'max_position_embeddings' is ",
+              c.max_position_embeddings, " but ", c.model_type,
+              " positions start at pad_token_id + 1 = ", c.first_position(),
+              ", leaving no position for a token");
 
   if (auto eps = j.get_number(o, "layer_norm_eps")) {
     SBERT_CHECK(std::isfinite(*eps) && *eps > 0 && *eps < 1, w, "field 'layer_norm_eps' is ", *eps,
@@ -371,8 +378,10 @@ Pooling read_pooling(const std::filesystem::path& file, const ModelConfig& c) {
 }
 
 // max_seq_length: sentence_bert_config.json "max_seq_length", else tokenizer_config.json
-// "model_max_length" capped at max_position_embeddings (where sentence-transformers >= 5 keeps
-// it), else min(512, max_position_embeddings).
+// "model_max_length" capped at the positions the model holds (where sentence-transformers >= 5
+// keeps it), else min(512, positions). The positions are max_tokens(): max_position_embeddings
+// for BERT, max_position_embeddings - pad_token_id - 1 for the RoBERTa family (512 of XLM-R's
+// 514: sentence-transformers caps at 514, and transformers then fails on a 513-token input).
 int read_max_seq_length(const std::filesystem::path& dir, const ModelConfig& c) {
   const auto sb = dir / "sentence_bert_config.json";
   if (std::filesystem::exists(sb)) {
@@ -380,8 +389,12 @@ int read_max_seq_length(const std::filesystem::path& dir, const ModelConfig& c) 
     const auto o = j.root_object();
     if (auto e = JsonFile::find(o, "max_seq_length"); e && !e->is_null()) {
       const int64_t v = *j.get_int(o, "max_seq_length");
-      SBERT_CHECK(v > 0 && v <= c.max_position_embeddings, j.where(), "field 'max_seq_length' is ",
-                  v, ", expected 1..max_position_embeddings (", c.max_position_embeddings, ")");
+      SBERT_CHECK(v > 0 && v <= c.max_tokens(), j.where(), "field 'max_seq_length' is ", v,
+                  c.first_position() == 0
+                      ? cat(", expected 1..max_position_embeddings (", c.max_tokens(), ")")
+                      : cat(", expected 1..", c.max_tokens(), " (max_position_embeddings ",
+                            c.max_position_embeddings, " less the first position ",
+                            c.first_position(), ")"));
       return static_cast<int>(v);
     }
   }
@@ -392,10 +405,10 @@ int read_max_seq_length(const std::filesystem::path& dir, const ModelConfig& c) 
     if (auto e = JsonFile::find(o, "model_max_length"); e && !e->is_null()) {
       const double v = *j.get_number(o, "model_max_length");
       SBERT_CHECK(v >= 1, j.where(), "field 'model_max_length' is ", v, ", expected >= 1");
-      return v >= c.max_position_embeddings ? c.max_position_embeddings : static_cast<int>(v);
+      return v >= c.max_tokens() ? c.max_tokens() : static_cast<int>(v);
     }
   }
-  return std::min(512, c.max_position_embeddings);
+  return std::min(512, c.max_tokens());
 }
 
 }  // namespace

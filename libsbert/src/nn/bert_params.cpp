@@ -95,6 +95,11 @@ template BertViewT<double> bind_bert<double>(const ModelConfig&, const ParamLayo
 
 namespace {
 
+// How checkpoints name the encoder's tensors: bare (a sentence-transformers folder saves the
+// base model), or inside a task model (BertForMaskedLM "bert.", XLMRobertaForMaskedLM and
+// RobertaForMaskedLM "roberta.").
+constexpr const char* kWeightPrefixes[] = {"", "bert.", "roberta."};
+
 // The name under which a parameter is stored in this file, or "" if absent.
 std::string stored_name(const SafetensorsFile& file, const std::string& name) {
   auto legacy = [](std::string n) {  // old TF-converted checkpoints: LayerNorm.gamma / .beta
@@ -109,9 +114,10 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
     }
     return n;
   };
-  for (const std::string& candidate :
-       {name, "bert." + name, legacy(name), "bert." + legacy(name)}) {
-    if (file.contains(candidate)) return candidate;
+  for (const char* prefix : kWeightPrefixes) {
+    for (const std::string& candidate : {prefix + name, prefix + legacy(name)}) {
+      if (file.contains(candidate)) return candidate;
+    }
   }
   return "";
 }
@@ -126,7 +132,9 @@ LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& lay
     const std::string stored = stored_name(file, s.name);
     SBERT_CHECK(!stored.empty(), "[load] ", file.path().string(), ": tensor '", s.name,
                 "' is missing");
-    if (stored.rfind("bert.", 0) == 0) report.prefix = "bert.";
+    for (const char* prefix : kWeightPrefixes) {
+      if (*prefix && stored.rfind(prefix, 0) == 0) report.prefix = prefix;
+    }
     file.read_f32_into(stored, base + s.offset, s.shape);
     used.insert(stored);
   }

@@ -67,11 +67,11 @@ using BertView = BertViewT<float>;
 template <class T>
 BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* base);
 
-// Fills the block from a Hugging Face checkpoint. Accepts names with or without a "bert."
-// prefix and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and tensor for a
-// missing tensor or a wrong shape.
+// Fills the block from a Hugging Face checkpoint. Accepts names with no prefix, a "bert." or a
+// "roberta." prefix, and the old LayerNorm "gamma"/"beta" spelling. Throws naming the file and
+// tensor for a missing tensor or a wrong shape.
 // Returns the names of the file's tensors that the layout did not consume (pooler, buffers) and
-// the prefix found ("" or "bert.").
+// the prefix found ("", "bert." or "roberta.").
 struct LoadReport {
   std::string prefix;
   std::vector<std::string> unused;

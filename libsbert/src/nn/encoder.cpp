@@ -18,6 +18,28 @@ PackedBatch pack_sequences(const std::vector<std::vector<int32_t>>& seqs, int64_
   return b;
 }
 
+void position_ids(const ModelConfig& cfg, const PackedBatch& batch, std::vector<int32_t>& pos) {
+  pos.resize(batch.ids.size());
+  const bool roberta = cfg.roberta_positions();
+  const int32_t pad = cfg.pad_token_id;
+  for (int64_t s = 0; s < batch.nseq(); ++s) {
+    const int64_t start = batch.cu_seqlens[s], end = batch.cu_seqlens[s + 1];
+    int64_t next = cfg.first_position();  // the position of the next (non-pad) token
+    for (int64_t t = start; t < end; ++t) {
+      if (roberta && batch.ids[static_cast<size_t>(t)] == pad) {
+        pos[static_cast<size_t>(t)] = pad;
+        continue;
+      }
+      SBERT_CHECK(next < cfg.max_position_embeddings, "[encoder] sequence ", s, " has ",
+                  end - start, " tokens but the model has ", cfg.max_tokens(), " positions",
+                  roberta ? cat(" (max_position_embeddings ", cfg.max_position_embeddings,
+                                " from pad_token_id + 1 = ", cfg.first_position(), ")")
+                          : std::string());
+      pos[static_cast<size_t>(t)] = static_cast<int32_t>(next++);
+    }
+  }
+}
+
 namespace {
 template <class T>
 void size_to(std::vector<T>& v, int64_t n) {
@@ -31,10 +53,8 @@ void check_batch(const ModelConfig& cfg, const PackedBatch& batch) {
               "[encoder] cu_seqlens ends at ", batch.tokens(), " but the batch has ",
               batch.ids.size(), " token ids");
   for (int64_t s = 0; s < batch.nseq(); ++s) {
-    const int64_t len = batch.cu_seqlens[s + 1] - batch.cu_seqlens[s];
-    SBERT_CHECK(len >= 0, "[encoder] cu_seqlens decreases at sequence ", s);
-    SBERT_CHECK(len <= cfg.max_position_embeddings, "[encoder] sequence ", s, " has ", len,
-                " tokens but the model has ", cfg.max_position_embeddings, " positions");
+    SBERT_CHECK(batch.cu_seqlens[s + 1] >= batch.cu_seqlens[s],
+                "[encoder] cu_seqlens decreases at sequence ", s);
   }
   for (int32_t id : batch.ids) {
     SBERT_CHECK(id >= 0 && id < cfg.vocab_size, "[encoder] token id ", id,
@@ -65,6 +85,7 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer) {
   check_batch(cfg, batch);
+  position_ids(cfg, batch, cache.pos_ids);
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
   const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
   const int64_t* cu = batch.cu_seqlens.data();
@@ -78,8 +99,8 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
   size_to(cache.scratch, T_ * H);
   cache.layers.resize(cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1);
 
-  ops::embedding_forward(ctx, cache.emb_sum.data(), batch.ids.data(), cu, nseq, w.word_emb,
-                         w.pos_emb, w.type_emb, H);
+  ops::embedding_forward(ctx, cache.emb_sum.data(), batch.ids.data(), cache.pos_ids.data(), cu,
+                         nseq, w.word_emb, w.pos_emb, w.type_emb, H);
   ops::layernorm_forward(ctx, cache.emb_out.data(), nullptr, cache.emb_mean.data(),
                          cache.emb_rstd.data(), cache.emb_sum.data(), nullptr, w.emb_ln_w,
                          w.emb_ln_b, T_, H, eps);
@@ -140,6 +161,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   SBERT_CHECK(static_cast<int64_t>(cache.emb_sum.size()) == T_ * H,
               "[encoder_backward] the cache holds ", cache.emb_sum.size() / static_cast<size_t>(H),
               " tokens but the batch has ", T_);
+  SBERT_CHECK(cache.pos_ids.size() == batch.ids.size(), "[encoder_backward] the cache holds ",
+              cache.pos_ids.size(), " position ids for ", batch.ids.size(), " tokens");
   SBERT_CHECK(cache.dropout == dropout, "[encoder_backward] dropout state (seed ", dropout.seed,
               ", step ", dropout.step, ", training ", dropout.training,
               ") differs from the forward's (seed ", cache.dropout.seed, ", step ",
@@ -194,14 +217,17 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     if (on_grads_done) on_grads_done(l);
   }
 
-  // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos + type[0]
+  // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos[pos_id] + type[0]
   ops::dropout_backward(ctx, g.dres2.data(), dA, dB, T_ * H,
                         dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
   ops::layernorm_backward(ctx, g.dproj.data(), grad.emb_ln_w, grad.emb_ln_b, g.dres2.data(),
                           nullptr, cache.emb_sum.data(), w.emb_ln_w, cache.emb_mean.data(),
                           cache.emb_rstd.data(), T_, H);
+  // Both HF tables skip the pad row: word_embeddings(padding_idx = pad_token_id), and RoBERTa's
+  // position_embeddings(padding_idx = pad_token_id) too (BERT's has none).
   ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
-                          batch.ids.data(), cu, nseq, H, cfg.pad_token_id);
+                          batch.ids.data(), cache.pos_ids.data(), cu, nseq, H, cfg.pad_token_id,
+                          cfg.roberta_positions() ? cfg.pad_token_id : -1);
   if (on_grads_done) on_grads_done(-1);
 }
 

@@ -1,4 +1,6 @@
 // BertEncoder on a packed token stream: embeddings -> N post-LN layers -> (T, H) hidden states.
+// The same encoder runs RoBERTa and XLM-RoBERTa: they differ from BERT only in where positions
+// start (position_ids below), in one token type and in their LayerNorm eps (ModelConfig).
 // forward() fills an explicit EncoderCache; backward() reads it. Buffers are resized, not
 // reallocated, across batches: after the largest batch, a step allocates nothing.
 //
@@ -33,6 +35,13 @@ struct PackedBatch {
 PackedBatch pack_sequences(const std::vector<std::vector<int32_t>>& seqs, int64_t begin,
                            int64_t end);
 
+// pos (T): each token's row of the position table. BERT: 0, 1, ... in every sequence.
+// RoBERTa / XLM-RoBERTa: transformers' create_position_ids_from_input_ids, pad_token_id + the
+// number of non-pad tokens up to and including this one, and pad_token_id for a pad token (a
+// literal "<pad>" in the text: it neither advances the count nor gets its own position).
+// Throws when a sequence needs a position beyond the table.
+void position_ids(const ModelConfig& cfg, const PackedBatch& batch, std::vector<int32_t>& pos);
+
 // What one layer saves for backward. Shapes for T tokens, hidden H, intermediate I.
 template <class T>
 struct LayerCacheT {
@@ -65,6 +74,7 @@ template <class T>
 struct EncoderCacheT {
   bool keep_all = false;              // true: one LayerCache per layer (training); false: reuse one
   DropoutState dropout;               // the state of the forward that filled the cache
+  std::vector<int32_t> pos_ids;       // (T) position_ids() of the batch
   std::vector<T> emb_sum;             // (T, H) word + position + type, before LayerNorm
   std::vector<T> emb_mean, emb_rstd;  // (T)
   std::vector<T> emb_out;             // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0

@@ -89,16 +89,18 @@ void attention_backward(const Context& ctx, float* dqkv, const float* dout, cons
                  dropout);
 }
 
-void embedding_forward(const Context& ctx, float* out, const int32_t* ids,
+void embedding_forward(const Context& ctx, float* out, const int32_t* ids, const int32_t* pos_ids,
                        const int64_t* cu_seqlens, int64_t nseq, const float* word, const float* pos,
                        const float* type, int64_t C) {
-  SBERT_DISPATCH(embedding_forward, out, ids, cu_seqlens, nseq, word, pos, type, C);
+  SBERT_DISPATCH(embedding_forward, out, ids, pos_ids, cu_seqlens, nseq, word, pos, type, C);
 }
 
 void embedding_backward(const Context& ctx, float* dword, float* dpos, float* dtype,
-                        const float* dout, const int32_t* ids, const int64_t* cu_seqlens,
-                        int64_t nseq, int64_t C, int32_t pad_id) {
-  SBERT_DISPATCH(embedding_backward, dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id);
+                        const float* dout, const int32_t* ids, const int32_t* pos_ids,
+                        const int64_t* cu_seqlens, int64_t nseq, int64_t C, int32_t pad_id,
+                        int32_t pos_pad) {
+  SBERT_DISPATCH(embedding_backward, dword, dpos, dtype, dout, ids, pos_ids, cu_seqlens, nseq, C,
+                 pad_id, pos_pad);
 }
 
 void mean_pool_forward(const Context& ctx, float* out, const float* inp, const int64_t* cu_seqlens,
@@ -180,14 +182,15 @@ SBERT_CPU_ONLY(attention_backward,
                 int64_t heads, int64_t head_dim, const DropoutSpec& dropout),
                (dqkv, dout, qkv, out, lse, cu_seqlens, nseq, heads, head_dim, dropout))
 SBERT_CPU_ONLY(embedding_forward,
-               (const Context& ctx, double* out, const int32_t* ids, const int64_t* cu_seqlens,
-                int64_t nseq, const double* word, const double* pos, const double* type, int64_t C),
-               (out, ids, cu_seqlens, nseq, word, pos, type, C))
+               (const Context& ctx, double* out, const int32_t* ids, const int32_t* pos_ids,
+                const int64_t* cu_seqlens, int64_t nseq, const double* word, const double* pos,
+                const double* type, int64_t C),
+               (out, ids, pos_ids, cu_seqlens, nseq, word, pos, type, C))
 SBERT_CPU_ONLY(embedding_backward,
                (const Context& ctx, double* dword, double* dpos, double* dtype, const double* dout,
-                const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
-                int32_t pad_id),
-               (dword, dpos, dtype, dout, ids, cu_seqlens, nseq, C, pad_id))
+                const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
+                int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad),
+               (dword, dpos, dtype, dout, ids, pos_ids, cu_seqlens, nseq, C, pad_id, pos_pad))
 SBERT_CPU_ONLY(mean_pool_forward,
                (const Context& ctx, double* out, const double* inp, const int64_t* cu_seqlens,
                 int64_t nseq, int64_t C),

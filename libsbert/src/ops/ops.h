@@ -36,12 +36,12 @@ namespace sbert::ops {
   void attention_backward(const Context& ctx, T* dqkv, const T* dout, const T* qkv, const T* out,  \
                           const T* lse, const int64_t* cu_seqlens, int64_t nseq, int64_t heads,    \
                           int64_t head_dim, const DropoutSpec& dropout = {});                      \
-  void embedding_forward(const Context& ctx, T* out, const int32_t* ids,                           \
+  void embedding_forward(const Context& ctx, T* out, const int32_t* ids, const int32_t* pos_ids,   \
                          const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,     \
                          const T* type, int64_t C);                                                \
   void embedding_backward(const Context& ctx, T* dword, T* dpos, T* dtype, const T* dout,          \
-                          const int32_t* ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,  \
-                          int32_t pad_id);                                                         \
+                          const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,   \
+                          int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad);               \
   void mean_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,      \
                          int64_t nseq, int64_t C);                                                 \
   void mean_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,   \

@@ -76,6 +76,9 @@ POOL = (
     + list("\u0890\u08e2\u110cd\U00013430\u061d\u166d\u2e43\u2e5d\u07fd\u0898\u1734\u1ac0\U00011938")
     + ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "[SEP", "##", "##s", "un", "##aff"]
     + ["hello", "world", "the", "tokenization", "unbelievable", "café", "naïve", "Straße"]
+    + ["<s>", "</s>", "<mask>", "<pad>", "<unk>", "\u2581", "\u2581\u2581", "'s", "'ll", "'RE", "  ", "   "]
+    + ["\uff1cmask\uff1e", " <mask>", "<MASK>", "\uff1cs\uff1e"]
+    + list("\u0e33\u0e4d\u0e32\u1100\u1161\u11a8\u0915\u094d\u0937\u200d\U0001f3fb\ufe0f\u20e3")
 )
 
 
@@ -105,6 +108,15 @@ def codepoint_texts():
 
 
 def compare_ids(args, model_json, texts, label):
+    if args.auto:  # what sentence-transformers runs: transformers' AutoTokenizer on the folder
+        from transformers import AutoTokenizer
+        ref = AutoTokenizer.from_pretrained(args.model)
+        if args.max_length:
+            expected = ref(texts, truncation=True, max_length=args.max_length)["input_ids"]
+        else:
+            expected = ref(texts)["input_ids"]
+        got = run_dump(args.bin, args.model, texts, "ids", args.max_length)
+        return report(texts, expected, got, label)
     ref = Tokenizer.from_file(model_json)
     ref.no_padding()
     if args.max_length:
@@ -112,7 +124,12 @@ def compare_ids(args, model_json, texts, label):
     else:
         ref.no_truncation()
     expected = [e.ids for e in ref.encode_batch(texts)]
-    got = run_dump(args.bin, args.model, texts, "ids", args.max_length)
+    # Without --auto the reference reads tokenizer.json alone: so does libsbert.
+    got = run_dump(args.bin, model_json, texts, "ids", args.max_length)
+    return report(texts, expected, got, label)
+
+
+def report(texts, expected, got, label):
     assert len(got) == len(expected), (len(got), len(expected))
     bad = [i for i in range(len(texts)) if got[i] != expected[i]]
     print("%s: %d texts, %d mismatches" % (label, len(texts), len(bad)))
@@ -160,6 +177,9 @@ def main():
     ap.add_argument("--codepoints", action="store_true")
     ap.add_argument("--normalize", action="store_true")
     ap.add_argument("--max-length", type=int, default=0)
+    ap.add_argument("--auto", action="store_true",
+                    help="reference: transformers' AutoTokenizer on --model (the folder, as "
+                         "sentence-transformers loads it) instead of tokenizers' tokenizer.json")
     args = ap.parse_args()
     model_json = os.path.join(args.model, "tokenizer.json")
     bad = 0

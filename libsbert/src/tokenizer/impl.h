@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
 #include "sbert/tokenizer.h"
+#include "tokenizer/pipeline.h"
 #include "tokenizer/vocab.h"
 
 namespace sbert {
@@ -82,6 +85,11 @@ struct SBERT_LOCAL Tokenizer::Impl {
   int32_t sep_id = -1;
   int32_t pad_id = 0;
   std::string source;  // the file it was loaded from, for messages
+  // Unigram / byte-level BPE (null for WordPiece, which keeps its own fast path below).
+  std::shared_ptr<const tok::Pipeline> pipeline;
+  // The tokenizer files as read (name, bytes), written back unchanged by save() for a pipeline
+  // tokenizer, so that transformers loads exactly what it loaded before.
+  std::vector<std::pair<std::string, std::string>> files;
 
   // Builds id_to_token, the added-token tables and the special ids; throws naming `source`.
   void finish();

@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "tokenizer/impl.h"
 #include "tokenizer/json_util.h"
+#include "tokenizer/load_pipeline.h"
 #include "tokenizer/unicode_tables.h"
 #include "tokenizer/utf8.h"
 
@@ -61,8 +62,11 @@ struct ConfigFiles {
   std::optional<bool> do_lower_case, tokenize_chinese_chars;
   std::optional<int> strip_accents;  // -1 for null
   std::optional<int> model_max_length;
-  std::optional<std::string> unk, sep, pad, cls, mask;
+  std::optional<std::string> unk, sep, pad, cls, mask, bos, eos;
   std::vector<AddedToken> added_tokens_decoder;
+  std::string tokenizer_class;
+  std::optional<bool> add_prefix_space;
+  std::optional<AddedToken> mask_added;  // mask_token given as an AddedToken object
 };
 
 ConfigFiles read_config_files(const fs::path& dir) {
@@ -91,6 +95,16 @@ ConfigFiles read_config_files(const fs::path& dir) {
     c.pad = special_token(r, root, "pad_token");
     c.cls = special_token(r, root, "cls_token");
     c.mask = special_token(r, root, "mask_token");
+    if (auto e = JsonReader::member(root, "mask_token"); e && e->is_object()) {
+      c.mask_added = parse_added_token(r, r.object(*e, "mask_token"), "mask_token");
+      c.mask_added->special = true;
+    }
+    c.bos = special_token(r, root, "bos_token");
+    c.eos = special_token(r, root, "eos_token");
+    if (auto e = JsonReader::member(root, "tokenizer_class"); e && !e->is_null())
+      c.tokenizer_class = std::string(r.string(*e, "tokenizer_class"));
+    if (auto e = JsonReader::member(root, "add_prefix_space"); e && !e->is_null())
+      c.add_prefix_space = r.boolean(*e, "add_prefix_space");
     if (auto e = JsonReader::member(root, "added_tokens_decoder"); e && !e->is_null()) {
       for (auto [key, value] : r.object(*e, "added_tokens_decoder")) {
         const std::string field = join_field("added_tokens_decoder", key);
@@ -104,6 +118,16 @@ ConfigFiles read_config_files(const fs::path& dir) {
       }
     }
   }
+  // No tokenizer_class: AutoTokenizer takes the class of config.json's model_type.
+  const fs::path model_config = dir / "config.json";
+  if (c.tokenizer_class.empty() && fs::is_regular_file(model_config, ec)) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string storage;
+    const JsonReader r(model_config.string());
+    const object root = r.object(parse_json_file(model_config, parser, storage), "the document");
+    if (auto e = JsonReader::member(root, "model_type"); e && e->is_string())
+      c.tokenizer_class = tokenizer_class_of_model_type(r.string(*e, "model_type"));
+  }
   const fs::path map = dir / "special_tokens_map.json";
   if (fs::is_regular_file(map, ec)) {
     simdjson::dom::parser parser;
@@ -115,6 +139,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
     if (auto v = special_token(r, root, "pad_token")) c.pad = v;
     if (auto v = special_token(r, root, "cls_token")) c.cls = v;
     if (auto v = special_token(r, root, "mask_token")) c.mask = v;
+    if (auto v = special_token(r, root, "bos_token")) c.bos = v;
+    if (auto v = special_token(r, root, "eos_token")) c.eos = v;
   }
   return c;
 }
@@ -180,10 +206,27 @@ void read_post_processor(const JsonReader& r, element e, Tokenizer::Impl& impl) 
     r.error("post_processor",
             "is null; a BERT tokenizer needs TemplateProcessing or "
             "BertProcessing to add [CLS] and [SEP]");
-  const object p = r.object(e, "post_processor");
-  const std::string_view type =
+  object p = r.object(e, "post_processor");
+  std::string_view type =
       r.string(r.required(p, "type", "post_processor.type"), "post_processor.type");
-  if (type == "BertProcessing") {
+  if (type == "Sequence") {
+    // [ByteLevel (offsets only), then the processor that adds the special tokens]
+    bool found = false;
+    for (element item : r.array(r.required(p, "processors", "post_processor.processors"),
+                                "post_processor.processors")) {
+      const object q = r.object(item, "post_processor.processors[]");
+      const std::string_view t =
+          r.string(r.required(q, "type", "post_processor.processors[].type"),
+                   "post_processor.processors[].type");
+      if (t == "ByteLevel") continue;
+      if (found) r.error("post_processor.processors", "holds more than one template");
+      found = true;
+      p = q;
+      type = t;
+    }
+    if (!found) r.error("post_processor.processors", "has no TemplateProcessing");
+  }
+  if (type == "BertProcessing" || type == "RobertaProcessing") {
     for (const char* key : {"cls", "sep"}) {
       const std::string field = cat("post_processor.", key);
       const auto pair = r.array(r.required(p, key, field), field);
@@ -202,7 +245,8 @@ void read_post_processor(const JsonReader& r, element e, Tokenizer::Impl& impl) 
   }
   if (type != "TemplateProcessing")
     r.error("post_processor.type",
-            cat("is '", type, "'; only TemplateProcessing and BertProcessing are supported"));
+            cat("is '", type,
+                "'; only TemplateProcessing, BertProcessing and RobertaProcessing are supported"));
   const auto single =
       r.array(r.required(p, "single", "post_processor.single"), "post_processor.single");
   // Must be exactly: SpecialToken, Sequence A, SpecialToken.
@@ -231,8 +275,12 @@ void read_model(const JsonReader& r, element e, Tokenizer::Impl& impl) {
   const object m = r.object(e, "model");
   if (auto t = JsonReader::member(m, "type")) {
     const std::string_view type = r.string(*t, "model.type");
+    if (type == "Unigram" || type == "BPE") {
+      read_pipeline_model(r, m, impl);
+      return;
+    }
     if (type != "WordPiece")
-      r.error("model.type", cat("is '", type, "'; only WordPiece is supported"));
+      r.error("model.type", cat("is '", type, "'; only WordPiece, Unigram and BPE are supported"));
   } else if (!JsonReader::member(m, "continuing_subword_prefix")) {
     r.error("model.type", "is missing");
   }
@@ -316,7 +364,7 @@ void read_vocab_txt(const fs::path& file, Tokenizer::Impl& impl) {
 void Tokenizer::Impl::finish() {
   const TokenizerOptions& o = options;
   unk_id = model_vocab.find(o.unk_token);
-  SBERT_CHECK(unk_id >= 0, "[tokenizer] ", source, ": unk_token '", o.unk_token,
+  SBERT_CHECK(unk_id >= 0 || pipeline, "[tokenizer] ", source, ": unk_token '", o.unk_token,
               "' is not in the vocabulary");
   // Added tokens: the model's id when the content is in the vocabulary (as tokenizers does),
   // otherwise the id given in the file, beyond the model vocabulary.
@@ -386,13 +434,33 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
   read_model(r, r.required(root, "model", "model"), *impl);
   auto norm = JsonReader::member(root, "normalizer");
   if (!norm) r.error("normalizer", "is missing");
-  read_normalizer(r, *norm, impl->options);
-  read_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"));
+  if (impl->pipeline) {
+    auto p = std::make_shared<Pipeline>(*impl->pipeline);
+    read_pipeline_normalizer(r, *norm, *p);
+    read_pipeline_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"), *p);
+    impl->pipeline = std::move(p);
+    impl->options.clean_text = impl->options.handle_chinese_chars = false;
+    impl->options.lowercase = false;
+    impl->options.strip_accents = 0;
+    impl->options.continuing_subword_prefix.clear();
+    impl->files.emplace_back("tokenizer.json", read_text_file(file));
+  } else {
+    read_normalizer(r, *norm, impl->options);
+    read_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"));
+  }
   read_post_processor(r, r.required(root, "post_processor", "post_processor"), *impl);
   if (auto pad = JsonReader::member(root, "padding"); pad && !pad->is_null()) {
     const object p = r.object(*pad, "padding");
     if (auto t = JsonReader::member(p, "pad_token"))
       impl->options.pad_token = std::string(r.string(*t, "padding.pad_token"));
+  }
+  if (impl->pipeline) {
+    // XLM-R / RoBERTa spell their specials <pad>, <mask>: defaults when the files name none.
+    TokenizerOptions& o = impl->options;
+    if (o.pad_token == TokenizerOptions().pad_token && impl->model_vocab.find("<pad>") >= 0)
+      o.pad_token = "<pad>";
+    if (o.mask_token == TokenizerOptions().mask_token && impl->model_vocab.find("<mask>") >= 0)
+      o.mask_token = "<mask>";
   }
   if (auto added = JsonReader::member(root, "added_tokens"); added && !added->is_null()) {
     size_t i = 0;
@@ -447,9 +515,78 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   SBERT_CHECK(fs::is_directory(dir, ec), "[tokenizer] ", dir.string(), ": not a directory");
   const ConfigFiles c = read_config_files(dir);
   const fs::path json = dir / "tokenizer.json";
+  ClassConfig cc;
+  cc.tokenizer_class = c.tokenizer_class;
+  cc.add_prefix_space = c.add_prefix_space;
+  if (c.bos) cc.bos = *c.bos;
+  if (c.eos) cc.eos = *c.eos;
+  if (c.cls) cc.cls = *c.cls;
+  if (c.sep) cc.sep = *c.sep;
+  if (c.pad) cc.pad = *c.pad;
+  if (c.unk) cc.unk = *c.unk;
+  if (c.mask) cc.mask = *c.mask;
+  cc.mask_added = c.mask_added;
+  // The files save() writes back for a Unigram / BPE tokenizer.
+  auto keep_files = [&](Impl& impl) {
+    for (const char* name : {"tokenizer_config.json", "special_tokens_map.json",
+                             "sentencepiece.bpe.model", "vocab.json", "merges.txt"}) {
+      const fs::path f = dir / name;
+      const bool have = std::any_of(impl.files.begin(), impl.files.end(),
+                                    [&](const auto& x) { return x.first == name; });
+      if (!have && fs::is_regular_file(f, ec)) impl.files.emplace_back(name, read_text_file(f));
+    }
+  };
+  const fs::path spm = dir / "sentencepiece.bpe.model";
+  const fs::path vocab_json = dir / "vocab.json", merges = dir / "merges.txt";
+  const bool bpe_files = fs::is_regular_file(vocab_json, ec) && fs::is_regular_file(merges, ec);
+  if (!fs::is_regular_file(json, ec) && (fs::is_regular_file(spm, ec) || bpe_files)) {
+    auto impl = std::make_shared<Impl>();
+    impl->options.clean_text = impl->options.handle_chinese_chars = false;
+    impl->options.lowercase = false;
+    impl->options.strip_accents = 0;
+    impl->options.continuing_subword_prefix.clear();
+    if (fs::is_regular_file(spm, ec)) {
+      impl->source = spm.string();
+      load_spm_model(spm, cc, *impl);
+    } else {
+      impl->source = vocab_json.string();
+      load_vocab_merges(vocab_json, merges, cc, *impl);
+    }
+    if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+    keep_files(*impl);
+    impl->finish();
+    return Tokenizer(std::move(impl));
+  }
   if (fs::is_regular_file(json, ec)) {
     Tokenizer t = from_tokenizer_json(json);
     auto impl = std::make_shared<Impl>(*t.impl_);
+    if (impl->pipeline) {
+      if (apply_transformers_class(*impl, cc)) {
+        SBERT_CHECK(impl->cls_id >= 0 && impl->sep_id >= 0, "[tokenizer] ", dir.string(),
+                    ": the template tokens '", impl->options.cls_token, "' and '",
+                    impl->options.sep_token, "' are not in the vocabulary");
+      }
+      keep_files(*impl);
+      if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+      if (c.mask) impl->options.mask_token = *c.mask;
+      if (c.pad) impl->options.pad_token = *c.pad;
+      // transformers adds tokenizer_config.json's added_tokens_decoder over tokenizer.json's
+      // added tokens: its flags (normalized, lstrip, ...) are the ones that count.
+      for (const AddedToken& a : c.added_tokens_decoder) {
+        auto same = std::find_if(impl->added_tokens.begin(), impl->added_tokens.end(),
+                                 [&](const AddedToken& b) { return b.content == a.content; });
+        if (same != impl->added_tokens.end()) {
+          *same = AddedToken{same->id, a.content,    a.single_word, a.lstrip,
+                             a.rstrip, a.normalized, a.special};
+        } else {
+          impl->added_tokens.push_back(a);
+        }
+      }
+      impl->added_vocab = VocabMap();
+      impl->source = (dir / "tokenizer_config.json").string();
+      impl->finish();
+      return Tokenizer(std::move(impl));
+    }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
     if (c.mask) impl->options.mask_token = *c.mask;
     if (c.pad && impl->options.pad_token == TokenizerOptions().pad_token) {
@@ -461,7 +598,8 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   }
   const fs::path vocab = dir / "vocab.txt";
   SBERT_CHECK(fs::is_regular_file(vocab, ec), "[tokenizer] ", dir.string(),
-              ": neither tokenizer.json nor vocab.txt found");
+              ": none of tokenizer.json, vocab.txt, sentencepiece.bpe.model, "
+              "vocab.json + merges.txt found");
   TokenizerOptions o;
   if (c.do_lower_case) o.lowercase = *c.do_lower_case;
   if (c.tokenize_chinese_chars) o.handle_chinese_chars = *c.tokenize_chinese_chars;

@@ -192,6 +192,33 @@ void Tokenizer::save(const fs::path& dir, int model_max_length) const {
               ": cannot create the directory (", ec.message(), ")");
   const Impl& impl = *impl_;
   const int max_len = model_max_length > 0 ? model_max_length : impl.options.model_max_length;
+  if (impl.pipeline) {
+    // Unigram / BPE: the files it was read from, unchanged, so that transformers rebuilds the
+    // same tokenizer (its XLMRobertaTokenizer / RobertaTokenizer classes read more than
+    // tokenizer.json). A tokenizer.json read alone gets a tokenizer_config.json that keeps
+    // transformers on the file as it is.
+    bool has_config = false;
+    for (const auto& [name, bytes] : impl.files) has_config |= name == "tokenizer_config.json";
+    std::string config;
+    if (!has_config) {
+      const TokenizerOptions& o = impl.options;
+      config = "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n";
+      if (max_len > 0) config += cat("  \"model_max_length\": ", max_len, ",\n");
+      for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"cls_token", &o.cls_token},
+                                       {"sep_token", &o.sep_token}, {"pad_token", &o.pad_token},
+                                       {"unk_token", &o.unk_token}, {"mask_token", &o.mask_token}}) {
+        if (value->empty()) continue;
+        config += cat("  \"", key, "\": ");
+        append_json_string(config, *value);
+        config += ",\n";
+      }
+      config.resize(config.size() - 2);
+      config += "\n}\n";
+    }
+    for (const auto& [name, bytes] : impl.files) write_file_atomically(dir / name, bytes);
+    if (!has_config) write_file_atomically(dir / "tokenizer_config.json", config);
+    return;
+  }
   // Build everything first, so that a token vocab.txt cannot hold fails before any write.
   const std::string vocab = vocab_txt(impl);
   const std::string json = tokenizer_json(impl);

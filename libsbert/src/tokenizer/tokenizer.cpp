@@ -137,6 +137,10 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Split>& out) co
 using namespace tok;
 
 void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out, Scratch& sc) const {
+  if (pipeline) {
+    pipeline->normalize(text, out);
+    return;
+  }
   out.clear();
   const TokenizerOptions& o = options;
   const bool clean = o.clean_text;
@@ -347,6 +351,10 @@ void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>&
       ids.push_back(sp.id);
       continue;
     }
+    if (pipeline && normalized_matcher.empty()) {
+      pipeline->encode(text.substr(sp.begin, sp.end - sp.begin), sp.begin == 0, ids);
+      continue;
+    }
     normalize_into(text.substr(sp.begin, sp.end - sp.begin), sc.normalized, sc);
     if (normalized_matcher.empty()) {
       pretokenize_and_wordpiece(sc.normalized, ids, limit, sc);
@@ -359,6 +367,10 @@ void Tokenizer::Impl::encode_pieces(std::string_view text, std::vector<int32_t>&
       if (ids.size() >= limit) return;
       if (s2.id >= 0) {
         ids.push_back(s2.id);
+      } else if (pipeline) {
+        pipeline->encode_normalized(
+            std::string_view(sc.normalized).substr(s2.begin, s2.end - s2.begin),
+            sp.begin == 0 && s2.begin == 0, ids);
       } else {
         pretokenize_and_wordpiece(
             std::string_view(sc.normalized).substr(s2.begin, s2.end - s2.begin), ids, limit, sc);

@@ -364,7 +364,7 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
     val_sts_ = std::make_unique<eval::StsData>(eval::read_sts(d.validation_sts.path));
   }
   const ModelConfig& mc = model_->config();
-  const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
+  const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_tokens());
   auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
   batch_opt_.hard_negatives_to_train = static_cast<int>(d.hard_negatives_to_train);
   const LossType base =
