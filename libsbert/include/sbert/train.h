@@ -30,7 +30,9 @@ namespace sbert {
 
 enum class Accelerator { CPU, GPU, Auto };  // trainer.accelerator: cpu | gpu (= cuda) | auto
 enum class Precision { FP32, BF16Mixed };   // trainer.precision: 32 | bf16-mixed
-enum class LossType { NeMo, MNRL };         // model.loss: exclusive hard negatives | shared
+// model.loss: exclusive hard negatives | shared | and sentence-transformers' CoSENTLoss,
+// AnglELoss, GISTEmbedLoss, MarginMSELoss, MatryoshkaLoss (docs/training.md)
+enum class LossType { NeMo, MNRL, CoSENT, AnglE, GIST, MarginMSE, Matryoshka };
 enum class Schedule { CosineAnnealing, WarmupAnnealing, WarmupPolicy };  // ...sched.name
 enum class NegativeSelection { First, Random };  // model.data.negative_selection
 enum class MonitorMode { Min, Max };             // ...checkpoint_callback_params.mode
@@ -122,6 +124,19 @@ struct SBERT_API TrainOptions {
     uint64_t seed = 1234;
     double hidden_dropout = -1;     // -1: the model's config.json value
     double attention_dropout = -1;  // -1: the model's config.json value
+    // The objectives' own keys, named after sentence-transformers' parameters (docs/training.md).
+    LossType matryoshka_loss = LossType::MNRL;   // model.loss = matryoshka: the loss it wraps
+    std::vector<int64_t> matryoshka_dims;        // e.g. [384, 256, 128, 64]
+    std::vector<double> matryoshka_weights;      // empty: 1 for every dim
+    int64_t matryoshka_n_dims_per_step = -1;     // -1: every dim at every step
+    double cosent_scale = 20.0;
+    double angle_scale = 20.0;
+    std::string gist_guide_model;                // model folder of the guide (gist)
+    double gist_temperature = 0.01;
+    std::string gist_margin_strategy = "absolute";  // or "relative"
+    double gist_margin = 0.0;
+    bool gist_contrast_anchors = true;
+    bool gist_contrast_positives = true;
 
     struct Data {
       std::vector<std::string> data_train;       // NeMo JSON/JSONL, CSV or TSV files (or TrainData)

@@ -65,9 +65,12 @@ struct EnumNames<Precision> {
 };
 template <>
 struct EnumNames<LossType> {
-  static constexpr std::pair<const char*, LossType> v[] = {{"nemo", LossType::NeMo},
-                                                           {"mnrl", LossType::MNRL}};
-  static constexpr const char* want = "nemo or mnrl";
+  static constexpr std::pair<const char*, LossType> v[] = {
+      {"nemo", LossType::NeMo},         {"mnrl", LossType::MNRL},
+      {"cosent", LossType::CoSENT},     {"angle", LossType::AnglE},
+      {"gist", LossType::GIST},         {"marginmse", LossType::MarginMSE},
+      {"matryoshka", LossType::Matryoshka}};
+  static constexpr const char* want = "nemo, mnrl, cosent, angle, gist, marginmse or matryoshka";
 };
 template <>
 struct EnumNames<Schedule> {
@@ -112,10 +115,17 @@ struct EnumNames<DatasetSampler> {
       {"proportional", DatasetSampler::Proportional}, {"round_robin", DatasetSampler::RoundRobin}};
   static constexpr const char* want = "proportional or round_robin";
 };
+// Lists of numbers (model.matryoshka_dims, model.matryoshka_weights).
+template <class T>
+struct is_number_list : std::false_type {};
+template <class E>
+struct is_number_list<std::vector<E>> : std::bool_constant<std::is_arithmetic_v<E>> {};
 
 template <class T>
 constexpr const char* type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (is_number_list<T>::value) {
+    return std::is_integral_v<typename T::value_type> ? "a list of integers" : "a list of numbers";
+  } else if constexpr (std::is_same_v<T, bool>) return "true or false";
   else if constexpr (std::is_integral_v<T>) return "an integer";
   else if constexpr (std::is_floating_point_v<T>) return "a number";
   else if constexpr (std::is_same_v<T, std::string>) return "a string";
@@ -130,8 +140,9 @@ YAML::Node to_node(const T& v) {
     for (const auto& [name, value] : EnumNames<T>::v)
       if (value == v) return YAML::Node(std::string(name));
     return YAML::Node();
-  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>> || is_number_list<T>::value) {
     YAML::Node n(YAML::NodeType::Sequence);
+    n.SetStyle(is_number_list<T>::value ? YAML::EmitterStyle::Flow : YAML::EmitterStyle::Default);
     for (const auto& s : v) n.push_back(s);
     return n;
   } else {
@@ -145,6 +156,12 @@ std::string show(const T& v) {
     return v.empty() ? std::string("nothing") : v;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     return v.empty() ? std::string("nothing") : cat(v.size(), " paths");
+  } else if constexpr (is_number_list<T>::value) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < v.size(); ++i) s << (i ? ", " : "") << v[i];
+    s << "]";
+    return s.str();
   } else if constexpr (std::is_floating_point_v<T>) {
     std::ostringstream s;
     s << v;
@@ -164,7 +181,23 @@ std::string show(const T& v) {
 // Parses v into out; false when v does not read as a T.
 template <class T>
 bool parse_value(const YAML::Node& v, T& out) {
-  if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+  if constexpr (is_number_list<T>::value) {  // [384, 256] or one number
+    out.clear();
+    if (v.IsNull()) return true;
+    if (v.IsScalar()) {
+      typename T::value_type x{};
+      if (!parse_value(v, x)) return false;
+      out.push_back(x);
+      return true;
+    }
+    if (!v.IsSequence()) return false;
+    for (const auto& item : v) {
+      typename T::value_type x{};
+      if (!parse_value(item, x)) return false;
+      out.push_back(x);
+    }
+    return true;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     out.clear();
     if (v.IsNull()) return true;
     if (v.IsScalar()) {
@@ -255,7 +288,7 @@ Key key(std::string name, Field<T> field, std::string help,
   k.type = type_name<T>();
   k.set = [field, name](TrainOptions& o, const YAML::Node& v, const std::string& at) {
     if (v.IsNull() && !std::is_same_v<T, std::string> &&
-        !std::is_same_v<T, std::vector<std::string>>) {
+        !std::is_same_v<T, std::vector<std::string>> && !is_number_list<T>::value) {
       return;  // null: keep the default, as OmegaConf's "???"-free configs mean it
     }
     if (!parse_value(v, field(o))) type_error(at, name, type_name<T>(), v);
@@ -389,6 +422,53 @@ Key names(Key k) {
 
 #define SBERT_FIELD(T, expr) static_cast<Field<T>>([](TrainOptions& o) -> T& { return o.expr; })
 
+// The objectives' own keys (train/objective.h), named after sentence-transformers' parameters.
+void add_objective_keys(std::vector<Key>& k) {
+  using D = double;
+  using I = int64_t;
+  k.push_back(key<LossType>("model.matryoshka_loss", SBERT_FIELD(LossType, model.matryoshka_loss),
+                            "loss = matryoshka: the loss it wraps (nemo, mnrl, cosent, ...)",
+                            [](const LossType& v) { return v != LossType::Matryoshka; },
+                            "must name another loss"));
+  k.push_back(key<std::vector<I>>("model.matryoshka_dims",
+                                  SBERT_FIELD(std::vector<I>, model.matryoshka_dims),
+                                  "loss = matryoshka: embedding prefixes trained, e.g. [384, 256]",
+                                  [](const std::vector<I>& v) {
+                                    return std::all_of(v.begin(), v.end(), [](I d) { return d > 0; });
+                                  },
+                                  "must all be positive"));
+  k.push_back(key<std::vector<D>>("model.matryoshka_weights",
+                                  SBERT_FIELD(std::vector<D>, model.matryoshka_weights),
+                                  "loss weight per matryoshka dim (empty: all 1)"));
+  k.push_back(key<I>("model.matryoshka_n_dims_per_step",
+                     SBERT_FIELD(I, model.matryoshka_n_dims_per_step),
+                     "dims drawn per step (-1: all)",
+                     [](const I& v) { return v == -1 || v > 0; }, "must be -1 or positive"));
+  k.push_back(key<D>("model.cosent_scale", SBERT_FIELD(D, model.cosent_scale),
+                     "CoSENTLoss scale", positive<D>(), "must be positive"));
+  k.push_back(key<D>("model.angle_scale", SBERT_FIELD(D, model.angle_scale), "AnglELoss scale",
+                     positive<D>(), "must be positive"));
+  k.push_back(input_path(key<std::string>("model.gist_guide_model",
+                                          SBERT_FIELD(std::string, model.gist_guide_model),
+                                          "loss = gist: the guide model's folder"),
+                         SBERT_FIELD(std::string, model.gist_guide_model)));
+  k.push_back(key<D>("model.gist_temperature", SBERT_FIELD(D, model.gist_temperature),
+                     "GISTEmbedLoss temperature", positive<D>(), "must be positive"));
+  k.push_back(key<std::string>(
+      "model.gist_margin_strategy", SBERT_FIELD(std::string, model.gist_margin_strategy),
+      "absolute or relative",
+      [](const std::string& v) { return v == "absolute" || v == "relative"; },
+      "must be absolute or relative"));
+  k.push_back(key<D>("model.gist_margin", SBERT_FIELD(D, model.gist_margin),
+                     "GISTEmbedLoss margin of the false-negative filter"));
+  k.push_back(key<bool>("model.gist_contrast_anchors",
+                        SBERT_FIELD(bool, model.gist_contrast_anchors),
+                        "anchor-anchor columns in the softmax"));
+  k.push_back(key<bool>("model.gist_contrast_positives",
+                        SBERT_FIELD(bool, model.gist_contrast_positives),
+                        "positive-positive columns in the softmax"));
+}
+
 // Built on every call (a few microseconds) rather than kept in a static: no globals.
 std::vector<Key> keys() {
   {
@@ -519,12 +599,14 @@ std::vector<Key> keys() {
     k.push_back(key<bool>("model.global_inbatch_negatives",
                           SBERT_FIELD(bool, model.global_inbatch_negatives),
                           "every rank's positives are negatives"));
-    k.push_back(key<LossType>("model.loss", SBERT_FIELD(LossType, model.loss), "nemo or mnrl"));
+    k.push_back(key<LossType>("model.loss", SBERT_FIELD(LossType, model.loss),
+                              "nemo, mnrl, cosent, angle, gist, marginmse or matryoshka"));
     k.push_back(key<D>("model.mnrl_scale", SBERT_FIELD(D, model.mnrl_scale),
                        "MNRL similarity scale", positive<D>(), "must be positive"));
     k.push_back(key<D>("model.label_smoothing", SBERT_FIELD(D, model.label_smoothing),
                        "cross-entropy label smoothing",
                        [](const D& v) { return v >= 0 && v < 1; }, "must be in [0, 1)"));
+    add_objective_keys(k);
     k.push_back(key<uint64_t>("model.seed", SBERT_FIELD(uint64_t, model.seed),
                               "data order and dropout seed"));
     k.push_back(key<D>("model.hidden_dropout", SBERT_FIELD(D, model.hidden_dropout),
@@ -835,6 +917,22 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
     SBERT_CHECK(m.data.sampler != DatasetSampler::RoundRobin || ds.weight == 1.0, "[config] ",
                 at("model.data.sampler"), "key 'model.data.sampler' is round_robin but a train_ds "
                 "entry has weight ", ds.weight, " (weights need the proportional sampler)");
+  }
+  if (m.loss == LossType::Matryoshka) {
+    SBERT_CHECK(!m.matryoshka_dims.empty(), "[config] ", at("model.matryoshka_dims"),
+                "key 'model.matryoshka_dims' must list at least one dim when model.loss is "
+                "matryoshka");
+  }
+  SBERT_CHECK(m.matryoshka_weights.empty() ||
+                  m.matryoshka_weights.size() == m.matryoshka_dims.size(),
+              "[config] ", at("model.matryoshka_weights"), "key 'model.matryoshka_weights' has ",
+              m.matryoshka_weights.size(), " values but model.matryoshka_dims has ",
+              m.matryoshka_dims.size(), also("model.matryoshka_dims"));
+  const LossType base = m.loss == LossType::Matryoshka ? m.matryoshka_loss : m.loss;
+  if (base == LossType::GIST) {
+    SBERT_CHECK(!m.gist_guide_model.empty(), "[config] ", at("model.gist_guide_model"),
+                "key 'model.gist_guide_model' must name the guide model's folder when the loss "
+                "is gist");
   }
   const auto& sc = m.optim.sched;
   SBERT_CHECK(sc.min_lr >= 0 && sc.min_lr <= m.optim.lr, "[config] ", at("model.optim.sched.min_lr"),

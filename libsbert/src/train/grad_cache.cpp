@@ -14,12 +14,36 @@ GradCache::GradCache(const Context& ctx, const Model::Impl& model, DataParallel 
               par_.loss_blocks);
 }
 
+namespace {
+
+LossInputs<float> with_guide(LossInputs<float> in, const float* gq, const float* gp,
+                             const float* gn, int64_t GH) {
+  in.gq = gq;
+  in.gp = gp;
+  in.gn = gn;
+  in.GH = GH;
+  return in;
+}
+
+}  // namespace
+
+void GradCache::set_guide(const Model::Impl* guide) { guide_ = guide; }
+
+void GradCache::set_head(const ObjectiveConfig& cfg) {
+  head_cfg_.normalize = cfg.unit_inputs() || model_.config.normalize;
+}
+
 int GradCache::world() const { return par_.comm ? par_.comm->size() : 1; }
 int GradCache::rank() const { return par_.comm ? par_.comm->rank() : 0; }
 
-LossStats GradCache::loss(const TrainBatch& batch, const LossConfig& cfg, bool grads) {
+LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, bool grads) {
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
   const int W = world();
+  const int64_t GH = guide_ ? guide_->config.hidden_size : 0;
+  SBERT_CHECK(!cfg.needs_guide() || guide_, "[grad_cache] ", objective_name(cfg),
+              " needs a guide model (model.gist_guide_model)");
+  const bool has_scores = batch.scores.size() == static_cast<size_t>(G);
+  const bool has_margins = batch.margins.size() == static_cast<size_t>(G * K);
   if (W > 1 && par_.global_negatives) {
     // Every rank computes the loss of the whole global batch on the gathered embeddings (the
     // same numbers everywhere) and keeps the gradient rows of its own queries and passages.
@@ -34,14 +58,32 @@ LossStats GradCache::loss(const TrainBatch& batch, const LossConfig& cfg, bool g
       par_.comm->all_gather(n_.data(), static_cast<size_t>(G * K) * row_bytes, gn_.data());
       par_.comm->all_gather(batch.negative_mask.data(), static_cast<size_t>(G * K), gmask_.data());
     }
+    // What the new objectives read besides the embeddings: labels and the guide's embeddings.
+    // Labels live on the host; the guide's embeddings where the embeddings do.
+    auto gather = [&](const auto& mine, auto& all, int64_t count, bool host) {
+      all.resize(static_cast<size_t>(count * W));
+      const size_t bytes = static_cast<size_t>(count) * sizeof(mine[0]);
+      if (host) par_.comm->host_all_gather(mine.data(), bytes, all.data());
+      else par_.comm->all_gather(mine.data(), bytes, all.data());
+    };
+    if (has_scores) gather(batch.scores, gscores_, G, true);
+    if (has_margins && K > 0) gather(batch.margins, gmargins_, G * K, true);
+    if (guide_) {
+      gather(guide_q_, gguide_q_, G * GH, false);
+      gather(guide_p_, gguide_p_, G * GH, false);
+      if (K > 0) gather(guide_n_, gguide_n_, G * K * GH, false);
+    }
     if (grads) {
       for (auto* v : {&gdq_, &gdp_}) v->resize(static_cast<size_t>(GW * H_));
       gdn_.resize(static_cast<size_t>(GW * K * H_));
     }
-    const LossStats stats =
-        contrastive_loss(ctx_, cfg, grads ? gdq_.data() : nullptr, grads ? gdp_.data() : nullptr,
-                         grads ? gdn_.data() : nullptr, gq_.data(), gp_.data(), gn_.data(),
-                         gmask_.data(), GW, K, H_);
+    LossInputs<float> in{gq_.data(), gp_.data(), gn_.data(), gmask_.data(), GW, K, H_};
+    in.scores = has_scores ? gscores_.data() : nullptr;
+    in.margins = has_margins && K > 0 ? gmargins_.data() : nullptr;
+    if (guide_) in = with_guide(in, gguide_q_.data(), gguide_p_.data(), gguide_n_.data(), GH);
+    LossGrads<float> out;
+    if (grads) out = {gdq_.data(), gdp_.data(), gdn_.data()};
+    const LossStats stats = objective_loss(ctx_, cfg, in, out);
     if (grads) {
       const int64_t r = rank();
       std::copy_n(gdq_.data() + r * G * H_, G * H_, dq_.data());
@@ -53,22 +95,28 @@ LossStats GradCache::loss(const TrainBatch& batch, const LossConfig& cfg, bool g
   // Independent blocks: this rank's rows in loss_blocks pieces, W ranks; the objective is the
   // mean of the W * loss_blocks block losses.
   const int64_t blocks = par_.loss_blocks;
-  if (blocks == 1 && W == 1) {
-    return contrastive_loss(ctx_, cfg, grads ? dq_.data() : nullptr, grads ? dp_.data() : nullptr,
-                            grads ? dn_.data() : nullptr, q_.data(), p_.data(), n_.data(),
-                            batch.negative_mask.data(), G, K, H_);
-  }
+  auto block_loss = [&](int64_t b, int64_t Gb) {
+    const int64_t q0 = b * Gb * H_, n0 = b * Gb * K * H_, g0 = b * Gb * GH;
+    LossInputs<float> in{q_.data() + q0, p_.data() + q0, n_.data() + n0,
+                         batch.negative_mask.data() + b * Gb * K, Gb, K, H_};
+    in.scores = has_scores ? batch.scores.data() + b * Gb : nullptr;
+    in.margins = has_margins && K > 0 ? batch.margins.data() + b * Gb * K : nullptr;
+    if (guide_) {
+      in = with_guide(in, guide_q_.data() + g0, guide_p_.data() + g0,
+                      guide_n_.data() + b * Gb * K * GH, GH);
+    }
+    LossGrads<float> out;
+    if (grads) out = {dq_.data() + q0, dp_.data() + q0, dn_.data() + n0};
+    return objective_loss(ctx_, cfg, in, out);
+  };
+  if (blocks == 1 && W == 1) return block_loss(0, G);
   SBERT_CHECK(G % blocks == 0, "[grad_cache] ", G, " rows do not split into ", blocks,
               " loss blocks");
   const int64_t Gb = G / blocks;
   // Sums over blocks: loss, accuracy, pos, in-batch neg, hard neg x count, hard-negative count
   double sums[6] = {0, 0, 0, 0, 0, 0};
   for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t q0 = b * Gb * H_, n0 = b * Gb * K * H_;
-    const LossStats s = contrastive_loss(
-        ctx_, cfg, grads ? dq_.data() + q0 : nullptr, grads ? dp_.data() + q0 : nullptr,
-        grads ? dn_.data() + n0 : nullptr, q_.data() + q0, p_.data() + q0, n_.data() + n0,
-        batch.negative_mask.data() + b * Gb * K, Gb, K, H_);
+    const LossStats s = block_loss(b, Gb);
     sums[0] += s.loss;
     sums[1] += s.accuracy;
     sums[2] += s.pos_score;
@@ -126,6 +174,11 @@ std::vector<GradCache::Chunk> GradCache::chunks(const TrainBatch& batch, size_t 
 void GradCache::resize(int64_t G, int64_t K) {
   for (auto* v : {&q_, &p_, &dq_, &dp_}) v->assign(static_cast<size_t>(G * H_), 0.0f);
   for (auto* v : {&n_, &dn_}) v->assign(static_cast<size_t>(G * K * H_), 0.0f);
+  if (guide_) {
+    const int64_t GH = guide_->config.hidden_size;
+    for (auto* v : {&guide_q_, &guide_p_}) v->assign(static_cast<size_t>(G * GH), 0.0f);
+    guide_n_.assign(static_cast<size_t>(G * K * GH), 0.0f);
+  }
 }
 
 float* GradCache::row(uint8_t kind, int64_t r, bool grad) {
@@ -139,6 +192,19 @@ void GradCache::forward(const Chunk& c, const DropoutState& d, bool keep) {
   pooling_forward(ctx_, head_cfg_, cache_.output, c.batch, pool_);
 }
 
+void GradCache::forward_guide(const Chunk& c) {
+  if (!guide_) return;
+  guide_cache_.keep_all = false;
+  encoder_forward(ctx_, guide_->config, guide_->view, c.batch, guide_cache_, DropoutState{});
+  pooling_forward(ctx_, guide_->config, guide_cache_.output, c.batch, guide_pool_);
+  const int64_t GH = guide_->config.hidden_size;
+  for (size_t s = 0; s < c.dest.size(); ++s) {
+    const Dest& d = c.dest[s];
+    auto& m = d.kind == 0 ? guide_q_ : d.kind == 1 ? guide_p_ : guide_n_;
+    std::copy_n(guide_pool_.out.data() + static_cast<int64_t>(s) * GH, GH, m.data() + d.row * GH);
+  }
+}
+
 void GradCache::scatter(const Chunk& c) {
   for (size_t s = 0; s < c.dest.size(); ++s) {
     std::copy_n(pool_.out.data() + static_cast<int64_t>(s) * H_, H_,
@@ -146,10 +212,12 @@ void GradCache::scatter(const Chunk& c) {
   }
 }
 
-LossStats GradCache::gradients(const TrainBatch& batch, size_t micro, const LossConfig& loss_cfg,
-                               DropoutState dropout, const BertView& grads, float* grad_block,
-                               int64_t* tokens, const std::function<void(int)>& on_grads_done) {
+LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
+                               const ObjectiveConfig& loss_cfg, DropoutState dropout,
+                               const BertView& grads, float* grad_block, int64_t* tokens,
+                               const std::function<void(int)>& on_grads_done) {
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
+  set_head(loss_cfg);
   resize(G, K);
   const std::vector<Chunk> cs = chunks(batch, micro);
   const bool single = cs.size() == 1;
@@ -160,6 +228,7 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro, const Loss
     dropout.micro = micro0 + static_cast<uint32_t>(c);
     forward(cs[c], dropout, single);
     scatter(cs[c]);
+    forward_guide(cs[c]);
     n_tokens += cs[c].batch.tokens();
   }
   const LossStats stats = loss(batch, loss_cfg, true);
@@ -184,12 +253,15 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro, const Loss
   return stats;
 }
 
-LossStats GradCache::loss_only(const TrainBatch& batch, size_t micro, const LossConfig& loss_cfg) {
+LossStats GradCache::loss_only(const TrainBatch& batch, size_t micro,
+                               const ObjectiveConfig& loss_cfg) {
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
+  set_head(loss_cfg);
   resize(G, K);
   for (const Chunk& c : chunks(batch, micro)) {
     forward(c, DropoutState{}, false);
     scatter(c);
+    forward_guide(c);
   }
   return loss(batch, loss_cfg, false);
 }

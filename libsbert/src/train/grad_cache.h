@@ -36,6 +36,7 @@
 #include "nn/encoder.h"
 #include "nn/pooling.h"
 #include "train/loss.h"
+#include "train/objective.h"
 
 namespace sbert {
 
@@ -57,12 +58,21 @@ class GradCache {
   // micro-batch. Returns the loss statistics of the global batch (the same on every rank);
   // *tokens receives the real tokens this rank encoded (phase 1). on_grads_done(l) is called
   // as the LAST micro-batch's backward completes layer l's gradients (encoder_backward).
-  LossStats gradients(const TrainBatch& batch, size_t micro_batch_size, const LossConfig& loss,
+  // The objective (train/objective.h) decides the head: the plain nemo / mnrl loss takes unit
+  // vectors (normalised here, as always); every other objective gets the model's own output
+  // (normalised only when the model has a Normalize module) and normalises where
+  // sentence-transformers does.
+  LossStats gradients(const TrainBatch& batch, size_t micro_batch_size, const ObjectiveConfig& loss,
                       DropoutState dropout, const BertView& grads, float* grad_block,
                       int64_t* tokens, const std::function<void(int)>& on_grads_done = {});
 
   // The loss alone (no dropout, no gradient): validation.
-  LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size, const LossConfig& loss);
+  LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size,
+                      const ObjectiveConfig& loss);
+
+  // gist: the guide model, run without dropout or gradient on the same token ids in phase 1
+  // (its vocabulary must be the model's: the caller checks). Null: none. Must outlive this.
+  void set_guide(const Model::Impl* guide);
 
  private:
   struct Dest {
@@ -77,16 +87,18 @@ class GradCache {
   std::vector<Chunk> chunks(const TrainBatch& batch, size_t micro) const;
   void forward(const Chunk& c, const DropoutState& d, bool keep);
   void scatter(const Chunk& c);  // pool_.out rows -> embedding matrices
+  void forward_guide(const Chunk& c);  // the guide's embeddings of a chunk -> guide_*_
   float* row(uint8_t kind, int64_t r, bool grad);
   void resize(int64_t G, int64_t K);
+  void set_head(const ObjectiveConfig& cfg);
   // The loss of the global batch on the cached embeddings; writes dq_, dp_, dn_ when grads.
-  LossStats loss(const TrainBatch& batch, const LossConfig& cfg, bool grads);
+  LossStats loss(const TrainBatch& batch, const ObjectiveConfig& cfg, bool grads);
   int world() const;
   int rank() const;
 
   Context ctx_;
   const Model::Impl& model_;
-  ModelConfig head_cfg_;  // the model's, with normalize on: the loss takes unit vectors
+  ModelConfig head_cfg_;  // the model's; normalize on when the objective takes unit vectors
   int64_t H_;
   EncoderCache cache_;
   PoolingCache pool_;
@@ -96,7 +108,14 @@ class GradCache {
   // Gathered over ranks (global_negatives): (W*G, H), (W*G, H), (W*G*K, H), gradients, mask
   std::vector<float> gq_, gp_, gn_, gdq_, gdp_, gdn_;
   std::vector<uint8_t> gmask_;
+  std::vector<double> gscores_, gmargins_;               // (W*G), (W*G*K)
+  std::vector<float> gguide_q_, gguide_p_, gguide_n_;    // (W*G, GH), (W*G, GH), (W*G*K, GH)
   std::vector<float> dout_, dhidden_;
+  // gist's guide: its caches and this rank's guide embeddings (G, GH), (G, GH), (G*K, GH)
+  const Model::Impl* guide_ = nullptr;
+  EncoderCache guide_cache_;
+  PoolingCache guide_pool_;
+  std::vector<float> guide_q_, guide_p_, guide_n_;
 };
 
 }  // namespace sbert

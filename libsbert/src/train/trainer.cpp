@@ -30,6 +30,7 @@
 #include "train/grad_cache.h"
 #include "train/grad_norm.h"
 #include "train/loss.h"
+#include "train/objective_setup.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
 #include "train/schedule.h"
@@ -93,7 +94,8 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
   std::unique_ptr<MultiBatchBuilder> builder_;
   TrainBatchOptions batch_opt_;
-  LossConfig loss_cfg_;
+  ObjectiveConfig loss_cfg_;     // model.loss and its keys (train/objective.h)
+  std::unique_ptr<Model> guide_;  // gist's guide model (model.gist_guide_model)
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
   std::unique_ptr<GradCache> gc_;
@@ -195,10 +197,12 @@ double Trainer::Impl::validate_loss(int64_t max_batches) {
   int64_t n = static_cast<int64_t>(vb.max_batches_per_epoch());
   if (max_batches > 0) n = std::min(n, max_batches);
   double total = 0;
+  ObjectiveConfig all_dims = loss_cfg_;  // validation: every Matryoshka dim
+  all_dims.matryoshka_active.clear();
   for (int64_t i = 0; i < n; ++i) {
-    total += gc_->loss_only(vb.next_shard(comm_->rank(), comm_->size()),
-                            static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_)
-                 .loss;
+    const TrainBatch b = vb.next_shard(comm_->rank(), comm_->size());
+    check_batch_suits(all_dims, b, val_data_->name());
+    total += gc_->loss_only(b, static_cast<size_t>(cfg_.model.micro_batch_size), all_dims).loss;
   }
   return n > 0 ? total / static_cast<double>(n) : std::nan("");
 }
@@ -335,6 +339,11 @@ void Trainer::Impl::open_data(std::optional<TrainData> train, std::optional<Trai
   const int64_t cap = std::min<int64_t>(cfg_.model.encoder_seq_length, mc.max_position_embeddings);
   auto len = [&](int64_t v) { return static_cast<int>(v > 0 ? std::min(v, cap) : cap); };
   batch_opt_.hard_negatives_to_train = static_cast<int>(d.hard_negatives_to_train);
+  const LossType base =
+      cfg_.model.loss == LossType::Matryoshka ? cfg_.model.matryoshka_loss : cfg_.model.loss;
+  if (base == LossType::CoSENT || base == LossType::AnglE) {
+    batch_opt_.hard_negatives_to_train = 0;  // scored pairs: the loss reads no negatives
+  }
   batch_opt_.negative_selection = d.negative_selection;
   batch_opt_.query_prefix = d.add_prefix ? d.query_prefix : "";
   batch_opt_.passage_prefix = d.add_prefix ? d.passage_prefix : "";
@@ -381,12 +390,30 @@ void Trainer::Impl::set_model_prompts() {
 
 void Trainer::Impl::setup_optimizer() {
   const Model::Impl& mi = model_->impl();
-  loss_cfg_.mode = cfg_.model.loss == LossType::MNRL ? LossMode::SharedNegatives
-                                                     : LossMode::ExclusiveHardNegatives;
-  loss_cfg_.softmax_temp = cfg_.model.softmax_temp;
-  loss_cfg_.scale = cfg_.model.mnrl_scale;
-  loss_cfg_.label_smoothing = cfg_.model.label_smoothing;
-  sbert::validate(loss_cfg_);
+  loss_cfg_ = objective_from_options(cfg_, mi.config.hidden_size);
+  SBERT_CHECK(ctx_.device == Device::CPU || loss_cfg_.unit_inputs(), "[loss] ",
+              objective_name(loss_cfg_),
+              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
+  // The labels a loss needs, checked at start on every training dataset (the validating open
+  // pass counted them), not at the first batch of each.
+  SBERT_CHECK(!loss_cfg_.needs_margins() || batch_opt_.hard_negatives_to_train > 0, "[loss] ",
+              objective_name(loss_cfg_), " needs hard negatives with teacher margins: set "
+              "model.data.hard_negatives_to_train > 0 (", train_data_->name(), ")");
+  for (const SampledDataset& t : train_sets_) {
+    SBERT_CHECK(!loss_cfg_.needs_scores() || t.data->all_have_scores(), "[loss] ",
+                objective_name(loss_cfg_), " needs a score on every record (sentence1, sentence2, "
+                "score): ", t.data->name(), " has ", t.data->size() - t.data->stats().with_score,
+                " of ", t.data->size(), " records without one");
+    SBERT_CHECK(!loss_cfg_.needs_margins() || t.data->all_have_margins(), "[loss] ",
+                objective_name(loss_cfg_), " needs a teacher margin per negative (\"margins\"): ",
+                t.data->name(), " has ", t.data->size() - t.data->stats().with_margins, " of ",
+                t.data->size(), " records without them");
+  }
+  if (loss_cfg_.needs_guide()) {
+    guide_ = load_guide_model(cfg_, *model_,
+                              std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length));
+    gc_->set_guide(&guide_->impl());
+  }
 
   AdamWConfig acfg;
   acfg.beta1 = cfg_.model.optim.beta1;
@@ -484,6 +511,8 @@ std::optional<StepInfo> Trainer::Impl::step() {
   open_log();
   const int64_t step = state_.step;  // 0-based index of this optimizer step
   int64_t step_tokens = 0;
+  check_batch_suits(loss_cfg_, batch, train_sets_.at(batch.dataset).data->name());
+  draw_matryoshka_dims(loss_cfg_, cfg_.model.seed, static_cast<uint64_t>(step));
   reducer_->begin();
   const LossStats stats =
       gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
