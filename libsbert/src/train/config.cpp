@@ -115,6 +115,7 @@ struct EnumNames<DatasetSampler> {
       {"proportional", DatasetSampler::Proportional}, {"round_robin", DatasetSampler::RoundRobin}};
   static constexpr const char* want = "proportional or round_robin";
 };
+
 // Lists of numbers (model.matryoshka_dims, model.matryoshka_weights).
 template <class T>
 struct is_number_list : std::false_type {};
@@ -907,17 +908,6 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
                 "' must be val_loss, val_ndcg@10, val_mrr@10, val_map@100 or val_recall@1/10/100, "
                 "got ", ck.monitor);
   }
-  SBERT_CHECK(m.data.data_train.empty() || m.data.train_ds.empty(), "[config] ",
-              at("model.data.train_ds"), "keys 'model.data.data_train' and 'model.data.train_ds' "
-              "are both set; use one", also("model.data.data_train"));
-  SBERT_CHECK(m.data.data_validation.empty() || m.data.validation_ds.empty(), "[config] ",
-              at("model.data.validation_ds"), "keys 'model.data.data_validation' and "
-              "'model.data.validation_ds' are both set; use one", also("model.data.data_validation"));
-  for (const DatasetSpec& ds : m.data.train_ds) {
-    SBERT_CHECK(m.data.sampler != DatasetSampler::RoundRobin || ds.weight == 1.0, "[config] ",
-                at("model.data.sampler"), "key 'model.data.sampler' is round_robin but a train_ds "
-                "entry has weight ", ds.weight, " (weights need the proportional sampler)");
-  }
   if (m.loss == LossType::Matryoshka) {
     SBERT_CHECK(!m.matryoshka_dims.empty(), "[config] ", at("model.matryoshka_dims"),
                 "key 'model.matryoshka_dims' must list at least one dim when model.loss is "
@@ -933,6 +923,17 @@ void validate_options(const TrainOptions& c, const Origins* origins) {
     SBERT_CHECK(!m.gist_guide_model.empty(), "[config] ", at("model.gist_guide_model"),
                 "key 'model.gist_guide_model' must name the guide model's folder when the loss "
                 "is gist");
+  }
+  SBERT_CHECK(m.data.data_train.empty() || m.data.train_ds.empty(), "[config] ",
+              at("model.data.train_ds"), "keys 'model.data.data_train' and 'model.data.train_ds' "
+              "are both set; use one", also("model.data.data_train"));
+  SBERT_CHECK(m.data.data_validation.empty() || m.data.validation_ds.empty(), "[config] ",
+              at("model.data.validation_ds"), "keys 'model.data.data_validation' and "
+              "'model.data.validation_ds' are both set; use one", also("model.data.data_validation"));
+  for (const DatasetSpec& ds : m.data.train_ds) {
+    SBERT_CHECK(m.data.sampler != DatasetSampler::RoundRobin || ds.weight == 1.0, "[config] ",
+                at("model.data.sampler"), "key 'model.data.sampler' is round_robin but a train_ds "
+                "entry has weight ", ds.weight, " (weights need the proportional sampler)");
   }
   const auto& sc = m.optim.sched;
   SBERT_CHECK(sc.min_lr >= 0 && sc.min_lr <= m.optim.lr, "[config] ", at("model.optim.sched.min_lr"),

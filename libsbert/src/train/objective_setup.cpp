@@ -85,6 +85,24 @@ std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& mode
   return guide;
 }
 
+void check_data_suits(const ObjectiveConfig& cfg, const TrainDataset& data, int hard_negatives) {
+  const char* name = objective_name(cfg);
+  const TrainReadStats& st = data.stats();
+  if (cfg.needs_scores()) {
+    SBERT_CHECK(data.all_have_scores(), "[loss] ", name,
+                " needs a score on every record (sentence1, sentence2, score): ", data.name(),
+                " has ", st.records - st.with_score, " records without one");
+  }
+  if (cfg.needs_margins()) {
+    SBERT_CHECK(hard_negatives > 0, "[loss] ", name,
+                " needs hard negatives with teacher margins: set "
+                "model.data.hard_negatives_to_train > 0 (", data.name(), ")");
+    SBERT_CHECK(data.all_have_margins(), "[loss] ", name,
+                " needs a teacher margin per negative (\"margins\"): ", data.name(), " has ",
+                st.records - st.with_margins, " records without them");
+  }
+}
+
 void check_batch_suits(const ObjectiveConfig& cfg, const TrainBatch& batch,
                        const std::string& data_name) {
   const char* name = objective_name(cfg);

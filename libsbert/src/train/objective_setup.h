@@ -8,6 +8,7 @@
 #include <string>
 
 #include "data/train_batches.h"
+#include "data/train_reader.h"
 #include "sbert/model.h"
 #include "sbert/train.h"
 #include "train/objective.h"
@@ -24,7 +25,13 @@ ObjectiveConfig objective_from_options(const TrainOptions& o, int64_t embedding_
 std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model,
                                         int max_tokens);
 
-// "[loss] cosent needs a score on every record (sentence1, sentence2, score): data.jsonl has
+// At start: every record of the dataset carries what the loss needs (a score for cosent and
+// angle; margins, and hard_negatives > 0, for marginmse). "[loss] cosent needs a score on
+// every record (sentence1, sentence2, score): train.jsonl has 40 records without one".
+void check_data_suits(const ObjectiveConfig& cfg, const TrainDataset& data, int hard_negatives);
+
+// The same on one batch (a dataset added later, TrainData built in code): "[loss] cosent needs a
+// score on every record (sentence1, sentence2, score): data.jsonl has
 // none" and the like; data_name names the file(s).
 void check_batch_suits(const ObjectiveConfig& cfg, const TrainBatch& batch,
                        const std::string& data_name);

@@ -394,21 +394,10 @@ void Trainer::Impl::setup_optimizer() {
   SBERT_CHECK(ctx_.device == Device::CPU || loss_cfg_.unit_inputs(), "[loss] ",
               objective_name(loss_cfg_),
               " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
-  // The labels a loss needs, checked at start on every training dataset (the validating open
-  // pass counted them), not at the first batch of each.
-  SBERT_CHECK(!loss_cfg_.needs_margins() || batch_opt_.hard_negatives_to_train > 0, "[loss] ",
-              objective_name(loss_cfg_), " needs hard negatives with teacher margins: set "
-              "model.data.hard_negatives_to_train > 0 (", train_data_->name(), ")");
   for (const SampledDataset& t : train_sets_) {
-    SBERT_CHECK(!loss_cfg_.needs_scores() || t.data->all_have_scores(), "[loss] ",
-                objective_name(loss_cfg_), " needs a score on every record (sentence1, sentence2, "
-                "score): ", t.data->name(), " has ", t.data->size() - t.data->stats().with_score,
-                " of ", t.data->size(), " records without one");
-    SBERT_CHECK(!loss_cfg_.needs_margins() || t.data->all_have_margins(), "[loss] ",
-                objective_name(loss_cfg_), " needs a teacher margin per negative (\"margins\"): ",
-                t.data->name(), " has ", t.data->size() - t.data->stats().with_margins, " of ",
-                t.data->size(), " records without them");
+    check_data_suits(loss_cfg_, *t.data, batch_opt_.hard_negatives_to_train);
   }
+  if (val_data_) check_data_suits(loss_cfg_, *val_data_, batch_opt_.hard_negatives_to_train);
   if (loss_cfg_.needs_guide()) {
     guide_ = load_guide_model(cfg_, *model_,
                               std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length));
