@@ -3,7 +3,7 @@
 // tools/reference/make_objective_run_fixture.py, whose docstring describes the reference run).
 // The loop is the trainer's step on its internal pieces (GradCache with 2 micro-batches, clip,
 // AdamW, NeMo's cosine schedule); the labels of each batch (score, margins) come from the
-// fixture's records, set on the batch by hand as the data reader does.
+// fixture's records through the data reader (checked against the script's formulas).
 #include <catch2/catch.hpp>
 
 #include <simdjson.h>
@@ -131,9 +131,12 @@ void check_run(const std::string& name) {
   for (int step = 0; step < kSteps; ++step) {
     TrainBatch b = builder.next();
     REQUIRE(b.size() == static_cast<size_t>(kG));
-    for (uint32_t r : b.records) {
-      b.scores.push_back(score_of(r));
-      for (int k = 0; k < K; ++k) b.margins.push_back(margin_of(r, k));
+    // The reader carries the records' "score" and "margins" into the batch.
+    REQUIRE(b.scores.size() == b.size());
+    REQUIRE(b.margins.size() == b.size() * static_cast<size_t>(K));
+    for (size_t i = 0; i < b.size(); ++i) {
+      REQUIRE(b.scores[i] == score_of(b.records[i]));
+      for (int k = 0; k < K; ++k) REQUIRE(b.margins[i * K + k] == margin_of(b.records[i], k));
     }
     const LossStats st =
         gc.gradients(b, kMicro, cfg, DropoutState{1234, static_cast<uint64_t>(step), true, 0},

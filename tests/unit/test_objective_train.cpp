@@ -1,5 +1,5 @@
 // The objectives from the configuration: model.loss and its keys parse and check with one-line
-// errors; the trainer runs matryoshka and gist end to end (against the 10-step reference of
+// errors; the trainer runs each objective end to end (against the 10-step reference of
 // tests/fixtures/train_run/objectives.safetensors); data without the labels a loss needs is
 // refused naming the loss and the file.
 #include <catch2/catch.hpp>
@@ -23,9 +23,10 @@ namespace {
 
 // The 10-step reference run's settings (make_objective_run_fixture.py).
 std::string yaml(const fs::path& log_dir, const std::string& model_keys,
-                 const std::string& data = "objectives.jsonl", int negatives = 2) {
+                 const std::string& data = "objectives.jsonl", int negatives = 2,
+                 const std::string& model = "tiny-bert") {
   return "name: objective_train\n"
-         "restore_from_path: \"" + test::fixture_dir("tiny-bert").string() + "\"\n"
+         "restore_from_path: \"" + test::fixture_dir(model).string() + "\"\n"
          "trainer:\n  max_steps: 10\n  val_check_interval: 100\n  num_sanity_val_steps: 0\n"
          "  log_every_n_steps: 100\n  gradient_clip_val: 1.0\n  threads: 2\n"
          "exp_manager:\n  explicit_log_dir: \"" + log_dir.string() + "\"\n"
@@ -100,24 +101,33 @@ TEST_CASE("objective keys: parse, write back and refuse bad values with the key"
                     Contains("nemo, mnrl, cosent, angle, gist, marginmse or matryoshka"));
 }
 
-TEST_CASE("trainer: matryoshka and gist from the config match the sentence-transformers runs",
+TEST_CASE("trainer: each objective from the config matches the sentence-transformers runs",
           "[objectives][train-parity]") {
+  // The records' "score" and "margins" come through the data reader.
   struct Run {
     const char* name;
     std::string keys;
     int negatives;
+    const char* model;
   };
   const std::string guide = test::fixture_dir("tiny-bert-cls").string();
   const Run runs[] = {
+      {"cosent", "  loss: cosent\n", 0, "tiny-bert"},
+      {"angle", "  loss: angle\n  angle_scale: 20\n", 0, "tiny-bert"},
+      {"marginmse", "  loss: marginmse\n", 2, "tiny-bert"},
+      {"marginmse_cls", "  loss: marginmse\n", 2, "tiny-bert-cls"},
+      {"gist", "  loss: gist\n  gist_guide_model: \"" + guide + "\"\n", 1, "tiny-bert"},
       {"matryoshka_mnrl", "  loss: matryoshka\n  matryoshka_loss: mnrl\n"
-                          "  matryoshka_dims: [32, 16, 8]\n", 2},
-      {"gist", "  loss: gist\n  gist_guide_model: \"" + guide + "\"\n", 1},
+                          "  matryoshka_dims: [32, 16, 8]\n", 2, "tiny-bert"},
+      // hard_negatives_to_train 2 in the config: cosent takes it as 0
+      {"matryoshka_cosent", "  loss: matryoshka\n  matryoshka_loss: cosent\n"
+                            "  matryoshka_dims: [32, 16, 8]\n"
+                            "  matryoshka_weights: [1, 0.5, 0.25]\n", 2, "tiny-bert"},
   };
   for (const Run& r : runs) {
     test::TempDir tmp;
-    const auto losses =
-        run_losses(parse_train_config(yaml(tmp / "run", r.keys, "objectives.jsonl", r.negatives),
-                                      tmp / "c.yaml"));
+    const auto losses = run_losses(parse_train_config(
+        yaml(tmp / "run", r.keys, "objectives.jsonl", r.negatives, r.model), tmp / "c.yaml"));
     const auto ref = reference(r.name);
     REQUIRE(losses.size() == ref.size());
     double worst = 0;

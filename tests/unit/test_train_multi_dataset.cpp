@@ -114,3 +114,26 @@ TEST_CASE("a pairs CSV trains from data_train alone", "[train-data][api]") {
   }
   CHECK(steps == 2);
 }
+
+// The must-show: a pairs-only CSV and a scored-pairs TSV fine-tune from the shipped
+// configs alone (tiny-bert in place of all-MiniLM-L6-v2, two steps).
+TEST_CASE("conf/pairs_csv.yaml and conf/stsb_cosent.yaml train from the config alone",
+          "[train-data][api]") {
+  sbert::test::TempDir tmp;
+  for (const char* name : {"pairs_csv", "stsb_cosent"}) {
+    const std::string log = (tmp / name).string();
+    sbert::TrainOptions opt = sbert::TrainOptions::from_nemo_yaml(
+        sbert::test::source_dir() / "conf", name,
+        {"restore_from_path=" + sbert::test::fixture_dir("tiny-bert").string(),
+         "exp_manager.explicit_log_dir=" + log, "trainer.max_epochs=-1", "trainer.max_steps=2",
+         "trainer.threads=1"});
+    sbert::Trainer t(opt);
+    int steps = 0;
+    while (auto s = t.step()) {
+      CHECK(std::isfinite(s->loss));
+      ++steps;
+    }
+    CHECK(steps == 2);
+    CHECK(t.plan().train_examples == (std::string(name) == "pairs_csv" ? 16 : 64));
+  }
+}

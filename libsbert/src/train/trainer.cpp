@@ -530,7 +530,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   open_log();
   const int64_t step = state_.step;  // 0-based index of this optimizer step
   int64_t step_tokens = 0;
-  check_batch_suits(loss_cfg_, batch, train_data_->name());
+  check_batch_suits(loss_cfg_, batch, train_sets_.at(batch.dataset).data->name());
   draw_matryoshka_dims(loss_cfg_, cfg_.model.seed, static_cast<uint64_t>(step));
   reducer_->begin();
   const LossStats stats =
