@@ -7,12 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "io/safetensors.h"
 #include "support/fixtures.h"
 #include "train/config.h"
+#include "train/objective_setup.h"
 #include "train/trainer.h"
 
 using namespace sbert;
@@ -180,4 +182,32 @@ TEST_CASE("trainer: data without the labels of the loss is refused naming loss a
               {}),
         Contains("[loss] gist: the guide model") && Contains("has another vocabulary"));
   }
+}
+
+TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed and step",
+          "[objectives]") {
+  ObjectiveConfig c;
+  c.matryoshka_dims = {384, 256, 128, 64};
+  c.matryoshka_n_dims_per_step = 2;
+  std::set<std::string> seen;  // the patterns drawn, as "1010"
+  for (uint64_t step = 0; step < 20; ++step) {
+    draw_matryoshka_dims(c, 1234, step);
+    REQUIRE(c.matryoshka_active.size() == 4);
+    int on = 0;
+    for (uint8_t a : c.matryoshka_active) on += a;
+    CHECK(on == 2);
+    ObjectiveConfig again = c;
+    draw_matryoshka_dims(again, 1234, step);
+    CHECK(again.matryoshka_active == c.matryoshka_active);  // a resumed run draws the same
+    std::string pattern;
+    for (uint8_t a : c.matryoshka_active) pattern += a ? '1' : '0';
+    seen.insert(pattern);
+  }
+  CHECK(seen.size() >= 3);  // it varies over steps
+  c.matryoshka_n_dims_per_step = -1;
+  draw_matryoshka_dims(c, 1234, 0);
+  CHECK(c.matryoshka_active.empty());  // every dim
+  c.matryoshka_n_dims_per_step = 4;
+  draw_matryoshka_dims(c, 1234, 0);
+  CHECK(c.matryoshka_active.empty());
 }
