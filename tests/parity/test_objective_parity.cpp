@@ -153,9 +153,10 @@ void check_run(const std::string& name) {
     max_dl = std::max(max_dl, dl);
     max_dn = std::max(max_dn, dn);
   }
-  std::printf("objective-parity %-17s 10 steps: max |loss - ST| %.3g (tolerance 1e-4), pre-clip "
-              "grad norm max relative diff %.3g\n",
-              name.c_str(), max_dl, max_dn);
+  std::printf(
+      "objective-parity %-17s 10 steps: max |loss - ST| %.3g (tolerance 1e-4), pre-clip "
+      "grad norm max relative diff %.3g\n",
+      name.c_str(), max_dl, max_dn);
 }
 
 }  // namespace

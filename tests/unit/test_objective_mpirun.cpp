@@ -24,16 +24,25 @@ std::vector<std::string> args(const fs::path& log_dir, const std::vector<std::st
   const fs::path data = test::fixture_dir("train_run") / "objectives.jsonl";
   fs::create_directories(log_dir.parent_path());
   test::put(log_dir.parent_path() / "obj.yaml", "name: objective_mpirun\n");
-  std::vector<std::string> a = {
-      "--config-path", log_dir.parent_path().string(), "--config-name", "obj.yaml",
-      "restore_from_path=" + test::fixture_dir("tiny-bert").string(),
-      "model.data.data_train=" + data.string(),
-      "exp_manager.explicit_log_dir=" + log_dir.string(),
-      "trainer.max_steps=6", "trainer.threads=1", "trainer.num_sanity_val_steps=0",
-      "trainer.log_every_n_steps=100", "exp_manager.create_checkpoint_callback=false",
-      "model.global_batch_size=8", "model.micro_batch_size=4", "model.encoder_seq_length=64",
-      "model.data.add_prefix=false", "model.optim.lr=1e-3", "model.optim.sched.warmup_steps=2",
-      "model.optim.sched.min_lr=1e-5"};
+  std::vector<std::string> a = {"--config-path",
+                                log_dir.parent_path().string(),
+                                "--config-name",
+                                "obj.yaml",
+                                "restore_from_path=" + test::fixture_dir("tiny-bert").string(),
+                                "model.data.data_train=" + data.string(),
+                                "exp_manager.explicit_log_dir=" + log_dir.string(),
+                                "trainer.max_steps=6",
+                                "trainer.threads=1",
+                                "trainer.num_sanity_val_steps=0",
+                                "trainer.log_every_n_steps=100",
+                                "exp_manager.create_checkpoint_callback=false",
+                                "model.global_batch_size=8",
+                                "model.micro_batch_size=4",
+                                "model.encoder_seq_length=64",
+                                "model.data.add_prefix=false",
+                                "model.optim.lr=1e-3",
+                                "model.optim.sched.warmup_steps=2",
+                                "model.optim.sched.min_lr=1e-5"};
   a.insert(a.end(), keys.begin(), keys.end());
   return a;
 }
@@ -58,18 +67,25 @@ TEST_CASE("mpirun -np 2 with gist and matryoshka equals one process", "[dist][mp
     return;
   }
   const std::vector<std::pair<const char*, std::vector<std::string>>> runs = {
-      {"gist", {"model.loss=gist", "model.gist_guide_model=" +
-                                       test::fixture_dir("tiny-bert-cls").string(),
-                "model.data.hard_negatives_to_train=1"}},
-      {"matryoshka", {"model.loss=matryoshka", "model.matryoshka_dims=[32,16,8]",
-                      "model.matryoshka_weights=[1,0.5,0.25]",
-                      "model.data.hard_negatives_to_train=2"}},
+      {"gist",
+       {"model.loss=gist", "model.gist_guide_model=" + test::fixture_dir("tiny-bert-cls").string(),
+        "model.data.hard_negatives_to_train=1"}},
+      {"matryoshka",
+       {"model.loss=matryoshka", "model.matryoshka_dims=[32,16,8]",
+        "model.matryoshka_weights=[1,0.5,0.25]", "model.data.hard_negatives_to_train=2"}},
   };
   for (const auto& [name, keys] : runs) {
     INFO(name);
     test::TempDir tmp;
-    std::vector<std::string> argv = {"timeout", "180", "mpirun", "--allow-run-as-root",
-                                     "--oversubscribe", "--bind-to", "none", "-np", "2",
+    std::vector<std::string> argv = {"timeout",
+                                     "180",
+                                     "mpirun",
+                                     "--allow-run-as-root",
+                                     "--oversubscribe",
+                                     "--bind-to",
+                                     "none",
+                                     "-np",
+                                     "2",
                                      test::app_path("sbert-finetune").string()};
     for (const std::string& a : args(tmp / "two", keys)) argv.push_back(a);
     argv.push_back("trainer.devices=2");

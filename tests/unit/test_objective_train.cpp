@@ -7,12 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "io/safetensors.h"
 #include "support/fixtures.h"
 #include "train/config.h"
+#include "train/objective_setup.h"
 #include "train/trainer.h"
 
 using namespace sbert;
@@ -26,15 +28,23 @@ std::string yaml(const fs::path& log_dir, const std::string& model_keys,
                  const std::string& data = "objectives.jsonl", int negatives = 2,
                  const std::string& model = "tiny-bert") {
   return "name: objective_train\n"
-         "restore_from_path: \"" + test::fixture_dir(model).string() + "\"\n"
+         "restore_from_path: \"" +
+         test::fixture_dir(model).string() +
+         "\"\n"
          "trainer:\n  max_steps: 10\n  val_check_interval: 100\n  num_sanity_val_steps: 0\n"
          "  log_every_n_steps: 100\n  gradient_clip_val: 1.0\n  threads: 2\n"
-         "exp_manager:\n  explicit_log_dir: \"" + log_dir.string() + "\"\n"
+         "exp_manager:\n  explicit_log_dir: \"" +
+         log_dir.string() +
+         "\"\n"
          "  resume_if_exists: false\n  create_checkpoint_callback: false\n"
          "model:\n  micro_batch_size: 4\n  global_batch_size: 8\n  encoder_seq_length: 128\n"
-         "  hidden_dropout: 0\n  attention_dropout: 0\n" + model_keys +
-         "  data:\n    data_train: [\"" + (test::fixture_dir("train_run") / data).string() + "\"]\n"
-         "    hard_negatives_to_train: " + std::to_string(negatives) + "\n"
+         "  hidden_dropout: 0\n  attention_dropout: 0\n" +
+         model_keys + "  data:\n    data_train: [\"" +
+         (test::fixture_dir("train_run") / data).string() +
+         "\"]\n"
+         "    hard_negatives_to_train: " +
+         std::to_string(negatives) +
+         "\n"
          "    add_prefix: false\n    shuffle: false\n    dedupe_in_batch: false\n"
          "  optim:\n    name: adamw\n    lr: 1e-3\n    weight_decay: 0.01\n"
          "    betas: [0.9, 0.98]\n    eps: 1e-8\n"
@@ -63,9 +73,10 @@ TEST_CASE("objective keys: parse, write back and refuse bad values with the key"
           "[config][objectives]") {
   test::TempDir tmp;
   const TrainConfig c = parse_train_config(
-      yaml(tmp / "run", "  loss: matryoshka\n  matryoshka_loss: cosent\n"
-                        "  matryoshka_dims: [32, 16, 8]\n  matryoshka_weights: [1, 0.5, 0.25]\n"
-                        "  cosent_scale: 10\n"),
+      yaml(tmp / "run",
+           "  loss: matryoshka\n  matryoshka_loss: cosent\n"
+           "  matryoshka_dims: [32, 16, 8]\n  matryoshka_weights: [1, 0.5, 0.25]\n"
+           "  cosent_scale: 10\n"),
       tmp / "c.yaml");
   CHECK(c.model.loss == LossType::Matryoshka);
   CHECK(c.model.matryoshka_loss == LossType::CoSENT);
@@ -117,12 +128,16 @@ TEST_CASE("trainer: each objective from the config matches the sentence-transfor
       {"marginmse", "  loss: marginmse\n", 2, "tiny-bert"},
       {"marginmse_cls", "  loss: marginmse\n", 2, "tiny-bert-cls"},
       {"gist", "  loss: gist\n  gist_guide_model: \"" + guide + "\"\n", 1, "tiny-bert"},
-      {"matryoshka_mnrl", "  loss: matryoshka\n  matryoshka_loss: mnrl\n"
-                          "  matryoshka_dims: [32, 16, 8]\n", 2, "tiny-bert"},
+      {"matryoshka_mnrl",
+       "  loss: matryoshka\n  matryoshka_loss: mnrl\n"
+       "  matryoshka_dims: [32, 16, 8]\n",
+       2, "tiny-bert"},
       // hard_negatives_to_train 2 in the config: cosent takes it as 0
-      {"matryoshka_cosent", "  loss: matryoshka\n  matryoshka_loss: cosent\n"
-                            "  matryoshka_dims: [32, 16, 8]\n"
-                            "  matryoshka_weights: [1, 0.5, 0.25]\n", 2, "tiny-bert"},
+      {"matryoshka_cosent",
+       "  loss: matryoshka\n  matryoshka_loss: cosent\n"
+       "  matryoshka_dims: [32, 16, 8]\n"
+       "  matryoshka_weights: [1, 0.5, 0.25]\n",
+       2, "tiny-bert"},
   };
   for (const Run& r : runs) {
     test::TempDir tmp;
@@ -132,8 +147,10 @@ TEST_CASE("trainer: each objective from the config matches the sentence-transfor
     REQUIRE(losses.size() == ref.size());
     double worst = 0;
     for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(losses[i] - ref[i]));
-    std::printf("objective-train %-16s sbert trainer vs sentence-transformers, 10 steps: max "
-                "|loss diff| %.3g\n", r.name, worst);
+    std::printf(
+        "objective-train %-16s sbert trainer vs sentence-transformers, 10 steps: max "
+        "|loss diff| %.3g\n",
+        r.name, worst);
     CHECK(worst <= 1e-4);
   }
 }
@@ -147,9 +164,9 @@ TEST_CASE("trainer: data without the labels of the loss is refused naming loss a
             {}),
       Contains("[loss] cosent needs a score on every record") && Contains("train.jsonl"));
   CHECK_THROWS_WITH(
-      train(parse_train_config(yaml(tmp / "b", "  loss: marginmse\n", "train.jsonl"),
-                               tmp / "b.yaml"),
-            {}),
+      train(
+          parse_train_config(yaml(tmp / "b", "  loss: marginmse\n", "train.jsonl"), tmp / "b.yaml"),
+          {}),
       Contains("[loss] marginmse needs a teacher margin per negative") && Contains("train.jsonl"));
   CHECK_THROWS_WITH(
       train(parse_train_config(yaml(tmp / "c", "  loss: marginmse\n", "train.jsonl", 0),
@@ -159,10 +176,38 @@ TEST_CASE("trainer: data without the labels of the loss is refused naming loss a
   // A guide with another vocabulary (all-MiniLM-L6-v2's 30522 tokens against tiny-bert's 1500)
   if (const auto minilm = test::model_dir("minilm")) {
     CHECK_THROWS_WITH(
-        train(parse_train_config(
-                  yaml(tmp / "d", "  loss: gist\n  gist_guide_model: \"" + minilm->string() + "\"\n"),
-                  tmp / "d.yaml"),
+        train(parse_train_config(yaml(tmp / "d", "  loss: gist\n  gist_guide_model: \"" +
+                                                     minilm->string() + "\"\n"),
+                                 tmp / "d.yaml"),
               {}),
         Contains("[loss] gist: the guide model") && Contains("has another vocabulary"));
   }
+}
+
+TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed and step",
+          "[objectives]") {
+  ObjectiveConfig c;
+  c.matryoshka_dims = {384, 256, 128, 64};
+  c.matryoshka_n_dims_per_step = 2;
+  std::set<std::string> seen;  // the patterns drawn, as "1010"
+  for (uint64_t step = 0; step < 20; ++step) {
+    draw_matryoshka_dims(c, 1234, step);
+    REQUIRE(c.matryoshka_active.size() == 4);
+    int on = 0;
+    for (uint8_t a : c.matryoshka_active) on += a;
+    CHECK(on == 2);
+    ObjectiveConfig again = c;
+    draw_matryoshka_dims(again, 1234, step);
+    CHECK(again.matryoshka_active == c.matryoshka_active);  // a resumed run draws the same
+    std::string pattern;
+    for (uint8_t a : c.matryoshka_active) pattern += a ? '1' : '0';
+    seen.insert(pattern);
+  }
+  CHECK(seen.size() >= 3);  // it varies over steps
+  c.matryoshka_n_dims_per_step = -1;
+  draw_matryoshka_dims(c, 1234, 0);
+  CHECK(c.matryoshka_active.empty());  // every dim
+  c.matryoshka_n_dims_per_step = 4;
+  draw_matryoshka_dims(c, 1234, 0);
+  CHECK(c.matryoshka_active.empty());
 }

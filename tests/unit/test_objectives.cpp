@@ -103,8 +103,8 @@ template <class T>
 LossInputs<T> inputs(const FxCase& c, const std::vector<T>& q, const std::vector<T>& p,
                      const std::vector<T>& n, const std::vector<T>& gq, const std::vector<T>& gp,
                      const std::vector<T>& gn, const uint8_t* mask = nullptr) {
-  return LossInputs<T>{ptr(q), ptr(p), ptr(n), mask, c.B, c.K, c.H, ptr(c.scores), ptr(c.margins),
-                       ptr(gq), ptr(gp), ptr(gn), c.GH};
+  return LossInputs<T>{ptr(q),        ptr(p),         ptr(n),  mask,    c.B,     c.K, c.H,
+                       ptr(c.scores), ptr(c.margins), ptr(gq), ptr(gp), ptr(gn), c.GH};
 }
 
 // max |a - b| / max |b|
@@ -152,16 +152,17 @@ TEST_CASE("objectives match sentence-transformers' loss classes: values and grad
     const LossStats s32 =
         objective_loss(Context{}, c.cfg, inputs<float>(c, fq, fp, fn, fgq, fgp, fgn),
                        {gq.data(), gp.data(), gn.empty() ? nullptr : gn.data()});
-    const double e32 = std::max({std::fabs(s32.loss - c.loss) / std::fabs(c.loss),
-                                 rel_err(gq, c.dq), rel_err(gp, c.dp),
-                                 c.n.empty() ? 0.0 : rel_err(gn, c.dn)});
+    const double e32 =
+        std::max({std::fabs(s32.loss - c.loss) / std::fabs(c.loss), rel_err(gq, c.dq),
+                  rel_err(gp, c.dp), c.n.empty() ? 0.0 : rel_err(gn, c.dn)});
     CHECK(e32 < 1e-5);
     worst64 = std::max(worst64, e64);
     worst32 = std::max(worst32, e32);
   }
-  std::printf("objectives vs sentence-transformers (%zu cases): max relative error %.2g (double), "
-              "%.2g (float entry)\n",
-              names.size(), worst64, worst32);
+  std::printf(
+      "objectives vs sentence-transformers (%zu cases): max relative error %.2g (double), "
+      "%.2g (float entry)\n",
+      names.size(), worst64, worst32);
 }
 
 namespace {
@@ -278,9 +279,10 @@ TEST_CASE("objectives: masked negative slots get no gradient and nemo/mnrl are u
     std::vector<float> a(B * H), b(B * H), c(B * K * H), a2(B * H), b2(B * H), c2(B * K * H);
     const LossStats s1 = contrastive_loss(Context{}, lc, a.data(), b.data(), c.data(), q.data(),
                                           p.data(), n.data(), mask.data(), B, K, H);
-    const LossStats s2 = objective_loss(
-        Context{}, ObjectiveConfig(lc),
-        LossInputs<float>{q.data(), p.data(), n.data(), mask.data(), B, K, H}, {a2.data(), b2.data(), c2.data()});
+    const LossStats s2 =
+        objective_loss(Context{}, ObjectiveConfig(lc),
+                       LossInputs<float>{q.data(), p.data(), n.data(), mask.data(), B, K, H},
+                       {a2.data(), b2.data(), c2.data()});
     CHECK(s1.loss == s2.loss);
     CHECK(a == a2);
     CHECK(b == b2);

@@ -16,10 +16,14 @@ const char* objective_name(const ObjectiveConfig& cfg) {
   switch (cfg.kind) {
     case ObjectiveKind::Contrastive:
       return cfg.contrastive.mode == LossMode::SharedNegatives ? "mnrl" : "nemo";
-    case ObjectiveKind::CoSENT: return "cosent";
-    case ObjectiveKind::AnglE: return "angle";
-    case ObjectiveKind::GIST: return "gist";
-    case ObjectiveKind::MarginMSE: return "marginmse";
+    case ObjectiveKind::CoSENT:
+      return "cosent";
+    case ObjectiveKind::AnglE:
+      return "angle";
+    case ObjectiveKind::GIST:
+      return "gist";
+    case ObjectiveKind::MarginMSE:
+      return "marginmse";
   }
   return "?";
 }
@@ -27,7 +31,9 @@ const char* objective_name(const ObjectiveConfig& cfg) {
 void validate(const ObjectiveConfig& cfg, int64_t embedding_dim) {
   auto positive = [](double v) { return std::isfinite(v) && v > 0.0; };
   switch (cfg.kind) {
-    case ObjectiveKind::Contrastive: validate(cfg.contrastive); break;
+    case ObjectiveKind::Contrastive:
+      validate(cfg.contrastive);
+      break;
     case ObjectiveKind::CoSENT:
       SBERT_CHECK(positive(cfg.cosent_scale), "[loss] model.cosent_scale must be positive, got ",
                   cfg.cosent_scale);
@@ -42,7 +48,8 @@ void validate(const ObjectiveConfig& cfg, int64_t embedding_dim) {
       SBERT_CHECK(std::isfinite(cfg.gist_margin), "[loss] model.gist_margin must be finite, got ",
                   cfg.gist_margin);
       break;
-    case ObjectiveKind::MarginMSE: break;
+    case ObjectiveKind::MarginMSE:
+      break;
   }
   if (!cfg.matryoshka()) return;
   const auto& d = cfg.matryoshka_dims;
@@ -87,10 +94,14 @@ LossStats base_loss(const ObjectiveConfig& cfg, const LossInputs<double>& in,
     case ObjectiveKind::Contrastive:
       return contrastive_loss(cfg.contrastive, out.dq, out.dp, out.dn, in.q, in.p, in.n,
                               in.neg_mask, in.B, in.K, in.H);
-    case ObjectiveKind::CoSENT: return objectives::cosent(cfg, false, in, out);
-    case ObjectiveKind::AnglE: return objectives::cosent(cfg, true, in, out);
-    case ObjectiveKind::GIST: return objectives::gist(cfg, in, out);
-    case ObjectiveKind::MarginMSE: return objectives::margin_mse(in, out);
+    case ObjectiveKind::CoSENT:
+      return objectives::cosent(cfg, false, in, out);
+    case ObjectiveKind::AnglE:
+      return objectives::cosent(cfg, true, in, out);
+    case ObjectiveKind::GIST:
+      return objectives::gist(cfg, in, out);
+    case ObjectiveKind::MarginMSE:
+      return objectives::margin_mse(in, out);
   }
   return {};
 }
@@ -137,10 +148,15 @@ LossStats matryoshka_loss(const ObjectiveConfig& cfg, const LossInputs<double>& 
     total.loss = (first ? 0.0 : total.loss) + w * s.loss;
     first = false;
     if (!out.any()) continue;
-    if (out.dq) objectives::normalize_rows_backward(out.dq, H, dq.data(), uq.data(), nq.data(), B, d, w, true);
-    if (out.dp) objectives::normalize_rows_backward(out.dp, H, dp.data(), up.data(), np.data(), B, d, w, true);
+    if (out.dq)
+      objectives::normalize_rows_backward(out.dq, H, dq.data(), uq.data(), nq.data(), B, d, w,
+                                          true);
+    if (out.dp)
+      objectives::normalize_rows_backward(out.dp, H, dp.data(), up.data(), np.data(), B, d, w,
+                                          true);
     if (out.dn && in.n) {
-      objectives::normalize_rows_backward(out.dn, H, dn.data(), un.data(), nn.data(), NK, d, w, true);
+      objectives::normalize_rows_backward(out.dn, H, dn.data(), un.data(), nn.data(), NK, d, w,
+                                          true);
     }
   }
   if (out.dn && in.neg_mask) {  // masked slots: no gradient at all
@@ -154,8 +170,8 @@ LossStats matryoshka_loss(const ObjectiveConfig& cfg, const LossInputs<double>& 
 
 LossStats objective_loss(const ObjectiveConfig& cfg, const LossInputs<double>& in,
                          const LossGrads<double>& out) {
-  check_inputs(cfg, in.q, in.p, in.n, in.gq, in.gp, in.gn, in.scores, in.margins, in.B, in.K,
-               in.H, in.GH);
+  check_inputs(cfg, in.q, in.p, in.n, in.gq, in.gp, in.gn, in.scores, in.margins, in.B, in.K, in.H,
+               in.GH);
   return cfg.matryoshka() ? matryoshka_loss(cfg, in, out) : base_loss(cfg, in, out);
 }
 
@@ -167,8 +183,8 @@ LossStats objective_loss(const Context& ctx, const ObjectiveConfig& cfg,
     return contrastive_loss(ctx, cfg.contrastive, out.dq, out.dp, out.dn, in.q, in.p, in.n,
                             in.neg_mask, in.B, in.K, in.H);
   }
-  check_inputs(cfg, in.q, in.p, in.n, in.gq, in.gp, in.gn, in.scores, in.margins, in.B, in.K,
-               in.H, in.GH);
+  check_inputs(cfg, in.q, in.p, in.n, in.gq, in.gp, in.gn, in.scores, in.margins, in.B, in.K, in.H,
+               in.GH);
   const int64_t B = in.B, NK = in.B * in.K, H = in.H, GH = in.GH;
   auto widen = [](const float* x, int64_t count) {
     return x ? std::vector<double>(x, x + count) : std::vector<double>();
@@ -183,12 +199,13 @@ LossStats objective_loss(const Context& ctx, const ObjectiveConfig& cfg,
     if (!gn.empty()) std::fill(gn.begin() + s * GH, gn.begin() + (s + 1) * GH, 0.0);
   }
   auto ptr = [](std::vector<double>& v) { return v.empty() ? nullptr : v.data(); };
-  LossInputs<double> d{ptr(q), ptr(p), ptr(n), in.neg_mask, B, in.K, H,
-                       in.scores, in.margins, ptr(gq), ptr(gp), ptr(gn), GH};
+  LossInputs<double> d{ptr(q),    ptr(p),     ptr(n),  in.neg_mask, B,       in.K, H,
+                       in.scores, in.margins, ptr(gq), ptr(gp),     ptr(gn), GH};
   std::vector<double> dq(out.dq ? B * H : 0), dp(out.dp ? B * H : 0), dn(out.dn ? NK * H : 0);
   const LossStats st = objective_loss(cfg, d, {ptr(dq), ptr(dp), ptr(dn)});
   auto narrow = [](float* dst, const std::vector<double>& src) {
-    if (dst) std::transform(src.begin(), src.end(), dst, [](double x) { return static_cast<float>(x); });
+    if (dst)
+      std::transform(src.begin(), src.end(), dst, [](double x) { return static_cast<float>(x); });
   };
   narrow(out.dq, dq);
   narrow(out.dp, dp);

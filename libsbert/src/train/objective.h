@@ -33,7 +33,7 @@ enum class GistMargin { Absolute, Relative };
 
 struct ObjectiveConfig {
   ObjectiveKind kind = ObjectiveKind::Contrastive;
-  LossConfig contrastive;     // Contrastive: nemo (exclusive) or mnrl (shared negatives)
+  LossConfig contrastive;      // Contrastive: nemo (exclusive) or mnrl (shared negatives)
   double cosent_scale = 20.0;  // CoSENTLoss(scale=20.0)
   double angle_scale = 20.0;   // AnglELoss(scale=20.0)
   // GISTEmbedLoss(temperature=0.01, margin_strategy="absolute", margin=0.0,
@@ -60,7 +60,9 @@ struct ObjectiveConfig {
   // True when GradCache must L2-normalise the pooled embeddings for the loss (the plain
   // contrastive loss takes unit vectors); false: the model's own head decides.
   bool unit_inputs() const { return kind == ObjectiveKind::Contrastive && !matryoshka(); }
-  bool needs_scores() const { return kind == ObjectiveKind::CoSENT || kind == ObjectiveKind::AnglE; }
+  bool needs_scores() const {
+    return kind == ObjectiveKind::CoSENT || kind == ObjectiveKind::AnglE;
+  }
   bool needs_margins() const { return kind == ObjectiveKind::MarginMSE; }
   bool needs_guide() const { return kind == ObjectiveKind::GIST; }
 };
@@ -75,9 +77,9 @@ void validate(const ObjectiveConfig& cfg, int64_t embedding_dim = 0);
 // One global batch (or loss block) of embeddings, as GradCache holds them.
 template <class T>
 struct LossInputs {
-  const T* q = nullptr;            // (B, H) queries / anchors / sentence1
-  const T* p = nullptr;            // (B, H) positives / sentence2
-  const T* n = nullptr;            // (B*K, H) hard negatives, row i*K + k
+  const T* q = nullptr;               // (B, H) queries / anchors / sentence1
+  const T* p = nullptr;               // (B, H) positives / sentence2
+  const T* n = nullptr;               // (B*K, H) hard negatives, row i*K + k
   const uint8_t* neg_mask = nullptr;  // (B*K) 0: missing slot (absent everywhere)
   int64_t B = 0, K = 0, H = 0;
   const double* scores = nullptr;   // (B) cosent / angle labels

@@ -13,11 +13,16 @@ namespace {
 
 ObjectiveKind kind_of(LossType t) {
   switch (t) {
-    case LossType::CoSENT: return ObjectiveKind::CoSENT;
-    case LossType::AnglE: return ObjectiveKind::AnglE;
-    case LossType::GIST: return ObjectiveKind::GIST;
-    case LossType::MarginMSE: return ObjectiveKind::MarginMSE;
-    default: return ObjectiveKind::Contrastive;
+    case LossType::CoSENT:
+      return ObjectiveKind::CoSENT;
+    case LossType::AnglE:
+      return ObjectiveKind::AnglE;
+    case LossType::GIST:
+      return ObjectiveKind::GIST;
+    case LossType::MarginMSE:
+      return ObjectiveKind::MarginMSE;
+    default:
+      return ObjectiveKind::Contrastive;
   }
 }
 
@@ -65,18 +70,21 @@ ObjectiveConfig objective_from_options(const TrainOptions& o, int64_t embedding_
   return c;
 }
 
-std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model,
-                                        int max_tokens) {
+std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model, int max_tokens) {
   const std::string& dir = o.model.gist_guide_model;
-  SBERT_CHECK(!dir.empty(), "[config] key 'model.gist_guide_model' must name the guide model's "
+  SBERT_CHECK(!dir.empty(),
+              "[config] key 'model.gist_guide_model' must name the guide model's "
               "folder when the loss is gist");
   auto guide = std::make_unique<Model>(Model::load(dir));
   const Tokenizer& a = model.tokenizer();
   const Tokenizer& b = guide->tokenizer();
   bool same = a.vocab_size() == b.vocab_size();
   for (int32_t i = 0; same && i < a.vocab_size(); ++i) same = a.id_to_token(i) == b.id_to_token(i);
-  SBERT_CHECK(same, "[loss] gist: the guide model ", dir, " has another vocabulary than the "
-              "trained model (", b.vocab_size(), " vs ", a.vocab_size(), " tokens); libsbert "
+  SBERT_CHECK(same, "[loss] gist: the guide model ", dir,
+              " has another vocabulary than the "
+              "trained model (",
+              b.vocab_size(), " vs ", a.vocab_size(),
+              " tokens); libsbert "
               "runs the guide on the trained model's token ids and does not retokenize");
   const int positions = guide->impl().config.max_position_embeddings;
   SBERT_CHECK(max_tokens <= positions, "[loss] gist: the guide model ", dir, " has ", positions,
@@ -96,7 +104,8 @@ void check_data_suits(const ObjectiveConfig& cfg, const TrainDataset& data, int 
   if (cfg.needs_margins()) {
     SBERT_CHECK(hard_negatives > 0, "[loss] ", name,
                 " needs hard negatives with teacher margins: set "
-                "model.data.hard_negatives_to_train > 0 (", data.name(), ")");
+                "model.data.hard_negatives_to_train > 0 (",
+                data.name(), ")");
     SBERT_CHECK(data.all_have_margins(), "[loss] ", name,
                 " needs a teacher margin per negative (\"margins\"): ", data.name(), " has ",
                 st.records - st.with_margins, " records without them");
@@ -114,7 +123,8 @@ void check_batch_suits(const ObjectiveConfig& cfg, const TrainBatch& batch,
   if (cfg.needs_margins()) {
     SBERT_CHECK(batch.num_negatives > 0, "[loss] ", name,
                 " needs hard negatives with teacher margins: set "
-                "model.data.hard_negatives_to_train > 0 (", data_name, ")");
+                "model.data.hard_negatives_to_train > 0 (",
+                data_name, ")");
     SBERT_CHECK(batch.margins.size() == batch.size() * static_cast<size_t>(batch.num_negatives),
                 "[loss] ", name, " needs a teacher margin per negative (\"margins\"): ", data_name,
                 " has records without them");

@@ -22,8 +22,7 @@ ObjectiveConfig objective_from_options(const TrainOptions& o, int64_t embedding_
 // gist: the guide folder (model.gist_guide_model), loaded. It embeds the token ids of the
 // trained model's tokenizer (sentence-transformers' path when both vocabularies are equal), so
 // a guide with another vocabulary, or fewer positions than max_tokens, is refused.
-std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model,
-                                        int max_tokens);
+std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model, int max_tokens);
 
 // At start: every record of the dataset carries what the loss needs (a score for cosent and
 // angle; margins, and hard_negatives > 0, for marginmse). "[loss] cosent needs a score on

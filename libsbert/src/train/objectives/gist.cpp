@@ -29,7 +29,8 @@ using Vec = std::vector<double>;
 // C (m, n) = A (m, k) . B (n, k)^T
 void sims(Vec& c, const Vec& a, const Vec& b, int64_t m, int64_t n, int64_t k) {
   c.assign(static_cast<size_t>(m * n), 0.0);
-  if (m > 0 && n > 0) cpu::gemm(false, true, m, n, k, 1.0, a.data(), k, b.data(), k, 0.0, c.data(), n);
+  if (m > 0 && n > 0)
+    cpu::gemm(false, true, m, n, k, 1.0, a.data(), k, b.data(), k, 0.0, c.data(), n);
 }
 
 }  // namespace
@@ -105,7 +106,8 @@ LossStats gist(const ObjectiveConfig& cfg, const LossInputs<double>& in,
     double z = 0.0;
     for (int b = 0; b < 4; ++b) {
       if (blocks[b]->empty()) continue;
-      for (int64_t j = 0; j < widths[b]; ++j) z += std::exp((*blocks[b])[static_cast<size_t>(i * widths[b] + j)] - mx);
+      for (int64_t j = 0; j < widths[b]; ++j)
+        z += std::exp((*blocks[b])[static_cast<size_t>(i * widths[b] + j)] - mx);
     }
     const double lse = mx + std::log(z);
     loss += lse - target;
@@ -125,14 +127,16 @@ LossStats gist(const ObjectiveConfig& cfg, const LossInputs<double>& in,
     for (int64_t j = 0; j < B; ++j) {
       if (j == i) continue;
       double c = 0.0;
-      for (int64_t h = 0; h < H; ++h) c += uq[static_cast<size_t>(i * H + h)] * up[static_cast<size_t>(j * H + h)];
+      for (int64_t h = 0; h < H; ++h)
+        c += uq[static_cast<size_t>(i * H + h)] * up[static_cast<size_t>(j * H + h)];
       inb += c;
     }
     for (int64_t k = 0; k < K && in.n; ++k) {
       const int64_t s = i * K + k;
       if (!valid(s)) continue;
       double c = 0.0;
-      for (int64_t h = 0; h < H; ++h) c += uq[static_cast<size_t>(i * H + h)] * un[static_cast<size_t>(s * H + h)];
+      for (int64_t h = 0; h < H; ++h)
+        c += uq[static_cast<size_t>(i * H + h)] * un[static_cast<size_t>(s * H + h)];
       hard += c;
       ++hard_count;
     }
@@ -150,7 +154,8 @@ LossStats gist(const ObjectiveConfig& cfg, const LossInputs<double>& in,
     if (d->empty()) continue;
     for (int64_t i = 0; i < B; ++i)
       for (int64_t j = i; j < B; ++j) {
-        const double v = (*d)[static_cast<size_t>(i * B + j)] + (*d)[static_cast<size_t>(j * B + i)];
+        const double v =
+            (*d)[static_cast<size_t>(i * B + j)] + (*d)[static_cast<size_t>(j * B + i)];
         (*d)[static_cast<size_t>(i * B + j)] = v;
         (*d)[static_cast<size_t>(j * B + i)] = v;
       }
@@ -158,16 +163,23 @@ LossStats gist(const ObjectiveConfig& cfg, const LossInputs<double>& in,
   Vec duq(static_cast<size_t>(B * H), 0.0), dup(static_cast<size_t>(B * H), 0.0),
       dun(static_cast<size_t>(nk * H), 0.0);
   cpu::gemm(false, false, B, H, B, 1.0, s_ap.data(), B, up.data(), H, 0.0, duq.data(), H);
-  if (!s_aa.empty()) cpu::gemm(false, false, B, H, B, 1.0, s_aa.data(), B, uq.data(), H, 1.0, duq.data(), H);
-  if (nk > 0) cpu::gemm(false, false, B, H, nk, 1.0, s_an.data(), nk, un.data(), H, 1.0, duq.data(), H);
+  if (!s_aa.empty())
+    cpu::gemm(false, false, B, H, B, 1.0, s_aa.data(), B, uq.data(), H, 1.0, duq.data(), H);
+  if (nk > 0)
+    cpu::gemm(false, false, B, H, nk, 1.0, s_an.data(), nk, un.data(), H, 1.0, duq.data(), H);
   cpu::gemm(true, false, B, H, B, 1.0, s_ap.data(), B, uq.data(), H, 0.0, dup.data(), H);
-  if (!s_pp.empty()) cpu::gemm(false, false, B, H, B, 1.0, s_pp.data(), B, up.data(), H, 1.0, dup.data(), H);
-  if (nk > 0) cpu::gemm(true, false, nk, H, B, 1.0, s_an.data(), nk, uq.data(), H, 0.0, dun.data(), H);
-  if (out.dq) normalize_rows_backward(out.dq, H, duq.data(), uq.data(), nq.data(), B, H, 1.0, false);
-  if (out.dp) normalize_rows_backward(out.dp, H, dup.data(), up.data(), np.data(), B, H, 1.0, false);
+  if (!s_pp.empty())
+    cpu::gemm(false, false, B, H, B, 1.0, s_pp.data(), B, up.data(), H, 1.0, dup.data(), H);
+  if (nk > 0)
+    cpu::gemm(true, false, nk, H, B, 1.0, s_an.data(), nk, uq.data(), H, 0.0, dun.data(), H);
+  if (out.dq)
+    normalize_rows_backward(out.dq, H, duq.data(), uq.data(), nq.data(), B, H, 1.0, false);
+  if (out.dp)
+    normalize_rows_backward(out.dp, H, dup.data(), up.data(), np.data(), B, H, 1.0, false);
   if (out.dn) {
     std::fill(out.dn, out.dn + NK * H, 0.0);
-    if (nk > 0) normalize_rows_backward(out.dn, H, dun.data(), un.data(), nn.data(), nk, H, 1.0, false);
+    if (nk > 0)
+      normalize_rows_backward(out.dn, H, dun.data(), un.data(), nn.data(), nk, H, 1.0, false);
     for (int64_t s = 0; s < NK; ++s)
       if (!valid(s)) std::fill(out.dn + s * H, out.dn + (s + 1) * H, 0.0);
   }
