@@ -191,6 +191,14 @@ TEST_CASE("schedule construction errors name the key", "[schedule]") {
   c.warmup_steps.reset();
   c.warmup_ratio = 1.5;
   CHECK_THAT(err(c), Catch::Contains("model.optim.sched.warmup_ratio must be in [0, 1], got 1.5"));
+  // WarmupAnnealing with constant_steps 0 (what the trainer passes when epochs decide the
+  // length) is accepted; a non-zero hold is refused for it.
+  c = ok;
+  c.name = "WarmupAnnealing";
+  CHECK(c.constant_steps == std::optional<int64_t>(0));
+  CHECK(err(c).empty());
+  c.constant_steps = 5;
+  CHECK_THAT(err(c), Catch::Contains("are only used by CosineAnnealing"));
   c = ok;
   c.constant_steps = -3;
   CHECK_THAT(err(c), Catch::Contains("model.optim.sched.constant_steps must be >= 0, got -3"));

@@ -70,7 +70,8 @@ LrSchedule::LrSchedule(const ScheduleConfig& cfg)
   SBERT_CHECK(max_steps_ > 0, "[schedule] trainer.max_steps must be positive, got ", max_steps_);
   warmup_ = resolve_steps(cfg.warmup_steps, cfg.warmup_ratio, max_steps_, "warmup");
   if (name_ != ScheduleName::CosineAnnealing) {
-    SBERT_CHECK(!cfg.constant_steps && !cfg.constant_ratio,
+    // Set to 0 is the same as unset (the trainer fills them in when epochs decide the length).
+    SBERT_CHECK(cfg.constant_steps.value_or(0) == 0 && cfg.constant_ratio.value_or(0.0) == 0.0,
                 "[schedule] model.optim.sched.constant_steps/constant_ratio are only used by "
                 "CosineAnnealing (model.optim.sched.name is ", to_string(name_), ")");
   }
