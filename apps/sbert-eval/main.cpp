@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <unistd.h>
 #include <string>
 
 #include <vector>
@@ -11,6 +12,7 @@
 #include "cli.h"
 #include "model_arg.h"
 #include "progress_reporter.h"
+#include "sbert/error.h"
 #include "sbert/eval.h"
 #include "sbert/model.h"
 #include "sbert/util.h"
@@ -164,6 +166,14 @@ int main(int argc, char** argv) {
       sbert::cli::require_extension("--output", args.get("--output"), ".json", "the metrics as JSON");
     const bool beir = args.has("--beir"), sts = args.has("--sts");
     if (beir == sts) throw sbert::cli::UsageError{"give exactly one of --beir DIR or --sts FILE"};
+    // --output -: the JSON alone on stdout; the table goes to stderr meanwhile.
+    int json_fd = -1;
+    if (args.get("--output") == "-") {
+      std::fflush(stdout);
+      json_fd = ::dup(STDOUT_FILENO);
+      if (json_fd < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        throw sbert::Error("[eval] cannot redirect the table to stderr for --output -");
+    }
     if (args.has("--output")) {
       const std::filesystem::path b = args.get("--beir");
       sbert::cli::require_not_an_input(
@@ -319,6 +329,11 @@ int main(int argc, char** argv) {
       add(json, "seconds", json_number(secs));
     }
     json += "\n}\n";
+    if (json_fd >= 0) {
+      std::fflush(stdout);
+      ::dup2(json_fd, STDOUT_FILENO);
+      ::close(json_fd);
+    }
     if (args.has("--output")) sbert::write_file_atomic(args.get("--output"), json);
     return 0;
   });

@@ -136,3 +136,17 @@ TEST_CASE("outputs: a write that fails midway (disk full) leaves the previous fi
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
   }
 }
+
+TEST_CASE("outputs: sbert-eval --output - prints the JSON alone on stdout", "[outputs]") {
+  const auto r = test::run_app(
+      "sbert-eval", {"--model", test::fixture_dir("tiny-bert").string(), "--sts",
+                     (test::source_dir() / "tests/fixtures/eval/stsb-dev-sample.tsv").string(),
+                     "--output", "-"});
+  INFO(r.stderr_text);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE_FALSE(r.stdout_text.empty());
+  CHECK(r.stdout_text.front() == '{');
+  CHECK(r.stdout_text.find("spearman") != std::string::npos);
+  CHECK(r.stdout_text.find("metric") == std::string::npos);  // the table is on stderr
+  CHECK_THAT(r.stderr_text, Contains("spearman"));
+}
