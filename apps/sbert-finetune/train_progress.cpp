@@ -85,7 +85,7 @@ std::string startup_summary(const TrainOptions& opt, const RunPlan& p) {
        std::to_string(p.max_steps) + " steps, lr " + g(m.optim.lr) + " -> min_lr " +
        g(sc.min_lr) + ", warmup " + std::to_string(p.warmup_steps) + ", constant " +
        std::to_string(p.constant_steps) + "; validation every " +
-       std::to_string(opt.trainer.val_check_interval) + " steps");
+       std::to_string(opt.val_check_steps(p.batches_per_epoch)) + " steps");
   line(std::string("device: ") + p.device + ", " + std::to_string(p.threads) + " CPU threads, " +
        (opt.trainer.precision == Precision::BF16Mixed ? "bf16-mixed" : "fp32") +
        (p.world_size > 1 ? ", " + std::to_string(p.world_size) + " processes" : ""));
