@@ -90,8 +90,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (args.has("--verify")) return verify(args.get("--verify"));
-    if (!args.has("--input") || !args.has("--output")) {
-      throw sbert::cli::UsageError{"--input and --output are required (or --verify DIR)"};
+    for (const char* required : {"--input", "--output"}) {
+      if (!args.has(required)) {
+        throw sbert::cli::UsageError{std::string("missing required option ") + required +
+                                     " (or --verify DIR)"};
+      }
     }
     sbert::ConvertOptions opt;
     try {
@@ -104,7 +107,6 @@ int main(int argc, char** argv) {
     if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
     const bool to_hf = args.flag("--to-hf");
     std::string input = args.get("--input");
-    sbert::cli::require_not_an_input("--output", args.get("--output"), {{"--input", input}});
     if (std::filesystem::exists(input)) input = sbert::cli::resolve_model_arg("sbert-convert", input);
     sbert::cli::ProgressReporter progress("sbert-convert");
     opt.progress = progress.callback();

@@ -133,14 +133,25 @@ TEST_CASE("atomic: failures name the path and the reason", "[io]") {
                                            Contains("No such file or directory"));
     REQUIRE_THROWS_WITH(write_file_atomic(p, "x"), Contains(p.string()));
   }
-  SECTION("rename fails: the target is a non-empty directory") {
+  SECTION("the target is a folder: refused before anything is written") {
     const fs::path p = dir / "target";
     fs::create_directories(p / "inside");
+    REQUIRE_THROWS_WITH(AtomicFile(p),
+                        Contains("[io] " + p.string()) && Contains("is a folder, not a file"));
+    CHECK(fs::is_directory(p / "inside"));
+  }
+  SECTION("rename fails: a folder appeared at the target after the temporary was made") {
+    const fs::path sub = dir / "sub";
+    fs::create_directories(sub);
+    const fs::path p = sub / "f.bin";
     AtomicFile f(p);
     f.write("data");
+    // Replace the target by a non-empty folder after construction: the rename cannot succeed.
+    fs::create_directories(p / "inside");
     REQUIRE_THROWS_WITH(f.commit(), Contains("[io] " + p.string()) && Contains("cannot rename"));
     REQUIRE_THROWS_WITH(f.write("x"), Contains("after a failed commit"));
     REQUIRE_THROWS_WITH(f.commit(), Contains("after a failed commit"));
+    fs::remove_all(p);
   }
   // The failed commit's temporary was removed.
   CHECK(dir.entries().size() <= 1);
