@@ -54,6 +54,14 @@ class SBERT_API Tokenizer {
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
                                                  int max_length = 0, int threads = 0) const;
 
+  // Hugging Face's batch_decode(ids, skip_special_tokens=True) of one sequence: special tokens
+  // ([CLS], [SEP], [PAD], [UNK], ...) dropped, the WordPiece decoder ("##" pieces joined to the
+  // previous one, the others after a space, its per-token cleanup), then transformers'
+  // clean_up_tokenization when tokenizer_config.json sets clean_up_tokenization_spaces.
+  // WordPiece tokenizers only: throws sbert::Error for a Unigram or byte-level BPE tokenizer
+  // and for an out-of-range id.
+  std::string decode(const std::vector<int32_t>& ids) const;
+
   // The word pieces of text without special tokens, as strings ("hello", "##world").
   std::vector<std::string> tokenize(std::string_view text) const;
 
