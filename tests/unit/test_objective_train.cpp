@@ -176,17 +176,6 @@ TEST_CASE("trainer: data without the labels of the loss is refused naming loss a
                                tmp / "c.yaml"),
             {}),
       Contains("model.data.hard_negatives_to_train > 0"));
-  // A guide with another vocabulary re-tokenizes the decoded text: a trained Unigram model
-  // (tiny-xlmr) cannot be decoded yet.
-  CHECK_THROWS_WITH(
-      train(parse_train_config(yaml(tmp / "d",
-                                    "  loss: gist\n  gist_guide_model: \"" +
-                                        test::fixture_dir("tiny-bert").string() + "\"\n",
-                                    "objectives.jsonl", 2, "tiny-xlmr"),
-                               tmp / "d.yaml"),
-            {}),
-      Contains("[loss] gist: the guide model") && Contains("has another vocabulary") &&
-          Contains("libsbert decodes WordPiece (BERT) token ids only"));
 }
 
 TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed and step",

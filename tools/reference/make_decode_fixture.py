@@ -8,7 +8,8 @@ test_tokenizer_decode.cpp compares Tokenizer::decode; gist's guide re-tokenizes 
         [--minilm /work/main/models/all-MiniLM-L6-v2]
 
 Each line: {"model", "file", "id", "ids", "decoded"}; every 7th sequence gets 3 [PAD] and an
-[UNK] before [SEP], as a padded batch of a loss holds (special tokens, dropped by the decode).
+[UNK] before [SEP], as a padded batch of a loss holds (special tokens, dropped by the decode);
+every 11th is cut in the middle (a byte-level sequence may end inside a character).
 """
 
 import argparse
@@ -33,7 +34,11 @@ def main():
         # The first 100 English texts and every multilingual one: a small fixture.
         texts += [(name, r["id"], r["text"]) for r in recs[:100 if name == "texts.jsonl" else None]]
     models = {"tiny-bert": REPO / "tests/fixtures/tiny-bert",
-              "tiny-bert-cls": REPO / "tests/fixtures/tiny-bert-cls", "minilm": Path(a.minilm)}
+              "tiny-bert-cls": REPO / "tests/fixtures/tiny-bert-cls", "minilm": Path(a.minilm),
+              "tiny-xlmr": REPO / "tests/fixtures/tiny-xlmr",
+              "tiny-roberta": REPO / "tests/fixtures/tiny-roberta",
+              "tokenizers/xlmr-spm": REPO / "tests/fixtures/tokenizers/xlmr-spm",
+              "tokenizers/roberta-files": REPO / "tests/fixtures/tokenizers/roberta-files"}
     out = REPO / "tests/fixtures/tokenizers/decode.jsonl"
     with open(out, "w", encoding="utf-8", newline="\n") as f:
         for model, folder in models.items():
@@ -42,6 +47,8 @@ def main():
             for i, seq in enumerate(ids):
                 if i % 7 == 3:
                     seq = seq[:-1] + [tok.unk_token_id, tok.sep_token_id] + [tok.pad_token_id] * 3
+                if i % 11 == 5 and len(seq) > 6:
+                    seq = seq[:len(seq) // 2] + [tok.sep_token_id]  # cut mid-text (byte-level: mid-character)
                 ids[i] = seq
             decoded = tok.batch_decode(ids, skip_special_tokens=True)
             for (file, tid, _), seq, d in zip(texts, ids, decoded):

@@ -567,6 +567,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
       load_vocab_merges(vocab_json, merges, cc, *impl);
     }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+    impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
     keep_files(*impl);
     impl->finish();
     return Tokenizer(std::move(impl));
@@ -581,6 +582,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
                     impl->options.sep_token, "' are not in the vocabulary");
       }
       keep_files(*impl);
+      impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
       if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
       if (c.mask) impl->options.mask_token = *c.mask;
       if (c.pad) impl->options.pad_token = *c.pad;

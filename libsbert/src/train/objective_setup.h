@@ -25,8 +25,7 @@ bool guide_must_retokenize(const Model& model, const Model& guide, int max_token
 
 // gist: the guide folder (model.gist_guide_model), loaded. Without re-tokenizing it embeds the
 // trained model's token ids (then it needs max_tokens positions); with it, the decoded text
-// encoded by its own tokenizer at its max_seq_length (then the trained tokenizer must decode:
-// WordPiece only).
+// encoded by its own tokenizer at its max_seq_length (then the trained tokenizer must decode).
 std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model, int max_tokens);
 
 // At start: every record of the dataset carries what the loss needs (a score for cosent and
