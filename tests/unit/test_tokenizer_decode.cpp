@@ -38,8 +38,10 @@ TEST_CASE("tokenizer decode matches transformers batch_decode with skip_special_
     const std::string model{std::string_view(rec["model"])};
     if (!toks.count(model)) {
       const auto dir = folder_of(model);
-      if (dir) toks.emplace(model, Tokenizer::load(*dir));
-      else toks.emplace(model, std::nullopt);
+      if (dir)
+        toks.emplace(model, Tokenizer::load(*dir));
+      else
+        toks.emplace(model, std::nullopt);
     }
     const auto& tok = toks.at(model);
     if (!tok) continue;
@@ -55,6 +57,8 @@ TEST_CASE("tokenizer decode matches transformers batch_decode with skip_special_
     INFO(m);
     REQUIRE(checked[m] > 100);
   }
-  if (!toks.at("minilm")) WARN("all-MiniLM-L6-v2 not found (scripts/fetch-model.sh): its cases skipped");
-  for (const auto& [m, n] : checked) std::printf("decode parity %s: %d sequences equal\n", m.c_str(), n);
+  if (!toks.at("minilm"))
+    WARN("all-MiniLM-L6-v2 not found (scripts/fetch-model.sh): its cases skipped");
+  for (const auto& [m, n] : checked)
+    std::printf("decode parity %s: %d sequences equal\n", m.c_str(), n);
 }

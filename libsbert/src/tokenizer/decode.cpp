@@ -1,6 +1,7 @@
 // Tokenizer::decode: Hugging Face's batch_decode(ids, skip_special_tokens=True) (tokenizers'
 // TokenizerImpl::decode with the WordPiece, Metaspace or ByteLevel decoder, then transformers'
-// TokenizersBackend._decode cleanup, which it skips for BPE models). gist's guide re-tokenizes the decoded text.
+// TokenizersBackend._decode cleanup, which it skips for BPE models). gist's guide re-tokenizes the
+// decoded text.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -28,16 +29,16 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 // tokenizers' decoders::wordpiece::cleanup, applied to each token (with its leading space).
 void wordpiece_cleanup(std::string& t) {
   static constexpr std::string_view kPairs[][2] = {
-      {" .", "."},       {" ?", "?"},   {" !", "!"},   {" ,", ","},
-      {" ' ", "'"},      {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"},
-      {" 's", "'s"},     {" 've", "'ve"}, {" 're", "'re"}};
+      {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+      {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+      {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& p : kPairs) replace_all(t, p[0], p[1]);
 }
 
 // transformers' PreTrainedTokenizerBase.clean_up_tokenization, on the whole text.
 void transformers_cleanup(std::string& t) {
   static constexpr std::string_view kPairs[][2] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},   {" ,", ","},   {" ' ", "'"},
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
       {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& p : kPairs) replace_all(t, p[0], p[1]);
 }
@@ -56,21 +57,30 @@ std::string utf8_lossy(std::string_view s) {
     }
     int need = 0;
     unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-    if (b >= 0xC2 && b <= 0xDF) need = 1;
-    else if (b == 0xE0) need = 2, lo = 0xA0;
-    else if (b == 0xED) need = 2, hi = 0x9F;
-    else if (b >= 0xE1 && b <= 0xEF) need = 2;
-    else if (b == 0xF0) need = 3, lo = 0x90;
-    else if (b == 0xF4) need = 3, hi = 0x8F;
-    else if (b >= 0xF1 && b <= 0xF3) need = 3;
+    if (b >= 0xC2 && b <= 0xDF)
+      need = 1;
+    else if (b == 0xE0)
+      need = 2, lo = 0xA0;
+    else if (b == 0xED)
+      need = 2, hi = 0x9F;
+    else if (b >= 0xE1 && b <= 0xEF)
+      need = 2;
+    else if (b == 0xF0)
+      need = 3, lo = 0x90;
+    else if (b == 0xF4)
+      need = 3, hi = 0x8F;
+    else if (b >= 0xF1 && b <= 0xF3)
+      need = 3;
     size_t j = i + 1;
     int k = 0;
     for (; k < need && j < n; ++k, ++j) {
       const auto c = static_cast<unsigned char>(s[j]);
       if (c < (k == 0 ? lo : 0x80) || c > (k == 0 ? hi : 0xBF)) break;
     }
-    if (need > 0 && k == need) out.append(s.substr(i, j - i));
-    else out += "\xEF\xBF\xBD";
+    if (need > 0 && k == need)
+      out.append(s.substr(i, j - i));
+    else
+      out += "\xEF\xBF\xBD";
     i = j;
   }
   return out;
@@ -82,7 +92,8 @@ std::string byte_level_decode(const std::vector<const std::string*>& tokens) {
   static const auto inverse = [] {
     std::vector<std::pair<std::string, unsigned char>> t;
     for (int b = 0; b < 256; ++b)
-      t.emplace_back(tok::byte_level_char(static_cast<unsigned char>(b)), static_cast<unsigned char>(b));
+      t.emplace_back(tok::byte_level_char(static_cast<unsigned char>(b)),
+                     static_cast<unsigned char>(b));
     std::sort(t.begin(), t.end());
     return t;
   }();
@@ -94,7 +105,8 @@ std::string byte_level_decode(const std::vector<const std::string*>& tokens) {
       const auto lead = static_cast<unsigned char>((*t)[i]);
       const size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
       const std::string c = t->substr(i, len);
-      auto it = std::lower_bound(inverse.begin(), inverse.end(), std::make_pair(c, static_cast<unsigned char>(0)));
+      auto it = std::lower_bound(inverse.begin(), inverse.end(),
+                                 std::make_pair(c, static_cast<unsigned char>(0)));
       ok = it != inverse.end() && it->first == c;
       if (ok) mapped += static_cast<char>(it->second);
       i += len;

@@ -93,7 +93,7 @@ class GradCache {
   };
   struct Chunk {
     PackedBatch batch;
-    std::vector<Dest> dest;  // (nseq) where each sequence's embedding goes
+    std::vector<Dest> dest;                  // (nseq) where each sequence's embedding goes
     std::vector<std::vector<int32_t>> seqs;  // (nseq) the token ids packed in batch
   };
   static Chunk pack(const TrainBatch& global, size_t begin, size_t end);

@@ -92,8 +92,10 @@ std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& mode
     } catch (const Error& e) {
       fail("[loss] gist: the guide model ", dir,
            " has another vocabulary or a shorter max_seq_length (", gc.max_seq_length, " < ",
-           max_tokens, "), so its input is the trained model's ids decoded and re-tokenized, "
-           "but: ", e.what());
+           max_tokens,
+           "), so its input is the trained model's ids decoded and re-tokenized, "
+           "but: ",
+           e.what());
     }
     SBERT_CHECK(gc.max_seq_length > 0 && gc.max_seq_length <= gc.max_tokens(),
                 "[loss] gist: the guide model ", dir, " has max_seq_length ", gc.max_seq_length,
