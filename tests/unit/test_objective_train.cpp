@@ -210,7 +210,7 @@ TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed an
 TEST_CASE("gist re-tokenizes as sentence-transformers' must_retokenize decides", "[objectives]") {
   const Model bert = Model::load(test::fixture_dir("tiny-bert"));
   const Model cls = Model::load(test::fixture_dir("tiny-bert-cls"));  // same vocabulary
-  const Model xlmr = Model::load(test::fixture_dir("tiny-xlmr"));    // another one
+  const Model xlmr = Model::load(test::fixture_dir("tiny-xlmr"));     // another one
   REQUIRE(cls.impl().config.max_seq_length == 128);
   CHECK_FALSE(guide_must_retokenize(bert, cls, 128));
   CHECK(guide_must_retokenize(bert, cls, 129));  // the guide's max_seq_length is shorter
