@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "api/model_impl.h"
 #include "io/safetensors.h"
 #include "support/fixtures.h"
 #include "train/config.h"
@@ -122,12 +123,15 @@ TEST_CASE("trainer: each objective from the config matches the sentence-transfor
     const char* model;
   };
   const std::string guide = test::fixture_dir("tiny-bert-cls").string();
+  const std::string xlmr = test::fixture_dir("tiny-xlmr").string();
   const Run runs[] = {
       {"cosent", "  loss: cosent\n", 0, "tiny-bert"},
       {"angle", "  loss: angle\n  angle_scale: 20\n", 0, "tiny-bert"},
       {"marginmse", "  loss: marginmse\n", 2, "tiny-bert"},
       {"marginmse_cls", "  loss: marginmse\n", 2, "tiny-bert-cls"},
       {"gist", "  loss: gist\n  gist_guide_model: \"" + guide + "\"\n", 1, "tiny-bert"},
+      // another vocabulary: the guide re-tokenizes the decoded text
+      {"gist_retok", "  loss: gist\n  gist_guide_model: \"" + xlmr + "\"\n", 1, "tiny-bert"},
       {"matryoshka_mnrl",
        "  loss: matryoshka\n  matryoshka_loss: mnrl\n"
        "  matryoshka_dims: [32, 16, 8]\n",
@@ -173,15 +177,6 @@ TEST_CASE("trainer: data without the labels of the loss is refused naming loss a
                                tmp / "c.yaml"),
             {}),
       Contains("model.data.hard_negatives_to_train > 0"));
-  // A guide with another vocabulary (all-MiniLM-L6-v2's 30522 tokens against tiny-bert's 1500)
-  if (const auto minilm = test::model_dir("minilm")) {
-    CHECK_THROWS_WITH(
-        train(parse_train_config(yaml(tmp / "d", "  loss: gist\n  gist_guide_model: \"" +
-                                                     minilm->string() + "\"\n"),
-                                 tmp / "d.yaml"),
-              {}),
-        Contains("[loss] gist: the guide model") && Contains("has another vocabulary"));
-  }
 }
 
 TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed and step",
@@ -210,4 +205,15 @@ TEST_CASE("matryoshka_n_dims_per_step draws that many dims per step from seed an
   c.matryoshka_n_dims_per_step = 4;
   draw_matryoshka_dims(c, 1234, 0);
   CHECK(c.matryoshka_active.empty());
+}
+
+TEST_CASE("gist re-tokenizes as sentence-transformers' must_retokenize decides", "[objectives]") {
+  const Model bert = Model::load(test::fixture_dir("tiny-bert"));
+  const Model cls = Model::load(test::fixture_dir("tiny-bert-cls"));  // same vocabulary
+  const Model xlmr = Model::load(test::fixture_dir("tiny-xlmr"));     // another one
+  REQUIRE(cls.impl().config.max_seq_length == 128);
+  CHECK_FALSE(guide_must_retokenize(bert, cls, 128));
+  CHECK(guide_must_retokenize(bert, cls, 129));  // the guide's max_seq_length is shorter
+  CHECK(guide_must_retokenize(bert, xlmr, 128));
+  CHECK(guide_must_retokenize(xlmr, bert, 16));
 }

@@ -25,6 +25,11 @@ Runs (tensors "<run>.losses" and "<run>.grad_norms" (pre-clip) [10] F64, metadat
   gist               GISTEmbedLoss(guide = tests/fixtures/tiny-bert-cls, temperature 0.01,
                      absolute margin 0) on (query, pos_doc, first neg_doc); the guide in eval mode
                      under no_grad
+  gist_retok         the same with the guide tests/fixtures/tiny-xlmr (another vocabulary:
+                     GISTEmbedLoss.must_retokenize): per column, the trained model's padded ids
+                     through tok.batch_decode(skip_special_tokens=True), then the guide
+                     SentenceTransformer's preprocess (its tokenizer, its max_seq_length 128) and
+                     forward (mean pooling, Normalize), as GISTEmbedLoss.forward does
   matryoshka_mnrl    MatryoshkaLoss(MultipleNegativesRankingLoss(scale 20), dims [32, 16, 8]),
                      2 negatives
   matryoshka_cosent  MatryoshkaLoss(CoSENTLoss, dims [32, 16, 8], weights [1, 0.5, 0.25])
@@ -60,6 +65,7 @@ RUNS = {
     "marginmse": dict(loss="marginmse", K=2),
     "marginmse_cls": dict(loss="marginmse", K=2, model="tiny-bert-cls"),
     "gist": dict(loss="gist", K=1),
+    "gist_retok": dict(loss="gist", K=1, guide="tiny-xlmr"),
     "matryoshka_mnrl": dict(loss="mnrl", K=2, matryoshka_dims=[32, 16, 8]),
     "matryoshka_cosent": dict(loss="cosent", K=0, matryoshka_dims=[32, 16, 8],
                               matryoshka_weights=[1.0, 0.5, 0.25]),
@@ -121,7 +127,14 @@ def run(name, spec, recs):
     # The trained model's tokenizer (tiny-bert-cls does not lowercase); gist's guide embeds the
     # same ids, as GISTEmbedLoss does when the vocabularies are equal (must_retokenize False).
     tok = AutoTokenizer.from_pretrained(str(REPO / "tests/fixtures" / folder))
-    guide = load(REPO / "tests/fixtures/tiny-bert-cls") if spec["loss"] == "gist" else None
+    plain_gist = spec["loss"] == "gist" and not spec.get("guide")
+    guide = load(REPO / "tests/fixtures/tiny-bert-cls") if plain_gist else None
+    st_guide = None
+    if spec.get("guide"):
+        from sentence_transformers import SentenceTransformer
+        st_guide = SentenceTransformer(str(REPO / "tests/fixtures" / spec["guide"]), device="cpu")
+        st_guide.eval()
+        assert tok.get_vocab() != st_guide.tokenizer.get_vocab()  # must_retokenize
     named = dict(model.named_parameters())
     layout = layout_names(model.config.num_hidden_layers)
     decay = [named[n] for n, d in layout if d]
@@ -145,9 +158,22 @@ def run(name, spec, recs):
         q, p, n = emb[:G], emb[G:2 * G], emb[2 * G:]
         cols = [q, p] + [n.view(G, K, -1)[:, k] for k in range(K)]
         feats = [{"emb": c} for c in cols]
-        if guide is not None:
+        if st_guide is not None:
+            # GISTEmbedLoss.forward with must_retokenize, column by column (the ids of a column
+            # padded together, as the collator does; [PAD] is special and dropped).
+            columns = [texts[:G], texts[G:2 * G]] + [texts[2 * G + k::K] for k in range(K)]
+            parts = []
+            with torch.no_grad():
+                for col in columns:
+                    col_ids = tok(col, padding=True, truncation=True,
+                                  max_length=MAX_LEN)["input_ids"]
+                    decoded = tok.batch_decode(col_ids, skip_special_tokens=True)
+                    parts.append(st_guide(st_guide.preprocess(decoded))["sentence_embedding"])
+            gemb = torch.cat(parts[:2] + [torch.stack(parts[2:], 1).reshape(G * K, -1)]).double()
+        elif guide is not None:
             with torch.no_grad():
                 gemb = embed(guide, tok, texts, cls=True).double()
+        if st_guide is not None or guide is not None:
             gcols = [gemb[:G], gemb[G:2 * G]] + [gemb[2 * G:].view(G, K, -1)[:, k] for k in range(K)]
             for f, g in zip(feats, gcols):
                 f["gemb"] = g

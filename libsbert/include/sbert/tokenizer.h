@@ -54,6 +54,14 @@ class SBERT_API Tokenizer {
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
                                                  int max_length = 0, int threads = 0) const;
 
+  // Hugging Face's batch_decode(ids, skip_special_tokens=True) of one sequence: special tokens
+  // ([CLS], [SEP], [PAD], [UNK], ...) dropped, then the tokenizer's decoder (WordPiece: "##"
+  // pieces joined, the others after a space, its cleanup; Metaspace; ByteLevel), then
+  // transformers' clean_up_tokenization when tokenizer_config.json sets
+  // clean_up_tokenization_spaces (not for BPE). Throws sbert::Error for an out-of-range id or a
+  // tokenizer.json whose decoder is none of these.
+  std::string decode(const std::vector<int32_t>& ids) const;
+
   // The word pieces of text without special tokens, as strings ("hello", "##world").
   std::vector<std::string> tokenize(std::string_view text) const;
 

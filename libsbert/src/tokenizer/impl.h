@@ -85,6 +85,12 @@ struct SBERT_LOCAL Tokenizer::Impl {
   int32_t sep_id = -1;
   int32_t pad_id = 0;
   std::string source;  // the file it was loaded from, for messages
+  // decode(): tokenizer.json's WordPiece decoder (prefix, cleanup; false when the decoder is
+  // another kind or null) and tokenizer_config.json's clean_up_tokenization_spaces.
+  bool wordpiece_decoder = true;
+  std::string decoder_prefix = "##";
+  bool decoder_cleanup = true;
+  bool clean_up_tokenization_spaces = false;
   // Unigram / byte-level BPE (null for WordPiece, which keeps its own fast path below).
   std::shared_ptr<const tok::Pipeline> pipeline;
   // The tokenizer files as read (name, bytes), written back unchanged by save() for a pipeline

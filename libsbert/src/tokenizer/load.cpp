@@ -66,6 +66,7 @@ struct ConfigFiles {
   std::vector<AddedToken> added_tokens_decoder;
   std::string tokenizer_class;
   std::optional<bool> add_prefix_space;
+  std::optional<bool> clean_up_tokenization_spaces;
   std::optional<AddedToken> mask_added;  // mask_token given as an AddedToken object
 };
 
@@ -105,6 +106,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
       c.tokenizer_class = std::string(r.string(*e, "tokenizer_class"));
     if (auto e = JsonReader::member(root, "add_prefix_space"); e && !e->is_null())
       c.add_prefix_space = r.boolean(*e, "add_prefix_space");
+    if (auto e = JsonReader::member(root, "clean_up_tokenization_spaces"); e && !e->is_null())
+      c.clean_up_tokenization_spaces = r.boolean(*e, "clean_up_tokenization_spaces");
     if (auto e = JsonReader::member(root, "added_tokens_decoder"); e && !e->is_null()) {
       for (auto [key, value] : r.object(*e, "added_tokens_decoder")) {
         const std::string field = join_field("added_tokens_decoder", key);
@@ -449,6 +452,17 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
     read_pre_tokenizer(r, r.required(root, "pre_tokenizer", "pre_tokenizer"));
   }
   read_post_processor(r, r.required(root, "post_processor", "post_processor"), *impl);
+  impl->wordpiece_decoder = false;
+  if (auto dec = JsonReader::member(root, "decoder"); dec && dec->is_object()) {
+    const object d = r.object(*dec, "decoder");
+    if (auto t = JsonReader::member(d, "type"); t && r.string(*t, "decoder.type") == "WordPiece") {
+      impl->wordpiece_decoder = true;
+      if (auto x = JsonReader::member(d, "prefix"))
+        impl->decoder_prefix = std::string(r.string(*x, "decoder.prefix"));
+      if (auto x = JsonReader::member(d, "cleanup"))
+        impl->decoder_cleanup = r.boolean(*x, "decoder.cleanup");
+    }
+  }
   if (auto pad = JsonReader::member(root, "padding"); pad && !pad->is_null()) {
     const object p = r.object(*pad, "padding");
     if (auto t = JsonReader::member(p, "pad_token"))
@@ -553,6 +567,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
       load_vocab_merges(vocab_json, merges, cc, *impl);
     }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
+    impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
     keep_files(*impl);
     impl->finish();
     return Tokenizer(std::move(impl));
@@ -567,6 +582,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
                     impl->options.sep_token, "' are not in the vocabulary");
       }
       keep_files(*impl);
+      impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
       if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
       if (c.mask) impl->options.mask_token = *c.mask;
       if (c.pad) impl->options.pad_token = *c.pad;
@@ -589,6 +605,7 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
     }
     if (c.model_max_length) impl->options.model_max_length = *c.model_max_length;
     if (c.mask) impl->options.mask_token = *c.mask;
+    impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
     if (c.pad && impl->options.pad_token == TokenizerOptions().pad_token) {
       impl->options.pad_token = *c.pad;
       const int32_t pad = t.token_to_id(*c.pad);
@@ -610,10 +627,11 @@ Tokenizer Tokenizer::load(const fs::path& dir) {
   if (c.pad) o.pad_token = *c.pad;
   if (c.cls) o.cls_token = *c.cls;
   if (c.mask) o.mask_token = *c.mask;
-  if (c.added_tokens_decoder.empty()) return from_vocab_file(vocab, o);
-  // Extra added tokens from tokenizer_config.json: rebuild with them.
   Tokenizer t = from_vocab_file(vocab, o);
   auto impl = std::make_shared<Impl>(*t.impl_);
+  impl->clean_up_tokenization_spaces = c.clean_up_tokenization_spaces.value_or(false);
+  if (c.added_tokens_decoder.empty()) return Tokenizer(std::move(impl));
+  // Extra added tokens from tokenizer_config.json: rebuild with them.
   impl->id_to_token.resize(static_cast<size_t>(impl->model_vocab_size));
   impl->added_vocab = VocabMap();
   impl->cls_id = impl->sep_id = -1;

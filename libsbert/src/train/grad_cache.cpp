@@ -27,7 +27,12 @@ LossInputs<float> with_guide(LossInputs<float> in, const float* gq, const float*
 
 }  // namespace
 
-void GradCache::set_guide(const Model::Impl* guide) { guide_ = guide; }
+void GradCache::set_guide(const Model::Impl* guide, GuideRetokenize retok) {
+  guide_ = guide;
+  retok_ = retok;
+  SBERT_CHECK((retok.from == nullptr) == (retok.to == nullptr),
+              "[grad_cache] set_guide: re-tokenizing needs both tokenizers");
+}
 
 void GradCache::set_head(const ObjectiveConfig& cfg) {
   head_cfg_.normalize = cfg.unit_inputs() || model_.config.normalize;
@@ -160,6 +165,7 @@ GradCache::Chunk GradCache::pack(const TrainBatch& global, size_t begin, size_t 
     c.dest.push_back({2, static_cast<int64_t>(slot)});
   }
   c.batch = pack_sequences(seqs, 0, static_cast<int64_t>(seqs.size()));
+  c.seqs = std::move(seqs);
   return c;
 }
 
@@ -195,8 +201,18 @@ void GradCache::forward(const Chunk& c, const DropoutState& d, bool keep) {
 void GradCache::forward_guide(const Chunk& c) {
   if (!guide_) return;
   guide_cache_.keep_all = false;
-  encoder_forward(ctx_, guide_->config, guide_->view, c.batch, guide_cache_, DropoutState{});
-  pooling_forward(ctx_, guide_->config, guide_cache_.output, c.batch, guide_pool_);
+  const PackedBatch* batch = &c.batch;
+  if (retok_.from) {
+    // GISTEmbedLoss: guide.preprocess(tokenizer.batch_decode(input_ids, skip_special_tokens=True))
+    guide_seqs_.resize(c.seqs.size());
+    for (size_t s = 0; s < c.seqs.size(); ++s) {
+      guide_seqs_[s] = retok_.to->encode(retok_.from->decode(c.seqs[s]), retok_.max_length);
+    }
+    guide_batch_ = pack_sequences(guide_seqs_, 0, static_cast<int64_t>(guide_seqs_.size()));
+    batch = &guide_batch_;
+  }
+  encoder_forward(ctx_, guide_->config, guide_->view, *batch, guide_cache_, DropoutState{});
+  pooling_forward(ctx_, guide_->config, guide_cache_.output, *batch, guide_pool_);
   const int64_t GH = guide_->config.hidden_size;
   for (size_t s = 0; s < c.dest.size(); ++s) {
     const Dest& d = c.dest[s];

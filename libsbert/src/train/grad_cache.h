@@ -35,6 +35,7 @@
 #include "data/train_batches.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
+#include "sbert/tokenizer.h"
 #include "train/loss.h"
 #include "train/objective.h"
 
@@ -46,6 +47,16 @@ struct DataParallel {
   Communicator* comm = nullptr;  // null or one rank: a single process
   bool global_negatives = true;  // model.global_inbatch_negatives
   int loss_blocks = 1;           // independent loss blocks per rank (see above)
+};
+
+// gist with a guide that must re-tokenize (sentence-transformers' must_retokenize: another
+// vocabulary, or a shorter max_seq_length): each sequence's ids are decoded by `from` (the
+// trained model's tokenizer, batch_decode with skip_special_tokens) and encoded by `to` (the
+// guide's) truncated to max_length, as GISTEmbedLoss's guide.preprocess. Null: same ids.
+struct GuideRetokenize {
+  const Tokenizer* from = nullptr;
+  const Tokenizer* to = nullptr;
+  int max_length = 0;
 };
 
 class GradCache {
@@ -70,9 +81,10 @@ class GradCache {
   LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size,
                       const ObjectiveConfig& loss);
 
-  // gist: the guide model, run without dropout or gradient on the same token ids in phase 1
-  // (its vocabulary must be the model's: the caller checks). Null: none. Must outlive this.
-  void set_guide(const Model::Impl* guide);
+  // gist: the guide model, run without dropout or gradient in phase 1, on the same token ids
+  // (the caller checks that the vocabularies are equal) or re-tokenized (retok). Null: none.
+  // Must outlive this, as the tokenizers.
+  void set_guide(const Model::Impl* guide, GuideRetokenize retok = {});
 
  private:
   struct Dest {
@@ -81,7 +93,8 @@ class GradCache {
   };
   struct Chunk {
     PackedBatch batch;
-    std::vector<Dest> dest;  // (nseq) where each sequence's embedding goes
+    std::vector<Dest> dest;                  // (nseq) where each sequence's embedding goes
+    std::vector<std::vector<int32_t>> seqs;  // (nseq) the token ids packed in batch
   };
   static Chunk pack(const TrainBatch& global, size_t begin, size_t end);
   std::vector<Chunk> chunks(const TrainBatch& batch, size_t micro) const;
@@ -115,6 +128,9 @@ class GradCache {
   const Model::Impl* guide_ = nullptr;
   EncoderCache guide_cache_;
   PoolingCache guide_pool_;
+  GuideRetokenize retok_;
+  std::vector<std::vector<int32_t>> guide_seqs_;  // a chunk's sequences re-tokenized
+  PackedBatch guide_batch_;
   std::vector<float> guide_q_, guide_p_, guide_n_;
 };
 

@@ -70,25 +70,40 @@ ObjectiveConfig objective_from_options(const TrainOptions& o, int64_t embedding_
   return c;
 }
 
+bool guide_must_retokenize(const Model& model, const Model& guide, int max_tokens) {
+  const Tokenizer& a = model.tokenizer();
+  const Tokenizer& b = guide.tokenizer();
+  bool same = a.vocab_size() == b.vocab_size();
+  for (int32_t i = 0; same && i < a.vocab_size(); ++i) same = a.id_to_token(i) == b.id_to_token(i);
+  return !same || guide.impl().config.max_seq_length < max_tokens;
+}
+
 std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model, int max_tokens) {
   const std::string& dir = o.model.gist_guide_model;
   SBERT_CHECK(!dir.empty(),
               "[config] key 'model.gist_guide_model' must name the guide model's "
               "folder when the loss is gist");
   auto guide = std::make_unique<Model>(Model::load(dir));
-  const Tokenizer& a = model.tokenizer();
-  const Tokenizer& b = guide->tokenizer();
-  bool same = a.vocab_size() == b.vocab_size();
-  for (int32_t i = 0; same && i < a.vocab_size(); ++i) same = a.id_to_token(i) == b.id_to_token(i);
-  SBERT_CHECK(same, "[loss] gist: the guide model ", dir,
-              " has another vocabulary than the "
-              "trained model (",
-              b.vocab_size(), " vs ", a.vocab_size(),
-              " tokens); libsbert "
-              "runs the guide on the trained model's token ids and does not retokenize");
-  const int positions = guide->impl().config.max_position_embeddings;
-  SBERT_CHECK(max_tokens <= positions, "[loss] gist: the guide model ", dir, " has ", positions,
-              " positions but training sequences reach ", max_tokens,
+  const ModelConfig& gc = guide->impl().config;
+  if (guide_must_retokenize(model, *guide, max_tokens)) {
+    // The guide encodes decoded text: the trained model's tokenizer must decode.
+    try {
+      (void)model.tokenizer().decode({model.tokenizer().cls_id()});
+    } catch (const Error& e) {
+      fail("[loss] gist: the guide model ", dir,
+           " has another vocabulary or a shorter max_seq_length (", gc.max_seq_length, " < ",
+           max_tokens,
+           "), so its input is the trained model's ids decoded and re-tokenized, "
+           "but: ",
+           e.what());
+    }
+    SBERT_CHECK(gc.max_seq_length > 0 && gc.max_seq_length <= gc.max_tokens(),
+                "[loss] gist: the guide model ", dir, " has max_seq_length ", gc.max_seq_length,
+                " but ", gc.max_tokens(), " positions");
+    return guide;
+  }
+  SBERT_CHECK(max_tokens <= gc.max_tokens(), "[loss] gist: the guide model ", dir, " has ",
+              gc.max_tokens(), " positions but training sequences reach ", max_tokens,
               " tokens (lower model.encoder_seq_length)");
   return guide;
 }

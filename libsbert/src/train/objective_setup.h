@@ -19,9 +19,13 @@ namespace sbert {
 // "[loss] ..." / "[config] ..." one-line errors.
 ObjectiveConfig objective_from_options(const TrainOptions& o, int64_t embedding_dim);
 
-// gist: the guide folder (model.gist_guide_model), loaded. It embeds the token ids of the
-// trained model's tokenizer (sentence-transformers' path when both vocabularies are equal), so
-// a guide with another vocabulary, or fewer positions than max_tokens, is refused.
+// sentence-transformers' GISTEmbedLoss.must_retokenize: the guide's vocabulary differs from the
+// trained model's, or its max_seq_length is below the training sequences' max_tokens.
+bool guide_must_retokenize(const Model& model, const Model& guide, int max_tokens);
+
+// gist: the guide folder (model.gist_guide_model), loaded. Without re-tokenizing it embeds the
+// trained model's token ids (then it needs max_tokens positions); with it, the decoded text
+// encoded by its own tokenizer at its max_seq_length (then the trained tokenizer must decode).
 std::unique_ptr<Model> load_guide_model(const TrainOptions& o, const Model& model, int max_tokens);
 
 // At start: every record of the dataset carries what the loss needs (a score for cosent and

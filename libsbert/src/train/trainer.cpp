@@ -427,9 +427,13 @@ void Trainer::Impl::setup_optimizer() {
   }
   if (val_data_) check_data_suits(loss_cfg_, *val_data_, batch_opt_.hard_negatives_to_train);
   if (loss_cfg_.needs_guide()) {
-    guide_ = load_guide_model(cfg_, *model_,
-                              std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length));
-    gc_->set_guide(&guide_->impl());
+    const int max_tokens = std::max(batch_opt_.query_max_length, batch_opt_.passage_max_length);
+    guide_ = load_guide_model(cfg_, *model_, max_tokens);
+    GuideRetokenize retok;
+    if (guide_must_retokenize(*model_, *guide_, max_tokens)) {
+      retok = {&model_->tokenizer(), &guide_->tokenizer(), guide_->impl().config.max_seq_length};
+    }
+    gc_->set_guide(&guide_->impl(), retok);
   }
 
   AdamWConfig acfg;
