@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "data/ascii_space.h"
 #include "data/seeded_rng.h"
 
 namespace sbert {
@@ -68,13 +69,6 @@ Hash128 hash_text(char role, std::string_view s) {
   h1 += h2;
   h2 += h1;
   return {h1, h2};
-}
-
-std::string_view strip_ascii(std::string_view s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 using HashSet = std::unordered_set<Hash128, TrainBatchBuilder::Hash128Hasher>;

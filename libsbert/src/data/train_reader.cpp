@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "data/ascii_space.h"
 #include "core/utf8.h"
 #include "data/train_table.h"
 
@@ -31,19 +32,6 @@ TrainRecordScratch& TrainRecordScratch::operator=(TrainRecordScratch&&) noexcept
 namespace {
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-  });
-}
-
-std::string_view strip_ascii(std::string_view s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
 
 const char* type_name(simdjson::dom::element_type t) {
   using T = simdjson::dom::element_type;
