@@ -18,28 +18,22 @@ namespace sbert {
 SBERT_API std::string json_number(double v);
 // The same for a float: the shortest text that reads back as the same float (0.1f -> "0.1").
 SBERT_API std::string json_number(float v);
-// %.<digits>g, as printf writes it (metrics logs keep 9 significant digits); non-finite -> "null".
-SBERT_API std::string json_number(double v, int significant_digits);
-// Like json_number but integral values keep ".0" (Python's float repr: 2.0, 1e-12).
-SBERT_API std::string json_fraction(double v);
-SBERT_API std::string json_fraction(float v);
-
 // Streams one JSON value. indent 0 writes compact JSON ("," and ":"); indent n > 0 writes
 // Python's json.dump(indent=n) layout: one member per line, ": " after keys, "{}" and "[]" for
 // empty containers. A container opened inline is written on one line with ", " and ": " (Python's
 // default separators) whatever the indent. Misuse (a value where a key is due, unbalanced ends)
 // throws sbert::Error.
-class SBERT_API JsonWriter {
+class JsonWriter {
  public:
   explicit JsonWriter(int indent = 0) : indent_(indent) {}
 
-  JsonWriter& begin_object(bool inline_container = false);
-  JsonWriter& end_object();
-  JsonWriter& begin_array(bool inline_container = false);
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view k);
+  SBERT_API JsonWriter& begin_object(bool inline_container = false);
+  SBERT_API JsonWriter& end_object();
+  SBERT_API JsonWriter& begin_array(bool inline_container = false);
+  SBERT_API JsonWriter& end_array();
+  SBERT_API JsonWriter& key(std::string_view k);
 
-  JsonWriter& value(std::string_view s);
+  SBERT_API JsonWriter& value(std::string_view s);
   JsonWriter& value(const char* s) { return value(std::string_view(s)); }
   JsonWriter& value(const std::string& s) { return value(std::string_view(s)); }
   JsonWriter& value(bool b) { return raw(b ? "true" : "false"); }
@@ -52,7 +46,7 @@ class SBERT_API JsonWriter {
   JsonWriter& value(float v) { return raw(json_number(v)); }
   JsonWriter& null() { return raw("null"); }
   // Text that is already JSON (a number formatted another way, a minified element).
-  JsonWriter& raw(std::string_view json);
+  SBERT_API JsonWriter& raw(std::string_view json);
 
   // key(k).value(v) in one call.
   template <typename T>

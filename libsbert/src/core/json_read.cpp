@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "core/check.h"
+#include "core/json_write.h"
 
 namespace sbert {
 namespace {
