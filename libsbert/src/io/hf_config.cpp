@@ -73,9 +73,8 @@ class JsonFile {
   std::optional<int64_t> get_int(simdjson::dom::object o, std::string_view key) const {
     auto e = find(o, key);
     if (!e) return std::nullopt;
-    int64_t v = 0;
-    if (e->get_int64().get(v) != simdjson::SUCCESS) bad_type(key, *e, "an integer");
-    return v;
+    return reader_.integer(*e, key, std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max());
   }
   int required_int(simdjson::dom::object o, std::string_view key) const {
     auto v = get_int(o, key);
