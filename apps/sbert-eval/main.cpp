@@ -14,44 +14,15 @@
 #include "progress_reporter.h"
 #include "sbert/error.h"
 #include "sbert/eval.h"
+#include "sbert/json.h"
 #include "sbert/model.h"
 #include "sbert/util.h"
 
 namespace {
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
-
-// Shortest round-trip decimal; NaN / infinity -> null.
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
-void add(std::string& json, const std::string& key, const std::string& value) {
-  json += json.size() > 2 ? ",\n  " : "  ";
-  json += json_string(key);
-  json += ": ";
-  json += value;
-}
+// The --output report is written with the library's JSON writer (two-space indent, as
+// json.dump(indent=2); the by_dim rows one line each).
+using sbert::JsonWriter;
 
 // "384,256,128,64" -> {384, 256, 128, 64}; each at least 1, none twice.
 std::vector<int> parse_dims(const std::string& text) {
@@ -104,10 +75,10 @@ void print_by_dim(const std::vector<int>& dims, const std::vector<std::string>& 
   }
 }
 
-std::string dims_json(const std::vector<int>& dims) {
-  std::string out = "[";
-  for (size_t i = 0; i < dims.size(); ++i) out += (i ? ", " : "") + std::to_string(dims[i]);
-  return out + "]";
+void write_dims(JsonWriter& j, const std::vector<int>& dims) {
+  j.key("dims").begin_array(true);
+  for (const int d : dims) j.value(d);
+  j.end_array();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -206,7 +177,8 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     sbert::cli::ProgressReporter progress("sbert-eval");
     const std::string model_dir = args.get("--model");
-    std::string json = "{\n";
+    JsonWriter json(2);
+    json.begin_object();
     if (beir) {
       const std::string split = args.get("--split");
       sbert::eval::BeirOptions bo;
@@ -251,41 +223,34 @@ int main(int argc, char** argv) {
         std::printf("  %-14s %s\n", "metric", "value");
         for (const auto& v : m.values) {
           std::printf("  %-14s %.4f\n", v.name().c_str(), v.value);
-          add(json, v.name(), json_number(v.value));
+          json.member(v.name(), v.value);
         }
       } else {
         std::printf("  Matryoshka: each column scores the first N of %d dimensions\n", model.dim());
         std::vector<std::string> names;
         for (const auto& v : m.values) names.push_back(v.name());
         std::vector<std::vector<double>> values;
-        std::string by_dim = "{";
+        write_dims(json, dims);
+        json.key("by_dim").begin_object();
         for (size_t i = 0; i < ms.size(); ++i) {
           values.emplace_back();
-          std::string one = "{";
+          json.key(std::to_string(dims[i])).begin_object(true);
           for (const auto& v : ms[i].values) {
             values.back().push_back(v.value);
-            one +=
-                (one.size() > 1 ? ", " : "") + json_string(v.name()) + ": " + json_number(v.value);
+            json.member(v.name(), v.value);
           }
-          by_dim +=
-              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+          json.end_object();
         }
+        json.end_object();
         print_by_dim(dims, names, values);
-        add(json, "dims", dims_json(dims));
-        add(json, "by_dim", by_dim + "\n  }");
       }
       std::printf("  %.1f s (embedding and search %.1f s)\n", secs, m.seconds);
-      add(json, "queries", std::to_string(m.queries));
-      add(json, "queries_skipped", std::to_string(data.queries_skipped));
-      add(json, "corpus", std::to_string(m.corpus));
-      add(json, "qrels_unknown_doc", std::to_string(data.qrels_unknown_doc));
-      add(json, "qrels_unknown_query", std::to_string(data.qrels_unknown_query));
-      add(json, "split", json_string(split));
-      add(json, "data", json_string(args.get("--beir")));
-      add(json, "model", json_string(model_dir));
-      add(json, "query_prefix", json_string(ro.query_prefix));
-      add(json, "passage_prefix", json_string(ro.passage_prefix));
-      add(json, "seconds", json_number(secs));
+      json.member("queries", m.queries).member("queries_skipped", data.queries_skipped);
+      json.member("corpus", m.corpus).member("qrels_unknown_doc", data.qrels_unknown_doc);
+      json.member("qrels_unknown_query", data.qrels_unknown_query).member("split", split);
+      json.member("data", args.get("--beir")).member("model", model_dir);
+      json.member("query_prefix", ro.query_prefix).member("passage_prefix", ro.passage_prefix);
+      json.member("seconds", secs);
     } else {
       const auto data = sbert::eval::read_sts(args.get("--sts"));
       const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
@@ -304,37 +269,32 @@ int main(int argc, char** argv) {
         std::printf("  %-14s %s\n", "metric", "value");
         std::printf("  %-14s %.4f\n", "spearman", m.spearman);
         std::printf("  %-14s %.4f\n", "pearson", m.pearson);
-        add(json, "spearman", json_number(m.spearman));
-        add(json, "pearson", json_number(m.pearson));
+        json.member("spearman", m.spearman).member("pearson", m.pearson);
       } else {
         std::printf("  Matryoshka: each column compares the first N of %d dimensions\n",
                     model.dim());
         std::vector<std::vector<double>> values;
-        std::string by_dim = "{";
+        write_dims(json, dims);
+        json.key("by_dim").begin_object();
         for (size_t i = 0; i < ms.size(); ++i) {
           values.push_back({ms[i].spearman, ms[i].pearson});
-          const std::string one = "{\"spearman\": " + json_number(ms[i].spearman) +
-                                  ", \"pearson\": " + json_number(ms[i].pearson);
-          by_dim +=
-              (i ? ",\n    " : "\n    ") + json_string(std::to_string(dims[i])) + ": " + one + "}";
+          json.key(std::to_string(dims[i])).begin_object(true);
+          json.member("spearman", ms[i].spearman).member("pearson", ms[i].pearson).end_object();
         }
+        json.end_object();
         print_by_dim(dims, {"spearman", "pearson"}, values);
-        add(json, "dims", dims_json(dims));
-        add(json, "by_dim", by_dim + "\n  }");
       }
       std::printf("  %.1f s\n", secs);
-      add(json, "pairs", std::to_string(m.pairs));
-      add(json, "data", json_string(args.get("--sts")));
-      add(json, "model", json_string(model_dir));
-      add(json, "seconds", json_number(secs));
+      json.member("pairs", m.pairs).member("data", args.get("--sts"));
+      json.member("model", model_dir).member("seconds", secs);
     }
-    json += "\n}\n";
+    const std::string text = json.end_object().take() + "\n";
     if (json_fd >= 0) {
       std::fflush(stdout);
       ::dup2(json_fd, STDOUT_FILENO);
       ::close(json_fd);
     }
-    if (args.has("--output")) sbert::write_file_atomic(args.get("--output"), json);
+    if (args.has("--output")) sbert::write_file_atomic(args.get("--output"), text);
     return 0;
   });
 }

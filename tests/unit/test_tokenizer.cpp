@@ -539,9 +539,10 @@ TEST_CASE("tokenizer errors name the file and field of a bad tokenizer.json", "[
   };
   CHECK_THAT(load_error("{\"model\": "),
              Catch::StartsWith("[tokenizer] " + name + ": not valid JSON"));
-  CHECK(load_error("[1, 2]") == "[tokenizer] " + name + ": the document must be a JSON object");
+  CHECK(load_error("[1, 2]") == "[tokenizer] " + name + ": the document must be an object, got [1,2] (an array)");
   CHECK(load_error(tokenizer_json(R"({"type": "BertNormalizer", "lowercase": "yes"})")) ==
-        "[tokenizer] " + name + ": normalizer.lowercase must be true or false");
+        "[tokenizer] " + name +
+            ": field 'normalizer.lowercase' must be true or false, got \"yes\" (a string)");
   CHECK(load_error(tokenizer_json(R"({"type": "NFKC"})")) ==
         "[tokenizer] " + name + ": normalizer.type is 'NFKC'; only BertNormalizer is supported");
   CHECK(load_error(tokenizer_json("null", R"({"type": "Whitespace"})")) ==

@@ -148,7 +148,7 @@ TEST_CASE("training files: BOM, CRLF and blank lines", "[train-data]") {
 
   // Line numbers after blank lines reach the messages.
   CHECK_THAT(open_error(dir, "b.jsonl", "\n"s + object(kTricky[0]) + "\n\n{\"query\": 1}\n"),
-             Contains(":record 2 (line 4): field 'query' must be a string, got a number"));
+             Contains(":record 2 (line 4): field 'query' must be a string, got an integer"));
 }
 
 TEST_CASE("bad training records are refused with file, record, line and field", "[train-data]") {
@@ -176,11 +176,11 @@ TEST_CASE("bad training records are refused with file, record, line and field", 
   CHECK_THAT(bad(R"({"query": null, "pos_doc": "p", "neg_doc": []})"),
              Contains("field 'query' must be a string, got null"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": 3, "neg_doc": []})"),
-             Contains("field 'pos_doc' must be a string, got a number"));
+             Contains("field 'pos_doc' must be a string, got an integer"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": ["p"], "neg_doc": []})"),
              Contains("field 'pos_doc' must be a string, got an array"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": 5})"),
-             Contains("field 'neg_doc' must be an array of strings, got a number"));
+             Contains("field 'neg_doc' must be an array of strings, got an integer"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": null})"),
              Contains("field 'neg_doc' must be an array of strings, got null"));
   CHECK_THAT(bad(R"({"query": "q", "pos_doc": "p", "neg_doc": ["a", null, "c"]})"),
@@ -241,7 +241,7 @@ TEST_CASE("bad training file structure is refused", "[train-data]") {
   CHECK_THAT(open_error(dir, "g.json", "["s + good + ",\n"s + good + "}]"),
              Contains("g.json:record 2 (line 2): not valid JSON (unbalanced '}'"));
   CHECK_THAT(open_error(dir, "g.json", "["s + good + ", 7]"),
-             Contains("g.json:record 2 (line 1): expected a JSON object, got a number"));
+             Contains("g.json:record 2 (line 1): expected a JSON object, got an integer"));
   // A single object spanning lines is not JSONL.
   CHECK_THAT(open_error(dir, "o.json", "{\n  \"query\": \"q\"\n}\n"),
              Contains("o.json:record 1 (line 1): not valid JSON"));

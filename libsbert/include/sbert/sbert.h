@@ -5,6 +5,7 @@
 #include "sbert/convert.h"
 #include "sbert/error.h"
 #include "sbert/eval.h"
+#include "sbert/json.h"
 #include "sbert/mine.h"
 #include "sbert/model.h"
 #include "sbert/progress.h"

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "core/check.h"
+#include "core/json_read.h"
 #include "core/utf8.h"
 #include "io/atomic_file.h"
 
@@ -44,20 +45,23 @@ std::vector<std::string> read_jsonl_strings(const fs::path& path, const std::str
   const std::vector<std::string> lines = split_lines(path, read_file(path));
   std::vector<std::string> out;
   simdjson::dom::parser parser;
+  simdjson::padded_string storage;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
     if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines
     simdjson::dom::element doc;
-    auto err = parser.parse(line).get(doc);
+    auto err = parse_json(line, parser, storage, doc);
     SBERT_CHECK(!err, "[input] ", path.string(), ":", i + 1, ": not valid JSON (",
                 simdjson::error_message(err), ")");
-    SBERT_CHECK(doc.is_object(), "[input] ", path.string(), ":", i + 1, ": expected a JSON object");
+    SBERT_CHECK(doc.is_object(), "[input] ", path.string(), ":", i + 1, ": expected a JSON object, got ",
+                json_type_name(doc));
     simdjson::dom::element value;
     SBERT_CHECK(!doc[field].get(value), "[input] ", path.string(), ":", i + 1, ": missing field \"",
                 field, "\"");
     std::string_view s;
     SBERT_CHECK(!value.get(s), "[input] ", path.string(), ":", i + 1, ": field \"", field,
-                "\" is not a string");
+                "\" is not a string (",
+                json_type_name(value), ")");
     out.emplace_back(s);
   }
   return out;

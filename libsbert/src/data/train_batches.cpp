@@ -7,6 +7,8 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "core/json_read.h"
+#include "core/json_write.h"
 #include "data/ascii_space.h"
 #include "data/seeded_rng.h"
 
@@ -129,73 +131,56 @@ std::vector<TrainBatch> split_micro_batches(const TrainBatch& b, size_t micro) {
 // ---- position ---------------------------------------------------------------------------
 
 std::string DataPosition::to_json() const {
+  JsonWriter j;  // compact: it is stored as one string inside trainer_state.json
+  j.begin_object().member("format", "libsbert-data-position");
   if (!datasets.empty()) {  // several datasets: version 2 holds the sampler and each stream
-    std::string s = cat("{\"format\":\"libsbert-data-position\",\"version\":2,\"sampler\":\"",
-                        sampler, "\",\"epoch\":", epoch, ",\"batch_in_epoch\":", batch_in_epoch,
-                        ",\"seed\":", seed, ",\"global_batch_size\":", global_batch_size,
-                        ",\"datasets\":[");
-    for (size_t i = 0; i < datasets.size(); ++i) {
-      if (i) s += ',';
-      s.append(datasets[i].to_json());
-    }
-    s += "]}";
-    return s;
+    j.member("version", 2).member("sampler", sampler).member("epoch", epoch);
+    j.member("batch_in_epoch", batch_in_epoch).member("seed", seed);
+    j.member("global_batch_size", global_batch_size).key("datasets").begin_array();
+    for (const DataPosition& d : datasets) j.raw(d.to_json());
+    j.end_array().end_object();
+    return j.take();
   }
-  std::string s = cat(
-      "{\"format\":\"libsbert-data-position\",\"version\":1,\"epoch\":", epoch,
-      ",\"cursor\":", cursor, ",\"batch_in_epoch\":", batch_in_epoch, ",\"records\":", records,
-      ",\"seed\":", seed, ",\"global_batch_size\":", global_batch_size,
-      ",\"hard_negatives_to_train\":", hard_negatives_to_train, ",\"negative_selection\":\"",
-      negative_selection_name(negative_selection), "\",\"shuffle\":", shuffle ? "true" : "false",
-      ",\"dedupe_in_batch\":", dedupe_in_batch ? "true" : "false",
-      ",\"strip_whitespace\":", strip_whitespace ? "true" : "false", ",\"deferred\":[");
-  for (size_t i = 0; i < deferred.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(deferred[i]);
-  }
-  s += "]}";
-  return s;
+  j.member("version", 1).member("epoch", epoch).member("cursor", cursor);
+  j.member("batch_in_epoch", batch_in_epoch).member("records", records).member("seed", seed);
+  j.member("global_batch_size", global_batch_size);
+  j.member("hard_negatives_to_train", hard_negatives_to_train);
+  j.member("negative_selection", negative_selection_name(negative_selection));
+  j.member("shuffle", shuffle).member("dedupe_in_batch", dedupe_in_batch);
+  j.member("strip_whitespace", strip_whitespace).key("deferred").begin_array();
+  for (const uint32_t d : deferred) j.value(d);
+  j.end_array().end_object();
+  return j.take();
 }
 
 DataPosition DataPosition::from_json(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (auto err = parser.parse(json.data(), json.size()).get(doc)) {
-    fail("[train-data] position: not valid JSON (", simdjson::error_message(err), ")");
-  }
-  simdjson::dom::object obj;
-  SBERT_CHECK(!doc.get(obj), "[train-data] position: expected a JSON object");
+  const JsonDocument doc = JsonDocument::from_string(json, "position", "train-data");
+  const JsonReader r("train-data", "position");
+  const simdjson::dom::object obj = r.object(doc.root(), "");
   std::string_view format;
-  SBERT_CHECK(!obj["format"].get(format) && format == "libsbert-data-position",
-              "[train-data] position: field 'format' must be \"libsbert-data-position\"");
+  const auto f = JsonReader::member(obj, "format");
+  SBERT_CHECK(f && !f->get(format) && format == "libsbert-data-position", r.where(),
+              "field 'format' must be \"libsbert-data-position\"");
   auto u64 = [&](const char* name) {
+    const simdjson::dom::element e = r.required(obj, name, name);
     uint64_t v = 0;
-    SBERT_CHECK(!obj[name].get(v), "[train-data] position: field '", name,
-                "' must be a non-negative integer");
+    if (e.get(v)) r.type_error(name, e, "a non-negative integer");
     return v;
   };
-  auto boolean = [&](const char* name) {
-    bool v = false;
-    SBERT_CHECK(!obj[name].get(v), "[train-data] position: field '", name,
-                "' must be true or false");
-    return v;
-  };
+  auto boolean = [&](const char* name) { return r.boolean(r.required(obj, name, name), name); };
+  auto string = [&](const char* name) { return r.string(r.required(obj, name, name), name); };
   const uint64_t version = u64("version");
-  SBERT_CHECK(version == 1 || version == 2, "[train-data] position: unsupported version ",
-              version);
+  SBERT_CHECK(version == 1 || version == 2, r.where(), "unsupported version ", version);
   DataPosition p;
   if (version == 2) {
-    std::string_view sampler;
-    SBERT_CHECK(!obj["sampler"].get(sampler), "[train-data] position: field 'sampler' must be a "
-                "string");
-    p.sampler = std::string(sampler);
+    p.sampler = std::string(string("sampler"));
     p.epoch = u64("epoch");
     p.batch_in_epoch = u64("batch_in_epoch");
     p.seed = u64("seed");
     p.global_batch_size = u64("global_batch_size");
-    simdjson::dom::array arr;
-    SBERT_CHECK(!obj["datasets"].get(arr) && arr.size() >= 2,
-                "[train-data] position: field 'datasets' must be an array of positions");
+    const simdjson::dom::array arr = r.array(r.required(obj, "datasets", "datasets"), "datasets");
+    SBERT_CHECK(arr.size() >= 2, r.where(),
+                "field 'datasets' must be an array of at least 2 positions, got ", arr.size());
     for (simdjson::dom::element e : arr) p.datasets.push_back(from_json(simdjson::minify(e)));
     return p;
   }
@@ -206,23 +191,21 @@ DataPosition DataPosition::from_json(std::string_view json) {
   p.seed = u64("seed");
   p.global_batch_size = u64("global_batch_size");
   const uint64_t k = u64("hard_negatives_to_train");
-  SBERT_CHECK(k <= INT32_MAX, "[train-data] position: hard_negatives_to_train ", k, " too large");
+  SBERT_CHECK(k <= INT32_MAX, r.where(), "hard_negatives_to_train ", k, " too large");
   p.hard_negatives_to_train = static_cast<int>(k);
-  std::string_view sel;
-  SBERT_CHECK(!obj["negative_selection"].get(sel),
-              "[train-data] position: field 'negative_selection' must be a string");
-  p.negative_selection = parse_negative_selection(sel);
+  p.negative_selection = parse_negative_selection(string("negative_selection"));
   p.shuffle = boolean("shuffle");
   p.dedupe_in_batch = boolean("dedupe_in_batch");
   p.strip_whitespace = boolean("strip_whitespace");
-  simdjson::dom::array arr;
-  SBERT_CHECK(!obj["deferred"].get(arr),
-              "[train-data] position: field 'deferred' must be an array of record indices");
+  const simdjson::dom::array arr = r.array(r.required(obj, "deferred", "deferred"), "deferred");
+  size_t i = 0;
   for (simdjson::dom::element e : arr) {
     uint64_t v = 0;
-    SBERT_CHECK(!e.get(v) && v <= UINT32_MAX,
-                "[train-data] position: field 'deferred' must hold record indices");
+    if (e.get(v) || v > UINT32_MAX) {
+      r.type_error(cat("deferred[", i, "]"), e, "a record index (0 to 2^32 - 1)");
+    }
     p.deferred.push_back(static_cast<uint32_t>(v));
+    ++i;
   }
   return p;
 }

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "core/json_read.h"
 #include "data/ascii_space.h"
 #include "core/utf8.h"
 #include "data/train_table.h"
@@ -32,27 +33,6 @@ TrainRecordScratch& TrainRecordScratch::operator=(TrainRecordScratch&&) noexcept
 namespace {
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-const char* type_name(simdjson::dom::element_type t) {
-  using T = simdjson::dom::element_type;
-  switch (t) {
-    case T::ARRAY:
-      return "an array";
-    case T::OBJECT:
-      return "an object";
-    case T::INT64:
-    case T::UINT64:
-    case T::DOUBLE:
-      return "a number";
-    case T::STRING:
-      return "a string";
-    case T::BOOL:
-      return "a boolean";
-    case T::NULL_VALUE:
-      return "null";
-  }
-  return "an unknown type";
-}
 
 // The top-level key whose value holds byte `pos` of an object record ("" when none is found).
 // Best effort, used only to name the field of a UTF-8 error (simdjson refuses such input whole).
@@ -110,7 +90,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
     return cat("not valid JSON (", simdjson::error_message(err), ")");
   }
   simdjson::dom::object obj;
-  if (doc.get(obj)) return cat("expected a JSON object, got ", type_name(doc.type()));
+  if (doc.get(obj)) return cat("expected a JSON object, got ", json_type_name(doc));
 
   std::string_view texts[2];
   const std::string* names[2] = {&l.anchor, &l.positive};
@@ -124,7 +104,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
                                  : "");
     }
     if (v.get(texts[f])) {
-      return cat("field '", name, "' must be a string, got ", type_name(v.type()));
+      return cat("field '", name, "' must be a string, got ", json_type_name(v));
     }
     if (texts[f].empty()) return cat("field '", name, "' is empty");
     if (is_blank(texts[f])) return cat("field '", name, "' is only whitespace");
@@ -153,7 +133,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
                       : cat("field '", name, "' item ", k, " of ", count);
       };
       std::string_view s;
-      if (item.get(s)) return cat(what(), " must be a string, got ", type_name(item.type()));
+      if (item.get(s)) return cat(what(), " must be a string, got ", json_type_name(item));
       if (s.empty()) return cat(what(), " is empty");
       if (is_blank(s)) return cat(what(), " is only whitespace");
       if (strip_ascii(s) == pos) {
@@ -170,7 +150,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
       continue;
     }
     if (nv.get(arr)) {
-      return cat("field '", name, "' must be an array of strings, got ", type_name(nv.type()));
+      return cat("field '", name, "' must be an array of strings, got ", json_type_name(nv));
     }
     const size_t count = arr.size();
     size_t k = 0;
@@ -187,7 +167,7 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
   if (!obj[l.score].get(sv)) {
     double x = 0;
     if (!number(sv, x)) {
-      return cat("field '", l.score, "' must be a finite number, got ", type_name(sv.type()));
+      return cat("field '", l.score, "' must be a finite number, got ", json_type_name(sv));
     }
     if (out) out->score = x;
     if (has_score) *has_score = true;
@@ -212,14 +192,14 @@ std::string check_record(simdjson::dom::parser& parser, const char* data, size_t
       for (simdjson::dom::element item : arr) {
         if (!number(item, x)) {
           return cat("field '", name, "' must be an array of finite numbers, got an item that is ",
-                     type_name(item.type()));
+                     json_type_name(item));
         }
         if (out) out->margins.push_back(x);
         ++margins;
       }
     } else {
       return cat("field '", name, "' must be a number or an array of numbers, got ",
-                 type_name(mv.type()));
+                 json_type_name(mv));
     }
   }
   if (any_margins && margins != negatives) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/json_read.h"
 #include "data/texts.h"
 
 namespace sbert::eval {
@@ -40,7 +41,8 @@ std::string json_id(simdjson::dom::element doc, const fs::path& file, size_t lin
   }
   int64_t i = 0;
   if (!v.get(i)) return std::to_string(i);
-  fail("[beir] ", where(file, line), "\"_id\" is neither a string nor an integer");
+  fail("[beir] ", where(file, line), "\"_id\" is neither a string nor an integer (",
+       json_type_name(v), ")");
 }
 
 // A string field; absent or null gives `fallback` when optional.
@@ -52,7 +54,8 @@ std::string json_string(simdjson::dom::element doc, const char* field, bool requ
     return {};
   }
   std::string_view s;
-  SBERT_CHECK(!v.get(s), "[beir] ", where(file, line), "field \"", field, "\" is not a string");
+  SBERT_CHECK(!v.get(s), "[beir] ", where(file, line), "field \"", field, "\" is not a string (",
+              json_type_name(v), ")");
   return std::string(s);
 }
 
@@ -62,13 +65,15 @@ void for_each_jsonl(const fs::path& file, Fn&& fn) {
   SBERT_CHECK(fs::exists(file), "[beir] ", file.string(), ": no such file");
   const std::vector<std::string> lines = read_text_lines(file);
   simdjson::dom::parser parser;
+  simdjson::padded_string storage;
   for (size_t i = 0; i < lines.size(); ++i) {
     if (blank(lines[i])) continue;
     simdjson::dom::element doc;
-    const auto err = parser.parse(lines[i]).get(doc);
+    const auto err = parse_json(lines[i], parser, storage, doc);
     SBERT_CHECK(!err, "[beir] ", where(file, i + 1), "not valid JSON (",
                 simdjson::error_message(err), ")");
-    SBERT_CHECK(doc.is_object(), "[beir] ", where(file, i + 1), "expected a JSON object");
+    SBERT_CHECK(doc.is_object(), "[beir] ", where(file, i + 1), "expected a JSON object, got ",
+                json_type_name(doc));
     fn(doc, i + 1);
   }
 }

@@ -18,6 +18,8 @@
 #include "api/model_impl.h"
 #include "core/check.h"
 #include "core/json.h"
+#include "core/json_read.h"
+#include "core/json_write.h"
 #include "io/atomic_file.h"
 #include "io/model_writer.h"
 #include "io/safetensors.h"
@@ -151,95 +153,14 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 
-// Shortest text that reads back as the same double; a float value keeps a '.' or exponent.
-std::string json_double(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-  return s;
-}
+std::string json_float(float v) { return json_fraction(v); }
 
-std::string json_float(float v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
-  return s;
-}
-
-void pretty(std::string& out, element e, int indent, int level) {
-  const std::string pad(static_cast<size_t>(indent * (level + 1)), ' ');
-  const std::string end_pad(static_cast<size_t>(indent * level), ' ');
-  switch (e.type()) {
-    case element_type::OBJECT: {
-      const simdjson::dom::object o = e.get_object().value_unsafe();
-      if (o.size() == 0) {
-        out += "{}";
-        return;
-      }
-      out += "{\n";
-      bool first = true;
-      for (const auto kv : o) {
-        if (!first) out += ",\n";
-        first = false;
-        out += pad;
-        append_json_string(out, kv.key);
-        out += ": ";
-        pretty(out, kv.value, indent, level + 1);
-      }
-      out += "\n" + end_pad + "}";
-      return;
-    }
-    case element_type::ARRAY: {
-      const simdjson::dom::array a = e.get_array().value_unsafe();
-      if (a.size() == 0) {
-        out += "[]";
-        return;
-      }
-      out += "[\n";
-      bool first = true;
-      for (const element v : a) {
-        if (!first) out += ",\n";
-        first = false;
-        out += pad;
-        pretty(out, v, indent, level + 1);
-      }
-      out += "\n" + end_pad + "]";
-      return;
-    }
-    case element_type::STRING:
-      append_json_string(out, e.get_string().value_unsafe());
-      return;
-    case element_type::INT64:
-      out += std::to_string(e.get_int64().value_unsafe());
-      return;
-    case element_type::UINT64:
-      out += std::to_string(e.get_uint64().value_unsafe());
-      return;
-    case element_type::DOUBLE:
-      out += json_double(e.get_double().value_unsafe());
-      return;
-    case element_type::BOOL:
-      out += e.get_bool().value_unsafe() ? "true" : "false";
-      return;
-    case element_type::NULL_VALUE:
-      out += "null";
-      return;
-  }
-}
-
-// A parsed JSON document that lives as long as the object.
+// A parsed JSON document that lives as long as the object; pretty text in Python's
+// json.dump(indent=n) layout, without a trailing newline.
 class Json {
  public:
-  static Json parse_text(std::string text, const std::string& where) {
-    Json j;
-    j.text_ = simdjson::padded_string(text);
-    const auto err = j.parser_->parse(j.text_).get(j.root_);
-    SBERT_CHECK(!err, "[convert] ", where, ": not valid JSON (", simdjson::error_message(err), ")");
-    return j;
+  static Json parse_text(std::string_view text, const std::string& where) {
+    return Json(JsonDocument::from_string(text, where, "convert"));
   }
   static Json parse_file(const fs::path& file) {
     std::string text;
@@ -248,26 +169,23 @@ class Json {
     } catch (const Error& e) {
       fail("[convert] ", file.string(), ": cannot read");
     }
-    return parse_text(std::move(text), file.string());
+    return parse_text(text, file.string());
   }
-  element root() const { return root_; }
+  element root() const { return doc_.root(); }
   std::optional<simdjson::dom::object> object() const {
     simdjson::dom::object o;
-    if (root_.get_object().get(o)) return std::nullopt;
+    if (root().get_object().get(o)) return std::nullopt;
     return o;
   }
-  // Pretty text of the whole document, without a trailing newline (as json.dump).
   std::string pretty_text(int indent) const {
-    std::string out;
-    pretty(out, root_, indent, 0);
-    return out;
+    JsonWriter w(indent);
+    write_json(w, root());
+    return w.take();
   }
 
  private:
-  Json() : parser_(std::make_unique<simdjson::dom::parser>()) {}
-  std::unique_ptr<simdjson::dom::parser> parser_;
-  simdjson::padded_string text_;
-  element root_;
+  explicit Json(JsonDocument d) : doc_(std::move(d)) {}
+  JsonDocument doc_;
 };
 
 // The members of an object as (key, compact JSON text), in file order.

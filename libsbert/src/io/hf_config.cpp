@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/json_read.h"
 #include "io/atomic_file.h"
 #include "sbert/config.h"
 
@@ -28,81 +29,11 @@ const char* to_string(Pooling p) {
 
 namespace {
 
-// simdjson 3.0 rejects integer literals that do not fit in 64 bits, and Hugging Face files hold
-// some (tokenizer_config.json "model_max_length": 1000000000000000019884624838656). Such literals
-// become doubles by appending ".0"; strings are left alone.
-std::string widen_big_integers(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[i + 1];
-        i += 2;
-        continue;
-      }
-      if (c == '"') in_string = false;
-      ++i;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      out += c;
-      ++i;
-      continue;
-    }
-    if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) {
-      size_t j = i + (c == '-' ? 1 : 0);
-      const size_t digits_start = j;
-      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-      const bool plain_integer =
-          j == text.size() || (text[j] != '.' && text[j] != 'e' && text[j] != 'E');
-      out.append(text, i, j - i);
-      if (plain_integer && j - digits_start > 19) out += ".0";
-      i = j;
-      continue;
-    }
-    out += c;
-    ++i;
-  }
-  return out;
-}
-
-const char* json_type_name(simdjson::dom::element e) {
-  switch (e.type()) {
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64:
-      return "an integer";
-    case simdjson::dom::element_type::DOUBLE:
-      return "a fractional number";
-    case simdjson::dom::element_type::STRING:
-      return "a string";
-    case simdjson::dom::element_type::BOOL:
-      return "a boolean";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "?";
-}
-
-std::string json_text(simdjson::dom::element e) {
-  std::string s = simdjson::minify(e);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
 // One parsed JSON file whose root must be an object (or, for modules.json, an array), with
-// typed field accessors whose errors name the file and the field.
+// typed field accessors whose errors name the file and the field (core/json_read.h).
 class JsonFile {
  public:
-  explicit JsonFile(const std::filesystem::path& path) : path_(path.string()) {
+  explicit JsonFile(const std::filesystem::path& path) : reader_("config", path.string()) {
     std::string text;
     try {
       text = read_file(path);
@@ -112,15 +43,13 @@ class JsonFile {
       if (m.compare(0, io.size(), io) == 0) m = m.substr(io.size());
       fail("[config] ", m);
     }
-    padded_ = simdjson::padded_string(widen_big_integers(text));
-    const auto err = parser_.parse(padded_).get(root_);
-    SBERT_CHECK(err == simdjson::SUCCESS, where(), "not valid JSON (", simdjson::error_message(err),
-                ")");
+    doc_.emplace(JsonDocument::from_string(text, path.string(), "config"));
+    root_ = doc_->root();
   }
   JsonFile(const JsonFile&) = delete;
   JsonFile& operator=(const JsonFile&) = delete;
 
-  std::string where() const { return cat("[config] ", path_, ": "); }
+  std::string where() const { return reader_.where(); }
   simdjson::dom::element root() const { return root_; }
 
   simdjson::dom::object root_object() const {
@@ -138,16 +67,14 @@ class JsonFile {
 
   [[noreturn]] void bad_type(std::string_view key, simdjson::dom::element e,
                              const char* expected) const {
-    fail(where(), "field '", key, "' must be ", expected, ", got ", json_text(e), " (",
-         json_type_name(e), ")");
+    reader_.type_error(key, e, expected);
   }
 
   std::optional<int64_t> get_int(simdjson::dom::object o, std::string_view key) const {
     auto e = find(o, key);
     if (!e) return std::nullopt;
-    int64_t v = 0;
-    if (e->get_int64().get(v) != simdjson::SUCCESS) bad_type(key, *e, "an integer");
-    return v;
+    return reader_.integer(*e, key, std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max());
   }
   int required_int(simdjson::dom::object o, std::string_view key) const {
     auto v = get_int(o, key);
@@ -167,16 +94,7 @@ class JsonFile {
   std::optional<double> get_number(simdjson::dom::object o, std::string_view key) const {
     auto e = find(o, key);
     if (!e) return std::nullopt;
-    if (!e->is_number()) bad_type(key, *e, "a number");
-    double v = 0;
-    if (e->is_int64()) {
-      v = static_cast<double>(e->get_int64().value_unsafe());
-    } else if (e->is_uint64()) {
-      v = static_cast<double>(e->get_uint64().value_unsafe());
-    } else {
-      v = e->get_double().value_unsafe();
-    }
-    return v;
+    return reader_.number(*e, key);
   }
 
   std::optional<std::string> get_string(simdjson::dom::object o, std::string_view key) const {
@@ -196,9 +114,8 @@ class JsonFile {
   }
 
  private:
-  std::string path_;
-  simdjson::padded_string padded_;
-  simdjson::dom::parser parser_;
+  JsonReader reader_;
+  std::optional<JsonDocument> doc_;
   simdjson::dom::element root_;
 };
 

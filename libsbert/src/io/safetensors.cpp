@@ -16,6 +16,8 @@
 
 #include "core/check.h"
 #include "core/json.h"
+#include "core/json_read.h"
+#include "core/json_write.h"
 #include "io/atomic_file.h"
 
 static_assert(std::endian::native == std::endian::little,
@@ -75,27 +77,6 @@ int dtype_bits(const std::string& name, DType* dt, bool* supported) {
 bool get_u64(simdjson::dom::element e, uint64_t* out) {
   if (e.is_uint64()) return e.get_uint64().get(*out) == simdjson::SUCCESS;
   return false;
-}
-
-const char* json_type_name(simdjson::dom::element e) {
-  switch (e.type()) {
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::INT64:
-    case simdjson::dom::element_type::UINT64:
-      return "an integer";
-    case simdjson::dom::element_type::DOUBLE:
-      return "a fractional number";
-    case simdjson::dom::element_type::STRING:
-      return "a string";
-    case simdjson::dom::element_type::BOOL:
-      return "a boolean";
-    case simdjson::dom::element_type::NULL_VALUE:
-      return "null";
-  }
-  return "?";
 }
 
 std::string json_text(simdjson::dom::element e) {
@@ -447,18 +428,16 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
                 "' is not valid UTF-8");
   };
 
-  std::string header = "{";
-  bool first = true;
+  JsonWriter header_json;  // compact, as the Rust crate writes it
+  header_json.begin_object();
   if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
+    header_json.key("__metadata__").begin_object();
     for (const auto& [k, v] : metadata) {
       check_text(k, "metadata key");
       check_text(v, "metadata value");
-      if (!first) header += ',';
-      first = false;
-      header += json_quote(k) + ":" + json_quote(v);
+      header_json.member(k, v);
     }
-    header += "}";
+    header_json.end_object();
   }
 
   std::vector<uint64_t> sizes;
@@ -480,16 +459,14 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
                 w, "tensor '", t.name, "' of shape ", shape_str(t.shape), " is too large");
     SBERT_CHECK(nbytes == 0 || t.data != nullptr, w, "tensor '", t.name, "' has no data");
     sizes.push_back(nbytes);
-    header += first ? "" : ",";
-    first = false;
-    header += json_quote(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i) {
-      if (i) header += ',';
-      header += std::to_string(t.shape[i]);
-    }
-    header += cat("],\"data_offsets\":[", offset - nbytes, ",", offset, "]}");
+    header_json.key(t.name).begin_object().member("dtype", dtype_name(t.dtype));
+    header_json.key("shape").begin_array();
+    for (const int64_t d : t.shape) header_json.value(d);
+    header_json.end_array().key("data_offsets").begin_array();
+    header_json.value(offset - nbytes).value(offset).end_array().end_object();
   }
-  header += "}";
+  header_json.end_object();
+  std::string header = header_json.take();
   // Pad with spaces so that the data block starts 8-byte aligned, as the Rust crate does.
   header.append((8 - header.size() % 8) % 8, ' ');
   SBERT_CHECK(header.size() <= kMaxHeaderBytes, w, "header of ", header.size(),

@@ -8,11 +8,11 @@
 #include <unordered_set>
 
 #include "core/check.h"
+#include "core/json_write.h"
 #include "core/rng.h"
 #include "eval/beir.h"
 #include "eval/search.h"
 #include "io/atomic_file.h"
-#include "tokenizer/json_util.h"
 
 namespace sbert::mine {
 
@@ -202,12 +202,6 @@ std::vector<QueryNegatives> select_negatives(const float* query_emb, int64_t nq,
 
 namespace {
 
-void append_float(std::string& out, float v) {
-  char buf[32];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -365,37 +359,24 @@ MineStats mine_beir(const Model& model, const fs::path& beir_dir, const fs::path
     const int64_t got = static_cast<int64_t>(n.rows.size());
     if (got < options.select.num_negatives) ++ms.records_short;
     if (got == 0 && options.select.num_negatives > 0) ++ms.records_without_negatives;
-    line.clear();
-    line += "{\"query\": ";
-    tok::append_json_string(line, qtexts[static_cast<size_t>(q)]);
-    line += ", \"pos_doc\": ";
-    tok::append_json_string(line, docs[static_cast<size_t>(d)]);
-    line += ", \"neg_doc\": [";
-    for (size_t i = 0; i < n.rows.size(); ++i) {
-      if (i) line += ", ";
-      tok::append_json_string(line, docs[static_cast<size_t>(n.rows[i])]);
-    }
-    line += "]";
+    // One line per record, Python's default separators: {"query": "...", "pos_doc": ...}
+    JsonWriter j;
+    j.begin_object(true).member("query", qtexts[static_cast<size_t>(q)]);
+    j.member("pos_doc", docs[static_cast<size_t>(d)]).key("neg_doc").begin_array();
+    for (const int64_t row : n.rows) j.value(docs[static_cast<size_t>(row)]);
+    j.end_array();
     if (options.write_ids) {
-      line += ", \"query_id\": ";
-      tok::append_json_string(line, rec.qrel->query_id);
-      line += ", \"pos_id\": ";
-      tok::append_json_string(line, rec.qrel->doc_id);
-      line += ", \"neg_ids\": [";
-      for (size_t i = 0; i < n.rows.size(); ++i) {
-        if (i) line += ", ";
-        tok::append_json_string(line, data.corpus[static_cast<size_t>(n.rows[i])].id);
-      }
-      line += "], \"pos_score\": ";
-      append_float(line, eval::dot(qemb.row(q), demb.row(d), demb.dim));
-      line += ", \"neg_scores\": [";
-      for (size_t i = 0; i < n.scores.size(); ++i) {
-        if (i) line += ", ";
-        append_float(line, n.scores[i]);
-      }
-      line += "]";
+      j.member("query_id", rec.qrel->query_id).member("pos_id", rec.qrel->doc_id);
+      j.key("neg_ids").begin_array();
+      for (const int64_t row : n.rows) j.value(data.corpus[static_cast<size_t>(row)].id);
+      j.end_array().member("pos_score", eval::dot(qemb.row(q), demb.row(d), demb.dim));
+      j.key("neg_scores").begin_array();
+      for (const float score : n.scores) j.value(score);
+      j.end_array();
     }
-    line += "}\n";
+    j.end_object();
+    line = j.take();
+    line += '\n';
     out.write(line);
   }
   out.commit();

@@ -77,8 +77,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
   if (fs::is_regular_file(config, ec)) {
     simdjson::dom::parser parser;
     simdjson::padded_string storage;
-    const JsonReader r(config.string());
-    const object root = r.object(parse_json_file(config, parser, storage), "the document");
+    const JsonReader r("tokenizer", config.string());
+    const object root = r.object(parse_json_file(config, parser, storage), "");
     if (auto e = JsonReader::member(root, "do_lower_case"); e && !e->is_null())
       c.do_lower_case = r.boolean(*e, "do_lower_case");
     if (auto e = JsonReader::member(root, "tokenize_chinese_chars"); e && !e->is_null())
@@ -126,8 +126,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
   if (c.tokenizer_class.empty() && fs::is_regular_file(model_config, ec)) {
     simdjson::dom::parser parser;
     simdjson::padded_string storage;
-    const JsonReader r(model_config.string());
-    const object root = r.object(parse_json_file(model_config, parser, storage), "the document");
+    const JsonReader r("tokenizer", model_config.string());
+    const object root = r.object(parse_json_file(model_config, parser, storage), "");
     if (auto e = JsonReader::member(root, "model_type"); e && e->is_string())
       c.tokenizer_class = tokenizer_class_of_model_type(r.string(*e, "model_type"));
   }
@@ -135,8 +135,8 @@ ConfigFiles read_config_files(const fs::path& dir) {
   if (fs::is_regular_file(map, ec)) {
     simdjson::dom::parser parser;
     simdjson::padded_string storage;
-    const JsonReader r(map.string());
-    const object root = r.object(parse_json_file(map, parser, storage), "the document");
+    const JsonReader r("tokenizer", map.string());
+    const object root = r.object(parse_json_file(map, parser, storage), "");
     if (auto v = special_token(r, root, "unk_token")) c.unk = v;
     if (auto v = special_token(r, root, "sep_token")) c.sep = v;
     if (auto v = special_token(r, root, "pad_token")) c.pad = v;
@@ -431,8 +431,8 @@ Tokenizer Tokenizer::from_tokenizer_json(const fs::path& file) {
   impl->source = file.string();
   simdjson::dom::parser parser;
   simdjson::padded_string storage;
-  const JsonReader r(file.string());
-  const object root = r.object(parse_json_file(file, parser, storage), "the document");
+  const JsonReader r("tokenizer", file.string());
+  const object root = r.object(parse_json_file(file, parser, storage), "");
 
   read_model(r, r.required(root, "model", "model"), *impl);
   auto norm = JsonReader::member(root, "normalizer");

@@ -410,16 +410,16 @@ void load_vocab_merges(const std::filesystem::path& vocab_json,
                        Tokenizer::Impl& impl) {
   simdjson::dom::parser parser;
   simdjson::padded_string storage;
-  const JsonReader r(vocab_json.string());
-  const object vocab = r.object(parse_json_file(vocab_json, parser, storage), "the document");
+  const JsonReader r("tokenizer", vocab_json.string());
+  const object vocab = r.object(parse_json_file(vocab_json, parser, storage), "");
   const size_t n = vocab.size();
-  if (n == 0) r.error("the document", "is empty");
+  if (n == 0) r.error("", "the document is empty");
   std::vector<std::string> tokens(n);
   std::vector<bool> seen(n, false);
   for (auto [key, value] : vocab) {
     const auto id = r.integer(value, cat("[\"", key, "\"]"), 0, INT32_MAX);
     if (static_cast<size_t>(id) >= n || seen[static_cast<size_t>(id)])
-      r.error("the document", cat("ids must be 0..", n - 1, " once each; '", key, "' has id ", id));
+      r.error("", cat("the document ids must be 0..", n - 1, " once each; '", key, "' has id ", id));
     seen[static_cast<size_t>(id)] = true;
     tokens[static_cast<size_t>(id)] = std::string(key);
   }
@@ -429,7 +429,7 @@ void load_vocab_merges(const std::filesystem::path& vocab_json,
   p->bpe.vocab = impl.model_vocab;
   // merges.txt: an optional "#version" first line, then "left right" per line.
   const std::string text = read_bytes(merges_txt);
-  const JsonReader mr(merges_txt.string());
+  const JsonReader mr("tokenizer", merges_txt.string());
   std::vector<std::pair<std::string, std::string>> pairs;
   size_t pos = 0, line_no = 0;
   while (pos < text.size()) {

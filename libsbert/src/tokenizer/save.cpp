@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/json_write.h"
 #include "tokenizer/impl.h"
 #include "tokenizer/json_util.h"
 #include "tokenizer/unicode_tables.h"
@@ -142,43 +143,52 @@ std::string vocab_txt(const Tokenizer::Impl& impl) {
   return out;
 }
 
-std::string special_token_entries(const TokenizerOptions& o, const char* indent) {
-  std::string out;
+// The special tokens that are set, as members of the open object, in transformers' order.
+void special_token_members(JsonWriter& j, const TokenizerOptions& o) {
   const std::pair<const char*, const std::string*> tokens[] = {{"cls_token", &o.cls_token},
                                                                {"mask_token", &o.mask_token},
                                                                {"pad_token", &o.pad_token},
                                                                {"sep_token", &o.sep_token},
                                                                {"unk_token", &o.unk_token}};
-  bool first = true;
   for (const auto& [key, value] : tokens) {
-    if (value->empty()) continue;
-    out += first ? "" : ",\n";
-    out += cat(indent, "\"", key, "\": ");
-    append_json_string(out, *value);
-    first = false;
+    if (!value->empty()) j.member(key, *value);
   }
-  return out;
+}
+
+void added_token_members(JsonWriter& j, const AddedToken& t) {
+  j.member("content", t.content).member("single_word", t.single_word).member("lstrip", t.lstrip);
+  j.member("rstrip", t.rstrip).member("normalized", t.normalized).member("special", t.special);
 }
 
 std::string tokenizer_config_json(const Tokenizer::Impl& impl, int model_max_length) {
   const TokenizerOptions& o = impl.options;
-  std::string out = "{\n  \"added_tokens_decoder\": {";
-  for (size_t i = 0; i < impl.added_tokens.size(); ++i) {
-    out += cat(i ? ",\n    \"" : "\n    \"", impl.added_tokens[i].id, "\": {");
-    append_added_token_fields(out, impl.added_tokens[i]);
-    out += "}";
+  JsonWriter j(2);  // json.dump(indent=2), each added token on one line
+  j.begin_object().key("added_tokens_decoder").begin_object();
+  for (const AddedToken& t : impl.added_tokens) {
+    j.key(std::to_string(t.id)).begin_object(true);
+    added_token_members(j, t);
+    j.end_object();
   }
-  out += impl.added_tokens.empty() ? "},\n" : "\n  },\n";
-  out += "  \"clean_up_tokenization_spaces\": true,\n  \"do_basic_tokenize\": true,\n";
-  out += cat("  \"do_lower_case\": ", json_bool(o.lowercase), ",\n");
-  if (model_max_length > 0) out += cat("  \"model_max_length\": ", model_max_length, ",\n");
-  out += "  \"never_split\": null,\n";
-  out += cat("  \"strip_accents\": ", strip_accents_json(o), ",\n");
-  out += cat("  \"tokenize_chinese_chars\": ", json_bool(o.handle_chinese_chars), ",\n");
-  out += "  \"tokenizer_class\": \"BertTokenizer\",\n";
-  out += special_token_entries(o, "  ");
-  out += "\n}\n";
-  return out;
+  j.end_object().member("clean_up_tokenization_spaces", true).member("do_basic_tokenize", true);
+  j.member("do_lower_case", o.lowercase);
+  if (model_max_length > 0) j.member("model_max_length", model_max_length);
+  j.key("never_split").null().key("strip_accents");
+  if (o.strip_accents < 0) {
+    j.null();
+  } else {
+    j.value(o.strip_accents == 1);
+  }
+  j.member("tokenize_chinese_chars", o.handle_chinese_chars);
+  j.member("tokenizer_class", "BertTokenizer");
+  special_token_members(j, o);
+  return j.end_object().take() + "\n";
+}
+
+std::string special_tokens_map_json(const TokenizerOptions& o) {
+  JsonWriter j(2);
+  j.begin_object();
+  special_token_members(j, o);
+  return j.end_object().take() + "\n";
 }
 
 }  // namespace
@@ -202,18 +212,15 @@ void Tokenizer::save(const fs::path& dir, int model_max_length) const {
     std::string config;
     if (!has_config) {
       const TokenizerOptions& o = impl.options;
-      config = "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n";
-      if (max_len > 0) config += cat("  \"model_max_length\": ", max_len, ",\n");
+      JsonWriter j(2);
+      j.begin_object().member("tokenizer_class", "PreTrainedTokenizerFast");
+      if (max_len > 0) j.member("model_max_length", max_len);
       for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"cls_token", &o.cls_token},
                                        {"sep_token", &o.sep_token}, {"pad_token", &o.pad_token},
                                        {"unk_token", &o.unk_token}, {"mask_token", &o.mask_token}}) {
-        if (value->empty()) continue;
-        config += cat("  \"", key, "\": ");
-        append_json_string(config, *value);
-        config += ",\n";
+        if (!value->empty()) j.member(key, *value);
       }
-      config.resize(config.size() - 2);
-      config += "\n}\n";
+      config = j.end_object().take() + "\n";
     }
     for (const auto& [name, bytes] : impl.files) write_file_atomically(dir / name, bytes);
     if (!has_config) write_file_atomically(dir / "tokenizer_config.json", config);
@@ -223,7 +230,7 @@ void Tokenizer::save(const fs::path& dir, int model_max_length) const {
   const std::string vocab = vocab_txt(impl);
   const std::string json = tokenizer_json(impl);
   const std::string config = tokenizer_config_json(impl, max_len);
-  const std::string specials = "{\n" + special_token_entries(impl.options, "  ") + "\n}\n";
+  const std::string specials = special_tokens_map_json(impl.options);
   write_file_atomically(dir / "tokenizer.json", json);
   write_file_atomically(dir / "vocab.txt", vocab);
   write_file_atomically(dir / "tokenizer_config.json", config);

@@ -8,8 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "core/check.h"
+#include "core/json_read.h"
+#include "core/json_write.h"
 #include "core/json.h"
 #include "io/atomic_file.h"
 #include "io/checksum.h"
@@ -160,74 +163,51 @@ ResumePoint find_resumable_checkpoint(const fs::path& root) {
 }
 
 std::string to_json(const TrainerState& s) {
-  std::string j = "{\n";
+  JsonWriter j(2);
+  j.begin_object().member("format", "libsbert-trainer-state");
   // version 2: the folder has checksums.xxh128 (version 1 folders predate it)
-  j += cat("  \"format\": \"libsbert-trainer-state\",\n  \"version\": 2,\n");
-  j += cat("  \"step\": ", s.step, ",\n  \"epoch\": ", s.epoch, ",\n");
-  j += cat("  \"consumed_samples\": ", s.consumed_samples, ",\n");
-  j += cat("  \"seed\": ", s.seed, ",\n  \"layout_total\": ", s.layout_total, ",\n");
-  j += "  \"monitor_name\": ";
-  append_json_string(j, s.monitor_name);
-  j += ",\n";
+  j.member("version", 2).member("step", s.step).member("epoch", s.epoch);
+  j.member("consumed_samples", s.consumed_samples).member("seed", s.seed);
+  j.member("layout_total", s.layout_total).member("monitor_name", s.monitor_name);
+  j.key("monitor");
   if (s.monitor) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", *s.monitor);
-    j += cat("  \"monitor\": ", buf, ",\n");
+    j.value(*s.monitor);  // shortest round-trip; older files hold %.17g, read back the same
   } else {
-    j += "  \"monitor\": null,\n";
+    j.null();
   }
-  j += "  \"data_position\": ";
-  append_json_string(j, s.data_position);
-  j += "\n}\n";
-  return j;
+  j.member("data_position", s.data_position).end_object();
+  return j.take() + "\n";
 }
 
 TrainerState trainer_state_from_json(const std::string& json, const fs::path& file) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  auto err = parser.parse(json).get(doc);
-  SBERT_CHECK(!err, "[checkpoint] ", file.string(), ": not valid JSON (",
-              simdjson::error_message(err), ")");
-  auto field = [&](const char* name) {
-    simdjson::dom::element e;
-    SBERT_CHECK(!doc[name].get(e), "[checkpoint] ", file.string(), ": field '", name,
-                "' is missing");
-    return e;
-  };
+  const JsonDocument doc = JsonDocument::from_string(json, file.string(), "checkpoint");
+  const JsonReader r("checkpoint", file.string());
+  const simdjson::dom::object o = r.object(doc.root(), "");
+  auto field = [&](const char* name) { return r.required(o, name, name); };
   auto int_field = [&](const char* name) {
-    int64_t v = 0;
-    SBERT_CHECK(!field(name).get(v), "[checkpoint] ", file.string(), ": field '", name,
-                "' is not an integer");
-    return v;
+    return r.integer(field(name), name, 0, std::numeric_limits<int64_t>::max());
   };
   std::string_view format;
-  SBERT_CHECK(!field("format").get(format) && format == "libsbert-trainer-state", "[checkpoint] ",
-              file.string(), ": not a libsbert trainer state");
+  const auto f = JsonReader::member(o, "format");
+  SBERT_CHECK(f && !f->get(format) && format == "libsbert-trainer-state", r.where(),
+              "not a libsbert trainer state");
   TrainerState s;
-  s.version = int_field("version");
-  SBERT_CHECK(s.version == 1 || s.version == 2, "[checkpoint] ", file.string(), ": version ",
-              s.version, " is not one this libsbert reads (1 or 2)");
+  s.version = r.integer(field("version"), "version", std::numeric_limits<int64_t>::min(),
+                        std::numeric_limits<int64_t>::max());
+  SBERT_CHECK(s.version == 1 || s.version == 2, r.where(), "version ", s.version,
+              " is not one this libsbert reads (1 or 2)");
   s.step = int_field("step");
   s.epoch = int_field("epoch");
   s.consumed_samples = int_field("consumed_samples");
+  const auto seed_e = field("seed");
   uint64_t seed = 0;
-  SBERT_CHECK(!field("seed").get(seed), "[checkpoint] ", file.string(),
-              ": field 'seed' is not an integer");
+  if (seed_e.get(seed)) r.type_error("seed", seed_e, "an integer in [0, 2^64)");
   s.seed = seed;
   s.layout_total = int_field("layout_total");
-  std::string_view sv;
-  SBERT_CHECK(!field("monitor_name").get(sv), "[checkpoint] ", file.string(),
-              ": field 'monitor_name' is not a string");
-  s.monitor_name = sv;
+  s.monitor_name = r.string(field("monitor_name"), "monitor_name");
   const auto mon = field("monitor");
-  if (!mon.is_null()) {
-    double d = 0;
-    SBERT_CHECK(!mon.get(d), "[checkpoint] ", file.string(), ": field 'monitor' is not a number");
-    s.monitor = d;
-  }
-  SBERT_CHECK(!field("data_position").get(sv), "[checkpoint] ", file.string(),
-              ": field 'data_position' is not a string");
-  s.data_position = sv;
+  if (!mon.is_null()) s.monitor = r.number(mon, "monitor");
+  s.data_position = r.string(field("data_position"), "data_position");
   return s;
 }
 

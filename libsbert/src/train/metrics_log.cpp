@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "core/json_write.h"
 #include "io/atomic_file.h"
 #include "train/tfevents.h"
 
@@ -50,12 +51,8 @@ std::FILE* open_append(const fs::path& p) {
   return f;
 }
 
-std::string num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+// Nine significant digits (the log's format since version 1; a float's values all round-trip).
+std::string num(double v) { return json_number(v, 9); }
 
 }  // namespace
 
@@ -76,14 +73,14 @@ MetricsLog::~MetricsLog() {
 }
 
 void MetricsLog::log_step(const StepMetrics& m) {
-  std::fprintf(jsonl_f_,
-               "{\"step\": %lld, \"epoch\": %lld, \"loss\": %s, \"lr\": %s, \"grad_norm\": %s, "
-               "\"accuracy\": %s, \"samples_per_sec\": %s, \"tokens_per_sec\": %s, "
-               "\"elapsed_sec\": %s}\n",
-               static_cast<long long>(m.step), static_cast<long long>(m.epoch), num(m.loss).c_str(),
-               num(m.lr).c_str(), num(m.grad_norm).c_str(), num(m.accuracy).c_str(),
-               num(m.samples_per_sec).c_str(), num(m.tokens_per_sec).c_str(),
-               num(m.elapsed_sec).c_str());
+  JsonWriter j;  // one line, Python's default separators: {"step": 1, "epoch": 0, ...}
+  j.begin_object(true).member("step", m.step).member("epoch", m.epoch);
+  j.key("loss").raw(num(m.loss)).key("lr").raw(num(m.lr));
+  j.key("grad_norm").raw(num(m.grad_norm)).key("accuracy").raw(num(m.accuracy));
+  j.key("samples_per_sec").raw(num(m.samples_per_sec));
+  j.key("tokens_per_sec").raw(num(m.tokens_per_sec));
+  j.key("elapsed_sec").raw(num(m.elapsed_sec)).end_object();
+  std::fputs((j.str() + "\n").c_str(), jsonl_f_);
   std::fprintf(csv_f_, "%lld,%lld,%s,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(m.step),
                static_cast<long long>(m.epoch), num(m.loss).c_str(), num(m.lr).c_str(),
                num(m.grad_norm).c_str(), num(m.accuracy).c_str(), num(m.samples_per_sec).c_str(),
@@ -100,10 +97,11 @@ void MetricsLog::log_step(const StepMetrics& m) {
 }
 
 void MetricsLog::log_validation(int64_t step, const std::map<std::string, double>& metrics) {
-  std::string line = cat("{\"step\": ", step, ", \"validation\": true");
-  for (const auto& [k, v] : metrics) line += ", \"" + k + "\": " + num(v);
-  line += "}\n";
-  std::fputs(line.c_str(), jsonl_f_);
+  JsonWriter j;
+  j.begin_object(true).member("step", step).member("validation", true);
+  for (const auto& [k, v] : metrics) j.key(k).raw(num(v));
+  j.end_object();
+  std::fputs((j.str() + "\n").c_str(), jsonl_f_);
   std::fflush(jsonl_f_);
   if (tb_) tb_->scalars(step, metrics);
 }
