@@ -106,6 +106,7 @@ void check(GemmIsa isa, const Case& t) {
 TEST_CASE("packed gemm matches a double reference on every kernel", "[gemm]") {
   const Case cases[] = {
       {1, 1, 1, false, false, false},    {13, 17, 5, false, true, false},
+      {20, 40, 1700, true, false, true},  {29, 35, 1600, false, true, false},
       {37, 100, 300, false, true, false}, {37, 100, 300, true, false, true},
       {25, 33, 0, false, true, true},     {64, 64, 600, true, true, false},
       {150, 70, 40, false, false, true},  {7, 300, 9, false, true, false},

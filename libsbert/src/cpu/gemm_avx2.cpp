@@ -48,7 +48,7 @@ void epilogue(float* c, int64_t ldc, int rows, int cols, const GemmEpilogue& ep,
 
 }  // namespace
 
-Kernels kernels_avx2() { return {{kMr, kNr, 144, 256, 1536}, kernel, epilogue}; }
+Kernels kernels_avx2() { return {{kMr, kNr, 48, 768, 1536}, kernel, epilogue}; }
 
 }  // namespace sbert::cpu::gemm_detail
 

@@ -34,6 +34,6 @@ void epilogue(float* c, int64_t ldc, int rows, int cols, const GemmEpilogue& ep,
 
 }  // namespace
 
-Kernels kernels_generic() { return {{kMr, kNr, 128, 256, 1024}, kernel, epilogue}; }
+Kernels kernels_generic() { return {{kMr, kNr, 64, 512, 1024}, kernel, epilogue}; }
 
 }  // namespace sbert::cpu::gemm_detail

@@ -152,13 +152,21 @@ PackedB::PackedB(GemmIsa isa, bool trans_b, int64_t k, int64_t n, const float* b
 namespace {
 
 // C rows [r0, r1) x columns [c0, c1) on the calling thread.
+// k in equal blocks of at most blk.kc: one pass over C per block, so fewer, even blocks beat
+// a full block and a short remainder.
+int64_t block_k(const Kernels& kn, int64_t k) {
+  if (k <= 0) return 1;
+  const int64_t blocks = (k + kn.blk.kc - 1) / kn.blk.kc;
+  return (k + blocks - 1) / blocks;
+}
+
 // abuf: room for (mc, kc) floats of packed op(A).
 void gemm_block(const Kernels& kn, bool trans_a, const float* a, int64_t lda, const PackedB& b,
                 bool accumulate, float* c, int64_t ldc, const GemmEpilogue& ep, int64_t r0,
                 int64_t r1, int64_t c0, int64_t c1, float* abuf) {
   const int mr = kn.blk.mr, nr = kn.blk.nr;
   const int64_t k = b.k();
-  const int64_t kc_max = std::max<int64_t>(1, std::min(kn.blk.kc, k));
+  const int64_t kc_max = block_k(kn, k);
   const int64_t mc_max = kn.blk.mc;
   alignas(64) float tile[32 * 32] = {};  // edge tiles: mr x nr <= 32 x 32
   const bool has_epilogue = ep.bias || ep.gelu || ep.residual;
@@ -217,7 +225,7 @@ void sgemm_packed(bool trans_a, int64_t m, const float* a, int64_t lda, const Pa
   const bool split_rows = mt >= nt;
   const int64_t tiles = split_rows ? mt : nt;
   parts = static_cast<int>(std::min<int64_t>(parts, tiles));
-  const int64_t abuf_floats = kn.blk.mc * std::max<int64_t>(1, std::min(kn.blk.kc, k));
+  const int64_t abuf_floats = kn.blk.mc * block_k(kn, k);
   const std::unique_ptr<float[], PackedB::Free> abuf(aligned_floats(parts * abuf_floats));
   if (parts == 1) {
     gemm_block(kn, trans_a, a, lda, b, accumulate, c, ldc, ep, 0, m, 0, n, abuf.get());
