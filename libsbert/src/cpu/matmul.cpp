@@ -68,15 +68,12 @@ void grad_input(double* dinp, const double* dout, const double* weight, int64_t 
   gemm(false, false, rows, k, n, 1.0, dout, n, weight, k, 0.0, dinp, k);
 }
 
-// dweight (n, k) += dout^T (n, rows) . inp (rows, k)
-void grad_weight(float* dweight, const float* dout, const float* inp, int64_t rows, int64_t k,
-                 int64_t n) {
-  const PackedB x(gemm_best_isa(), false, rows, k, inp, k);
-  sgemm_packed(true, n, dout, n, x, true, dweight, k);
-}
-void grad_weight(double* dweight, const double* dout, const double* inp, int64_t rows, int64_t k,
-                 int64_t n) {
-  gemm(true, false, n, k, rows, 1.0, dout, n, inp, k, 1.0, dweight, k);
+// dweight (n, k) += dout^T (n, rows) . inp (rows, k): OpenBLAS for both types. Ours would pack
+// the (rows, k) activations per call and was not faster on the encoder's shapes (gemm_bench,
+// docs/benchmarks.md), so it is kept where it measured better: the forward and dinp.
+template <class T>
+void grad_weight(T* dweight, const T* dout, const T* inp, int64_t rows, int64_t k, int64_t n) {
+  gemm(true, false, n, k, rows, T(1), dout, n, inp, k, T(1), dweight, k);
 }
 
 }  // namespace
