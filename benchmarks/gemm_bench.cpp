@@ -72,8 +72,8 @@ int main(int argc, char** argv) {
   };
   std::printf("threads %d, M = %lld tokens, ours = %s kernel, GFLOP/s (median of %d, CPU time)\n",
               omp_get_max_threads(), static_cast<long long>(m), gemm_isa_name(best), reps);
-  std::printf("%-9s %-8s %-8s %5s %5s %5s | %8s %8s %8s %8s\n", "model", "shape", "pass", "m",
-              "n", "k", "OpenBLAS", "ours", "ours+pk", "ours-avx2");
+  std::printf("%-9s %-8s %-8s %5s %5s %5s | %8s %8s %8s %8s\n", "model", "shape", "pass", "m", "n",
+              "k", "OpenBLAS", "ours", "ours+pk", "ours-avx2");
   for (const Shape& s : shapes) {
     const auto x = randoms(m * std::max(s.k, s.n), 1), w = randoms(s.n * s.k, 2),
                bias = randoms(s.n, 3), dy = randoms(m * s.n, 4);
@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
       const double fl = 2.0 * m * s.n * s.k;
       const double blas = seconds(
           [&] {
-            matmul_forward(s.gelu ? pre.data() : y.data(), x.data(), w.data(), bias.data(), m,
-                           s.k, s.n);
+            matmul_forward(s.gelu ? pre.data() : y.data(), x.data(), w.data(), bias.data(), m, s.k,
+                           s.n);
             if (s.gelu) gelu_forward(y.data(), pre.data(), m * s.n);
           },
           reps);
@@ -94,9 +94,8 @@ int main(int argc, char** argv) {
       ep.bias = bias.data();
       ep.gelu = s.gelu;
       ep.pre = s.gelu ? pre.data() : nullptr;
-      const double ours =
-          seconds([&] { sgemm_packed(false, m, x.data(), s.k, pw, false, y.data(), s.n, ep); },
-                  reps);
+      const double ours = seconds(
+          [&] { sgemm_packed(false, m, x.data(), s.k, pw, false, y.data(), s.n, ep); }, reps);
       const double ours_pk = seconds(
           [&] {
             const PackedB p(best, true, s.k, s.n, w.data(), s.k);
@@ -106,9 +105,9 @@ int main(int argc, char** argv) {
       double avx2 = 0;
       if (gemm_isa_supported(GemmIsa::Avx2)) {
         const PackedB p2(GemmIsa::Avx2, true, s.k, s.n, w.data(), s.k);
-        avx2 = fl / seconds([&] { sgemm_packed(false, m, x.data(), s.k, p2, false, y.data(), s.n,
-                                               ep); },
-                            reps);
+        avx2 = fl /
+               seconds([&] { sgemm_packed(false, m, x.data(), s.k, p2, false, y.data(), s.n, ep); },
+                       reps);
       }
       std::printf("%-9s %-8s %-8s %5lld %5lld %5lld | %8.1f %8.1f %8.1f %8.1f\n", s.model, s.name,
                   s.gelu ? "fwd+gelu" : "fwd", static_cast<long long>(m),
@@ -130,8 +129,8 @@ int main(int argc, char** argv) {
             sgemm_packed(false, m, dy.data(), s.n, p, false, dx.data(), s.k);
           },
           reps);
-      std::printf("%-9s %-8s %-8s %5lld %5lld %5lld | %8.1f %8s %8.1f %8s\n", s.model, s.name,
-                  "dx", static_cast<long long>(m), static_cast<long long>(s.k),
+      std::printf("%-9s %-8s %-8s %5lld %5lld %5lld | %8.1f %8s %8.1f %8s\n", s.model, s.name, "dx",
+                  static_cast<long long>(m), static_cast<long long>(s.k),
                   static_cast<long long>(s.n), fl / blas * 1e-9, "-", fl / ours_pk * 1e-9, "-");
     }
     // backward dW (n, k) += dy^T (n, m) x (m, k)
@@ -149,8 +148,8 @@ int main(int argc, char** argv) {
             sgemm_packed(true, s.n, dy.data(), s.n, p, true, dw.data(), s.k);
           },
           reps);
-      std::printf("%-9s %-8s %-8s %5lld %5lld %5lld | %8.1f %8s %8.1f %8s\n", s.model, s.name,
-                  "dW", static_cast<long long>(s.n), static_cast<long long>(s.k),
+      std::printf("%-9s %-8s %-8s %5lld %5lld %5lld | %8.1f %8s %8.1f %8s\n", s.model, s.name, "dW",
+                  static_cast<long long>(s.n), static_cast<long long>(s.k),
                   static_cast<long long>(m), fl / blas * 1e-9, "-", fl / ours_pk * 1e-9, "-");
     }
   }

@@ -105,7 +105,7 @@ void check(GemmIsa isa, const Case& t) {
 
 TEST_CASE("packed gemm matches a double reference on every kernel", "[gemm]") {
   const Case cases[] = {
-      {1, 1, 1, false, false, false},    {13, 17, 5, false, true, false},
+      {1, 1, 1, false, false, false},     {13, 17, 5, false, true, false},
       {20, 40, 1700, true, false, true},  {29, 35, 1600, false, true, false},
       {37, 100, 300, false, true, false}, {37, 100, 300, true, false, true},
       {25, 33, 0, false, true, true},     {64, 64, 600, true, true, false},
@@ -124,7 +124,8 @@ TEST_CASE("packed gemm gives the same bits on 1 and 2 threads", "[gemm]") {
     GemmEpilogue ep;
     ep.bias = bias.data();
     ep.gelu = true;
-    std::vector<float> c1(static_cast<size_t>(m * n)), c2(c1.size()), ct(static_cast<size_t>(n * 9));
+    std::vector<float> c1(static_cast<size_t>(m * n)), c2(c1.size()),
+        ct(static_cast<size_t>(n * 9));
     const int before = omp_get_max_threads();
     omp_set_num_threads(1);
     sgemm_packed(false, m, a.data(), k, pb, false, c1.data(), n, ep);

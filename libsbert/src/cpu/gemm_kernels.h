@@ -15,9 +15,9 @@
 namespace sbert::cpu::gemm_detail {
 
 struct Blocking {
-  int mr, nr;       // micro-tile
-  int64_t mc, kc;   // op(A) block (mc, kc) packed per thread, sized for L2
-  int64_t nc;       // op(B) columns per outer block
+  int mr, nr;      // micro-tile
+  int64_t mc, kc;  // op(A) block (mc, kc) packed per thread, sized for L2
+  int64_t nc;      // op(B) columns per outer block
 };
 
 using KernelFn = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,

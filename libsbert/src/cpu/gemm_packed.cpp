@@ -51,8 +51,8 @@ GemmIsa detect_isa() {
 }
 
 float* aligned_floats(int64_t count) {
-  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float) + 63) /
-                       64 * 64;
+  const size_t bytes =
+      (static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float) + 63) / 64 * 64;
   auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
   SBERT_CHECK(p != nullptr, "[gemm] cannot allocate ", bytes, " bytes for packed panels");
   return p;
@@ -121,8 +121,8 @@ void PackedB::Free::operator()(float* p) const { std::free(p); }
 
 PackedB::PackedB(GemmIsa isa, bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
     : isa_(isa), k_(k), n_(n) {
-  SBERT_CHECK(gemm_isa_supported(isa), "[gemm] this CPU does not support the ",
-              gemm_isa_name(isa), " kernel");
+  SBERT_CHECK(gemm_isa_supported(isa), "[gemm] this CPU does not support the ", gemm_isa_name(isa),
+              " kernel");
   SBERT_CHECK(k >= 0 && n >= 0, "[gemm] packing a (", k, ", ", n, ") matrix");
   nr_ = kernels_for(isa).blk.nr;
   const int nr = nr_;
@@ -141,7 +141,8 @@ PackedB::PackedB(GemmIsa isa, bool trans_b, int64_t k, int64_t n, const float* b
         for (int64_t p = 0; p < k; ++p) dst[p * nr + j] = src[p];
       }
     } else {
-      for (int64_t p = 0; p < k; ++p) std::memcpy(dst + p * nr, b + p * ldb + j0, sizeof(float) * w);
+      for (int64_t p = 0; p < k; ++p)
+        std::memcpy(dst + p * nr, b + p * ldb + j0, sizeof(float) * w);
     }
     if (w < nr) {
       for (int64_t p = 0; p < k; ++p) std::fill(dst + p * nr + w, dst + p * nr + nr, 0.0f);
@@ -192,10 +193,12 @@ void gemm_block(const Kernels& kn, bool trans_a, const float* a, int64_t lda, co
               kn.kernel(kc, ap, bp, ct, ldc, load_c);
             } else {
               if (load_c) {
-                for (int i = 0; i < h; ++i) std::memcpy(tile + i * nr, ct + i * ldc, sizeof(float) * w);
+                for (int i = 0; i < h; ++i)
+                  std::memcpy(tile + i * nr, ct + i * ldc, sizeof(float) * w);
               }
               kn.kernel(kc, ap, bp, tile, nr, load_c);
-              for (int i = 0; i < h; ++i) std::memcpy(ct + i * ldc, tile + i * nr, sizeof(float) * w);
+              for (int i = 0; i < h; ++i)
+                std::memcpy(ct + i * ldc, tile + i * nr, sizeof(float) * w);
             }
             if (last && has_epilogue) kn.epilogue(ct, ldc, h, w, ep, ic + ir, jr);
           }

@@ -100,9 +100,8 @@ void matmul_gelu_forward<float>(float* out, float* pre, const float* inp, const 
 }
 
 template <>
-void matmul_gelu_forward<double>(double* out, double* pre, const double* inp,
-                                 const double* weight, const double* bias, int64_t rows,
-                                 int64_t k, int64_t n) {
+void matmul_gelu_forward<double>(double* out, double* pre, const double* inp, const double* weight,
+                                 const double* bias, int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
   double* sum = pre ? pre : out;
   linear_blas(sum, inp, weight, bias, rows, k, n);
@@ -130,7 +129,7 @@ void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
 }
 
 #define SBERT_INSTANTIATE(T)                                                                   \
-  template void matmul_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t,  \
+  template void matmul_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
                                    int64_t);
 SBERT_INSTANTIATE(float)
 SBERT_INSTANTIATE(double)

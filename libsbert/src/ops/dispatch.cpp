@@ -205,8 +205,8 @@ SBERT_CPU_ONLY(embedding_forward,
                (out, ids, pos_ids, cu_seqlens, nseq, word, pos, type, C))
 SBERT_CPU_ONLY(embedding_backward,
                (const Context& ctx, double* dword, double* dpos, double* dtype, const double* dout,
-                const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
-                int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad),
+                const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens, int64_t nseq,
+                int64_t C, int32_t pad_id, int32_t pos_pad),
                (dword, dpos, dtype, dout, ids, pos_ids, cu_seqlens, nseq, C, pad_id, pos_pad))
 SBERT_CPU_ONLY(mean_pool_forward,
                (const Context& ctx, double* out, const double* inp, const int64_t* cu_seqlens,
