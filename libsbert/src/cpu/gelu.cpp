@@ -19,25 +19,6 @@ constexpr T kInvSqrt2 = static_cast<T>(0.70710678118654752440L);
 template <class T>
 constexpr T kInvSqrt2Pi = static_cast<T>(0.39894228040143267794L);
 
-// erf for float: the rational approximation of Eigen's generic_fast_erf_float (also XLA's),
-// a few ulp on [-4, 4]; outside, erf rounds to +-1 in float.
-inline float erf_poly(float a) {
-  const float x = a < -4.0f ? -4.0f : (a > 4.0f ? 4.0f : a);
-  const float x2 = x * x;
-  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-  p = x2 * p + -2.10102402082508e-06f;
-  p = x2 * p + -5.69250639462346e-05f;
-  p = x2 * p + -7.34990630326855e-04f;
-  p = x2 * p + -2.95459980854025e-03f;
-  p = x2 * p + -1.60960333262415e-02f;
-  p = x * p;
-  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-  q = x2 * q + -1.68282697438203e-03f;
-  q = x2 * q + -7.37332916720468e-03f;
-  q = x2 * q + -1.42647390514189e-02f;
-  return p / q;
-}
-
 inline float cdf(float x) { return 0.5f * (1.0f + erf_poly(x * kInvSqrt2<float>)); }
 inline double cdf(double x) { return 0.5 * (1.0 + std::erf(x * kInvSqrt2<double>)); }
 inline float pdf(float x) { return kInvSqrt2Pi<float> * exp_poly(-0.5f * x * x); }

@@ -31,6 +31,11 @@ namespace sbert::cpu {
 template <class T>
 void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t rows, int64_t k,
                     int64_t n);
+// out = gelu(inp . weight^T + bias), the GELU fused into the GEMM's store (float); pre (rows, n)
+// receives the sum before GELU when not null (the backward needs it).
+template <class T>
+void matmul_gelu_forward(T* out, T* pre, const T* inp, const T* weight, const T* bias, int64_t rows,
+                         int64_t k, int64_t n);
 // dinp (rows, k) written (may be null); dweight (n, k) and dbias (n) accumulated (may be null).
 template <class T>
 void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,

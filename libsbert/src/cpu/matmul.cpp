@@ -1,7 +1,9 @@
-// nn.Linear on the CPU: GEMMs through cpu/gemm.h (OpenBLAS, split over the OpenMP threads).
+// nn.Linear on the CPU. float: our packed GEMM (cpu/gemm_packed.h) with the bias (and GELU)
+// fused into the store; double (the finite-difference tests): OpenBLAS (cpu/gemm.h).
 #include <algorithm>
 
 #include "cpu/gemm.h"
+#include "cpu/gemm_packed.h"
 #include "cpu/kernels.h"
 #include "cpu/simd.h"
 
@@ -30,32 +32,88 @@ void col_sums_any(double* acc, const double* d, int64_t rows, int64_t n, int64_t
 
 }  // namespace
 
-template <class T>
-void matmul_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t rows, int64_t k,
-                    int64_t n) {
-  if (rows == 0) return;
-  // out (rows, n) = bias + inp (rows, k) . weight^T (k, n): the bias is written first and the
-  // GEMM adds to it (beta = 1), which saves OpenBLAS's separate pass that zeroes C for beta = 0
-  // and our pass adding the bias; the result is the same rounding of (x W^T) + b.
+namespace {
+
+// out (rows, n) = inp (rows, k) . weight^T (k, n) + bias, then GELU when pre_gelu (pre keeps
+// the sum when not null). The weight is packed per call: that is n k copies against rows n k
+// FMAs, 1-3% at the encoder's token counts (docs/benchmarks.md, gemm_bench's ours+pk).
+void linear_packed(float* out, float* pre, bool gelu, const float* inp, const float* weight,
+                   const float* bias, int64_t rows, int64_t k, int64_t n) {
+  const PackedB w(gemm_best_isa(), true, k, n, weight, k);
+  GemmEpilogue ep;
+  ep.bias = bias;
+  ep.gelu = gelu;
+  ep.pre = pre;
+  sgemm_packed(false, rows, inp, k, w, false, out, n, ep);
+}
+
+// The double path: OpenBLAS with the bias written first and beta = 1 (no pass zeroing C).
+void linear_blas(double* out, const double* inp, const double* weight, const double* bias,
+                 int64_t rows, int64_t k, int64_t n) {
   if (bias) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) std::copy(bias, bias + n, out + r * n);
   }
-  gemm(false, true, rows, n, k, T(1), inp, k, weight, k, bias ? T(1) : T(0), out, n);
+  gemm(false, true, rows, n, k, 1.0, inp, k, weight, k, bias ? 1.0 : 0.0, out, n);
+}
+
+// dinp (rows, k) = dout (rows, n) . weight (n, k)
+void grad_input(float* dinp, const float* dout, const float* weight, int64_t rows, int64_t k,
+                int64_t n) {
+  const PackedB w(gemm_best_isa(), false, n, k, weight, k);
+  sgemm_packed(false, rows, dout, n, w, false, dinp, k);
+}
+void grad_input(double* dinp, const double* dout, const double* weight, int64_t rows, int64_t k,
+                int64_t n) {
+  gemm(false, false, rows, k, n, 1.0, dout, n, weight, k, 0.0, dinp, k);
+}
+
+// dweight (n, k) += dout^T (n, rows) . inp (rows, k): OpenBLAS for both types. Ours would pack
+// the (rows, k) activations per call and was not faster on the encoder's shapes (gemm_bench,
+// docs/benchmarks.md), so it is kept where it measured better: the forward and dinp.
+template <class T>
+void grad_weight(T* dweight, const T* dout, const T* inp, int64_t rows, int64_t k, int64_t n) {
+  gemm(true, false, n, k, rows, T(1), dout, n, inp, k, T(1), dweight, k);
+}
+
+}  // namespace
+
+template <>
+void matmul_forward<float>(float* out, const float* inp, const float* weight, const float* bias,
+                           int64_t rows, int64_t k, int64_t n) {
+  if (rows == 0) return;
+  linear_packed(out, nullptr, false, inp, weight, bias, rows, k, n);
+}
+
+template <>
+void matmul_forward<double>(double* out, const double* inp, const double* weight,
+                            const double* bias, int64_t rows, int64_t k, int64_t n) {
+  if (rows == 0) return;
+  linear_blas(out, inp, weight, bias, rows, k, n);
+}
+
+template <>
+void matmul_gelu_forward<float>(float* out, float* pre, const float* inp, const float* weight,
+                                const float* bias, int64_t rows, int64_t k, int64_t n) {
+  if (rows == 0) return;
+  linear_packed(out, pre, true, inp, weight, bias, rows, k, n);
+}
+
+template <>
+void matmul_gelu_forward<double>(double* out, double* pre, const double* inp, const double* weight,
+                                 const double* bias, int64_t rows, int64_t k, int64_t n) {
+  if (rows == 0) return;
+  double* sum = pre ? pre : out;
+  linear_blas(sum, inp, weight, bias, rows, k, n);
+  gelu_forward(out, sum, rows * n);
 }
 
 template <class T>
 void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
                      int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
-  if (dinp) {
-    // dinp (rows, k) = dout (rows, n) . weight (n, k)
-    gemm(false, false, rows, k, n, T(1), dout, n, weight, k, T(0), dinp, k);
-  }
-  if (dweight) {
-    // dweight (n, k) += dout^T (n, rows) . inp (rows, k)
-    gemm(true, false, n, k, rows, T(1), dout, n, inp, k, T(1), dweight, k);
-  }
+  if (dinp) grad_input(dinp, dout, weight, rows, k, n);
+  if (dweight) grad_weight(dweight, dout, inp, rows, k, n);
   if (dbias) {
     // Column sums in row order, one block of columns per task: the same bits for any
     // thread count.
@@ -70,9 +128,8 @@ void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                                    \
-  template void matmul_forward<T>(T*, const T*, const T*, const T*, int64_t, int64_t, int64_t); \
-  template void matmul_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t,  \
+#define SBERT_INSTANTIATE(T)                                                                   \
+  template void matmul_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
                                    int64_t);
 SBERT_INSTANTIATE(float)
 SBERT_INSTANTIATE(double)

@@ -6,8 +6,8 @@
 // source with the same operation order: the library is compiled with -ffp-contract=off (no
 // a * b + c fused into an FMA; libsbert/CMakeLists.txt) and every reduction keeps a fixed
 // number of partial sums in the source, so both clones produce the same bits (checked by
-// building with -DSBERT_SIMD_CLONES= and comparing outputs, docs/kernels.md). The GEMMs are OpenBLAS's, which
-// dispatches on the CPU by itself.
+// building with -DSBERT_SIMD_CLONES= and comparing outputs, docs/kernels.md). The GEMMs (ours,
+// cpu/gemm_packed.h, and OpenBLAS) pick their kernel from the CPU themselves.
 //
 // Only a plain (non-template, non-inline) function can be cloned, so each kernel keeps its
 // loop over one row or one chunk in an SBERT_SIMD_INLINE template and has two overloads of one

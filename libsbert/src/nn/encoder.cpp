@@ -135,8 +135,9 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
     ops::dropout_forward(ctx, proj, proj, T_ * H, drop.attn_out);
     ops::layernorm_forward(ctx, c.h1.data(), c.res1.data(), c.mean1.data(), c.rstd1.data(), proj, x,
                            p.ln1_w, p.ln1_b, T_, H, eps);
-    ops::matmul_forward(ctx, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
-    ops::gelu_forward(ctx, c.ffn_act.data(), c.ffn_pre.data(), T_ * I);
+    // GELU fused into the GEMM; the pre-activation is kept only for the backward.
+    ops::matmul_gelu_forward(ctx, c.ffn_act.data(), cache.keep_all ? c.ffn_pre.data() : nullptr,
+                             c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
     ops::matmul_forward(ctx, proj, c.ffn_act.data(), p.ffn_out_w, p.ffn_out_b, T_, I, H);
     ops::dropout_forward(ctx, proj, proj, T_ * H, drop.ffn_out);
     ops::layernorm_forward(ctx, c.out.data(), c.res2.data(), c.mean2.data(), c.rstd2.data(), proj,

@@ -37,6 +37,19 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
   SBERT_DISPATCH(matmul_forward, out, inp, weight, bias, rows, k, n);
 }
 
+// CUDA has no fused kernel yet: the GEMM, then GELU in a second pass (in place without pre).
+void matmul_gelu_forward(const Context& ctx, float* out, float* pre, const float* inp,
+                         const float* weight, const float* bias, int64_t rows, int64_t k,
+                         int64_t n) {
+  if (ctx.device == Device::CUDA) {
+    float* sum = pre ? pre : out;
+    cuda::matmul_forward(sum, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_gelu_forward"));
+    cuda::gelu_forward(out, sum, rows * n, gpu(ctx, "matmul_gelu_forward"));
+  } else {
+    cpu::matmul_gelu_forward(out, pre, inp, weight, bias, rows, k, n);
+  }
+}
+
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int64_t rows,
                      int64_t k, int64_t n) {
@@ -143,6 +156,10 @@ SBERT_CPU_ONLY(matmul_forward,
                (const Context& ctx, double* out, const double* inp, const double* weight,
                 const double* bias, int64_t rows, int64_t k, int64_t n),
                (out, inp, weight, bias, rows, k, n))
+SBERT_CPU_ONLY(matmul_gelu_forward,
+               (const Context& ctx, double* out, double* pre, const double* inp,
+                const double* weight, const double* bias, int64_t rows, int64_t k, int64_t n),
+               (out, pre, inp, weight, bias, rows, k, n))
 SBERT_CPU_ONLY(matmul_backward,
                (const Context& ctx, double* dinp, double* dweight, double* dbias,
                 const double* dout, const double* inp, const double* weight, int64_t rows,
@@ -188,8 +205,8 @@ SBERT_CPU_ONLY(embedding_forward,
                (out, ids, pos_ids, cu_seqlens, nseq, word, pos, type, C))
 SBERT_CPU_ONLY(embedding_backward,
                (const Context& ctx, double* dword, double* dpos, double* dtype, const double* dout,
-                const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
-                int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad),
+                const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens, int64_t nseq,
+                int64_t C, int32_t pad_id, int32_t pos_pad),
                (dword, dpos, dtype, dout, ids, pos_ids, cu_seqlens, nseq, C, pad_id, pos_pad))
 SBERT_CPU_ONLY(mean_pool_forward,
                (const Context& ctx, double* out, const double* inp, const int64_t* cu_seqlens,

@@ -16,6 +16,8 @@ namespace sbert::ops {
 #define SBERT_OPS_DECLARE(T)                                                                       \
   void matmul_forward(const Context& ctx, T* out, const T* inp, const T* weight, const T* bias,    \
                       int64_t rows, int64_t k, int64_t n);                                         \
+  void matmul_gelu_forward(const Context& ctx, T* out, T* pre, const T* inp, const T* weight,      \
+                           const T* bias, int64_t rows, int64_t k, int64_t n);                     \
   void matmul_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,           \
                        const T* inp, const T* weight, int64_t rows, int64_t k, int64_t n);         \
   void layernorm_forward(const Context& ctx, T* out, T* sum, T* mean, T* rstd, const T* a,         \
