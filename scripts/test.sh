@@ -40,6 +40,20 @@ cmake -S . -B "$EMU_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=EMU -DSBERT_BUI
 cmake --build "$EMU_DIR" -j "$JOBS" --target sbert_tests
 "$EMU_DIR/bin/sbert_tests" "[cuda],[nccl],[emu]" --durations yes
 
+# AddressSanitizer + UndefinedBehaviorSanitizer (docs/robustness.md): the library, the apps and
+# the tests rebuilt with them, then the whole CPU suite. The tests that spawn apps run the
+# sanitized ones (SBERT_BIN_DIR is the build's bin/). -O1 -g1: quicker to compile than -O2,
+# with file:line in every report. Any finding fails: UBSan does not recover
+# (-fno-sanitize-recover=all), ASan halts, LeakSanitizer reports at every process's exit.
+ASAN_DIR="$BUILD_DIR-asan"
+cmake -S . -B "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+      -DSBERT_CUDA=OFF -DSBERT_SANITIZE=address,undefined -DSBERT_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$ASAN_DIR" -j "$JOBS"
+(cd "$ASAN_DIR" && \
+ ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:halt_on_error=1 \
+ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ ctest --output-on-failure -j 1 --timeout 900)
+
 # The installed package works for a program outside the tree.
 cmake --install "$BUILD_DIR" >/dev/null
 cmake -S examples/embed_text -B "$BUILD_DIR/example" -DCMAKE_PREFIX_PATH="$ROOT/$BUILD_DIR/install" >/dev/null
