@@ -40,6 +40,41 @@ cmake -S . -B "$EMU_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=EMU -DSBERT_BUI
 cmake --build "$EMU_DIR" -j "$JOBS" --target sbert_tests
 "$EMU_DIR/bin/sbert_tests" "[cuda],[nccl],[emu]" --durations yes
 
+# AddressSanitizer + UndefinedBehaviorSanitizer (docs/robustness.md): the library, the apps and
+# the tests rebuilt with them, then the CPU suite (all but the MiniLM-scale parity tests, below).
+# The tests that spawn apps run the sanitized apps (SBERT_BIN_DIR is the build's bin/).
+# -O1 -g1: quicker to compile than -O2, with file:line in every report. Any finding fails:
+# UBSan does not recover (-fno-sanitize-recover=all), ASan halts, LeakSanitizer reports at every
+# process's exit.
+ASAN_DIR="$BUILD_DIR-asan"
+cmake -S . -B "$ASAN_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+      -DSBERT_CUDA=OFF -DSBERT_SANITIZE=address,undefined -DSBERT_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$ASAN_DIR" -j "$JOBS"
+# The MiniLM-scale parity tests are left out (tools/sanitizers/skip-tests.txt says which and
+# why): each takes minutes under ASan, and their code paths run at tiny scale in the step. The
+# mpirun tests run with LeakSanitizer off (tools/sanitizers/no-leak-check-tests.txt: Open MPI's
+# own leaks). Reports go to files, not stderr: a finding in an app that a test expects to fail
+# (and whose stderr it reads) is still caught.
+names_regex() { grep -v '^#' "$1" | grep . | sed 's/[][\\.*^$+?(){}|]/\\&/g; s/.*/^&$/' | paste -sd'|'; }
+ASAN_SKIP=$(names_regex tools/sanitizers/skip-tests.txt)
+ASAN_NO_LEAKS=$(names_regex tools/sanitizers/no-leak-check-tests.txt)
+REPORTS="$(cd "$ASAN_DIR" && pwd)/sanitizer-reports"
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+SAN_ASAN="strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:halt_on_error=1:log_path=$REPORTS/asan"
+SAN_RC=0
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan"
+(cd "$ASAN_DIR" && ASAN_OPTIONS="detect_leaks=1:$SAN_ASAN" \
+   ctest --output-on-failure -j 1 --timeout 900 -E "$ASAN_SKIP|$ASAN_NO_LEAKS") || SAN_RC=$?
+(cd "$ASAN_DIR" && ASAN_OPTIONS="detect_leaks=0:$SAN_ASAN" \
+   ctest --output-on-failure -j 1 --timeout 900 -R "$ASAN_NO_LEAKS") || SAN_RC=$?
+unset UBSAN_OPTIONS
+if [ -n "$(ls -A "$REPORTS")" ]; then
+  head -n 60 "$REPORTS"/*
+  echo "test.sh: sanitizer findings (above; all in $REPORTS)" >&2
+  exit 1
+fi
+[ "$SAN_RC" = 0 ] || exit "$SAN_RC"
+
 # The installed package works for a program outside the tree.
 cmake --install "$BUILD_DIR" >/dev/null
 cmake -S examples/embed_text -B "$BUILD_DIR/example" -DCMAKE_PREFIX_PATH="$ROOT/$BUILD_DIR/install" >/dev/null

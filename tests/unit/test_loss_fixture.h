@@ -106,7 +106,8 @@ class Fixture {
     std::vector<double> out;
     if (t.dtype == "F64") {
       out.resize((t.end - t.begin) / 8);
-      std::memcpy(out.data(), bytes_.data() + data_ + t.begin, out.size() * 8);
+      // An empty tensor's vector has data() == nullptr: memcpy from/to null is UB even for 0 bytes.
+      if (!out.empty()) std::memcpy(out.data(), bytes_.data() + data_ + t.begin, out.size() * 8);
     } else if (t.dtype == "F32") {
       const std::vector<float> f = f32(name);
       out.assign(f.begin(), f.end());
@@ -119,7 +120,7 @@ class Fixture {
     const FxTensor& t = info(name);
     if (t.dtype != "F32") throw std::runtime_error("tensor '" + name + "' is " + t.dtype + ", not F32");
     std::vector<float> out((t.end - t.begin) / 4);
-    std::memcpy(out.data(), bytes_.data() + data_ + t.begin, out.size() * 4);
+    if (!out.empty()) std::memcpy(out.data(), bytes_.data() + data_ + t.begin, out.size() * 4);
     return out;
   }
   std::vector<uint8_t> u8(const std::string& name) const {
