@@ -93,7 +93,7 @@ Model Model::load(const fs::path& path, const LoadOptions& options) {
   }
   auto impl = std::make_unique<Impl>(
       Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {},
-           Quantize::None, false, nullptr, std::make_unique<std::mutex>()});
+           Quantize::None, nullptr, std::make_unique<std::mutex>()});
   StConfig st = read_st_config(dir);
   impl->prompts = std::move(st.prompts);
   impl->default_prompt_name = std::move(st.default_prompt_name);

@@ -41,8 +41,7 @@ struct SBERT_LOCAL Model::Impl {
   // int8 weights: set at load (LoadOptions / saved int8 model: quantization() == Int8), or at
   // the first EmbedOptions::quantize = Int8 call on an fp32 model (int8_mutex guards that).
   Quantize quantization = Quantize::None;
-  bool int8_saved = false;  // loaded from saved int8 weights: the fp32 block is their dequantization
-  mutable std::shared_ptr<const QuantizedBert> int8;
+  mutable std::shared_ptr<const QuantizedBert> int8 = nullptr;
   std::unique_ptr<std::mutex> int8_mutex = std::make_unique<std::mutex>();
 };
 

@@ -25,8 +25,4 @@ struct QuantizedBert {
 // Quantizes the linear weights of w (fp32) per output channel.
 QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w);
 
-// The float weights an int8 layer stands for (w_scale[j] * Wq[j, k]), written into w's four
-// linear weights: a model loaded from saved int8 weights keeps a consistent fp32 view.
-void dequantize_bert(const ModelConfig& cfg, const QuantizedBert& q, const BertView& w);
-
 }  // namespace sbert
