@@ -11,8 +11,25 @@ std::string resolve_model_arg(const std::string& program, const std::string& pat
   return dir;
 }
 
-Model load_model_arg(const std::string& program, const std::string& path) {
-  return Model::load(resolve_model_arg(program, path));
+Model load_model_arg(const std::string& program, const std::string& path, Quantize quantize) {
+  LoadOptions options;
+  options.quantize = quantize;
+  return Model::load(resolve_model_arg(program, path), options);
+}
+
+Option quantize_option() {
+  return {"--quantize",
+          "none | int8: int8 linear layers (per-channel int8 weights, per-row int8 activations;\n"
+          "      CPU only; docs/quantization.md). A model saved int8 is int8 either way",
+          true, false, "none"};
+}
+
+Quantize quantize_arg(const Args& args) {
+  const std::string v = args.get("--quantize");
+  if (v != "none" && v != "int8") {
+    throw UsageError{"--quantize must be none or int8, got '" + v + "'"};
+  }
+  return parse_quantize(v);
 }
 
 Option no_prompts_option() {

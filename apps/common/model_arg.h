@@ -12,7 +12,9 @@ namespace sbert::cli {
 // folder, checkpoints/latest or checkpoints/best). Says on stderr, in one line, which checkpoint
 // a log folder or a name resolved to.
 std::string resolve_model_arg(const std::string& program, const std::string& path);
-Model load_model_arg(const std::string& program, const std::string& path);
+// quantize: Int8 quantizes the linear weights at load (--quantize int8, docs/quantization.md).
+Model load_model_arg(const std::string& program, const std::string& path,
+                     Quantize quantize = Quantize::None);
 
 // What queries and corpus documents are prefixed with in a task whose sides are known (eval,
 // mine): --query-prefix / --passage-prefix when given, else the model's prompts ("query";
@@ -25,5 +27,8 @@ TaskPrefixes task_prefixes(const std::string& program, const Model& model, const
 
 // Options every app with task prefixes declares.
 Option no_prompts_option();
+// --quantize none|int8 of the embedding apps, and its value (a usage error otherwise).
+Option quantize_option();
+Quantize quantize_arg(const Args& args);
 
 }  // namespace sbert::cli

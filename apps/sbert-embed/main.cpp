@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
           "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
           "CUDA kernels yet)",
           true, false, "cpu"},
-         {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
+         {"--threads", "CPU threads (0: all cores)", true, false, "0"},
+         sbert::cli::quantize_option()});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     opt.max_seq_length = args.get_int("--max-seq-length");
     opt.device = sbert::parse_device(args.get("--device"));
     opt.threads = args.get_int("--threads");
+    opt.quantize = sbert::cli::quantize_arg(args);
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
     if (args.has("--truncate-dim")) {
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
     const auto texts = sbert::read_texts(args.get("--input"));
     if (texts.empty())
       throw sbert::Error("[embed] " + args.get("--input") + ": no texts (empty input); nothing written");
-    const auto model = sbert::cli::load_model_arg("sbert-embed", args.get("--model"));
+    const auto model = sbert::cli::load_model_arg("sbert-embed", args.get("--model"), opt.quantize);
     if (opt.truncate_dim > model.dim()) {
       throw sbert::cli::UsageError{"--truncate-dim " + std::to_string(opt.truncate_dim) +
                                    " is over the " + std::to_string(model.dim()) +

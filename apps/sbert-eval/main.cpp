@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
           "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
           "CUDA kernels yet)",
           true, false, "cpu"},
-         {"--threads", "CPU threads (0: all cores)", true, false, "0"}});
+         {"--threads", "CPU threads (0: all cores)", true, false, "0"},
+         sbert::cli::quantize_option()});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
     opt.max_seq_length = args.get_int("--max-seq-length");
     opt.device = sbert::parse_device(args.get("--device"));
     opt.threads = args.get_int("--threads");
+    opt.quantize = sbert::cli::quantize_arg(args);
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
     if (opt.threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
@@ -184,7 +186,7 @@ int main(int argc, char** argv) {
       sbert::eval::BeirOptions bo;
       bo.allow_unknown_ids = args.flag("--allow-unknown-ids");
       const auto data = sbert::eval::read_beir(args.get("--beir"), split, bo);
-      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
+      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir, opt.quantize);
       if (data.qrels_unknown_doc > 0) {
         std::fprintf(stderr,
                      "sbert-eval: warning: %lld relevant judgements name documents absent from "
@@ -253,7 +255,7 @@ int main(int argc, char** argv) {
       json.member("seconds", secs);
     } else {
       const auto data = sbert::eval::read_sts(args.get("--sts"));
-      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir);
+      const auto model = sbert::cli::load_model_arg("sbert-eval", model_dir, opt.quantize);
       opt.progress = progress.callback();
       check_dims(dims, model);
       const std::vector<sbert::eval::StsMetrics> ms =

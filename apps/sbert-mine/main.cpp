@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
           "CUDA kernels yet)",
           true, false, "cpu"},
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
+         sbert::cli::quantize_option(),
          {"--query-chunk", "queries per search task", true, false, "16"},
          {"--doc-chunk", "corpus rows scored per pass (scratch: threads x 4 x N floats)", true,
           false, "1024"},
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
     o.embed.max_seq_length = args.get_int("--max-seq-length");
     o.embed.device = sbert::parse_device(args.get("--device"));
     o.embed.threads = args.get_int("--threads");
+    o.embed.quantize = sbert::cli::quantize_arg(args);
     o.write_ids = args.flag("--write-ids");
     if (o.embed.batch_size <= 0) throw UsageError{"--batch-size must be positive"};
     if (o.embed.max_seq_length < 0) throw UsageError{"--max-seq-length must be >= 0"};
@@ -128,7 +130,7 @@ int main(int argc, char** argv) {
            {"--beir", (beir_dir / "queries.jsonl").string()},
            {"--beir", (beir_dir / "qrels" / (args.get("--split") + ".tsv")).string()}});
     }
-    const auto model = sbert::cli::load_model_arg("sbert-mine", args.get("--model"));
+    const auto model = sbert::cli::load_model_arg("sbert-mine", args.get("--model"), o.embed.quantize);
     const auto prefixes = sbert::cli::task_prefixes("sbert-mine", model, args);
     o.query_prefix = prefixes.query;
     o.passage_prefix = prefixes.passage;

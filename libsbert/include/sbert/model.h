@@ -25,6 +25,22 @@ enum class Device { CPU, CUDA };
 SBERT_API Device parse_device(const std::string& name);  // "cpu" | "cuda"; throws otherwise
 SBERT_API const char* to_string(Device d);
 
+// Inference precision of the encoder's linear layers (docs/quantization.md).
+//   None: fp32 (the model as trained).
+//   Int8: per-output-channel symmetric int8 weights, per-row dynamic int8 activations, integer
+//         dot products, fp32 scales; attention, LayerNorm, softmax and pooling stay fp32.
+//         CPU only, inference only.
+enum class Quantize { None, Int8 };
+// "none" | "fp32" | "int8"; throws "[quantize] unknown quantization 'x' (expected none or int8)".
+SBERT_API Quantize parse_quantize(const std::string& name);
+SBERT_API const char* to_string(Quantize q);  // "none" | "int8"
+
+struct LoadOptions {
+  // Int8: quantize the linear weights at load (a model saved with sbert-convert --quantize int8
+  // is int8 whatever this says).
+  Quantize quantize = Quantize::None;
+};
+
 // Row-major (rows, dim) float32 matrix of sentence embeddings, in input order.
 struct SBERT_API Embeddings {
   int64_t rows = 0;
@@ -50,6 +66,9 @@ struct EmbedOptions {
   bool normalize = false;
   // After each batch: stage "embed", done/total in texts.
   ProgressCallback progress;
+  // None: as the model was loaded (Model::quantization()). Int8: int8 inference, the weights
+  // quantized at the first int8 call when the model was loaded fp32 (then kept).
+  Quantize quantize = Quantize::None;
 };
 
 // Per-layer outputs for parity tests: hidden_states[l] is (tokens, hidden) for the packed
@@ -79,6 +98,7 @@ class SBERT_API Model {
  public:
   // Any path resolve_model_path() accepts.
   static Model load(const std::filesystem::path& dir);
+  static Model load(const std::filesystem::path& dir, const LoadOptions& options);
 
   // Writes a Hugging Face / sentence-transformers folder (model.safetensors, config.json, the
   // tokenizer and sentence-transformers files) that transformers, sentence-transformers and
@@ -93,6 +113,8 @@ class SBERT_API Model {
 
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;
+  // Int8 when loaded with LoadOptions::quantize = Int8 or from saved int8 weights.
+  Quantize quantization() const;
   // The folder loaded (after resolve_model_path).
   const std::filesystem::path& path() const;
 

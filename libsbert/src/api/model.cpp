@@ -23,6 +23,14 @@ Device parse_device(const std::string& name) {
 
 const char* to_string(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
+Quantize parse_quantize(const std::string& name) {
+  if (name == "none" || name == "fp32") return Quantize::None;
+  if (name == "int8") return Quantize::Int8;
+  fail("[quantize] unknown quantization '", name, "' (expected none or int8)");
+}
+
+const char* to_string(Quantize q) { return q == Quantize::Int8 ? "int8" : "none"; }
+
 float Embeddings::dot(int64_t i, int64_t j) const {
   SBERT_CHECK(i >= 0 && i < rows && j >= 0 && j < rows, "[embeddings] rows ", i, ", ", j,
               " out of range (", rows, ")");
@@ -44,6 +52,7 @@ Model& Model::operator=(Model&&) noexcept = default;
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+Quantize Model::quantization() const { return impl_->quantization; }
 const fs::path& Model::path() const { return impl_->dir; }
 
 const std::map<std::string, std::string>& Model::prompts() const { return impl_->prompts; }
@@ -71,7 +80,9 @@ const std::string& Model::prompt(const std::string& name) const {
        "; config_sentence_transformers.json \"prompts\")");
 }
 
-Model Model::load(const fs::path& path) {
+Model Model::load(const fs::path& path) { return load(path, LoadOptions{}); }
+
+Model Model::load(const fs::path& path, const LoadOptions& options) {
   const fs::path dir = resolve_model_path(path);
   const fs::path weights = dir / "model.safetensors";
   if (!fs::exists(weights)) {
@@ -81,7 +92,8 @@ Model Model::load(const fs::path& path) {
     fail("[model] ", weights.string(), ": file not found");
   }
   auto impl = std::make_unique<Impl>(
-      Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {}});
+      Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {},
+           Quantize::None, nullptr, std::make_unique<std::mutex>()});
   StConfig st = read_st_config(dir);
   impl->prompts = std::move(st.prompts);
   impl->default_prompt_name = std::move(st.default_prompt_name);
@@ -99,6 +111,10 @@ Model Model::load(const fs::path& path) {
     impl->extras.push_back({name, info.dtype, info.shape, {bytes.begin(), bytes.end()}});
   }
   impl->view = bind_bert(impl->config, impl->layout, impl->weights.data());
+  if (options.quantize == Quantize::Int8 && !impl->int8) {
+    impl->int8 = std::make_shared<const QuantizedBert>(quantize_bert(impl->config, impl->view));
+    impl->quantization = Quantize::Int8;
+  }
   return Model(std::move(impl));
 }
 
@@ -130,6 +146,17 @@ Embeddings truncate_embeddings(Embeddings e, int truncate_dim, bool normalize, c
     e.data = std::move(out);
   }
   return e;
+}
+
+// The int8 weights an embed call runs on (null: fp32).
+std::shared_ptr<const QuantizedBert> int8_weights(const Model::Impl& impl, Quantize requested) {
+  if (impl.quantization == Quantize::Int8) return impl.int8;
+  if (requested != Quantize::Int8) return nullptr;
+  const std::lock_guard<std::mutex> lock(*impl.int8_mutex);
+  if (!impl.int8) {
+    impl.int8 = std::make_shared<const QuantizedBert>(quantize_bert(impl.config, impl.view));
+  }
+  return impl.int8;
 }
 
 }  // namespace
@@ -167,12 +194,19 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
   result.rows = static_cast<int64_t>(ids.size());
   result.dim = cfg.hidden_size;
   result.data.resize(static_cast<size_t>(result.rows * result.dim));
+  const std::shared_ptr<const QuantizedBert> int8 = int8_weights(*impl_, options.quantize);
+  SBERT_CHECK(!int8 || ctx.device == Device::CPU, "[embed] int8 inference runs on the CPU only (",
+              impl_->dir.string(), " is int8; use device cpu)");
   EncoderCache cache;
   PoolingCache pool;
   for (int64_t begin = 0; begin < result.rows; begin += options.batch_size) {
     const int64_t end = std::min<int64_t>(result.rows, begin + options.batch_size);
     const PackedBatch batch = pack_sequences(ids, begin, end);
-    encoder_forward(ctx, cfg, impl_->view, batch, cache);
+    if (int8) {
+      encoder_forward(ctx, cfg, impl_->view, *int8, batch, cache);
+    } else {
+      encoder_forward(ctx, cfg, impl_->view, batch, cache);
+    }
     pooling_forward(ctx, cfg, cache.output, batch, pool);
     std::copy(pool.out.begin(), pool.out.end(), result.data.begin() + begin * result.dim);
     if (options.progress) options.progress({"embed", end, result.rows});

@@ -3,12 +3,15 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
 
 #include "nn/bert_params.h"
+#include "nn/quantize.h"
 #include "sbert/model.h"
 
 namespace sbert {
@@ -35,6 +38,11 @@ struct SBERT_LOCAL Model::Impl {
   // back by every save and checkpoint (io/model_writer), so the trainer sets them to its prefixes.
   std::map<std::string, std::string> prompts;
   std::string default_prompt_name;
+  // int8 weights: set at load (LoadOptions / saved int8 model: quantization() == Int8), or at
+  // the first EmbedOptions::quantize = Int8 call on an fp32 model (int8_mutex guards that).
+  Quantize quantization = Quantize::None;
+  mutable std::shared_ptr<const QuantizedBert> int8 = nullptr;
+  std::unique_ptr<std::mutex> int8_mutex = std::make_unique<std::mutex>();
 };
 
 }  // namespace sbert

@@ -1,6 +1,7 @@
 #include "nn/encoder.h"
 
 #include "core/check.h"
+#include "nn/quantize.h"
 #include "ops/ops.h"
 
 namespace sbert {
@@ -71,7 +72,34 @@ LayerDropout layer_dropout(const ModelConfig& cfg, const DropoutState& state, in
           dropout_spec(state, cfg.hidden_dropout, layer, DropoutSite::AttentionOutput),
           dropout_spec(state, cfg.hidden_dropout, layer, DropoutSite::FfnOutput)};
 }
+
+// One linear layer of the forward: fp32, or int8 when qw is given (float only).
+template <class T>
+void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const cpu::QWeight* qw,
+                    cpu::QIsa isa, T* out, const T* x, const T* weight, const T* bias,
+                    int64_t rows, int64_t k, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (qw) {
+      ops::qlinear_forward(ctx, out, x, *qw, bias, rows, cache.qscratch, isa);
+      return;
+    }
+  }
+  ops::matmul_forward(ctx, out, x, weight, bias, rows, k, n);
+}
+
+template <class T>
+void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                  const QuantizedBert* q, const PackedBatch& batch, EncoderCacheT<T>& cache,
+                  const DropoutState& dropout, const LayerCallback<T>& on_layer);
 }  // namespace
+
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
+                     const QuantizedBert& q, const PackedBatch& batch, EncoderCache& cache,
+                     const LayerCallback<float>& on_layer) {
+  SBERT_CHECK(static_cast<int>(q.layers.size()) == cfg.num_layers, "[encoder] ",
+              q.layers.size(), " int8 layers for a model of ", cfg.num_layers);
+  forward_impl(ctx, cfg, w, &q, batch, cache, DropoutState{}, on_layer);
+}
 
 template <class T>
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
@@ -84,6 +112,14 @@ template <class T>
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer) {
+  forward_impl(ctx, cfg, w, nullptr, batch, cache, dropout, on_layer);
+}
+
+namespace {
+template <class T>
+void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
+                  const QuantizedBert* q, const PackedBatch& batch, EncoderCacheT<T>& cache,
+                  const DropoutState& dropout, const LayerCallback<T>& on_layer) {
   check_batch(cfg, batch);
   position_ids(cfg, batch, cache.pos_ids);
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
@@ -113,6 +149,8 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
     LayerCacheT<T>& c = cache.layers[cache.keep_all ? static_cast<size_t>(l) : 0];
     const BertLayerViewT<T>& p = w.layers[static_cast<size_t>(l)];
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
+    const QuantizedLayer* ql = q ? &q->layers[static_cast<size_t>(l)] : nullptr;
+    const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
     size_to(c.qkv, T_ * 3 * H);
     size_to(c.att, T_ * H);
     size_to(c.lse, heads * T_);
@@ -128,17 +166,27 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
     size_to(c.out, T_ * H);
 
     T* proj = cache.scratch.data();
-    ops::matmul_forward(ctx, c.qkv.data(), x, p.qkv_w, p.qkv_b, T_, H, 3 * H);
+    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b,
+                   T_, H, 3 * H);
     ops::attention_forward(ctx, c.att.data(), c.lse.data(), c.qkv.data(), cu, nseq, heads, D,
                            drop.probs);
-    ops::matmul_forward(ctx, proj, c.att.data(), p.attn_out_w, p.attn_out_b, T_, H, H);
+    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, c.att.data(),
+                   p.attn_out_w, p.attn_out_b, T_, H, H);
     ops::dropout_forward(ctx, proj, proj, T_ * H, drop.attn_out);
     ops::layernorm_forward(ctx, c.h1.data(), c.res1.data(), c.mean1.data(), c.rstd1.data(), proj, x,
                            p.ln1_w, p.ln1_b, T_, H, eps);
-    // GELU fused into the GEMM; the pre-activation is kept only for the backward.
-    ops::matmul_gelu_forward(ctx, c.ffn_act.data(), cache.keep_all ? c.ffn_pre.data() : nullptr,
-                             c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
-    ops::matmul_forward(ctx, proj, c.ffn_act.data(), p.ffn_out_w, p.ffn_out_b, T_, I, H);
+    if (ql) {
+      // int8 (inference only): no pre-activation to keep.
+      linear_forward(ctx, cache, &ql->ffn_in, isa, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w,
+                     p.ffn_in_b, T_, H, I);
+      ops::gelu_forward(ctx, c.ffn_act.data(), c.ffn_pre.data(), T_ * I);
+    } else {
+      // GELU fused into the GEMM; the pre-activation is kept only for the backward.
+      ops::matmul_gelu_forward(ctx, c.ffn_act.data(), cache.keep_all ? c.ffn_pre.data() : nullptr,
+                               c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
+    }
+    linear_forward(ctx, cache, ql ? &ql->ffn_out : nullptr, isa, proj, c.ffn_act.data(),
+                   p.ffn_out_w, p.ffn_out_b, T_, I, H);
     ops::dropout_forward(ctx, proj, proj, T_ * H, drop.ffn_out);
     ops::layernorm_forward(ctx, c.out.data(), c.res2.data(), c.mean2.data(), c.rstd2.data(), proj,
                            c.h1.data(), p.ln2_w, p.ln2_b, T_, H, eps);
@@ -147,6 +195,7 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
   }
   cache.output = x;
 }
+}  // namespace
 
 template <class T>
 void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,

@@ -20,6 +20,7 @@
 
 #include "core/context.h"
 #include "core/rng.h"
+#include "cpu/qgemm.h"
 #include "nn/bert_params.h"
 
 namespace sbert {
@@ -82,6 +83,7 @@ struct EncoderCacheT {
   std::vector<T> scratch;      // (T, H) projection outputs before the residual add
   const T* output = nullptr;   // (T, H) final hidden states (points into a cache buffer)
   EncoderGradScratch<T> grad;  // backward work buffers
+  cpu::QScratch qscratch;      // int8 activations of the int8 forward
 };
 
 using LayerCache = LayerCacheT<float>;
@@ -101,6 +103,13 @@ template <class T>
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer = {});
+
+struct QuantizedBert;
+// The int8 inference forward (nn/quantize.h): the four linear layers of every layer run on q's
+// int8 weights, everything else as encoder_forward on w. No dropout, CPU only.
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
+                     const QuantizedBert& q, const PackedBatch& batch, EncoderCache& cache,
+                     const LayerCallback<float>& on_layer = {});
 
 // Backward of encoder_forward: from dhidden (T, H), the gradient of cache.output, to the
 // parameter gradients, ACCUMULATED (+=, THE GRADIENT RULE) into grad, a view of a block with

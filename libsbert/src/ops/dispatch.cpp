@@ -235,4 +235,11 @@ SBERT_CPU_ONLY(l2norm_backward,
 #undef SBERT_CPU_ONLY
 #undef SBERT_DISPATCH
 
+void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
+                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa) {
+  SBERT_CHECK(ctx.device == Device::CPU, "[qlinear_forward] int8 inference runs on the CPU only "
+              "(--quantize int8 with --device cpu)");
+  cpu::qlinear_forward(out, x, w, bias, rows, scratch, isa);
+}
+
 }  // namespace sbert::ops

@@ -10,6 +10,7 @@
 
 #include "core/context.h"
 #include "core/rng.h"
+#include "cpu/qgemm.h"
 
 namespace sbert::ops {
 
@@ -58,6 +59,11 @@ namespace sbert::ops {
 
 SBERT_OPS_DECLARE(float)
 SBERT_OPS_DECLARE(double)
+
+// int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
+// with x quantized per row; scratch holds the quantized activations between calls.
+void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
+                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa);
 #undef SBERT_OPS_DECLARE
 
 }  // namespace sbert::ops
