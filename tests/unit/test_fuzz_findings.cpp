@@ -7,6 +7,7 @@
 #include "core/check.h"
 #include "data/train_reader.h"
 #include "io/npy.h"
+#include "sbert/train.h"
 #include "support/fixtures.h"
 
 namespace {
@@ -53,4 +54,18 @@ TEST_CASE("fuzz finding: a CSV header column with a line break, named twice, giv
   CHECK(m.find("csv_header_line_break.csv:line 1: the header names column 'x\\ny' twice") !=
         std::string::npos);
   CHECK(m.find('\n') == std::string::npos);
+}
+
+// YAML allows a list or a mapping as a key ("? {a: 1}: 3"); the configuration reader converted
+// every key to a string, and yaml-cpp's TypedBadConversion escaped instead of sbert::Error.
+TEST_CASE("fuzz finding: a YAML key that is a mapping or a list is an error naming the line",
+          "[fuzz][config]") {
+  const std::string m = error_of([] {
+    (void)sbert::TrainOptions::from_nemo_yaml(finding(""), "yaml_mapping_as_key.yaml");
+  });
+  CHECK(m.find("yaml_mapping_as_key.yaml:2: a key under 'trainer' is a mapping, not a name") !=
+        std::string::npos);
+  CHECK(error_of([] {
+          (void)sbert::TrainOptions::from_nemo_yaml_text("? [a, b]\n: 1\n", "x.yaml");
+        }) == "[config] x.yaml:1: a key is a list, not a name");
 }
