@@ -32,6 +32,22 @@ if(SBERT_SANITIZE)
                       $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=all>
                       # GCC 12's -Wmaybe-uninitialized misfires inside libstdc++'s <regex> once
                       # the sanitizers change inlining; it stays on in the normal build.
-                      $<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized>)
+                      $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-maybe-uninitialized>
+                      # Clang's instrumentation keeps the loops that `#pragma omp simd` asks to
+                      # vectorize from vectorizing, and it says so as a warning.
+                      $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:Clang>>:-Wno-pass-failed>)
   add_link_options(-fsanitize=${SBERT_SANITIZE})
+endif()
+
+# Fuzzing (tests/fuzz/): every C++ source gets libFuzzer's coverage hooks next to the sanitizers;
+# only the fuzz targets link libFuzzer's main (-fsanitize=fuzzer there).
+if(SBERT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "SBERT_FUZZ needs clang (libFuzzer): configure with "
+                        "-DCMAKE_CXX_COMPILER=clang++-14 (docs/robustness.md)")
+  endif()
+  if(NOT SBERT_SANITIZE)
+    message(FATAL_ERROR "SBERT_FUZZ needs -DSBERT_SANITIZE=address,undefined")
+  endif()
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
 endif()

@@ -6,7 +6,8 @@ PKGS=(cmake g++ make pkg-config unzip python3-minimal
       libeigen3-dev libyaml-cpp-dev libsimdjson-dev libsentencepiece-dev catch2
       libutf8proc-dev libopenblas-dev libopenmpi-dev openmpi-bin
       libboost-context-dev   # Boost.Context: the SIMT emulator's fibers (docs/emulator.md)
-      libxxhash-dev)         # XXH3-128 checksums of checkpoints (io/checksum.h)
+      libxxhash-dev          # XXH3-128 checksums of checkpoints (io/checksum.h)
+      clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer targets (tests/fuzz/run.sh)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

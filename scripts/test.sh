@@ -103,3 +103,7 @@ echo "examples/finetune: built against the installed package, fine-tuned, evalua
 
 # libsbert.so exports exactly the public API listed in abi/exported-symbols.txt.
 scripts/check-symbols.sh "$BUILD_DIR/lib/libsbert.so"
+
+# Every reader of untrusted input, fuzzed briefly (libFuzzer + ASan + UBSan, clang-14;
+# docs/robustness.md): a finding fails CI; the long runs' figures are in docs/robustness.md.
+BUILD_DIR="$BUILD_DIR-fuzz" JOBS="$JOBS" tests/fuzz/run.sh all "${FUZZ_SECONDS:-10}"

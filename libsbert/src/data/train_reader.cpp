@@ -427,7 +427,8 @@ class Indexer {
       return;
     }
     const std::string msg =
-        cat("[train-data] ", name(), ":record ", number_, " (line ", rec_line_, "): ", err);
+        one_line(cat("[train-data] ", name(), ":record ", number_, " (line ", rec_line_,
+                     "): ", err));
     if (!opt_.skip_bad_records) throw Error(msg);
     if (skipped.empty()) stats.first_skipped = msg;
     skipped.push_back(number_);

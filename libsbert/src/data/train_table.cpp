@@ -253,7 +253,8 @@ class TableSplitter {
       return;
     }
     const std::string msg =
-        cat("[train-data] ", name_, ":record ", number_, " (line ", rec_line_, "): ", err);
+        one_line(cat("[train-data] ", name_, ":record ", number_, " (line ", rec_line_,
+                     "): ", err));
     if (!opt_.skip_bad_records) throw Error(msg);
     if (out.skipped.empty()) out.stats.first_skipped = msg;
     out.skipped.push_back(number_);

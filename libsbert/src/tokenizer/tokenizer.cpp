@@ -175,7 +175,7 @@ void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out, Sc
       uint8_t f = flags[c];
       if (clean) {
         if (f & kDrop) continue;
-        if (f & kWhitespace) c = ' ', f = flags[' '];
+        if (f & kWhitespace) c = U' ', f = flags[U' '];
       }
       const bool spaced = chinese && (f & kChinese);
       if (spaced) out.push_back(' ');
@@ -215,7 +215,7 @@ void Tokenizer::Impl::normalize_into(std::string_view text, std::string& out, Sc
     uint8_t f = flags[c];
     if (clean) {
       if (f & kDrop) continue;
-      if (f & kWhitespace) c = ' ', f = flags[' '];
+      if (f & kWhitespace) c = U' ', f = flags[U' '];
     }
     if (chinese && (f & kChinese)) {
       chars.push_back(' ');

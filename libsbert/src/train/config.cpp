@@ -824,12 +824,17 @@ void set_path(YAML::Node node, const std::vector<std::string>& parts, size_t i,
 }
 
 // Leaves of the tree as (dotted key, node); empty maps contribute nothing.
-void flatten(const YAML::Node& node, const std::string& prefix,
+// A key must be a scalar: YAML allows a list or a mapping as a key ("? [a, b]: 1").
+void flatten(const YAML::Node& node, const std::string& prefix, const std::filesystem::path& source,
              std::vector<std::pair<std::string, YAML::Node>>& out) {
   if (node.IsMap()) {
     for (const auto& kv : node) {
+      SBERT_CHECK(kv.first.IsScalar(), "[config] ", source.string(), ":", kv.first.Mark().line + 1,
+                  ": a key", prefix.empty() ? std::string() : " under '" + prefix + "'",
+                  " is a ", kv.first.IsSequence() ? "list" : kv.first.IsMap() ? "mapping" : "null",
+                  ", not a name");
       const std::string k = kv.first.as<std::string>();
-      flatten(kv.second, prefix.empty() ? k : prefix + "." + k, out);
+      flatten(kv.second, prefix.empty() ? k : prefix + "." + k, source, out);
     }
   } else {
     out.emplace_back(prefix, node);
@@ -1019,7 +1024,7 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
   TrainOptions cfg;
   cfg.source = source;
   std::vector<std::pair<std::string, YAML::Node>> leaves;
-  flatten(root, "", leaves);
+  flatten(root, "", source, leaves);
   for (const auto& [key, node] : leaves) {
     if (origins.count(key)) continue;
     // A leaf of a section given whole on the command line (model.optim={lr: 1}): that override.

@@ -17,8 +17,6 @@ constexpr std::string_view kMegatronData =
     "Megatron pretraining data pipeline: the JSON/JSONL data is read directly";
 constexpr std::string_view kMegatronImpl =
     "a Megatron/apex implementation detail with no counterpart here";
-constexpr std::string_view kLightning =
-    "a PyTorch Lightning setting with no counterpart in libsbert's training loop";
 
 struct Ignored {
   std::string_view key;  // exact key, or a prefix when it ends in '.' or '_'
