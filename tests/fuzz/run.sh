@@ -8,6 +8,7 @@
 #     and logs/<target>.log each run's output.
 #   FUZZ_TIMEOUT (default 2): seconds one input may take before it is a finding (a hang).
 #   JOBS (default nproc): build parallelism.
+#   FUZZ_CONFIGURE=0: build and run in BUILD_DIR as already configured (with SBERT_FUZZ=ON).
 # Prints one line per target: executions, exec/s, coverage (cov, ft), seconds, and the
 # finding's file when there is one; exits non-zero when any target found something.
 set -euo pipefail
@@ -50,10 +51,17 @@ dict() {
   esac
 }
 
-CC=$CC_FUZZ CXX=$CXX_FUZZ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-  -DSBERT_CUDA=OFF -DSBERT_MPI=OFF -DSBERT_BUILD_TESTS=OFF -DSBERT_BUILD_APPS=OFF \
-  -DSBERT_BUILD_BENCHMARKS=OFF -DSBERT_SANITIZE=address,undefined -DSBERT_FUZZ=ON \
-  -DCMAKE_CXX_FLAGS=-gline-tables-only >/dev/null
+# FUZZ_CONFIGURE=0 uses BUILD_DIR as it is configured (scripts/test.sh: its sanitizer build,
+# which also builds the tests, has SBERT_FUZZ on); the default configures a fuzz-only build.
+if [ "${FUZZ_CONFIGURE:-1}" = 1 ]; then
+  CC=$CC_FUZZ CXX=$CXX_FUZZ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
+    -DSBERT_CUDA=OFF -DSBERT_MPI=OFF -DSBERT_BUILD_TESTS=OFF -DSBERT_BUILD_APPS=OFF \
+    -DSBERT_BUILD_BENCHMARKS=OFF -DSBERT_SANITIZE=address,undefined -DSBERT_FUZZ=ON \
+    -DCMAKE_CXX_FLAGS=-gline-tables-only >/dev/null
+elif ! grep -q '^SBERT_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  echo "fuzz: $BUILD_DIR is not configured with -DSBERT_FUZZ=ON" >&2
+  exit 1
+fi
 if [ "$TARGET" = all ]; then
   TARGETS=$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//')
   cmake --build "$BUILD_DIR" -j "$JOBS" --target sbert_fuzz

@@ -6,8 +6,13 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+// clang has no target pragma: its attribute pragma gives every function below the same target.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 namespace sbert::cpu::gemm_detail {
 
@@ -52,7 +57,11 @@ Kernels kernels_avx2() { return {{kMr, kNr, 48, 768, 1536}, kernel, epilogue}; }
 
 }  // namespace sbert::cpu::gemm_detail
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #else
 namespace sbert::cpu::gemm_detail {
