@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/json_read.h"
+#include "core/read_buffer.h"
 #include "data/ascii_space.h"
 #include "core/utf8.h"
 #include "data/train_table.h"
@@ -228,7 +229,7 @@ class Indexer {
   std::string name() const { return path_.string(); }
 
   void run(int fd) {
-    std::vector<char> chunk(1 << 20);
+    std::vector<char> chunk = read_buffer(fd);
     uint64_t base = 0;
     for (;;) {
       const ssize_t n = ::read(fd, chunk.data(), chunk.size());

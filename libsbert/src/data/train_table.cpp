@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "core/read_buffer.h"
 #include "data/ascii_space.h"
 #include "core/utf8.h"
 
@@ -148,7 +149,7 @@ class TableSplitter {
       : name_(std::move(name)), format_(format), opt_(opt) {}
 
   void run(int fd) {
-    std::vector<char> chunk(1 << 20);
+    std::vector<char> chunk = read_buffer(fd);
     uint64_t base = 0;
     for (;;) {
       const ssize_t n = ::read(fd, chunk.data(), chunk.size());

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/check.h"
+#include "core/read_buffer.h"
 #include "sbert/util.h"
 
 namespace sbert {
@@ -58,7 +59,7 @@ std::string xxh128_file(const fs::path& file) {
   SBERT_CHECK(f, "[checksum] cannot open ", file.string());
   std::unique_ptr<XXH3_state_t, StateDeleter> state(XXH3_createState());
   SBERT_CHECK(state && XXH3_128bits_reset(state.get()) == XXH_OK, "[checksum] out of memory");
-  std::vector<char> buf(size_t{1} << 20);
+  std::vector<char> buf = read_buffer(fileno(f.get()));
   size_t n = 0;
   while ((n = std::fread(buf.data(), 1, buf.size(), f.get())) > 0) {
     XXH3_128bits_update(state.get(), buf.data(), n);

@@ -763,27 +763,39 @@ const Key* find_key(const std::vector<Key>& table, const std::string& name) {
   return nullptr;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
+// Levenshtein distance of a and b, or limit + 1 when it is larger. Only near misses are
+// suggested, so the pass keeps to the band |i - j| <= limit and stops once a whole row is over
+// the limit: an unknown key from an untrusted file costs O(|b| * limit) per known key, not
+// O(|a| * |b|).
+size_t edit_distance_within(const std::string& a, const std::string& b, size_t limit) {
+  const size_t over = limit + 1;
+  const size_t n = a.size(), m = b.size();
+  if ((n > m ? n - m : m - n) > limit) return over;
+  std::vector<size_t> prev(m + 1, over), cur(m + 1, over);
+  for (size_t j = 0; j <= std::min(m, limit); ++j) prev[j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    std::fill(cur.begin(), cur.end(), over);
+    if (i <= limit) cur[0] = i;
+    const size_t lo = i > limit ? i - limit : 1, hi = std::min(m, i + limit);
+    size_t row_min = cur[lo - 1];
+    for (size_t j = lo; j <= hi; ++j) {
+      const size_t d = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      cur[j] = std::min(d, over);
+      row_min = std::min(row_min, cur[j]);
     }
+    if (row_min > limit) return over;
+    std::swap(prev, cur);
   }
-  return row[b.size()];
+  return prev[m];
 }
 
 // " (did you mean 'model.optim.lr'?)" when a key is close to the unknown one.
 std::string suggestion(const std::vector<Key>& table, const std::string& unknown) {
+  constexpr size_t kNear = 4;  // typed letters off that still earn a suggestion
   const Key* best = nullptr;
-  size_t best_d = std::string::npos;
+  size_t best_d = kNear + 1;
   for (const Key& k : table) {
-    const size_t d = edit_distance(unknown, k.name);
+    const size_t d = edit_distance_within(unknown, k.name, kNear);
     if (d < best_d) {
       best_d = d;
       best = &k;
@@ -791,12 +803,12 @@ std::string suggestion(const std::vector<Key>& table, const std::string& unknown
   }
   // Same last component in another section, or a few typed letters off.
   const auto last = [](const std::string& s) { return s.substr(s.rfind('.') + 1); };
-  if (best && best_d > 4) {
+  if (!best) {
     for (const Key& k : table)
       if (last(k.name) == last(unknown)) return " (did you mean '" + k.name + "'?)";
     return "";
   }
-  return best ? " (did you mean '" + best->name + "'?)" : "";
+  return " (did you mean '" + best->name + "'?)";
 }
 
 std::vector<std::string> split_dots(const std::string& key) {
