@@ -2,13 +2,16 @@
 # Builds the libFuzzer targets (clang-14, ASan + UBSan + libFuzzer) and runs them
 # (docs/robustness.md, "Fuzzing").
 #   tests/fuzz/run.sh TARGET|all [LIMIT]
-#     LIMIT: N or Ns = N seconds per target (default 20), Nr = N executions per target
+#     LIMIT: N or Ns = N seconds per target (default 20), Nr = N executions per target,
+#            Ns:Mr = whichever comes first
 #   BUILD_DIR (default build-fuzz): the build; its corpus/<target>/ is the working corpus
 #     (seeded by tests/fuzz/seeds.sh, grown by each run), artifacts/<target>/ holds findings
 #     and logs/<target>.log each run's output.
 #   FUZZ_TIMEOUT (default 2): seconds one input may take before it is a finding (a hang).
 #   JOBS (default nproc): build parallelism.
 #   FUZZ_CONFIGURE=0: build and run in BUILD_DIR as already configured (with SBERT_FUZZ=ON).
+#   FUZZ_BUILD=0: run the targets as built and seeded (tests/fuzz/campaign.sh: the binaries must
+#                 not change under a campaign, and two runs at once must not build or seed at once).
 # Prints one line per target: executions, exec/s, coverage (cov, ft), seconds, and the
 # finding's file when there is one; exits non-zero when any target found something.
 set -euo pipefail
@@ -28,11 +31,16 @@ if ! command -v "$CXX_FUZZ" >/dev/null; then
   exit 1
 fi
 
-case "$LIMIT" in
-  *r) LIMIT_FLAG="-runs=${LIMIT%r}" ;;
-  *s) LIMIT_FLAG="-max_total_time=${LIMIT%s}" ;;
-  *) LIMIT_FLAG="-max_total_time=$LIMIT" ;;
-esac
+limit_flag() {
+  case "$1" in
+    *r) echo "-runs=${1%r}" ;;
+    *s) echo "-max_total_time=${1%s}" ;;
+    *) echo "-max_total_time=$1" ;;
+  esac
+}
+LIMIT_FLAGS=()
+IFS=: read -ra limits <<<"$LIMIT"
+for l in "${limits[@]}"; do LIMIT_FLAGS+=("$(limit_flag "$l")"); done
 
 # The largest input each target tries: a few times its seeds, small enough to stay fast.
 max_len() {
@@ -53,7 +61,9 @@ dict() {
 
 # FUZZ_CONFIGURE=0 uses BUILD_DIR as it is configured (scripts/test.sh: its sanitizer build,
 # which also builds the tests, has SBERT_FUZZ on); the default configures a fuzz-only build.
-if [ "${FUZZ_CONFIGURE:-1}" = 1 ]; then
+if [ "${FUZZ_BUILD:-1}" = 0 ]; then
+  :
+elif [ "${FUZZ_CONFIGURE:-1}" = 1 ]; then
   CC=$CC_FUZZ CXX=$CXX_FUZZ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
     -DSBERT_CUDA=OFF -DSBERT_MPI=OFF -DSBERT_BUILD_TESTS=OFF -DSBERT_BUILD_APPS=OFF \
     -DSBERT_BUILD_BENCHMARKS=OFF -DSBERT_SANITIZE=address,undefined -DSBERT_FUZZ=ON \
@@ -64,13 +74,13 @@ elif ! grep -q '^SBERT_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; th
 fi
 if [ "$TARGET" = all ]; then
   TARGETS=$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//')
-  cmake --build "$BUILD_DIR" -j "$JOBS" --target sbert_fuzz
+  [ "${FUZZ_BUILD:-1}" = 0 ] || cmake --build "$BUILD_DIR" -j "$JOBS" --target sbert_fuzz
 else
   TARGETS=$TARGET
-  cmake --build "$BUILD_DIR" -j "$JOBS" --target "fuzz_$TARGET"
+  [ "${FUZZ_BUILD:-1}" = 0 ] || cmake --build "$BUILD_DIR" -j "$JOBS" --target "fuzz_$TARGET"
 fi
 
-tests/fuzz/seeds.sh "$BUILD_DIR/corpus"
+[ "${FUZZ_BUILD:-1}" = 0 ] || tests/fuzz/seeds.sh "$BUILD_DIR/corpus"
 mkdir -p "$BUILD_DIR/logs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -82,7 +92,7 @@ for t in $TARGETS; do
   start=$(date +%s.%N)
   rc=0
   # shellcheck disable=SC2046
-  "$BUILD_DIR/bin/fuzz_$t" "$BUILD_DIR/corpus/$t" $(dict "$t") "$LIMIT_FLAG" \
+  "$BUILD_DIR/bin/fuzz_$t" "$BUILD_DIR/corpus/$t" $(dict "$t") "${LIMIT_FLAGS[@]}" \
     -max_len="$(max_len "$t")" -timeout="${FUZZ_TIMEOUT:-2}" -rss_limit_mb=2048 \
     -artifact_prefix="$art/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
