@@ -33,11 +33,12 @@ fi
 
 # Every CUDA kernel on the CPU: the SIMT emulator build (docs/emulator.md) runs the [cuda] and
 # [nccl] tests with memcheck, initcheck, racecheck and synccheck on, plus the emulator's own
-# tests ([emu]: planted faults, the cuBLASLt and NCCL models). No GPU and no nvcc needed.
+# tests ([emu]: planted faults, the cuBLASLt and NCCL models). No GPU and no nvcc needed. The
+# embedding apps are built too: their [cuda] tests run them with --device cuda.
 EMU_DIR="$BUILD_DIR-emu"
-cmake -S . -B "$EMU_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=EMU -DSBERT_BUILD_APPS=OFF \
+cmake -S . -B "$EMU_DIR" -DCMAKE_BUILD_TYPE=Release -DSBERT_CUDA=EMU -DSBERT_BUILD_APPS=ON \
       -DSBERT_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build "$EMU_DIR" -j "$JOBS" --target sbert_tests
+cmake --build "$EMU_DIR" -j "$JOBS" --target sbert_tests sbert-embed sbert-eval sbert-mine
 "$EMU_DIR/bin/sbert_tests" "[cuda],[nccl],[emu]" --durations yes
 
 # AddressSanitizer + UndefinedBehaviorSanitizer (docs/robustness.md): the library, the apps, the

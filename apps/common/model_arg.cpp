@@ -17,6 +17,13 @@ Model load_model_arg(const std::string& program, const std::string& path, Quanti
   return Model::load(resolve_model_arg(program, path), options);
 }
 
+Option device_option() {
+  return {"--device",
+          "cpu | cuda: where the encoder runs (cuda: GPU 0 of a CUDA build of libsbert, fp32;\n"
+          "      docs/gpu.md)",
+          true, false, "cpu"};
+}
+
 Option quantize_option() {
   return {"--quantize",
           "none | int8: int8 linear layers (per-channel int8 weights, per-row int8 activations;\n"

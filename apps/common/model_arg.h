@@ -27,6 +27,8 @@ TaskPrefixes task_prefixes(const std::string& program, const Model& model, const
 
 // Options every app with task prefixes declares.
 Option no_prompts_option();
+// --device cpu|cuda of the embedding apps.
+Option device_option();
 // --quantize none|int8 of the embedding apps, and its value (a usage error otherwise).
 Option quantize_option();
 Quantize quantize_arg(const Args& args);

@@ -39,10 +39,7 @@ int main(int argc, char** argv) {
           "L2-normalize every embedding after any truncation (sentence-transformers'\n"
           "      normalize_embeddings)",
           false, false, ""},
-         {"--device",
-          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
-          "CUDA kernels yet)",
-          true, false, "cpu"},
+         sbert::cli::device_option(),
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          sbert::cli::quantize_option()});
     if (args.help_requested()) {

@@ -124,10 +124,7 @@ int main(int argc, char** argv) {
           "      sentence-transformers does (relevant but never retrieved / ignored); default: an\n"
           "      error naming the qrels file and line",
           false, false, ""},
-         {"--device",
-          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
-          "CUDA kernels yet)",
-          true, false, "cpu"},
+         sbert::cli::device_option(),
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          sbert::cli::quantize_option()});
     if (args.help_requested()) {

@@ -66,10 +66,7 @@ int main(int argc, char** argv) {
          sbert::cli::no_prompts_option(),
          {"--batch-size", "texts per forward pass", true, false, "32"},
          {"--max-seq-length", "truncate to this many tokens (0: the model's)", true, false, "0"},
-         {"--device",
-          "cpu; cuda is accepted but fails with an error today (the encoder does not drive the "
-          "CUDA kernels yet)",
-          true, false, "cpu"},
+         sbert::cli::device_option(),
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          sbert::cli::quantize_option(),
          {"--query-chunk", "queries per search task", true, false, "16"},

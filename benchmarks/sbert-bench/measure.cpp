@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "api/model_impl.h"
 #include "core/check.h"
 #include "core/context.h"
 #include "core/json.h"
+#include "cuda/runtime.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
 #include "train/adamw.h"
@@ -87,13 +89,27 @@ double sum_flops(const Shape& s, const std::vector<std::vector<int32_t>>& seqs, 
 
 Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads,
                const ProgressCallback& progress) {
-  const Context ctx{device, threads};
+  Context ctx{device, threads};
   Result r;
   r.threads = apply_cpu_threads(ctx);
   const auto model = random_model(w.shape.cfg, tok, w.opt.seed);
   const ModelConfig& cfg = model->config;
   const bool train = w.opt.mode == "train";
   const size_t total = train ? w.train.size() : w.embed.size();
+  SBERT_CHECK(!(train && device == Device::CUDA),
+              "[sbert-bench] train on cuda is not supported yet: the trainer (GradCache, loss, "
+              "AdamW) still runs on the host; embed runs on the GPU");
+  // Embedding on the GPU: the weights copied to the device once, each pass timed to the end of
+  // its stream.
+  std::unique_ptr<cuda::Runtime> runtime;
+  std::optional<cuda::DeviceBuffer<float>> device_weights;
+  BertView view = model->view;
+  if (device == Device::CUDA) {
+    runtime = std::make_unique<cuda::Runtime>(0);
+    ctx.cuda = runtime.get();
+    device_weights.emplace(model->weights);
+    view = bind_bert(cfg, model->layout, device_weights->get());
+  }
 
   std::vector<float> grads;
   BertView gview{};
@@ -126,9 +142,10 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, int threa
       for (int64_t b0 = 0; b0 < n; b0 += w.opt.embed_batch) {
         const PackedBatch batch =
             pack_sequences(pass, b0, std::min<int64_t>(n, b0 + w.opt.embed_batch));
-        encoder_forward(ctx, cfg, model->view, batch, cache);
+        encoder_forward(ctx, cfg, view, batch, cache);
         pooling_forward(ctx, cfg, cache.output, batch, pool);
       }
+      if (runtime) runtime->synchronize();
     }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // Outside the timed region: drawing progress costs nothing that is measured.

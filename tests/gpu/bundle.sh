@@ -12,8 +12,9 @@
 #                          C/C++ runtime (glibc, libstdc++, libgcc_s) and CUDA's own (cudart,
 #                          cuBLAS/cuBLASLt, cuDNN, NCCL, nvrtc, the driver): OpenBLAS (+ gfortran,
 #                          quadmath), libgomp, yaml-cpp, simdjson, utf8proc
-#   DIR/src/               what the tests and benchmarks read: tests/fixtures/tiny-bert (the
-#                          [nccl] test's model; also the tokenizer of sbert-bench's lenN
+#   DIR/src/               what the tests and benchmarks read: tests/fixtures/tiny-* (the
+#                          [nccl] test's model, the four architectures of the [cuda] embed
+#                          test; tiny-bert is also the tokenizer of sbert-bench's lenN
 #                          workloads), tests/data, benchmarks/pytorch/*.py
 #   DIR/MANIFEST.txt       commit, build flags, glibc/libstdc++ versions required, file sizes
 #
@@ -104,7 +105,8 @@ done
 
 # ---- 4. data, scripts, run.sh -----------------------------------------------------------------
 mkdir -p "$DEST/src/tests/fixtures" "$DEST/src/benchmarks/pytorch"
-cp -r tests/fixtures/tiny-bert "$DEST/src/tests/fixtures/"
+cp -r tests/fixtures/tiny-bert tests/fixtures/tiny-bert-cls tests/fixtures/tiny-roberta \
+      tests/fixtures/tiny-xlmr "$DEST/src/tests/fixtures/"
 cp -r tests/data "$DEST/src/tests/"
 cp benchmarks/pytorch/bench_torch.py benchmarks/pytorch/table.py "$DEST/src/benchmarks/pytorch/"
 cp tests/gpu/bundle_run.sh "$DEST/run.sh"

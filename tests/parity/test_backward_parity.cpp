@@ -180,7 +180,7 @@ void check_backward_parity(const std::string& model) {
   const auto emb = f.read_f32("embeddings", {n, H});
   float emb_err = 0.0f;
   for (size_t i = 0; i < emb.size(); ++i)
-    emb_err = std::max(emb_err, std::fabs(emb[i] - pool.out[i]));
+    emb_err = std::max(emb_err, std::fabs(emb[i] - pool.out.host()[i]));
   CHECK(emb_err <= 1e-5f);
 
   std::vector<float> dhidden(static_cast<size_t>(batch.tokens() * H));

@@ -88,7 +88,7 @@ std::vector<float> embed_ids(const test::EncoderWeights& m,
     const PackedBatch batch = pack_sequences(ids, begin, end);
     encoder_forward(ctx, m.config, m.view, batch, cache);
     pooling_forward(ctx, m.config, cache.output, batch, pool);
-    std::copy(pool.out.begin(), pool.out.end(), out.begin() + begin * H);
+    pool.out.read(ctx, out.data() + begin * H);
   }
   return out;
 }

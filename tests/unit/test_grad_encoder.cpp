@@ -83,7 +83,7 @@ struct Harness {
     pooling_forward(ctx, cfg, cache.output, batch, pool);
     double s = 0.0;
     for (size_t i = 0; i < R.size(); ++i) {
-      s += static_cast<double>(pool.out[i]) * static_cast<double>(R[i]);
+      s += static_cast<double>(pool.out.host()[i]) * static_cast<double>(R[i]);
     }
     return s;
   }

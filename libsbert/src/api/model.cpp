@@ -1,10 +1,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "api/model_impl.h"
 #include "core/check.h"
 #include "core/context.h"
+#include "cuda/runtime.h"
 #include "io/convert.h"
 #include "io/safetensors.h"
 #include "nn/encoder.h"
@@ -187,7 +190,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
   SBERT_CHECK(options.batch_size > 0, "[embed] batch_size must be positive, got ",
               options.batch_size);
   check_truncate_dim(options.truncate_dim, *this);
-  const Context ctx{options.device, options.threads};
+  Context ctx{options.device, options.threads};
   apply_cpu_threads(ctx);
   const ModelConfig& cfg = config();
   Embeddings result;
@@ -197,18 +200,29 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
   const std::shared_ptr<const QuantizedBert> int8 = int8_weights(*impl_, options.quantize);
   SBERT_CHECK(!int8 || ctx.device == Device::CPU, "[embed] int8 inference runs on the CPU only (",
               impl_->dir.string(), " is int8; use device cpu)");
+  // On CUDA: a stream of its own and a device copy of the weights, made per call so that it
+  // always holds the model's current weights (a model under training, say).
+  std::unique_ptr<cuda::Runtime> runtime;
+  std::optional<cuda::DeviceBuffer<float>> device_weights;
+  BertView view = impl_->view;
+  if (ctx.device == Device::CUDA) {
+    runtime = std::make_unique<cuda::Runtime>(0);
+    ctx.cuda = runtime.get();
+    device_weights.emplace(impl_->weights);
+    view = bind_bert(cfg, impl_->layout, device_weights->get());
+  }
   EncoderCache cache;
   PoolingCache pool;
   for (int64_t begin = 0; begin < result.rows; begin += options.batch_size) {
     const int64_t end = std::min<int64_t>(result.rows, begin + options.batch_size);
     const PackedBatch batch = pack_sequences(ids, begin, end);
     if (int8) {
-      encoder_forward(ctx, cfg, impl_->view, *int8, batch, cache);
+      encoder_forward(ctx, cfg, view, *int8, batch, cache);
     } else {
-      encoder_forward(ctx, cfg, impl_->view, batch, cache);
+      encoder_forward(ctx, cfg, view, batch, cache);
     }
     pooling_forward(ctx, cfg, cache.output, batch, pool);
-    std::copy(pool.out.begin(), pool.out.end(), result.data.begin() + begin * result.dim);
+    pool.out.read(ctx, result.data.data() + begin * result.dim);
     if (options.progress) options.progress({"embed", end, result.rows});
   }
   return truncate_embeddings(std::move(result), options.truncate_dim, options.normalize, ctx);

@@ -5,7 +5,16 @@
 
 #include <thread>
 
+#include "core/check.h"
+
 namespace sbert {
+
+cuda::Runtime& cuda_runtime(const Context& ctx, const char* op) {
+  SBERT_CHECK(ctx.cuda != nullptr, "[", op,
+              "] device cuda needs a CUDA runtime (cuda::Runtime) in the Context, and this caller "
+              "has none");
+  return *ctx.cuda;
+}
 
 int cpu_thread_count(int threads) {
   if (threads > 0) return threads;

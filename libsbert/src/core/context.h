@@ -17,6 +17,9 @@ struct Context {
   cuda::Runtime* cuda = nullptr;
 };
 
+// ctx's Runtime; throws, naming op, when ctx is a CUDA Context without one.
+cuda::Runtime& cuda_runtime(const Context& ctx, const char* op);
+
 // A thread-count setting resolved: threads if > 0, else the machine's cores (at least 1).
 int cpu_thread_count(int threads);
 

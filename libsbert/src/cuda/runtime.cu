@@ -90,6 +90,16 @@ void copy_to_host(void* dst, const void* src, size_t bytes) {
   SBERT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+// Pageable source: the call returns once the bytes are staged, so src may be reused at once.
+void stream_copy_to_device(void* dst, const void* src, size_t bytes, Runtime& rt) {
+  SBERT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, rt.stream()));
+}
+
+void stream_copy_to_host(void* dst, const void* src, size_t bytes, Runtime& rt) {
+  SBERT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, rt.stream()));
+  rt.synchronize();
+}
+
 void device_zero(void* p, size_t bytes) {
   SBERT_CUDA_CHECK(cudaDeviceSynchronize());
   SBERT_CUDA_CHECK(cudaMemset(p, 0, bytes));

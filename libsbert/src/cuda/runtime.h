@@ -49,6 +49,12 @@ void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
 void device_zero(void* p, size_t bytes);
 
+// Copies queued on rt's stream, in order with the kernels queued there: the per-batch traffic.
+// to_device returns once src may be reused; to_host once dst holds the bytes (it waits for the
+// stream, and throws on an asynchronous kernel error as synchronize() does).
+void stream_copy_to_device(void* dst, const void* src, size_t bytes, Runtime& rt);
+void stream_copy_to_host(void* dst, const void* src, size_t bytes, Runtime& rt);
+
 // An owning device array of n elements of a trivially copyable T.
 template <class T>
 class DeviceBuffer {

@@ -42,9 +42,10 @@ void position_ids(const ModelConfig& cfg, const PackedBatch& batch, std::vector<
 }
 
 namespace {
+// Every cache buffer on ctx's device, n elements.
 template <class T>
-void size_to(std::vector<T>& v, int64_t n) {
-  v.resize(static_cast<size_t>(n));
+void size_to(const Context& ctx, Buffer<T>& b, int64_t n) {
+  b.resize(ctx, static_cast<size_t>(n));
 }
 
 void check_batch(const ModelConfig& cfg, const PackedBatch& batch) {
@@ -124,18 +125,20 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   position_ids(cfg, batch, cache.pos_ids);
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
   const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
-  const int64_t* cu = batch.cu_seqlens.data();
+  const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
+  const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
+  const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
 
-  size_to(cache.emb_sum, T_ * H);
-  size_to(cache.emb_mean, T_);
-  size_to(cache.emb_rstd, T_);
-  size_to(cache.emb_out, T_ * H);
-  size_to(cache.scratch, T_ * H);
+  size_to(ctx, cache.emb_sum, T_ * H);
+  size_to(ctx, cache.emb_mean, T_);
+  size_to(ctx, cache.emb_rstd, T_);
+  size_to(ctx, cache.emb_out, T_ * H);
+  size_to(ctx, cache.scratch, T_ * H);
   cache.layers.resize(cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1);
 
-  ops::embedding_forward(ctx, cache.emb_sum.data(), batch.ids.data(), cache.pos_ids.data(), cu,
+  ops::embedding_forward(ctx, cache.emb_sum.data(), ids, pos, cu,
                          nseq, w.word_emb, w.pos_emb, w.type_emb, H);
   ops::layernorm_forward(ctx, cache.emb_out.data(), nullptr, cache.emb_mean.data(),
                          cache.emb_rstd.data(), cache.emb_sum.data(), nullptr, w.emb_ln_w,
@@ -151,19 +154,19 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
     const QuantizedLayer* ql = q ? &q->layers[static_cast<size_t>(l)] : nullptr;
     const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
-    size_to(c.qkv, T_ * 3 * H);
-    size_to(c.att, T_ * H);
-    size_to(c.lse, heads * T_);
-    size_to(c.res1, T_ * H);
-    size_to(c.mean1, T_);
-    size_to(c.rstd1, T_);
-    size_to(c.h1, T_ * H);
-    size_to(c.ffn_pre, T_ * I);
-    size_to(c.ffn_act, T_ * I);
-    size_to(c.res2, T_ * H);
-    size_to(c.mean2, T_);
-    size_to(c.rstd2, T_);
-    size_to(c.out, T_ * H);
+    size_to(ctx, c.qkv, T_ * 3 * H);
+    size_to(ctx, c.att, T_ * H);
+    size_to(ctx, c.lse, heads * T_);
+    size_to(ctx, c.res1, T_ * H);
+    size_to(ctx, c.mean1, T_);
+    size_to(ctx, c.rstd1, T_);
+    size_to(ctx, c.h1, T_ * H);
+    size_to(ctx, c.ffn_pre, T_ * I);
+    size_to(ctx, c.ffn_act, T_ * I);
+    size_to(ctx, c.res2, T_ * H);
+    size_to(ctx, c.mean2, T_);
+    size_to(ctx, c.rstd2, T_);
+    size_to(ctx, c.out, T_ * H);
 
     T* proj = cache.scratch.data();
     linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b,
@@ -204,7 +207,6 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                       const std::function<void(int)>& on_grads_done) {
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
   const int64_t heads = cfg.num_heads, D = cfg.head_dim(), nseq = batch.nseq();
-  const int64_t* cu = batch.cu_seqlens.data();
   SBERT_CHECK(cache.keep_all && cache.layers.size() == static_cast<size_t>(cfg.num_layers),
               "[encoder_backward] the cache must come from a forward with keep_all = true (",
               cache.layers.size(), " layer caches for ", cfg.num_layers, " layers)");
@@ -218,14 +220,17 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
               ") differs from the forward's (seed ", cache.dropout.seed, ", step ",
               cache.dropout.step, ", training ", cache.dropout.training, ")");
 
+  const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
+  const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
+  const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
   EncoderGradScratch<T>& g = cache.grad;
-  size_to(g.dx, T_ * H);
-  size_to(g.dres1, T_ * H);
-  size_to(g.dres2, T_ * H);
-  size_to(g.dproj, T_ * H);
-  size_to(g.dh, T_ * H);
-  size_to(g.dffn, T_ * I);
-  size_to(g.dqkv, T_ * 3 * H);
+  size_to(ctx, g.dx, T_ * H);
+  size_to(ctx, g.dres1, T_ * H);
+  size_to(ctx, g.dres2, T_ * H);
+  size_to(ctx, g.dproj, T_ * H);
+  size_to(ctx, g.dh, T_ * H);
+  size_to(ctx, g.dffn, T_ * I);
+  size_to(ctx, g.dqkv, T_ * 3 * H);
 
   // The gradient of the current layer's output is dA + dB: dA through the next layer's QKV
   // projection (dhidden at the top), dB through the next layer's residual (none at the top).
@@ -276,7 +281,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   // Both HF tables skip the pad row: word_embeddings(padding_idx = pad_token_id), and RoBERTa's
   // position_embeddings(padding_idx = pad_token_id) too (BERT's has none).
   ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
-                          batch.ids.data(), cache.pos_ids.data(), cu, nseq, H, cfg.pad_token_id,
+                          ids, pos, cu, nseq, H, cfg.pad_token_id,
                           cfg.roberta_positions() ? cfg.pad_token_id : -1);
   if (on_grads_done) on_grads_done(-1);
 }

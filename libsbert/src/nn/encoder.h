@@ -1,8 +1,10 @@
 // BertEncoder on a packed token stream: embeddings -> N post-LN layers -> (T, H) hidden states.
 // The same encoder runs RoBERTa and XLM-RoBERTa: they differ from BERT only in where positions
 // start (position_ids below), in one token type and in their LayerNorm eps (ModelConfig).
-// forward() fills an explicit EncoderCache; backward() reads it. Buffers are resized, not
-// reallocated, across batches: after the largest batch, a step allocates nothing.
+// forward() fills an explicit EncoderCache; backward() reads it. Its buffers live on the
+// Context's device (core/buffer.h) and grow, never shrink: after the largest batch, a step
+// allocates nothing. On CUDA the weights are device pointers, and only the batch's token ids,
+// positions and offsets are copied in (the PackedBatch itself stays on the host).
 //
 // Templates on the scalar type T, instantiated for float (the library) and double (the fp64
 // finite-difference tests; CPU only). EncoderCache / LayerCache name the float versions.
@@ -18,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/buffer.h"
 #include "core/context.h"
 #include "core/rng.h"
 #include "cpu/qgemm.h"
@@ -46,42 +49,46 @@ void position_ids(const ModelConfig& cfg, const PackedBatch& batch, std::vector<
 // What one layer saves for backward. Shapes for T tokens, hidden H, intermediate I.
 template <class T>
 struct LayerCacheT {
-  std::vector<T> qkv;           // (T, 3H)
-  std::vector<T> att;           // (T, H) attention output, before the output projection
-  std::vector<T> lse;           // (heads, T)
-  std::vector<T> res1;          // (T, H) input + dropout(attention projection) (LN 1 input)
-  std::vector<T> mean1, rstd1;  // (T)
-  std::vector<T> h1;            // (T, H) LayerNorm 1 output
-  std::vector<T> ffn_pre;       // (T, I) before GELU
-  std::vector<T> ffn_act;       // (T, I) after GELU
-  std::vector<T> res2;          // (T, H) h1 + dropout(FFN output) (LayerNorm 2 input)
-  std::vector<T> mean2, rstd2;  // (T)
-  std::vector<T> out;           // (T, H) layer output
+  Buffer<T> qkv;           // (T, 3H)
+  Buffer<T> att;           // (T, H) attention output, before the output projection
+  Buffer<T> lse;           // (heads, T)
+  Buffer<T> res1;          // (T, H) input + dropout(attention projection) (LN 1 input)
+  Buffer<T> mean1, rstd1;  // (T)
+  Buffer<T> h1;            // (T, H) LayerNorm 1 output
+  Buffer<T> ffn_pre;       // (T, I) before GELU
+  Buffer<T> ffn_act;       // (T, I) after GELU
+  Buffer<T> res2;          // (T, H) h1 + dropout(FFN output) (LayerNorm 2 input)
+  Buffer<T> mean2, rstd2;  // (T)
+  Buffer<T> out;           // (T, H) layer output
 };
 
 // Work buffers of encoder_backward (allocated by the first backward, then reused).
 template <class T>
 struct EncoderGradScratch {
-  std::vector<T> dx;     // (T, H) gradient of a layer input through its QKV projection
-  std::vector<T> dres1;  // (T, H) gradient of LayerNorm 1's input (= of the residual branch)
-  std::vector<T> dres2;  // (T, H) gradient of LayerNorm 2's input
-  std::vector<T> dproj;  // (T, H) gradient of an output projection (before dropout)
-  std::vector<T> dh;     // (T, H) gradient of h1 (FFN input) / of the attention output
-  std::vector<T> dffn;   // (T, I) gradient of the FFN activation, then of its pre-activation
-  std::vector<T> dqkv;   // (T, 3H)
+  Buffer<T> dx;     // (T, H) gradient of a layer input through its QKV projection
+  Buffer<T> dres1;  // (T, H) gradient of LayerNorm 1's input (= of the residual branch)
+  Buffer<T> dres2;  // (T, H) gradient of LayerNorm 2's input
+  Buffer<T> dproj;  // (T, H) gradient of an output projection (before dropout)
+  Buffer<T> dh;     // (T, H) gradient of h1 (FFN input) / of the attention output
+  Buffer<T> dffn;   // (T, I) gradient of the FFN activation, then of its pre-activation
+  Buffer<T> dqkv;   // (T, 3H)
 };
 
 template <class T>
 struct EncoderCacheT {
   bool keep_all = false;              // true: one LayerCache per layer (training); false: reuse one
   DropoutState dropout;               // the state of the forward that filled the cache
-  std::vector<int32_t> pos_ids;       // (T) position_ids() of the batch
-  std::vector<T> emb_sum;             // (T, H) word + position + type, before LayerNorm
-  std::vector<T> emb_mean, emb_rstd;  // (T)
-  std::vector<T> emb_out;             // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0
+  std::vector<int32_t> pos_ids;       // (T) position_ids() of the batch (host)
+  // Device copies of the batch's ids, pos_ids (T) and cu_seqlens (nseq + 1) when the ops run on
+  // a device (core/buffer.h, stage()); unused on the CPU, where the ops read the host vectors.
+  Buffer<int32_t> ids_staged, pos_staged;
+  Buffer<int64_t> cu_staged;
+  Buffer<T> emb_sum;                  // (T, H) word + position + type, before LayerNorm
+  Buffer<T> emb_mean, emb_rstd;       // (T)
+  Buffer<T> emb_out;                  // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0
   std::vector<LayerCacheT<T>> layers;
-  std::vector<T> scratch;      // (T, H) projection outputs before the residual add
-  const T* output = nullptr;   // (T, H) final hidden states (points into a cache buffer)
+  Buffer<T> scratch;                  // (T, H) projection outputs before the residual add
+  const T* output = nullptr;  // (T, H) final hidden states (into a cache buffer, on its device)
   EncoderGradScratch<T> grad;  // backward work buffers
   cpu::QScratch qscratch;      // int8 activations of the int8 forward
 };

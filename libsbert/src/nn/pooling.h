@@ -3,23 +3,25 @@
 // scalar type (float; double for the fp64 gradient tests); PoolingCache is the float one.
 #pragma once
 
-#include <vector>
-
+#include "core/buffer.h"
 #include "core/context.h"
 #include "nn/encoder.h"
 
 namespace sbert {
 
+// Buffers on the Context's device (core/buffer.h), like the encoder's cache.
 template <class T>
 struct PoolingCacheT {
-  std::vector<T> pooled;   // (nseq, H) before normalization
-  std::vector<T> norm;     // (nseq) row norms when normalizing
-  std::vector<T> out;      // (nseq, H) the sentence embeddings
-  std::vector<T> dpooled;  // (nseq, H) backward work buffer
+  Buffer<T> pooled;           // (nseq, H) before normalization (unused without it)
+  Buffer<T> norm;             // (nseq) row norms when normalizing
+  Buffer<T> out;              // (nseq, H) the sentence embeddings
+  Buffer<T> dpooled;          // (nseq, H) backward work buffer
+  Buffer<int64_t> cu_staged;  // (nseq + 1) the batch's cu_seqlens on a device (stage())
 };
 
 using PoolingCache = PoolingCacheT<float>;
 
+// hidden (T, H): the encoder's output, on ctx's device.
 template <class T>
 void pooling_forward(const Context& ctx, const ModelConfig& cfg, const T* hidden,
                      const PackedBatch& batch, PoolingCacheT<T>& cache);

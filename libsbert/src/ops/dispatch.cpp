@@ -10,13 +10,7 @@
 namespace sbert::ops {
 
 namespace {
-cuda::Runtime& gpu(const Context& ctx, const char* op) {
-  SBERT_CHECK(ctx.cuda != nullptr, "[", op,
-              "] device cuda needs a CUDA runtime in the Context, and this caller has none: the "
-              "encoder, pooling and trainer do not drive the CUDA kernels yet, so nothing runs on "
-              "a GPU; use the CPU (--device cpu in sbert-embed, sbert-eval and sbert-mine)");
-  return *ctx.cuda;
-}
+cuda::Runtime& gpu(const Context& ctx, const char* op) { return cuda_runtime(ctx, op); }
 void require_cpu_fp64(const Context& ctx, const char* op) {
   SBERT_CHECK(ctx.device == Device::CPU, "[", op, "] fp64 runs on the CPU only");
 }

@@ -120,11 +120,14 @@ struct SBERT_LOCAL Trainer::Impl {
 void Trainer::Impl::setup_device() {
   const Accelerator a = cfg_.trainer.accelerator;
   ctx_.threads = cfg_.trainer.threads;
-  if (a == Accelerator::GPU) {
-    ctx_.device = Device::CUDA;
-  } else if (a == Accelerator::Auto) {
-    ctx_.device = cuda::device_count() > 0 ? Device::CUDA : Device::CPU;
-  }
+  // The encoder and pooling run on the GPU (embedding: sbert-embed --device cuda), but the
+  // trainer's own state (GradCache's buffers, the loss, AdamW) is still on the host, so
+  // training stays on the CPU: auto means cpu, and gpu is refused before any work.
+  SBERT_CHECK(a != Accelerator::GPU, "[config] ", cfg_.source.string(),
+              ": trainer.accelerator=gpu: training on the GPU is not implemented yet (the loss, "
+              "GradCache and AdamW still run on the host; embedding and evaluation do run on the "
+              "GPU with --device cuda); use trainer.accelerator=cpu or auto");
+  ctx_.device = Device::CPU;
   const int W = comm_->size();
   const int want = cfg_.trainer.devices * cfg_.trainer.num_nodes;
   SBERT_CHECK(want == W, "[config] ", cfg_.source.string(),

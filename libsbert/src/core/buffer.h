@@ -1,0 +1,96 @@
+// Buffer<T>: an owning array of Ts on the device a Context names, host memory (a std::vector)
+// or CUDA device memory (cuda::DeviceBuffer). The encoder's and pooling's caches are Buffers, so
+// one code path runs on either device. A Buffer grows and never shrinks: after the largest batch
+// of a run, a pass allocates nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "core/check.h"
+#include "core/context.h"
+#include "cuda/runtime.h"
+
+namespace sbert {
+
+// Copies between host memory and ctx's device, queued on its Runtime's stream in order with the
+// ops: the only traffic of an inference pass (token ids and offsets in, embeddings out).
+// copy_to_device returns once src may be reused; copy_to_host once dst holds the bytes. Both
+// throw when ctx is a CUDA Context without a Runtime.
+void copy_to_device(const Context& ctx, void* dst, const void* src, size_t bytes);
+void copy_to_host(const Context& ctx, void* dst, const void* src, size_t bytes);
+
+template <class T>
+class Buffer {
+ public:
+  // n elements on ctx.device. Growing keeps the contents on the host, not on a device (every op
+  // writes its output before anything reads it); moving to another device drops them.
+  void resize(const Context& ctx, size_t n) {
+    if (ctx.device != device_) {
+      host_ = {};
+      dev_ = {};
+      device_ = ctx.device;
+    }
+    if (device_ == Device::CPU) {
+      host_.resize(n);
+    } else if (n > dev_.size()) {
+      dev_ = {};  // free first: the old and the new block need not fit together
+      dev_ = cuda::DeviceBuffer<T>(n + n / 4);  // headroom: batches vary in length
+    }
+    n_ = n;
+  }
+
+  T* data() { return device_ == Device::CPU ? host_.data() : dev_.get(); }
+  const T* data() const { return device_ == Device::CPU ? host_.data() : dev_.get(); }
+  size_t size() const { return n_; }
+  Device device() const { return device_; }
+
+  // The elements of a host buffer; a device buffer throws (read() copies it out).
+  std::span<T> host() {
+    check_host();
+    return {host_.data(), n_};
+  }
+  std::span<const T> host() const {
+    check_host();
+    return {host_.data(), n_};
+  }
+
+  // Copies the n elements to dst (host memory) from either device; ctx is the buffer's.
+  void read(const Context& ctx, T* dst) const {
+    if (device_ == Device::CPU) {
+      std::copy_n(host_.data(), n_, dst);
+    } else {
+      copy_to_host(ctx, dst, dev_.get(), n_ * sizeof(T));
+    }
+  }
+  std::vector<T> to_host(const Context& ctx) const {
+    std::vector<T> out(n_);
+    read(ctx, out.data());
+    return out;
+  }
+
+ private:
+  void check_host() const {
+    SBERT_CHECK(device_ == Device::CPU, "[buffer] ", n_,
+                " elements in CUDA device memory read as host memory (copy them out first)");
+  }
+
+  Device device_ = Device::CPU;
+  size_t n_ = 0;
+  std::vector<T> host_;
+  cuda::DeviceBuffer<T> dev_;
+};
+
+// host's elements where the ops of ctx read them: host itself on the CPU; on a device, a copy
+// in staging (queued on the stream: it may be refilled for the next batch at once).
+template <class T>
+const T* stage(const Context& ctx, Buffer<T>& staging, const std::vector<T>& host) {
+  if (ctx.device == Device::CPU) return host.data();
+  staging.resize(ctx, host.size());
+  if (!host.empty()) copy_to_device(ctx, staging.data(), host.data(), host.size() * sizeof(T));
+  return staging.data();
+}
+
+}  // namespace sbert
