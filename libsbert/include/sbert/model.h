@@ -56,7 +56,7 @@ struct EmbedOptions {
   int batch_size = 32;     // texts per forward pass
   int max_seq_length = 0;  // 0: the model's max_seq_length
   std::string prefix;      // prepended to every text ("query: ", "passage: ")
-  Device device = Device::CPU;
+  Device device = Device::CPU;  // CUDA: GPU 0 of a CUDA build (fp32; weights copied per call)
   int threads = 0;  // 0: all cores
   // sentence-transformers' truncate_dim (Matryoshka): keep the first truncate_dim dimensions of
   // every embedding, cut AFTER the model's modules, its Normalize included, so the rows of a
