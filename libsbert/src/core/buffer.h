@@ -21,6 +21,8 @@ namespace sbert {
 // throw when ctx is a CUDA Context without a Runtime.
 void copy_to_device(const Context& ctx, void* dst, const void* src, size_t bytes);
 void copy_to_host(const Context& ctx, void* dst, const void* src, size_t bytes);
+// bytes zero bytes at p, memory of ctx's device (on its stream).
+void fill_zero(const Context& ctx, void* p, size_t bytes);
 
 template <class T>
 class Buffer {

@@ -100,6 +100,10 @@ void stream_copy_to_host(void* dst, const void* src, size_t bytes, Runtime& rt) 
   rt.synchronize();
 }
 
+void stream_zero(void* p, size_t bytes, Runtime& rt) {
+  SBERT_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, rt.stream()));
+}
+
 void device_zero(void* p, size_t bytes) {
   SBERT_CUDA_CHECK(cudaDeviceSynchronize());
   SBERT_CUDA_CHECK(cudaMemset(p, 0, bytes));

@@ -54,6 +54,7 @@ void device_zero(void* p, size_t bytes);
 // stream, and throws on an asynchronous kernel error as synchronize() does).
 void stream_copy_to_device(void* dst, const void* src, size_t bytes, Runtime& rt);
 void stream_copy_to_host(void* dst, const void* src, size_t bytes, Runtime& rt);
+void stream_zero(void* p, size_t bytes, Runtime& rt);
 
 // An owning device array of n elements of a trivially copyable T.
 template <class T>

@@ -29,6 +29,7 @@ void copy_to_device(void*, const void*, size_t) { no_cuda("cuda"); }
 void copy_to_host(void*, const void*, size_t) { no_cuda("cuda"); }
 void stream_copy_to_device(void*, const void*, size_t, Runtime&) { no_cuda("cuda"); }
 void stream_copy_to_host(void*, const void*, size_t, Runtime&) { no_cuda("cuda"); }
+void stream_zero(void*, size_t, Runtime&) { no_cuda("cuda"); }
 void device_zero(void*, size_t) { no_cuda("cuda"); }
 
 void matmul_forward(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t,

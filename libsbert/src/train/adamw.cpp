@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "cpu/train_kernels.h"
+#include "cuda/train_kernels.h"
 
 namespace sbert {
 
@@ -26,7 +27,8 @@ void validate(const AdamWConfig& cfg) {
               "[adamw] model.optim.weight_decay must be >= 0, got ", cfg.weight_decay);
 }
 
-AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg) : cfg_(cfg), total_(layout.total) {
+AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg, const Context& ctx)
+    : cfg_(cfg), ctx_(ctx), total_(layout.total) {
   validate(cfg);
   SBERT_CHECK(total_ >= 0, "[adamw] parameter block size must be >= 0, got ", total_);
   std::vector<const ParamSpec*> specs;
@@ -51,12 +53,15 @@ AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg) : cfg_(cfg), tot
   }
   if (pos < total_) ranges.push_back({pos, total_, false});
   for (const Range& r : ranges) {
+    ranges_.push_back({r.begin, r.end, r.decay});
     for (int64_t b = r.begin; b < r.end; b += kChunk) {
       chunks_.push_back({b, std::min(r.end, b + kChunk), r.decay});
     }
   }
-  m_.assign(static_cast<size_t>(total_), 0.0f);
-  v_.assign(static_cast<size_t>(total_), 0.0f);
+  for (Buffer<float>* s : {&m_, &v_}) {
+    s->resize(ctx_, static_cast<size_t>(total_));
+    fill_zero(ctx_, s->data(), static_cast<size_t>(total_) * sizeof(float));
+  }
 }
 
 cpu::AdamWScalars adamw_scalars(const AdamWConfig& cfg, double lr, int64_t t) {
@@ -81,6 +86,14 @@ void AdamW::step(float* params, const float* grads, double lr) {
   cpu::AdamWScalars no_decay = with_decay;
   no_decay.decay_mul = 1.0f;
 
+  if (ctx_.device == Device::CUDA) {
+    cuda::Runtime& rt = cuda_runtime(ctx_, "adamw");
+    for (const Chunk& r : ranges_) {
+      cuda::adamw_update(params + r.begin, m_.data() + r.begin, v_.data() + r.begin,
+                         grads + r.begin, r.end - r.begin, r.decay ? with_decay : no_decay, rt);
+    }
+    return;
+  }
   const int64_t nchunks = static_cast<int64_t>(chunks_.size());
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < nchunks; ++c) {
@@ -93,11 +106,20 @@ void AdamW::step(float* params, const float* grads, double lr) {
 void AdamW::set_state(const float* m, const float* v, int64_t step) {
   SBERT_CHECK(step >= 0, "[adamw] step must be >= 0, got ", step);
   SBERT_CHECK(total_ == 0 || (m && v), "[adamw] state to restore is null");
-  if (total_ > 0) {
-    std::memcpy(m_.data(), m, static_cast<size_t>(total_) * sizeof(float));
-    std::memcpy(v_.data(), v, static_cast<size_t>(total_) * sizeof(float));
+  const size_t bytes = static_cast<size_t>(total_) * sizeof(float);
+  if (total_ > 0 && ctx_.device == Device::CUDA) {
+    copy_to_device(ctx_, m_.data(), m, bytes);
+    copy_to_device(ctx_, v_.data(), v, bytes);
+  } else if (total_ > 0) {
+    std::memcpy(m_.data(), m, bytes);
+    std::memcpy(v_.data(), v, bytes);
   }
   step_ = step;
+}
+
+void AdamW::read_state(float* m, float* v) const {
+  m_.read(ctx_, m);
+  v_.read(ctx_, v);
 }
 
 }  // namespace sbert

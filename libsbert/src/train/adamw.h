@@ -13,13 +13,17 @@
 // step. One OpenMP pass over the block, in chunks that never straddle a decay boundary; padding
 // between tensors is updated as a no-decay range (its gradient is 0, so it stays 0).
 //
-// The state (m, v, step) is exposed for checkpoints: saving exp_avg(), exp_avg_sq() and
-// step_count() and restoring them with set_state() resumes bit for bit.
+// The state (m, v, step) is exposed for checkpoints: saving it (read_state) and restoring it
+// (set_state) resumes bit for bit. On a CUDA Context the state lives on the device and step()
+// takes device pointers; the CUDA kernel performs the CPU's operations exactly (no FMA
+// contraction), so both devices give the same bits.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/buffer.h"
+#include "core/context.h"
 #include "cpu/train_kernels.h"
 #include "nn/bert_params.h"
 
@@ -42,22 +46,28 @@ cpu::AdamWScalars adamw_scalars(const AdamWConfig& cfg, double lr, int64_t t);
 
 class AdamW {
  public:
-  // m and v sized layout.total, zeroed; step 0. Throws for overlapping or out-of-block specs.
-  AdamW(const ParamLayout& layout, const AdamWConfig& cfg);
+  // m and v sized layout.total, zeroed, on ctx's device; step 0. Throws for overlapping or
+  // out-of-block specs.
+  AdamW(const ParamLayout& layout, const AdamWConfig& cfg, const Context& ctx = {});
 
-  // One update of params (layout.total floats) with grads (same size) at learning rate lr.
+  // One update of params (layout.total floats) with grads (same size) at learning rate lr;
+  // both on the state's device.
   void step(float* params, const float* grads, double lr);
 
   int64_t size() const { return total_; }
   int64_t step_count() const { return step_; }
   const AdamWConfig& config() const { return cfg_; }
 
-  float* exp_avg() { return m_.data(); }  // m (size())
+  // m and v (size()) on the state's device.
+  float* exp_avg() { return m_.data(); }
   const float* exp_avg() const { return m_.data(); }
-  float* exp_avg_sq() { return v_.data(); }  // v (size())
+  float* exp_avg_sq() { return v_.data(); }
   const float* exp_avg_sq() const { return v_.data(); }
 
-  // Restores a saved state: m, v of size() floats each, and the step counter (>= 0).
+  // Copies m and v (size() floats each) to host memory.
+  void read_state(float* m, float* v) const;
+  // Restores a saved state from host memory: m, v of size() floats each, and the step counter
+  // (>= 0).
   void set_state(const float* m, const float* v, int64_t step);
 
  private:
@@ -67,10 +77,12 @@ class AdamW {
     bool decay;
   };
   AdamWConfig cfg_;
+  Context ctx_;
   int64_t total_ = 0;
   int64_t step_ = 0;
-  std::vector<float> m_, v_;
-  std::vector<Chunk> chunks_;
+  Buffer<float> m_, v_;
+  std::vector<Chunk> chunks_;  // CPU: OpenMP work items (a tensor in pieces)
+  std::vector<Chunk> ranges_;  // CUDA: one launch per tensor (its kernel spans the range)
 };
 
 }  // namespace sbert

@@ -8,7 +8,12 @@
 namespace sbert {
 
 GradCache::GradCache(const Context& ctx, const Model::Impl& model, DataParallel dp)
-    : ctx_(ctx), model_(model), head_cfg_(model.config), H_(model.config.hidden_size), par_(dp) {
+    : ctx_(ctx),
+      model_(model),
+      view_(model.view),
+      head_cfg_(model.config),
+      H_(model.config.hidden_size),
+      par_(dp) {
   head_cfg_.normalize = true;
   SBERT_CHECK(par_.loss_blocks >= 1, "[grad_cache] loss_blocks must be >= 1, got ",
               par_.loss_blocks);
@@ -28,6 +33,9 @@ LossInputs<float> with_guide(LossInputs<float> in, const float* gq, const float*
 }  // namespace
 
 void GradCache::set_guide(const Model::Impl* guide, GuideRetokenize retok) {
+  SBERT_CHECK(!guide || ctx_.device == Device::CPU,
+              "[grad_cache] a guide model (gist) runs on the CPU only for now: train with "
+              "trainer.accelerator=cpu");
   guide_ = guide;
   retok_ = retok;
   SBERT_CHECK((retok.from == nullptr) == (retok.to == nullptr),
@@ -45,6 +53,8 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
   const int W = world();
   const int64_t GH = guide_ ? guide_->config.hidden_size : 0;
+  // The embeddings are host rows whatever the device (scatter): the loss runs on the CPU.
+  const Context loss_ctx{Device::CPU, ctx_.threads};
   SBERT_CHECK(!cfg.needs_guide() || guide_, "[grad_cache] ", objective_name(cfg),
               " needs a guide model (model.gist_guide_model)");
   const bool has_scores = batch.scores.size() == static_cast<size_t>(G);
@@ -88,7 +98,7 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
     if (guide_) in = with_guide(in, gguide_q_.data(), gguide_p_.data(), gguide_n_.data(), GH);
     LossGrads<float> out;
     if (grads) out = {gdq_.data(), gdp_.data(), gdn_.data()};
-    const LossStats stats = objective_loss(ctx_, cfg, in, out);
+    const LossStats stats = objective_loss(loss_ctx, cfg, in, out);
     if (grads) {
       const int64_t r = rank();
       std::copy_n(gdq_.data() + r * G * H_, G * H_, dq_.data());
@@ -112,7 +122,7 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
     }
     LossGrads<float> out;
     if (grads) out = {dq_.data() + q0, dp_.data() + q0, dn_.data() + n0};
-    return objective_loss(ctx_, cfg, in, out);
+    return objective_loss(loss_ctx, cfg, in, out);
   };
   if (blocks == 1 && W == 1) return block_loss(0, G);
   SBERT_CHECK(G % blocks == 0, "[grad_cache] ", G, " rows do not split into ", blocks,
@@ -194,7 +204,7 @@ float* GradCache::row(uint8_t kind, int64_t r, bool grad) {
 
 void GradCache::forward(const Chunk& c, const DropoutState& d, bool keep) {
   cache_.keep_all = keep;
-  encoder_forward(ctx_, model_.config, model_.view, c.batch, cache_, d);
+  encoder_forward(ctx_, model_.config, view_, c.batch, cache_, d);
   pooling_forward(ctx_, head_cfg_, cache_.output, c.batch, pool_);
 }
 
@@ -222,9 +232,14 @@ void GradCache::forward_guide(const Chunk& c) {
 }
 
 void GradCache::scatter(const Chunk& c) {
+  const float* out = pool_.out.data();
+  if (ctx_.device != Device::CPU) {  // the chunk's embeddings to the host, for the loss
+    out_host_.resize(pool_.out.size());
+    pool_.out.read(ctx_, out_host_.data());
+    out = out_host_.data();
+  }
   for (size_t s = 0; s < c.dest.size(); ++s) {
-    std::copy_n(pool_.out.data() + static_cast<int64_t>(s) * H_, H_,
-                row(c.dest[s].kind, c.dest[s].row, false));
+    std::copy_n(out + static_cast<int64_t>(s) * H_, H_, row(c.dest[s].kind, c.dest[s].row, false));
   }
 }
 
@@ -248,7 +263,7 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
     n_tokens += cs[c].batch.tokens();
   }
   const LossStats stats = loss(batch, loss_cfg, true);
-  std::fill(grad_block, grad_block + model_.layout.total, 0.0f);
+  fill_zero(ctx_, grad_block, static_cast<size_t>(model_.layout.total) * sizeof(float));
   for (size_t c = 0; c < cs.size(); ++c) {  // phase 2
     const Chunk& ch = cs[c];
     dropout.micro = micro0 + static_cast<uint32_t>(c);
@@ -259,10 +274,11 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
       const Dest& d = ch.dest[static_cast<size_t>(s)];
       std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
     }
-    dhidden_.resize(static_cast<size_t>(ch.batch.tokens() * H_));
-    pooling_backward(ctx_, head_cfg_, ch.batch, pool_, dout_.data(), dhidden_.data());
+    dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
+    pooling_backward(ctx_, head_cfg_, ch.batch, pool_, stage(ctx_, dout_staged_, dout_),
+                     dhidden_.data());
     // Only the last micro-batch completes a layer's gradients.
-    encoder_backward(ctx_, model_.config, model_.view, ch.batch, cache_, dropout, dhidden_.data(),
+    encoder_backward(ctx_, model_.config, view_, ch.batch, cache_, dropout, dhidden_.data(),
                      grads, c + 1 == cs.size() ? on_grads_done : std::function<void(int)>());
   }
   if (tokens) *tokens = n_tokens;

@@ -61,8 +61,15 @@ struct GuideRetokenize {
 
 class GradCache {
  public:
-  // model: weights and config (its dropout probabilities are used when training).
+  // model: weights and config (its dropout probabilities are used when training). On a CUDA
+  // Context the encoder runs on the device: set_weights() gives it the device weights, the
+  // gradient block given to gradients() is device memory, and only the embeddings (G rows)
+  // come to the host for the loss and their gradients go back.
   GradCache(const Context& ctx, const Model::Impl& model, DataParallel dp = {});
+
+  // The weights the encoder reads (default: the model's own view, host memory); a view of the
+  // same layout on ctx's device for a CUDA Context.
+  void set_weights(const BertView& weights) { view_ = weights; }
 
   // Zeroes grads (layout.total floats) and writes this rank's gradient of the mean loss over
   // the global batch (summed over ranks by the caller's all-reduce). dropout.micro is set per
@@ -111,6 +118,7 @@ class GradCache {
 
   Context ctx_;
   const Model::Impl& model_;
+  BertView view_;
   ModelConfig head_cfg_;  // the model's; normalize on when the objective takes unit vectors
   int64_t H_;
   EncoderCache cache_;
@@ -123,7 +131,10 @@ class GradCache {
   std::vector<uint8_t> gmask_;
   std::vector<double> gscores_, gmargins_;               // (W*G), (W*G*K)
   std::vector<float> gguide_q_, gguide_p_, gguide_n_;    // (W*G, GH), (W*G, GH), (W*G*K, GH)
-  std::vector<float> dout_, dhidden_;
+  std::vector<float> dout_;      // (nseq, H) a chunk's embedding gradients (host)
+  std::vector<float> out_host_;  // (nseq, H) a chunk's embeddings read back from a device
+  Buffer<float> dout_staged_;    // dout_ on ctx's device (unused on the CPU)
+  Buffer<float> dhidden_;        // (T, H) on ctx's device
   // gist's guide: its caches and this rank's guide embeddings (G, GH), (G, GH), (G*K, GH)
   const Model::Impl* guide_ = nullptr;
   EncoderCache guide_cache_;

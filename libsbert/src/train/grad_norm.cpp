@@ -4,20 +4,14 @@
 
 #include "core/check.h"
 #include "cpu/train_kernels.h"
+#include "cuda/train_kernels.h"
 
 namespace sbert {
 
-namespace {
-void require_cpu(const Context& ctx, const char* op) {
-  SBERT_CHECK(ctx.device == Device::CPU, "[", op,
-              "] has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
-}
-}  // namespace
-
 double grad_sum_squares(const Context& ctx, const float* grad, int64_t n) {
-  require_cpu(ctx, "grad_norm");
   SBERT_CHECK(n >= 0, "[grad_norm] size must be >= 0, got ", n);
   SBERT_CHECK(n == 0 || grad, "[grad_norm] gradient block is null (size ", n, ")");
+  if (ctx.device == Device::CUDA) return cuda::sum_squares(grad, n, cuda_runtime(ctx, "grad_norm"));
   return cpu::sum_squares(grad, n);
 }
 
@@ -29,12 +23,15 @@ float clip_coefficient(double sum_squares, double max_norm) {
 }
 
 void scale_grads(const Context& ctx, float* grad, int64_t n, float coef) {
-  require_cpu(ctx, "grad_norm");
   SBERT_CHECK(n >= 0, "[grad_norm] size must be >= 0, got ", n);
   SBERT_CHECK(std::isfinite(coef), "[grad_norm] clip coefficient must be finite, got ", coef);
   if (coef == 1.0f || n == 0) return;
   SBERT_CHECK(grad, "[grad_norm] gradient block is null (size ", n, ")");
-  cpu::scale_inplace(grad, n, coef);
+  if (ctx.device == Device::CUDA) {
+    cuda::scale_inplace(grad, n, coef, cuda_runtime(ctx, "grad_norm"));
+  } else {
+    cpu::scale_inplace(grad, n, coef);
+  }
 }
 
 double clip_grad_norm(const Context& ctx, float* grad, int64_t n, double max_norm) {

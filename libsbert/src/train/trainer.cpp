@@ -87,10 +87,21 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<Communicator> own_comm_;
   Communicator* comm_ = nullptr;
   std::unique_ptr<GradReducer> reducer_;
+  std::unique_ptr<cuda::Runtime> runtime_;  // training on the GPU: its stream and cuBLASLt
   Context ctx_;
   std::unique_ptr<Model> model_;
-  std::vector<float> grads_;
-  BertView grad_view_{};
+  // The training state on ctx_'s device. On the CPU the weights are the model's own block and
+  // grads_ a host block; on the GPU both are device blocks, and the model's host weights are
+  // refreshed from weights_ (sync_host_weights) only when something on the host reads them:
+  // validation by embedding, checkpoints, the rank check, model().
+  Buffer<float> weights_, grads_;
+  BertView weight_view_{}, grad_view_{};
+  bool host_weights_stale_ = false;
+  float* weights() {
+    return ctx_.device == Device::CPU ? model_->impl().weights.data() : weights_.data();
+  }
+  void sync_host_weights();
+  void upload_weights();
   std::shared_ptr<const TrainDataset> train_data_, val_data_;  // train_data_: the first dataset
   std::vector<SampledDataset> train_sets_;  // model.data.train_ds (or data_train alone)
   std::unique_ptr<eval::BeirData> val_beir_;  // model.data.validation_beir, read once
@@ -120,14 +131,11 @@ struct SBERT_LOCAL Trainer::Impl {
 void Trainer::Impl::setup_device() {
   const Accelerator a = cfg_.trainer.accelerator;
   ctx_.threads = cfg_.trainer.threads;
-  // The encoder and pooling run on the GPU (embedding: sbert-embed --device cuda), but the
-  // trainer's own state (GradCache's buffers, the loss, AdamW) is still on the host, so
-  // training stays on the CPU: auto means cpu, and gpu is refused before any work.
-  SBERT_CHECK(a != Accelerator::GPU, "[config] ", cfg_.source.string(),
-              ": trainer.accelerator=gpu: training on the GPU is not implemented yet (the loss, "
-              "GradCache and AdamW still run on the host; embedding and evaluation do run on the "
-              "GPU with --device cuda); use trainer.accelerator=cpu or auto");
-  ctx_.device = Device::CPU;
+  if (a == Accelerator::GPU) {
+    ctx_.device = Device::CUDA;
+  } else if (a == Accelerator::Auto) {
+    ctx_.device = cuda::device_count() > 0 ? Device::CUDA : Device::CPU;
+  }
   const int W = comm_->size();
   const int want = cfg_.trainer.devices * cfg_.trainer.num_nodes;
   SBERT_CHECK(want == W, "[config] ", cfg_.source.string(),
@@ -144,13 +152,38 @@ void Trainer::Impl::setup_device() {
               "[config] ", cfg_.source.string(),
               ": key 'trainer.precision' is bf16-mixed, which needs a GPU "
               "(trainer.accelerator=gpu); use 32 on the CPU");
+  SBERT_CHECK(cfg_.trainer.precision == Precision::FP32, "[config] ", cfg_.source.string(),
+              ": key 'trainer.precision' is bf16-mixed, which is not implemented yet: the GPU "
+              "trains in fp32 (trainer.precision=32)");
+  if (ctx_.device == Device::CUDA) {
+    // One GPU per process; the gradient all-reduce of several GPUs is not wired yet.
+    SBERT_CHECK(W == 1, "[config] ", cfg_.source.string(), ": training on ", W,
+                " GPUs is not implemented yet: one process per GPU trains alone for now "
+                "(trainer.devices=1), or train on the CPU with mpirun");
+    runtime_ = std::make_unique<cuda::Runtime>(0);
+    ctx_.cuda = runtime_.get();
+  }
   SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
               " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
               " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU");
   apply_cpu_threads(ctx_);
 }
 
+void Trainer::Impl::sync_host_weights() {
+  if (!host_weights_stale_) return;
+  weights_.read(ctx_, model_->impl().weights.data());
+  host_weights_stale_ = false;
+}
+
+void Trainer::Impl::upload_weights() {
+  if (ctx_.device == Device::CPU) return;
+  const std::vector<float>& w = model_->impl().weights;
+  copy_to_device(ctx_, weights_.data(), w.data(), w.size() * sizeof(float));
+  host_weights_stale_ = false;
+}
+
 void Trainer::Impl::check_weights_in_sync(int64_t step) {
+  sync_host_weights();
   if (comm_->size() == 1) return;
   const Model::Impl& m = model_->impl();
   const uint64_t mine = fingerprint(m.weights.data(), m.layout.total);
@@ -177,13 +210,22 @@ void Trainer::Impl::load_model() {
   if (cfg_.model.attention_dropout >= 0) {
     m.config.attention_dropout = static_cast<float>(cfg_.model.attention_dropout);
   }
-  grads_.assign(static_cast<size_t>(m.layout.total), 0.0f);
+  const auto total = static_cast<size_t>(m.layout.total);
+  grads_.resize(ctx_, total);
+  fill_zero(ctx_, grads_.data(), total * sizeof(float));
   grad_view_ = bind_bert(m.config, m.layout, grads_.data());
+  weight_view_ = m.view;
+  if (ctx_.device == Device::CUDA) {
+    weights_.resize(ctx_, total);
+    weight_view_ = bind_bert(m.config, m.layout, weights_.data());
+    upload_weights();
+  }
   DataParallel dp;
   dp.comm = comm_;
   dp.global_negatives = cfg_.model.global_inbatch_negatives;
   dp.loss_blocks = loss_blocks_;
   gc_ = std::make_unique<GradCache>(ctx_, m, dp);
+  gc_->set_weights(weight_view_);
   reducer_ = std::make_unique<GradReducer>(*comm_, m.config, m.layout, grads_.data());
 }
 
@@ -422,9 +464,6 @@ void Trainer::Impl::set_model_prompts() {
 void Trainer::Impl::setup_optimizer() {
   const Model::Impl& mi = model_->impl();
   loss_cfg_ = objective_from_options(cfg_, mi.config.hidden_size);
-  SBERT_CHECK(ctx_.device == Device::CPU || loss_cfg_.unit_inputs(), "[loss] ",
-              objective_name(loss_cfg_),
-              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
   for (const SampledDataset& t : train_sets_) {
     check_data_suits(loss_cfg_, *t.data, batch_opt_.hard_negatives_to_train);
   }
@@ -444,7 +483,7 @@ void Trainer::Impl::setup_optimizer() {
   acfg.beta2 = cfg_.model.optim.beta2;
   acfg.eps = cfg_.model.optim.eps;
   acfg.weight_decay = cfg_.model.optim.weight_decay;
-  adamw_ = std::make_unique<AdamW>(mi.layout, acfg);
+  adamw_ = std::make_unique<AdamW>(mi.layout, acfg, ctx_);
 
   max_steps_ = cfg_.trainer.max_steps;
   if (max_steps_ <= 0) {
@@ -494,6 +533,7 @@ bool Trainer::Impl::resume() {
   if (!latest_ || resumed_) return resumed_;
   LoadedOptimizer opt;
   state_ = load_checkpoint(*latest_, model_->impl(), opt);
+  upload_weights();
   SBERT_CHECK(state_.seed == cfg_.model.seed, "[train] ", latest_->string(),
               ": the checkpoint was trained with model.seed ", state_.seed, ", the config says ",
               cfg_.model.seed);
@@ -556,7 +596,8 @@ std::optional<StepInfo> Trainer::Impl::step() {
     norm = std::sqrt(grad_sum_squares(ctx_, grads_.data(), mi.layout.total));
   }
   const double lr = sched_->lr_at(step);
-  adamw_->step(model_->impl().weights.data(), grads_.data(), lr);
+  adamw_->step(weights(), grads_.data(), lr);
+  host_weights_stale_ = ctx_.device != Device::CPU;
   state_.step = step + 1;
   state_.epoch = static_cast<int64_t>(batch.epoch);
   state_.consumed_samples += static_cast<int64_t>(batch.size()) * W;
@@ -599,6 +640,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
 std::map<std::string, double> Trainer::Impl::validate(int64_t max_batches, bool record) {
   open_log();
   const auto tv = std::chrono::steady_clock::now();
+  if (val_beir_ || val_sts_) sync_host_weights();  // Model::embed reads the model's weights
   std::map<std::string, double> v = validate_beir();
   v.merge(validate_sts());
   if (val_data_) v["val_loss"] = validate_loss(max_batches);
@@ -615,9 +657,18 @@ fs::path Trainer::Impl::checkpoint(std::optional<double> monitor) {
   state_.monitor = monitor;
   CheckpointData d;
   d.model = &model_->impl();
-  d.weights = model_->impl().weights.data();
-  d.exp_avg = adamw_->exp_avg();
-  d.exp_avg_sq = adamw_->exp_avg_sq();
+  d.weights = model_->impl().weights.data();  // current: check_weights_in_sync synced them
+  std::vector<float> m, v;
+  if (ctx_.device == Device::CPU) {
+    d.exp_avg = adamw_->exp_avg();
+    d.exp_avg_sq = adamw_->exp_avg_sq();
+  } else {
+    m.resize(static_cast<size_t>(adamw_->size()));
+    v.resize(m.size());
+    adamw_->read_state(m.data(), v.data());
+    d.exp_avg = m.data();
+    d.exp_avg_sq = v.data();
+  }
   d.adam_step = adamw_->step_count();
   d.state = state_;
   d.config_yaml = to_yaml(cfg_);
@@ -692,7 +743,10 @@ fs::path Trainer::log_dir() const { return impl_->log_dir_; }
 fs::path Trainer::write_plot() const {
   return impl_->lead() ? write_training_plot(impl_->log_dir_) : fs::path();
 }
-const Model& Trainer::model() const { return *impl_->model_; }
+const Model& Trainer::model() const {
+  impl_->sync_host_weights();
+  return *impl_->model_;
+}
 const TrainOptions& Trainer::options() const { return impl_->cfg_; }
 void Trainer::set_message_handler(std::function<void(MessageLevel, const std::string&)> handler) {
   impl_->on_message_ = std::move(handler);

@@ -1,0 +1,126 @@
+// [cuda] Fine-tuning on the device (trainer.accelerator=gpu): GradCache's encoder passes, the
+// pooling, gradient clipping and AdamW run on the GPU (the loss on the embeddings, G rows, on
+// the host), with dropout's masks equal to the CPU's. A run must log the CPU's losses within
+// 1e-4, validate as the CPU does, and a kill-and-resume on the GPU must replay the losses of an
+// uninterrupted GPU run bit for bit. Under the SIMT emulator every kernel of the step runs with
+// its memory and race checks on.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda_test_util.h"
+#include "sbert/train.h"
+#include "support/fixtures.h"
+
+namespace sbert::test {
+
+namespace {
+
+std::vector<TrainExample> examples(int n) {
+  std::vector<TrainExample> ex;
+  for (int i = 0; i < n; ++i) {
+    std::string k = std::to_string(i);
+    ex.push_back({"the query number " + k, "a passage about topic " + k,
+                  {"an unrelated text " + k, "another text " + k}});
+  }
+  return ex;
+}
+
+// tiny-bert, dropout on (the model's 0.1), two micro-batches per step (GradCache recomputes),
+// clipping at 1.0, one hard negative.
+TrainOptions options(const std::filesystem::path& log_dir, Accelerator a, int64_t steps) {
+  TrainOptions opt;
+  opt.restore_from_path = fixture_dir("tiny-bert").string();
+  opt.exp_manager.explicit_log_dir = log_dir.string();
+  opt.trainer.accelerator = a;
+  opt.trainer.max_steps = steps;
+  opt.trainer.threads = 2;
+  opt.trainer.gradient_clip_val = 1.0;
+  opt.model.global_batch_size = 4;
+  opt.model.micro_batch_size = 2;
+  opt.model.optim.lr = 1e-3;
+  opt.model.data.hard_negatives_to_train = 1;
+  return opt;
+}
+
+struct Run {
+  std::vector<double> loss, grad_norm;
+};
+
+Run steps(Trainer& t) {
+  Run r;
+  while (auto s = t.step()) {
+    r.loss.push_back(s->loss);
+    r.grad_norm.push_back(s->grad_norm);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("cuda fine-tune: the GPU logs the CPU's losses within 1e-4", "[cuda]") {
+  if (!have_gpu()) return;
+  TempDir tmp;
+  Trainer cpu(options(tmp / "cpu", Accelerator::CPU, 3), TrainData::from_examples(examples(8)),
+              TrainData::from_examples(examples(4)));
+  Trainer gpu(options(tmp / "gpu", Accelerator::GPU, 3), TrainData::from_examples(examples(8)),
+              TrainData::from_examples(examples(4)));
+  CHECK(gpu.plan().device == std::string("cuda"));
+  const Run c = steps(cpu), g = steps(gpu);
+  REQUIRE(c.loss.size() == 3);
+  REQUIRE(g.loss.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    INFO("step " << i + 1 << ": loss cpu " << c.loss[i] << " gpu " << g.loss[i] << ", grad norm cpu "
+                 << c.grad_norm[i] << " gpu " << g.grad_norm[i]);
+    CHECK(std::fabs(g.loss[i] - c.loss[i]) <= 1e-4);
+    CHECK(std::fabs(g.grad_norm[i] - c.grad_norm[i]) <= 1e-4 * std::max(1.0, c.grad_norm[i]));
+  }
+  // Training moved the weights the same way; validation (val_loss, on the device) agrees.
+  const auto vc = cpu.validate(0, false), vg = gpu.validate(0, false);
+  REQUIRE(vc.count("val_loss"));
+  REQUIRE(vg.count("val_loss"));
+  CHECK(std::fabs(vg.at("val_loss") - vc.at("val_loss")) <= 1e-4);
+  const std::vector<std::string> probe = {"the query number 3", "a passage about topic 5"};
+  const Embeddings ec = cpu.model().embed(probe), eg = gpu.model().embed(probe);
+  double worst = 0.0;
+  for (size_t i = 0; i < ec.data.size(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(ec.data[i]) -
+                                      static_cast<double>(eg.data[i])));
+  }
+  INFO("max |embedding gpu - cpu| after 3 steps: " << worst);
+  CHECK(worst <= 1e-4);
+}
+
+TEST_CASE("cuda fine-tune: kill and resume on the GPU replays the losses bit for bit", "[cuda]") {
+  if (!have_gpu()) return;
+  TempDir tmp;
+  Trainer whole(options(tmp / "whole", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
+  const Run w = steps(whole);
+  REQUIRE(w.loss.size() == 4);
+  {
+    Trainer first(options(tmp / "cut", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
+    REQUIRE(first.step().has_value());
+    REQUIRE(first.step().has_value());
+    first.save_checkpoint();
+  }  // the process "dies" after step 2's checkpoint
+  Trainer again(options(tmp / "cut", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
+  REQUIRE(again.resume());
+  CHECK(again.steps_done() == 2);
+  const Run r = steps(again);
+  REQUIRE(r.loss.size() == 2);
+  CHECK(r.loss[0] == w.loss[2]);  // bitwise
+  CHECK(r.loss[1] == w.loss[3]);
+  CHECK(r.grad_norm[1] == w.grad_norm[3]);
+}
+
+TEST_CASE("cuda fine-tune: what the GPU does not do yet is refused up front", "[cuda]") {
+  TempDir tmp;
+  TrainOptions o = options(tmp / "bf16", Accelerator::GPU, 1);
+  o.trainer.precision = Precision::BF16Mixed;
+  CHECK_THROWS_WITH(Trainer(o, TrainData::from_examples(examples(8))),
+                    Catch::Contains("bf16-mixed, which is not implemented yet"));
+}
+
+}  // namespace sbert::test
