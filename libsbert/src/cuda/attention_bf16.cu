@@ -139,6 +139,7 @@ __global__ void __launch_bounds__(kThreads)
       simt::cp_async_wait<1>();
       __syncthreads();
       if (kt == 0) {
+        #pragma unroll
         for (int ks = 0; ks < kDSteps; ++ks) {
           simt::ldmatrix_x4(qf[ks],
                             &sQ[(warp * kRowsPerWarp + lane % 16) * LD + ks * 16 + (lane / 16) * 8]);
@@ -148,7 +149,9 @@ __global__ void __launch_bounds__(kThreads)
       const bf16* v = sV + buf * Smem<D>::kKV;
 
       float s[kSTiles][4] = {};  // S: rows g, g + 8; keys 8 n + 2 t, + 1
+      #pragma unroll
       for (int ks = 0; ks < kDSteps; ++ks) {
+        #pragma unroll
         for (int n2 = 0; n2 < kSTiles / 2; ++n2) {
           // Matrices: keys 16 n2 + 0-7 at d 0-7, 8-15 of the k step; then keys + 8-15.
           uint32_t kf[4];
@@ -161,7 +164,9 @@ __global__ void __launch_bounds__(kThreads)
 
       const int64_t k0 = kt * kBN;
       float mx[2] = {m[0], m[1]};
+      #pragma unroll
       for (int n = 0; n < kSTiles; ++n) {
+        #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const float x = k0 + n * 8 + 2 * t + (e & 1) < len ? s[n][e] * a.scale_log2 : -INFINITY;
           s[n][e] = x;
@@ -169,13 +174,16 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
       float corr[2];
+      #pragma unroll
       for (int r = 0; r < 2; ++r) {
         mx[r] = quad_max(mx[r]);        // finite: key k0 is in the sequence
         corr[r] = exp2f(m[r] - mx[r]);  // 0 on the first tile (exp2(-inf))
         m[r] = mx[r];
       }
       float rs[2] = {0.0f, 0.0f};
+      #pragma unroll
       for (int n = 0; n < kSTiles; ++n) {
+        #pragma unroll
         for (int e = 0; e < 4; ++e) {
           float p = exp2f(s[n][e] - m[e >> 1]);  // 0 for masked keys
           rs[e >> 1] += p;
@@ -187,11 +195,14 @@ __global__ void __launch_bounds__(kThreads)
           s[n][e] = p;
         }
       }
+      #pragma unroll
       for (int r = 0; r < 2; ++r) l[r] = l[r] * corr[r] + rs[r];
+      #pragma unroll
       for (int j = 0; j < kOTiles; ++j) {
         o[j][0] *= corr[0], o[j][1] *= corr[0];
         o[j][2] *= corr[1], o[j][3] *= corr[1];
       }
+      #pragma unroll
       for (int kk = 0; kk < kPSteps; ++kk) {
         // The C fragments of S tiles 2 kk and 2 kk + 1 are the A fragment of keys 16 kk ..
         const uint32_t pf[4] = {
@@ -201,6 +212,7 @@ __global__ void __launch_bounds__(kThreads)
                               __float2bfloat16(s[2 * kk + 1][1])),
             simt::pack_bf16x2(__float2bfloat16(s[2 * kk + 1][2]),
                               __float2bfloat16(s[2 * kk + 1][3]))};
+        #pragma unroll
         for (int j2 = 0; j2 < kOTiles / 2; ++j2) {
           // Transposed matrices: keys 16 kk + 0-7, 8-15 at d 16 j2 + 0-7; then at d + 8-15.
           uint32_t vf[4];
@@ -212,6 +224,7 @@ __global__ void __launch_bounds__(kThreads)
       __syncthreads();  // the buffer just read is refilled by the next iteration's copies
     }
 
+    #pragma unroll
     for (int r = 0; r < 2; ++r) {
       l[r] = quad_sum(l[r]);
       const int64_t row = q0 + warp * kRowsPerWarp + g + 8 * r;
@@ -220,6 +233,7 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t tok = start + row;
       __nv_bfloat162* dst =
           reinterpret_cast<__nv_bfloat162*>(out + tok * a.H + static_cast<int64_t>(h) * D + 2 * t);
+      #pragma unroll
       for (int j = 0; j < kOTiles; ++j) {
         dst[4 * j] = __floats2bfloat162_rn(o[j][2 * r] * inv, o[j][2 * r + 1] * inv);
       }
