@@ -17,6 +17,15 @@ namespace {
 
 inline float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
+// (len, D) rows of a strided bf16 slice, widened.
+void widen_rows(std::vector<float>& dst, const uint16_t* src, int64_t ld, int64_t len,
+                int64_t D) {
+  dst.resize(static_cast<size_t>(len * D));
+  for (int64_t i = 0; i < len; ++i) {
+    for (int64_t c = 0; c < D; ++c) dst[static_cast<size_t>(i * D + c)] = bf16_to_f32(src[i * ld + c]);
+  }
+}
+
 }  // namespace
 
 void attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* qkv,
@@ -90,6 +99,91 @@ void attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* qkv,
           out[(start + i) * H + h * D + c] = f32_to_bf16(o[static_cast<size_t>(c)] * inv);
         }
         if (lse) lse[h * Ttok + start + i] = m * kAttnBf16Ln2 + std::log(l);
+      }
+    }
+  }
+}
+
+void attention_backward_bf16(uint16_t* dqkv, const uint16_t* dout, const uint16_t* qkv,
+                             const uint16_t* out, const float* lse, const int64_t* cu_seqlens,
+                             int64_t nseq, int64_t heads, int64_t head_dim,
+                             const DropoutSpec& dropout) {
+  SBERT_CHECK(heads > 0 && head_dim > 0, "[attention_backward_bf16] heads and head_dim must be ",
+              "positive, got ", heads, " and ", head_dim);
+  const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
+  const int64_t Ttok = cu_seqlens[nseq];
+  const float scale = attn_bf16_scale(head_dim), scale_log2 = attn_bf16_scale_log2(head_dim);
+#pragma omp parallel
+  {
+    std::vector<float> q, k, v, o, dO, pd, ds, f, delta, acc;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < nseq * heads; ++task) {
+      const int64_t sq = task / heads, h = task % heads;
+      const int64_t start = cu_seqlens[sq], len = cu_seqlens[sq + 1] - start;
+      if (len == 0) continue;
+      const int64_t hd = h * D;
+      widen_rows(q, qkv + start * ld + hd, ld, len, D);
+      widen_rows(k, qkv + start * ld + H + hd, ld, len, D);
+      widen_rows(v, qkv + start * ld + 2 * H + hd, ld, len, D);
+      widen_rows(o, out + start * H + hd, H, len, D);
+      widen_rows(dO, dout + start * H + hd, H, len, D);
+      const auto at = [D](std::vector<float>& m, int64_t i, int64_t c) -> float& {
+        return m[static_cast<size_t>(i * D + c)];
+      };
+      delta.assign(static_cast<size_t>(len), 0.0f);
+      for (int64_t i = 0; i < len; ++i) {
+        float lo = 0.0f, hi = 0.0f;
+        for (int64_t c = 0; c < D / 2; ++c) lo += at(dO, i, c) * at(o, i, c);
+        for (int64_t c = D / 2; c < D; ++c) hi += at(dO, i, c) * at(o, i, c);
+        delta[static_cast<size_t>(i)] = lo + hi;
+      }
+      // (len, len) bf16-rounded P o F and dS, [query][key].
+      pd.assign(static_cast<size_t>(len * len), 0.0f);
+      ds.assign(static_cast<size_t>(len * len), 0.0f);
+      f.assign(static_cast<size_t>(len), 1.0f);
+      for (int64_t i = 0; i < len; ++i) {
+        const float lse2 = lse[h * Ttok + start + i] * kAttnBf16Log2e;
+        if (dropout.active()) {
+          const uint64_t first = (static_cast<uint64_t>(h) * static_cast<uint64_t>(Ttok) +
+                                  static_cast<uint64_t>(start + i)) *
+                                     static_cast<uint64_t>(Ttok) +
+                                 static_cast<uint64_t>(start);
+          dropout_factors(f.data(), dropout, first, len);
+        }
+        for (int64_t j = 0; j < len; ++j) {
+          float s = 0.0f, dp = 0.0f;
+          for (int64_t c = 0; c < D; ++c) s += at(q, i, c) * at(k, j, c);
+          for (int64_t c = 0; c < D; ++c) dp += at(dO, i, c) * at(v, j, c);
+          const float p = std::exp2(s * scale_log2 - lse2), fj = f[static_cast<size_t>(j)];
+          pd[static_cast<size_t>(i * len + j)] = round_bf16(p * fj);
+          ds[static_cast<size_t>(i * len + j)] = round_bf16(p * (dp * fj - delta[static_cast<size_t>(i)]));
+        }
+      }
+      acc.resize(static_cast<size_t>(D));
+      uint16_t* dQ = dqkv + start * ld + hd;
+      uint16_t* dK = dQ + H;
+      uint16_t* dV = dQ + 2 * H;
+      for (int64_t i = 0; i < len; ++i) {  // dQ = scale dS K
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t j = 0; j < len; ++j) {
+          const float w = ds[static_cast<size_t>(i * len + j)];
+          for (int64_t c = 0; c < D; ++c) acc[static_cast<size_t>(c)] += w * at(k, j, c);
+        }
+        for (int64_t c = 0; c < D; ++c) dQ[i * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
+      }
+      for (int64_t j = 0; j < len; ++j) {  // dK = scale dS^T Q, dV = (P o F)^T dO
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t i = 0; i < len; ++i) {
+          const float w = ds[static_cast<size_t>(i * len + j)];
+          for (int64_t c = 0; c < D; ++c) acc[static_cast<size_t>(c)] += w * at(q, i, c);
+        }
+        for (int64_t c = 0; c < D; ++c) dK[j * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t i = 0; i < len; ++i) {
+          const float w = pd[static_cast<size_t>(i * len + j)];
+          for (int64_t c = 0; c < D; ++c) acc[static_cast<size_t>(c)] += w * at(dO, i, c);
+        }
+        for (int64_t c = 0; c < D; ++c) dV[j * ld + c] = f32_to_bf16(acc[static_cast<size_t>(c)]);
       }
     }
   }

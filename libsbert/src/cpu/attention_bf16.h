@@ -20,6 +20,10 @@ constexpr int64_t kAttnBf16KeyTile = 64;
 inline float attn_bf16_scale_log2(int64_t head_dim) {
   return 1.44269504088896341f / std::sqrt(static_cast<float>(head_dim));
 }
+inline float attn_bf16_scale(int64_t head_dim) {
+  return 1.0f / std::sqrt(static_cast<float>(head_dim));
+}
+constexpr float kAttnBf16Log2e = 1.44269504088896341f;  // lse in log2 units: lse log2(e)
 constexpr float kAttnBf16Ln2 = 0.693147180559945309f;  // lse = m ln 2 + log l
 
 // qkv (T, 3H) bf16, head h at columns h*D..h*D+D of each third (as attention_forward's);
@@ -33,5 +37,19 @@ constexpr float kAttnBf16Ln2 = 0.693147180559945309f;  // lse = m ln 2 + log l
 void attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* qkv,
                             const int64_t* cu_seqlens, int64_t nseq, int64_t heads,
                             int64_t head_dim, const DropoutSpec& dropout = {});
+
+// dqkv (T, 3H) bf16 written (dQ | dK | dV); dout, out (T, H) bf16 (out: the forward's output),
+// lse (heads, T) the forward's. FlashAttention-2's backward, P recomputed from lse:
+//   p_ij = exp2(s_ij - lse_i log2(e))      (s as in the forward, fp32)
+//   Delta_i = (sum_{c < D/2} dO_ic O_ic) + (sum_{c >= D/2} dO_ic O_ic)   (two halves, as the
+//             kernel's thread pairs add them)
+//   dP_ij = (dO_i . v_j) F_ij;   dS_ij = p_ij (dP_ij - Delta_i)     (fp32)
+//   dV_j = bf16(sum_i bf16(p_ij F_ij) dO_i)
+//   dK_j = bf16(scale sum_i bf16(dS_ij) q_i),   dQ_i = bf16(scale sum_j bf16(dS_ij) k_j)
+// with fp32 accumulation, scale = 1 / sqrt(D).
+void attention_backward_bf16(uint16_t* dqkv, const uint16_t* dout, const uint16_t* qkv,
+                             const uint16_t* out, const float* lse, const int64_t* cu_seqlens,
+                             int64_t nseq, int64_t heads, int64_t head_dim,
+                             const DropoutSpec& dropout = {});
 
 }  // namespace sbert::cpu

@@ -68,6 +68,11 @@ void attention_forward_bf16(uint16_t*, float*, const uint16_t*, const int64_t*, 
                             int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_forward_bf16");
 }
+void attention_backward_bf16(uint16_t*, const uint16_t*, const uint16_t*, const uint16_t*,
+                             const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                             const DropoutSpec&, Runtime&) {
+  no_cuda("attention_backward_bf16");
+}
 void embedding_forward(float*, const int32_t*, const int32_t*, const int64_t*, int64_t,
                        const float*, const float*, const float*, int64_t, Runtime&) {
   no_cuda("embedding_forward");
