@@ -18,11 +18,11 @@ namespace {
 inline float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
 // (len, D) rows of a strided bf16 slice, widened.
-void widen_rows(std::vector<float>& dst, const uint16_t* src, int64_t ld, int64_t len,
-                int64_t D) {
+void widen_rows(std::vector<float>& dst, const uint16_t* src, int64_t ld, int64_t len, int64_t D) {
   dst.resize(static_cast<size_t>(len * D));
   for (int64_t i = 0; i < len; ++i) {
-    for (int64_t c = 0; c < D; ++c) dst[static_cast<size_t>(i * D + c)] = bf16_to_f32(src[i * ld + c]);
+    for (int64_t c = 0; c < D; ++c)
+      dst[static_cast<size_t>(i * D + c)] = bf16_to_f32(src[i * ld + c]);
   }
 }
 
@@ -156,7 +156,8 @@ void attention_backward_bf16(uint16_t* dqkv, const uint16_t* dout, const uint16_
           for (int64_t c = 0; c < D; ++c) dp += at(dO, i, c) * at(v, j, c);
           const float p = std::exp2(s * scale_log2 - lse2), fj = f[static_cast<size_t>(j)];
           pd[static_cast<size_t>(i * len + j)] = round_bf16(p * fj);
-          ds[static_cast<size_t>(i * len + j)] = round_bf16(p * (dp * fj - delta[static_cast<size_t>(i)]));
+          ds[static_cast<size_t>(i * len + j)] =
+              round_bf16(p * (dp * fj - delta[static_cast<size_t>(i)]));
         }
       }
       acc.resize(static_cast<size_t>(D));
@@ -169,7 +170,8 @@ void attention_backward_bf16(uint16_t* dqkv, const uint16_t* dout, const uint16_
           const float w = ds[static_cast<size_t>(i * len + j)];
           for (int64_t c = 0; c < D; ++c) acc[static_cast<size_t>(c)] += w * at(k, j, c);
         }
-        for (int64_t c = 0; c < D; ++c) dQ[i * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
+        for (int64_t c = 0; c < D; ++c)
+          dQ[i * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
       }
       for (int64_t j = 0; j < len; ++j) {  // dK = scale dS^T Q, dV = (P o F)^T dO
         std::fill(acc.begin(), acc.end(), 0.0f);
@@ -177,7 +179,8 @@ void attention_backward_bf16(uint16_t* dqkv, const uint16_t* dout, const uint16_
           const float w = ds[static_cast<size_t>(i * len + j)];
           for (int64_t c = 0; c < D; ++c) acc[static_cast<size_t>(c)] += w * at(q, i, c);
         }
-        for (int64_t c = 0; c < D; ++c) dK[j * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
+        for (int64_t c = 0; c < D; ++c)
+          dK[j * ld + c] = f32_to_bf16(scale * acc[static_cast<size_t>(c)]);
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (int64_t i = 0; i < len; ++i) {
           const float w = pd[static_cast<size_t>(i * len + j)];

@@ -24,7 +24,7 @@ inline float attn_bf16_scale(int64_t head_dim) {
   return 1.0f / std::sqrt(static_cast<float>(head_dim));
 }
 constexpr float kAttnBf16Log2e = 1.44269504088896341f;  // lse in log2 units: lse log2(e)
-constexpr float kAttnBf16Ln2 = 0.693147180559945309f;  // lse = m ln 2 + log l
+constexpr float kAttnBf16Ln2 = 0.693147180559945309f;   // lse = m ln 2 + log l
 
 // qkv (T, 3H) bf16, head h at columns h*D..h*D+D of each third (as attention_forward's);
 // out (T, H) bf16; lse (heads, T) fp32, natural log (may be null). Per (sequence, head, query

@@ -1,5 +1,5 @@
-// Tensor-core attention forward, FlashAttention-2 style, on packed sequences: the twin of
-// cpu/attention_bf16.cpp (math and rounding points in cpu/attention_bf16.h).
+// Tensor-core attention forward and backward, FlashAttention-2 style, on packed sequences: the
+// twin of cpu/attention_bf16.cpp (math and rounding points in cpu/attention_bf16.h).
 //
 // One block of 4 warps per (sequence, head, query tile of 64 rows); a warp owns 16 query rows.
 // The block's Q tile and each key tile of K and V come into shared memory by cp.async, two key
@@ -15,6 +15,8 @@
 // Rows and keys past the sequence are zero-filled by cp.async (so 0 * garbage never makes NaN)
 // and the keys masked; tiles wholly past a sequence's end are never visited (a block whose
 // query tile starts past it returns at once).
+// Backward (below): FlashAttention-2's, as two kernels without atomics (dQ per query tile; dK
+// and dV per key tile), P recomputed from lse; see the comments of the kernels.
 #include <algorithm>
 #include <cmath>
 
@@ -33,8 +35,8 @@ using bf16 = __nv_bfloat16;
 
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * kWarp;
-constexpr int kRowsPerWarp = 16;                          // mma's m
-constexpr int kBM = kWarps * kRowsPerWarp;                // query rows per block
+constexpr int kRowsPerWarp = 16;                              // mma's m
+constexpr int kBM = kWarps * kRowsPerWarp;                    // query rows per block
 constexpr int kBN = static_cast<int>(cpu::kAttnBf16KeyTile);  // keys per tile (the twin's)
 static_assert(kBN % 16 == 0, "a key tile is whole k steps of P V");
 
@@ -44,8 +46,8 @@ template <int D>
 struct Smem {
   static_assert(D == 32 || D == 64 || D == 128, "head dims 32, 64, 128");
   static constexpr int kLd = D + 8;
-  static constexpr int kQ = kBM * kLd;   // (kBM, kLd)
-  static constexpr int kKV = kBN * kLd;  // (kBN, kLd), one buffer
+  static constexpr int kQ = kBM * kLd;                             // (kBM, kLd)
+  static constexpr int kKV = kBN * kLd;                            // (kBN, kLd), one buffer
   static constexpr size_t kBytes = sizeof(bf16) * (kQ + 4 * kKV);  // Q, K[2], V[2]
 };
 
@@ -98,14 +100,14 @@ template <int D>
 __global__ void __launch_bounds__(kThreads)
     attention_forward_bf16_kernel(bf16* out, float* lse, const bf16* qkv, Bf16AttnArgs a) {
   constexpr int LD = Smem<D>::kLd;
-  constexpr int kDSteps = D / 16;   // k steps of S = Q K^T
-  constexpr int kSTiles = kBN / 8;  // n tiles of S (8 keys each)
-  constexpr int kPSteps = kBN / 16; // k steps of O = P V
-  constexpr int kOTiles = D / 8;    // n tiles of O
+  constexpr int kDSteps = D / 16;    // k steps of S = Q K^T
+  constexpr int kSTiles = kBN / 8;   // n tiles of S (8 keys each)
+  constexpr int kPSteps = kBN / 16;  // k steps of O = P V
+  constexpr int kOTiles = D / 8;     // n tiles of O
   SIMT_DYNAMIC_SHARED(bf16, smem);
-  bf16* const sQ = smem;                  // (kBM, LD)
-  bf16* const sK = sQ + Smem<D>::kQ;      // [2] (kBN, LD)
-  bf16* const sV = sK + 2 * Smem<D>::kKV; // [2] (kBN, LD)
+  bf16* const sQ = smem;                   // (kBM, LD)
+  bf16* const sK = sQ + Smem<D>::kQ;       // [2] (kBN, LD)
+  bf16* const sV = sK + 2 * Smem<D>::kKV;  // [2] (kBN, LD)
 
   const int64_t seq = blockIdx.x / static_cast<unsigned>(a.heads);
   const int h = static_cast<int>(blockIdx.x % static_cast<unsigned>(a.heads));
@@ -115,7 +117,8 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* Qg = qkv + start * ld + static_cast<int64_t>(h) * D;  // (len, D), stride 3H
   const bf16* Kg = Qg + a.H;
   const bf16* Vg = Qg + 2 * a.H;
-  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp,
+            lane = static_cast<int>(threadIdx.x) % kWarp;
   const int g = lane >> 2, t = lane & 3;  // mma fragment row (and row + 8) and column pair
   const int64_t nk = (len + kBN - 1) / kBN;
 
@@ -126,8 +129,8 @@ __global__ void __launch_bounds__(kThreads)
     load_rows<D, kBN>(sV, Vg, ld, 0, len);
     simt::cp_async_commit();
 
-    uint32_t qf[kDSteps][4];     // this warp's 16 rows of Q as A fragments, loaded once
-    float o[kOTiles][4] = {};    // O accumulator: rows g, g + 8; columns 8 j + 2 t, + 1
+    uint32_t qf[kDSteps][4];              // this warp's 16 rows of Q as A fragments, loaded once
+    float o[kOTiles][4] = {};             // O accumulator: rows g, g + 8; columns 8 j + 2 t, + 1
     float m[2] = {-INFINITY, -INFINITY};  // running max of rows g, g + 8 (log2 units)
     float l[2] = {0.0f, 0.0f};            // this lane's part of the running row sums
     for (int64_t kt = 0; kt < nk; ++kt) {
@@ -140,24 +143,24 @@ __global__ void __launch_bounds__(kThreads)
       simt::cp_async_wait<1>();
       __syncthreads();
       if (kt == 0) {
-        #pragma unroll
+#pragma unroll
         for (int ks = 0; ks < kDSteps; ++ks) {
-          simt::ldmatrix_x4(qf[ks],
-                            &sQ[(warp * kRowsPerWarp + lane % 16) * LD + ks * 16 + (lane / 16) * 8]);
+          simt::ldmatrix_x4(
+              qf[ks], &sQ[(warp * kRowsPerWarp + lane % 16) * LD + ks * 16 + (lane / 16) * 8]);
         }
       }
       const bf16* k = sK + buf * Smem<D>::kKV;
       const bf16* v = sV + buf * Smem<D>::kKV;
 
       float s[kSTiles][4] = {};  // S: rows g, g + 8; keys 8 n + 2 t, + 1
-      #pragma unroll
+#pragma unroll
       for (int ks = 0; ks < kDSteps; ++ks) {
-        #pragma unroll
+#pragma unroll
         for (int n2 = 0; n2 < kSTiles / 2; ++n2) {
           // Matrices: keys 16 n2 + 0-7 at d 0-7, 8-15 of the k step; then keys + 8-15.
           uint32_t kf[4];
-          simt::ldmatrix_x4(kf, &k[(n2 * 16 + (lane / 16) * 8 + lane % 8) * LD + ks * 16 +
-                                   ((lane / 8) % 2) * 8]);
+          simt::ldmatrix_x4(
+              kf, &k[(n2 * 16 + (lane / 16) * 8 + lane % 8) * LD + ks * 16 + ((lane / 8) % 2) * 8]);
           simt::mma_m16n8k16_bf16(s[2 * n2], qf[ks], &kf[0], s[2 * n2]);
           simt::mma_m16n8k16_bf16(s[2 * n2 + 1], qf[ks], &kf[2], s[2 * n2 + 1]);
         }
@@ -165,9 +168,9 @@ __global__ void __launch_bounds__(kThreads)
 
       const int64_t k0 = kt * kBN;
       float mx[2] = {m[0], m[1]};
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kSTiles; ++n) {
-        #pragma unroll
+#pragma unroll
         for (int e = 0; e < 4; ++e) {
           const float x = k0 + n * 8 + 2 * t + (e & 1) < len ? s[n][e] * a.scale_log2 : -INFINITY;
           s[n][e] = x;
@@ -175,16 +178,16 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
       float corr[2];
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 2; ++r) {
         mx[r] = quad_max(mx[r]);        // finite: key k0 is in the sequence
         corr[r] = exp2f(m[r] - mx[r]);  // 0 on the first tile (exp2(-inf))
         m[r] = mx[r];
       }
       float rs[2] = {0.0f, 0.0f};
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kSTiles; ++n) {
-        #pragma unroll
+#pragma unroll
         for (int e = 0; e < 4; ++e) {
           float p = exp2f(s[n][e] - m[e >> 1]);  // 0 for masked keys
           rs[e >> 1] += p;
@@ -196,14 +199,14 @@ __global__ void __launch_bounds__(kThreads)
           s[n][e] = p;
         }
       }
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 2; ++r) l[r] = l[r] * corr[r] + rs[r];
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < kOTiles; ++j) {
         o[j][0] *= corr[0], o[j][1] *= corr[0];
         o[j][2] *= corr[1], o[j][3] *= corr[1];
       }
-      #pragma unroll
+#pragma unroll
       for (int kk = 0; kk < kPSteps; ++kk) {
         // The C fragments of S tiles 2 kk and 2 kk + 1 are the A fragment of keys 16 kk ..
         const uint32_t pf[4] = {
@@ -213,7 +216,7 @@ __global__ void __launch_bounds__(kThreads)
                               __float2bfloat16(s[2 * kk + 1][1])),
             simt::pack_bf16x2(__float2bfloat16(s[2 * kk + 1][2]),
                               __float2bfloat16(s[2 * kk + 1][3]))};
-        #pragma unroll
+#pragma unroll
         for (int j2 = 0; j2 < kOTiles / 2; ++j2) {
           // Transposed matrices: keys 16 kk + 0-7, 8-15 at d 16 j2 + 0-7; then at d + 8-15.
           uint32_t vf[4];
@@ -225,7 +228,7 @@ __global__ void __launch_bounds__(kThreads)
       __syncthreads();  // the buffer just read is refilled by the next iteration's copies
     }
 
-    #pragma unroll
+#pragma unroll
     for (int r = 0; r < 2; ++r) {
       l[r] = quad_sum(l[r]);
       const int64_t row = q0 + warp * kRowsPerWarp + g + 8 * r;
@@ -234,11 +237,12 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t tok = start + row;
       __nv_bfloat162* dst =
           reinterpret_cast<__nv_bfloat162*>(out + tok * a.H + static_cast<int64_t>(h) * D + 2 * t);
-      #pragma unroll
+#pragma unroll
       for (int j = 0; j < kOTiles; ++j) {
         dst[4 * j] = __floats2bfloat162_rn(o[j][2 * r] * inv, o[j][2 * r + 1] * inv);
       }
-      if (lse && t == 0) lse[static_cast<int64_t>(h) * T + tok] = m[r] * cpu::kAttnBf16Ln2 + logf(l[r]);
+      if (lse && t == 0)
+        lse[static_cast<int64_t>(h) * T + tok] = m[r] * cpu::kAttnBf16Ln2 + logf(l[r]);
     }
   }
 }
@@ -256,8 +260,8 @@ constexpr int kDkvRows = D == 128 ? 16 : 64;
 template <int D, int N>
 struct BwdSmem {
   static constexpr int kLd = Smem<D>::kLd;
-  static constexpr int kOwn = kBM * kLd;   // (64, kLd): the block's own rows
-  static constexpr int kLoop = N * kLd;    // (N, kLd): one buffer of a loop tile
+  static constexpr int kOwn = kBM * kLd;  // (64, kLd): the block's own rows
+  static constexpr int kLoop = N * kLd;   // (N, kLd): one buffer of a loop tile
   // Two own tiles (Q, dO or K, V), two loop tiles twice buffered, then fp32 row stats [2][2][N].
   static constexpr size_t kStatsOffset = sizeof(bf16) * (2 * kOwn + 4 * kLoop);
   static constexpr size_t kBytes = kStatsOffset + sizeof(float) * 4 * N;
@@ -268,8 +272,8 @@ struct BwdSmem {
 // thread adds columns 0 .. D/2, the odd one D/2 .. D, then the two halves are added (the twin's
 // order). Every thread of the block calls it (the pair exchange is a warp shuffle).
 template <int D>
-__device__ __forceinline__ void row_deltas(float* delta, const bf16* dOg, const bf16* Og,
-                                           int64_t H, int64_t q0, int64_t len, int rows) {
+__device__ __forceinline__ void row_deltas(float* delta, const bf16* dOg, const bf16* Og, int64_t H,
+                                           int64_t q0, int64_t len, int rows) {
   for (int base = 0; base < 2 * rows; base += kThreads) {
     const int idx = base + static_cast<int>(threadIdx.x), i = idx / 2, half = idx & 1;
     float acc = 0.0f;
@@ -293,8 +297,7 @@ __device__ __forceinline__ void row_lse2(float* lse2, const float* lse_h, int64_
 
 // A fragments of a warp's 16 rows of a (.., LD) shared tile, one per k step of 16 columns.
 template <int D>
-__device__ __forceinline__ void load_a_frags(uint32_t (&f)[D / 16][4], const bf16* tile,
-                                             int row0) {
+__device__ __forceinline__ void load_a_frags(uint32_t (&f)[D / 16][4], const bf16* tile, int row0) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
 #pragma unroll
   for (int ks = 0; ks < D / 16; ++ks) {
@@ -324,8 +327,8 @@ __device__ __forceinline__ void mma_abt(float (&acc)[N / 8][4], const uint32_t (
 // As mma_abt, the A fragments loaded per k step from a warp's 16 rows of a shared tile instead
 // of held in registers (the dK / dV kernel's accumulators leave no room for them at D = 128).
 template <int D, int N>
-__device__ __forceinline__ void mma_abt_shared(float (&acc)[N / 8][4], const bf16* a_tile,
-                                               int row0, const bf16* rows) {
+__device__ __forceinline__ void mma_abt_shared(float (&acc)[N / 8][4], const bf16* a_tile, int row0,
+                                               const bf16* rows) {
   const int lane = static_cast<int>(threadIdx.x) % kWarp;
 #pragma unroll
   for (int ks = 0; ks < D / 16; ++ks) {
@@ -358,7 +361,8 @@ __device__ __forceinline__ void mma_xr(float (&acc)[D / 8][4], const float (&x)[
 #pragma unroll
     for (int j2 = 0; j2 < D / 16; ++j2) {
       uint32_t b[4];
-      simt::ldmatrix_x4_trans(b, &r[(kk * 16 + lane % 16) * Smem<D>::kLd + j2 * 16 + (lane / 16) * 8]);
+      simt::ldmatrix_x4_trans(b,
+                              &r[(kk * 16 + lane % 16) * Smem<D>::kLd + j2 * 16 + (lane / 16) * 8]);
       simt::mma_m16n8k16_bf16(acc[2 * j2], a, &b[0], acc[2 * j2]);
       simt::mma_m16n8k16_bf16(acc[2 * j2 + 1], a, &b[2], acc[2 * j2 + 1]);
     }
@@ -393,10 +397,10 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kKeys = kDqKeys<D>;
   using L = BwdSmem<D, kKeys>;
   SIMT_DYNAMIC_SHARED(bf16, smem);
-  bf16* const sQ = smem;              // (64, LD)
-  bf16* const sdO = sQ + L::kOwn;     // (64, LD)
-  bf16* const sK = sdO + L::kOwn;     // [2] (kKeys, LD)
-  bf16* const sV = sK + 2 * L::kLoop; // [2] (kKeys, LD)
+  bf16* const sQ = smem;               // (64, LD)
+  bf16* const sdO = sQ + L::kOwn;      // (64, LD)
+  bf16* const sK = sdO + L::kOwn;      // [2] (kKeys, LD)
+  bf16* const sV = sK + 2 * L::kLoop;  // [2] (kKeys, LD)
   float* const sDelta = reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + L::kStatsOffset);
 
   const int64_t seq = blockIdx.x / static_cast<unsigned>(a.heads);
@@ -409,7 +413,8 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* dOg = dout + start * a.H + hd;  // (len, D), stride H
   const bf16* Og = out + start * a.H + hd;
   const float* lse_h = lse + static_cast<int64_t>(h) * T + start;
-  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp,
+            lane = static_cast<int>(threadIdx.x) % kWarp;
   const int g = lane >> 2, t = lane & 3;
   const int64_t nk = (len + kKeys - 1) / kKeys;
 
@@ -502,7 +507,8 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* dOg = dout + start * a.H + hd;
   const bf16* Og = out + start * a.H + hd;
   const float* lse_h = lse + static_cast<int64_t>(h) * T + start;
-  const int warp = static_cast<int>(threadIdx.x) / kWarp, lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / kWarp,
+            lane = static_cast<int>(threadIdx.x) % kWarp;
   const int g = lane >> 2, t = lane & 3;
   const int64_t nq = (len + kQRows - 1) / kQRows;
 
@@ -548,7 +554,7 @@ __global__ void __launch_bounds__(kThreads)
           const float p = in ? exp2f(st[n][e] * a.scale_log2 - lse2[c]) : 0.0f;
           float f = 1.0f;
           if (a.drop.active && in) f = prob_factor(a.drop, h, T, start + row, start + key);
-          st[n][e] = p * f;                          // P o F
+          st[n][e] = p * f;                            // P o F
           dpt[n][e] = p * (dpt[n][e] * f - delta[c]);  // dS
         }
       }
@@ -576,8 +582,8 @@ void forward_impl(bf16* out, float* lse, const bf16* qkv, const Bf16AttnArgs& a,
 }
 
 template <int D>
-void backward_impl(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* out,
-                   const float* lse, const Bf16AttnArgs& a, dim3 grid, cudaStream_t stream) {
+void backward_impl(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* out, const float* lse,
+                   const Bf16AttnArgs& a, dim3 grid, cudaStream_t stream) {
   constexpr size_t smem_q = BwdSmem<D, kDqKeys<D>>::kBytes;
   constexpr size_t smem_kv = BwdSmem<D, kDkvRows<D>>::kBytes;
   if (smem_q > 48 * 1024) {
@@ -590,8 +596,8 @@ void backward_impl(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* ou
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           static_cast<int>(smem_kv)));
   }
-  simt::launch<attention_dq_bf16_kernel<D>>({grid, kThreads, smem_q, stream}, dqkv, dout, qkv,
-                                            out, lse, a);
+  simt::launch<attention_dq_bf16_kernel<D>>({grid, kThreads, smem_q, stream}, dqkv, dout, qkv, out,
+                                            lse, a);
   SBERT_LAUNCH_CHECK("attention_backward_bf16");
   simt::launch<attention_dkv_bf16_kernel<D>>({grid, kThreads, smem_kv, stream}, dqkv, dout, qkv,
                                              out, lse, a);
@@ -611,10 +617,9 @@ Bf16AttnArgs make_args(const int64_t* cu_seqlens, int64_t nseq, int64_t heads, i
   return a;
 }
 
-void check_args(int64_t nseq, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                const char* op) {
-  SBERT_CHECK(head_dim == 32 || head_dim == 64 || head_dim == 128, "[", op, "] head_dim ",
-              head_dim, " is not supported (32, 64 or 128)");
+void check_args(int64_t nseq, int64_t max_seqlen, int64_t heads, int64_t head_dim, const char* op) {
+  SBERT_CHECK(head_dim == 32 || head_dim == 64 || head_dim == 128, "[", op, "] head_dim ", head_dim,
+              " is not supported (32, 64 or 128)");
   SBERT_CHECK(heads > 0 && nseq >= 0 && max_seqlen >= 0, "[", op,
               "] heads must be positive and nseq, max_seqlen non-negative, got heads ", heads,
               ", nseq ", nseq, ", max_seqlen ", max_seqlen);
