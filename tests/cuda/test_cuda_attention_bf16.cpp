@@ -91,9 +91,16 @@ TEST_CASE("cuda bf16 attention forward matches its twin and the fp32 attention",
                                << max_abs_diff(out, ref32) << ", |lse - fp32(fp32 in)| "
                                << max_abs_diff(lse, ref32_lse));
     }
-    // Twin: the same roundings; fp32 summation order may move a bf16 output by one unit in
-    // the last place (2^-7 relative at most) and the lse by fp32 rounding noise.
-    check_close(out, twin_out, 1e-5, 0x1p-7, "bf16 attention out vs twin");
+    // Twin: the same roundings. fp32 summation order (a tensor core's, FMA) may move a bf16
+    // output by one unit in the last place (2^-7 relative at most) and, rarely, put a p on the
+    // other side of a bf16 rounding (u P_ij |v_j| / l each; all of them: u A): allowed, 1/16
+    // of that worst case. The lse differs by fp32 rounding noise only.
+    std::vector<double> ttol(twin_out.size());
+    for (size_t i = 0; i < ttol.size(); ++i) {
+      ttol[i] = 0x1p-7 * std::fabs(static_cast<double>(twin_out[i])) +
+                0x1p-12 * static_cast<double>(absv[i]) + 1e-6;
+    }
+    check_within(out, twin_out, ttol, "bf16 attention out vs twin");
     check_close(lse, twin_lse, 1e-5, 1e-5, "bf16 attention lse vs twin");
     // fp32 attention on the same (bf16) inputs: P rounded to bf16 (relative error at most
     // u = 2^-8 each, so at most u A in the output) and the output rounded to bf16 (u |out|):
@@ -183,8 +190,13 @@ TEST_CASE("cuda bf16 attention backward matches its twin and the fp32 attention"
            << ", error / derived bound " << worst);
     }
     // Twin: the same roundings; fp32 summation order may move an output by one bf16 unit in the
-    // last place (2^-7 relative at most).
-    check_close(got, twin_d, 1e-6, 0x1p-7, "bf16 attention dqkv vs twin");
+    // last place (2^-7 relative at most) and, rarely, put a dS or P o F on the other side of a
+    // bf16 rounding (all of them: u M): allowed, 1/16 of that worst case.
+    std::vector<double> ttol(twin_d.size());
+    for (size_t i = 0; i < ttol.size(); ++i) {
+      ttol[i] = 0x1p-7 * std::fabs(static_cast<double>(twin_d[i])) + 0x1p-12 * m[i] + 1e-6;
+    }
+    check_within(got, twin_d, ttol, "bf16 attention dqkv vs twin");
     // fp32 backward on the same inputs: dS (for dQ, dK) and P o F (for dV) rounded to bf16
     // (relative error at most u = 2^-8 each: u M), the result rounded to bf16 (u |ref|);
     // derived bound u (M + |ref|), the test allows twice that.

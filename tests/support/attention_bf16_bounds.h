@@ -41,7 +41,7 @@ inline void check_within(const std::vector<float>& got, const std::vector<float>
     if (r > worst) worst = r, at = i;
   }
   INFO(what << ": worst element " << at << " of " << ref.size() << ": got "
-            << (ref.empty() ? 0.0f : got[at]) << " fp32 " << (ref.empty() ? 0.0f : ref[at])
+            << (ref.empty() ? 0.0f : got[at]) << " reference " << (ref.empty() ? 0.0f : ref[at])
             << ", error / tolerance = " << worst);
   CHECK(worst <= 1.0);
 }
