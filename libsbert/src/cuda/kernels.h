@@ -6,7 +6,8 @@
 //   nothing is copied back to the host and nothing synchronizes.
 // - The last argument is the Runtime: kernels are queued on rt.stream(), GEMMs go through its
 //   cuBLASLt plans. Calls return before the work is done (rt.synchronize() waits).
-// - fp32 here (the parity mode, precision 32); bf16 variants come next. There is no fp64.
+// - fp32 here (the parity mode, precision 32); bf16 variants come next (the tensor-core
+//   attention is in cuda/attention_bf16.h). There is no fp64.
 // - Determinism: no floating-point atomics anywhere. Every reduction (column sums of
 //   parameter gradients, embedding rows hit by several tokens, attention dK/dV) runs in a
 //   fixed order, so a run is bitwise reproducible on one GPU model. Where the CPU's order is

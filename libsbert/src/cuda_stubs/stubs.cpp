@@ -1,6 +1,7 @@
 // CPU-only build: the CUDA backend's entry points throw a clear error. device_count() is 0, so
 // callers that check it (tests, device "auto") never reach the throwing ones.
 #include "core/check.h"
+#include "cuda/attention_bf16.h"
 #include "cuda/kernels.h"
 #include "cuda/runtime.h"
 #include "cuda/train_kernels.h"
@@ -65,6 +66,15 @@ void attention_forward(float*, float*, const float*, const int64_t*, int64_t, in
 void attention_backward(float*, const float*, const float*, const float*, const float*,
                         const int64_t*, int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_backward");
+}
+void attention_forward_bf16(uint16_t*, float*, const uint16_t*, const int64_t*, int64_t, int64_t,
+                            int64_t, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("attention_forward_bf16");
+}
+void attention_backward_bf16(uint16_t*, const uint16_t*, const uint16_t*, const uint16_t*,
+                             const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
+                             const DropoutSpec&, Runtime&) {
+  no_cuda("attention_backward_bf16");
 }
 void embedding_forward(float*, const int32_t*, const int32_t*, const int64_t*, int64_t,
                        const float*, const float*, const float*, int64_t, Runtime&) {
