@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <random>
 
 #include "api/model_impl.h"
+#include "core/buffer.h"
 #include "core/check.h"
 #include "core/context.h"
 #include "core/json.h"
@@ -96,22 +96,24 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, int threa
   const ModelConfig& cfg = model->config;
   const bool train = w.opt.mode == "train";
   const size_t total = train ? w.train.size() : w.embed.size();
-  SBERT_CHECK(!(train && device == Device::CUDA),
-              "[sbert-bench] train on cuda is not supported yet: the trainer (GradCache, loss, "
-              "AdamW) still runs on the host; embed runs on the GPU");
-  // Embedding on the GPU: the weights copied to the device once, each pass timed to the end of
+  // On the GPU: the weights copied to the device once (and trained there: gradients and
+  // AdamW's state too, as trainer.accelerator=gpu does), each step or pass timed to the end of
   // its stream.
   std::unique_ptr<cuda::Runtime> runtime;
-  std::optional<cuda::DeviceBuffer<float>> device_weights;
+  Buffer<float> device_weights;
   BertView view = model->view;
+  float* weights = model->weights.data();
   if (device == Device::CUDA) {
     runtime = std::make_unique<cuda::Runtime>(0);
     ctx.cuda = runtime.get();
-    device_weights.emplace(model->weights);
-    view = bind_bert(cfg, model->layout, device_weights->get());
+    device_weights.resize(ctx, model->weights.size());
+    copy_to_device(ctx, device_weights.data(), model->weights.data(),
+                   model->weights.size() * sizeof(float));
+    view = bind_bert(cfg, model->layout, device_weights.data());
+    weights = device_weights.data();
   }
 
-  std::vector<float> grads;
+  Buffer<float> grads;
   BertView gview{};
   std::unique_ptr<GradCache> gc;
   std::unique_ptr<AdamW> adamw;
@@ -119,10 +121,11 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, int threa
   EncoderCache cache;
   PoolingCache pool;
   if (train) {
-    grads.assign(static_cast<size_t>(model->layout.total), 0.0f);
+    grads.resize(ctx, static_cast<size_t>(model->layout.total));
     gview = bind_bert(cfg, model->layout, grads.data());
     gc = std::make_unique<GradCache>(ctx, *model);
-    adamw = std::make_unique<AdamW>(model->layout, AdamWConfig{});
+    gc->set_weights(view);
+    adamw = std::make_unique<AdamW>(model->layout, AdamWConfig{}, ctx);
   }
 
   std::vector<double> times;
@@ -135,7 +138,8 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, int threa
       const TrainBatch& b = w.train[s];
       const DropoutState d{.seed = w.opt.seed, .step = s, .training = true};
       gc->gradients(b, b.size(), loss, d, gview, grads.data(), nullptr);
-      adamw->step(model->weights.data(), grads.data(), 1e-5);
+      adamw->step(weights, grads.data(), 1e-5);
+      if (runtime) runtime->synchronize();
     } else {
       const auto& pass = w.embed[s];
       const int64_t n = static_cast<int64_t>(pass.size());

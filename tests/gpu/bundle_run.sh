@@ -12,8 +12,8 @@
 #   3. tests    sbert_tests "[cuda]~[nccl]" (every CUDA kernel against its CPU twin), then "[nccl]"
 #   4. bench    sbert_tests "[cudabench]" (our kernels at MiniLM shapes, validated, then timed);
 #               per row (minilm train/embed len128, bert-base train len128): sbert-bench
-#               --device cuda (the train rows record "unsupported" with its message while training
-#               does not run on the GPU; the embed row runs), then benchmarks/pytorch/bench_torch.py --device cuda on
+#               --device cuda (fp32: training and embedding on the GPU; a row that stops with
+#               "not supported" is recorded as unsupported, not failed), then benchmarks/pytorch/bench_torch.py --device cuda on
 #               the same token ids (bf16 autocast, SDPA) on the same GPU
 #   5. sanitize compute-sanitizer memcheck on [cuda], racecheck + synccheck on the shared-memory
 #               kernels (as tests/gpu/run.sh); SKIP when compute-sanitizer is not found
