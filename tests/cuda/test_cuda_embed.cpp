@@ -106,7 +106,8 @@ TEST_CASE("cuda sbert-embed --device cuda writes the CPU's embeddings", "[cuda]"
   REQUIRE(gpu.data.size() == cpu.data.size());
   double worst = 0.0;
   for (size_t i = 0; i < cpu.data.size(); ++i) {
-    worst = std::max(worst, std::fabs(static_cast<double>(gpu.data[i]) - static_cast<double>(cpu.data[i])));
+    worst = std::max(
+        worst, std::fabs(static_cast<double>(gpu.data[i]) - static_cast<double>(cpu.data[i])));
   }
   CHECK(worst <= 1e-5);
 }
@@ -157,8 +158,8 @@ TEST_CASE("cuda sbert-eval and sbert-mine on the device give the CPU's results",
   // The same negatives, and metrics equal to four decimals (scores differ in the last bits).
   CHECK(slurp(tmp / "cuda.jsonl") == slurp(tmp / "cpu.jsonl"));
   const auto metrics = [&](const std::string& d) {
-    const auto r = run_app("sbert-eval", {"--model", model, "--beir", (tmp / "beir").string(),
-                                          "--device", d});
+    const auto r =
+        run_app("sbert-eval", {"--model", model, "--beir", (tmp / "beir").string(), "--device", d});
     REQUIRE(r.exit_code == 0);
     const std::string& out = r.stdout_text;  // less its last line, the timing
     return out.substr(0, out.rfind('\n', out.rfind(" s (")));

@@ -15,6 +15,9 @@ struct Context {
   // Required when device == CUDA (ops throw without it); owned by the caller, outlives the
   // Context. Ops on the GPU take DEVICE pointers and run on the runtime's stream.
   cuda::Runtime* cuda = nullptr;
+  // CUDA only (trainer.precision bf16-mixed): the GEMMs and attention on bf16 tensor cores with
+  // fp32 accumulation (cuda/mixed.h); everything else, and every tensor kept, stays fp32.
+  bool bf16 = false;
 };
 
 // ctx's Runtime; throws, naming op, when ctx is a CUDA Context without one.

@@ -27,10 +27,11 @@ unsigned alignment_of(const void* p) {
   return align;
 }
 
-// A column-major (rows, cols) fp32 matrix with leading dimension ld.
-LayoutPtr make_layout(int64_t rows, int64_t cols, int64_t ld) {
+// A column-major (rows, cols) fp32 (or bf16) matrix with leading dimension ld.
+LayoutPtr make_layout(int64_t rows, int64_t cols, int64_t ld, bool bf16 = false) {
   cublasLtMatrixLayout_t l = nullptr;
-  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, static_cast<uint64_t>(rows),
+  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, bf16 ? CUDA_R_16BF : CUDA_R_32F,
+                                                static_cast<uint64_t>(rows),
                                                 static_cast<uint64_t>(cols), ld));
   return LayoutPtr(l);
 }
@@ -73,8 +74,8 @@ Blas::~Blas() {
 
 Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
                        unsigned align_bias) {
-  const Key key{s.trans_a, s.trans_b,    s.m,    s.n,     s.k,     s.lda,   s.ldb,
-                s.ldc,     s.accumulate, s.bias, align_a, align_b, align_c, align_bias};
+  const Key key{s.trans_a, s.trans_b, s.m,      s.n,     s.k,     s.lda,   s.ldb,     s.ldc,
+                s.accumulate, s.bias, s.bf16, align_a, align_b, align_c, align_bias};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -89,8 +90,8 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   const cublasLtEpilogue_t epi = s.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, epi);
   // Stored (not transposed) shapes of A and B.
-  p->a = s.trans_a ? make_layout(s.k, s.m, s.lda) : make_layout(s.m, s.k, s.lda);
-  p->b = s.trans_b ? make_layout(s.n, s.k, s.ldb) : make_layout(s.k, s.n, s.ldb);
+  p->a = s.trans_a ? make_layout(s.k, s.m, s.lda, s.bf16) : make_layout(s.m, s.k, s.lda, s.bf16);
+  p->b = s.trans_b ? make_layout(s.n, s.k, s.ldb, s.bf16) : make_layout(s.k, s.n, s.ldb, s.bf16);
   p->c = make_layout(s.m, s.n, s.ldc);
 
   cublasLtMatmulPreference_t pr = nullptr;
@@ -108,7 +109,8 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   int found = 0;
   SBERT_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, d, p->a.get(), p->b.get(), p->c.get(),
                                                     p->c.get(), pr, 1, &result, &found));
-  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no fp32 algorithm for m=", s.m, " n=", s.n,
+  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : "fp32",
+              " algorithm for m=", s.m, " n=", s.n,
               " k=", s.k, " (trans ", s.trans_a, s.trans_b, ", bias ", s.bias, ")");
   p->algo = result.algo;
   Plan& ref = *p;
@@ -116,7 +118,7 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   return ref;
 }
 
-void Blas::gemm(cudaStream_t stream, const GemmShape& s, const float* A, const float* B, float* C,
+void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const void* B, float* C,
                 const float* bias) {
   if (s.m == 0 || s.n == 0) return;
   if (s.k == 0) {  // an empty sum: C = 0 (+ bias), or unchanged when accumulating

@@ -46,6 +46,9 @@ Runtime::~Runtime() {
     cudaStreamDestroy(impl_->stream);
   }
   if (impl_->scratch) cudaFree(impl_->scratch);
+  for (void* w : impl_->workspace) {
+    if (w) cudaFree(w);
+  }
 }
 
 int Runtime::device() const { return impl_->device; }
@@ -64,6 +67,20 @@ void* Runtime::Impl::scratch_for(size_t bytes) {
     scratch_bytes = bytes;
   }
   return scratch;
+}
+
+void* Runtime::Impl::workspace_for(int slot, size_t bytes) {
+  SBERT_CHECK(slot >= 0 && slot < kWorkspaceSlots, "[cuda] workspace slot ", slot,
+              " out of range");
+  if (bytes > workspace_bytes[slot]) {
+    SBERT_CUDA_CHECK(cudaStreamSynchronize(stream));  // queued work may still read the old block
+    if (workspace[slot]) SBERT_CUDA_CHECK(cudaFree(workspace[slot]));
+    workspace[slot] = nullptr;
+    workspace_bytes[slot] = 0;
+    SBERT_CUDA_CHECK(cudaMalloc(&workspace[slot], bytes));
+    workspace_bytes[slot] = bytes;
+  }
+  return workspace[slot];
 }
 
 void* device_alloc(size_t bytes) {

@@ -17,6 +17,14 @@ struct Runtime::Impl {
 
   // A device block of at least `bytes`, valid until the next call (stream-ordered use only).
   void* scratch_for(size_t bytes);
+
+  // Blocks for the bf16 copies of a mixed-precision op's operands (cuda/mixed.h): slot i holds
+  // at least `bytes` until the next request of slot i. Grown (the stream synchronized first),
+  // never shrunk: after the largest step, no allocation.
+  static constexpr int kWorkspaceSlots = 4;
+  void* workspace[kWorkspaceSlots] = {};
+  size_t workspace_bytes[kWorkspaceSlots] = {};
+  void* workspace_for(int slot, size_t bytes);
 };
 
 }  // namespace sbert::cuda

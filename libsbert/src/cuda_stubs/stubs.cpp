@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "cuda/attention_bf16.h"
 #include "cuda/kernels.h"
+#include "cuda/mixed.h"
 #include "cuda/runtime.h"
 #include "cuda/train_kernels.h"
 
@@ -65,6 +66,25 @@ void attention_forward(float*, float*, const float*, const int64_t*, int64_t, in
 }
 void attention_backward(float*, const float*, const float*, const float*, const float*,
                         const int64_t*, int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("attention_backward");
+}
+void to_bf16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_bf16"); }
+void from_bf16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_bf16"); }
+void matmul_forward_bf16(float*, const float*, const float*, const float*, int64_t, int64_t,
+                         int64_t, Runtime&) {
+  no_cuda("matmul_forward");
+}
+void matmul_backward_bf16(float*, float*, float*, const float*, const float*, const float*,
+                          int64_t, int64_t, int64_t, Runtime&) {
+  no_cuda("matmul_backward");
+}
+void attention_forward_mixed(float*, float*, const float*, const int64_t*, int64_t, int64_t,
+                             int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
+  no_cuda("attention_forward");
+}
+void attention_backward_mixed(float*, const float*, const float*, const float*, const float*,
+                              const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                              const DropoutSpec&, Runtime&) {
   no_cuda("attention_backward");
 }
 void attention_forward_bf16(uint16_t*, float*, const uint16_t*, const int64_t*, int64_t, int64_t,

@@ -1,5 +1,7 @@
 #include "nn/encoder.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "nn/quantize.h"
 #include "ops/ops.h"
@@ -46,6 +48,14 @@ namespace {
 template <class T>
 void size_to(const Context& ctx, Buffer<T>& b, int64_t n) {
   b.resize(ctx, static_cast<size_t>(n));
+}
+
+ops::BatchDims batch_dims(const PackedBatch& batch) {
+  ops::BatchDims d{batch.tokens(), 0};
+  for (int64_t s = 0; s < batch.nseq(); ++s) {
+    d.max_seqlen = std::max(d.max_seqlen, batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
+  }
+  return d;
 }
 
 void check_batch(const ModelConfig& cfg, const PackedBatch& batch) {
@@ -128,6 +138,7 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
   const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
   const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  const ops::BatchDims dims = batch_dims(batch);
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
 
@@ -172,7 +183,7 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b,
                    T_, H, 3 * H);
     ops::attention_forward(ctx, c.att.data(), c.lse.data(), c.qkv.data(), cu, nseq, heads, D,
-                           drop.probs);
+                           drop.probs, dims);
     linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, c.att.data(),
                    p.attn_out_w, p.attn_out_b, T_, H, H);
     ops::dropout_forward(ctx, proj, proj, T_ * H, drop.attn_out);
@@ -223,6 +234,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
   const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
   const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  const ops::BatchDims dims = batch_dims(batch);
   EncoderGradScratch<T>& g = cache.grad;
   size_to(ctx, g.dx, T_ * H);
   size_to(ctx, g.dres1, T_ * H);
@@ -263,7 +275,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                          c.att.data(), p.attn_out_w, T_, H, H);
     // att = attention(qkv), qkv = x . Wqkv^T + bqkv
     ops::attention_backward(ctx, g.dqkv.data(), g.dh.data(), c.qkv.data(), c.att.data(),
-                            c.lse.data(), cu, nseq, heads, D, drop.probs);
+                            c.lse.data(), cu, nseq, heads, D, drop.probs, dims);
     ops::matmul_backward(ctx, g.dx.data(), gp.qkv_w, gp.qkv_b, g.dqkv.data(), x, p.qkv_w, T_, H,
                          3 * H);
     // x feeds the QKV projection (dx) and the residual into res1 (dres1)

@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "cpu/kernels.h"
 #include "cuda/kernels.h"
+#include "cuda/mixed.h"
 
 namespace sbert::ops {
 
@@ -26,8 +27,22 @@ void require_cpu_fp64(const Context& ctx, const char* op) {
     }                                       \
   } while (0)
 
+// On CUDA with ctx.bf16, the GEMMs and attention take the mixed-precision kernels (cuda/mixed.h);
+// attention only for the head dims the tensor-core kernels have (others keep the fp32 kernel,
+// as autocast does for ops without a bf16 kernel).
+namespace {
+bool bf16_attention(const Context& ctx, int64_t head_dim) {
+  return ctx.device == Device::CUDA && ctx.bf16 &&
+         (head_dim == 32 || head_dim == 64 || head_dim == 128);
+}
+}  // namespace
+
 void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight,
                     const float* bias, int64_t rows, int64_t k, int64_t n) {
+  if (ctx.device == Device::CUDA && ctx.bf16) {
+    cuda::matmul_forward_bf16(out, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_forward"));
+    return;
+  }
   SBERT_DISPATCH(matmul_forward, out, inp, weight, bias, rows, k, n);
 }
 
@@ -37,7 +52,7 @@ void matmul_gelu_forward(const Context& ctx, float* out, float* pre, const float
                          int64_t n) {
   if (ctx.device == Device::CUDA) {
     float* sum = pre ? pre : out;
-    cuda::matmul_forward(sum, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_gelu_forward"));
+    matmul_forward(ctx, sum, inp, weight, bias, rows, k, n);
     cuda::gelu_forward(out, sum, rows * n, gpu(ctx, "matmul_gelu_forward"));
   } else {
     cpu::matmul_gelu_forward(out, pre, inp, weight, bias, rows, k, n);
@@ -47,6 +62,11 @@ void matmul_gelu_forward(const Context& ctx, float* out, float* pre, const float
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int64_t rows,
                      int64_t k, int64_t n) {
+  if (ctx.device == Device::CUDA && ctx.bf16) {
+    cuda::matmul_backward_bf16(dinp, dweight, dbias, dout, inp, weight, rows, k, n,
+                               gpu(ctx, "matmul_backward"));
+    return;
+  }
   SBERT_DISPATCH(matmul_backward, dinp, dweight, dbias, dout, inp, weight, rows, k, n);
 }
 
@@ -85,13 +105,25 @@ void dropout_backward(const Context& ctx, float* dinp, const float* dout, const 
 
 void attention_forward(const Context& ctx, float* out, float* lse, const float* qkv,
                        const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
-                       const DropoutSpec& dropout) {
+                       const DropoutSpec& dropout, const BatchDims& dims) {
+  if (bf16_attention(ctx, head_dim)) {
+    cuda::attention_forward_mixed(out, lse, qkv, cu_seqlens, nseq, dims.tokens, dims.max_seqlen,
+                                  heads, head_dim, dropout, gpu(ctx, "attention_forward"));
+    return;
+  }
   SBERT_DISPATCH(attention_forward, out, lse, qkv, cu_seqlens, nseq, heads, head_dim, dropout);
 }
 
 void attention_backward(const Context& ctx, float* dqkv, const float* dout, const float* qkv,
                         const float* out, const float* lse, const int64_t* cu_seqlens, int64_t nseq,
-                        int64_t heads, int64_t head_dim, const DropoutSpec& dropout) {
+                        int64_t heads, int64_t head_dim, const DropoutSpec& dropout,
+                        const BatchDims& dims) {
+  if (bf16_attention(ctx, head_dim)) {
+    cuda::attention_backward_mixed(dqkv, dout, qkv, out, lse, cu_seqlens, nseq, dims.tokens,
+                                   dims.max_seqlen, heads, head_dim, dropout,
+                                   gpu(ctx, "attention_backward"));
+    return;
+  }
   SBERT_DISPATCH(attention_backward, dqkv, dout, qkv, out, lse, cu_seqlens, nseq, heads, head_dim,
                  dropout);
 }
@@ -185,12 +217,12 @@ SBERT_CPU_ONLY(dropout_backward,
 SBERT_CPU_ONLY(attention_forward,
                (const Context& ctx, double* out, double* lse, const double* qkv,
                 const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
-                const DropoutSpec& dropout),
+                const DropoutSpec& dropout, const BatchDims&),
                (out, lse, qkv, cu_seqlens, nseq, heads, head_dim, dropout))
 SBERT_CPU_ONLY(attention_backward,
                (const Context& ctx, double* dqkv, const double* dout, const double* qkv,
                 const double* out, const double* lse, const int64_t* cu_seqlens, int64_t nseq,
-                int64_t heads, int64_t head_dim, const DropoutSpec& dropout),
+                int64_t heads, int64_t head_dim, const DropoutSpec& dropout, const BatchDims&),
                (dqkv, dout, qkv, out, lse, cu_seqlens, nseq, heads, head_dim, dropout))
 SBERT_CPU_ONLY(embedding_forward,
                (const Context& ctx, double* out, const int32_t* ids, const int32_t* pos_ids,

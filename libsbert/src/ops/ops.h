@@ -14,6 +14,14 @@
 
 namespace sbert::ops {
 
+// Host-side facts of a packed batch that the bf16 attention needs to size its casts and grid
+// (the fp32 kernels read what they need from cu_seqlens on the device): cu_seqlens[nseq] and
+// the longest sequence.
+struct BatchDims {
+  int64_t tokens = 0;
+  int64_t max_seqlen = 0;
+};
+
 #define SBERT_OPS_DECLARE(T)                                                                       \
   void matmul_forward(const Context& ctx, T* out, const T* inp, const T* weight, const T* bias,    \
                       int64_t rows, int64_t k, int64_t n);                                         \
@@ -35,10 +43,11 @@ namespace sbert::ops {
                         const DropoutSpec& spec);                                                  \
   void attention_forward(const Context& ctx, T* out, T* lse, const T* qkv,                         \
                          const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim, \
-                         const DropoutSpec& dropout = {});                                         \
+                         const DropoutSpec& dropout = {}, const BatchDims& dims = {});             \
   void attention_backward(const Context& ctx, T* dqkv, const T* dout, const T* qkv, const T* out,  \
                           const T* lse, const int64_t* cu_seqlens, int64_t nseq, int64_t heads,    \
-                          int64_t head_dim, const DropoutSpec& dropout = {});                      \
+                          int64_t head_dim, const DropoutSpec& dropout = {},                       \
+                          const BatchDims& dims = {});                                             \
   void embedding_forward(const Context& ctx, T* out, const int32_t* ids, const int32_t* pos_ids,   \
                          const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,     \
                          const T* type, int64_t C);                                                \

@@ -152,9 +152,9 @@ void Trainer::Impl::setup_device() {
               "[config] ", cfg_.source.string(),
               ": key 'trainer.precision' is bf16-mixed, which needs a GPU "
               "(trainer.accelerator=gpu); use 32 on the CPU");
-  SBERT_CHECK(cfg_.trainer.precision == Precision::FP32, "[config] ", cfg_.source.string(),
-              ": key 'trainer.precision' is bf16-mixed, which is not implemented yet: the GPU "
-              "trains in fp32 (trainer.precision=32)");
+  // bf16-mixed: the GEMMs and attention on bf16 tensor cores; master weights, AdamW, the loss
+  // and every kept tensor fp32 (ops/dispatch.cpp, cuda/mixed.h).
+  ctx_.bf16 = cfg_.trainer.precision == Precision::BF16Mixed;
   if (ctx_.device == Device::CUDA) {
     // One GPU per process; the gradient all-reduce of several GPUs is not wired yet.
     SBERT_CHECK(W == 1, "[config] ", cfg_.source.string(), ": training on ", W,
