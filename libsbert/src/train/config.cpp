@@ -487,9 +487,11 @@ std::vector<Key> keys() {
                          at_least(1), "must be at least 1"));
     k.push_back(key<Accelerator>("trainer.accelerator",
                                  SBERT_FIELD(Accelerator, trainer.accelerator),
-                                 "cpu, gpu (= cuda) or auto"));
+                                 "cpu, gpu (= cuda: one GPU, fp32 or bf16-mixed) or auto "
+                                 "(gpu when one is present)"));
     k.push_back(key<Precision>("trainer.precision", SBERT_FIELD(Precision, trainer.precision),
-                               "32 or bf16-mixed (GPU only)"));
+                               "32 or bf16-mixed (GPU only: GEMMs and attention on bf16 tensor "
+                               "cores, the rest fp32)"));
     k.push_back(key<I>("trainer.max_steps", SBERT_FIELD(I, trainer.max_steps),
                        "optimizer steps (-1: trainer.max_epochs decides)"));
     k.push_back(key<I>("trainer.max_epochs", SBERT_FIELD(I, trainer.max_epochs),
