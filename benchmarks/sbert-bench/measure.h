@@ -25,10 +25,11 @@ struct Result {
   double peak_rss_mib = 0;  // VmHWM over the timed steps (weights, gradients, AdamW included)
 };
 
-// progress: after every step or pass (warmup included), outside the timed region.
-Result measure(const Workload& w, const Tokenizer& tok, Device device, int threads,
+// bf16: trainer.precision bf16-mixed (Context::bf16; CUDA only). progress: after every step or
+// pass (warmup included), outside the timed region.
+Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, int threads,
                const ProgressCallback& progress = {});
 
-std::string to_json(const Workload& w, Device device, const Result& r);
+std::string to_json(const Workload& w, Device device, bool bf16, const Result& r);
 
 }  // namespace sbert::bench

@@ -254,7 +254,9 @@ for row in "${BENCH_ROWS[@]}"; do
   args=(--shape "$shape" --mode "$mode" --workload "$workload" --steps 5 --warmup 2
     --tokenizer "$TOK" --write-workload "$wl")
   # Ours. The workload is written before the run, so PyTorch gets it even when ours fails.
-  run_step "$lname" 90 "${OURS[@]}" "$DIR/bin/sbert-bench" "${args[@]}" --device cuda
+  # bf16-mixed, as the PyTorch side's bf16 autocast.
+  run_step "$lname" 90 "${OURS[@]}" "$DIR/bin/sbert-bench" "${args[@]}" --device cuda \
+    --precision bf16-mixed
   ours_json=$(json_line "$LOG/$lname.log")
   ours_s=$(printf '%s' "$ours_json" | grep -o '"step_s_median": *[0-9.eE+-]*' | grep -o '[0-9.eE+-]*$')
   if [ "$STATUS" = PASS ]; then
