@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "core/context.h"
 #include "core/json.h"
+#include "sbert/json.h"
 #include "cuda/runtime.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
@@ -100,6 +101,8 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
   // On the GPU: the weights copied to the device once (and trained there: gradients and
   // AdamW's state too, as trainer.accelerator=gpu does), each step or pass timed to the end of
   // its stream.
+  const size_t device_before = device == Device::CUDA ? cuda::device_memory_in_use() : 0;
+  size_t device_peak = device_before;
   std::unique_ptr<cuda::Runtime> runtime;
   Buffer<float> device_weights;
   BertView view = model->view;
@@ -153,6 +156,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
       if (runtime) runtime->synchronize();
     }
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (runtime) device_peak = std::max(device_peak, cuda::device_memory_in_use());
     // Outside the timed region: drawing progress costs nothing that is measured.
     if (progress) {
       progress({train ? "steps (warmup + timed)" : "passes (warmup + timed)",
@@ -175,6 +179,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
     }
   }
   r.peak_rss_mib = peak_rss_mib();
+  if (runtime) r.peak_device_mib = static_cast<double>(device_peak - device_before) / 1048576.0;
   r.steps = static_cast<int>(times.size());
   double sum = 0;
   for (double t : times) sum += t;
@@ -204,13 +209,14 @@ std::string to_json(const Workload& w, Device device, bool bf16, const Result& r
       "\"steps\":%d,\"step_s_median\":%.6g,\"step_s_min\":%.6g,\"cpu_s_per_step\":%.6g,"
       "\"samples_per_s\":%.6g,\"sequences_per_s\":%.6g,\"real_tokens_per_s\":%.6g,"
       "\"real_tokens_per_step\":%.6g,\"flops_per_step\":%.6g,\"tflops_per_s\":%.6g,"
-      "\"mfu\":%s,\"peak_rss_mib\":%.1f}\n",
+      "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s}\n",
       to_string(device), bf16 ? "bf16-mixed" : "32", r.threads, json_quote(w.shape.name).c_str(),
       json_quote(w.opt.name).c_str(), w.opt.pad_to, json_quote(w.opt.mode).c_str(), w.opt.batch,
       w.opt.negatives, w.opt.embed_batch, r.steps, r.step_s_median, r.step_s_min, r.cpu_s_per_step,
       r.samples_per_s, r.sequences_per_s, r.real_tokens_per_s, r.real_tokens_per_step,
       r.flops_per_step, r.tflops_per_s, r.mfu < 0 ? "null" : std::to_string(r.mfu).c_str(),
-      r.peak_rss_mib);
+      r.peak_rss_mib,
+      r.peak_device_mib < 0 ? "null" : json_number(r.peak_device_mib).c_str());
   return buf;
 }
 

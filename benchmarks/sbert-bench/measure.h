@@ -23,6 +23,9 @@ struct Result {
   double tflops_per_s = 0;
   double mfu = -1;          // against 989 TFLOP/s (H100 dense bf16); GPU only, else -1
   double peak_rss_mib = 0;  // VmHWM over the timed steps (weights, gradients, AdamW included)
+  // GPU: the most device memory in use at the end of a step or pass, less what was in use before
+  // the run (cuBLASLt's workspace, weights, gradients, AdamW, caches and workspaces); else -1.
+  double peak_device_mib = -1;
 };
 
 // bf16: trainer.precision bf16-mixed (Context::bf16; CUDA only). progress: after every step or

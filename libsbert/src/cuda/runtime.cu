@@ -14,6 +14,12 @@ int device_count() {
   return n;
 }
 
+size_t device_memory_in_use() {
+  size_t free_bytes = 0, total = 0;
+  SBERT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  return total - free_bytes;
+}
+
 std::string device_name(int device) {
   cudaDeviceProp prop{};
   cudaError_t e = cudaGetDeviceProperties(&prop, device);

@@ -17,6 +17,7 @@ namespace {
 
 int device_count() { return 0; }
 std::string device_name(int /*device*/) { no_cuda("cuda"); }
+size_t device_memory_in_use() { no_cuda("cuda"); }
 
 struct Runtime::Impl {};
 Runtime::Runtime(int /*device*/) { no_cuda("cuda"); }
