@@ -7,6 +7,7 @@
 #include "cuda/runtime.h"
 #include "cuda/train_kernels.h"
 #include "cuda_test_util.h"
+#include "nn/bert_params.h"
 #include "ops/ops.h"
 #include "train/adamw.h"
 
@@ -64,6 +65,35 @@ TEST_CASE("cuda AdamW equals the CPU bit for bit - grad norm and scaling match",
   cuda::scale_inplace(G.get(), static_cast<int64_t>(n), 0.37f, rt);
   rt.synchronize();
   check_bitwise(G.to_host(), scaled, "scale_inplace");
+}
+
+TEST_CASE("cuda AdamW over a model's parameter block: one launch, the CPU's bits", "[cuda]") {
+  if (!have_gpu()) return;
+  cuda::Runtime rt;
+  // tiny-bert's layout: decayed weights and undecayed biases / LayerNorms, interleaved.
+  ModelConfig cfg;
+  cfg.vocab_size = 50, cfg.hidden_size = 32, cfg.num_layers = 2, cfg.num_heads = 4;
+  cfg.intermediate_size = 64, cfg.max_position_embeddings = 16;
+  const ParamLayout layout = make_bert_layout(cfg);
+  const auto n = static_cast<size_t>(layout.total);
+  AdamWConfig acfg;
+  acfg.weight_decay = 0.1;  // large enough that a wrong decay flag changes the bits
+  AdamW on_cpu(layout, acfg);
+  AdamW on_gpu(layout, acfg, Context{Device::CUDA, 0, &rt});
+  auto p = randn(n, 80);
+  auto P = on_device(p);
+  for (int step = 0; step < 3; ++step) {
+    const auto g = randn(n, static_cast<uint32_t>(81 + step));
+    auto G = on_device(g);
+    on_cpu.step(p.data(), g.data(), 1e-3 * (step + 1));
+    on_gpu.step(P.get(), G.get(), 1e-3 * (step + 1));
+    rt.synchronize();
+  }
+  check_bitwise(P.to_host(), p, "params after 3 steps");
+  std::vector<float> m(n), v(n);
+  on_gpu.read_state(m.data(), v.data());
+  check_bitwise(m, std::vector<float>(on_cpu.exp_avg(), on_cpu.exp_avg() + n), "m");
+  check_bitwise(v, std::vector<float>(on_cpu.exp_avg_sq(), on_cpu.exp_avg_sq() + n), "v");
 }
 
 }  // namespace sbert::test

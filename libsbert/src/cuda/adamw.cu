@@ -12,10 +12,8 @@ constexpr int kThreads = 256;
 constexpr int64_t kChunk = 4096;  // cpu::sum_squares's chunk
 
 // The _rn intrinsics are never contracted into FMAs: the CPU's exact operations.
-__global__ void adamw_kernel(float* param, float* m, float* v, const float* grad, int64_t n,
-                             AdamWScalars s) {
-  const int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (e >= n) return;
+__device__ __forceinline__ void adamw_element(float* param, float* m, float* v, const float* grad,
+                                              int64_t e, const AdamWScalars& s) {
   const float g = grad[e];
   const float p = __fmul_rn(param[e], s.decay_mul);
   const float m0 = m[e];
@@ -26,6 +24,32 @@ __global__ void adamw_kernel(float* param, float* m, float* v, const float* grad
   param[e] = __fadd_rn(p, __fdiv_rn(__fmul_rn(s.neg_step_size, mm), denom));
   m[e] = mm;
   v[e] = vv;
+}
+
+__global__ void adamw_kernel(float* param, float* m, float* v, const float* grad, int64_t n,
+                             AdamWScalars s) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (e >= n) return;
+  adamw_element(param, m, v, grad, e, s);
+}
+
+// The whole block in one launch: element e's range is the first with ends[r] > e (binary
+// search over the few hundred tensors), whose flag picks the scalars.
+__global__ void adamw_multi_kernel(float* param, float* m, float* v, const float* grad, int64_t n,
+                                   const int64_t* ends, const uint8_t* decay, int nranges,
+                                   AdamWScalars with_decay, AdamWScalars no_decay) {
+  const int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (e >= n) return;
+  int lo = 0, hi = nranges - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (ends[mid] > e) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  adamw_element(param, m, v, grad, e, decay[lo] ? with_decay : no_decay);
 }
 
 // One block per 4096-element chunk: per-thread double sums, then a fixed-order tree.
@@ -58,6 +82,18 @@ void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n
                   const AdamWScalars& s, Runtime& rt) {
   if (n == 0) return;
   simt::launch<adamw_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)}, param, m, v, grad, n, s);
+  SBERT_LAUNCH_CHECK("adamw");
+}
+
+void adamw_update_multi(float* param, float* m, float* v, const float* grad, int64_t n,
+                        const int64_t* ends, const uint8_t* decay, int nranges,
+                        const AdamWScalars& with_decay, const AdamWScalars& no_decay,
+                        Runtime& rt) {
+  if (n == 0) return;
+  SBERT_CHECK(nranges > 0, "[adamw] no parameter ranges for ", n, " parameters");
+  simt::launch<adamw_multi_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)},
+                                   param, m, v, grad, n, ends, decay, nranges, with_decay,
+                                   no_decay);
   SBERT_LAUNCH_CHECK("adamw");
 }
 

@@ -17,6 +17,14 @@ using cpu::AdamWScalars;
 void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
                   const AdamWScalars& s, Runtime& rt);
 
+// adamw_update over a whole block of tensors in one launch: ends (nranges, device) the
+// ascending end offsets of the ranges covering [0, n), decay (nranges, device) 1 where a
+// range's tensor takes weight decay (with_decay's scalars), 0 otherwise (no_decay's).
+void adamw_update_multi(float* param, float* m, float* v, const float* grad, int64_t n,
+                        const int64_t* ends, const uint8_t* decay, int nranges,
+                        const AdamWScalars& with_decay, const AdamWScalars& no_decay,
+                        Runtime& rt);
+
 // Sum of squares in double over fixed 4096-element chunks; the chunk partials are added in
 // order on the host. Synchronizes the stream (the caller needs the value for clipping).
 double sum_squares(const float* x, int64_t n, Runtime& rt);

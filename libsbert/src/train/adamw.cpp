@@ -52,11 +52,20 @@ AdamW::AdamW(const ParamLayout& layout, const AdamWConfig& cfg, const Context& c
     pos = s->offset + s->numel;
   }
   if (pos < total_) ranges.push_back({pos, total_, false});
+  std::vector<int64_t> ends;
+  std::vector<uint8_t> decay;
   for (const Range& r : ranges) {
-    ranges_.push_back({r.begin, r.end, r.decay});
+    if (r.end > r.begin) {
+      ends.push_back(r.end);
+      decay.push_back(r.decay ? 1 : 0);
+    }
     for (int64_t b = r.begin; b < r.end; b += kChunk) {
       chunks_.push_back({b, std::min(r.end, b + kChunk), r.decay});
     }
+  }
+  if (ctx_.device == Device::CUDA) {
+    stage(ctx_, range_ends_, ends);
+    stage(ctx_, range_decay_, decay);
   }
   for (Buffer<float>* s : {&m_, &v_}) {
     s->resize(ctx_, static_cast<size_t>(total_));
@@ -86,12 +95,10 @@ void AdamW::step(float* params, const float* grads, double lr) {
   cpu::AdamWScalars no_decay = with_decay;
   no_decay.decay_mul = 1.0f;
 
-  if (ctx_.device == Device::CUDA) {
-    cuda::Runtime& rt = cuda_runtime(ctx_, "adamw");
-    for (const Chunk& r : ranges_) {
-      cuda::adamw_update(params + r.begin, m_.data() + r.begin, v_.data() + r.begin,
-                         grads + r.begin, r.end - r.begin, r.decay ? with_decay : no_decay, rt);
-    }
+  if (ctx_.device == Device::CUDA) {  // one launch over every tensor
+    cuda::adamw_update_multi(params, m_.data(), v_.data(), grads, total_, range_ends_.data(),
+                             range_decay_.data(), static_cast<int>(range_ends_.size()),
+                             with_decay, no_decay, cuda_runtime(ctx_, "adamw"));
     return;
   }
   const int64_t nchunks = static_cast<int64_t>(chunks_.size());

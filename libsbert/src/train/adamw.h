@@ -82,7 +82,9 @@ class AdamW {
   int64_t step_ = 0;
   Buffer<float> m_, v_;
   std::vector<Chunk> chunks_;  // CPU: OpenMP work items (a tensor in pieces)
-  std::vector<Chunk> ranges_;  // CUDA: one launch per tensor (its kernel spans the range)
+  // CUDA: the tensors' ranges for one launch over the block (ends ascending, decay flags).
+  Buffer<int64_t> range_ends_;
+  Buffer<uint8_t> range_decay_;
 };
 
 }  // namespace sbert
