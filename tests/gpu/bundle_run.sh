@@ -29,6 +29,7 @@ T0=$(date +%s)
 DEADLINE=$((T0 + ${BUDGET_S:-450}))
 TESTS="$DIR/bin/sbert_tests"
 export SBERT_SOURCE_DIR="$DIR/src"  # fixtures (tests/fixtures/tiny-bert) for the tests
+export SBERT_BIN_DIR="$DIR/bin"     # the apps the [cuda] app tests run (--device cuda)
 
 RES=${RESULTS_DIR:-$DIR/results}
 if ! mkdir -p "$RES/logs" 2>/dev/null || ! [ -w "$RES" ]; then

@@ -108,7 +108,10 @@ void put(const fs::path& p, const std::string& bytes) {
   if (!out.flush()) throw std::runtime_error("test::put: cannot write " + p.string());
 }
 
-fs::path app_path(const std::string& app) { return fs::path(SBERT_BIN_DIR) / app; }
+fs::path app_path(const std::string& app) {
+  if (const char* env = std::getenv("SBERT_BIN_DIR")) return fs::path(env) / app;  // a bundle
+  return fs::path(SBERT_BIN_DIR) / app;
+}
 
 AppResult run_app(const std::string& app, const std::vector<std::string>& args,
                   const std::vector<std::string>& env) {

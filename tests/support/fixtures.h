@@ -53,7 +53,8 @@ struct AppResult {
 // variables ("NAME=value").
 AppResult run_app(const std::string& app, const std::vector<std::string>& args,
                   const std::vector<std::string>& env = {});
-std::filesystem::path app_path(const std::string& app);  // build/bin/<app>
+// build/bin/<app>, or $SBERT_BIN_DIR/<app> (the GPU bundle's bin/).
+std::filesystem::path app_path(const std::string& app);
 // Runs argv[0] (found on PATH) with the rest of argv, like run_app.
 AppResult run_command(const std::vector<std::string>& argv,
                       const std::vector<std::string>& env = {});
