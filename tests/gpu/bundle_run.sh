@@ -11,10 +11,11 @@
 #   2. libs     ldd of every binary in the bundle: all resolve (which CUDA library comes from where)
 #   3. tests    sbert_tests "[cuda]~[nccl]" (every CUDA kernel against its CPU twin), then "[nccl]"
 #   4. bench    sbert_tests "[cudabench]" (our kernels at MiniLM shapes, validated, then timed);
-#               per row (minilm train/embed len128, bert-base train len128): sbert-bench
-#               --device cuda (fp32: training and embedding on the GPU; a row that stops with
-#               "not supported" is recorded as unsupported, not failed), then benchmarks/pytorch/bench_torch.py --device cuda on
-#               the same token ids (bf16 autocast, SDPA) on the same GPU
+#               per row (minilm train/embed len128, bert-base train len128, bert-large train
+#               len512): sbert-bench --device cuda --precision bf16-mixed (a row that stops with
+#               "not supported" is recorded as unsupported, not failed), then
+#               benchmarks/pytorch/bench_torch.py --device cuda on the same token ids (bf16
+#               autocast, SDPA) on the same GPU
 #   5. sanitize compute-sanitizer memcheck on [cuda], racecheck + synccheck on the shared-memory
 #               kernels (as tests/gpu/run.sh); SKIP when compute-sanitizer is not found
 # A failing step does not stop the others; each has a timeout. Results: one JSON object per step
@@ -244,7 +245,8 @@ fi
 record cudabench "$STATUS" "$SECS" "\"ops_ms\":{$ops}" "$nops kernels timed (ms below)"
 
 TOK="$DIR/src/tests/fixtures/tiny-bert"  # lenN workloads draw random ids; the tokenizer is unused
-BENCH_ROWS=("minilm train len128" "minilm embed len128" "bert-base train len128")
+BENCH_ROWS=("minilm train len128" "minilm embed len128" "bert-base train len128"
+  "bert-large train len512")
 BENCH_TABLE=()
 for row in "${BENCH_ROWS[@]}"; do
   read -r shape mode workload <<<"$row"
