@@ -130,6 +130,8 @@ class NcclCommunicator final : public Communicator {
     cudaEventDestroy(done);
   }
 
+  void set_cuda_stream(void* stream) override { compute_ = static_cast<cudaStream_t>(stream); }
+
   [[noreturn]] void abort(int code) override {
     if (comm_) ncclCommAbort(comm_);
     comm_ = nullptr;
