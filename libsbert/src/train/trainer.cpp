@@ -158,7 +158,11 @@ void Trainer::Impl::setup_device() {
               "trains in fp32 (trainer.precision=32)");
   SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
               " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
-              " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU");
+              " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU",
+              ctx_.device == Device::CUDA
+                  ? " (several GPU ranks need the nccl backend: trainer.accelerator=gpu, not "
+                    "auto, in sbert-finetune; ProcessGroup::from_environment(timeout, true))"
+                  : "");
   if (ctx_.device == Device::CUDA) {
     // One GPU per process: the local rank's (the NCCL communicator picked the same one). The
     // gradient buckets are all-reduced by NCCL after the kernels queued on this Runtime's
