@@ -1,92 +1,23 @@
 // The library's NCCL communicator with two ranks in one process: under the SIMT emulator a rank
 // is a thread (NCCL's model meets the ranks in-process), so the bucketed all-reduce and the
 // all-gather of dist/nccl.cpp run with real peers in CI. The host side (rank, the unique id's
-// broadcast) is a small in-process communicator written here. Emulator builds only.
+// broadcast) is a small in-process communicator (thread_host.h). Emulator builds only.
 #include <catch2/catch.hpp>
 
 #ifdef SBERT_SIMT_EMU
 #include <cuda_runtime.h>
 
-#include <condition_variable>
-#include <cstring>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "dist/communicator.h"
+#include "thread_host.h"
 
 namespace {
 
-// What the two ranks share: a generation-counted exchange of byte blocks.
-struct Exchange {
-  std::mutex mu;
-  std::condition_variable cv;
-  int size;
-  int arrived = 0;
-  uint64_t generation = 0;
-  std::vector<std::string> slots;
-  std::vector<std::string> result;
-  explicit Exchange(int n) : size(n), slots(static_cast<size_t>(n)) {}
-
-  // Every rank's bytes, in rank order, once all ranks have called it.
-  std::vector<std::string> all(int rank, std::string mine) {
-    std::unique_lock<std::mutex> lock(mu);
-    const uint64_t gen = generation;
-    slots[static_cast<size_t>(rank)] = std::move(mine);
-    if (++arrived == size) {
-      result = slots;
-      arrived = 0;
-      ++generation;
-      cv.notify_all();
-    } else {
-      cv.wait(lock, [&] { return generation != gen; });
-    }
-    return result;
-  }
-};
-
-class ThreadHost final : public sbert::Communicator {
- public:
-  ThreadHost(Exchange& x, int rank) : x_(x), rank_(rank) {}
-  const char* backend() const override { return "threads"; }
-  int rank() const override { return rank_; }
-  int size() const override { return x_.size; }
-  // Each rank "on its own machine": one emulated device each.
-  int local_rank() const override { return 0; }
-  int local_size() const override { return 1; }
-  sbert::Device bulk_device() const override { return sbert::Device::CPU; }
-  void host_all_reduce_sum(double* data, int64_t n) override {
-    const auto parts = x_.all(rank_, std::string(reinterpret_cast<const char*>(data),
-                                                 static_cast<size_t>(n) * sizeof(double)));
-    for (int64_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (const auto& p : parts) s += reinterpret_cast<const double*>(p.data())[i];
-      data[i] = s;
-    }
-  }
-  void host_broadcast(void* data, size_t bytes, int root) override {
-    const auto parts = x_.all(rank_, std::string(static_cast<const char*>(data), bytes));
-    std::memcpy(data, parts[static_cast<size_t>(root)].data(), bytes);
-  }
-  void host_all_gather(const void* send, size_t bytes, void* recv) override {
-    const auto parts = x_.all(rank_, std::string(static_cast<const char*>(send), bytes));
-    for (size_t r = 0; r < parts.size(); ++r) {
-      std::memcpy(static_cast<char*>(recv) + r * bytes, parts[r].data(), bytes);
-    }
-  }
-  void barrier() override { x_.all(rank_, {}); }
-  Request start_all_reduce_sum(float*, int64_t) override { return 0; }
-  void wait(Request) override {}
-  void all_gather(const void* send, size_t bytes, void* recv) override {
-    host_all_gather(send, bytes, recv);
-  }
-  [[noreturn]] void abort(int) override { std::abort(); }
-
- private:
-  Exchange& x_;
-  int rank_;
-};
+using sbert::test::Exchange;
+using sbert::test::ThreadHost;
 
 // One rank's work; returns "" or what went wrong (Catch2 assertions stay on the main thread).
 std::string rank_main(Exchange& x, int rank) {

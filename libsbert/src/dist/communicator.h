@@ -62,6 +62,10 @@ class Communicator {
   virtual void progress() {}
   // recv (size x bytes) <- every rank's send (bytes), in rank order; blocking.
   virtual void all_gather(const void* send, size_t bytes, void* recv) = 0;
+  // NCCL: the compute stream (cudaStream_t) the bulk buffers are written on from now on, as
+  // CommOptions::cuda_stream; a GPU trainer sets its Runtime's stream here, which exists only
+  // after the communicator (null: the legacy default stream). No-op for host backends.
+  virtual void set_cuda_stream(void* /*stream*/) {}
 
   // For apps only: ends every process of the job with this exit code (MPI_Abort). The caller
   // prints the error first. Never returns.

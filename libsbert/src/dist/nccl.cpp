@@ -11,8 +11,10 @@
 // wait poll ncclCommGetAsyncError / cudaEventQuery against the timeout; on timeout or an
 // asynchronous NCCL error the communicator is aborted (ncclCommAbort) and an error thrown.
 //
-// Status: compiles in CUDA builds; tests/cuda/test_nccl.cpp (one GPU, tests/gpu/run.sh) has not
-// run on a GPU yet, and no multi-GPU run has happened.
+// Status: compiles in CUDA builds; under the SIMT emulator two in-process ranks run through it
+// (tests/cuda/test_emu_nccl_ranks.cpp, and two GPU trainer ranks in test_cuda_finetune_ranks.cpp);
+// tests/cuda/test_nccl.cpp (one GPU, tests/gpu/run.sh) has not run on a GPU yet, and no
+// multi-GPU run has happened.
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -129,6 +131,8 @@ class NcclCommunicator final : public Communicator {
     wait_event(done, "all_gather");
     cudaEventDestroy(done);
   }
+
+  void set_cuda_stream(void* stream) override { compute_ = static_cast<cudaStream_t>(stream); }
 
   [[noreturn]] void abort(int code) override {
     if (comm_) ncclCommAbort(comm_);

@@ -67,19 +67,27 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
     gn_.resize(static_cast<size_t>(GW * K * H_));
     gmask_.resize(static_cast<size_t>(GW * K));
     const size_t row_bytes = static_cast<size_t>(H_) * sizeof(float);
-    par_.comm->all_gather(q_.data(), static_cast<size_t>(G) * row_bytes, gq_.data());
-    par_.comm->all_gather(p_.data(), static_cast<size_t>(G) * row_bytes, gp_.data());
+    // Everything gathered here is host memory (scatter brings the rows to the host): the bulk
+    // all-gather where the communicator's bulk memory is the host's (MPI), the host one where
+    // it is a GPU's (NCCL, training on the GPU).
+    const bool bulk_on_host = par_.comm->bulk_device() == Device::CPU;
+    auto gather_bytes = [&](const void* send, size_t bytes, void* recv) {
+      if (bulk_on_host) par_.comm->all_gather(send, bytes, recv);
+      else par_.comm->host_all_gather(send, bytes, recv);
+    };
+    gather_bytes(q_.data(), static_cast<size_t>(G) * row_bytes, gq_.data());
+    gather_bytes(p_.data(), static_cast<size_t>(G) * row_bytes, gp_.data());
     if (K > 0) {
-      par_.comm->all_gather(n_.data(), static_cast<size_t>(G * K) * row_bytes, gn_.data());
-      par_.comm->all_gather(batch.negative_mask.data(), static_cast<size_t>(G * K), gmask_.data());
+      gather_bytes(n_.data(), static_cast<size_t>(G * K) * row_bytes, gn_.data());
+      gather_bytes(batch.negative_mask.data(), static_cast<size_t>(G * K), gmask_.data());
     }
-    // What the new objectives read besides the embeddings: labels and the guide's embeddings.
-    // Labels live on the host; the guide's embeddings where the embeddings do.
+    // What the new objectives read besides the embeddings: labels (host collectives) and the
+    // guide's embeddings (as the embeddings).
     auto gather = [&](const auto& mine, auto& all, int64_t count, bool host) {
       all.resize(static_cast<size_t>(count * W));
       const size_t bytes = static_cast<size_t>(count) * sizeof(mine[0]);
       if (host) par_.comm->host_all_gather(mine.data(), bytes, all.data());
-      else par_.comm->all_gather(mine.data(), bytes, all.data());
+      else gather_bytes(mine.data(), bytes, all.data());
     };
     if (has_scores) gather(batch.scores, gscores_, G, true);
     if (has_margins && K > 0) gather(batch.margins, gmargins_, G * K, true);

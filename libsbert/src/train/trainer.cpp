@@ -59,6 +59,7 @@ uint64_t fingerprint(const float* data, int64_t n) {
 struct SBERT_LOCAL Trainer::Impl {
   Impl(const TrainOptions& cfg, std::optional<TrainData> train, std::optional<TrainData> val,
        Communicator* comm, int loss_blocks = 1);
+  ~Impl();
 
   bool lead() const { return comm_->rank() == 0; }  // rank 0 writes logs and checkpoints
   void message(MessageLevel level, std::string text);
@@ -155,17 +156,22 @@ void Trainer::Impl::setup_device() {
   // bf16-mixed: the GEMMs and attention on bf16 tensor cores; master weights, AdamW, the loss
   // and every kept tensor fp32 (ops/dispatch.cpp, cuda/mixed.h).
   ctx_.bf16 = cfg_.trainer.precision == Precision::BF16Mixed;
-  if (ctx_.device == Device::CUDA) {
-    // One GPU per process; the gradient all-reduce of several GPUs is not wired yet.
-    SBERT_CHECK(W == 1, "[config] ", cfg_.source.string(), ": training on ", W,
-                " GPUs is not implemented yet: one process per GPU trains alone for now "
-                "(trainer.devices=1), or train on the CPU with mpirun");
-    runtime_ = std::make_unique<cuda::Runtime>(0);
-    ctx_.cuda = runtime_.get();
-  }
   SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
               " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
-              " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU");
+              " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU",
+              ctx_.device == Device::CUDA
+                  ? " (several GPU ranks need the nccl backend: trainer.accelerator=gpu, not "
+                    "auto, in sbert-finetune; ProcessGroup::from_environment(timeout, true))"
+                  : "");
+  if (ctx_.device == Device::CUDA) {
+    // One GPU per process: the local rank's (the NCCL communicator picked the same one). The
+    // gradient buckets are all-reduced by NCCL after the kernels queued on this Runtime's
+    // stream, so the communicator learns that stream (it was made before the Runtime).
+    const int n = cuda::device_count();
+    runtime_ = std::make_unique<cuda::Runtime>(n > 0 ? comm_->local_rank() % n : 0);
+    ctx_.cuda = runtime_.get();
+    comm_->set_cuda_stream(runtime_->stream());
+  }
   apply_cpu_threads(ctx_);
 }
 
@@ -340,6 +346,12 @@ Trainer::Impl::Impl(const TrainOptions& cfg, std::optional<TrainData> train,
   open_data(std::move(train), std::move(val));
   setup_optimizer();
   find_checkpoint();
+}
+
+// The communicator may outlive this Trainer (a caller's ProcessGroup): it must not keep
+// ordering its collectives after a stream that is about to be destroyed.
+Trainer::Impl::~Impl() {
+  if (runtime_ && comm_) comm_->set_cuda_stream(nullptr);
 }
 
 void Trainer::Impl::message(MessageLevel level, std::string text) {
