@@ -2,6 +2,9 @@
 // errors. The error tests run everywhere (they need no device); the kernel tests skip without one.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "core/context.h"
 #include "cpu/train_kernels.h"
 #include "cuda/runtime.h"
@@ -10,6 +13,7 @@
 #include "nn/bert_params.h"
 #include "ops/ops.h"
 #include "train/adamw.h"
+#include "train/grad_norm.h"
 
 namespace sbert::test {
 
@@ -94,6 +98,43 @@ TEST_CASE("cuda AdamW over a model's parameter block: one launch, the CPU's bits
   on_gpu.read_state(m.data(), v.data());
   check_bitwise(m, std::vector<float>(on_cpu.exp_avg(), on_cpu.exp_avg() + n), "m");
   check_bitwise(v, std::vector<float>(on_cpu.exp_avg_sq(), on_cpu.exp_avg_sq() + n), "v");
+}
+
+TEST_CASE("cuda clipping with no host round trip equals the round-trip path bit for bit",
+          "[cuda]") {
+  if (!have_gpu()) return;
+  cuda::Runtime rt;
+  const Context ctx{Device::CUDA, 0, &rt};
+  const size_t n = 5 * 4096 + 123;
+  const auto g0 = randn(n, 90);
+  auto with_inf = g0;
+  with_inf[4097] = std::numeric_limits<float>::infinity();
+  struct Case {
+    const char* what;
+    const std::vector<float>* grads;
+    double max_norm;
+  };
+  for (const Case c : {Case{"clips", &g0, 1.0}, Case{"below the limit", &g0, 1e9},
+                       Case{"norm only", &g0, 0.0}, Case{"an inf gradient", &with_inf, 1.0}}) {
+    INFO(c.what);
+    // The round-trip path: the sum on the host, the coefficient there, then the scaling.
+    auto A = on_device(*c.grads), B = on_device(*c.grads);
+    const double ss = cuda::sum_squares(A.get(), static_cast<int64_t>(n), rt);
+    scale_grads(ctx, A.get(), static_cast<int64_t>(n), clip_coefficient(ss, c.max_norm));
+    // Queued: everything on the device.
+    cuda::DeviceBuffer<double> norm(1);
+    clip_grad_norm_queued(ctx, B.get(), static_cast<int64_t>(n), c.max_norm, norm.get());
+    rt.synchronize();
+    const double queued = norm.to_host()[0];
+    const double expect = std::sqrt(ss);
+    CHECK((queued == expect || (std::isnan(queued) && std::isnan(expect))));
+    check_bitwise(B.to_host(), A.to_host(), "clipped gradients");
+    // And the CPU's clip_grad_norm: the same norm to 1e-12, the same clipping.
+    std::vector<float> h = *c.grads;
+    const double cpu_norm =
+        clip_grad_norm(Context{}, h.data(), static_cast<int64_t>(n), c.max_norm);
+    if (std::isfinite(cpu_norm)) CHECK(queued == Approx(cpu_norm).epsilon(1e-12));
+  }
 }
 
 }  // namespace sbert::test

@@ -71,6 +71,30 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) partial[blockIdx.x] = red[0];
 }
 
+// grad_norm.h's norm and clip coefficient on the device, one thread: the chunk partials added
+// in order (as sum_squares adds them on the host), sqrt and the quotient in double (correctly
+// rounded, as on the CPU), the coefficient rounded to float. Finite means <= DBL_MAX, which
+// NaN and inf are not.
+__global__ void clip_finish_kernel(const double* partial, int64_t chunks, double max_norm,
+                                   double* norm_out, float* coef_out) {
+  double total = 0.0;
+  for (int64_t c = 0; c < chunks; ++c) total += partial[c];
+  const double norm = sqrt(total);
+  float coef = 1.0f;
+  if (max_norm > 0.0 && norm <= 1.7976931348623157e308) {
+    const double q = max_norm / (norm + 1e-6);
+    if (q < 1.0) coef = static_cast<float>(q);
+  }
+  *norm_out = norm;
+  *coef_out = coef;
+}
+
+__global__ void scale_by_kernel(float* x, int64_t n, const float* coef) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const float c = *coef;
+  if (i < n && c != 1.0f) x[i] = __fmul_rn(x[i], c);
+}
+
 __global__ void scale_kernel(float* x, int64_t n, float coef) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i < n) x[i] = __fmul_rn(x[i], coef);
@@ -81,14 +105,14 @@ __global__ void scale_kernel(float* x, int64_t n, float coef) {
 void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
                   const AdamWScalars& s, Runtime& rt) {
   if (n == 0) return;
-  simt::launch<adamw_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)}, param, m, v, grad, n, s);
+  simt::launch<adamw_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)}, param, m,
+                             v, grad, n, s);
   SBERT_LAUNCH_CHECK("adamw");
 }
 
 void adamw_update_multi(float* param, float* m, float* v, const float* grad, int64_t n,
                         const int64_t* ends, const uint8_t* decay, int nranges,
-                        const AdamWScalars& with_decay, const AdamWScalars& no_decay,
-                        Runtime& rt) {
+                        const AdamWScalars& with_decay, const AdamWScalars& no_decay, Runtime& rt) {
   if (n == 0) return;
   SBERT_CHECK(nranges > 0, "[adamw] no parameter ranges for ", n, " parameters");
   simt::launch<adamw_multi_kernel>({grid_for(n, kThreads, "adamw"), kThreads, 0, stream_of(rt)},
@@ -102,7 +126,8 @@ double sum_squares(const float* x, int64_t n, Runtime& rt) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   auto* partial =
       static_cast<double*>(rt.impl().scratch_for(static_cast<size_t>(chunks) * sizeof(double)));
-  simt::launch<sum_squares_kernel>({grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)}, partial, x, n);
+  simt::launch<sum_squares_kernel>({grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)},
+                                   partial, x, n);
   SBERT_LAUNCH_CHECK("grad_norm");
   std::vector<double> host(static_cast<size_t>(chunks));
   SBERT_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial, host.size() * sizeof(double),
@@ -115,7 +140,28 @@ double sum_squares(const float* x, int64_t n, Runtime& rt) {
 
 void scale_inplace(float* x, int64_t n, float coef, Runtime& rt) {
   if (n == 0) return;
-  simt::launch<scale_kernel>({grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)}, x, n, coef);
+  simt::launch<scale_kernel>({grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)}, x, n,
+                             coef);
+  SBERT_LAUNCH_CHECK("grad_norm");
+}
+
+void clip_by_global_norm(float* x, int64_t n, double max_norm, double* norm_out, Runtime& rt) {
+  const int64_t chunks = n > 0 ? (n + kChunk - 1) / kChunk : 0;
+  // Scratch: the chunk partials (double), then the coefficient (float).
+  auto* partial =
+      static_cast<double*>(rt.impl().scratch_for(static_cast<size_t>(chunks + 1) * sizeof(double)));
+  auto* coef = reinterpret_cast<float*>(partial + chunks);
+  if (chunks > 0) {
+    simt::launch<sum_squares_kernel>({grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)},
+                                     partial, x, n);
+    SBERT_LAUNCH_CHECK("grad_norm");
+  }
+  simt::launch<clip_finish_kernel>({1, 1, 0, stream_of(rt)}, partial, chunks, max_norm, norm_out,
+                                   coef);
+  SBERT_LAUNCH_CHECK("grad_norm");
+  if (n == 0) return;
+  simt::launch<scale_by_kernel>({grid_for(n, kThreads, "grad_norm"), kThreads, 0, stream_of(rt)}, x,
+                                n, coef);
   SBERT_LAUNCH_CHECK("grad_norm");
 }
 

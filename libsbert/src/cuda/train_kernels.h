@@ -25,6 +25,12 @@ void adamw_update_multi(float* param, float* m, float* v, const float* grad, int
                         const AdamWScalars& with_decay, const AdamWScalars& no_decay,
                         Runtime& rt);
 
+// Clipping by the global norm with no host round trip (train/grad_norm.h's formulas): the sum
+// of squares (sum_squares's chunks and order), the norm and coefficient on the device, x scaled
+// when the coefficient is below 1; *norm_out (device memory) receives the norm before clipping.
+// max_norm <= 0: the norm only. Queued on the stream; nothing synchronizes.
+void clip_by_global_norm(float* x, int64_t n, double max_norm, double* norm_out, Runtime& rt);
+
 // Sum of squares in double over fixed 4096-element chunks; the chunk partials are added in
 // order on the host. Synchronizes the stream (the caller needs the value for clipping).
 double sum_squares(const float* x, int64_t n, Runtime& rt);

@@ -128,6 +128,7 @@ void adamw_update(float*, float*, float*, const float*, int64_t, const AdamWScal
   no_cuda("adamw");
 }
 double sum_squares(const float*, int64_t, Runtime&) { no_cuda("grad_norm"); }
+void clip_by_global_norm(float*, int64_t, double, double*, Runtime&) { no_cuda("grad_norm"); }
 void adamw_update_multi(float*, float*, float*, const float*, int64_t, const int64_t*,
                         const uint8_t*, int, const AdamWScalars&, const AdamWScalars&, Runtime&) {
   no_cuda("adamw");

@@ -34,6 +34,17 @@ void scale_grads(const Context& ctx, float* grad, int64_t n, float coef) {
   }
 }
 
+void clip_grad_norm_queued(const Context& ctx, float* grad, int64_t n, double max_norm,
+                           double* norm) {
+  if (ctx.device == Device::CPU) {
+    *norm = clip_grad_norm(ctx, grad, n, max_norm);
+    return;
+  }
+  SBERT_CHECK(n >= 0, "[grad_norm] size must be >= 0, got ", n);
+  SBERT_CHECK(n == 0 || grad, "[grad_norm] gradient block is null (size ", n, ")");
+  cuda::clip_by_global_norm(grad, n, max_norm, norm, cuda_runtime(ctx, "grad_norm"));
+}
+
 double clip_grad_norm(const Context& ctx, float* grad, int64_t n, double max_norm) {
   const double ss = grad_sum_squares(ctx, grad, n);
   scale_grads(ctx, grad, n, clip_coefficient(ss, max_norm));

@@ -34,4 +34,10 @@ void scale_grads(const Context& ctx, float* grad, int64_t n, float coef);
 // Clips grad (n) in place and returns the norm before clipping.
 double clip_grad_norm(const Context& ctx, float* grad, int64_t n, double max_norm);
 
+// clip_grad_norm with the norm written to *norm (memory of ctx's device, one double) instead of
+// returned. On CUDA everything is queued on the stream and nothing waits: the caller queues
+// what follows (AdamW) and reads the norm after, so the GPU never idles for the host.
+void clip_grad_norm_queued(const Context& ctx, float* grad, int64_t n, double max_norm,
+                           double* norm);
+
 }  // namespace sbert
