@@ -14,10 +14,11 @@
 #include "core/check.h"
 #include "core/context.h"
 #include "core/json.h"
-#include "sbert/json.h"
 #include "cuda/runtime.h"
 #include "nn/encoder.h"
+#include "nn/placed_weights.h"
 #include "nn/pooling.h"
+#include "sbert/json.h"
 #include "train/adamw.h"
 #include "train/grad_cache.h"
 #include "train/loss.h"
@@ -103,19 +104,10 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
   // its stream.
   const size_t device_before = device == Device::CUDA ? cuda::device_memory_in_use() : 0;
   size_t device_peak = device_before;
-  std::unique_ptr<cuda::Runtime> runtime;
-  Buffer<float> device_weights;
-  BertView view = model->view;
-  float* weights = model->weights.data();
-  if (device == Device::CUDA) {
-    runtime = std::make_unique<cuda::Runtime>(0);
-    ctx.cuda = runtime.get();
-    device_weights.resize(ctx, model->weights.size());
-    copy_to_device(ctx, device_weights.data(), model->weights.data(),
-                   model->weights.size() * sizeof(float));
-    view = bind_bert(cfg, model->layout, device_weights.data());
-    weights = device_weights.data();
-  }
+  const PlacedWeights placed = place_weights(ctx, cfg, model->layout, model->weights, model->view);
+  cuda::Runtime* runtime = placed.runtime.get();
+  const BertView& view = placed.view;
+  float* weights = placed.data;
 
   Buffer<float> grads;
   BertView gview{};

@@ -1,16 +1,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <memory>
-#include <optional>
 
 #include "api/model_impl.h"
 #include "core/check.h"
 #include "core/context.h"
-#include "cuda/runtime.h"
 #include "io/convert.h"
 #include "io/safetensors.h"
 #include "nn/encoder.h"
+#include "nn/placed_weights.h"
 #include "nn/pooling.h"
 #include "ops/ops.h"
 
@@ -200,17 +198,10 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
   const std::shared_ptr<const QuantizedBert> int8 = int8_weights(*impl_, options.quantize);
   SBERT_CHECK(!int8 || ctx.device == Device::CPU, "[embed] int8 inference runs on the CPU only (",
               impl_->dir.string(), " is int8; use device cpu)");
-  // On CUDA: a stream of its own and a device copy of the weights, made per call so that it
-  // always holds the model's current weights (a model under training, say).
-  std::unique_ptr<cuda::Runtime> runtime;
-  std::optional<cuda::DeviceBuffer<float>> device_weights;
-  BertView view = impl_->view;
-  if (ctx.device == Device::CUDA) {
-    runtime = std::make_unique<cuda::Runtime>(0);
-    ctx.cuda = runtime.get();
-    device_weights.emplace(impl_->weights);
-    view = bind_bert(cfg, impl_->layout, device_weights->get());
-  }
+  // On CUDA the weights are copied per call, so they are the model's current ones (a model
+  // under training, say).
+  const PlacedWeights placed = place_weights(ctx, cfg, impl_->layout, impl_->weights, impl_->view);
+  const BertView& view = placed.view;
   EncoderCache cache;
   PoolingCache pool;
   for (int64_t begin = 0; begin < result.rows; begin += options.batch_size) {

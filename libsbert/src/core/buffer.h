@@ -67,6 +67,15 @@ class Buffer {
       copy_to_host(ctx, dst, dev_.get(), n_ * sizeof(T));
     }
   }
+  // Copies the n elements from src (host memory) into the buffer, on either device.
+  void write(const Context& ctx, const T* src) {
+    if (n_ == 0) return;
+    if (device_ == Device::CPU) {
+      std::copy_n(src, n_, host_.data());
+    } else {
+      copy_to_device(ctx, dev_.get(), src, n_ * sizeof(T));
+    }
+  }
   std::vector<T> to_host(const Context& ctx) const {
     std::vector<T> out(n_);
     read(ctx, out.data());
@@ -91,7 +100,7 @@ template <class T>
 const T* stage(const Context& ctx, Buffer<T>& staging, const std::vector<T>& host) {
   if (ctx.device == Device::CPU) return host.data();
   staging.resize(ctx, host.size());
-  if (!host.empty()) copy_to_device(ctx, staging.data(), host.data(), host.size() * sizeof(T));
+  staging.write(ctx, host.data());
   return staging.data();
 }
 

@@ -15,6 +15,13 @@ cuda::Runtime& gpu(const Context& ctx, const char* op) { return cuda_runtime(ctx
 void require_cpu_fp64(const Context& ctx, const char* op) {
   SBERT_CHECK(ctx.device == Device::CPU, "[", op, "] fp64 runs on the CPU only");
 }
+// On CUDA with ctx.bf16, the GEMMs and attention take the mixed-precision kernels (cuda/mixed.h);
+// attention only for the head dims the tensor-core kernels have (others keep the fp32 kernel,
+// as autocast does for ops without a bf16 kernel).
+bool bf16_gemm(const Context& ctx) { return ctx.device == Device::CUDA && ctx.bf16; }
+bool bf16_attention(const Context& ctx, int64_t head_dim) {
+  return bf16_gemm(ctx) && (head_dim == 32 || head_dim == 64 || head_dim == 128);
+}
 }  // namespace
 
 // cuda::op(args..., runtime) or cpu::op(args...).
@@ -27,19 +34,9 @@ void require_cpu_fp64(const Context& ctx, const char* op) {
     }                                       \
   } while (0)
 
-// On CUDA with ctx.bf16, the GEMMs and attention take the mixed-precision kernels (cuda/mixed.h);
-// attention only for the head dims the tensor-core kernels have (others keep the fp32 kernel,
-// as autocast does for ops without a bf16 kernel).
-namespace {
-bool bf16_attention(const Context& ctx, int64_t head_dim) {
-  return ctx.device == Device::CUDA && ctx.bf16 &&
-         (head_dim == 32 || head_dim == 64 || head_dim == 128);
-}
-}  // namespace
-
 void matmul_forward(const Context& ctx, float* out, const float* inp, const float* weight,
                     const float* bias, int64_t rows, int64_t k, int64_t n) {
-  if (ctx.device == Device::CUDA && ctx.bf16) {
+  if (bf16_gemm(ctx)) {
     cuda::matmul_forward_bf16(out, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_forward"));
     return;
   }
@@ -62,7 +59,7 @@ void matmul_gelu_forward(const Context& ctx, float* out, float* pre, const float
 void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbias,
                      const float* dout, const float* inp, const float* weight, int64_t rows,
                      int64_t k, int64_t n) {
-  if (ctx.device == Device::CUDA && ctx.bf16) {
+  if (bf16_gemm(ctx)) {
     cuda::matmul_backward_bf16(dinp, dweight, dbias, dout, inp, weight, rows, k, n,
                                gpu(ctx, "matmul_backward"));
     return;
@@ -263,7 +260,8 @@ SBERT_CPU_ONLY(l2norm_backward,
 
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
                      const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa) {
-  SBERT_CHECK(ctx.device == Device::CPU, "[qlinear_forward] int8 inference runs on the CPU only "
+  SBERT_CHECK(ctx.device == Device::CPU,
+              "[qlinear_forward] int8 inference runs on the CPU only "
               "(--quantize int8 with --device cpu)");
   cpu::qlinear_forward(out, x, w, bias, rows, scratch, isa);
 }

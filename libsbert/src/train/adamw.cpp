@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/check.h"
 #include "cpu/train_kernels.h"
@@ -113,14 +112,8 @@ void AdamW::step(float* params, const float* grads, double lr) {
 void AdamW::set_state(const float* m, const float* v, int64_t step) {
   SBERT_CHECK(step >= 0, "[adamw] step must be >= 0, got ", step);
   SBERT_CHECK(total_ == 0 || (m && v), "[adamw] state to restore is null");
-  const size_t bytes = static_cast<size_t>(total_) * sizeof(float);
-  if (total_ > 0 && ctx_.device == Device::CUDA) {
-    copy_to_device(ctx_, m_.data(), m, bytes);
-    copy_to_device(ctx_, v_.data(), v, bytes);
-  } else if (total_ > 0) {
-    std::memcpy(m_.data(), m, bytes);
-    std::memcpy(v_.data(), v, bytes);
-  }
+  m_.write(ctx_, m);
+  v_.write(ctx_, v);
   step_ = step;
 }
 

@@ -96,7 +96,7 @@ struct SBERT_LOCAL Trainer::Impl {
   // refreshed from weights_ (sync_host_weights) only when something on the host reads them:
   // validation by embedding, checkpoints, the rank check, model().
   Buffer<float> weights_, grads_;
-  Buffer<double> norm_;  // GPU: the step's gradient norm, read after AdamW is queued
+  Buffer<double> norm_;  // the step's gradient norm (GPU: read after AdamW is queued)
   BertView weight_view_{}, grad_view_{};
   bool host_weights_stale_ = false;
   float* weights() {
@@ -184,8 +184,7 @@ void Trainer::Impl::sync_host_weights() {
 
 void Trainer::Impl::upload_weights() {
   if (ctx_.device == Device::CPU) return;
-  const std::vector<float>& w = model_->impl().weights;
-  copy_to_device(ctx_, weights_.data(), w.data(), w.size() * sizeof(float));
+  weights_.write(ctx_, model_->impl().weights.data());
   host_weights_stale_ = false;
 }
 
@@ -604,22 +603,14 @@ std::optional<StepInfo> Trainer::Impl::step() {
   tokens_ += step_tokens_all;
   double norm;
   const double lr = sched_->lr_at(step);
-  if (ctx_.device == Device::CUDA) {
-    // Clipping and AdamW queued back to back; the norm is read once both are on the stream.
-    norm_.resize(ctx_, 1);
-    clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total,
-                          std::max(cfg_.trainer.gradient_clip_val, 0.0), norm_.data());
-    adamw_->step(weights(), grads_.data(), lr);
-    norm_.read(ctx_, &norm);
-    host_weights_stale_ = true;
-  } else {
-    if (cfg_.trainer.gradient_clip_val > 0) {
-      norm = clip_grad_norm(ctx_, grads_.data(), mi.layout.total, cfg_.trainer.gradient_clip_val);
-    } else {
-      norm = std::sqrt(grad_sum_squares(ctx_, grads_.data(), mi.layout.total));
-    }
-    adamw_->step(weights(), grads_.data(), lr);
-  }
+  // Clipping (max_norm 0: the norm only) and AdamW queued back to back; on a GPU the norm is
+  // read once both are on the stream.
+  norm_.resize(ctx_, 1);
+  clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total,
+                        std::max(cfg_.trainer.gradient_clip_val, 0.0), norm_.data());
+  adamw_->step(weights(), grads_.data(), lr);
+  norm_.read(ctx_, &norm);
+  host_weights_stale_ = ctx_.device != Device::CPU;
   state_.step = step + 1;
   state_.epoch = static_cast<int64_t>(batch.epoch);
   state_.consumed_samples += static_cast<int64_t>(batch.size()) * W;
