@@ -38,8 +38,11 @@ class Buffer {
     if (device_ == Device::CPU) {
       host_.resize(n);
     } else if (n > dev_.size()) {
+      // The first allocation is exact (a parameter block never grows); a buffer that has to
+      // grow again gets 25% headroom, as batches vary in length.
+      const size_t want = dev_.size() == 0 ? n : n + n / 4;
       dev_ = {};  // free first: the old and the new block need not fit together
-      dev_ = cuda::DeviceBuffer<T>(n + n / 4);  // headroom: batches vary in length
+      dev_ = cuda::DeviceBuffer<T>(want);
     }
     n_ = n;
   }
