@@ -335,6 +335,10 @@ struct RunPlan {
   int64_t warmup_steps = 0, constant_steps = 0;  // resolved from steps or ratios
   const char* device = "cpu";
   int threads = 0;  // CPU threads in use (resolved when trainer.threads is 0)
+  // On a GPU: the device memory the run placed and planned before its first step (weights,
+  // gradients, AdamW's moments and the activations of the largest micro-batch); the steps
+  // allocate nothing beyond it. 0 on the CPU.
+  int64_t device_memory_bytes = 0;
   std::filesystem::path log_dir;
   std::filesystem::path tensorboard_dir;  // empty: exp_manager.create_tensorboard_logger off
 };

@@ -18,6 +18,7 @@ namespace {
 int device_count() { return 0; }
 std::string device_name(int /*device*/) { no_cuda("cuda"); }
 size_t device_memory_in_use() { no_cuda("cuda"); }
+size_t device_memory_free() { no_cuda("cuda"); }
 
 struct Runtime::Impl {};
 Runtime::Runtime(int /*device*/) { no_cuda("cuda"); }
@@ -129,6 +130,7 @@ void adamw_update(float*, float*, float*, const float*, int64_t, const AdamWScal
 }
 double sum_squares(const float*, int64_t, Runtime&) { no_cuda("grad_norm"); }
 void clip_by_global_norm(float*, int64_t, double, double*, Runtime&) { no_cuda("grad_norm"); }
+void reserve_clip_by_global_norm(int64_t, Runtime&) { no_cuda("grad_norm"); }
 void adamw_update_multi(float*, float*, float*, const float*, int64_t, const int64_t*,
                         const uint8_t*, int, const AdamWScalars&, const AdamWScalars&, Runtime&) {
   no_cuda("adamw");

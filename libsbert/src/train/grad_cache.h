@@ -88,6 +88,13 @@ class GradCache {
   LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size,
                       const ObjectiveConfig& loss);
 
+  // Sizes every buffer of a step whose micro-batches hold up to `rows` rows of a query
+  // (query_len tokens at most), a positive and k hard negatives (passage_len each), so that the
+  // steps allocate nothing: the trainer's device memory plan, made once before the first step.
+  void reserve(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len);
+  // The bytes reserve() would allocate, allocating nothing.
+  size_t reserve_bytes(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) const;
+
   // gist: the guide model, run without dropout or gradient in phase 1, on the same token ids
   // (the caller checks that the vocabularies are equal) or re-tokenized (retok). Null: none.
   // Must outlive this, as the tokenizers.

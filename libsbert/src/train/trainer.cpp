@@ -68,6 +68,7 @@ struct SBERT_LOCAL Trainer::Impl {
   void load_model();
   void open_data(std::optional<TrainData> train, std::optional<TrainData> val);
   void setup_optimizer();
+  void plan_device_memory();
   void find_checkpoint();
   bool resume();
   void open_log();
@@ -97,6 +98,9 @@ struct SBERT_LOCAL Trainer::Impl {
   // validation by embedding, checkpoints, the rank check, model().
   Buffer<float> weights_, grads_;
   Buffer<double> norm_;  // the step's gradient norm (GPU: read after AdamW is queued)
+  // Device memory in use once the Runtime exists, and what the run placed and planned on top
+  // of it before its first step (plan_device_memory).
+  size_t device_base_ = 0, device_planned_ = 0;
   BertView weight_view_{}, grad_view_{};
   bool host_weights_stale_ = false;
   float* weights() {
@@ -172,6 +176,7 @@ void Trainer::Impl::setup_device() {
     runtime_ = std::make_unique<cuda::Runtime>(n > 0 ? comm_->local_rank() % n : 0);
     ctx_.cuda = runtime_.get();
     comm_->set_cuda_stream(runtime_->stream());
+    device_base_ = cuda::device_memory_in_use();
   }
   apply_cpu_threads(ctx_);
 }
@@ -345,6 +350,7 @@ Trainer::Impl::Impl(const TrainOptions& cfg, std::optional<TrainData> train,
   load_model();
   open_data(std::move(train), std::move(val));
   setup_optimizer();
+  plan_device_memory();
   find_checkpoint();
 }
 
@@ -516,6 +522,35 @@ void Trainer::Impl::setup_optimizer() {
   state_.seed = cfg_.model.seed;
   state_.layout_total = mi.layout.total;
   state_.monitor_name = cfg_.exp_manager.checkpoint.monitor;
+}
+
+// A GPU run's memory is planned once, here, not discovered by its steps: the weights, gradients
+// and AdamW's moments are placed already; the step's caches are sized for the largest
+// micro-batch the data can make (micro_batch_size rows, each a query, a positive and the hard
+// negatives, at their maximum lengths), so no step calls cudaMalloc.
+void Trainer::Impl::plan_device_memory() {
+  if (ctx_.device != Device::CUDA) return;
+  const int64_t rank_rows = cfg_.model.global_batch_size / comm_->size();
+  const int64_t micro = cfg_.model.micro_batch_size;
+  const int64_t rows = micro > 0 ? std::min(micro, rank_rows) : rank_rows;
+  const int64_t k = batch_opt_.hard_negatives_to_train, ql = batch_opt_.query_max_length,
+                pl = batch_opt_.passage_max_length;
+  norm_.resize(ctx_, 1);
+  reserve_clip_grad_norm(ctx_, model_->impl().layout.total);
+  // The bound is what padding to the maximum lengths costs every step (NeMo's datasets pad so);
+  // where it does not fit, the buffers grow with the batches instead, as they do on the CPU.
+  const size_t need = gc_->reserve_bytes(rows, k, ql, pl), free = cuda::device_memory_free();
+  if (need > free / 10 * 9) {
+    message(MessageLevel::Warning,
+            cat("device memory not planned: a micro-batch of ", rows, " rows at the maximum "
+                "lengths (", ql, " and ", pl, " tokens, ", k, " hard negatives) would need ",
+                need >> 20, " MiB of activations, ", free >> 20, " MiB are free; the buffers "
+                "grow with the batches instead (a lower model.micro_batch_size or maximum "
+                "length plans it)"));
+  } else {
+    gc_->reserve(rows, k, ql, pl);
+  }
+  device_planned_ = cuda::device_memory_in_use() - device_base_;
 }
 
 // Rank 0 owns the log directory; the others read the checkpoint it names (a shared filesystem
@@ -745,6 +780,7 @@ RunPlan Trainer::plan() const {
   p.constant_steps = m.sched_->constant_steps();
   p.device = to_string(m.ctx_.device);
   p.threads = cpu_thread_count(m.ctx_.threads);
+  p.device_memory_bytes = static_cast<int64_t>(m.device_planned_);
   p.log_dir = m.log_dir_;
   if (m.cfg_.exp_manager.create_tensorboard_logger) p.tensorboard_dir = m.log_dir_ / "tensorboard";
   return p;
