@@ -492,8 +492,8 @@ std::vector<Key> keys() {
                                  "cpu, gpu (= cuda: one GPU, fp32, bf16-mixed or 16-mixed) or auto "
                                  "(gpu when one is present)"));
     k.push_back(key<Precision>("trainer.precision", SBERT_FIELD(Precision, trainer.precision),
-                               "32, bf16-mixed or 16-mixed (GPU only: GEMMs, and bf16's attention, "
-                               "on tensor cores, the rest fp32; 16-mixed scales the loss)"));
+                               "32, bf16-mixed or 16-mixed (GPU only: GEMMs on tensor cores, the "
+                               "rest fp32; 16-mixed scales the loss)"));
     k.push_back(key<I>("trainer.max_steps", SBERT_FIELD(I, trainer.max_steps),
                        "optimizer steps (-1: trainer.max_epochs decides)"));
     k.push_back(key<I>("trainer.max_epochs", SBERT_FIELD(I, trainer.max_epochs),
