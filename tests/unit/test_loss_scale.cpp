@@ -2,13 +2,16 @@
 // (nemo/collections/nlp/parts/nlp_overrides.py: an overflow resets the growth tracker and
 // halves the scale only once `hysteresis` overflows have come without a finite step between;
 // a finite step refills the hysteresis and doubles the scale every growth_interval of them),
-// constructor errors, and the trainer state that carries it across a resume.
+// constructor errors, the trainer state that carries it across a resume, and the CPU's refusal.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "sbert/error.h"
+#include "sbert/train.h"
+#include "support/fixtures.h"
 #include "train/checkpoint.h"
 #include "train/loss_scale.h"
 
@@ -90,4 +93,18 @@ TEST_CASE("loss scale: the trainer state round-trips the scaler and the skipped 
   CHECK_THROWS_WITH(trainer_state_from_json(bad, "t.json"),
                     Catch::Contains("t.json") &&
                         Catch::Contains("'loss_scale.scale' must be a positive fp32 value"));
+}
+
+TEST_CASE("loss scale: 16-mixed on the CPU is refused, naming the key", "[train]") {
+  sbert::test::TempDir tmp;
+  TrainOptions o;
+  o.restore_from_path = sbert::test::fixture_dir("tiny-bert").string();
+  o.exp_manager.explicit_log_dir = (tmp / "log").string();
+  o.model.global_batch_size = 2;
+  o.model.micro_batch_size = 2;
+  o.trainer.precision = Precision::FP16Mixed;
+  const std::vector<TrainExample> ex = {{"a query", "a passage", {}}, {"b query", "b passage", {}}};
+  CHECK_THROWS_WITH(Trainer(o, TrainData::from_examples(ex)),
+                    Catch::Contains("key 'trainer.precision' is 16-mixed, which needs a GPU "
+                                    "(trainer.accelerator=gpu); use 32 on the CPU"));
 }
