@@ -72,6 +72,16 @@ void attention_backward(float*, const float*, const float*, const float*, const 
 }
 void to_bf16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_bf16"); }
 void from_bf16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_bf16"); }
+void to_f16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_f16"); }
+void from_f16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_f16"); }
+void matmul_forward_fp16(float*, const float*, const float*, const float*, int64_t, int64_t,
+                         int64_t, Runtime&) {
+  no_cuda("matmul_forward");
+}
+void matmul_backward_fp16(float*, float*, float*, const float*, const float*, const float*,
+                          int64_t, int64_t, int64_t, Runtime&) {
+  no_cuda("matmul_backward");
+}
 void matmul_forward_bf16(float*, const float*, const float*, const float*, int64_t, int64_t,
                          int64_t, Runtime&) {
   no_cuda("matmul_forward");

@@ -314,6 +314,9 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
       const Dest& d = ch.dest[static_cast<size_t>(s)];
       std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
     }
+    if (loss_scale_ != 1.0f) {
+      for (float& v : dout_) v *= loss_scale_;
+    }
     dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
     pooling_backward(ctx_, head_cfg_, ch.batch, pool_, stage(ctx_, dout_staged_, dout_),
                      dhidden_.data());

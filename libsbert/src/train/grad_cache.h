@@ -70,6 +70,10 @@ class GradCache {
   // The weights the encoder reads (default: the model's own view, host memory); a view of the
   // same layout on ctx's device for a CUDA Context.
   void set_weights(const BertView& weights) { view_ = weights; }
+  // 16-mixed (train/loss_scale.h): the embedding gradients entering the encoder's backward are
+  // multiplied by scale (torch: backward of loss x scale), so the gradient block holds the
+  // scaled gradient; 1 (the default) elsewhere.
+  void set_loss_scale(float scale) { loss_scale_ = scale; }
 
   // Zeroes grads (layout.total floats) and writes this rank's gradient of the mean loss over
   // the global batch (summed over ranks by the caller's all-reduce). dropout.micro is set per
@@ -124,6 +128,7 @@ class GradCache {
   int rank() const;
 
   Context ctx_;
+  float loss_scale_ = 1.0f;
   const Model::Impl& model_;
   BertView view_;
   ModelConfig head_cfg_;  // the model's; normalize on when the objective takes unit vectors
