@@ -165,8 +165,8 @@ TEST_CASE(
     double mag = 0;
     for (int64_t r = 0; r < rows; ++r) mag += std::fabs(double{dy[static_cast<size_t>(r * n + j)]});
     const auto e = static_cast<size_t>(j);
-    worst = std::max(worst, std::fabs(double{db[e]} - double{db0[e]} - double{fdb[e]}) /
-                                (kU * mag + 1e-5));
+    worst = std::max(
+        worst, std::fabs(double{db[e]} - double{db0[e]} - double{fdb[e]}) / (kU * mag + 1e-5));
   }
   INFO("dbias: worst error / bound = " << worst);
   CHECK(worst <= 1.0);
@@ -311,7 +311,8 @@ TEST_CASE(
     check_bound(dpre, widen(fdpre), bd, "dpre vs fp32 erf GELU backward");
     std::vector<double> bsum(static_cast<size_t>(I), 0.0), fbi(static_cast<size_t>(I));
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < I; ++j) bsum[static_cast<size_t>(j)] += bd[static_cast<size_t>(r * I + j)];
+      for (int64_t j = 0; j < I; ++j)
+        bsum[static_cast<size_t>(j)] += bd[static_cast<size_t>(r * I + j)];
     for (size_t j = 0; j < fbi.size(); ++j) fbi[j] = double{dbi0[j]} + double{fdbi[j]};
     check_bound(dbi, fbi, bsum, "dbi vs fp32");
     std::vector<float> dwo_new(dwo.size()), dbo_new(dbo.size());
@@ -336,7 +337,8 @@ TEST_CASE("cuda bf16 weight copy: the GEMMs read it, bit for bit, and cast no we
   // parameter block are not always aligned).
   const int64_t off = 3, total = off + I * H + I + H * I + H;
   auto block = randn(static_cast<size_t>(total), 21, 0.2f);
-  const auto h1 = randn(static_cast<size_t>(rows * H), 22), dy = randn(static_cast<size_t>(rows * H), 23);
+  const auto h1 = randn(static_cast<size_t>(rows * H), 22),
+             dy = randn(static_cast<size_t>(rows * H), 23);
   Gpu bound, plain;  // two Runtimes: with and without the copy
   auto Wb = on_device(block), Wp = on_device(block);
   auto X = on_device(h1), DY = on_device(dy);

@@ -196,7 +196,9 @@ void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const vo
   if (s.bias || s.epilogue != GemmEpilogue::None) {
     set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias_ptr);
   }
-  if (uses_aux(s.epilogue)) set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, io.aux);
+  if (uses_aux(s.epilogue)) {
+    set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, io.aux);
+  }
   const float alpha = 1.0f, beta = s.accumulate ? 1.0f : 0.0f;
   SBERT_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc.get(), &alpha, A, p.a.get(), B, p.b.get(),
                                     &beta, C, p.c.get(), C, p.c.get(), &p.algo, workspace_,

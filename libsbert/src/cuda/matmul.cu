@@ -57,8 +57,7 @@ float* bias_grad_scratch(int64_t n, Runtime& rt) {
 }
 
 void accumulate(float* y, const float* x, int64_t n, Runtime& rt, const char* op) {
-  simt::launch<accumulate_kernel>({grid_for(n, kThreads, op), kThreads, 0, stream_of(rt)}, y, x,
-                                  n);
+  simt::launch<accumulate_kernel>({grid_for(n, kThreads, op), kThreads, 0, stream_of(rt)}, y, x, n);
   SBERT_LAUNCH_CHECK(op);
 }
 
@@ -79,8 +78,8 @@ struct Operands {
   const void* dout;
 };
 
-Operands operands(const float* inp, const float* weight, const float* dout, int64_t rows,
-                  int64_t k, int64_t n, bool bf16, Runtime& rt) {
+Operands operands(const float* inp, const float* weight, const float* dout, int64_t rows, int64_t k,
+                  int64_t n, bool bf16, Runtime& rt) {
   if (!bf16) return {inp, weight, dout};
   Operands o{nullptr, nullptr, nullptr};
   if (inp) o.inp = cast(0, inp, rows * k, rt);
@@ -131,15 +130,17 @@ void forward_impl(float* out, const float* inp, const float* weight, const float
   s.bias = bias && aligned16(bias);
   rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.inp, out, s.bias ? bias : nullptr);
   if (bias && !s.bias) {
-    simt::launch<add_bias_kernel>({grid_for(rows * n, kThreads, "matmul_forward"), kThreads, 0, stream_of(rt)}, out, bias, rows, n);
+    simt::launch<add_bias_kernel>(
+        {grid_for(rows * n, kThreads, "matmul_forward"), kThreads, 0, stream_of(rt)}, out, bias,
+        rows, n);
     SBERT_LAUNCH_CHECK("matmul_forward");
   }
 }
 
 // dweight += inp^T dout and dbias += column sums of dout (either may be null); o.inp and
 // o.dout the GEMM's operands. bf16: dbias from the GEMM's BGRADB epilogue when there is one.
-void weight_grads(float* dweight, float* dbias, const Operands& o, const float* dout,
-                  int64_t rows, int64_t k, int64_t n, bool bf16, Runtime& rt, const char* op) {
+void weight_grads(float* dweight, float* dbias, const Operands& o, const float* dout, int64_t rows,
+                  int64_t k, int64_t n, bool bf16, Runtime& rt, const char* op) {
   bool dbias_done = false;
   if (dweight && k > 0 && n > 0) {
     GemmShape s = dweight_shape(rows, k, n, bf16);
@@ -162,9 +163,9 @@ void backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
                    Runtime& rt) {
   if (rows == 0) return;
   const bool gemms = k > 0 && n > 0 && (dinp || dweight);
-  const Operands o = gemms ? operands(dweight ? inp : nullptr, dinp ? weight : nullptr, dout, rows,
-                                      k, n, bf16, rt)
-                           : Operands{inp, weight, dout};
+  const Operands o =
+      gemms ? operands(dweight ? inp : nullptr, dinp ? weight : nullptr, dout, rows, k, n, bf16, rt)
+            : Operands{inp, weight, dout};
   if (dinp && k > 0) {
     if (n == 0) {
       SBERT_CUDA_CHECK(
@@ -195,8 +196,8 @@ void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dou
 }
 
 void matmul_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int64_t rows, int64_t k,
-                          int64_t n, Runtime& rt) {
+                          const float* inp, const float* weight, int64_t rows, int64_t k, int64_t n,
+                          Runtime& rt) {
   backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, true, rt);
 }
 

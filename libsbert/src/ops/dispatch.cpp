@@ -92,20 +92,18 @@ void gelu_matmul_backward(const Context& ctx, float* dpre, float* dpre_sum, floa
                           float* dbias, const float* dout, const float* act, const float* pre,
                           const float* weight, int64_t rows, int64_t k, int64_t n) {
   if (bf16_gemm(ctx)) {
-    cuda::gelu_matmul_backward_bf16(dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows,
-                                    k, n, gpu(ctx, "gelu_matmul_backward"));
+    cuda::gelu_matmul_backward_bf16(dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k,
+                                    n, gpu(ctx, "gelu_matmul_backward"));
     return;
   }
-  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k,
-                           n);
+  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k, n);
 }
 
 void gelu_matmul_backward(const Context& ctx, double* dpre, double* dpre_sum, double* dweight,
                           double* dbias, const double* dout, const double* act, const double* pre,
                           const double* weight, int64_t rows, int64_t k, int64_t n) {
   require_cpu_fp64(ctx, "gelu_matmul_backward");
-  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k,
-                           n);
+  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k, n);
 }
 
 void bind_weight_copy(const Context& ctx, const float* weights, int64_t count) {
