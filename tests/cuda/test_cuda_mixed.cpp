@@ -250,6 +250,10 @@ TEST_CASE(
     const auto pre = host(PRE, g.rt), act = host(ACT, g.rt);
     check_close(pre, host(PRE2, g.rt), 1e-6, 4 * kEpsF32, "fused pre (aux) vs unfused");
     check_close(act, host(ACT2, g.rt), 1e-6, 16 * kEpsF32, "fused GELU vs the tanh GELU kernel");
+    // Without pre (GradCache's first pass, inference): GELU_BIAS, the same values.
+    cuda::DeviceBuffer<float> ACT3(TI);
+    ops::matmul_gelu_forward(g.ctx, ACT3.get(), nullptr, X.get(), Wi.get(), Bi.get(), rows, H, I);
+    check_close(host(ACT3, g.rt), act, 1e-6, 4 * kEpsF32, "GELU_BIAS (no aux) vs GELU_AUX_BIAS");
 
     // Against fp32 with the erf GELU on the original operands: pre within one rounding of each
     // operand, act within |gelu'| times that plus the tanh form's own distance.
