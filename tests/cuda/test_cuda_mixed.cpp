@@ -17,7 +17,9 @@
 #include "cpu/convert.h"
 #include "cuda/mixed.h"
 #include "cuda/runtime.h"
-#include "cuda/runtime_impl.cuh"
+#ifdef SBERT_SIMT_EMU
+#include "cuda/runtime_impl.cuh"  // cuda::Blas (CUDA types: the emulator's headers here)
+#endif
 #include "cuda_test_util.h"
 #include "ops/ops.h"
 
@@ -329,8 +331,36 @@ TEST_CASE(
   }
 }
 
+// Where cuBLASLt has no algorithm for a fused epilogue (a device refuses BGRADB with op(B) = B),
+// Blas says so instead of throwing, and the ops run the unfused form; gemm() itself names the
+// rule.
+#ifdef SBERT_SIMT_EMU
+TEST_CASE("cuda Blas: an epilogue without an algorithm is an answer, not an error", "[cuda]") {
+  if (!have_gpu()) return;
+  Gpu g;
+  cuda::Blas& blas = g.rt.impl().blas;
+  cuda::DeviceBuffer<float> A(32), B(16), C(32), grad(4);
+  A.zero();
+  B.zero();
+  cuda::GemmShape s;
+  s.m = 8, s.n = 4, s.k = 4;
+  s.lda = 8, s.ldb = 4, s.ldc = 8;
+  s.epilogue = cuda::GemmEpilogue::BGradB;
+  cuda::GemmEpilogueIo io;
+  io.bias_grad = grad.get();
+  CHECK_FALSE(blas.has_algorithm(s, A.get(), B.get(), C.get(), io));
+  CHECK_THROWS_WITH(blas.gemm(g.rt.stream(), s, A.get(), B.get(), C.get(), io),
+                    Catch::Contains("BGRADB epilogue needs op(B) = B^T"));
+  s.trans_b = true;  // B stored (n, k)
+  CHECK(blas.has_algorithm(s, A.get(), B.get(), C.get(), io));
+  blas.gemm(g.rt.stream(), s, A.get(), B.get(), C.get(), io);
+  g.rt.synchronize();
+  CHECK(grad.to_host() == std::vector<float>(4, 0.0f));  // the sums of a zero B
+}
+#endif
+
 // The bf16 copy of a parameter block: a GEMM whose weight lies inside the bound block reads the
-// copy (no per-call cast: workspace slot 1, the weight's, is never allocated), with the bits of
+// copy (cuda::bf16_weight_casts stays 0: no weight is rounded at a call), with the bits of
 // a per-call cast; a weight outside is cast as before; the copy follows the block only when
 // refreshed; a bound copy never refreshed is refused.
 TEST_CASE("cuda bf16 weight copy: the GEMMs read it, bit for bit, and cast no weight per call",
@@ -371,9 +401,9 @@ TEST_CASE("cuda bf16 weight copy: the GEMMs read it, bit for bit, and cast no we
   CHECK_THROWS_WITH(ffn(bound, Wb.get()), Catch::Contains("never refreshed"));
   ops::refresh_weight_copy(bound.ctx);
   const auto a = ffn(bound, Wb.get());
-  CHECK(bound.rt.impl().workspace_bytes[1] == 0);  // no weight was cast per call
+  CHECK(cuda::bf16_weight_casts(bound.rt) == 0);  // no weight was cast per call
   const auto b = ffn(plain, Wp.get());
-  CHECK(plain.rt.impl().workspace_bytes[1] > 0);  // the per-call casts
+  CHECK(cuda::bf16_weight_casts(plain.rt) == 4);  // one per GEMM reading a weight
   check_bitwise(a, b, "bound copy vs per-call casts");
 
   // The block changes (as AdamW's step changes it): the GEMMs see it after the refresh only.
@@ -390,7 +420,7 @@ TEST_CASE("cuda bf16 weight copy: the GEMMs read it, bit for bit, and cast no we
   auto outside = on_device(std::vector<float>(block.begin(), block.end()));
   const auto c = ffn(bound, outside.get());
   check_bitwise(c, want, "a weight outside the bound block");
-  CHECK(bound.rt.impl().workspace_bytes[1] > 0);
+  CHECK(cuda::bf16_weight_casts(bound.rt) == 4);
   // Unbinding: the GEMMs cast per call again.
   ops::bind_weight_copy(bound.ctx, nullptr, 0);
   check_bitwise(ffn(bound, Wb.get()), want, "after unbinding");

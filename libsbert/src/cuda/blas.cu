@@ -106,6 +106,7 @@ struct Blas::Plan {
   DescPtr desc;
   LayoutPtr a, b, c;
   cublasLtMatmulAlgo_t algo{};
+  bool found = false;  // the heuristic gave an algorithm (remembered either way)
 };
 
 Blas::Blas(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
@@ -161,15 +162,26 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
 
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  SBERT_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, d, p->a.get(), p->b.get(), p->c.get(),
-                                                    p->c.get(), pr, 1, &result, &found));
-  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : "fp32",
-              " algorithm for m=", s.m, " n=", s.n, " k=", s.k, " (trans ", s.trans_a, s.trans_b,
-              ", bias ", s.bias, ", epilogue ", static_cast<int>(s.epilogue), ")");
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
+      handle_, d, p->a.get(), p->b.get(), p->c.get(), p->c.get(), pr, 1, &result, &found);
+  // A fused epilogue this cuBLASLt lacks for these types is an answer (has_algorithm), not an
+  // error: the ops then run it unfused.
+  if (!(st == CUBLAS_STATUS_NOT_SUPPORTED && s.epilogue != GemmEpilogue::None)) {
+    SBERT_CUBLAS_CHECK(st);
+  }
+  p->found = st == CUBLAS_STATUS_SUCCESS && found > 0;
   p->algo = result.algo;
   Plan& ref = *p;
   plans_.emplace(key, std::move(p));
   return ref;
+}
+
+bool Blas::has_algorithm(const GemmShape& s, const void* A, const void* B, const float* C,
+                         const GemmEpilogueIo& io) {
+  if (s.m == 0 || s.n == 0 || s.k == 0) return true;  // gemm() computes nothing
+  return plan(s, alignment_of(A), alignment_of(B), alignment_of(C),
+              io.bias ? alignment_of(io.bias) : 0)
+      .found;
 }
 
 void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const void* B, float* C,
@@ -191,6 +203,9 @@ void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const vo
   const float* bias = io.bias;
   Plan& p =
       plan(s, alignment_of(A), alignment_of(B), alignment_of(C), bias ? alignment_of(bias) : 0);
+  SBERT_CHECK(p.found, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : "fp32",
+              " algorithm for m=", s.m, " n=", s.n, " k=", s.k, " (trans ", s.trans_a, s.trans_b,
+              ", bias ", s.bias, ", epilogue ", static_cast<int>(s.epilogue), ")");
   // cuBLASLt's one bias pointer is the bias (input) or its gradient (output).
   const void* bias_ptr = io.bias_grad ? static_cast<const void*>(io.bias_grad) : bias;
   if (s.bias || s.epilogue != GemmEpilogue::None) {

@@ -64,6 +64,10 @@ class Blas {
   // The same with shape.epilogue's operands.
   void gemm(cudaStream_t stream, const GemmShape& shape, const void* A, const void* B, float* C,
             const GemmEpilogueIo& io);
+  // Whether cuBLASLt has an algorithm for gemm(shape, A, B, C, io) (planned now, remembered):
+  // false where it lacks a fused epilogue for these types, so the caller runs it unfused.
+  bool has_algorithm(const GemmShape& shape, const void* A, const void* B, const float* C,
+                     const GemmEpilogueIo& io);
 
   size_t plans() const { return plans_.size(); }
 

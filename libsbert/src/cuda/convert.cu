@@ -62,6 +62,8 @@ void bind_bf16_weights(const float* block, int64_t count, Runtime& rt) {
   r.weight_copy_fresh = false;
 }
 
+int64_t bf16_weight_casts(Runtime& rt) { return rt.impl().weight_casts; }
+
 void refresh_bf16_weights(Runtime& rt) {
   Runtime::Impl& r = rt.impl();
   SBERT_CHECK(r.weight_copy, "[bf16 weights] refresh without a bound parameter block");

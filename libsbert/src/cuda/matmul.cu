@@ -85,6 +85,7 @@ Operands operands(const float* inp, const float* weight, const float* dout, int6
   if (inp) o.inp = cast(0, inp, rows * k, rt);
   if (weight) {
     const uint16_t* copy = rt.impl().weight_copy_of(weight, n * k);
+    if (!copy) ++rt.impl().weight_casts;
     o.weight = copy ? static_cast<const void*>(copy) : cast(1, weight, n * k, rt);
   }
   if (dout) o.dout = cast(2, dout, rows * n, rt);
@@ -121,11 +122,9 @@ GemmShape dweight_shape(int64_t rows, int64_t k, int64_t n, bool bf16) {
   return s;
 }
 
-void forward_impl(float* out, const float* inp, const float* weight, const float* bias,
-                  int64_t rows, int64_t k, int64_t n, bool bf16, Runtime& rt) {
-  if (rows == 0 || n == 0) return;
-  SBERT_CHECK(k > 0, "[matmul_forward] k must be positive, got ", k);
-  const Operands o = operands(inp, weight, nullptr, rows, k, n, bf16, rt);
+// out = inp . weight^T + bias from the GEMM's operands o.
+void forward_gemm(float* out, const Operands& o, const float* bias, int64_t rows, int64_t k,
+                  int64_t n, bool bf16, Runtime& rt) {
   GemmShape s = forward_shape(rows, k, n, bf16);
   s.bias = bias && aligned16(bias);
   rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.inp, out, s.bias ? bias : nullptr);
@@ -137,8 +136,16 @@ void forward_impl(float* out, const float* inp, const float* weight, const float
   }
 }
 
+void forward_impl(float* out, const float* inp, const float* weight, const float* bias,
+                  int64_t rows, int64_t k, int64_t n, bool bf16, Runtime& rt) {
+  if (rows == 0 || n == 0) return;
+  SBERT_CHECK(k > 0, "[matmul_forward] k must be positive, got ", k);
+  forward_gemm(out, operands(inp, weight, nullptr, rows, k, n, bf16, rt), bias, rows, k, n, bf16,
+               rt);
+}
+
 // dweight += inp^T dout and dbias += column sums of dout (either may be null); o.inp and
-// o.dout the GEMM's operands. bf16: dbias from the GEMM's BGRADB epilogue when there is one.
+// o.dout the GEMM's operands. bf16: dbias from the GEMM's BGRADB epilogue when cuBLASLt has it.
 void weight_grads(float* dweight, float* dbias, const Operands& o, const float* dout, int64_t rows,
                   int64_t k, int64_t n, bool bf16, Runtime& rt, const char* op) {
   bool dbias_done = false;
@@ -146,8 +153,14 @@ void weight_grads(float* dweight, float* dbias, const Operands& o, const float* 
     GemmShape s = dweight_shape(rows, k, n, bf16);
     GemmEpilogueIo io;
     if (bf16 && dbias) {
-      s.epilogue = GemmEpilogue::BGradB;
-      io.bias_grad = bias_grad_scratch(n, rt);
+      GemmShape fused = s;
+      fused.epilogue = GemmEpilogue::BGradB;
+      GemmEpilogueIo fused_io;
+      fused_io.bias_grad = bias_grad_scratch(n, rt);
+      if (rt.impl().blas.has_algorithm(fused, o.inp, o.dout, dweight, fused_io)) {
+        s = fused;
+        io = fused_io;
+      }
     }
     rt.impl().blas.gemm(stream_of(rt), s, o.inp, o.dout, dweight, io);
     if (io.bias_grad) {
@@ -202,18 +215,12 @@ void matmul_backward_bf16(float* dinp, float* dweight, float* dbias, const float
 }
 
 // GELU_AUX_BIAS (GELU_BIAS without pre) where cuBLASLt allows it: a 16-byte aligned bias and
-// pre, and pre's leading dimension n a multiple of 8. Otherwise the GEMM, then the tanh GELU.
+// pre, pre's leading dimension n a multiple of 8, and an algorithm for it. Otherwise the GEMM,
+// then the tanh GELU.
 void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const float* weight,
                               const float* bias, int64_t rows, int64_t k, int64_t n, Runtime& rt) {
   if (rows == 0 || n == 0) return;
   SBERT_CHECK(k > 0, "[matmul_gelu_forward] k must be positive, got ", k);
-  const bool fused = bias && aligned16(bias) && (!pre || (aligned16(pre) && n % 8 == 0));
-  if (!fused) {
-    float* sum = pre ? pre : out;
-    forward_impl(sum, inp, weight, bias, rows, k, n, true, rt);
-    gelu_tanh_forward(out, sum, rows * n, rt);
-    return;
-  }
   const Operands o = operands(inp, weight, nullptr, rows, k, n, true, rt);
   GemmShape s = forward_shape(rows, k, n, true);
   s.epilogue = pre ? GemmEpilogue::GeluAuxBias : GemmEpilogue::GeluBias;
@@ -221,12 +228,20 @@ void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const fl
   GemmEpilogueIo io;
   io.bias = bias;
   io.aux = pre;
-  rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.inp, out, io);
+  Blas& blas = rt.impl().blas;
+  if (bias && aligned16(bias) && (!pre || (aligned16(pre) && n % 8 == 0)) &&
+      blas.has_algorithm(s, o.weight, o.inp, out, io)) {
+    blas.gemm(stream_of(rt), s, o.weight, o.inp, out, io);
+    return;
+  }
+  float* sum = pre ? pre : out;
+  forward_gemm(sum, o, bias, rows, k, n, true, rt);
+  gelu_tanh_forward(out, sum, rows * n, rt);
 }
 
 // The dinp GEMM with DGELU_BGRAD (DGELU without dpre_sum) where cuBLASLt allows it: pre 16-byte
-// aligned with leading dimension k a multiple of 8. Otherwise the GEMM, the tanh GELU's
-// backward, and dpre's column sums.
+// aligned with leading dimension k a multiple of 8, and an algorithm for it. Otherwise the GEMM,
+// the tanh GELU's backward, and dpre's column sums.
 void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, float* dbias,
                                const float* dout, const float* act, const float* pre,
                                const float* weight, int64_t rows, int64_t k, int64_t n,
@@ -243,17 +258,18 @@ void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, flo
     return;
   }
   const Operands o = operands(dweight ? act : nullptr, weight, dout, rows, k, n, true, rt);
+  Blas& blas = rt.impl().blas;
   GemmShape s = dinp_shape(rows, k, n, true);
-  if (aligned16(pre) && k % 8 == 0) {
-    s.epilogue = dpre_sum ? GemmEpilogue::DGeluBGrad : GemmEpilogue::DGelu;
-    s.aux_ld = k;
-    GemmEpilogueIo io;
-    io.aux = const_cast<float*>(pre);  // an input of the DGELU epilogues
-    if (dpre_sum) io.bias_grad = bias_grad_scratch(k, rt);
-    rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.dout, dpre, io);
+  s.epilogue = dpre_sum ? GemmEpilogue::DGeluBGrad : GemmEpilogue::DGelu;
+  s.aux_ld = k;
+  GemmEpilogueIo io;
+  io.aux = const_cast<float*>(pre);  // an input of the DGELU epilogues
+  if (dpre_sum) io.bias_grad = bias_grad_scratch(k, rt);
+  if (aligned16(pre) && k % 8 == 0 && blas.has_algorithm(s, o.weight, o.dout, dpre, io)) {
+    blas.gemm(stream_of(rt), s, o.weight, o.dout, dpre, io);
     if (dpre_sum) accumulate(dpre_sum, io.bias_grad, k, rt, op);
   } else {
-    rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.dout, dpre, nullptr);
+    blas.gemm(stream_of(rt), dinp_shape(rows, k, n, true), o.weight, o.dout, dpre, nullptr);
     gelu_tanh_backward(dpre, pre, dpre, rows * k, rt);
     if (dpre_sum) column_sums(dpre_sum, dpre, rows, k, rt, op);
   }

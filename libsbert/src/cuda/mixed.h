@@ -29,6 +29,9 @@ void from_bf16(float* out, const uint16_t* in, int64_t n, Runtime& rt);
 // refreshed throws). Binding again replaces the copy; a null block unbinds.
 void bind_bf16_weights(const float* block, int64_t count, Runtime& rt);
 void refresh_bf16_weights(Runtime& rt);
+// How many times rt's bf16 GEMMs rounded a weight at the call instead of reading the copy
+// (tests: a training step with the copy bound rounds none).
+int64_t bf16_weight_casts(Runtime& rt);
 
 // ---- gelu.cu: the tanh GELU of bf16-mixed (cuBLASLt's) ---------------------------------------
 // gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); dinp may alias dout. The fused

@@ -33,6 +33,7 @@ struct Runtime::Impl {
   int64_t weight_count = 0;
   uint16_t* weight_copy = nullptr;  // (weight_count), owned
   bool weight_copy_fresh = false;   // refreshed since bound
+  int64_t weight_casts = 0;         // weights rounded at a GEMM instead (bf16_weight_casts)
   // The copy of w[0, count) when it lies inside the block, else null; throws when the copy
   // was bound but never refreshed.
   const uint16_t* weight_copy_of(const float* w, int64_t count) const;
