@@ -18,6 +18,7 @@
 #include "nn/encoder.h"
 #include "nn/placed_weights.h"
 #include "nn/pooling.h"
+#include "ops/ops.h"
 #include "sbert/json.h"
 #include "train/adamw.h"
 #include "train/grad_cache.h"
@@ -108,6 +109,10 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
   cuda::Runtime* runtime = placed.runtime.get();
   const BertView& view = placed.view;
   float* weights = placed.data;
+  // bf16-mixed: the GEMMs read a bf16 copy of the block, refreshed after each AdamW step as the
+  // trainer does (ops.h).
+  ops::bind_weight_copy(ctx, weights, model->layout.total);
+  ops::refresh_weight_copy(ctx);
 
   Buffer<float> grads;
   BertView gview{};
@@ -149,6 +154,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
       const DropoutState d{.seed = w.opt.seed, .step = s, .training = true};
       gc->gradients(b, b.size(), loss, d, gview, grads.data(), nullptr);
       adamw->step(weights, grads.data(), 1e-5);
+      ops::refresh_weight_copy(ctx);
       if (runtime) runtime->synchronize();
     } else {
       const auto& pass = w.embed[s];

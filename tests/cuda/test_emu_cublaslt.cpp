@@ -12,6 +12,7 @@
 #include <cstring>
 #include <numbers>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/dtype.h"
@@ -100,7 +101,8 @@ struct Gemm {
   int64_t bias_stride = 0;
   void* aux = nullptr;
   int64_t aux_ld = 0, aux_stride = 0;
-  uint32_t align = 256;  // the MIN_ALIGNMENT preferences
+  int32_t aux_type = -1;  // CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE (-1: D's)
+  uint32_t align = 256;   // the MIN_ALIGNMENT preferences
   int found = -1;        // the heuristic's answer
   cublasStatus_t heuristic = CUBLAS_STATUS_SUCCESS;
 };
@@ -134,6 +136,7 @@ cublasStatus_t run(Gemm& g, const void* A, const void* B, const void* C, void* D
   set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, g.aux);
   set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, g.aux_ld);
   set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE, g.aux_stride);
+  set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, g.aux_type);
   cublasLtMatrixLayout_t la = layout(g.a), lb = layout(g.b), lc = layout(g.c);
   cublasLtMatmulPreference_t pref = nullptr;
   REQUIRE(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS);
@@ -339,7 +342,9 @@ TEST_CASE("emu cuBLASLt: each epilogue", "[cuda][emu]") {
         CUBLASLT_EPILOGUE_DGELU_BGRAD, CUBLASLT_EPILOGUE_BGRADA, CUBLASLT_EPILOGUE_BGRADB})
     for (int batch : {1, 2}) {
       INFO("epilogue " << epi << " batch " << batch);
-      Gemm g = shape(CUBLAS_OP_T, CUBLAS_OP_N, 9, 5, 6, 1);
+      // BGRADA exists for op(A) = A only, BGRADB for op(B) = B^T only.
+      Gemm g = shape(epi == CUBLASLT_EPILOGUE_BGRADA ? CUBLAS_OP_N : CUBLAS_OP_T,
+                     epi == CUBLASLT_EPILOGUE_BGRADB ? CUBLAS_OP_T : CUBLAS_OP_N, 9, 5, 6, 1);
       g.epi = epi;
       g.a.batch = g.b.batch = g.c.batch = batch;
       g.a.stride = g.a.ld * g.a.cols;
@@ -518,6 +523,32 @@ TEST_CASE("emu cuBLASLt: descriptor checks", "[cuda][emu]") {
   g.aux = D.ptr;
   g.aux_ld = 4;
   CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_INVALID_VALUE);
+  Buf X(64, CUDA_R_32F);
+  g.aux = X.ptr;
+  g.aux_ld = 8;
+  CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_SUCCESS);
+  g.aux_type = CUDA_R_16BF;  // the GELU input has D's type
+  CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_INVALID_VALUE);
+  g.aux_type = -1;
+  g.aux = nullptr;  // GELU_AUX without its output: the heuristic agrees, the matmul refuses
+  CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+  CHECK(g.heuristic == CUBLAS_STATUS_SUCCESS);
+  g.epi = CUBLASLT_EPILOGUE_DGELU;  // DGELU without its input
+  CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(g.heuristic == CUBLAS_STATUS_SUCCESS);
+
+  // The bias gradients of BGRADA / BGRADB exist for op(A) = A / op(B) = B^T only: a device
+  // refuses the other transposes in the heuristic already.
+  Buf grad(8, CUDA_R_32F);
+  for (auto [epi, ta, tb] : {std::tuple{CUBLASLT_EPILOGUE_BGRADA, CUBLAS_OP_T, CUBLAS_OP_N},
+                             std::tuple{CUBLASLT_EPILOGUE_BGRADB, CUBLAS_OP_N, CUBLAS_OP_N}}) {
+    INFO("epilogue " << epi);
+    g = shape(ta, tb, 4, 4, 4, 0);
+    g.epi = epi;
+    g.bias = grad.ptr;
+    CHECK(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+    CHECK(g.heuristic == CUBLAS_STATUS_NOT_SUPPORTED);
+  }
 
   cublasLtMatmulDesc_t d = nullptr;
   REQUIRE(cublasLtMatmulDescCreate(&d, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS);

@@ -47,12 +47,66 @@ void set_pref(cublasLtMatmulPreference_t p, cublasLtMatmulPreferenceAttributes_t
   SBERT_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(p, attr, &value, sizeof(value)));
 }
 
+bool uses_aux(GemmEpilogue e) {
+  return e == GemmEpilogue::GeluAuxBias || e == GemmEpilogue::DGelu ||
+         e == GemmEpilogue::DGeluBGrad;
+}
+
+cublasLtEpilogue_t lt_epilogue(const GemmShape& s) {
+  switch (s.epilogue) {
+    case GemmEpilogue::None:
+      return s.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    case GemmEpilogue::GeluBias:
+      return CUBLASLT_EPILOGUE_GELU_BIAS;
+    case GemmEpilogue::GeluAuxBias:
+      return CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+    case GemmEpilogue::DGeluBGrad:
+      return CUBLASLT_EPILOGUE_DGELU_BGRAD;
+    case GemmEpilogue::DGelu:
+      return CUBLASLT_EPILOGUE_DGELU;
+    case GemmEpilogue::BGradB:
+      return CUBLASLT_EPILOGUE_BGRADB;
+  }
+  return CUBLASLT_EPILOGUE_DEFAULT;
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// What cuBLASLt requires of an epilogue (cublasLt.h's documentation of the epilogues and of
+// CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD; BGRADB only with op(B) = B^T, as a device answers
+// NOT_SUPPORTED otherwise), checked here so a caller's mistake names the op instead of
+// surfacing as a cuBLAS status or a misaligned-address fault. Plans assume 16-byte aligned
+// bias and aux pointers (the heuristic never sees them).
+void check_epilogue(const GemmShape& s, const GemmEpilogueIo& io) {
+  const GemmEpilogue e = s.epilogue;
+  const int id = static_cast<int>(e);
+  SBERT_CHECK(e == GemmEpilogue::None || !s.bias, "[matmul] epilogue ", id,
+              " with the bias flag set: the epilogue names its bias itself");
+  const bool bias_in = s.bias || e == GemmEpilogue::GeluBias || e == GemmEpilogue::GeluAuxBias;
+  const bool grad = e == GemmEpilogue::DGeluBGrad || e == GemmEpilogue::BGradB;
+  SBERT_CHECK(!bias_in || (io.bias && aligned16(io.bias)), "[matmul] epilogue ", id,
+              " needs a 16-byte aligned bias, got ", io.bias);
+  SBERT_CHECK(!grad || (io.bias_grad && aligned16(io.bias_grad)), "[matmul] epilogue ", id,
+              " needs a 16-byte aligned bias gradient, got ", static_cast<void*>(io.bias_grad));
+  SBERT_CHECK(!(bias_in && io.bias_grad) && !(grad && io.bias), "[matmul] epilogue ", id,
+              " takes either a bias or a bias gradient, not both");
+  if (uses_aux(e)) {
+    SBERT_CHECK(io.aux && aligned16(io.aux), "[matmul] epilogue ", id,
+                " needs a 16-byte aligned aux, got ", static_cast<void*>(io.aux));
+    SBERT_CHECK(s.aux_ld >= s.m && s.aux_ld % 8 == 0, "[matmul] epilogue ", id, ": aux ld ",
+                s.aux_ld, " must be a multiple of 8 and >= m = ", s.m);
+  }
+  SBERT_CHECK(e != GemmEpilogue::BGradB || s.trans_b,
+              "[matmul] the BGRADB epilogue needs op(B) = B^T (cuBLASLt has no other)");
+}
+
 }  // namespace
 
 struct Blas::Plan {
   DescPtr desc;
   LayoutPtr a, b, c;
   cublasLtMatmulAlgo_t algo{};
+  bool found = false;  // the heuristic gave an algorithm (remembered either way)
 };
 
 Blas::Blas(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
@@ -75,7 +129,8 @@ Blas::~Blas() {
 Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
                        unsigned align_bias) {
   const Key key{s.trans_a, s.trans_b, s.m,      s.n,     s.k,     s.lda,   s.ldb,     s.ldc,
-                s.accumulate, s.bias, s.bf16, s.fp16, align_a, align_b, align_c, align_bias};
+                s.accumulate, s.bias, s.bf16, s.fp16, align_a, align_b, align_c, align_bias,
+                s.epilogue, s.aux_ld};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -87,8 +142,8 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   const cublasOperation_t tb = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   set_desc(d, CUBLASLT_MATMUL_DESC_TRANSA, ta);
   set_desc(d, CUBLASLT_MATMUL_DESC_TRANSB, tb);
-  const cublasLtEpilogue_t epi = s.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-  set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, epi);
+  set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, lt_epilogue(s));
+  if (uses_aux(s.epilogue)) set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, s.aux_ld);
   // Stored (not transposed) shapes of A and B.
   SBERT_CHECK(!(s.bf16 && s.fp16), "[matmul] a GEMM's operands are bf16 or fp16, not both");
   const cudaDataType_t ab = s.bf16 ? CUDA_R_16BF : s.fp16 ? CUDA_R_16F : CUDA_R_32F;
@@ -109,27 +164,58 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
 
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  SBERT_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, d, p->a.get(), p->b.get(), p->c.get(),
-                                                    p->c.get(), pr, 1, &result, &found));
-  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : s.fp16 ? "fp16" : "fp32",
-              " algorithm for m=", s.m, " n=", s.n,
-              " k=", s.k, " (trans ", s.trans_a, s.trans_b, ", bias ", s.bias, ")");
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
+      handle_, d, p->a.get(), p->b.get(), p->c.get(), p->c.get(), pr, 1, &result, &found);
+  // A fused epilogue this cuBLASLt lacks for these types is an answer (has_algorithm), not an
+  // error: the ops then run it unfused.
+  if (!(st == CUBLAS_STATUS_NOT_SUPPORTED && s.epilogue != GemmEpilogue::None)) {
+    SBERT_CUBLAS_CHECK(st);
+  }
+  p->found = st == CUBLAS_STATUS_SUCCESS && found > 0;
   p->algo = result.algo;
   Plan& ref = *p;
   plans_.emplace(key, std::move(p));
   return ref;
 }
 
+bool Blas::has_algorithm(const GemmShape& s, const void* A, const void* B, const float* C,
+                         const GemmEpilogueIo& io) {
+  if (s.m == 0 || s.n == 0 || s.k == 0) return true;  // gemm() computes nothing
+  return plan(s, alignment_of(A), alignment_of(B), alignment_of(C),
+              io.bias ? alignment_of(io.bias) : 0)
+      .found;
+}
+
 void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const void* B, float* C,
                 const float* bias) {
+  GemmEpilogueIo io;
+  io.bias = bias;
+  gemm(stream, s, A, B, C, io);
+}
+
+void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const void* B, float* C,
+                const GemmEpilogueIo& io) {
   if (s.m == 0 || s.n == 0) return;
+  check_epilogue(s, io);
   if (s.k == 0) {  // an empty sum: C = 0 (+ bias), or unchanged when accumulating
-    SBERT_CHECK(s.accumulate && !s.bias, "[matmul] k = 0 is only supported when accumulating");
+    SBERT_CHECK(s.accumulate && !s.bias && s.epilogue == GemmEpilogue::None,
+                "[matmul] k = 0 is only supported when accumulating");
     return;
   }
+  const float* bias = io.bias;
   Plan& p =
       plan(s, alignment_of(A), alignment_of(B), alignment_of(C), bias ? alignment_of(bias) : 0);
-  if (s.bias) set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+  SBERT_CHECK(p.found, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : s.fp16 ? "fp16" : "fp32",
+              " algorithm for m=", s.m, " n=", s.n, " k=", s.k, " (trans ", s.trans_a, s.trans_b,
+              ", bias ", s.bias, ", epilogue ", static_cast<int>(s.epilogue), ")");
+  // cuBLASLt's one bias pointer is the bias (input) or its gradient (output).
+  const void* bias_ptr = io.bias_grad ? static_cast<const void*>(io.bias_grad) : bias;
+  if (s.bias || s.epilogue != GemmEpilogue::None) {
+    set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias_ptr);
+  }
+  if (uses_aux(s.epilogue)) {
+    set_desc(p.desc.get(), CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, io.aux);
+  }
   const float alpha = 1.0f, beta = s.accumulate ? 1.0f : 0.0f;
   SBERT_CUBLAS_CHECK(cublasLtMatmul(handle_, p.desc.get(), &alpha, A, p.a.get(), B, p.b.get(),
                                     &beta, C, p.c.get(), C, p.c.get(), &p.algo, workspace_,

@@ -1,5 +1,6 @@
 // cuBLASLt behind a small RAII class: fp32 GEMMs, or bf16 x bf16 / fp16 x fp16 with fp32
-// accumulation and output (the mixed-precision paths), with an optional bias epilogue.
+// accumulation and output (the mixed-precision paths), with an optional bias epilogue, and the
+// GELU and bias-gradient epilogues of bf16-mixed's FFN (GemmEpilogue).
 // The plan of a shape (descriptors + the heuristic's algorithm) is built on the first call and
 // cached, so a training step does no heuristic queries after the first one, and a given shape
 // always runs the same algorithm (cuBLASLt is then bitwise reproducible on one GPU model).
@@ -18,6 +19,25 @@
 
 namespace sbert::cuda {
 
+// The fused epilogues beyond `bias` (cuBLASLt's rules, which the SIMT emulator enforces, in its
+// cublaslt.cpp). GELU is cuBLASLt's tanh form. aux: fp32 (m, n) with GemmShape::aux_ld, a
+// multiple of 8 and >= m; bias pointers and aux 16-byte aligned (the plan assumes it).
+enum class GemmEpilogue {
+  None,         // as `bias` says
+  GeluBias,     // D = gelu(AB + bias)
+  GeluAuxBias,  // aux = AB + bias, D = gelu(aux)
+  DGeluBGrad,   // D = AB * gelu'(aux); bias_grad (m) = the row sums of D (written, not added)
+  DGelu,        // D = AB * gelu'(aux)
+  BGradB,       // D = AB; bias_grad (n) = the column sums of op(B) over k: op(B) must be B^T
+};
+
+// The epilogue's operands (device pointers): what GemmEpilogue / GemmShape::bias name.
+struct GemmEpilogueIo {
+  const float* bias = nullptr;  // BIAS, GeluBias, GeluAuxBias
+  float* bias_grad = nullptr;   // DGeluBGrad, BGradB
+  float* aux = nullptr;         // GeluAuxBias (written), DGelu / DGeluBGrad (read)
+};
+
 struct GemmShape {
   bool trans_a = false, trans_b = false;
   int64_t m = 0, n = 0, k = 0;
@@ -26,6 +46,8 @@ struct GemmShape {
   bool bias = false;        // CUBLASLT_EPILOGUE_BIAS: bias (m) added to every column
   bool bf16 = false;        // A and B bf16 (C, D and the bias stay fp32; fp32 accumulation)
   bool fp16 = false;        // A and B fp16 (IEEE half), likewise; never with bf16
+  GemmEpilogue epilogue = GemmEpilogue::None;  // not None: `bias` must be false
+  int64_t aux_ld = 0;                          // the epilogues with aux
 };
 
 class Blas {
@@ -40,13 +62,21 @@ class Blas {
   // A and B: float, or bf16 (fp16) bits when shape.bf16 (shape.fp16).
   void gemm(cudaStream_t stream, const GemmShape& shape, const void* A, const void* B, float* C,
             const float* bias);
+  // The same with shape.epilogue's operands.
+  void gemm(cudaStream_t stream, const GemmShape& shape, const void* A, const void* B, float* C,
+            const GemmEpilogueIo& io);
+  // Whether cuBLASLt has an algorithm for gemm(shape, A, B, C, io) (planned now, remembered):
+  // false where it lacks a fused epilogue for these types, so the caller runs it unfused.
+  bool has_algorithm(const GemmShape& shape, const void* A, const void* B, const float* C,
+                     const GemmEpilogueIo& io);
 
   size_t plans() const { return plans_.size(); }
 
  private:
   struct Plan;
   using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, bool, bool, unsigned, unsigned, unsigned, unsigned>;
+                         bool, bool, bool, unsigned, unsigned, unsigned, unsigned, GemmEpilogue,
+                         int64_t>;
   Plan& plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
              unsigned align_bias);
 

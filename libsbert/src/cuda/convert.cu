@@ -4,6 +4,7 @@
 // give the same bits whatever the floating-point mode.
 #include "cuda/common.cuh"
 #include "cuda/mixed.h"
+#include "cuda/runtime_impl.cuh"
 
 namespace sbert::cuda {
 
@@ -104,6 +105,32 @@ void from_f16(float* out, const uint16_t* in, int64_t n, Runtime& rt) {
   simt::launch<from_f16_kernel>({grid_for(n, kThreads, "from_f16"), kThreads, 0, stream_of(rt)},
                                 out, in, n);
   SBERT_LAUNCH_CHECK("from_f16");
+}
+
+void bind_bf16_weights(const float* block, int64_t count, Runtime& rt) {
+  SBERT_CHECK(count >= 0 && (block || count == 0), "[bf16 weights] block ",
+              static_cast<const void*>(block), " of ", count, " floats");
+  Runtime::Impl& r = rt.impl();
+  if (r.weight_copy && r.weight_count != count) {
+    SBERT_CUDA_CHECK(cudaStreamSynchronize(r.stream));  // queued GEMMs may still read it
+    SBERT_CUDA_CHECK(cudaFree(r.weight_copy));
+    r.weight_copy = nullptr;
+  }
+  if (!r.weight_copy && block && count > 0) {
+    SBERT_CUDA_CHECK(cudaMalloc(&r.weight_copy, static_cast<size_t>(count) * sizeof(uint16_t)));
+  }
+  r.weight_block = block;
+  r.weight_count = block ? count : 0;
+  r.weight_copy_fresh = false;
+}
+
+int64_t bf16_weight_casts(Runtime& rt) { return rt.impl().weight_casts; }
+
+void refresh_bf16_weights(Runtime& rt) {
+  Runtime::Impl& r = rt.impl();
+  SBERT_CHECK(r.weight_copy, "[bf16 weights] refresh without a bound parameter block");
+  to_bf16(r.weight_copy, r.weight_block, r.weight_count, rt);
+  r.weight_copy_fresh = true;
 }
 
 }  // namespace sbert::cuda

@@ -1,11 +1,14 @@
 // The mixed-precision variants (trainer.precision bf16-mixed, 16-mixed) of cuda/kernels.h's
 // fp32 ops: fp32 tensors in and out, as the fp32 ops, with the products on bf16 (or fp16) tensor
-// cores. Each operand is rounded to bf16 (fp16) into the Runtime's workspace, then cuBLASLt
-// multiplies bf16 x bf16 (fp16 x fp16) with fp32 accumulation and an fp32 result (GEMMs), or
-// the bf16 FlashAttention kernels run (cuda/attention_bf16.h; 16-mixed keeps the fp32 attention
-// kernel). LayerNorm, GELU, dropout, the softmax statistics, the loss and AdamW stay fp32, on
-// fp32 master weights. Same rules as cuda/kernels.h (device pointers, host sizes, the Runtime's
-// stream); the workspace grows to the largest operand once.
+// cores. Each activation operand is rounded to bf16 (fp16) into the Runtime's workspace; in
+// bf16-mixed a weight is read from the bf16 copy of the parameter block (below) when one is
+// bound. cuBLASLt then multiplies bf16 x bf16 (fp16 x fp16) with fp32 accumulation and an fp32
+// result (GEMMs), or the bf16 FlashAttention kernels run (cuda/attention_bf16.h; 16-mixed keeps
+// the fp32 attention kernel). In bf16-mixed the FFN's GELU is cuBLASLt's tanh form, fused into
+// the GEMMs' epilogues (Megatron / NeMo's bias_gelu_fusion uses the same approximation); fp32
+// and 16-mixed keep the exact erf GELU. LayerNorm, dropout, the softmax statistics, the loss
+// and AdamW stay fp32, on fp32 master weights. Same rules as cuda/kernels.h (device pointers,
+// host sizes, the Runtime's stream); the workspace grows to the largest operand once.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +24,28 @@ void from_bf16(float* out, const uint16_t* in, int64_t n, Runtime& rt);
 void to_f16(uint16_t* out, const float* in, int64_t n, Runtime& rt);  // IEEE half, subnormals
 void from_f16(float* out, const uint16_t* in, int64_t n, Runtime& rt);
 
+// The bf16 copy of the parameter block: bind_bf16_weights allocates a copy of block[0, count)
+// (device, fp32); from then on every bf16 GEMM whose weight lies inside the block reads the
+// copy at the same offset instead of rounding the weight at each use. refresh_bf16_weights
+// rounds the whole block in one launch; it must follow every change of the block (AdamW's step,
+// an upload, a load or resume) and precede the first GEMM (a GEMM on a bound copy never
+// refreshed throws). Binding again replaces the copy; a null block unbinds.
+void bind_bf16_weights(const float* block, int64_t count, Runtime& rt);
+void refresh_bf16_weights(Runtime& rt);
+// How many times rt's bf16 GEMMs rounded a weight at the call instead of reading the copy
+// (tests: a training step with the copy bound rounds none).
+int64_t bf16_weight_casts(Runtime& rt);
+
+// ---- gelu.cu: the tanh GELU of bf16-mixed (cuBLASLt's) ---------------------------------------
+// gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); dinp may alias dout. The fused
+// epilogues compute the same function; these run where an epilogue cannot (alignment, aux ld).
+void gelu_tanh_forward(float* out, const float* inp, int64_t n, Runtime& rt);
+void gelu_tanh_backward(float* dinp, const float* inp, const float* dout, int64_t n, Runtime& rt);
+
 // ---- matmul.cu --------------------------------------------------------------------------------
 // matmul_forward / matmul_backward's contracts with bf16 operands (dweight still accumulates
-// in fp32, dbias is the fp32 column sum of dout).
+// in fp32; dbias accumulates the fp32 column sums of the bf16 dout, from the dweight GEMM's
+// BGRADB epilogue, or of dout itself when there is no dweight GEMM).
 void matmul_forward_bf16(float* out, const float* inp, const float* weight, const float* bias,
                          int64_t rows, int64_t k, int64_t n, Runtime& rt);
 void matmul_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout,
@@ -36,6 +58,18 @@ void matmul_forward_fp16(float* out, const float* inp, const float* weight, cons
 void matmul_backward_fp16(float* dinp, float* dweight, float* dbias, const float* dout,
                           const float* inp, const float* weight, int64_t rows, int64_t k,
                           int64_t n, Runtime& rt);
+// out = gelu_tanh(inp . weight^T + bias) in one GEMM (GELU_AUX_BIAS: pre (rows, n), the GELU's
+// input, written too; GELU_BIAS when pre is null). bias must not be null.
+void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const float* weight,
+                              const float* bias, int64_t rows, int64_t k, int64_t n, Runtime& rt);
+// Backward of out = gelu_tanh(pre) . weight^T + bias, act = gelu_tanh(pre) (rows, k): dpre
+// (rows, k) = (dout . weight) * gelu_tanh'(pre) written in one GEMM (DGELU_BGRAD), dpre_sum (k)
+// accumulates the column sums of dpre (the bias gradient of the layer that produced pre; may be
+// null), dweight (n, k) and dbias (n) accumulate (may be null).
+void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, float* dbias,
+                               const float* dout, const float* act, const float* pre,
+                               const float* weight, int64_t rows, int64_t k, int64_t n,
+                               Runtime& rt);
 // ---- attention_mixed.cu -----------------------------------------------------------------------
 // attention_forward / attention_backward's contracts through the bf16 kernels; tokens =
 // cu_seqlens[nseq] and max_seqlen (the longest sequence) are host values the casts and the grid

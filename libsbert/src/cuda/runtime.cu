@@ -61,6 +61,7 @@ Runtime::~Runtime() {
   for (void* w : impl_->workspace) {
     if (w) cudaFree(w);
   }
+  if (impl_->weight_copy) cudaFree(impl_->weight_copy);
 }
 
 int Runtime::device() const { return impl_->device; }
@@ -93,6 +94,19 @@ void* Runtime::Impl::workspace_for(int slot, size_t bytes) {
     workspace_bytes[slot] = bytes;
   }
   return workspace[slot];
+}
+
+const uint16_t* Runtime::Impl::weight_copy_of(const float* w, int64_t count) const {
+  if (!weight_copy || !w) return nullptr;
+  // Addresses as integers: w may belong to another allocation.
+  const auto at = reinterpret_cast<uintptr_t>(w), base = reinterpret_cast<uintptr_t>(weight_block);
+  if (at < base || (at - base) % sizeof(float) != 0) return nullptr;
+  const auto offset = static_cast<int64_t>((at - base) / sizeof(float));
+  if (offset + count > weight_count) return nullptr;
+  SBERT_CHECK(weight_copy_fresh,
+              "[matmul] the bf16 weight copy was bound but never refreshed: "
+              "refresh_bf16_weights after every change of the parameter block");
+  return weight_copy + offset;
 }
 
 void* device_alloc(size_t bytes) {

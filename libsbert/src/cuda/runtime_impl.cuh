@@ -25,6 +25,18 @@ struct Runtime::Impl {
   void* workspace[kWorkspaceSlots] = {};
   size_t workspace_bytes[kWorkspaceSlots] = {};
   void* workspace_for(int slot, size_t bytes);
+
+  // bf16-mixed: the bf16 copy of the fp32 parameter block (bind_bf16_weights in cuda/mixed.h).
+  // A weight inside [weight_block, weight_block + weight_count) is read by the bf16 GEMMs from
+  // the copy at the same offset; others are rounded into workspace slot 1 at each use.
+  const float* weight_block = nullptr;
+  int64_t weight_count = 0;
+  uint16_t* weight_copy = nullptr;  // (weight_count), owned
+  bool weight_copy_fresh = false;   // refreshed since bound
+  int64_t weight_casts = 0;         // weights rounded at a GEMM instead (bf16_weight_casts)
+  // The copy of w[0, count) when it lies inside the block, else null; throws when the copy
+  // was bound but never refreshed.
+  const uint16_t* weight_copy_of(const float* w, int64_t count) const;
 };
 
 }  // namespace sbert::cuda

@@ -90,6 +90,21 @@ void matmul_backward_bf16(float*, float*, float*, const float*, const float*, co
                           int64_t, int64_t, int64_t, Runtime&) {
   no_cuda("matmul_backward");
 }
+void matmul_gelu_forward_bf16(float*, float*, const float*, const float*, const float*, int64_t,
+                              int64_t, int64_t, Runtime&) {
+  no_cuda("matmul_gelu_forward");
+}
+void gelu_matmul_backward_bf16(float*, float*, float*, float*, const float*, const float*,
+                               const float*, const float*, int64_t, int64_t, int64_t, Runtime&) {
+  no_cuda("gelu_matmul_backward");
+}
+void gelu_tanh_forward(float*, const float*, int64_t, Runtime&) { no_cuda("gelu_tanh_forward"); }
+void gelu_tanh_backward(float*, const float*, const float*, int64_t, Runtime&) {
+  no_cuda("gelu_tanh_backward");
+}
+void bind_bf16_weights(const float*, int64_t, Runtime&) { no_cuda("bind_bf16_weights"); }
+void refresh_bf16_weights(Runtime&) { no_cuda("refresh_bf16_weights"); }
+int64_t bf16_weight_casts(Runtime&) { no_cuda("bf16_weight_casts"); }
 void attention_forward_mixed(float*, float*, const float*, const int64_t*, int64_t, int64_t,
                              int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_forward");

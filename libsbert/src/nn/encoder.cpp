@@ -311,12 +311,13 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     ops::layernorm_backward(ctx, g.dres2.data(), gp.ln2_w, gp.ln2_b, dA, dB, c.res2.data(), p.ln2_w,
                             c.mean2.data(), c.rstd2.data(), T_, H);
     ops::dropout_backward(ctx, g.dproj.data(), g.dres2.data(), nullptr, T_ * H, drop.ffn_out);
-    ops::matmul_backward(ctx, g.dffn.data(), gp.ffn_out_w, gp.ffn_out_b, g.dproj.data(),
-                         c.ffn_act.data(), p.ffn_out_w, T_, I, H);
-    // ffn_act = gelu(ffn_pre), ffn_pre = h1 . Wi^T + bi
-    ops::gelu_backward(ctx, g.dffn.data(), c.ffn_pre.data(), g.dffn.data(), T_ * I);
-    ops::matmul_backward(ctx, g.dh.data(), gp.ffn_in_w, gp.ffn_in_b, g.dffn.data(), c.h1.data(),
-                         p.ffn_in_w, T_, H, I);
+    // ffn_act = gelu(ffn_pre), ffn_pre = h1 . Wi^T + bi: dffn is the gradient of ffn_pre, and
+    // bi's gradient (its column sums) comes with it
+    ops::gelu_matmul_backward(ctx, g.dffn.data(), gp.ffn_in_b, gp.ffn_out_w, gp.ffn_out_b,
+                              g.dproj.data(), c.ffn_act.data(), c.ffn_pre.data(), p.ffn_out_w, T_,
+                              I, H);
+    ops::matmul_backward(ctx, g.dh.data(), gp.ffn_in_w, static_cast<T*>(nullptr), g.dffn.data(),
+                         c.h1.data(), p.ffn_in_w, T_, H, I);
     // h1 = LN1(res1) feeds the FFN (dh) and the residual into res2 (dres2)
     ops::layernorm_backward(ctx, g.dres1.data(), gp.ln1_w, gp.ln1_b, g.dh.data(), g.dres2.data(),
                             c.res1.data(), p.ln1_w, c.mean1.data(), c.rstd1.data(), T_, H);

@@ -70,7 +70,7 @@ struct EncoderGradScratch {
   Buffer<T> dres2;  // (T, H) gradient of LayerNorm 2's input
   Buffer<T> dproj;  // (T, H) gradient of an output projection (before dropout)
   Buffer<T> dh;     // (T, H) gradient of h1 (FFN input) / of the attention output
-  Buffer<T> dffn;   // (T, I) gradient of the FFN activation, then of its pre-activation
+  Buffer<T> dffn;   // (T, I) gradient of the FFN pre-activation (before GELU)
   Buffer<T> dqkv;   // (T, 3H)
 };
 

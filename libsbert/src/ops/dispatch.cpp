@@ -49,10 +49,16 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
   SBERT_DISPATCH(matmul_forward, out, inp, weight, bias, rows, k, n);
 }
 
-// CUDA has no fused kernel yet: the GEMM, then GELU in a second pass (in place without pre).
+// fp32 on CUDA: the GEMM, then the erf GELU in a second pass (in place without pre); bf16-mixed:
+// one GEMM with cuBLASLt's (tanh) GELU epilogue.
 void matmul_gelu_forward(const Context& ctx, float* out, float* pre, const float* inp,
                          const float* weight, const float* bias, int64_t rows, int64_t k,
                          int64_t n) {
+  if (bf16_gemm(ctx)) {
+    cuda::matmul_gelu_forward_bf16(out, pre, inp, weight, bias, rows, k, n,
+                                   gpu(ctx, "matmul_gelu_forward"));
+    return;
+  }
   if (ctx.device == Device::CUDA) {
     float* sum = pre ? pre : out;
     matmul_forward(ctx, sum, inp, weight, bias, rows, k, n);
@@ -76,6 +82,47 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
     return;
   }
   SBERT_DISPATCH(matmul_backward, dinp, dweight, dbias, dout, inp, weight, rows, k, n);
+}
+
+namespace {
+// gelu_matmul_backward from the unfused ops (every backend, float and double).
+template <class T>
+void gelu_matmul_backward_ops(const Context& ctx, T* dpre, T* dpre_sum, T* dweight, T* dbias,
+                              const T* dout, const T* act, const T* pre, const T* weight,
+                              int64_t rows, int64_t k, int64_t n) {
+  matmul_backward(ctx, dpre, dweight, dbias, dout, act, weight, rows, k, n);
+  gelu_backward(ctx, dpre, pre, dpre, rows * k);
+  if (dpre_sum) {
+    matmul_backward(ctx, static_cast<T*>(nullptr), nullptr, dpre_sum, dpre, nullptr, nullptr, rows,
+                    0, k);
+  }
+}
+}  // namespace
+
+void gelu_matmul_backward(const Context& ctx, float* dpre, float* dpre_sum, float* dweight,
+                          float* dbias, const float* dout, const float* act, const float* pre,
+                          const float* weight, int64_t rows, int64_t k, int64_t n) {
+  if (bf16_gemm(ctx)) {
+    cuda::gelu_matmul_backward_bf16(dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k,
+                                    n, gpu(ctx, "gelu_matmul_backward"));
+    return;
+  }
+  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k, n);
+}
+
+void gelu_matmul_backward(const Context& ctx, double* dpre, double* dpre_sum, double* dweight,
+                          double* dbias, const double* dout, const double* act, const double* pre,
+                          const double* weight, int64_t rows, int64_t k, int64_t n) {
+  require_cpu_fp64(ctx, "gelu_matmul_backward");
+  gelu_matmul_backward_ops(ctx, dpre, dpre_sum, dweight, dbias, dout, act, pre, weight, rows, k, n);
+}
+
+void bind_weight_copy(const Context& ctx, const float* weights, int64_t count) {
+  if (bf16_gemm(ctx)) cuda::bind_bf16_weights(weights, count, gpu(ctx, "bind_weight_copy"));
+}
+
+void refresh_weight_copy(const Context& ctx) {
+  if (bf16_gemm(ctx)) cuda::refresh_bf16_weights(gpu(ctx, "refresh_weight_copy"));
 }
 
 void layernorm_forward(const Context& ctx, float* out, float* sum, float* mean, float* rstd,

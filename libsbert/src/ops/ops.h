@@ -29,6 +29,9 @@ struct BatchDims {
                            const T* bias, int64_t rows, int64_t k, int64_t n);                     \
   void matmul_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,           \
                        const T* inp, const T* weight, int64_t rows, int64_t k, int64_t n);         \
+  void gelu_matmul_backward(const Context& ctx, T* dpre, T* dpre_sum, T* dweight, T* dbias,        \
+                            const T* dout, const T* act, const T* pre, const T* weight,            \
+                            int64_t rows, int64_t k, int64_t n);                                   \
   void layernorm_forward(const Context& ctx, T* out, T* sum, T* mean, T* rstd, const T* a,         \
                          const T* b, const T* weight, const T* bias, int64_t rows, int64_t C,      \
                          float eps);                                                               \
@@ -68,6 +71,19 @@ struct BatchDims {
 
 SBERT_OPS_DECLARE(float)
 SBERT_OPS_DECLARE(double)
+
+// gelu_matmul_backward: the backward of out = gelu(pre) . weight^T + bias, act = gelu(pre)
+// (rows, k) the GEMM's input: dpre (rows, k) written; dpre_sum (k) accumulates dpre's column
+// sums (the bias gradient of the layer that produced pre; may be null); dweight (n, k), dbias
+// (n) accumulated (may be null). matmul_backward + gelu_backward (+ the sums) on every backend;
+// one cuBLASLt GEMM with the DGELU_BGRAD epilogue in bf16-mixed.
+//
+// bf16-mixed (ctx.bf16 on CUDA) only: the bf16 copy of the parameter block `weights` (count
+// floats on the device) that every bf16 GEMM reads for a weight inside it (cuda/mixed.h).
+// bind allocates it; refresh rounds the block into it in one launch and must follow every change
+// of the block (AdamW's step, an upload, a load or resume). No-ops on any other Context.
+void bind_weight_copy(const Context& ctx, const float* weights, int64_t count);
+void refresh_weight_copy(const Context& ctx);
 
 // int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
 // with x quantized per row; scratch holds the quantized activations between calls.

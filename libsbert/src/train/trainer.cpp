@@ -23,6 +23,7 @@
 #include "io/atomic_file.h"
 #include "nn/encoder.h"
 #include "nn/pooling.h"
+#include "ops/ops.h"
 #include "sbert/model.h"
 #include "train/adamw.h"
 #include "train/api_impl.h"
@@ -199,6 +200,7 @@ void Trainer::Impl::upload_weights() {
   if (ctx_.device == Device::CPU) return;
   weights_.write(ctx_, model_->impl().weights.data());
   host_weights_stale_ = false;
+  ops::refresh_weight_copy(ctx_);  // bf16-mixed: the GEMMs' bf16 copy follows the new weights
 }
 
 void Trainer::Impl::check_weights_in_sync(int64_t step) {
@@ -237,6 +239,7 @@ void Trainer::Impl::load_model() {
   if (ctx_.device == Device::CUDA) {
     weights_.resize(ctx_, total);
     weight_view_ = bind_bert(m.config, m.layout, weights_.data());
+    ops::bind_weight_copy(ctx_, weights_.data(), m.layout.total);
     upload_weights();
   }
   DataParallel dp;
@@ -659,6 +662,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   if (!scaler_) {
     clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total, max_norm, norm_.data());
     adamw_->step(weights(), grads_.data(), lr);
+    ops::refresh_weight_copy(ctx_);  // bf16-mixed: one cast of the stepped block for the GEMMs
     norm_.read(ctx_, &norm);
   } else {
     // 16-mixed: unscale, then clip; the global norm (one double read back, computed on the

@@ -17,7 +17,16 @@
 // GELU: cuBLASLt's GELU epilogues are the tanh approximation
 //   gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 // and DGELU is its exact derivative. libsbert's CPU GELU is the erf form, so the CUDA path must
-// not fuse GELU into a cuBLASLt epilogue where parity with the CPU engine is wanted.
+// not fuse GELU into a cuBLASLt epilogue where parity with the CPU engine is wanted (fp32); only
+// bf16-mixed does, as Megatron / NeMo's bias_gelu_fusion.
+//
+// Epilogue rules (cublasLt.h's documentation of the epilogues and of the aux attributes, and a
+// device's answers where it is silent): bias vectors packed, of D's rows (BGRADB: D's columns);
+// the bias gradients of DGELU_BGRAD (D's row sums), BGRADA (op(A)'s rows summed over k, not
+// scaled by alpha: only with op(A) = A) and BGRADB (op(B)'s columns, likewise: only with
+// op(B) = B^T) are written, not added; the GELU aux (the GELU's input, bias included) has D's type,
+// a leading dimension that is a multiple of 8 and >= D's rows, and a batch stride that is a
+// multiple of 8.
 //
 // Memory: every column the matmul reads (A, B, C, bias, aux) or writes (D, aux, bias gradient)
 // goes through simt::emu::check_device_range before anything is computed: a too-small or freed
@@ -512,8 +521,14 @@ cublasStatus_t describe(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A,
   p.bias_type = p.desc.bias_type < 0 ? p.d.type : static_cast<uint32_t>(p.desc.bias_type);
   p.aux_type = p.desc.aux_type < 0 ? p.d.type : static_cast<uint32_t>(p.desc.aux_type);
   if (p.epi.uses_bias() && !storage_ok(p.bias_type)) return CUBLAS_STATUS_NOT_SUPPORTED;
+  // The bias gradient of BGRADA / BGRADB exists only for op(A) = A / op(B) = B^T: a device's
+  // cuBLASLt 13.0 answers NOT_SUPPORTED otherwise, in the heuristic and the matmul alike.
+  if ((p.epi.bgrad_a && p.ta) || (p.epi.bgrad_b && !p.tb)) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (p.epi.uses_aux()) {
     if (!storage_ok(p.aux_type)) return CUBLAS_STATUS_NOT_SUPPORTED;
+    // Documented: the GELU input matrix has D's type (other aux types are for fp8 outputs
+    // only); a device answers INVALID_VALUE to another.
+    if (p.aux_type != p.d.type) return CUBLAS_STATUS_INVALID_VALUE;
     // Documented: the GELU aux leading dimension and batch stride are multiples of 8, and the
     // leading dimension covers D's rows.
     if (p.desc.aux_ld < p.m || p.desc.aux_ld % 8 != 0 || p.desc.aux_stride % 8 != 0 ||
@@ -796,6 +811,9 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   if (!A || !B || !D || (read_c && !C)) return CUBLAS_STATUS_INVALID_VALUE;
   if (e.uses_bias() && !ds.bias) return CUBLAS_STATUS_INVALID_VALUE;
+  // A device's answers without the aux pointer: NOT_SUPPORTED when it is GELU_AUX's output,
+  // INVALID_VALUE when it is DGELU's input.
+  if (e.aux_out && !ds.aux) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (e.uses_aux() && !ds.aux) return CUBLAS_STATUS_INVALID_VALUE;
   // In place (C == D) needs identical layouts, as in cuBLASLt.
   if (C == D && (p.c.ld != p.d.ld || p.c.stride != p.d.stride || p.c.type != p.d.type))
