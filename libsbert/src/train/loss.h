@@ -62,8 +62,9 @@ struct LossStats {
   int64_t hard_negatives = 0;   // valid hard-negative slots (B*K minus masked ones)
 };
 
-// dq (B, H), dp (B, H), dn (B*K, H) written; q, p, n as above. Only Device::CPU for now; the
-// CUDA kernel will plug in here with the same arguments.
+// dq (B, H), dp (B, H), dn (B*K, H) written; q, p, n as above. On a CUDA Context every pointer
+// (neg_mask included) is device memory: cuda/loss.cu computes the same formulas in double on
+// the device and only the statistics come back (ops/dispatch.cpp picks the backend).
 LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
                            float* dn, const float* q, const float* p, const float* n,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H);
