@@ -1,6 +1,6 @@
 // [cuda] Fine-tuning on the device (trainer.accelerator=gpu): GradCache's encoder passes, the
-// pooling, gradient clipping and AdamW run on the GPU (the loss on the embeddings, G rows, on
-// the host), with dropout's masks equal to the CPU's. A run must log the CPU's losses within
+// pooling, the contrastive loss (cuda/loss.cu: the embeddings never leave the device), gradient
+// clipping and AdamW run on the GPU, with dropout's masks equal to the CPU's. A run must log the CPU's losses within
 // 1e-4, validate as the CPU does, and a kill-and-resume on the GPU must replay the losses of an
 // uninterrupted GPU run bit for bit. Under the SIMT emulator every kernel of the step runs with
 // its memory and race checks on.
@@ -72,6 +72,9 @@ TEST_CASE("cuda fine-tune: the GPU logs the CPU's losses within 1e-4", "[cuda]")
   const Run c = steps(cpu), g = steps(gpu);
   REQUIRE(c.loss.size() == 3);
   REQUIRE(g.loss.size() == 3);
+  double worst_loss = 0.0;
+  for (size_t i = 0; i < 3; ++i) worst_loss = std::max(worst_loss, std::fabs(g.loss[i] - c.loss[i]));
+  WARN("max |loss gpu - cpu| over 3 steps: " << worst_loss);
   for (size_t i = 0; i < 3; ++i) {
     INFO("step " << i + 1 << ": loss cpu " << c.loss[i] << " gpu " << g.loss[i]
                  << ", grad norm cpu " << c.grad_norm[i] << " gpu " << g.grad_norm[i]);
