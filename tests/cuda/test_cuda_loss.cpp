@@ -203,4 +203,28 @@ TEST_CASE("cuda contrastive loss: the clamp ties pick the first column, runs are
   check_bitwise(dQ2.to_host(), dQ.to_host(), "dq of a second run");
 }
 
+TEST_CASE("cuda contrastive loss: reserved once, a step allocates nothing", "[cuda]") {
+  if (!have_gpu()) return;
+  cuda::Runtime rt;
+  const Context gpu{Device::CUDA, 2, &rt};
+  const int64_t B = 6, K = 2, H = 24;
+  const Inputs in = make_inputs(B, K, H, 31, true);
+  auto Q = on_device(in.q), P = on_device(in.p), N = on_device(in.n);
+  auto M = on_device(in.mask);
+  cuda::DeviceBuffer<float> dQ(B * H), dP(B * H), dN(B * K * H);
+  for (LossMode mode : {LossMode::ExclusiveHardNegatives, LossMode::SharedNegatives}) {
+    LossConfig cfg;
+    cfg.mode = mode;
+    CHECK(contrastive_loss_reserve_bytes(gpu, cfg, B, K, H) > 0);
+    CHECK(contrastive_loss_reserve_bytes(Context{}, cfg, B, K, H) == 0);
+    reserve_contrastive_loss(gpu, cfg, B, K, H);
+    const size_t in_use = cuda::device_memory_in_use();
+    contrastive_loss(gpu, cfg, dQ.get(), dP.get(), dN.get(), Q.get(), P.get(), N.get(), M.get(),
+                     B, K, H);
+    contrastive_loss(gpu, cfg, nullptr, nullptr, nullptr, Q.get(), P.get(), N.get(), M.get(), B,
+                     K, H);
+    CHECK(cuda::device_memory_in_use() == in_use);
+  }
+}
+
 }  // namespace sbert::test

@@ -322,7 +322,34 @@ void round_to(float* out, const double* in, int64_t n, cudaStream_t stream) {
   SBERT_LAUNCH_CHECK("loss");
 }
 
+// The scratch block's layout: S (R, M), the accumulators dq (B, H), dp (B, H), dn (B*K, H) when
+// gradients are wanted, the row statistics (B) and their sum.
+struct Scratch {
+  int64_t M, R, acc;
+  size_t bytes;
+};
+Scratch scratch_layout(const LossConfig& cfg, int64_t B, int64_t K, int64_t H, bool grads) {
+  const int64_t NK = B * K;
+  const int64_t M = cfg.mode == LossMode::ExclusiveHardNegatives ? B + K : B + NK;
+  const int64_t R =
+      std::clamp<int64_t>(cfg.block_rows > 0 ? cfg.block_rows : kScoreBlockDoubles / M, 1, B);
+  const int64_t acc = grads ? (2 * B + NK) * H : 0;
+  return {M, R, acc,
+          static_cast<size_t>(R * M + acc) * sizeof(double) +
+              static_cast<size_t>(B + 1) * sizeof(RowStats)};
+}
+
 }  // namespace
+
+size_t contrastive_loss_scratch_bytes(const LossConfig& cfg, int64_t B, int64_t K, int64_t H,
+                                      bool grads) {
+  return scratch_layout(cfg, B, K, H, grads).bytes;
+}
+
+void reserve_contrastive_loss(const LossConfig& cfg, int64_t B, int64_t K, int64_t H, bool grads,
+                              Runtime& rt) {
+  rt.impl().scratch_for(contrastive_loss_scratch_bytes(cfg, B, K, H, grads));
+}
 
 LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, const float* p,
                            const float* n, const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H,
@@ -333,15 +360,9 @@ LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, cons
              cfg.logit_scale(), cfg.label_smoothing, 1.0 / static_cast<double>(B)};
   if (NK == 0) dn = nullptr;
   const bool want_grad = dq || dp || dn;
-  const int64_t M = pb.M;
-  const int64_t R =
-      std::clamp<int64_t>(cfg.block_rows > 0 ? cfg.block_rows : kScoreBlockDoubles / M, 1, B);
-
-  // Scratch: S (R, M), the accumulators dq (B, H), dp (B, H), dn (B*K, H), rows (B), the sum.
-  const int64_t acc = want_grad ? (2 * B + NK) * H : 0;
-  const size_t bytes = static_cast<size_t>(R * M + acc) * sizeof(double) +
-                       static_cast<size_t>(B + 1) * sizeof(RowStats);
-  auto* S = static_cast<double*>(rt.impl().scratch_for(bytes));
+  const Scratch lay = scratch_layout(cfg, B, K, H, want_grad);
+  const int64_t M = lay.M, R = lay.R, acc = lay.acc;
+  auto* S = static_cast<double*>(rt.impl().scratch_for(lay.bytes));
   double* acc_q = S + R * M;
   double* acc_p = acc_q + B * H;
   double* acc_n = acc_p + B * H;

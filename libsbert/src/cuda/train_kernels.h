@@ -19,6 +19,12 @@ using cpu::AdamWScalars;
 LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, const float* p,
                            const float* n, const uint8_t* neg_mask, int64_t B, int64_t K,
                            int64_t H, const LossConfig& cfg, Runtime& rt);
+// The scratch bytes contrastive_loss needs (grads: any gradient wanted), and sizing the
+// Runtime's scratch for it (the trainer's memory plan: the step then allocates nothing).
+size_t contrastive_loss_scratch_bytes(const LossConfig& cfg, int64_t B, int64_t K, int64_t H,
+                                      bool grads);
+void reserve_contrastive_loss(const LossConfig& cfg, int64_t B, int64_t K, int64_t H, bool grads,
+                              Runtime& rt);
 
 // ---- rows.cu: GradCache's row moves between a micro-batch and the global batch ---------------
 // out (rows, C): out[r] = inp[index[r]]

@@ -64,6 +64,25 @@ const int64_t* GradCache::stage_rows(const Chunk& c) {
   return stage(ctx_, rows_dev_, rows_host_);
 }
 
+size_t GradCache::reserve_loss_bytes(const ObjectiveConfig& cfg, int64_t G, int64_t K,
+                                     int64_t micro) const {
+  if (!device_loss(cfg)) return 0;
+  const auto rows = static_cast<size_t>(2 * G + G * K);
+  return 2 * rows * static_cast<size_t>(H_) * sizeof(float) + static_cast<size_t>(G * K) +
+         static_cast<size_t>(micro * (2 + K)) * sizeof(int64_t) +
+         contrastive_loss_reserve_bytes(ctx_, cfg.contrastive, G, K, H_);
+}
+
+void GradCache::reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro) {
+  if (!device_loss(cfg)) return;
+  const auto rows = static_cast<size_t>(2 * G + G * K);
+  emb_.resize(ctx_, rows * static_cast<size_t>(H_));
+  demb_.resize(ctx_, rows * static_cast<size_t>(H_));
+  mask_dev_.resize(ctx_, static_cast<size_t>(G * K));
+  rows_dev_.resize(ctx_, static_cast<size_t>(micro * (2 + K)));
+  reserve_contrastive_loss(ctx_, cfg.contrastive, G, K, H_);
+}
+
 int GradCache::world() const { return par_.comm ? par_.comm->size() : 1; }
 int GradCache::rank() const { return par_.comm ? par_.comm->rank() : 0; }
 

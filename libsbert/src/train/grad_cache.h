@@ -91,6 +91,14 @@ class GradCache {
   LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size,
                       const ObjectiveConfig& loss);
 
+  // Sizes the device loss's buffers (the G rows of queries, positives and K negative slots and
+  // their gradients, the mask, a micro-batch's row map for up to `micro` rows, the loss's
+  // scratch) so that the steps allocate nothing: part of the trainer's device memory plan.
+  // Nothing when cfg's loss does not run on the device (see the constructor's comment).
+  void reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro);
+  // The bytes reserve_loss() would allocate, allocating nothing.
+  size_t reserve_loss_bytes(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro) const;
+
   // gist: the guide model, run without dropout or gradient in phase 1, on the same token ids
   // (the caller checks that the vocabularies are equal) or re-tokenized (retok). Null: none.
   // Must outlive this, as the tokenizers.

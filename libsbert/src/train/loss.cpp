@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "cpu/train_kernels.h"
+#include "cuda/train_kernels.h"
 #include "ops/ops.h"
 
 namespace sbert {
@@ -63,6 +64,18 @@ LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H) {
   check_shapes(cfg, q, p, n, B, K, H);
   return ops::contrastive_loss(ctx, cfg, dq, dp, dn, q, p, n, neg_mask, B, K, H);
+}
+
+size_t contrastive_loss_reserve_bytes(const Context& ctx, const LossConfig& cfg, int64_t B,
+                                      int64_t K, int64_t H) {
+  if (ctx.device != Device::CUDA) return 0;
+  return cuda::contrastive_loss_scratch_bytes(cfg, B, K, H, true);
+}
+
+void reserve_contrastive_loss(const Context& ctx, const LossConfig& cfg, int64_t B, int64_t K,
+                              int64_t H) {
+  if (ctx.device != Device::CUDA) return;
+  cuda::reserve_contrastive_loss(cfg, B, K, H, true, cuda_runtime(ctx, "loss"));
 }
 
 LossStats contrastive_loss(const LossConfig& cfg, double* dq, double* dp, double* dn,

@@ -23,6 +23,7 @@
 // The loss is a negligible share of a training step (O(B^2 H) against the encoder's O(T H^2)).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -68,6 +69,13 @@ struct LossStats {
 LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
                            float* dn, const float* q, const float* p, const float* n,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H);
+
+// The device memory a CUDA Context's contrastive_loss takes for these sizes (with gradients), and
+// taking it now: the trainer's memory plan, so that no step allocates. Nothing on the CPU.
+size_t contrastive_loss_reserve_bytes(const Context& ctx, const LossConfig& cfg, int64_t B,
+                                      int64_t K, int64_t H);
+void reserve_contrastive_loss(const Context& ctx, const LossConfig& cfg, int64_t B, int64_t K,
+                              int64_t H);
 
 // The same loss entirely in double (CPU): the reference for finite-difference tests.
 LossStats contrastive_loss(const LossConfig& cfg, double* dq, double* dp, double* dn,
