@@ -87,8 +87,14 @@ std::string startup_summary(const TrainOptions& opt, const RunPlan& p) {
        std::to_string(p.constant_steps) + "; validation every " +
        std::to_string(opt.val_check_steps(p.batches_per_epoch)) + " steps");
   line(std::string("device: ") + p.device + ", " + std::to_string(p.threads) + " CPU threads, " +
-       (opt.trainer.precision == Precision::BF16Mixed ? "bf16-mixed" : "fp32") +
-       (p.world_size > 1 ? ", " + std::to_string(p.world_size) + " processes" : ""));
+       (opt.trainer.precision == Precision::BF16Mixed   ? "bf16-mixed"
+        : opt.trainer.precision == Precision::FP16Mixed ? "16-mixed"
+                                                        : "fp32") +
+       (p.world_size > 1 ? ", " + std::to_string(p.world_size) + " processes" : "") +
+       (p.device_memory_bytes > 0
+            ? ", " + std::to_string((p.device_memory_bytes + (1 << 20) - 1) >> 20) +
+                  " MiB of device memory planned"
+            : ""));
   std::string logs = "logs: " + p.log_dir.string() + " (metrics.jsonl, metrics.csv, checkpoints/";
   if (!p.tensorboard_dir.empty()) logs += ", tensorboard/: tensorboard --logdir " +
                                           p.tensorboard_dir.string();

@@ -122,6 +122,20 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
     gc = std::make_unique<GradCache>(ctx, *model);
     gc->set_weights(view);
     adamw = std::make_unique<AdamW>(model->layout, AdamWConfig{}, ctx);
+    if (runtime) {  // the trainer's plan: caches sized once for the largest batch
+      int64_t rows = 0, k = 0, qlen = 0, plen = 0;
+      for (const TrainBatch& b : w.train) {
+        rows = std::max<int64_t>(rows, static_cast<int64_t>(b.size()));
+        k = std::max<int64_t>(k, b.num_negatives);
+        for (const auto& q : b.queries) qlen = std::max<int64_t>(qlen, std::ssize(q));
+        for (const auto* part : {&b.positives, &b.negatives}) {
+          for (const auto& p : *part) plen = std::max<int64_t>(plen, std::ssize(p));
+        }
+      }
+      gc->reserve(rows, k, qlen, plen);
+      r.planned_device_mib =
+          static_cast<double>(cuda::device_memory_in_use() - device_before) / 1048576.0;
+    }
   }
 
   std::vector<double> times;
@@ -192,7 +206,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
 }
 
 std::string to_json(const Workload& w, Device device, bool bf16, const Result& r) {
-  char buf[1024];
+  char buf[1536];
   std::snprintf(
       buf, sizeof buf,
       "{\"impl\":\"libsbert\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
@@ -201,14 +215,15 @@ std::string to_json(const Workload& w, Device device, bool bf16, const Result& r
       "\"steps\":%d,\"step_s_median\":%.6g,\"step_s_min\":%.6g,\"cpu_s_per_step\":%.6g,"
       "\"samples_per_s\":%.6g,\"sequences_per_s\":%.6g,\"real_tokens_per_s\":%.6g,"
       "\"real_tokens_per_step\":%.6g,\"flops_per_step\":%.6g,\"tflops_per_s\":%.6g,"
-      "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s}\n",
+      "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s,\"planned_device_mib\":%s}\n",
       to_string(device), bf16 ? "bf16-mixed" : "32", r.threads, json_quote(w.shape.name).c_str(),
       json_quote(w.opt.name).c_str(), w.opt.pad_to, json_quote(w.opt.mode).c_str(), w.opt.batch,
       w.opt.negatives, w.opt.embed_batch, r.steps, r.step_s_median, r.step_s_min, r.cpu_s_per_step,
       r.samples_per_s, r.sequences_per_s, r.real_tokens_per_s, r.real_tokens_per_step,
       r.flops_per_step, r.tflops_per_s, r.mfu < 0 ? "null" : std::to_string(r.mfu).c_str(),
       r.peak_rss_mib,
-      r.peak_device_mib < 0 ? "null" : json_number(r.peak_device_mib).c_str());
+      r.peak_device_mib < 0 ? "null" : json_number(r.peak_device_mib).c_str(),
+      r.planned_device_mib < 0 ? "null" : json_number(r.planned_device_mib).c_str());
   return buf;
 }
 

@@ -26,6 +26,11 @@ struct Result {
   // GPU: the most device memory in use at the end of a step or pass, less what was in use before
   // the run (cuBLASLt's workspace, weights, gradients, AdamW, caches and workspaces); else -1.
   double peak_device_mib = -1;
+  // GPU training: the device memory placed and planned before the first step (weights,
+  // gradients, AdamW and the caches reserved for the workload's largest batch: GradCache::reserve),
+  // less what was in use before the run; else -1. peak_device_mib equals it when no step grew a
+  // buffer.
+  double planned_device_mib = -1;
 };
 
 // bf16: trainer.precision bf16-mixed (Context::bf16; CUDA only). progress: after every step or

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "cuda_test_util.h"
+#ifdef SBERT_SIMT_EMU
+#include <cuda_runtime.h>  // simt_device_malloc_count
+#endif
 #include "sbert/train.h"
 #include "support/fixtures.h"
 
@@ -126,6 +129,35 @@ TEST_CASE("cuda fine-tune: mnrl with masked slots on the device and matryoshka o
       CHECK(std::fabs(g.grad_norm[i] - c.grad_norm[i]) <= 1e-4 * std::max(1.0, c.grad_norm[i]));
     }
   }
+}
+
+TEST_CASE("cuda fine-tune: device memory is planned before the first step, no step allocates",
+          "[cuda]") {
+  if (!have_gpu()) return;
+  TempDir tmp;
+  TrainOptions opt = options(tmp / "gpu", Accelerator::GPU, 3);
+  opt.model.data.query_seq_length = 12;
+  opt.model.data.passage_seq_length = 20;
+  // Lengths vary per step, and one record reaches both maximum lengths (truncated): the bound
+  // the plan was made for.
+  std::vector<TrainExample> ex = examples(12);
+  std::string longer;
+  for (int i = 0; i < 40; ++i) longer += "word" + std::to_string(i) + " ";
+  ex[5] = {longer, longer, {longer, "short"}};
+  Trainer gpu(opt, TrainData::from_examples(ex), TrainData::from_examples(examples(4)));
+  const RunPlan plan = gpu.plan();
+  const size_t in_use = cuda::device_memory_in_use();
+  INFO("planned " << plan.device_memory_bytes << " bytes");
+  CHECK(plan.device_memory_bytes > 0);
+#ifdef SBERT_SIMT_EMU
+  const size_t mallocs = simt_device_malloc_count();
+#endif
+  const Run r = steps(gpu);
+  CHECK(r.loss.size() == 3);
+  CHECK(cuda::device_memory_in_use() == in_use);
+#ifdef SBERT_SIMT_EMU
+  CHECK(simt_device_malloc_count() == mallocs);
+#endif
 }
 
 TEST_CASE("cuda fine-tune: kill and resume on the GPU replays the losses bit for bit", "[cuda]") {

@@ -10,7 +10,8 @@
 //                                  (loss_blocks = 2), what each rank's own-rows loss is.
 // The device gradients are all-reduced by NCCL (GradReducer), the embedding rows all-gathered
 // by the host communicator (they are host memory), and the checkpoint's weight fingerprint
-// check compares the ranks' host weights. Losses within 1e-5 for 3 steps (measured: ~1e-6).
+// check compares the ranks' host weights. Losses within 1e-5 for 3 steps (measured: ~1e-6;
+// 16-mixed: 1e-3, measured 2e-4).
 // The step-1 loss is the same formula on the same rows: compared bitwise with global negatives
 // off (both on the host), to 1e-12 with them on (one process runs it on the device); later
 // steps differ by rounding: the gradient is summed in another order (micro-batch by
@@ -40,9 +41,10 @@ namespace {
 // tiny-bert, dropout on, 4 rows a step (2 per rank, micro-batches of 1: GradCache recomputes),
 // one hard negative, clipping at 1.0; every rank one thread (2 ranks share the CI's 2 cores).
 TrainOptions options(const std::filesystem::path& data, const std::filesystem::path& log_dir,
-                     bool global_negatives, int ranks, bool bf16 = false) {
+                     bool global_negatives, int ranks, Precision p = Precision::FP32) {
   TrainOptions opt;
-  opt.trainer.precision = bf16 ? Precision::BF16Mixed : Precision::FP32;
+  opt.trainer.precision = p;
+  opt.model.native_amp_init_scale = 4096;  // 16-mixed: scaled gradients, no overflow
   opt.restore_from_path = fixture_dir("tiny-bert").string();
   opt.exp_manager.explicit_log_dir = log_dir.string();
   opt.trainer.accelerator = Accelerator::GPU;
@@ -114,15 +116,21 @@ TEST_CASE("cuda fine-tune on 2 emulated GPUs (NCCL ranks as threads) equals one 
   TempDir tmp;
   const std::filesystem::path data = write_train_records(tmp.path());
   struct Case {
-    bool global, bf16;
+    bool global;
+    Precision p;
   };
-  // Global negatives on and off in fp32, and on in bf16-mixed (the same products on each rank).
-  for (const Case c : {Case{true, false}, Case{false, false}, Case{true, true}}) {
+  // Global negatives on and off in fp32, and on in bf16-mixed and 16-mixed (the same products on
+  // each rank; 16-mixed all-reduces the scaled gradients and unscales the sum).
+  for (const Case c : {Case{true, Precision::FP32}, Case{false, Precision::FP32},
+                       Case{true, Precision::BF16Mixed}, Case{true, Precision::FP16Mixed}}) {
     const bool global = c.global;
-    INFO("model.global_inbatch_negatives=" << global << ", bf16-mixed " << c.bf16);
+    const char* pname = c.p == Precision::FP32 ? "" : c.p == Precision::BF16Mixed ? ", bf16-mixed"
+                                                                                  : ", 16-mixed";
+    INFO("model.global_inbatch_negatives=" << global << pname);
     std::string tag = global ? "global" : "local";
-    if (c.bf16) tag += "-bf16";
-    const TrainOptions two = options(data, tmp / (tag + "-two"), global, 2, c.bf16);
+    if (c.p == Precision::BF16Mixed) tag += "-bf16";
+    if (c.p == Precision::FP16Mixed) tag += "-fp16";
+    const TrainOptions two = options(data, tmp / (tag + "-two"), global, 2, c.p);
     Exchange x(2);
     Run r1;
     std::thread t1([&] { r1 = rank_main(x, 1, two); });
@@ -132,7 +140,7 @@ TEST_CASE("cuda fine-tune on 2 emulated GPUs (NCCL ranks as threads) equals one 
     REQUIRE(r0.error.empty());
     REQUIRE(r1.error.empty());
 
-    Trainer one = make_trainer(options(data, tmp / (tag + "-one"), global, 1, c.bf16), nullptr,
+    Trainer one = make_trainer(options(data, tmp / (tag + "-one"), global, 1, c.p), nullptr,
                                global ? 1 : 2);
     CHECK(one.plan().device == std::string("cuda"));
     const Run r = train_steps(one);
@@ -159,10 +167,15 @@ TEST_CASE("cuda fine-tune on 2 emulated GPUs (NCCL ranks as threads) equals one 
     // Adam steps are rounding noise, see test_dist_mpirun.cpp): they compare the weights.
     const double de = max_diff(r0.probe.data, r.probe.data);
     WARN("2 GPU ranks vs 1 process, global negatives "
-         << (global ? "on" : "off") << (c.bf16 ? ", bf16-mixed" : "") << ": losses within " << dl
+         << (global ? "on" : "off") << pname << ": losses within " << dl
          << ", grad norms within " << dn << ", embeddings within " << de);
-    CHECK(dl <= 1e-5);
-    CHECK(dn <= 1e-5);
+    // 16-mixed: step 1 is bitwise too, but from step 2 the summation-order differences of the
+    // weights flip fp16 roundings of GEMM operands, and the runs drift further apart than
+    // fp32's or bf16's (measured at step 3: losses 2e-4, grad norms 4e-4 relative; 5e-5 with a
+    // loss scale of 1, so not the scaling).
+    const double tol = c.p == Precision::FP16Mixed ? 1e-3 : 1e-5;
+    CHECK(dl <= tol);
+    CHECK(dn <= tol);
     CHECK(de <= 1e-5);
     CHECK(r0.probe.data == r1.probe.data);           // the ranks hold the same model
     CHECK(std::fabs(r.loss[2] - r.loss[0]) > 1e-4);  // it trained

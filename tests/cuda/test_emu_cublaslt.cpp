@@ -1,6 +1,6 @@
 // The SIMT emulator's cuBLASLt model against a naive reference: every transpose combination,
-// padded leading dimensions, strided batches, alpha/beta, each epilogue, bf16 storage, and the
-// checks a device would make (out of bounds, host pointers, alignment, invalid layouts).
+// padded leading dimensions, strided batches, alpha/beta, each epilogue, bf16 and fp16 storage,
+// and the checks a device would make (out of bounds, host pointers, alignment, invalid layouts).
 // Compiled in EMU builds only (-DSBERT_CUDA=EMU defines SBERT_SIMT_EMU).
 #include <catch2/catch.hpp>
 
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "simt/emu/core.h"
 
 namespace {
@@ -31,7 +32,9 @@ float from_bf16(uint16_t h) {
   return v;
 }
 
-// A device buffer of `count` elements of fp32 or bf16, filled from / read back as floats.
+bool half(cudaDataType t) { return t == CUDA_R_16BF || t == CUDA_R_16F; }
+
+// A device buffer of `count` elements of fp32, bf16 or fp16, filled from / read back as floats.
 struct Buf {
   Buf(size_t count, cudaDataType t, bool zero = true) : n(count), type(t) {
     REQUIRE(cudaMalloc(&ptr, bytes()) == cudaSuccess);
@@ -40,12 +43,13 @@ struct Buf {
   ~Buf() { cudaFree(ptr); }
   Buf(const Buf&) = delete;
   Buf& operator=(const Buf&) = delete;
-  size_t bytes() const { return n * (type == CUDA_R_16BF ? 2 : 4); }
+  size_t bytes() const { return n * (half(type) ? 2 : 4); }
   void upload(const std::vector<float>& v) {
     REQUIRE(v.size() == n);
-    if (type == CUDA_R_16BF) {
+    if (half(type)) {
       std::vector<uint16_t> h(n);
-      for (size_t i = 0; i < n; ++i) h[i] = to_bf16(v[i]);
+      for (size_t i = 0; i < n; ++i)
+        h[i] = type == CUDA_R_16BF ? to_bf16(v[i]) : sbert::f32_to_f16(v[i]);
       REQUIRE(cudaMemcpy(ptr, h.data(), bytes(), cudaMemcpyHostToDevice) == cudaSuccess);
     } else {
       REQUIRE(cudaMemcpy(ptr, v.data(), bytes(), cudaMemcpyHostToDevice) == cudaSuccess);
@@ -53,10 +57,11 @@ struct Buf {
   }
   std::vector<float> download() const {
     std::vector<float> v(n);
-    if (type == CUDA_R_16BF) {
+    if (half(type)) {
       std::vector<uint16_t> h(n);
       REQUIRE(cudaMemcpy(h.data(), ptr, bytes(), cudaMemcpyDeviceToHost) == cudaSuccess);
-      for (size_t i = 0; i < n; ++i) v[i] = from_bf16(h[i]);
+      for (size_t i = 0; i < n; ++i)
+        v[i] = type == CUDA_R_16BF ? from_bf16(h[i]) : sbert::f16_to_f32(h[i]);
     } else {
       REQUIRE(cudaMemcpy(v.data(), ptr, bytes(), cudaMemcpyDeviceToHost) == cudaSuccess);
     }
@@ -200,6 +205,7 @@ double expect(const Gemm& g, const Host& h, int bi, int64_t i, int64_t j, double
 
 double stored(double x, cudaDataType t) {
   const auto f = static_cast<float>(x);
+  if (t == CUDA_R_16F) return sbert::f16_to_f32(sbert::f32_to_f16(f));
   return t == CUDA_R_16BF ? from_bf16(to_bf16(f)) : f;
 }
 
@@ -248,7 +254,7 @@ void check_gemm(Gemm g) {
   const auto d = D.download();
   const auto aux_out = aux.download();
   const auto bias_out = bias.download();
-  const double tol = out_type == CUDA_R_16BF ? 1e-2 : 1e-5;  // bf16: one rounding step
+  const double tol = half(out_type) ? 1e-2 : 1e-5;  // bf16 / fp16: one rounding step
   std::vector<bool> inside(D.n, false);
   for (int bi = 0; bi < g.c.batch; ++bi) {
     std::vector<double> grad(static_cast<size_t>(bias_len), 0.0);
@@ -379,6 +385,46 @@ TEST_CASE("emu cuBLASLt: bf16 inputs, bf16 or fp32 outputs", "[cuda][emu]") {
   const auto d = D.download();
   CHECK(d[0] == 1.0f);               // 1 + 2^-8: tie, rounds to even 1
   CHECK(d[1] == 1.0f + 2.0f / 128);  // 1 + 3 * 2^-8 + 2^-15: rounds up
+}
+
+TEST_CASE("emu cuBLASLt: fp16 inputs, fp16 or fp32 outputs", "[cuda][emu]") {
+  for (auto out : {CUDA_R_16F, CUDA_R_32F})
+    for (auto ta : {CUBLAS_OP_N, CUBLAS_OP_T})
+      for (auto tb : {CUBLAS_OP_N, CUBLAS_OP_T}) {
+        Gemm g = shape(ta, tb, 7, 5, 9, 2, CUDA_R_16F, out);
+        g.beta = 0.5f;
+        g.epi = CUBLASLT_EPILOGUE_BIAS;
+        check_gemm(g);
+      }
+  // Mixed operand types, and fp16 x fp16 -> bf16: no such cuBLASLt kernel.
+  Buf A(2, CUDA_R_16F), B(1, CUDA_R_16F), Bb(1, CUDA_R_16BF), Db(2, CUDA_R_16BF);
+  Buf D(2, CUDA_R_16F), D32(2, CUDA_R_32F);
+  Gemm g = shape(CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 1, 0, CUDA_R_16F, CUDA_R_16BF);
+  CHECK(run(g, A.ptr, B.ptr, nullptr, Db.ptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+  g = shape(CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 1, 0, CUDA_R_16F, CUDA_R_32F);
+  g.b.type = CUDA_R_16BF;
+  CHECK(run(g, A.ptr, Bb.ptr, nullptr, D32.ptr) == CUBLAS_STATUS_NOT_SUPPORTED);
+  // Subnormal operands multiply exactly: 2^-24 (fp16's smallest) x 2^10 and (1023 2^-24) x 2.
+  g = shape(CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 1, 0, CUDA_R_16F, CUDA_R_32F);
+  A.upload({std::ldexp(1.0f, -24), 1023 * std::ldexp(1.0f, -24)});
+  B.upload({1024.0f});
+  REQUIRE(run(g, A.ptr, B.ptr, nullptr, D32.ptr) == CUBLAS_STATUS_SUCCESS);
+  auto d = D32.download();
+  CHECK(d[0] == std::ldexp(1.0f, -14));
+  CHECK(d[1] == 1023 * std::ldexp(1.0f, -14));
+  // An fp16 output rounds to nearest even and overflows to inf past 65504 (fp32 output: no).
+  g = shape(CUBLAS_OP_N, CUBLAS_OP_N, 2, 1, 1, 0, CUDA_R_16F, CUDA_R_16F);
+  A.upload({1.0f + 1.0f / 1024, 65504.0f});
+  B.upload({1.0f});
+  g.alpha = 1.0f + 1.0f / 2048;  // (1 + 2^-10)(1 + 2^-11) = 1 + 3 2^-11 + 2^-21: rounds up
+  REQUIRE(run(g, A.ptr, B.ptr, nullptr, D.ptr) == CUBLAS_STATUS_SUCCESS);
+  d = D.download();
+  CHECK(d[0] == 1.0f + 2.0f / 1024);
+  CHECK(std::isinf(d[1]));  // 65504 (1 + 2^-11) ~ 65536: past 65520
+  g.c.type = CUDA_R_32F;
+  REQUIRE(run(g, A.ptr, B.ptr, nullptr, D32.ptr) == CUBLAS_STATUS_SUCCESS);
+  CHECK(D32.download()[1] == Approx(65504.0 * (1.0 + 1.0 / 2048)).epsilon(1e-7));
+  CHECK(simt::emu::take_reports().empty());
 }
 
 TEST_CASE("emu cuBLASLt: beta 0 reads no C - C may be D", "[cuda][emu]") {

@@ -8,7 +8,9 @@
 #   BUILD_DIR  the fuzz build (default build-fuzz, made by tests/fuzz/run.sh); it is not rebuilt
 #   WORKERS    targets fuzzed at once (default nproc)
 # Ledger: BUILD_DIR/campaign.tsv, a line a slice: time, target, binary (sha256, 16 digits), runs,
-# seconds, cov, ft, result. A target's totals count only the slices of the binary there now.
+# seconds, cov, ft, result, clock. seconds is the CPU time the fuzzer used (clock "cpu"): at
+# nice 19 beside other work a slice's wall time can be mostly waiting. Lines without a clock
+# (before 2026-12-06 10:40 UTC) counted wall seconds. A target's totals count only the slices of the binary there now.
 # The next slice goes to the unfinished target closest to its goal; a target with a finding
 # stops there (its log and input are in BUILD_DIR/logs and BUILD_DIR/artifacts).
 # A timeout is a finding only if its input also times out run alone: the campaign runs at the
@@ -69,12 +71,18 @@ claim() {
 
 # Under the lock: one ledger line (target binary runs seconds cov ft result); the claim ends.
 record() {
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$@" >>"$LEDGER"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tcpu\n' "$(date -u +%FT%TZ)" "$@" >>"$LEDGER"
   grep -vxF "$1" "$CLAIMS" >"$CLAIMS.new" || true
   mv "$CLAIMS.new" "$CLAIMS"
 }
 
 locked() { ( flock 9; "$@" ) 9>"$LOCK"; }
+
+# CPU seconds (user + system) of the finished children of process $1 (a worker: its own
+# $BASHPID, read before the $( ) subshell): /proc/PID/stat's cutime and cstime, in clock ticks.
+children_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($14 + $15) / hz }' "/proc/$1/stat"
+}
 
 # Runs a timeout input alone three times under the fuzz run's limit; succeeds if it never times out.
 timeout_unconfirmed() {
@@ -86,19 +94,21 @@ timeout_unconfirmed() {
 }
 
 worker() {
-  local t limit id out runs secs cov ft result input start
+  local t limit id out runs secs cov ft result input me cpu0 cpu
   while :; do
     t='' limit=''
     read -r t limit < <(locked claim) || true
     [ -n "$t" ] || return 0
     id=$(binary_id "$t")
-    start=$(date +%s)
+    me=$BASHPID
+    cpu0=$(children_cpu "$me")
     out=$(BUILD_DIR=$BUILD_DIR FUZZ_BUILD=0 FUZZ_CONFIGURE=0 tests/fuzz/run.sh "$t" "$limit" 2>&1 |
           grep '^fuzz ' || true)
     echo "$out"
+    cpu=$(awk -v a="$cpu0" -v b="$(children_cpu "$me")" 'BEGIN { printf "%d", b - a + 0.5 }')
     if [[ "$out" == *"no finding"* ]]; then
-      read -r _ _ runs _ _ _ _ cov _ ft secs _ <<<"$out"
-      result=ok
+      read -r _ _ runs _ _ _ _ cov _ ft _ _ <<<"$out"
+      secs=$cpu result=ok
     else
       runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$BUILD_DIR/logs/$t.log" | tail -1)
       secs=0 cov=- ft=- result=finding
@@ -106,7 +116,7 @@ worker() {
       if [[ "$(basename "${input:-x}")" == timeout-* ]] && timeout_unconfirmed "$t" "$input"; then
         mkdir -p "$(dirname "$input")/unconfirmed"
         mv "$input" "$(dirname "$input")/unconfirmed/"
-        secs=$(($(date +%s) - start)) result=ok:timeout-not-reproduced
+        secs=$cpu result=ok:timeout-not-reproduced
         echo "fuzz $t: the timeout on $(basename "$input") did not recur run alone; slice kept"
       fi
     fi

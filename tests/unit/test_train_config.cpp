@@ -90,7 +90,26 @@ TEST_CASE("config: unknown keys and impossible values name the key", "[config]")
                     Contains("'trainer.max_steps' must be an integer, got 'abc'"));
   CHECK_THROWS_WITH(parse("", {"model.optim.betas=0.9"}),
                     Contains("'model.optim.betas' must be a list of two numbers"));
-  CHECK_THROWS_WITH(parse("", {"trainer.precision=16"}), Contains("fp16 is not supported"));
+  CHECK_THROWS_WITH(parse("", {"trainer.precision=16-true"}),
+                    Contains("key 'trainer.precision': 16-true (fp16 weights) is not supported"));
+  CHECK_THROWS_WITH(parse("", {"model.hysteresis=0"}),
+                    Contains("'model.hysteresis' must be positive, got 0"));
+  CHECK_THROWS_WITH(parse("", {"model.native_amp_init_scale=0"}),
+                    Contains("'model.native_amp_init_scale' must be positive and finite"));
+  CHECK_THROWS_WITH(parse("", {"model.native_amp_growth_interval=-1"}),
+                    Contains("'model.native_amp_growth_interval' must be positive"));
+  for (const char* p : {"16-mixed", "16", "fp16"}) {
+    INFO(p);
+    CHECK(parse("", {std::string("trainer.precision=") + p}).trainer.precision ==
+          Precision::FP16Mixed);
+  }
+  const TrainOptions scaled = parse("", {"model.native_amp_init_scale=65536",
+                                         "model.native_amp_growth_interval=20",
+                                         "model.hysteresis=1"});
+  CHECK(scaled.model.native_amp_init_scale == 65536.0);
+  CHECK(scaled.model.native_amp_growth_interval == 20);
+  CHECK(scaled.model.hysteresis == 1);
+  CHECK(parse("", {}).model.native_amp_init_scale == 4294967296.0);
   CHECK_THROWS_WITH(parse("", {"model.optim.sched.min_lr=1"}),
                     Contains("'model.optim.sched.min_lr' must be in [0, model.optim.lr]"));
   CHECK_THROWS_WITH(parse("", {"model.data.query_seq_length=${model.nope}"}),

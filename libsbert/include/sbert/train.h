@@ -29,7 +29,8 @@
 namespace sbert {
 
 enum class Accelerator { CPU, GPU, Auto };  // trainer.accelerator: cpu | gpu (= cuda) | auto
-enum class Precision { FP32, BF16Mixed };   // trainer.precision: 32 | bf16-mixed
+// trainer.precision: 32 | bf16-mixed | 16-mixed (fp16 GEMMs, dynamic loss scaling)
+enum class Precision { FP32, BF16Mixed, FP16Mixed };
 // model.loss: exclusive hard negatives | shared | and sentence-transformers' CoSENTLoss,
 // AnglELoss, GISTEmbedLoss, MarginMSELoss, MatryoshkaLoss (docs/training.md)
 enum class LossType { NeMo, MNRL, CoSENT, AnglE, GIST, MarginMSE, Matryoshka };
@@ -122,6 +123,11 @@ struct SBERT_API TrainOptions {
     double mnrl_scale = 20.0;
     double label_smoothing = 0.0;
     uint64_t seed = 1234;
+    // 16-mixed's dynamic loss scaling, NeMo's GradScaler (docs/training.md): the initial scale,
+    // the finite steps before it doubles, the overflowing steps in a row before it halves.
+    double native_amp_init_scale = 4294967296.0;  // 2^32
+    int64_t native_amp_growth_interval = 1000;
+    int64_t hysteresis = 2;
     double hidden_dropout = -1;     // -1: the model's config.json value
     double attention_dropout = -1;  // -1: the model's config.json value
     // The objectives' own keys, named after sentence-transformers' parameters (docs/training.md).
@@ -313,6 +319,9 @@ struct StepInfo {
   int64_t epoch = 0;
   double loss = 0, lr = 0, grad_norm = 0, accuracy = 0;
   double samples_per_sec = 0, tokens_per_sec = 0, elapsed_sec = 0;
+  // 16-mixed: the loss scale this step's backward used (0 otherwise); a step whose gradient
+  // overflowed has a non-finite grad_norm and changed no weight.
+  double loss_scale = 0;
   bool log_due = false;  // every trainer.log_every_n_steps steps, the first and the last
 };
 
@@ -335,6 +344,10 @@ struct RunPlan {
   int64_t warmup_steps = 0, constant_steps = 0;  // resolved from steps or ratios
   const char* device = "cpu";
   int threads = 0;  // CPU threads in use (resolved when trainer.threads is 0)
+  // On a GPU: the device memory the run placed and planned before its first step (weights,
+  // gradients, AdamW's moments and the activations of the largest micro-batch); the steps
+  // allocate nothing beyond it. 0 on the CPU.
+  int64_t device_memory_bytes = 0;
   std::filesystem::path log_dir;
   std::filesystem::path tensorboard_dir;  // empty: exp_manager.create_tensorboard_logger off
 };

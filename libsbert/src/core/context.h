@@ -18,6 +18,9 @@ struct Context {
   // CUDA only (trainer.precision bf16-mixed): the GEMMs and attention on bf16 tensor cores with
   // fp32 accumulation (cuda/mixed.h); everything else, and every tensor kept, stays fp32.
   bool bf16 = false;
+  // CUDA only (trainer.precision 16-mixed): the GEMMs on fp16 operands with fp32 accumulation
+  // (cuda/mixed.h); attention and everything else stay fp32. Never set together with bf16.
+  bool fp16 = false;
 };
 
 // ctx's Runtime; throws, naming op, when ctx is a CUDA Context without one.

@@ -145,11 +145,21 @@ void scale_inplace(float* x, int64_t n, float coef, Runtime& rt) {
   SBERT_LAUNCH_CHECK("grad_norm");
 }
 
+namespace {
+int64_t norm_chunks(int64_t n) { return n > 0 ? (n + kChunk - 1) / kChunk : 0; }
+// clip_by_global_norm's scratch: the chunk partials (double), then the coefficient (float).
+size_t clip_scratch_bytes(int64_t n) {
+  return static_cast<size_t>(norm_chunks(n) + 1) * sizeof(double);
+}
+}  // namespace
+
+void reserve_clip_by_global_norm(int64_t n, Runtime& rt) {
+  rt.impl().scratch_for(clip_scratch_bytes(n));
+}
+
 void clip_by_global_norm(float* x, int64_t n, double max_norm, double* norm_out, Runtime& rt) {
-  const int64_t chunks = n > 0 ? (n + kChunk - 1) / kChunk : 0;
-  // Scratch: the chunk partials (double), then the coefficient (float).
-  auto* partial =
-      static_cast<double*>(rt.impl().scratch_for(static_cast<size_t>(chunks + 1) * sizeof(double)));
+  const int64_t chunks = norm_chunks(n);
+  auto* partial = static_cast<double*>(rt.impl().scratch_for(clip_scratch_bytes(n)));
   auto* coef = reinterpret_cast<float*>(partial + chunks);
   if (chunks > 0) {
     simt::launch<sum_squares_kernel>({grid_for(chunks, 1, "grad_norm"), kThreads, 0, stream_of(rt)},

@@ -27,10 +27,10 @@ unsigned alignment_of(const void* p) {
   return align;
 }
 
-// A column-major (rows, cols) fp32 (or bf16) matrix with leading dimension ld.
-LayoutPtr make_layout(int64_t rows, int64_t cols, int64_t ld, bool bf16 = false) {
+// A column-major (rows, cols) matrix of type t (fp32, bf16 or fp16) with leading dimension ld.
+LayoutPtr make_layout(int64_t rows, int64_t cols, int64_t ld, cudaDataType_t t = CUDA_R_32F) {
   cublasLtMatrixLayout_t l = nullptr;
-  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, bf16 ? CUDA_R_16BF : CUDA_R_32F,
+  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t,
                                                 static_cast<uint64_t>(rows),
                                                 static_cast<uint64_t>(cols), ld));
   return LayoutPtr(l);
@@ -75,7 +75,7 @@ Blas::~Blas() {
 Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
                        unsigned align_bias) {
   const Key key{s.trans_a, s.trans_b, s.m,      s.n,     s.k,     s.lda,   s.ldb,     s.ldc,
-                s.accumulate, s.bias, s.bf16, align_a, align_b, align_c, align_bias};
+                s.accumulate, s.bias, s.bf16, s.fp16, align_a, align_b, align_c, align_bias};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -90,8 +90,10 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   const cublasLtEpilogue_t epi = s.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, epi);
   // Stored (not transposed) shapes of A and B.
-  p->a = s.trans_a ? make_layout(s.k, s.m, s.lda, s.bf16) : make_layout(s.m, s.k, s.lda, s.bf16);
-  p->b = s.trans_b ? make_layout(s.n, s.k, s.ldb, s.bf16) : make_layout(s.k, s.n, s.ldb, s.bf16);
+  SBERT_CHECK(!(s.bf16 && s.fp16), "[matmul] a GEMM's operands are bf16 or fp16, not both");
+  const cudaDataType_t ab = s.bf16 ? CUDA_R_16BF : s.fp16 ? CUDA_R_16F : CUDA_R_32F;
+  p->a = s.trans_a ? make_layout(s.k, s.m, s.lda, ab) : make_layout(s.m, s.k, s.lda, ab);
+  p->b = s.trans_b ? make_layout(s.n, s.k, s.ldb, ab) : make_layout(s.k, s.n, s.ldb, ab);
   p->c = make_layout(s.m, s.n, s.ldc);
 
   cublasLtMatmulPreference_t pr = nullptr;
@@ -109,7 +111,7 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   int found = 0;
   SBERT_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, d, p->a.get(), p->b.get(), p->c.get(),
                                                     p->c.get(), pr, 1, &result, &found));
-  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : "fp32",
+  SBERT_CHECK(found > 0, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : s.fp16 ? "fp16" : "fp32",
               " algorithm for m=", s.m, " n=", s.n,
               " k=", s.k, " (trans ", s.trans_a, s.trans_b, ", bias ", s.bias, ")");
   p->algo = result.algo;

@@ -20,6 +20,12 @@ size_t device_memory_in_use() {
   return total - free_bytes;
 }
 
+size_t device_memory_free() {
+  size_t free_bytes = 0, total = 0;
+  SBERT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  return free_bytes;
+}
+
 std::string device_name(int device) {
   cudaDeviceProp prop{};
   cudaError_t e = cudaGetDeviceProperties(&prop, device);

@@ -20,6 +20,7 @@ int device_count();  // 0 when no GPU or no driver; never throws
 // Bytes of the current device's memory in use (cudaMemGetInfo: total - free), this process's
 // and anything else on the device.
 size_t device_memory_in_use();
+size_t device_memory_free();  // what cudaMemGetInfo says is free on the current device
 std::string device_name(int device);
 
 // The per-device state every CUDA op runs with: one non-blocking stream, the cuBLASLt handle,

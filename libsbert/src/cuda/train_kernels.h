@@ -53,6 +53,9 @@ void adamw_update_multi(float* param, float* m, float* v, const float* grad, int
 // when the coefficient is below 1; *norm_out (device memory) receives the norm before clipping.
 // max_norm <= 0: the norm only. Queued on the stream; nothing synchronizes.
 void clip_by_global_norm(float* x, int64_t n, double max_norm, double* norm_out, Runtime& rt);
+// Sizes the Runtime's scratch for clip_by_global_norm over n elements (the trainer's memory
+// plan: the step then allocates nothing).
+void reserve_clip_by_global_norm(int64_t n, Runtime& rt);
 
 // Sum of squares in double over fixed 4096-element chunks; the chunk partials are added in
 // order on the host. Synchronizes the stream (the caller needs the value for clipping).

@@ -18,6 +18,7 @@ namespace {
 int device_count() { return 0; }
 std::string device_name(int /*device*/) { no_cuda("cuda"); }
 size_t device_memory_in_use() { no_cuda("cuda"); }
+size_t device_memory_free() { no_cuda("cuda"); }
 
 struct Runtime::Impl {};
 Runtime::Runtime(int /*device*/) { no_cuda("cuda"); }
@@ -71,6 +72,16 @@ void attention_backward(float*, const float*, const float*, const float*, const 
 }
 void to_bf16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_bf16"); }
 void from_bf16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_bf16"); }
+void to_f16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_f16"); }
+void from_f16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_f16"); }
+void matmul_forward_fp16(float*, const float*, const float*, const float*, int64_t, int64_t,
+                         int64_t, Runtime&) {
+  no_cuda("matmul_forward");
+}
+void matmul_backward_fp16(float*, float*, float*, const float*, const float*, const float*,
+                          int64_t, int64_t, int64_t, Runtime&) {
+  no_cuda("matmul_backward");
+}
 void matmul_forward_bf16(float*, const float*, const float*, const float*, int64_t, int64_t,
                          int64_t, Runtime&) {
   no_cuda("matmul_forward");
@@ -129,6 +140,7 @@ void adamw_update(float*, float*, float*, const float*, int64_t, const AdamWScal
 }
 double sum_squares(const float*, int64_t, Runtime&) { no_cuda("grad_norm"); }
 void clip_by_global_norm(float*, int64_t, double, double*, Runtime&) { no_cuda("grad_norm"); }
+void reserve_clip_by_global_norm(int64_t, Runtime&) { no_cuda("grad_norm"); }
 void adamw_update_multi(float*, float*, float*, const float*, int64_t, const int64_t*,
                         const uint8_t*, int, const AdamWScalars&, const AdamWScalars&, Runtime&) {
   no_cuda("adamw");

@@ -50,6 +50,54 @@ void size_to(const Context& ctx, Buffer<T>& b, int64_t n) {
   b.resize(ctx, static_cast<size_t>(n));
 }
 
+// The forward's buffers for T_ tokens: size(buffer, n) for each. The layer caches are only ever
+// added: a forward without keep_all (GradCache's phase 1) uses the first and leaves the others
+// allocated for the next forward with it (phase 2), so no step frees and reallocates them.
+template <class T, class Size>
+void size_forward(const ModelConfig& cfg, EncoderCacheT<T>& cache, int64_t T_, Size&& size) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, heads = cfg.num_heads;
+  size(cache.emb_sum, T_ * H);
+  size(cache.emb_mean, T_);
+  size(cache.emb_rstd, T_);
+  size(cache.emb_out, T_ * H);
+  size(cache.scratch, T_ * H);
+  const size_t used = cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1;
+  if (cache.layers.size() < used) cache.layers.resize(used);
+  for (size_t l = 0; l < used; ++l) {
+    LayerCacheT<T>& c = cache.layers[l];
+    size(c.qkv, T_ * 3 * H);
+    size(c.att, T_ * H);
+    size(c.lse, heads * T_);
+    size(c.res1, T_ * H);
+    size(c.mean1, T_);
+    size(c.rstd1, T_);
+    size(c.h1, T_ * H);
+    size(c.ffn_pre, T_ * I);
+    size(c.ffn_act, T_ * I);
+    size(c.res2, T_ * H);
+    size(c.mean2, T_);
+    size(c.rstd2, T_);
+    size(c.out, T_ * H);
+  }
+}
+
+template <class T, class Size>
+void size_backward(const ModelConfig& cfg, EncoderGradScratch<T>& g, int64_t T_, Size&& size) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+  size(g.dx, T_ * H);
+  size(g.dres1, T_ * H);
+  size(g.dres2, T_ * H);
+  size(g.dproj, T_ * H);
+  size(g.dh, T_ * H);
+  size(g.dffn, T_ * I);
+  size(g.dqkv, T_ * 3 * H);
+}
+
+// size_forward / size_backward's allocating size(): the buffer on ctx's device.
+auto allocate(const Context& ctx) {
+  return [&ctx](auto& buffer, int64_t n) { size_to(ctx, buffer, n); };
+}
+
 ops::BatchDims batch_dims(const PackedBatch& batch) {
   ops::BatchDims d{batch.tokens(), 0};
   for (int64_t s = 0; s < batch.nseq(); ++s) {
@@ -142,12 +190,7 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
 
-  size_to(ctx, cache.emb_sum, T_ * H);
-  size_to(ctx, cache.emb_mean, T_);
-  size_to(ctx, cache.emb_rstd, T_);
-  size_to(ctx, cache.emb_out, T_ * H);
-  size_to(ctx, cache.scratch, T_ * H);
-  cache.layers.resize(cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1);
+  size_forward(cfg, cache, T_, allocate(ctx));
 
   ops::embedding_forward(ctx, cache.emb_sum.data(), ids, pos, cu,
                          nseq, w.word_emb, w.pos_emb, w.type_emb, H);
@@ -165,19 +208,6 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
     const QuantizedLayer* ql = q ? &q->layers[static_cast<size_t>(l)] : nullptr;
     const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
-    size_to(ctx, c.qkv, T_ * 3 * H);
-    size_to(ctx, c.att, T_ * H);
-    size_to(ctx, c.lse, heads * T_);
-    size_to(ctx, c.res1, T_ * H);
-    size_to(ctx, c.mean1, T_);
-    size_to(ctx, c.rstd1, T_);
-    size_to(ctx, c.h1, T_ * H);
-    size_to(ctx, c.ffn_pre, T_ * I);
-    size_to(ctx, c.ffn_act, T_ * I);
-    size_to(ctx, c.res2, T_ * H);
-    size_to(ctx, c.mean2, T_);
-    size_to(ctx, c.rstd2, T_);
-    size_to(ctx, c.out, T_ * H);
 
     T* proj = cache.scratch.data();
     linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b,
@@ -212,6 +242,33 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
 }  // namespace
 
 template <class T>
+void encoder_reserve(const Context& ctx, const ModelConfig& cfg, int64_t tokens, int64_t nseq,
+                     bool backward, EncoderCacheT<T>& cache) {
+  SBERT_CHECK(tokens >= 0 && nseq >= 0, "[encoder_reserve] ", tokens, " tokens in ", nseq,
+              " sequences");
+  cache.ids_staged.resize(ctx, static_cast<size_t>(tokens));
+  cache.pos_staged.resize(ctx, static_cast<size_t>(tokens));
+  cache.cu_staged.resize(ctx, static_cast<size_t>(nseq + 1));
+  size_forward(cfg, cache, tokens, allocate(ctx));
+  if (backward) size_backward(cfg, cache.grad, tokens, allocate(ctx));
+}
+
+template <class T>
+size_t encoder_reserve_bytes(const ModelConfig& cfg, int64_t tokens, int64_t nseq, bool backward,
+                             bool keep_all) {
+  size_t bytes = 0;
+  auto count = [&bytes](auto& buffer, int64_t n) {
+    bytes += static_cast<size_t>(n) * sizeof(*buffer.data());
+  };
+  EncoderCacheT<T> cache;  // host-side shells only: count() allocates nothing
+  cache.keep_all = keep_all;
+  size_forward(cfg, cache, tokens, count);
+  if (backward) size_backward(cfg, cache.grad, tokens, count);
+  return bytes + static_cast<size_t>(2 * tokens) * sizeof(int32_t) +
+         static_cast<size_t>(nseq + 1) * sizeof(int64_t);
+}
+
+template <class T>
 void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                       const PackedBatch& batch, EncoderCacheT<T>& cache,
                       const DropoutState& dropout, const T* dhidden, const BertViewT<T>& grad,
@@ -236,13 +293,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
   const ops::BatchDims dims = batch_dims(batch);
   EncoderGradScratch<T>& g = cache.grad;
-  size_to(ctx, g.dx, T_ * H);
-  size_to(ctx, g.dres1, T_ * H);
-  size_to(ctx, g.dres2, T_ * H);
-  size_to(ctx, g.dproj, T_ * H);
-  size_to(ctx, g.dh, T_ * H);
-  size_to(ctx, g.dffn, T_ * I);
-  size_to(ctx, g.dqkv, T_ * 3 * H);
+  size_backward(cfg, g, T_, allocate(ctx));
 
   // The gradient of the current layer's output is dA + dB: dA through the next layer's QKV
   // projection (dhidden at the top), dB through the next layer's residual (none at the top).
@@ -305,6 +356,9 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   template void encoder_forward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,     \
                                    const PackedBatch&, EncoderCacheT<T>&, const DropoutState&,  \
                                    const LayerCallback<T>&);                                    \
+  template void encoder_reserve<T>(const Context&, const ModelConfig&, int64_t, int64_t, bool,  \
+                                   EncoderCacheT<T>&);                                          \
+  template size_t encoder_reserve_bytes<T>(const ModelConfig&, int64_t, int64_t, bool, bool);   \
   template void encoder_backward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,    \
                                     const PackedBatch&, EncoderCacheT<T>&, const DropoutState&, \
                                     const T*, const BertViewT<T>&,                              \

@@ -111,6 +111,18 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer = {});
 
+// Sizes every buffer a forward of up to `tokens` tokens in `nseq` sequences uses (with
+// cache.keep_all as set; and the backward's work buffers when `backward`), so that the passes
+// of a run whose batches stay within that bound allocate nothing: the trainer plans its device
+// memory once, before the first step, for the largest batch its data can make.
+template <class T>
+void encoder_reserve(const Context& ctx, const ModelConfig& cfg, int64_t tokens, int64_t nseq,
+                     bool backward, EncoderCacheT<T>& cache);
+// The bytes encoder_reserve would allocate into an empty cache, allocating nothing.
+template <class T>
+size_t encoder_reserve_bytes(const ModelConfig& cfg, int64_t tokens, int64_t nseq, bool backward,
+                             bool keep_all);
+
 struct QuantizedBert;
 // The int8 inference forward (nn/quantize.h): the four linear layers of every layer run on q's
 // int8 weights, everything else as encoder_forward on w. No dropout, CPU only.

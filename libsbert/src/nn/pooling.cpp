@@ -54,11 +54,25 @@ void pooling_backward(const Context& ctx, const ModelConfig& cfg, const PackedBa
   }
 }
 
+template <class T>
+void pooling_reserve(const Context& ctx, const ModelConfig& cfg, int64_t nseq, bool backward,
+                     PoolingCacheT<T>& cache) {
+  const int64_t H = cfg.hidden_size;
+  cache.cu_staged.resize(ctx, static_cast<size_t>(nseq + 1));
+  cache.out.resize(ctx, static_cast<size_t>(nseq * H));
+  if (!cfg.normalize) return;
+  cache.pooled.resize(ctx, static_cast<size_t>(nseq * H));
+  cache.norm.resize(ctx, static_cast<size_t>(nseq));
+  if (backward) cache.dpooled.resize(ctx, static_cast<size_t>(nseq * H));
+}
+
 #define SBERT_INSTANTIATE(T)                                                                \
   template void pooling_forward<T>(const Context&, const ModelConfig&, const T*,            \
                                    const PackedBatch&, PoolingCacheT<T>&);                  \
   template void pooling_backward<T>(const Context&, const ModelConfig&, const PackedBatch&, \
-                                    PoolingCacheT<T>&, const T*, T*);
+                                    PoolingCacheT<T>&, const T*, T*);                       \
+  template void pooling_reserve<T>(const Context&, const ModelConfig&, int64_t, bool,       \
+                                   PoolingCacheT<T>&);
 SBERT_INSTANTIATE(float)
 SBERT_INSTANTIATE(double)
 #undef SBERT_INSTANTIATE

@@ -31,4 +31,10 @@ template <class T>
 void pooling_backward(const Context& ctx, const ModelConfig& cfg, const PackedBatch& batch,
                       PoolingCacheT<T>& cache, const T* dout, T* dhidden);
 
+// Sizes the buffers of a pass over up to nseq sequences (and its backward): encoder_reserve's
+// twin.
+template <class T>
+void pooling_reserve(const Context& ctx, const ModelConfig& cfg, int64_t nseq, bool backward,
+                     PoolingCacheT<T>& cache);
+
 }  // namespace sbert

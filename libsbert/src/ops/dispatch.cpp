@@ -19,8 +19,10 @@ void require_cpu_fp64(const Context& ctx, const char* op) {
 }
 // On CUDA with ctx.bf16, the GEMMs and attention take the mixed-precision kernels (cuda/mixed.h);
 // attention only for the head dims the tensor-core kernels have (others keep the fp32 kernel,
-// as autocast does for ops without a bf16 kernel).
+// as autocast does for ops without a bf16 kernel). With ctx.fp16 the GEMMs take fp16 operands and
+// attention keeps the fp32 kernel.
 bool bf16_gemm(const Context& ctx) { return ctx.device == Device::CUDA && ctx.bf16; }
+bool fp16_gemm(const Context& ctx) { return ctx.device == Device::CUDA && ctx.fp16 && !ctx.bf16; }
 bool bf16_attention(const Context& ctx, int64_t head_dim) {
   return bf16_gemm(ctx) && (head_dim == 32 || head_dim == 64 || head_dim == 128);
 }
@@ -40,6 +42,10 @@ void matmul_forward(const Context& ctx, float* out, const float* inp, const floa
                     const float* bias, int64_t rows, int64_t k, int64_t n) {
   if (bf16_gemm(ctx)) {
     cuda::matmul_forward_bf16(out, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_forward"));
+    return;
+  }
+  if (fp16_gemm(ctx)) {
+    cuda::matmul_forward_fp16(out, inp, weight, bias, rows, k, n, gpu(ctx, "matmul_forward"));
     return;
   }
   SBERT_DISPATCH(matmul_forward, out, inp, weight, bias, rows, k, n);
@@ -63,6 +69,11 @@ void matmul_backward(const Context& ctx, float* dinp, float* dweight, float* dbi
                      int64_t k, int64_t n) {
   if (bf16_gemm(ctx)) {
     cuda::matmul_backward_bf16(dinp, dweight, dbias, dout, inp, weight, rows, k, n,
+                               gpu(ctx, "matmul_backward"));
+    return;
+  }
+  if (fp16_gemm(ctx)) {
+    cuda::matmul_backward_fp16(dinp, dweight, dbias, dout, inp, weight, rows, k, n,
                                gpu(ctx, "matmul_backward"));
     return;
   }

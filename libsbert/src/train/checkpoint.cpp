@@ -175,7 +175,14 @@ std::string to_json(const TrainerState& s) {
   } else {
     j.null();
   }
-  j.member("data_position", s.data_position).end_object();
+  j.member("data_position", s.data_position);
+  if (s.skipped_steps > 0) j.member("skipped_steps", s.skipped_steps);
+  if (s.loss_scale) {  // 16-mixed; the fp32 scale is written shortest round-trip
+    j.key("loss_scale").begin_object().member("scale", s.loss_scale->scale);
+    j.member("growth_tracker", s.loss_scale->growth_tracker);
+    j.member("hysteresis_tracker", s.loss_scale->hysteresis_tracker).end_object();
+  }
+  j.end_object();
   return j.take() + "\n";
 }
 
@@ -208,6 +215,23 @@ TrainerState trainer_state_from_json(const std::string& json, const fs::path& fi
   const auto mon = field("monitor");
   if (!mon.is_null()) s.monitor = r.number(mon, "monitor");
   s.data_position = r.string(field("data_position"), "data_position");
+  if (JsonReader::member(o, "skipped_steps")) s.skipped_steps = int_field("skipped_steps");
+  if (const auto ls = JsonReader::member(o, "loss_scale")) {
+    const simdjson::dom::object lo = r.object(*ls, "loss_scale");
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    LossScaleState st;
+    const double scale = r.number(r.required(lo, "scale", "loss_scale.scale"), "loss_scale.scale");
+    st.scale = static_cast<float>(scale);
+    SBERT_CHECK(std::isfinite(st.scale) && st.scale > 0 && static_cast<double>(st.scale) == scale,
+                r.where(),
+                "field 'loss_scale.scale' must be a positive fp32 value, got ", scale);
+    st.growth_tracker = r.integer(r.required(lo, "growth_tracker", "loss_scale.growth_tracker"),
+                                  "loss_scale.growth_tracker", 0, kMax);
+    st.hysteresis_tracker =
+        r.integer(r.required(lo, "hysteresis_tracker", "loss_scale.hysteresis_tracker"),
+                  "loss_scale.hysteresis_tracker", std::numeric_limits<int64_t>::min(), kMax);
+    s.loss_scale = st;
+  }
   return s;
 }
 

@@ -27,6 +27,7 @@
 
 #include "api/model_impl.h"
 #include "sbert/convert.h"
+#include "train/loss_scale.h"
 
 namespace sbert {
 
@@ -40,6 +41,10 @@ struct TrainerState {
   std::optional<double> monitor;  // the checkpoint's monitored metric (val_loss), if any
   std::string monitor_name;
   int64_t layout_total = 0;  // parameter block size, checked on load
+  // 16-mixed (train/loss_scale.h): steps skipped for a non-finite gradient (the LR schedule
+  // is at step - skipped_steps), and the loss scaler's state; written only when used.
+  int64_t skipped_steps = 0;
+  std::optional<LossScaleState> loss_scale;
 };
 
 std::string to_json(const TrainerState& s);

@@ -60,8 +60,10 @@ struct EnumNames<Precision> {
   static constexpr std::pair<const char*, Precision> v[] = {
       {"32", Precision::FP32},          {"32-true", Precision::FP32},
       {"fp32", Precision::FP32},        {"bf16-mixed", Precision::BF16Mixed},
-      {"bf16", Precision::BF16Mixed},   {"bf16-true", Precision::BF16Mixed}};
-  static constexpr const char* want = "32 or bf16-mixed";
+      {"bf16", Precision::BF16Mixed},   {"bf16-true", Precision::BF16Mixed},
+      {"16-mixed", Precision::FP16Mixed}, {"16", Precision::FP16Mixed},
+      {"fp16", Precision::FP16Mixed}};
+  static constexpr const char* want = "32, bf16-mixed or 16-mixed";
 };
 template <>
 struct EnumNames<LossType> {
@@ -487,11 +489,11 @@ std::vector<Key> keys() {
                          at_least(1), "must be at least 1"));
     k.push_back(key<Accelerator>("trainer.accelerator",
                                  SBERT_FIELD(Accelerator, trainer.accelerator),
-                                 "cpu, gpu (= cuda: one GPU, fp32 or bf16-mixed) or auto "
+                                 "cpu, gpu (= cuda: one GPU, fp32, bf16-mixed or 16-mixed) or auto "
                                  "(gpu when one is present)"));
     k.push_back(key<Precision>("trainer.precision", SBERT_FIELD(Precision, trainer.precision),
-                               "32 or bf16-mixed (GPU only: GEMMs and attention on bf16 tensor "
-                               "cores, the rest fp32)"));
+                               "32, bf16-mixed or 16-mixed (GPU only: GEMMs on tensor cores, the "
+                               "rest fp32; 16-mixed scales the loss)"));
     k.push_back(key<I>("trainer.max_steps", SBERT_FIELD(I, trainer.max_steps),
                        "optimizer steps (-1: trainer.max_epochs decides)"));
     k.push_back(key<I>("trainer.max_epochs", SBERT_FIELD(I, trainer.max_epochs),
@@ -612,6 +614,17 @@ std::vector<Key> keys() {
     add_objective_keys(k);
     k.push_back(key<uint64_t>("model.seed", SBERT_FIELD(uint64_t, model.seed),
                               "data order and dropout seed"));
+    k.push_back(key<D>("model.native_amp_init_scale", SBERT_FIELD(D, model.native_amp_init_scale),
+                       "16-mixed: the initial loss scale",
+                       [](const D& v) { return v > 0 && std::isfinite(v); },
+                       "must be positive and finite"));
+    k.push_back(key<I>("model.native_amp_growth_interval",
+                       SBERT_FIELD(I, model.native_amp_growth_interval),
+                       "16-mixed: finite steps before the loss scale doubles", positive<I>(),
+                       "must be positive"));
+    k.push_back(key<I>("model.hysteresis", SBERT_FIELD(I, model.hysteresis),
+                       "16-mixed: overflowing steps before the loss scale halves", positive<I>(),
+                       "must be positive"));
     k.push_back(key<D>("model.hidden_dropout", SBERT_FIELD(D, model.hidden_dropout),
                        "-1: the model's", [](const D& v) { return v < 1; },
                        "must be below 1 (-1: the model's)"));
@@ -1068,9 +1081,9 @@ TrainOptions TrainOptions::from_nemo_yaml_text(const std::string& yaml_text, con
     const YAML::Node value = resolve(root, key, node, source);
     if (key.ends_with("precision") && value.IsScalar()) {
       const std::string p = value.Scalar();
-      SBERT_CHECK(p != "16" && p != "16-mixed" && p != "fp16", "[config] ",
-                  where(source, &origins, key), "key '", key,
-                  "': fp16 is not supported, use bf16-mixed (or 32)");
+      SBERT_CHECK(p != "16-true", "[config] ", where(source, &origins, key), "key '", key,
+                  "': 16-true (fp16 weights) is not supported, use 16-mixed (fp32 master "
+                  "weights) or bf16-mixed");
     }
     k->set(cfg, value, where(source, &origins, key));
     if (key.find("hard_negatives_to_train") != std::string::npos && !value.IsNull()) {

@@ -258,6 +258,38 @@ void GradCache::resize(int64_t G, int64_t K) {
   }
 }
 
+namespace {
+struct ReserveShape {
+  int64_t nseq, tokens;
+};
+ReserveShape reserve_shape(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) {
+  SBERT_CHECK(rows >= 0 && k >= 0 && query_len >= 0 && passage_len >= 0, "[grad_cache] reserve(",
+              rows, " rows, ", k, " negatives, lengths ", query_len, " and ", passage_len, ")");
+  return {rows * (2 + k), rows * query_len + rows * (1 + k) * passage_len};
+}
+}  // namespace
+
+size_t GradCache::reserve_bytes(int64_t rows, int64_t k, int64_t query_len,
+                                int64_t passage_len) const {
+  const auto [nseq, tokens] = reserve_shape(rows, k, query_len, passage_len);
+  // The encoder's caches, dhidden (T, H), and pooling's out, pooled, dpooled, dout (nseq, H)
+  // with its norms and offsets.
+  return encoder_reserve_bytes<float>(model_.config, tokens, nseq, true, true) +
+         static_cast<size_t>(tokens * H_ + 4 * nseq * H_ + nseq) * sizeof(float) +
+         static_cast<size_t>(nseq + 1) * sizeof(int64_t);
+}
+
+void GradCache::reserve(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) {
+  const auto [nseq, tokens] = reserve_shape(rows, k, query_len, passage_len);
+  cache_.keep_all = true;
+  encoder_reserve(ctx_, model_.config, tokens, nseq, true, cache_);
+  ModelConfig head = model_.config;  // the largest head: normalised (pooled rows and norms)
+  head.normalize = true;
+  pooling_reserve(ctx_, head, nseq, true, pool_);
+  dhidden_.resize(ctx_, static_cast<size_t>(tokens * H_));
+  dout_staged_.resize(ctx_, static_cast<size_t>(nseq * H_));
+}
+
 float* GradCache::row(uint8_t kind, int64_t r, bool grad) {
   auto& m = kind == 0 ? (grad ? dq_ : q_) : kind == 1 ? (grad ? dp_ : p_) : (grad ? dn_ : n_);
   return m.data() + r * H_;
@@ -348,6 +380,9 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
         std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
       }
       dout = stage(ctx_, dout_staged_, dout_);
+    }
+    if (loss_scale_ != 1.0f) {
+      for (float& v : dout_) v *= loss_scale_;
     }
     dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
     pooling_backward(ctx_, head_cfg_, ch.batch, pool_, dout, dhidden_.data());

@@ -73,6 +73,10 @@ class GradCache {
   // The weights the encoder reads (default: the model's own view, host memory); a view of the
   // same layout on ctx's device for a CUDA Context.
   void set_weights(const BertView& weights) { view_ = weights; }
+  // 16-mixed (train/loss_scale.h): the embedding gradients entering the encoder's backward are
+  // multiplied by scale (torch: backward of loss x scale), so the gradient block holds the
+  // scaled gradient; 1 (the default) elsewhere.
+  void set_loss_scale(float scale) { loss_scale_ = scale; }
 
   // Zeroes grads (layout.total floats) and writes this rank's gradient of the mean loss over
   // the global batch (summed over ranks by the caller's all-reduce). dropout.micro is set per
@@ -90,6 +94,13 @@ class GradCache {
   // The loss alone (no dropout, no gradient): validation.
   LossStats loss_only(const TrainBatch& batch, size_t micro_batch_size,
                       const ObjectiveConfig& loss);
+
+  // Sizes every buffer of a step whose micro-batches hold up to `rows` rows of a query
+  // (query_len tokens at most), a positive and k hard negatives (passage_len each), so that the
+  // steps allocate nothing: the trainer's device memory plan, made once before the first step.
+  void reserve(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len);
+  // The bytes reserve() would allocate, allocating nothing.
+  size_t reserve_bytes(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) const;
 
   // Sizes the device loss's buffers (the G rows of queries, positives and K negative slots and
   // their gradients, the mask, a micro-batch's row map for up to `micro` rows, the loss's
@@ -131,6 +142,7 @@ class GradCache {
   int rank() const;
 
   Context ctx_;
+  float loss_scale_ = 1.0f;
   const Model::Impl& model_;
   BertView view_;
   ModelConfig head_cfg_;  // the model's; normalize on when the objective takes unit vectors

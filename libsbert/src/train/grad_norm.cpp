@@ -51,4 +51,10 @@ double clip_grad_norm(const Context& ctx, float* grad, int64_t n, double max_nor
   return std::sqrt(ss);
 }
 
+void reserve_clip_grad_norm(const Context& ctx, int64_t n) {
+  if (ctx.device == Device::CUDA) {
+    cuda::reserve_clip_by_global_norm(n, cuda_runtime(ctx, "grad_norm"));
+  }
+}
+
 }  // namespace sbert

@@ -40,4 +40,8 @@ double clip_grad_norm(const Context& ctx, float* grad, int64_t n, double max_nor
 void clip_grad_norm_queued(const Context& ctx, float* grad, int64_t n, double max_norm,
                            double* norm);
 
+// Allocates up front what clip_grad_norm_queued over n elements needs on ctx's device (nothing
+// on the CPU): the trainer plans its device memory before the first step.
+void reserve_clip_grad_norm(const Context& ctx, int64_t n);
+
 }  // namespace sbert

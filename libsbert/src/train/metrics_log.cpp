@@ -79,7 +79,9 @@ void MetricsLog::log_step(const StepMetrics& m) {
   j.key("grad_norm").raw(num(m.grad_norm)).key("accuracy").raw(num(m.accuracy));
   j.key("samples_per_sec").raw(num(m.samples_per_sec));
   j.key("tokens_per_sec").raw(num(m.tokens_per_sec));
-  j.key("elapsed_sec").raw(num(m.elapsed_sec)).end_object();
+  j.key("elapsed_sec").raw(num(m.elapsed_sec));
+  if (m.loss_scale > 0) j.key("loss_scale").raw(num(m.loss_scale));  // 16-mixed only
+  j.end_object();
   std::fputs((j.str() + "\n").c_str(), jsonl_f_);
   std::fprintf(csv_f_, "%lld,%lld,%s,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(m.step),
                static_cast<long long>(m.epoch), num(m.loss).c_str(), num(m.lr).c_str(),
@@ -88,11 +90,13 @@ void MetricsLog::log_step(const StepMetrics& m) {
   std::fflush(jsonl_f_);
   std::fflush(csv_f_);
   if (tb_) {
-    tb_->scalars(m.step, {{"loss", m.loss},
-                          {"lr", m.lr},
-                          {"grad_norm", m.grad_norm},
-                          {"accuracy", m.accuracy},
-                          {"samples_per_sec", m.samples_per_sec}});
+    std::map<std::string, double> v = {{"loss", m.loss},
+                                       {"lr", m.lr},
+                                       {"grad_norm", m.grad_norm},
+                                       {"accuracy", m.accuracy},
+                                       {"samples_per_sec", m.samples_per_sec}};
+    if (m.loss_scale > 0) v["loss_scale"] = m.loss_scale;
+    tb_->scalars(m.step, v);
   }
 }
 

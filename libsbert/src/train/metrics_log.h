@@ -22,6 +22,7 @@ struct StepMetrics {
   int64_t epoch = 0;
   double loss = 0, lr = 0, grad_norm = 0, accuracy = 0;
   double samples_per_sec = 0, tokens_per_sec = 0, elapsed_sec = 0;
+  double loss_scale = 0;  // 16-mixed: the scale this step's backward used (0: none, not logged)
 };
 
 class TfEventsWriter;

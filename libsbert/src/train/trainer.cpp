@@ -31,6 +31,7 @@
 #include "train/grad_cache.h"
 #include "train/grad_norm.h"
 #include "train/loss.h"
+#include "train/loss_scale.h"
 #include "train/objective_setup.h"
 #include "train/metrics_log.h"
 #include "train/plot.h"
@@ -68,6 +69,7 @@ struct SBERT_LOCAL Trainer::Impl {
   void load_model();
   void open_data(std::optional<TrainData> train, std::optional<TrainData> val);
   void setup_optimizer();
+  void plan_device_memory();
   void find_checkpoint();
   bool resume();
   void open_log();
@@ -97,6 +99,9 @@ struct SBERT_LOCAL Trainer::Impl {
   // validation by embedding, checkpoints, the rank check, model().
   Buffer<float> weights_, grads_;
   Buffer<double> norm_;  // the step's gradient norm (GPU: read after AdamW is queued)
+  // Device memory in use once the Runtime exists, and what the run placed and planned on top
+  // of it before its first step (plan_device_memory).
+  size_t device_base_ = 0, device_planned_ = 0;
   BertView weight_view_{}, grad_view_{};
   bool host_weights_stale_ = false;
   float* weights() {
@@ -113,6 +118,7 @@ struct SBERT_LOCAL Trainer::Impl {
   std::unique_ptr<Model> guide_;  // gist's guide model (model.gist_guide_model)
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<LrSchedule> sched_;
+  std::optional<LossScaler> scaler_;  // 16-mixed only
   std::unique_ptr<GradCache> gc_;
   std::unique_ptr<eval::StsData> val_sts_;  // model.data.validation_sts, read once
   TrainerState state_;
@@ -151,12 +157,18 @@ void Trainer::Impl::setup_device() {
               " per machine but rank ", comm_->rank(), "'s machine runs ", comm_->local_size(),
               " processes of the job");
   SBERT_CHECK(ctx_.device == Device::CUDA || cfg_.trainer.precision == Precision::FP32,
-              "[config] ", cfg_.source.string(),
-              ": key 'trainer.precision' is bf16-mixed, which needs a GPU "
-              "(trainer.accelerator=gpu); use 32 on the CPU");
-  // bf16-mixed: the GEMMs and attention on bf16 tensor cores; master weights, AdamW, the loss
-  // and every kept tensor fp32 (ops/dispatch.cpp, cuda/mixed.h).
+              "[config] ", cfg_.source.string(), ": key 'trainer.precision' is ",
+              cfg_.trainer.precision == Precision::BF16Mixed ? "bf16-mixed" : "16-mixed",
+              ", which needs a GPU (trainer.accelerator=gpu); use 32 on the CPU");
+  // bf16-mixed: the GEMMs and attention on bf16 tensor cores; 16-mixed: the GEMMs on fp16 ones,
+  // with dynamic loss scaling (train/loss_scale.h). Master weights, AdamW, the loss and every
+  // kept tensor fp32 (ops/dispatch.cpp, cuda/mixed.h).
   ctx_.bf16 = cfg_.trainer.precision == Precision::BF16Mixed;
+  ctx_.fp16 = cfg_.trainer.precision == Precision::FP16Mixed;
+  if (ctx_.fp16) {
+    scaler_.emplace(LossScaleConfig{cfg_.model.native_amp_init_scale,
+                                    cfg_.model.native_amp_growth_interval, cfg_.model.hysteresis});
+  }
   SBERT_CHECK(W == 1 || comm_->bulk_device() == ctx_.device, "[dist] the ", comm_->backend(),
               " backend exchanges ", comm_->bulk_device() == Device::CUDA ? "GPU" : "CPU",
               " buffers but this run trains on the ", ctx_.device == Device::CUDA ? "GPU" : "CPU",
@@ -172,6 +184,7 @@ void Trainer::Impl::setup_device() {
     runtime_ = std::make_unique<cuda::Runtime>(n > 0 ? comm_->local_rank() % n : 0);
     ctx_.cuda = runtime_.get();
     comm_->set_cuda_stream(runtime_->stream());
+    device_base_ = cuda::device_memory_in_use();
   }
   apply_cpu_threads(ctx_);
 }
@@ -345,6 +358,7 @@ Trainer::Impl::Impl(const TrainOptions& cfg, std::optional<TrainData> train,
   load_model();
   open_data(std::move(train), std::move(val));
   setup_optimizer();
+  plan_device_memory();
   find_checkpoint();
 }
 
@@ -518,6 +532,38 @@ void Trainer::Impl::setup_optimizer() {
   state_.monitor_name = cfg_.exp_manager.checkpoint.monitor;
 }
 
+// A GPU run's memory is planned once, here, not discovered by its steps: the weights, gradients
+// and AdamW's moments are placed already; the step's caches are sized for the largest
+// micro-batch the data can make (micro_batch_size rows, each a query, a positive and the hard
+// negatives, at their maximum lengths), so no step calls cudaMalloc.
+void Trainer::Impl::plan_device_memory() {
+  if (ctx_.device != Device::CUDA) return;
+  const int64_t rank_rows = cfg_.model.global_batch_size / comm_->size();
+  const int64_t micro = cfg_.model.micro_batch_size;
+  const int64_t rows = micro > 0 ? std::min(micro, rank_rows) : rank_rows;
+  const int64_t k = batch_opt_.hard_negatives_to_train, ql = batch_opt_.query_max_length,
+                pl = batch_opt_.passage_max_length;
+  norm_.resize(ctx_, 1);
+  reserve_clip_grad_norm(ctx_, model_->impl().layout.total);
+  // The device loss's global-batch blocks and scratch (nemo / mnrl in one process): needed at any
+  // length, so placed whatever the activations' bound below.
+  gc_->reserve_loss(loss_cfg_, rank_rows, k, rows);
+  // The bound is what padding to the maximum lengths costs every step (NeMo's datasets pad so);
+  // where it does not fit, the buffers grow with the batches instead, as they do on the CPU.
+  const size_t need = gc_->reserve_bytes(rows, k, ql, pl), free = cuda::device_memory_free();
+  if (need > free / 10 * 9) {
+    message(MessageLevel::Warning,
+            cat("device memory not planned: a micro-batch of ", rows, " rows at the maximum "
+                "lengths (", ql, " and ", pl, " tokens, ", k, " hard negatives) would need ",
+                need >> 20, " MiB of activations, ", free >> 20, " MiB are free; the buffers "
+                "grow with the batches instead (a lower model.micro_batch_size or maximum "
+                "length plans it)"));
+  } else {
+    gc_->reserve(rows, k, ql, pl);
+  }
+  device_planned_ = cuda::device_memory_in_use() - device_base_;
+}
+
 // Rank 0 owns the log directory; the others read the checkpoint it names (a shared filesystem
 // across machines).
 void Trainer::Impl::find_checkpoint() {
@@ -550,6 +596,9 @@ bool Trainer::Impl::resume() {
               ": the checkpoint was trained with model.seed ", state_.seed, ", the config says ",
               cfg_.model.seed);
   adamw_->set_state(opt.exp_avg.data(), opt.exp_avg_sq.data(), opt.step);
+  // The scaler continues where the checkpoint left it (a checkpoint of another precision has
+  // none: the scaler starts afresh from model.native_amp_init_scale).
+  if (scaler_ && state_.loss_scale) scaler_->set_state(*state_.loss_scale);
   builder_->restore(DataPosition::from_json(state_.data_position));
   resumed_ = true;
   message(MessageLevel::Info,
@@ -592,6 +641,8 @@ std::optional<StepInfo> Trainer::Impl::step() {
   check_batch_suits(loss_cfg_, batch, train_sets_.at(batch.dataset).data->name());
   draw_matryoshka_dims(loss_cfg_, cfg_.model.seed, static_cast<uint64_t>(step));
   reducer_->begin();
+  const float loss_scale = scaler_ ? scaler_->scale() : 0.0f;
+  if (scaler_) gc_->set_loss_scale(loss_scale);
   const LossStats stats =
       gc_->gradients(batch, static_cast<size_t>(cfg_.model.micro_batch_size), loss_cfg_,
                      DropoutState{cfg_.model.seed, static_cast<uint64_t>(step), true, 0},
@@ -602,14 +653,32 @@ std::optional<StepInfo> Trainer::Impl::step() {
   if (W > 1) comm_->host_all_reduce_sum(&step_tokens_all, 1);
   tokens_ += step_tokens_all;
   double norm;
-  const double lr = sched_->lr_at(step);
+  // Steps skipped by 16-mixed did not advance the schedule (NeMo rewinds it).
+  const double lr = sched_->lr_at(step - state_.skipped_steps);
   // Clipping (max_norm 0: the norm only) and AdamW queued back to back; on a GPU the norm is
   // read once both are on the stream.
   norm_.resize(ctx_, 1);
-  clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total,
-                        std::max(cfg_.trainer.gradient_clip_val, 0.0), norm_.data());
-  adamw_->step(weights(), grads_.data(), lr);
-  norm_.read(ctx_, &norm);
+  const double max_norm = std::max(cfg_.trainer.gradient_clip_val, 0.0);
+  if (!scaler_) {
+    clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total, max_norm, norm_.data());
+    adamw_->step(weights(), grads_.data(), lr);
+    norm_.read(ctx_, &norm);
+  } else {
+    // 16-mixed: unscale, then clip; the global norm (one double read back, computed on the
+    // device) says whether any gradient overflowed: then AdamW and the schedule skip the step.
+    const float inv = scaler_->inv_scale();
+    SBERT_CHECK(std::isfinite(inv), "[train] 16-mixed: the loss scale fell to ", loss_scale,
+                " after overflows at every step; the gradients are not finite even unscaled");
+    scale_grads(ctx_, grads_.data(), mi.layout.total, inv);
+    clip_grad_norm_queued(ctx_, grads_.data(), mi.layout.total, max_norm, norm_.data());
+    norm_.read(ctx_, &norm);
+    if (scaler_->update(std::isfinite(norm))) {
+      adamw_->step(weights(), grads_.data(), lr);
+    } else {
+      ++state_.skipped_steps;
+    }
+    state_.loss_scale = scaler_->state();
+  }
   host_weights_stale_ = ctx_.device != Device::CPU;
   state_.step = step + 1;
   state_.epoch = static_cast<int64_t>(batch.epoch);
@@ -628,6 +697,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   m.elapsed_sec = elapsed;
   m.samples_per_sec = elapsed > 0 ? samples_ / elapsed : 0;
   m.tokens_per_sec = elapsed > 0 ? tokens_ / elapsed : 0;
+  m.loss_scale = loss_scale;
   if (log_) log_->log_step(m);
 
   StepInfo info;
@@ -643,6 +713,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   info.samples_per_sec = m.samples_per_sec;
   info.tokens_per_sec = m.tokens_per_sec;
   info.elapsed_sec = m.elapsed_sec;
+  info.loss_scale = m.loss_scale;
   info.log_due =
       m.step % cfg_.trainer.log_every_n_steps == 0 || m.step == last_step_ || m.step == 1;
   return info;
@@ -745,6 +816,7 @@ RunPlan Trainer::plan() const {
   p.constant_steps = m.sched_->constant_steps();
   p.device = to_string(m.ctx_.device);
   p.threads = cpu_thread_count(m.ctx_.threads);
+  p.device_memory_bytes = static_cast<int64_t>(m.device_planned_);
   p.log_dir = m.log_dir_;
   if (m.cfg_.exp_manager.create_tensorboard_logger) p.tensorboard_dir = m.log_dir_ / "tensorboard";
   return p;

@@ -2,12 +2,14 @@
 // checks cuBLASLt makes and the memory checks compute-sanitizer would make on a device.
 //
 // Numerics (documented so tests and parity checks know what to expect):
-//   * each dot product of op(A) row i and op(B) column j is accumulated in double (every fp32 or
-//     bf16 product is exact in double) and rounded once to float, standing in for the device's
-//     fp32 accumulator; the order of a tensor-core reduction is not modelled, so a device result
-//     differs from this one in the last bits, never more than fp32 accumulation error;
+//   * each dot product of op(A) row i and op(B) column j is accumulated in double (every fp32,
+//     bf16 or fp16 product is exact in double) and rounded once to float, standing in for the
+//     device's fp32 accumulator; the order of a tensor-core reduction is not modelled, so a
+//     device result differs from this one in the last bits, never more than fp32 accumulation
+//     error;
 //   * the epilogue then runs in double on that float: x = alpha dot + beta C + bias, then the
-//     activation, rounded once to D's type (bf16: round to nearest even on the upper 16 bits);
+//     activation, rounded to float and then to D's type (bf16: round to nearest even on the upper
+//     16 bits; fp16: IEEE binary16 round to nearest even with subnormals, >= 65520 -> inf);
 //   * beta == 0 reads no C (cuBLAS's rule: C may then be uninitialised, NaN does not propagate);
 //   * CUBLAS_COMPUTE_32F_FAST_16BF / _FAST_TF32 / _FAST_16F are accepted and computed as 32F
 //     (the device may round inputs first; tests of those modes need a tolerance anyway).
@@ -38,6 +40,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -280,8 +283,10 @@ Pref default_pref() {
 }
 
 // ---- element access --------------------------------------------------------------------------
-size_t elem_size(uint32_t type) { return type == CUDA_R_16BF ? 2 : 4; }
-bool storage_ok(uint32_t type) { return type == CUDA_R_32F || type == CUDA_R_16BF; }
+size_t elem_size(uint32_t type) { return type == CUDA_R_16BF || type == CUDA_R_16F ? 2 : 4; }
+bool storage_ok(uint32_t type) {
+  return type == CUDA_R_32F || type == CUDA_R_16BF || type == CUDA_R_16F;
+}
 
 float bf16_to_float(uint16_t h) {
   const uint32_t u = uint32_t{h} << 16;
@@ -299,8 +304,39 @@ uint16_t float_to_bf16(float v) {
   return static_cast<uint16_t>(u >> 16);
 }
 
+// IEEE binary16 (exact in double).
+double fp16_to_double(uint16_t h) {
+  const double sign = (h & 0x8000u) ? -1.0 : 1.0;
+  const int exp = (h >> 10) & 0x1f;
+  const int man = h & 0x3ff;
+  if (exp == 31) return man ? std::numeric_limits<double>::quiet_NaN() : sign * HUGE_VAL;
+  if (exp == 0) return sign * std::ldexp(man, -24);
+  return sign * std::ldexp(1024 + man, exp - 25);
+}
+
+// Round to nearest even, subnormals kept, |v| >= 65520 -> inf, NaN -> a quiet NaN.
+uint16_t float_to_fp16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  const auto sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (a < 0x38800000u) {  // subnormal in half: round |v| 2^24 to an integer, ties to even
+    const double q = std::fabs(static_cast<double>(v)) * 16777216.0;
+    double r = std::floor(q);
+    const double frac = q - r;
+    if (frac > 0.5 || (frac == 0.5 && std::fmod(r, 2.0) != 0.0)) r += 1.0;
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(r));
+  }
+  uint32_t w = a - 0x38000000u;
+  w += 0xfffu + ((w >> 13) & 1u);
+  return static_cast<uint16_t>(sign | (w >> 13));
+}
+
 double get(const void* base, uint32_t type, int64_t idx) {
   if (type == CUDA_R_16BF) return bf16_to_float(static_cast<const uint16_t*>(base)[idx]);
+  if (type == CUDA_R_16F) return fp16_to_double(static_cast<const uint16_t*>(base)[idx]);
   return static_cast<const float*>(base)[idx];
 }
 
@@ -308,6 +344,8 @@ void put(void* base, uint32_t type, int64_t idx, double v) {
   const float f32 = static_cast<float>(v);
   if (type == CUDA_R_16BF)
     static_cast<uint16_t*>(base)[idx] = float_to_bf16(f32);
+  else if (type == CUDA_R_16F)
+    static_cast<uint16_t*>(base)[idx] = float_to_fp16(f32);
   else
     static_cast<float*>(base)[idx] = f32;
 }
@@ -444,7 +482,8 @@ cublasStatus_t describe(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A,
   if (p.desc.transc != CUBLAS_OP_N) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (!decode_epilogue(p.desc.epilogue, &p.epi)) return CUBLAS_STATUS_NOT_SUPPORTED;
 
-  // Types: A and B alike, C and D alike; fp32 inputs give fp32 outputs, bf16 inputs either.
+  // Types: A and B alike, C and D alike; fp32 inputs give fp32 outputs, bf16 (fp16) inputs
+  // fp32 or their own type (cuBLASLt's CUBLAS_COMPUTE_32F table has no bf16 x bf16 -> fp16).
   for (const Layout* l : {&p.a, &p.b, &p.c, &p.d}) {
     if (!storage_ok(l->type) || l->order != CUBLASLT_ORDER_COL || l->plane_offset != 0 ||
         l->batch_mode != CUBLASLT_BATCH_MODE_STRIDED)
@@ -453,6 +492,7 @@ cublasStatus_t describe(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A,
   }
   if (p.a.type != p.b.type || p.c.type != p.d.type) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (p.a.type == CUDA_R_32F && p.d.type != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (p.d.type != CUDA_R_32F && p.d.type != p.a.type) return CUBLAS_STATUS_NOT_SUPPORTED;
 
   // Shapes: op(A) m x k, op(B) k x n, C and D m x n.
   p.m = static_cast<int64_t>(p.d.rows);
@@ -468,7 +508,7 @@ cublasStatus_t describe(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t A,
   for (const Layout* l : {&p.a, &p.b, &p.c})
     if (l->batch_count != p.batch) return CUBLAS_STATUS_INVALID_VALUE;
 
-  // Epilogue operands. Their types default to D's; fp32 or bf16.
+  // Epilogue operands. Their types default to D's; fp32, bf16 or fp16.
   p.bias_type = p.desc.bias_type < 0 ? p.d.type : static_cast<uint32_t>(p.desc.bias_type);
   p.aux_type = p.desc.aux_type < 0 ? p.d.type : static_cast<uint32_t>(p.desc.aux_type);
   if (p.epi.uses_bias() && !storage_ok(p.bias_type)) return CUBLAS_STATUS_NOT_SUPPORTED;

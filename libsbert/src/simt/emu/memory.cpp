@@ -35,6 +35,7 @@ struct Arena {
   uint8_t* shadow = nullptr;
   size_t bump = 0;
   size_t live_bytes = 0;
+  size_t mallocs = 0;  // successful device_malloc calls (simt_device_malloc_count)
   std::map<uintptr_t, Allocation> blocks;          // live and quarantined, by address
   std::deque<uintptr_t> quarantine;
   size_t quarantined = 0;
@@ -195,6 +196,7 @@ void* device_malloc(size_t bytes) {
   }
   ar.blocks[at] = Allocation{bytes, span, false};
   ar.live_bytes += bytes;
+  ++ar.mallocs;
   std::memset(ar.shadow_of(at), kUninit, bytes);
   std::memset(ar.shadow_of(at) + bytes, kUnaddressable, span - bytes);
   // cudaMalloc returns garbage; all-ones bytes are NaN as floats, so a read before a write
@@ -236,6 +238,12 @@ size_t device_live_bytes() {
   Arena& ar = arena();
   std::lock_guard<std::mutex> lock(ar.mu);
   return ar.live_bytes;
+}
+
+size_t device_malloc_count() {
+  Arena& ar = arena();
+  std::lock_guard<std::mutex> lock(ar.mu);
+  return ar.mallocs;
 }
 
 // Copies the shadow with the bytes (device-to-device copies keep "never written").

@@ -3,6 +3,9 @@
 // stream synchronize only reports errors. Errors follow CUDA: each host thread has its last
 // error, returned (and cleared) by cudaGetLastError; cudaGetErrorString adds the emulator's
 // report of what went wrong (kernel, block, thread, address) to CUDA's text.
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -237,6 +240,8 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   return cudaSuccess;
 }
 
+size_t simt_device_malloc_count() { return device_malloc_count(); }
+
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
   std::string problem;
@@ -257,7 +262,12 @@ cudaError_t cudaFreeHost(void* p) {
 }
 
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
-  *total = size_t{80} << 30;
+  // An 80 GB device, or half the host's memory where that is less: the emulated device's
+  // memory is the host's, and a caller that plans by what is free (the trainer) must not plan
+  // more than the host can give.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const size_t host = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : 0;
+  *total = std::min(size_t{80} << 30, host > 0 ? host / 2 : size_t{80} << 30);
   *free_bytes = *total - std::min(*total, device_live_bytes());
   return cudaSuccess;
 }

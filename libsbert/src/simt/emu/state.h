@@ -156,6 +156,7 @@ namespace simt::emu {
 void* device_malloc(size_t bytes);  // null when the arena is exhausted
 bool device_free_block(void* p, std::string* problem);
 size_t device_live_bytes();
+size_t device_malloc_count();
 void copy_shadow(void* dst, const void* src, size_t bytes);
 // Like check_device_range, without initcheck (a copy may move bytes never written); a host
 // pointer is reported.

@@ -2,9 +2,10 @@
 // host by simt/emu/cublaslt.cpp. Names, enum values, struct sizes and signatures are cuBLASLt's
 // (cublasLt.h / cublas_api.h of CUDA 12-13), so cuda/blas.cu compiles unchanged against it.
 //
-// The model: D = epilogue(alpha op(A) op(B) + beta C), column-major, fp32 or bf16 storage with
-// fp32 compute (see cublaslt.cpp for the numerics and what is checked). Anything cuBLASLt offers
-// that is not modelled is refused with CUBLAS_STATUS_NOT_SUPPORTED, never silently ignored.
+// The model: D = epilogue(alpha op(A) op(B) + beta C), column-major, fp32, bf16 or fp16 storage
+// with fp32 compute (see cublaslt.cpp for the numerics and what is checked). Anything cuBLASLt
+// offers that is not modelled is refused with CUBLAS_STATUS_NOT_SUPPORTED, never silently
+// ignored.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -146,6 +146,9 @@ cudaError_t cudaFree(void* p);
 cudaError_t cudaMallocHost(void** p, size_t bytes);
 cudaError_t cudaFreeHost(void* p);
 cudaError_t cudaMemGetInfo(size_t* free, size_t* total);
+// Emulator only: the cudaMalloc calls that succeeded so far in this process (tests check that
+// a planned step allocates nothing).
+size_t simt_device_malloc_count();
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t stream = nullptr);
