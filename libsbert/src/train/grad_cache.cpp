@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "dist/communicator.h"
 #include "ops/ops.h"
+#include "train/grad_norm.h"
 
 namespace sbert {
 
@@ -369,9 +370,11 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
     if (!single) forward(ch, dropout, true);
     const int64_t nseq = ch.batch.nseq();
     const float* dout = nullptr;  // (nseq, H) the chunk's embedding gradients, on ctx's device
+    // 16-mixed: dout x loss scale, the same float products on either path.
     if (device_loss_) {
       dout_staged_.resize(ctx_, static_cast<size_t>(nseq * H_));
       ops::gather_rows(ctx_, dout_staged_.data(), demb_.data(), stage_rows(ch), nseq, H_);
+      if (loss_scale_ != 1.0f) scale_grads(ctx_, dout_staged_.data(), nseq * H_, loss_scale_);
       dout = dout_staged_.data();
     } else {
       dout_.resize(static_cast<size_t>(nseq * H_));
@@ -379,10 +382,10 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
         const Dest& d = ch.dest[static_cast<size_t>(s)];
         std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
       }
+      if (loss_scale_ != 1.0f) {
+        for (float& v : dout_) v *= loss_scale_;
+      }
       dout = stage(ctx_, dout_staged_, dout_);
-    }
-    if (loss_scale_ != 1.0f) {
-      for (float& v : dout_) v *= loss_scale_;
     }
     dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
     pooling_backward(ctx_, head_cfg_, ch.batch, pool_, dout, dhidden_.data());
