@@ -12,7 +12,8 @@
 // by the host communicator (they are host memory), and the checkpoint's weight fingerprint
 // check compares the ranks' host weights. Losses within 1e-5 for 3 steps (measured: ~1e-6;
 // 16-mixed: 1e-3, measured 2e-4).
-// The step-1 loss is the same computation on the same rows and is compared bitwise; later
+// The step-1 loss is the same formula on the same rows: compared bitwise with global negatives
+// off (both on the host), to 1e-12 with them on (one process runs it on the device); later
 // steps differ by rounding: the gradient is summed in another order (micro-batch by
 // micro-batch into one block in one process, per rank then across ranks in two).
 // Emulator builds only: a real NCCL cannot put two ranks on one GPU; on several GPUs this is
@@ -148,7 +149,14 @@ TEST_CASE("cuda fine-tune on 2 emulated GPUs (NCCL ranks as threads) equals one 
     REQUIRE(r1.loss.size() == 3);
     CHECK(r0.loss == r1.loss);  // every rank logs the global batch's loss
     CHECK(r0.grad_norm == r1.grad_norm);
-    CHECK(r0.loss[0] == r.loss[0]);  // the same loss on the same embeddings
+    // The same loss on the same embeddings: bit for bit where both compute it on the host
+    // (loss_blocks 2); with global negatives one process runs it on the device (cuda/loss.cu)
+    // and the ranks on the host's gathered rows: twins in double, apart by summation order only.
+    if (global) {
+      CHECK(std::fabs(r0.loss[0] - r.loss[0]) <= 1e-12 * std::fabs(r.loss[0]));
+    } else {
+      CHECK(r0.loss[0] == r.loss[0]);
+    }
     double dl = 0, dn = 0;
     for (size_t i = 0; i < 3; ++i) {
       dl = std::max(dl, std::fabs(r0.loss[i] - r.loss[i]));

@@ -1,6 +1,7 @@
-// CPU kernels of the training step that are not layers: the fused contrastive loss, AdamW and
-// the pieces of gradient clipping. Same conventions as cpu/kernels.h (outputs first, then
-// inputs, then sizes; activation gradients written, parameter state updated in place).
+// CPU kernels of the training step that are not layers: the fused contrastive loss, GradCache's
+// row moves, AdamW and the pieces of gradient clipping. Same conventions as cpu/kernels.h
+// (outputs first, then inputs, then sizes; activation gradients written, parameter state
+// updated in place).
 // The callers in train/ check the arguments; these kernels trust them.
 #pragma once
 
@@ -19,6 +20,12 @@ LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, cons
 LossStats contrastive_loss(double* dq, double* dp, double* dn, const double* q, const double* p,
                            const double* n, const uint8_t* neg_mask, int64_t B, int64_t K,
                            int64_t H, const LossConfig& cfg);
+
+// ---- rows.cpp: GradCache's row moves (the twins of cuda/rows.cu) ----------------------------
+// out (rows, C): out[r] = inp[index[r]]
+void gather_rows(float* out, const float* inp, const int64_t* index, int64_t rows, int64_t C);
+// out[index[r]] = inp[r] for inp (rows, C); other rows of out untouched
+void scatter_rows(float* out, const float* inp, const int64_t* index, int64_t rows, int64_t C);
 
 // ---- adamw.cpp: one AdamW step over a contiguous range, torch.optim.AdamW's arithmetic ------
 // The per-step scalars are computed once in double (train/adamw.cpp) and rounded to float as

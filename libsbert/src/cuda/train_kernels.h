@@ -1,5 +1,5 @@
-// CUDA twins of cpu/train_kernels.h (AdamW and the gradient-clipping pieces); same formulas,
-// device pointers, the Runtime last. The fused contrastive loss has no CUDA kernel yet.
+// CUDA twins of cpu/train_kernels.h (the fused contrastive loss, GradCache's row moves, AdamW
+// and the gradient-clipping pieces); same formulas, device pointers, the Runtime last.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,29 @@
 namespace sbert::cuda {
 
 using cpu::AdamWScalars;
+
+// ---- loss.cu: the fused contrastive loss (train/loss.h), in double like cpu/loss.cpp --------
+// Every pointer is device memory (neg_mask included, or null); dq (B, H), dp (B, H), dn (B*K, H)
+// written, each may be null. Rows of n whose mask is 0 are never read. Uses the Runtime's
+// scratch block; only the summed statistics come back, by one small copy that waits for the
+// stream (the gradients are queued before it, so they are complete on return as well).
+LossStats contrastive_loss(float* dq, float* dp, float* dn, const float* q, const float* p,
+                           const float* n, const uint8_t* neg_mask, int64_t B, int64_t K,
+                           int64_t H, const LossConfig& cfg, Runtime& rt);
+// The scratch bytes contrastive_loss needs (grads: any gradient wanted), and sizing the
+// Runtime's scratch for it (the trainer's memory plan: the step then allocates nothing).
+size_t contrastive_loss_scratch_bytes(const LossConfig& cfg, int64_t B, int64_t K, int64_t H,
+                                      bool grads);
+void reserve_contrastive_loss(const LossConfig& cfg, int64_t B, int64_t K, int64_t H, bool grads,
+                              Runtime& rt);
+
+// ---- rows.cu: GradCache's row moves between a micro-batch and the global batch ---------------
+// out (rows, C): out[r] = inp[index[r]]
+void gather_rows(float* out, const float* inp, const int64_t* index, int64_t rows, int64_t C,
+                 Runtime& rt);
+// out[index[r]] = inp[r] for inp (rows, C); other rows of out untouched
+void scatter_rows(float* out, const float* inp, const int64_t* index, int64_t rows, int64_t C,
+                  Runtime& rt);
 
 // param, m, v (n) updated in place; grad (n). Every float operation is the CPU's, in the CPU's
 // order and correctly rounded (no FMA contraction), so the result equals cpu::adamw_update

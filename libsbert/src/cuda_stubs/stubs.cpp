@@ -161,5 +161,21 @@ void adamw_update_multi(float*, float*, float*, const float*, int64_t, const int
   no_cuda("adamw");
 }
 void scale_inplace(float*, int64_t, float, Runtime&) { no_cuda("grad_norm"); }
+LossStats contrastive_loss(float*, float*, float*, const float*, const float*, const float*,
+                           const uint8_t*, int64_t, int64_t, int64_t, const LossConfig&, Runtime&) {
+  no_cuda("loss");
+}
+size_t contrastive_loss_scratch_bytes(const LossConfig&, int64_t, int64_t, int64_t, bool) {
+  no_cuda("loss");
+}
+void reserve_contrastive_loss(const LossConfig&, int64_t, int64_t, int64_t, bool, Runtime&) {
+  no_cuda("loss");
+}
+void gather_rows(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("gather_rows");
+}
+void scatter_rows(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
+  no_cuda("scatter_rows");
+}
 
 }  // namespace sbert::cuda

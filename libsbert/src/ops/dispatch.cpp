@@ -5,8 +5,10 @@
 
 #include "core/check.h"
 #include "cpu/kernels.h"
+#include "cpu/train_kernels.h"
 #include "cuda/kernels.h"
 #include "cuda/mixed.h"
+#include "cuda/train_kernels.h"
 
 namespace sbert::ops {
 
@@ -225,6 +227,25 @@ void l2norm_forward(const Context& ctx, float* out, float* norm, const float* in
 void l2norm_backward(const Context& ctx, float* dinp, const float* dout, const float* out,
                      const float* norm, int64_t rows, int64_t C) {
   SBERT_DISPATCH(l2norm_backward, dinp, dout, out, norm, rows, C);
+}
+
+LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
+                           float* dn, const float* q, const float* p, const float* n,
+                           const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H) {
+  if (ctx.device == Device::CUDA) {
+    return cuda::contrastive_loss(dq, dp, dn, q, p, n, neg_mask, B, K, H, cfg, gpu(ctx, "loss"));
+  }
+  return cpu::contrastive_loss(dq, dp, dn, q, p, n, neg_mask, B, K, H, cfg);
+}
+
+void gather_rows(const Context& ctx, float* out, const float* inp, const int64_t* index,
+                 int64_t rows, int64_t C) {
+  SBERT_DISPATCH(gather_rows, out, inp, index, rows, C);
+}
+
+void scatter_rows(const Context& ctx, float* out, const float* inp, const int64_t* index,
+                  int64_t rows, int64_t C) {
+  SBERT_DISPATCH(scatter_rows, out, inp, index, rows, C);
 }
 
 // ---- fp64: CPU only, for the finite-difference tests --------------------------------------

@@ -11,6 +11,7 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "cpu/qgemm.h"
+#include "train/loss.h"
 
 namespace sbert::ops {
 
@@ -90,5 +91,18 @@ void refresh_weight_copy(const Context& ctx);
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
                      const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa);
 #undef SBERT_OPS_DECLARE
+
+// The fused contrastive loss (train/loss.h has the shapes and modes; train/loss.cpp checks the
+// arguments), computed in double on either device; on CUDA every pointer, neg_mask included, is
+// device memory and only the statistics come back to the host.
+LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
+                           float* dn, const float* q, const float* p, const float* n,
+                           const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H);
+// GradCache's row moves (cpu/train_kernels.h): out[r] = inp[index[r]], out[index[r]] = inp[r]
+// for r < rows, rows of C floats; index is memory of ctx's device.
+void gather_rows(const Context& ctx, float* out, const float* inp, const int64_t* index,
+                 int64_t rows, int64_t C);
+void scatter_rows(const Context& ctx, float* out, const float* inp, const int64_t* index,
+                  int64_t rows, int64_t C);
 
 }  // namespace sbert::ops

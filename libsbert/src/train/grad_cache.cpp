@@ -4,6 +4,8 @@
 
 #include "core/check.h"
 #include "dist/communicator.h"
+#include "ops/ops.h"
+#include "train/grad_norm.h"
 
 namespace sbert {
 
@@ -46,6 +48,42 @@ void GradCache::set_head(const ObjectiveConfig& cfg) {
   head_cfg_.normalize = cfg.unit_inputs() || model_.config.normalize;
 }
 
+bool GradCache::device_loss(const ObjectiveConfig& cfg) const {
+  // The other objectives have no device kernels yet, and W > 1 ranks gather the embeddings
+  // on the host (loss_blocks > 1, the test stand-in for ranks, likewise): host path.
+  return ctx_.device == Device::CUDA && cfg.unit_inputs() && world() == 1 &&
+         par_.loss_blocks == 1 && guide_ == nullptr;
+}
+
+const int64_t* GradCache::stage_rows(const Chunk& c) {
+  rows_host_.resize(c.dest.size());
+  const int64_t NK0 = 2 * G_;  // first hard-negative row
+  for (size_t s = 0; s < c.dest.size(); ++s) {
+    const Dest& d = c.dest[s];
+    rows_host_[s] = d.kind == 0 ? d.row : d.kind == 1 ? G_ + d.row : NK0 + d.row;
+  }
+  return stage(ctx_, rows_dev_, rows_host_);
+}
+
+size_t GradCache::reserve_loss_bytes(const ObjectiveConfig& cfg, int64_t G, int64_t K,
+                                     int64_t micro) const {
+  if (!device_loss(cfg)) return 0;
+  const auto rows = static_cast<size_t>(2 * G + G * K);
+  return 2 * rows * static_cast<size_t>(H_) * sizeof(float) + static_cast<size_t>(G * K) +
+         static_cast<size_t>(micro * (2 + K)) * sizeof(int64_t) +
+         contrastive_loss_reserve_bytes(ctx_, cfg.contrastive, G, K, H_);
+}
+
+void GradCache::reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro) {
+  if (!device_loss(cfg)) return;
+  const auto rows = static_cast<size_t>(2 * G + G * K);
+  emb_.resize(ctx_, rows * static_cast<size_t>(H_));
+  demb_.resize(ctx_, rows * static_cast<size_t>(H_));
+  mask_dev_.resize(ctx_, static_cast<size_t>(G * K));
+  rows_dev_.resize(ctx_, static_cast<size_t>(micro * (2 + K)));
+  reserve_contrastive_loss(ctx_, cfg.contrastive, G, K, H_);
+}
+
 int GradCache::world() const { return par_.comm ? par_.comm->size() : 1; }
 int GradCache::rank() const { return par_.comm ? par_.comm->rank() : 0; }
 
@@ -53,12 +91,21 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
   const int W = world();
   const int64_t GH = guide_ ? guide_->config.hidden_size : 0;
-  // The embeddings are host rows whatever the device (scatter): the loss runs on the CPU.
+  // Off the device path the embeddings are host rows (scatter): the loss runs on the CPU.
   const Context loss_ctx{Device::CPU, ctx_.threads};
   SBERT_CHECK(!cfg.needs_guide() || guide_, "[grad_cache] ", objective_name(cfg),
               " needs a guide model (model.gist_guide_model)");
   const bool has_scores = batch.scores.size() == static_cast<size_t>(G);
   const bool has_margins = batch.margins.size() == static_cast<size_t>(G * K);
+  if (device_loss_) {  // everything in device memory; only the statistics come back
+    float* e = emb_.data();
+    float* d = demb_.data();
+    const uint8_t* mask = K > 0 ? stage(ctx_, mask_dev_, batch.negative_mask) : nullptr;
+    const LossInputs<float> in{e, e + G * H_, e + 2 * G * H_, mask, G, K, H_};
+    LossGrads<float> out;
+    if (grads) out = {d, d + G * H_, d + 2 * G * H_};
+    return objective_loss(ctx_, cfg, in, out);
+  }
   if (W > 1 && par_.global_negatives) {
     // Every rank computes the loss of the whole global batch on the gathered embeddings (the
     // same numbers everywhere) and keeps the gradient rows of its own queries and passages.
@@ -196,6 +243,13 @@ std::vector<GradCache::Chunk> GradCache::chunks(const TrainBatch& batch, size_t 
 }
 
 void GradCache::resize(int64_t G, int64_t K) {
+  G_ = G;
+  if (device_loss_) {
+    const size_t rows = static_cast<size_t>(2 * G + G * K);
+    emb_.resize(ctx_, rows * static_cast<size_t>(H_));
+    demb_.resize(ctx_, rows * static_cast<size_t>(H_));
+    return;
+  }
   for (auto* v : {&q_, &p_, &dq_, &dp_}) v->assign(static_cast<size_t>(G * H_), 0.0f);
   for (auto* v : {&n_, &dn_}) v->assign(static_cast<size_t>(G * K * H_), 0.0f);
   if (guide_) {
@@ -272,6 +326,11 @@ void GradCache::forward_guide(const Chunk& c) {
 }
 
 void GradCache::scatter(const Chunk& c) {
+  if (device_loss_) {  // device rows into the device matrices
+    ops::scatter_rows(ctx_, emb_.data(), pool_.out.data(), stage_rows(c),
+                      static_cast<int64_t>(c.dest.size()), H_);
+    return;
+  }
   const float* out = pool_.out.data();
   if (ctx_.device != Device::CPU) {  // the chunk's embeddings to the host, for the loss
     out_host_.resize(pool_.out.size());
@@ -289,6 +348,7 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
                                const std::function<void(int)>& on_grads_done) {
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
   set_head(loss_cfg);
+  device_loss_ = device_loss(loss_cfg);
   resize(G, K);
   const std::vector<Chunk> cs = chunks(batch, micro);
   const bool single = cs.size() == 1;
@@ -309,17 +369,26 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
     dropout.micro = micro0 + static_cast<uint32_t>(c);
     if (!single) forward(ch, dropout, true);
     const int64_t nseq = ch.batch.nseq();
-    dout_.resize(static_cast<size_t>(nseq * H_));
-    for (int64_t s = 0; s < nseq; ++s) {
-      const Dest& d = ch.dest[static_cast<size_t>(s)];
-      std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
-    }
-    if (loss_scale_ != 1.0f) {
-      for (float& v : dout_) v *= loss_scale_;
+    const float* dout = nullptr;  // (nseq, H) the chunk's embedding gradients, on ctx's device
+    // 16-mixed: dout x loss scale, the same float products on either path.
+    if (device_loss_) {
+      dout_staged_.resize(ctx_, static_cast<size_t>(nseq * H_));
+      ops::gather_rows(ctx_, dout_staged_.data(), demb_.data(), stage_rows(ch), nseq, H_);
+      if (loss_scale_ != 1.0f) scale_grads(ctx_, dout_staged_.data(), nseq * H_, loss_scale_);
+      dout = dout_staged_.data();
+    } else {
+      dout_.resize(static_cast<size_t>(nseq * H_));
+      for (int64_t s = 0; s < nseq; ++s) {
+        const Dest& d = ch.dest[static_cast<size_t>(s)];
+        std::copy_n(row(d.kind, d.row, true), H_, dout_.data() + s * H_);
+      }
+      if (loss_scale_ != 1.0f) {
+        for (float& v : dout_) v *= loss_scale_;
+      }
+      dout = stage(ctx_, dout_staged_, dout_);
     }
     dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
-    pooling_backward(ctx_, head_cfg_, ch.batch, pool_, stage(ctx_, dout_staged_, dout_),
-                     dhidden_.data());
+    pooling_backward(ctx_, head_cfg_, ch.batch, pool_, dout, dhidden_.data());
     // Only the last micro-batch completes a layer's gradients.
     encoder_backward(ctx_, model_.config, view_, ch.batch, cache_, dropout, dhidden_.data(),
                      grads, c + 1 == cs.size() ? on_grads_done : std::function<void(int)>());
@@ -332,6 +401,7 @@ LossStats GradCache::loss_only(const TrainBatch& batch, size_t micro,
                                const ObjectiveConfig& loss_cfg) {
   const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
   set_head(loss_cfg);
+  device_loss_ = device_loss(loss_cfg);
   resize(G, K);
   for (const Chunk& c : chunks(batch, micro)) {
     forward(c, DropoutState{}, false);

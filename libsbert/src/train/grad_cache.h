@@ -62,9 +62,12 @@ struct GuideRetokenize {
 class GradCache {
  public:
   // model: weights and config (its dropout probabilities are used when training). On a CUDA
-  // Context the encoder runs on the device: set_weights() gives it the device weights, the
-  // gradient block given to gradients() is device memory, and only the embeddings (G rows)
-  // come to the host for the loss and their gradients go back.
+  // Context the encoder runs on the device: set_weights() gives it the device weights and the
+  // gradient block given to gradients() is device memory. The contrastive loss (nemo, mnrl) of
+  // one process runs on the device too (cuda/loss.cu): the embeddings stay in device memory and
+  // only the loss statistics come to the host. Every other objective, and W > 1 ranks (whose
+  // embeddings are gathered on the host), bring the G embedding rows to the host for the loss
+  // and send their gradients back.
   GradCache(const Context& ctx, const Model::Impl& model, DataParallel dp = {});
 
   // The weights the encoder reads (default: the model's own view, host memory); a view of the
@@ -99,6 +102,14 @@ class GradCache {
   // The bytes reserve() would allocate, allocating nothing.
   size_t reserve_bytes(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) const;
 
+  // Sizes the device loss's buffers (the G rows of queries, positives and K negative slots and
+  // their gradients, the mask, a micro-batch's row map for up to `micro` rows, the loss's
+  // scratch) so that the steps allocate nothing: part of the trainer's device memory plan.
+  // Nothing when cfg's loss does not run on the device (see the constructor's comment).
+  void reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro);
+  // The bytes reserve_loss() would allocate, allocating nothing.
+  size_t reserve_loss_bytes(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro) const;
+
   // gist: the guide model, run without dropout or gradient in phase 1, on the same token ids
   // (the caller checks that the vocabularies are equal) or re-tokenized (retok). Null: none.
   // Must outlive this, as the tokenizers.
@@ -118,6 +129,9 @@ class GradCache {
   std::vector<Chunk> chunks(const TrainBatch& batch, size_t micro) const;
   void forward(const Chunk& c, const DropoutState& d, bool keep);
   void scatter(const Chunk& c);  // pool_.out rows -> embedding matrices
+  // True when the objective's loss runs on ctx's device (see the constructor's comment).
+  bool device_loss(const ObjectiveConfig& cfg) const;
+  const int64_t* stage_rows(const Chunk& c);  // c's rows of emb_, on the device
   void forward_guide(const Chunk& c);  // the guide's embeddings of a chunk -> guide_*_
   float* row(uint8_t kind, int64_t r, bool grad);
   void resize(int64_t G, int64_t K);
@@ -143,9 +157,17 @@ class GradCache {
   std::vector<uint8_t> gmask_;
   std::vector<double> gscores_, gmargins_;               // (W*G), (W*G*K)
   std::vector<float> gguide_q_, gguide_p_, gguide_n_;    // (W*G, GH), (W*G, GH), (W*G*K, GH)
+  // The loss on the device (device_loss_): this step's rows and gradients in device memory,
+  // (G + G + G*K, H): queries, positives, hard-negative slots (masked slots never written).
+  bool device_loss_ = false;
+  int64_t G_ = 0;
+  Buffer<float> emb_, demb_;
+  Buffer<uint8_t> mask_dev_;         // (G*K) the negative mask
+  std::vector<int64_t> rows_host_;   // (nseq) a chunk's sequences' rows of emb_
+  Buffer<int64_t> rows_dev_;         // rows_host_ on the device
   std::vector<float> dout_;      // (nseq, H) a chunk's embedding gradients (host)
   std::vector<float> out_host_;  // (nseq, H) a chunk's embeddings read back from a device
-  Buffer<float> dout_staged_;    // dout_ on ctx's device (unused on the CPU)
+  Buffer<float> dout_staged_;    // (nseq, H) a chunk's gradients on ctx's device (unused on CPU)
   Buffer<float> dhidden_;        // (T, H) on ctx's device
   // gist's guide: its caches and this rank's guide embeddings (G, GH), (G, GH), (G*K, GH)
   const Model::Impl* guide_ = nullptr;

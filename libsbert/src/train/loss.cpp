@@ -5,6 +5,8 @@
 
 #include "core/check.h"
 #include "cpu/train_kernels.h"
+#include "cuda/train_kernels.h"
+#include "ops/ops.h"
 
 namespace sbert {
 
@@ -60,10 +62,20 @@ void check_shapes(const LossConfig& cfg, const void* q, const void* p, const voi
 LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
                            float* dn, const float* q, const float* p, const float* n,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H) {
-  SBERT_CHECK(ctx.device == Device::CPU,
-              "[loss] has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
   check_shapes(cfg, q, p, n, B, K, H);
-  return cpu::contrastive_loss(dq, dp, dn, q, p, n, neg_mask, B, K, H, cfg);
+  return ops::contrastive_loss(ctx, cfg, dq, dp, dn, q, p, n, neg_mask, B, K, H);
+}
+
+size_t contrastive_loss_reserve_bytes(const Context& ctx, const LossConfig& cfg, int64_t B,
+                                      int64_t K, int64_t H) {
+  if (ctx.device != Device::CUDA) return 0;
+  return cuda::contrastive_loss_scratch_bytes(cfg, B, K, H, true);
+}
+
+void reserve_contrastive_loss(const Context& ctx, const LossConfig& cfg, int64_t B, int64_t K,
+                              int64_t H) {
+  if (ctx.device != Device::CUDA) return;
+  cuda::reserve_contrastive_loss(cfg, B, K, H, true, cuda_runtime(ctx, "loss"));
 }
 
 LossStats contrastive_loss(const LossConfig& cfg, double* dq, double* dp, double* dn,

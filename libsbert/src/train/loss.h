@@ -23,6 +23,7 @@
 // The loss is a negligible share of a training step (O(B^2 H) against the encoder's O(T H^2)).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -62,11 +63,19 @@ struct LossStats {
   int64_t hard_negatives = 0;   // valid hard-negative slots (B*K minus masked ones)
 };
 
-// dq (B, H), dp (B, H), dn (B*K, H) written; q, p, n as above. Only Device::CPU for now; the
-// CUDA kernel will plug in here with the same arguments.
+// dq (B, H), dp (B, H), dn (B*K, H) written; q, p, n as above. On a CUDA Context every pointer
+// (neg_mask included) is device memory: cuda/loss.cu computes the same formulas in double on
+// the device and only the statistics come back (ops/dispatch.cpp picks the backend).
 LossStats contrastive_loss(const Context& ctx, const LossConfig& cfg, float* dq, float* dp,
                            float* dn, const float* q, const float* p, const float* n,
                            const uint8_t* neg_mask, int64_t B, int64_t K, int64_t H);
+
+// The device memory a CUDA Context's contrastive_loss takes for these sizes (with gradients), and
+// taking it now: the trainer's memory plan, so that no step allocates. Nothing on the CPU.
+size_t contrastive_loss_reserve_bytes(const Context& ctx, const LossConfig& cfg, int64_t B,
+                                      int64_t K, int64_t H);
+void reserve_contrastive_loss(const Context& ctx, const LossConfig& cfg, int64_t B, int64_t K,
+                              int64_t H);
 
 // The same loss entirely in double (CPU): the reference for finite-difference tests.
 LossStats contrastive_loss(const LossConfig& cfg, double* dq, double* dp, double* dn,

@@ -177,12 +177,12 @@ LossStats objective_loss(const ObjectiveConfig& cfg, const LossInputs<double>& i
 
 LossStats objective_loss(const Context& ctx, const ObjectiveConfig& cfg,
                          const LossInputs<float>& in, const LossGrads<float>& out) {
-  SBERT_CHECK(ctx.device == Device::CPU, "[loss] ", objective_name(cfg),
-              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
-  if (cfg.unit_inputs()) {  // the contrastive loss as it always was (bit-identical)
+  if (cfg.unit_inputs()) {  // the contrastive loss as it always was (bit-identical), any device
     return contrastive_loss(ctx, cfg.contrastive, out.dq, out.dp, out.dn, in.q, in.p, in.n,
                             in.neg_mask, in.B, in.K, in.H);
   }
+  SBERT_CHECK(ctx.device == Device::CPU, "[loss] ", objective_name(cfg),
+              " has no CUDA implementation yet (train on the CPU: trainer.accelerator=cpu)");
   check_inputs(cfg, in.q, in.p, in.n, in.gq, in.gp, in.gn, in.scores, in.margins, in.B, in.K, in.H,
                in.GH);
   const int64_t B = in.B, NK = in.B * in.K, H = in.H, GH = in.GH;

@@ -99,8 +99,9 @@ struct LossGrads {
   bool any() const { return dq || dp || dn; }
 };
 
-// The objective's loss and (when any gradient pointer is set) its gradients. Float: CPU only
-// for now ("[loss] cosent has no CUDA implementation yet" on a CUDA context).
+// The objective's loss and (when any gradient pointer is set) its gradients. Float: nemo and
+// mnrl on either device (device pointers on CUDA, cuda/loss.cu); the others CPU only for now
+// ("[loss] cosent has no CUDA implementation yet" on a CUDA context).
 LossStats objective_loss(const Context& ctx, const ObjectiveConfig& cfg,
                          const LossInputs<float>& in, const LossGrads<float>& out);
 // Entirely in double: the reference of the finite-difference and parity tests.

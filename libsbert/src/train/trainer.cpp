@@ -548,6 +548,9 @@ void Trainer::Impl::plan_device_memory() {
                 pl = batch_opt_.passage_max_length;
   norm_.resize(ctx_, 1);
   reserve_clip_grad_norm(ctx_, model_->impl().layout.total);
+  // The device loss's global-batch blocks and scratch (nemo / mnrl in one process): needed at any
+  // length, so placed whatever the activations' bound below.
+  gc_->reserve_loss(loss_cfg_, rank_rows, k, rows);
   // The bound is what padding to the maximum lengths costs every step (NeMo's datasets pad so);
   // where it does not fit, the buffers grow with the batches instead, as they do on the CPU.
   const size_t need = gc_->reserve_bytes(rows, k, ql, pl), free = cuda::device_memory_free();
