@@ -134,8 +134,13 @@ TEST_CASE("cuda fine-tune: mnrl with masked slots on the device and matryoshka o
 TEST_CASE("cuda fine-tune: device memory is planned before the first step, no step allocates",
           "[cuda]") {
   if (!have_gpu()) return;
+  // fp32, and the mixed precisions whose ops keep workspaces (casts, bias-gradient scratch).
+  const Precision precision =
+      GENERATE(Precision::FP32, Precision::BF16Mixed, Precision::FP16Mixed);
+  INFO("precision " << static_cast<int>(precision));
   TempDir tmp;
   TrainOptions opt = options(tmp / "gpu", Accelerator::GPU, 3);
+  opt.trainer.precision = precision;
   opt.model.data.query_seq_length = 12;
   opt.model.data.passage_seq_length = 20;
   // Lengths vary per step, and one record reaches both maximum lengths (truncated): the bound

@@ -571,4 +571,46 @@ TEST_CASE("cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded opera
   CHECK(nonfinite);
 }
 
+#ifdef SBERT_SIMT_EMU
+// The trainer's memory plan reserves what the mixed-precision ops use beyond their operands
+// (workspace slots for the casts, the bias-gradient scratch): after ops::reserve_matmul /
+// reserve_attention for the largest sizes, those ops allocate nothing, at those sizes or less.
+TEST_CASE("cuda mixed ops: after reserve_matmul and reserve_attention no op allocates", "[cuda]") {
+  if (!have_gpu()) return;
+  for (const bool fp16 : {false, true}) {
+    INFO((fp16 ? "16-mixed" : "bf16-mixed"));
+    Gpu g;
+    g.ctx.bf16 = !fp16;
+    g.ctx.fp16 = fp16;
+    const int64_t T = 40, k = 24, n = 40, heads = 2, D = 32, H = heads * D;
+    auto X = on_device(randn(static_cast<size_t>(T * k), 1));
+    auto W = on_device(randn(static_cast<size_t>(n * k), 2));
+    auto B = on_device(randn(static_cast<size_t>(n), 3));
+    auto DY = on_device(randn(static_cast<size_t>(T * n), 4));
+    cuda::DeviceBuffer<float> Y(static_cast<size_t>(T * n)), DX(static_cast<size_t>(T * k));
+    auto DW = on_device(std::vector<float>(static_cast<size_t>(n * k)));  // accumulated into
+    auto DB = on_device(std::vector<float>(static_cast<size_t>(n)));
+    const std::vector<int64_t> cu = {0, 15, 40};
+    auto CU = on_device(cu);
+    auto QKV = on_device(randn(static_cast<size_t>(T * 3 * H), 5));
+    auto DO = on_device(randn(static_cast<size_t>(T * H), 6));
+    cuda::DeviceBuffer<float> O(static_cast<size_t>(T * H)), L(static_cast<size_t>(heads * T)),
+        DQKV(static_cast<size_t>(T * 3 * H));
+    ops::reserve_matmul(g.ctx, T, k, n);
+    ops::reserve_attention(g.ctx, T, heads, D);
+    const size_t mallocs = simt_device_malloc_count();
+    for (const int64_t rows : {T, T / 2}) {
+      ops::matmul_forward(g.ctx, Y.get(), X.get(), W.get(), B.get(), rows, k, n);
+      ops::matmul_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), X.get(), W.get(), rows,
+                           k, n);
+    }
+    ops::attention_forward(g.ctx, O.get(), L.get(), QKV.get(), CU.get(), 2, heads, D, {}, {T, 25});
+    ops::attention_backward(g.ctx, DQKV.get(), DO.get(), QKV.get(), O.get(), L.get(), CU.get(), 2,
+                            heads, D, {}, {T, 25});
+    g.rt.synchronize();
+    CHECK(simt_device_malloc_count() == mallocs);
+  }
+}
+#endif
+
 }  // namespace sbert::test

@@ -19,6 +19,14 @@ uint16_t* bf16_slot(int s, const float* x, int64_t n, Runtime& rt) {
 
 }  // namespace
 
+void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Runtime& rt) {
+  const int64_t H = heads * head_dim;
+  bf16_slot(0, nullptr, tokens * 3 * H, rt);  // qkv
+  bf16_slot(1, nullptr, tokens * H, rt);      // out
+  bf16_slot(2, nullptr, tokens * H, rt);      // dout
+  bf16_slot(3, nullptr, tokens * 3 * H, rt);  // dqkv
+}
+
 void attention_forward_mixed(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
                              int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
                              int64_t head_dim, const DropoutSpec& dropout, Runtime& rt) {

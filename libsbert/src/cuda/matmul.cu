@@ -10,6 +10,8 @@
 // In the last, op(B) = dout^T-as-stored transposed, so BGRADB sums dout over rows: dbias.
 // A bias-gradient epilogue writes its sums; the gradient rule adds, so they land in the
 // Runtime's scratch and one small kernel adds them in.
+#include <algorithm>
+
 #include "cuda/common.cuh"
 #include "cuda/kernels.h"
 #include "cuda/mixed.h"
@@ -204,6 +206,14 @@ void backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
 }
 
 }  // namespace
+
+void reserve_matmul_mixed(int64_t rows, int64_t k, int64_t n, Runtime& rt) {
+  const auto halves = [](int64_t count) { return static_cast<size_t>(count) * sizeof(uint16_t); };
+  rt.impl().workspace_for(0, halves(rows * k));  // inp (forward and dweight)
+  rt.impl().workspace_for(1, halves(n * k));     // a weight outside the bf16 copy (fp16: all)
+  rt.impl().workspace_for(2, halves(rows * n));  // dout
+  bias_grad_scratch(std::max(k, n), rt);         // BGRADB / DGELU_BGRAD's bias gradients
+}
 
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias,
                     int64_t rows, int64_t k, int64_t n, Runtime& rt) {

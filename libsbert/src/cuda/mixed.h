@@ -70,10 +70,15 @@ void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, flo
                                const float* dout, const float* act, const float* pre,
                                const float* weight, int64_t rows, int64_t k, int64_t n,
                                Runtime& rt);
+// Grows the Runtime's workspace slots and scratch to what matmul_*_bf16 / _fp16 (and the fused
+// GELU GEMMs) use for these sizes, so that a step of the trainer's memory plan allocates nothing.
+void reserve_matmul_mixed(int64_t rows, int64_t k, int64_t n, Runtime& rt);
 // ---- attention_mixed.cu -----------------------------------------------------------------------
 // attention_forward / attention_backward's contracts through the bf16 kernels; tokens =
 // cu_seqlens[nseq] and max_seqlen (the longest sequence) are host values the casts and the grid
 // need.
+// The workspace of attention_forward_mixed / attention_backward_mixed over `tokens` tokens.
+void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Runtime& rt);
 void attention_forward_mixed(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
                              int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
                              int64_t head_dim, const DropoutSpec& dropout, Runtime& rt);

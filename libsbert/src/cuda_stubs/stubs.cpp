@@ -103,6 +103,8 @@ void gelu_tanh_backward(float*, const float*, const float*, int64_t, Runtime&) {
   no_cuda("gelu_tanh_backward");
 }
 void bind_bf16_weights(const float*, int64_t, Runtime&) { no_cuda("bind_bf16_weights"); }
+void reserve_matmul_mixed(int64_t, int64_t, int64_t, Runtime&) { no_cuda("reserve_matmul"); }
+void reserve_attention_mixed(int64_t, int64_t, int64_t, Runtime&) { no_cuda("reserve_attention"); }
 void refresh_bf16_weights(Runtime&) { no_cuda("refresh_bf16_weights"); }
 int64_t bf16_weight_casts(Runtime&) { no_cuda("bf16_weight_casts"); }
 void attention_forward_mixed(float*, float*, const float*, const int64_t*, int64_t, int64_t,

@@ -251,6 +251,14 @@ void encoder_reserve(const Context& ctx, const ModelConfig& cfg, int64_t tokens,
   cache.cu_staged.resize(ctx, static_cast<size_t>(nseq + 1));
   size_forward(cfg, cache, tokens, allocate(ctx));
   if (backward) size_backward(cfg, cache.grad, tokens, allocate(ctx));
+  if constexpr (std::is_same_v<T, float>) {  // the ops' own workspaces, for a layer's shapes
+    const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+    ops::reserve_matmul(ctx, tokens, H, 3 * H);
+    ops::reserve_matmul(ctx, tokens, H, H);
+    ops::reserve_matmul(ctx, tokens, H, I);
+    ops::reserve_matmul(ctx, tokens, I, H);
+    ops::reserve_attention(ctx, tokens, cfg.num_heads, cfg.head_dim());
+  }
 }
 
 template <class T>

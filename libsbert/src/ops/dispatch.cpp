@@ -127,6 +127,18 @@ void refresh_weight_copy(const Context& ctx) {
   if (bf16_gemm(ctx)) cuda::refresh_bf16_weights(gpu(ctx, "refresh_weight_copy"));
 }
 
+void reserve_matmul(const Context& ctx, int64_t rows, int64_t k, int64_t n) {
+  if (bf16_gemm(ctx) || fp16_gemm(ctx)) {
+    cuda::reserve_matmul_mixed(rows, k, n, gpu(ctx, "reserve_matmul"));
+  }
+}
+
+void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_t head_dim) {
+  if (bf16_attention(ctx, head_dim)) {
+    cuda::reserve_attention_mixed(tokens, heads, head_dim, gpu(ctx, "reserve_attention"));
+  }
+}
+
 void layernorm_forward(const Context& ctx, float* out, float* sum, float* mean, float* rstd,
                        const float* a, const float* b, const float* weight, const float* bias,
                        int64_t rows, int64_t C, float eps) {

@@ -86,6 +86,12 @@ SBERT_OPS_DECLARE(double)
 void bind_weight_copy(const Context& ctx, const float* weights, int64_t count);
 void refresh_weight_copy(const Context& ctx);
 
+// What matmul_* over (rows, k) x (n, k) and attention over `tokens` tokens need beyond their
+// operands (the mixed-precision paths' workspaces and scratch), allocated now: the trainer's
+// memory plan. No-ops where the ops need none (the CPU, fp32 on CUDA).
+void reserve_matmul(const Context& ctx, int64_t rows, int64_t k, int64_t n);
+void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_t head_dim);
+
 // int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
 // with x quantized per row; scratch holds the quantized activations between calls.
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
