@@ -13,10 +13,12 @@
 # (before 2026-12-06 10:40 UTC) counted wall seconds. A target's totals count only the slices of the binary there now.
 # The next slice goes to the unfinished target closest to its goal; a target with a finding
 # stops there (its log and input are in BUILD_DIR/logs and BUILD_DIR/artifacts).
-# A timeout is a finding only if its input also times out run alone: the campaign runs at the
-# lowest priority beside other work, and a starved process can spend the 2 s limit on a one-off
-# table build. An input that finishes alone three times is moved to artifacts/T/unconfirmed/ and
-# its slice is recorded as "ok:timeout-not-reproduced" with the runs it made.
+# The campaign runs at the lowest priority beside other work, where a starved process can spend
+# a 2 s limit on a one-off table build, so its fuzzers get a 10 s limit per input
+# (CAMPAIGN_TIMEOUT). A timeout is a finding only if its input also times out run alone, at
+# normal priority in its own session (scheduling group), under run.sh's 2 s limit: an input that
+# finishes so three times is moved to artifacts/T/unconfirmed/ and its slice is recorded as
+# "ok:timeout-not-reproduced" with the runs it made.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
@@ -88,8 +90,8 @@ children_cpu() {
 timeout_unconfirmed() {
   local t=$1 input=$2
   for _ in 1 2 3; do
-    "$BUILD_DIR/bin/fuzz_$t" -timeout="${FUZZ_TIMEOUT:-2}" -rss_limit_mb=2048 "$input" \
-      >/dev/null 2>&1 || return 1
+    setsid -w nice -n -19 "$BUILD_DIR/bin/fuzz_$t" -timeout="${FUZZ_TIMEOUT:-2}" \
+      -rss_limit_mb=2048 "$input" >/dev/null 2>&1 || return 1
   done
 }
 
@@ -102,7 +104,8 @@ worker() {
     id=$(binary_id "$t")
     me=$BASHPID
     cpu0=$(children_cpu "$me")
-    out=$(BUILD_DIR=$BUILD_DIR FUZZ_BUILD=0 FUZZ_CONFIGURE=0 tests/fuzz/run.sh "$t" "$limit" 2>&1 |
+    out=$(BUILD_DIR=$BUILD_DIR FUZZ_BUILD=0 FUZZ_CONFIGURE=0 FUZZ_TIMEOUT=${CAMPAIGN_TIMEOUT:-10} \
+          tests/fuzz/run.sh "$t" "$limit" 2>&1 |
           grep '^fuzz ' || true)
     echo "$out"
     cpu=$(awk -v a="$cpu0" -v b="$(children_cpu "$me")" 'BEGIN { printf "%d", b - a + 0.5 }')
