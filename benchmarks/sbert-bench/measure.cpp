@@ -163,7 +163,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
         const PackedBatch batch =
             pack_sequences(pass, b0, std::min<int64_t>(n, b0 + w.opt.embed_batch));
         encoder_forward(ctx, cfg, view, batch, cache);
-        pooling_forward(ctx, cfg, cache.output, batch, pool);
+        pooling_forward(ctx, cfg, cache.output, batch, pool, staged_cu_seqlens(ctx, cache));
       }
       if (runtime) runtime->synchronize();
     }

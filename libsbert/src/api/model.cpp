@@ -212,7 +212,7 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
     } else {
       encoder_forward(ctx, cfg, view, batch, cache);
     }
-    pooling_forward(ctx, cfg, cache.output, batch, pool);
+    pooling_forward(ctx, cfg, cache.output, batch, pool, staged_cu_seqlens(ctx, cache));
     pool.out.read(ctx, result.data.data() + begin * result.dim);
     if (options.progress) options.progress({"embed", end, result.rows});
   }

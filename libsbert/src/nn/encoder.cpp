@@ -296,9 +296,15 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
               ") differs from the forward's (seed ", cache.dropout.seed, ", step ",
               cache.dropout.step, ", training ", cache.dropout.training, ")");
 
-  const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
-  const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
-  const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  // The forward staged this batch's ids, positions and offsets (the cache is that forward's):
+  // on a device they are read from there, not copied in again.
+  const bool host = ctx.device == Device::CPU;
+  const int32_t* ids = host ? batch.ids.data() : cache.ids_staged.data();
+  const int32_t* pos = host ? cache.pos_ids.data() : cache.pos_staged.data();
+  const int64_t* cu = host ? batch.cu_seqlens.data() : cache.cu_staged.data();
+  SBERT_CHECK(host || cache.cu_staged.size() == batch.cu_seqlens.size(),
+              "[encoder_backward] the cache's staged offsets are for ", cache.cu_staged.size() - 1,
+              " sequences, the batch has ", batch.nseq());
   const ops::BatchDims dims = batch_dims(batch);
   EncoderGradScratch<T>& g = cache.grad;
   size_backward(cfg, g, T_, allocate(ctx));

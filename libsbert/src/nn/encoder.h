@@ -111,6 +111,13 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer = {});
 
+// The offsets of the batch cache's last forward ran on, where the ops read them: the device copy
+// the forward staged (pooling reads it instead of copying them in again), null on the CPU.
+template <class T>
+const int64_t* staged_cu_seqlens(const Context& ctx, const EncoderCacheT<T>& cache) {
+  return ctx.device == Device::CPU ? nullptr : cache.cu_staged.data();
+}
+
 // Sizes every buffer a forward of up to `tokens` tokens in `nseq` sequences uses (with
 // cache.keep_all as set; and the backward's work buffers when `backward`), so that the passes
 // of a run whose batches stay within that bound allocate nothing: the trainer plans its device

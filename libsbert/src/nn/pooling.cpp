@@ -7,9 +7,13 @@ namespace sbert {
 
 template <class T>
 void pooling_forward(const Context& ctx, const ModelConfig& cfg, const T* hidden,
-                     const PackedBatch& batch, PoolingCacheT<T>& cache) {
+                     const PackedBatch& batch, PoolingCacheT<T>& cache,
+                     const int64_t* cu_on_device) {
   const int64_t n = batch.nseq(), H = cfg.hidden_size;
-  const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  const int64_t* cu = ctx.device == Device::CPU ? batch.cu_seqlens.data()
+                      : cu_on_device           ? cu_on_device
+                                               : stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  cache.cu = cu;
   cache.out.resize(ctx, static_cast<size_t>(n * H));
   // Without normalization the pooled rows are the embeddings: pool straight into out.
   T* pooled = cache.out.data();
@@ -39,7 +43,7 @@ void pooling_backward(const Context& ctx, const ModelConfig& cfg, const PackedBa
   SBERT_CHECK(static_cast<int64_t>(cache.out.size()) == n * H,
               "[pooling_backward] the cache holds ", cache.out.size() / static_cast<size_t>(H),
               " embeddings but the batch has ", n);
-  const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
+  const int64_t* cu = ctx.device == Device::CPU ? batch.cu_seqlens.data() : cache.cu;
   const T* dpooled = dout;
   if (cfg.normalize) {
     cache.dpooled.resize(ctx, static_cast<size_t>(n * H));
@@ -68,7 +72,7 @@ void pooling_reserve(const Context& ctx, const ModelConfig& cfg, int64_t nseq, b
 
 #define SBERT_INSTANTIATE(T)                                                                \
   template void pooling_forward<T>(const Context&, const ModelConfig&, const T*,            \
-                                   const PackedBatch&, PoolingCacheT<T>&);                  \
+                                   const PackedBatch&, PoolingCacheT<T>&, const int64_t*);  \
   template void pooling_backward<T>(const Context&, const ModelConfig&, const PackedBatch&, \
                                     PoolingCacheT<T>&, const T*, T*);                       \
   template void pooling_reserve<T>(const Context&, const ModelConfig&, int64_t, bool,       \

@@ -17,16 +17,20 @@ struct PoolingCacheT {
   Buffer<T> out;              // (nseq, H) the sentence embeddings
   Buffer<T> dpooled;          // (nseq, H) backward work buffer
   Buffer<int64_t> cu_staged;  // (nseq + 1) the batch's cu_seqlens on a device (stage())
+  const int64_t* cu = nullptr;  // the offsets the last forward read on a device (for backward)
 };
 
 using PoolingCache = PoolingCacheT<float>;
 
-// hidden (T, H): the encoder's output, on ctx's device.
+// hidden (T, H): the encoder's output, on ctx's device. cu_on_device: the batch's cu_seqlens
+// already on ctx's device (the encoder's staged copy: staged_cu_seqlens), or null to stage them.
 template <class T>
 void pooling_forward(const Context& ctx, const ModelConfig& cfg, const T* hidden,
-                     const PackedBatch& batch, PoolingCacheT<T>& cache);
+                     const PackedBatch& batch, PoolingCacheT<T>& cache,
+                     const int64_t* cu_on_device = nullptr);
 
-// dhidden (T, H) written from dout (nseq, H), the gradient of cache.out.
+// dhidden (T, H) written from dout (nseq, H), the gradient of cache.out. The cache must come
+// from pooling_forward on the same batch (its offsets are read from there on a device).
 template <class T>
 void pooling_backward(const Context& ctx, const ModelConfig& cfg, const PackedBatch& batch,
                       PoolingCacheT<T>& cache, const T* dout, T* dhidden);

@@ -299,7 +299,7 @@ float* GradCache::row(uint8_t kind, int64_t r, bool grad) {
 void GradCache::forward(const Chunk& c, const DropoutState& d, bool keep) {
   cache_.keep_all = keep;
   encoder_forward(ctx_, model_.config, view_, c.batch, cache_, d);
-  pooling_forward(ctx_, head_cfg_, cache_.output, c.batch, pool_);
+  pooling_forward(ctx_, head_cfg_, cache_.output, c.batch, pool_, staged_cu_seqlens(ctx_, cache_));
 }
 
 void GradCache::forward_guide(const Chunk& c) {
