@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          {"--device", "cpu or cuda", true, false, "cpu"},
          {"--precision",
-          "32 or bf16-mixed (cuda: GEMMs and attention on bf16 tensor cores, as\n"
-          "      trainer.precision)",
+          "32, bf16-mixed or 16-mixed (cuda: GEMMs, and in bf16 attention, on\n"
+          "      tensor cores, as trainer.precision)",
           true, false, "32"},
          {"--tokenizer", "model folder whose tokenizer reads SciFact", true, false,
           "models/all-MiniLM-L6-v2"},
@@ -63,13 +63,16 @@ int main(int argc, char** argv) {
     o.seed = static_cast<uint64_t>(args.get_int("--seed"));
     o.scifact_dir = args.get("--scifact");
     const sbert::Device device = sbert::parse_device(args.get("--device"));
-    const std::string precision = args.get("--precision");
-    if (precision != "32" && precision != "bf16-mixed") {
-      throw sbert::cli::UsageError{"--precision must be 32 or bf16-mixed, got '" + precision + "'"};
+    const std::string name = args.get("--precision");
+    if (name != "32" && name != "bf16-mixed" && name != "16-mixed") {
+      throw sbert::cli::UsageError{"--precision must be 32, bf16-mixed or 16-mixed, got '" + name +
+                                   "'"};
     }
-    const bool bf16 = precision == "bf16-mixed";
-    if (bf16 && device != sbert::Device::CUDA) {
-      throw sbert::cli::UsageError{"--precision bf16-mixed needs --device cuda"};
+    const sbert::Precision precision = name == "bf16-mixed" ? sbert::Precision::BF16Mixed
+                                       : name == "16-mixed" ? sbert::Precision::FP16Mixed
+                                                            : sbert::Precision::FP32;
+    if (precision != sbert::Precision::FP32 && device != sbert::Device::CUDA) {
+      throw sbert::cli::UsageError{"--precision " + name + " needs --device cuda"};
     }
     const int threads = args.get_int("--threads");
     if (threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
@@ -80,9 +83,10 @@ int main(int argc, char** argv) {
     if (args.has("--write-workload")) sbert::bench::write_workload(args.get("--write-workload"), w);
     if (args.flag("--no-run")) return 0;
     sbert::cli::ProgressReporter progress("sbert-bench");
-    const auto r = sbert::bench::measure(w, tok, device, bf16, threads, progress.callback());
+    const auto r =
+        sbert::bench::measure(w, tok, device, precision, threads, progress.callback());
     progress.end_line();
-    const std::string line = sbert::bench::to_json(w, device, bf16, r);
+    const std::string line = sbert::bench::to_json(w, device, precision, r);
     std::fputs(line.c_str(), stdout);
     return 0;
   });

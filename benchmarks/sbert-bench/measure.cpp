@@ -22,6 +22,7 @@
 #include "sbert/json.h"
 #include "train/adamw.h"
 #include "train/grad_cache.h"
+#include "train/grad_norm.h"
 #include "train/loss.h"
 
 namespace sbert::bench {
@@ -90,10 +91,16 @@ double sum_flops(const Shape& s, const std::vector<std::vector<int32_t>>& seqs, 
 
 }  // namespace
 
-Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, int threads,
-               const ProgressCallback& progress) {
+const char* precision_name(Precision p) {
+  return p == Precision::BF16Mixed ? "bf16-mixed" : p == Precision::FP16Mixed ? "16-mixed" : "32";
+}
+
+Result measure(const Workload& w, const Tokenizer& tok, Device device, Precision precision,
+               int threads, const ProgressCallback& progress) {
   Context ctx{device, threads};
-  ctx.bf16 = bf16;
+  ctx.bf16 = precision == Precision::BF16Mixed;
+  ctx.fp16 = precision == Precision::FP16Mixed;
+  constexpr float kLossScale = 65536.0f;  // 16-mixed: a fixed scale (see measure.h)
   Result r;
   r.threads = apply_cpu_threads(ctx);
   const auto model = random_model(w.shape.cfg, tok, w.opt.seed);
@@ -127,6 +134,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
     gc = std::make_unique<GradCache>(ctx, *model);
     gc->set_weights(view);
     adamw = std::make_unique<AdamW>(model->layout, AdamWConfig{}, ctx);
+    if (ctx.fp16) gc->set_loss_scale(kLossScale);
     if (runtime) {  // the trainer's plan: caches sized once for the largest batch
       int64_t rows = 0, k = 0, qlen = 0, plen = 0;
       for (const TrainBatch& b : w.train) {
@@ -138,6 +146,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
         }
       }
       gc->reserve(rows, k, qlen, plen);
+      gc->reserve_loss(loss, rows, k, rows);
       r.planned_device_mib =
           static_cast<double>(cuda::device_memory_in_use() - device_before) / 1048576.0;
     }
@@ -153,6 +162,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
       const TrainBatch& b = w.train[s];
       const DropoutState d{.seed = w.opt.seed, .step = s, .training = true};
       gc->gradients(b, b.size(), loss, d, gview, grads.data(), nullptr);
+      if (ctx.fp16) scale_grads(ctx, grads.data(), model->layout.total, 1.0f / kLossScale);
       adamw->step(weights, grads.data(), 1e-5);
       ops::refresh_weight_copy(ctx);
       if (runtime) runtime->synchronize();
@@ -211,7 +221,7 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
   return r;
 }
 
-std::string to_json(const Workload& w, Device device, bool bf16, const Result& r) {
+std::string to_json(const Workload& w, Device device, Precision precision, const Result& r) {
   char buf[1536];
   std::snprintf(
       buf, sizeof buf,
@@ -222,7 +232,7 @@ std::string to_json(const Workload& w, Device device, bool bf16, const Result& r
       "\"samples_per_s\":%.6g,\"sequences_per_s\":%.6g,\"real_tokens_per_s\":%.6g,"
       "\"real_tokens_per_step\":%.6g,\"flops_per_step\":%.6g,\"tflops_per_s\":%.6g,"
       "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s,\"planned_device_mib\":%s}\n",
-      to_string(device), bf16 ? "bf16-mixed" : "32", r.threads, json_quote(w.shape.name).c_str(),
+      to_string(device), precision_name(precision), r.threads, json_quote(w.shape.name).c_str(),
       json_quote(w.opt.name).c_str(), w.opt.pad_to, json_quote(w.opt.mode).c_str(), w.opt.batch,
       w.opt.negatives, w.opt.embed_batch, r.steps, r.step_s_median, r.step_s_min, r.cpu_s_per_step,
       r.samples_per_s, r.sequences_per_s, r.real_tokens_per_s, r.real_tokens_per_step,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sbert/model.h"
+#include "sbert/train.h"
 #include "workload.h"
 
 namespace sbert::bench {
@@ -33,11 +34,16 @@ struct Result {
   double planned_device_mib = -1;
 };
 
-// bf16: trainer.precision bf16-mixed (Context::bf16; CUDA only). progress: after every step or
-// pass (warmup included), outside the timed region.
-Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, int threads,
-               const ProgressCallback& progress = {});
+// precision: as trainer.precision (the mixed ones CUDA only). 16-mixed scales the loss by a
+// fixed 2^16 and unscales the gradients before AdamW, as the trainer's step does between the
+// scale's updates (which are host arithmetic). progress: after every step or pass (warmup
+// included), outside the timed region.
+Result measure(const Workload& w, const Tokenizer& tok, Device device, Precision precision,
+               int threads, const ProgressCallback& progress = {});
 
-std::string to_json(const Workload& w, Device device, bool bf16, const Result& r);
+// "32", "bf16-mixed" or "16-mixed".
+const char* precision_name(Precision p);
+
+std::string to_json(const Workload& w, Device device, Precision precision, const Result& r);
 
 }  // namespace sbert::bench
