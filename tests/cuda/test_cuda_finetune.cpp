@@ -1,9 +1,9 @@
 // [cuda] Fine-tuning on the device (trainer.accelerator=gpu): GradCache's encoder passes, the
 // pooling, the contrastive loss (cuda/loss.cu: the embeddings never leave the device), gradient
-// clipping and AdamW run on the GPU, with dropout's masks equal to the CPU's. A run must log the CPU's losses within
-// 1e-4, validate as the CPU does, and a kill-and-resume on the GPU must replay the losses of an
-// uninterrupted GPU run bit for bit. Under the SIMT emulator every kernel of the step runs with
-// its memory and race checks on.
+// clipping and AdamW run on the GPU, with dropout's masks equal to the CPU's. A run must log the
+// CPU's losses within 1e-4, validate as the CPU does, and a kill-and-resume on the GPU must replay
+// the losses of an uninterrupted GPU run bit for bit. Under the SIMT emulator every kernel of the
+// step runs with its memory and race checks on.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda_test_util.h"
+#include "finetune_util.h"
 #ifdef SBERT_SIMT_EMU
 #include <cuda_runtime.h>  // simt_device_malloc_count
 #endif
@@ -21,45 +22,8 @@ namespace sbert::test {
 
 namespace {
 
-std::vector<TrainExample> examples(int n) {
-  std::vector<TrainExample> ex;
-  for (int i = 0; i < n; ++i) {
-    std::string k = std::to_string(i);
-    ex.push_back({"the query number " + k,
-                  "a passage about topic " + k,
-                  {"an unrelated text " + k, "another text " + k}});
-  }
-  return ex;
-}
-
-// tiny-bert, dropout on (the model's 0.1), two micro-batches per step (GradCache recomputes),
-// clipping at 1.0, one hard negative.
 TrainOptions options(const std::filesystem::path& log_dir, Accelerator a, int64_t steps) {
-  TrainOptions opt;
-  opt.restore_from_path = fixture_dir("tiny-bert").string();
-  opt.exp_manager.explicit_log_dir = log_dir.string();
-  opt.trainer.accelerator = a;
-  opt.trainer.max_steps = steps;
-  opt.trainer.threads = 2;
-  opt.trainer.gradient_clip_val = 1.0;
-  opt.model.global_batch_size = 4;
-  opt.model.micro_batch_size = 2;
-  opt.model.optim.lr = 1e-3;
-  opt.model.data.hard_negatives_to_train = 1;
-  return opt;
-}
-
-struct Run {
-  std::vector<double> loss, grad_norm;
-};
-
-Run steps(Trainer& t) {
-  Run r;
-  while (auto s = t.step()) {
-    r.loss.push_back(s->loss);
-    r.grad_norm.push_back(s->grad_norm);
-  }
-  return r;
+  return finetune_options(log_dir, a, steps);
 }
 
 }  // namespace
@@ -67,16 +31,19 @@ Run steps(Trainer& t) {
 TEST_CASE("cuda fine-tune: the GPU logs the CPU's losses within 1e-4", "[cuda]") {
   if (!have_gpu()) return;
   TempDir tmp;
-  Trainer cpu(options(tmp / "cpu", Accelerator::CPU, 3), TrainData::from_examples(examples(8)),
-              TrainData::from_examples(examples(4)));
-  Trainer gpu(options(tmp / "gpu", Accelerator::GPU, 3), TrainData::from_examples(examples(8)),
-              TrainData::from_examples(examples(4)));
+  Trainer cpu(options(tmp / "cpu", Accelerator::CPU, 3),
+              TrainData::from_examples(finetune_examples(8)),
+              TrainData::from_examples(finetune_examples(4)));
+  Trainer gpu(options(tmp / "gpu", Accelerator::GPU, 3),
+              TrainData::from_examples(finetune_examples(8)),
+              TrainData::from_examples(finetune_examples(4)));
   CHECK(gpu.plan().device == std::string("cuda"));
-  const Run c = steps(cpu), g = steps(gpu);
+  const FinetuneRun c = run_steps(cpu), g = run_steps(gpu);
   REQUIRE(c.loss.size() == 3);
   REQUIRE(g.loss.size() == 3);
   double worst_loss = 0.0;
-  for (size_t i = 0; i < 3; ++i) worst_loss = std::max(worst_loss, std::fabs(g.loss[i] - c.loss[i]));
+  for (size_t i = 0; i < 3; ++i)
+    worst_loss = std::max(worst_loss, std::fabs(g.loss[i] - c.loss[i]));
   WARN("max |loss gpu - cpu| over 3 steps: " << worst_loss);
   for (size_t i = 0; i < 3; ++i) {
     INFO("step " << i + 1 << ": loss cpu " << c.loss[i] << " gpu " << g.loss[i]
@@ -106,7 +73,7 @@ TEST_CASE("cuda fine-tune: mnrl with masked slots on the device and matryoshka o
           "[cuda]") {
   if (!have_gpu()) return;
   TempDir tmp;
-  std::vector<TrainExample> ex = examples(8);
+  std::vector<TrainExample> ex = finetune_examples(8);
   for (size_t i = 1; i < ex.size(); i += 2) ex[i].neg_docs.resize(1);
   for (LossType loss : {LossType::MNRL, LossType::Matryoshka}) {
     const std::string name = loss == LossType::MNRL ? "mnrl" : "matryoshka";
@@ -120,7 +87,7 @@ TEST_CASE("cuda fine-tune: mnrl with masked slots on the device and matryoshka o
     };
     Trainer cpu(opts(Accelerator::CPU), TrainData::from_examples(ex));
     Trainer gpu(opts(Accelerator::GPU), TrainData::from_examples(ex));
-    const Run c = steps(cpu), g = steps(gpu);
+    const FinetuneRun c = run_steps(cpu), g = run_steps(gpu);
     REQUIRE(c.loss.size() == 2);
     REQUIRE(g.loss.size() == 2);
     for (size_t i = 0; i < 2; ++i) {
@@ -135,8 +102,7 @@ TEST_CASE("cuda fine-tune: device memory is planned before the first step, no st
           "[cuda]") {
   if (!have_gpu()) return;
   // fp32, and the mixed precisions whose ops keep workspaces (casts, bias-gradient scratch).
-  const Precision precision =
-      GENERATE(Precision::FP32, Precision::BF16Mixed, Precision::FP16Mixed);
+  const Precision precision = GENERATE(Precision::FP32, Precision::BF16Mixed, Precision::FP16Mixed);
   INFO("precision " << static_cast<int>(precision));
   TempDir tmp;
   TrainOptions opt = options(tmp / "gpu", Accelerator::GPU, 3);
@@ -145,11 +111,11 @@ TEST_CASE("cuda fine-tune: device memory is planned before the first step, no st
   opt.model.data.passage_seq_length = 20;
   // Lengths vary per step, and one record reaches both maximum lengths (truncated): the bound
   // the plan was made for.
-  std::vector<TrainExample> ex = examples(12);
+  std::vector<TrainExample> ex = finetune_examples(12);
   std::string longer;
   for (int i = 0; i < 40; ++i) longer += "word" + std::to_string(i) + " ";
   ex[5] = {longer, longer, {longer, "short"}};
-  Trainer gpu(opt, TrainData::from_examples(ex), TrainData::from_examples(examples(4)));
+  Trainer gpu(opt, TrainData::from_examples(ex), TrainData::from_examples(finetune_examples(4)));
   const RunPlan plan = gpu.plan();
   const size_t in_use = cuda::device_memory_in_use();
   INFO("planned " << plan.device_memory_bytes << " bytes");
@@ -157,7 +123,7 @@ TEST_CASE("cuda fine-tune: device memory is planned before the first step, no st
 #ifdef SBERT_SIMT_EMU
   const size_t mallocs = simt_device_malloc_count();
 #endif
-  const Run r = steps(gpu);
+  const FinetuneRun r = run_steps(gpu);
   CHECK(r.loss.size() == 3);
   CHECK(cuda::device_memory_in_use() == in_use);
 #ifdef SBERT_SIMT_EMU
@@ -168,19 +134,22 @@ TEST_CASE("cuda fine-tune: device memory is planned before the first step, no st
 TEST_CASE("cuda fine-tune: kill and resume on the GPU replays the losses bit for bit", "[cuda]") {
   if (!have_gpu()) return;
   TempDir tmp;
-  Trainer whole(options(tmp / "whole", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
-  const Run w = steps(whole);
+  Trainer whole(options(tmp / "whole", Accelerator::GPU, 4),
+                TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun w = run_steps(whole);
   REQUIRE(w.loss.size() == 4);
   {
-    Trainer first(options(tmp / "cut", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
+    Trainer first(options(tmp / "cut", Accelerator::GPU, 4),
+                  TrainData::from_examples(finetune_examples(8)));
     REQUIRE(first.step().has_value());
     REQUIRE(first.step().has_value());
     first.save_checkpoint();
   }  // the process "dies" after step 2's checkpoint
-  Trainer again(options(tmp / "cut", Accelerator::GPU, 4), TrainData::from_examples(examples(8)));
+  Trainer again(options(tmp / "cut", Accelerator::GPU, 4),
+                TrainData::from_examples(finetune_examples(8)));
   REQUIRE(again.resume());
   CHECK(again.steps_done() == 2);
-  const Run r = steps(again);
+  const FinetuneRun r = run_steps(again);
   REQUIRE(r.loss.size() == 2);
   CHECK(r.loss[0] == w.loss[2]);  // bitwise
   CHECK(r.loss[1] == w.loss[3]);
@@ -197,18 +166,18 @@ TEST_CASE("cuda fine-tune: bf16-mixed kill and resume replays the losses bit for
     o.trainer.precision = Precision::BF16Mixed;
     return o;
   };
-  Trainer whole(bf16("whole"), TrainData::from_examples(examples(8)));
-  const Run w = steps(whole);
+  Trainer whole(bf16("whole"), TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun w = run_steps(whole);
   REQUIRE(w.loss.size() == 4);
   {
-    Trainer first(bf16("cut"), TrainData::from_examples(examples(8)));
+    Trainer first(bf16("cut"), TrainData::from_examples(finetune_examples(8)));
     REQUIRE(first.step().has_value());
     REQUIRE(first.step().has_value());
     first.save_checkpoint();
   }
-  Trainer again(bf16("cut"), TrainData::from_examples(examples(8)));
+  Trainer again(bf16("cut"), TrainData::from_examples(finetune_examples(8)));
   REQUIRE(again.resume());
-  const Run r = steps(again);
+  const FinetuneRun r = run_steps(again);
   REQUIRE(r.loss.size() == 2);
   CHECK(r.loss[0] == w.loss[2]);  // bitwise
   CHECK(r.loss[1] == w.loss[3]);
@@ -221,9 +190,9 @@ TEST_CASE("cuda fine-tune: bf16-mixed stays within 5% of fp32's losses", "[cuda]
   TrainOptions o32 = options(tmp / "fp32", Accelerator::GPU, 3);
   TrainOptions o16 = options(tmp / "bf16", Accelerator::GPU, 3);
   o16.trainer.precision = Precision::BF16Mixed;
-  Trainer f32(o32, TrainData::from_examples(examples(8)));
-  Trainer b16(o16, TrainData::from_examples(examples(8)));
-  const Run a = steps(f32), b = steps(b16);
+  Trainer f32(o32, TrainData::from_examples(finetune_examples(8)));
+  Trainer b16(o16, TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun a = run_steps(f32), b = run_steps(b16);
   REQUIRE(a.loss.size() == 3);
   REQUIRE(b.loss.size() == 3);
   for (size_t i = 0; i < 3; ++i) {
@@ -267,9 +236,9 @@ TEST_CASE("cuda fine-tune: bf16-mixed on all-MiniLM-L6-v2 (tensor-core attention
     o.trainer.precision = p;
     return o;
   };
-  Trainer f32(opts("fp32", Precision::FP32), TrainData::from_examples(examples(4)));
-  Trainer b16(opts("bf16", Precision::BF16Mixed), TrainData::from_examples(examples(4)));
-  const Run a = steps(f32), b = steps(b16);
+  Trainer f32(opts("fp32", Precision::FP32), TrainData::from_examples(finetune_examples(4)));
+  Trainer b16(opts("bf16", Precision::BF16Mixed), TrainData::from_examples(finetune_examples(4)));
+  const FinetuneRun a = run_steps(f32), b = run_steps(b16);
   REQUIRE(a.loss.size() == 2);
   REQUIRE(b.loss.size() == 2);
   for (size_t i = 0; i < 2; ++i) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda_test_util.h"
+#include "finetune_util.h"
 #include "sbert/train.h"
 #include "support/fixtures.h"
 
@@ -19,48 +20,12 @@ namespace sbert::test {
 
 namespace {
 
-std::vector<TrainExample> examples(int n) {
-  std::vector<TrainExample> ex;
-  for (int i = 0; i < n; ++i) {
-    std::string k = std::to_string(i);
-    ex.push_back({"the query number " + k,
-                  "a passage about topic " + k,
-                  {"an unrelated text " + k, "another text " + k}});
-  }
-  return ex;
-}
-
 TrainOptions options(const std::filesystem::path& log_dir, int64_t steps,
                      Precision p = Precision::FP16Mixed) {
-  TrainOptions opt;
-  opt.restore_from_path = fixture_dir("tiny-bert").string();
-  opt.exp_manager.explicit_log_dir = log_dir.string();
-  opt.trainer.accelerator = Accelerator::GPU;
-  opt.trainer.max_steps = steps;
-  opt.trainer.threads = 2;
-  opt.trainer.gradient_clip_val = 1.0;
-  opt.model.global_batch_size = 4;
-  opt.model.micro_batch_size = 2;
-  opt.model.optim.lr = 1e-3;
-  opt.model.data.hard_negatives_to_train = 1;
+  TrainOptions opt = finetune_options(log_dir, Accelerator::GPU, steps);
   opt.model.optim.sched.warmup_steps = 2;  // the LR moves every step: a skipped step shows
   opt.trainer.precision = p;
   return opt;
-}
-
-struct Run {
-  std::vector<double> loss, grad_norm, lr, scale;
-};
-
-Run steps(Trainer& t) {
-  Run r;
-  while (auto s = t.step()) {
-    r.loss.push_back(s->loss);
-    r.grad_norm.push_back(s->grad_norm);
-    r.lr.push_back(s->lr);
-    r.scale.push_back(s->loss_scale);
-  }
-  return r;
 }
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
@@ -72,8 +37,8 @@ const std::vector<std::string> kProbe = {"the query number 3", "a passage about 
 struct NemoScaler {
   double scale;
   int64_t growth_interval, hysteresis, growth = 0, hyst;
-  NemoScaler(double s, int64_t gi, int64_t h) : scale(s), growth_interval(gi), hysteresis(h),
-                                                hyst(h) {}
+  NemoScaler(double s, int64_t gi, int64_t h)
+      : scale(s), growth_interval(gi), hysteresis(h), hyst(h) {}
   void update(bool found_inf) {
     if (found_inf) {
       growth = 0;
@@ -95,9 +60,10 @@ TEST_CASE("cuda fine-tune: 16-mixed stays within 5% of fp32's losses", "[cuda]")
   TempDir tmp;
   TrainOptions o16 = options(tmp / "fp16", 3);
   o16.model.native_amp_init_scale = 4096;  // far from overflow: no step skipped
-  Trainer f32(options(tmp / "fp32", 3, Precision::FP32), TrainData::from_examples(examples(8)));
-  Trainer h16(o16, TrainData::from_examples(examples(8)));
-  const Run a = steps(f32), b = steps(h16);
+  Trainer f32(options(tmp / "fp32", 3, Precision::FP32),
+              TrainData::from_examples(finetune_examples(8)));
+  Trainer h16(o16, TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun a = run_steps(f32), b = run_steps(h16);
   REQUIRE(a.loss.size() == 3);
   REQUIRE(b.loss.size() == 3);
   for (size_t i = 0; i < 3; ++i) {
@@ -136,21 +102,21 @@ TEST_CASE("cuda fine-tune: 16-mixed with a huge loss scale skips steps, backs of
     TrainOptions o2 = o;
     o2.exp_manager.explicit_log_dir = (tmp / "two").string();
     o2.trainer.max_steps = 2;
-    Trainer two(o2, TrainData::from_examples(examples(8)));
-    const Run r = steps(two);
+    Trainer two(o2, TrainData::from_examples(finetune_examples(8)));
+    const FinetuneRun r = run_steps(two);
     REQUIRE(r.loss.size() == 2);
     CHECK((std::isnan(r.grad_norm[0]) || std::isinf(r.grad_norm[0])));
     CHECK((std::isnan(r.grad_norm[1]) || std::isinf(r.grad_norm[1])));
     CHECK(two.model().embed(kProbe).data == before.data);
   }
-  Trainer t(o, TrainData::from_examples(examples(8)));
-  const Run r = steps(t);
+  Trainer t(o, TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun r = run_steps(t);
   REQUIRE(r.loss.size() == static_cast<size_t>(n));
   // The schedule step by step, from an fp32 run on the CPU (the LR does not depend on either).
   TrainOptions oref = options(tmp / "ref", n, Precision::FP32);
   oref.trainer.accelerator = Accelerator::CPU;
-  Trainer ref(oref, TrainData::from_examples(examples(8)));
-  const std::vector<double> lr_ref = steps(ref).lr;
+  Trainer ref(oref, TrainData::from_examples(finetune_examples(8)));
+  const std::vector<double> lr_ref = run_steps(ref).lr;
   REQUIRE(lr_ref.size() == static_cast<size_t>(n));
   NemoScaler nemo(std::ldexp(1.0, 24), 3, 2);
   int64_t taken = 0, first_finite = -1;
@@ -159,7 +125,7 @@ TEST_CASE("cuda fine-tune: 16-mixed with a huge loss scale skips steps, backs of
     const bool finite = std::isfinite(r.grad_norm[u]);
     INFO("step " << i + 1 << ": scale 2^" << std::log2(r.scale[u]) << ", grad norm "
                  << r.grad_norm[u] << ", lr " << r.lr[u]);
-    CHECK(r.scale[u] == nemo.scale);  // the scale this step's backward used
+    CHECK(r.scale[u] == nemo.scale);                       // the scale this step's backward used
     CHECK(r.lr[u] == lr_ref[static_cast<size_t>(taken)]);  // skipped steps froze the schedule
     if (finite && first_finite < 0) first_finite = i;
     if (r.scale[u] >= std::ldexp(1.0, 22)) CHECK_FALSE(finite);  // 2^22 and up: always overflow
@@ -183,9 +149,10 @@ TEST_CASE("cuda fine-tune: 16-mixed with a huge loss scale skips steps, backs of
   CHECK(lines == n);
 }
 
-TEST_CASE("cuda fine-tune: kill and resume on 16-mixed replays the scale and the losses bit for "
-          "bit",
-          "[cuda]") {
+TEST_CASE(
+    "cuda fine-tune: kill and resume on 16-mixed replays the scale and the losses bit for "
+    "bit",
+    "[cuda]") {
   if (!have_gpu()) return;
   TempDir tmp;
   const auto opts = [&](const char* name) {
@@ -195,18 +162,18 @@ TEST_CASE("cuda fine-tune: kill and resume on 16-mixed replays the scale and the
     o.model.hysteresis = 2;
     return o;
   };
-  Trainer whole(opts("whole"), TrainData::from_examples(examples(8)));
-  const Run w = steps(whole);
+  Trainer whole(opts("whole"), TrainData::from_examples(finetune_examples(8)));
+  const FinetuneRun w = run_steps(whole);
   REQUIRE(w.loss.size() == 6);
   {
-    Trainer first(opts("cut"), TrainData::from_examples(examples(8)));
+    Trainer first(opts("cut"), TrainData::from_examples(finetune_examples(8)));
     for (int i = 0; i < 3; ++i) REQUIRE(first.step().has_value());
     first.save_checkpoint();
   }  // the process "dies" after step 3's checkpoint, in the middle of backing off
-  Trainer again(opts("cut"), TrainData::from_examples(examples(8)));
+  Trainer again(opts("cut"), TrainData::from_examples(finetune_examples(8)));
   REQUIRE(again.resume());
   CHECK(again.steps_done() == 3);
-  const Run r = steps(again);
+  const FinetuneRun r = run_steps(again);
   REQUIRE(r.loss.size() == 3);
   bool skipped = false, taken = false;
   for (size_t i = 0; i < 3; ++i) {
