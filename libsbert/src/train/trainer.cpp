@@ -701,7 +701,7 @@ std::optional<StepInfo> Trainer::Impl::step() {
   m.elapsed_sec = elapsed;
   m.samples_per_sec = elapsed > 0 ? samples_ / elapsed : 0;
   m.tokens_per_sec = elapsed > 0 ? tokens_ / elapsed : 0;
-  m.loss_scale = loss_scale;
+  m.loss_scale = static_cast<double>(loss_scale);
   if (log_) log_->log_step(m);
 
   StepInfo info;
