@@ -90,10 +90,11 @@ double sum_flops(const Shape& s, const std::vector<std::vector<int32_t>>& seqs, 
 
 }  // namespace
 
-Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, int threads,
-               const ProgressCallback& progress) {
+Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, bool cudnn,
+               int threads, const ProgressCallback& progress) {
   Context ctx{device, threads};
   ctx.bf16 = bf16;
+  ctx.cudnn_attention = cudnn;  // model.attention_backend cudnn
   Result r;
   r.threads = apply_cpu_threads(ctx);
   const auto model = random_model(w.shape.cfg, tok, w.opt.seed);
@@ -211,18 +212,19 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16
   return r;
 }
 
-std::string to_json(const Workload& w, Device device, bool bf16, const Result& r) {
+std::string to_json(const Workload& w, Device device, bool bf16, bool cudnn, const Result& r) {
   char buf[1536];
   std::snprintf(
       buf, sizeof buf,
-      "{\"impl\":\"libsbert\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
+      "{\"impl\":\"libsbert\",\"device\":\"%s\",\"precision\":\"%s\",\"attention\":\"%s\","
+      "\"threads\":%d,"
       "\"shape\":%s,"
       "\"workload\":%s,\"pad_to\":%d,\"mode\":%s,\"batch\":%d,\"negatives\":%d,\"embed_batch\":%d,"
       "\"steps\":%d,\"step_s_median\":%.6g,\"step_s_min\":%.6g,\"cpu_s_per_step\":%.6g,"
       "\"samples_per_s\":%.6g,\"sequences_per_s\":%.6g,\"real_tokens_per_s\":%.6g,"
       "\"real_tokens_per_step\":%.6g,\"flops_per_step\":%.6g,\"tflops_per_s\":%.6g,"
       "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s,\"planned_device_mib\":%s}\n",
-      to_string(device), bf16 ? "bf16-mixed" : "32", r.threads, json_quote(w.shape.name).c_str(),
+      to_string(device), bf16 ? "bf16-mixed" : "32", cudnn ? "cudnn" : "ours", r.threads, json_quote(w.shape.name).c_str(),
       json_quote(w.opt.name).c_str(), w.opt.pad_to, json_quote(w.opt.mode).c_str(), w.opt.batch,
       w.opt.negatives, w.opt.embed_batch, r.steps, r.step_s_median, r.step_s_min, r.cpu_s_per_step,
       r.samples_per_s, r.sequences_per_s, r.real_tokens_per_s, r.real_tokens_per_step,

@@ -35,9 +35,10 @@ struct Result {
 
 // bf16: trainer.precision bf16-mixed (Context::bf16; CUDA only). progress: after every step or
 // pass (warmup included), outside the timed region.
-Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, int threads,
+Result measure(const Workload& w, const Tokenizer& tok, Device device, bool bf16, bool cudnn,
+               int threads,
                const ProgressCallback& progress = {});
 
-std::string to_json(const Workload& w, Device device, bool bf16, const Result& r);
+std::string to_json(const Workload& w, Device device, bool bf16, bool cudnn, const Result& r);
 
 }  // namespace sbert::bench

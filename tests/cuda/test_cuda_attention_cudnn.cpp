@@ -52,7 +52,7 @@ struct CudnnCase {
 
 }  // namespace
 
-TEST_CASE("cuda cudnn attention matches our bf16 attention, or is refused without cuDNN",
+TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without cuDNN",
           "[cuda]") {
   if (!cuda::cudnn_attention_built()) {
     // No cuDNN in this build. The CPU build has no device (and no Runtime to pass); the

@@ -39,7 +39,7 @@ TEST_CASE("config: model.attention_backend takes ours or cudnn", "[config]") {
                     Contains("model.attention_backend") && Contains("must be ours or cudnn"));
 }
 
-TEST_CASE("trainer: model.attention_backend cudnn in fp32 on the CPU is refused, naming the key",
+TEST_CASE("trainer: model.attention_backend cudnn in fp32 on the CPU is refused naming the key",
           "[train]") {
   sbert::test::TempDir tmp;
   TrainOptions o;
