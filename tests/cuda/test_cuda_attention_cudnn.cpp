@@ -135,7 +135,7 @@ TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without
 
 TEST_CASE("cuda cudnn attention outside bf16-mixed is refused by the dispatch", "[cuda]") {
   if (cuda::device_count() == 0) {
-    WARN("no CUDA device (CPU-only build): dispatch refusal not checked");
+    WARN("no CUDA device: dispatch refusal not checked");
     return;
   }
   cuda::Runtime rt;
