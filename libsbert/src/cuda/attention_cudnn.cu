@@ -309,44 +309,52 @@ Plan build_plan(State& st, bool bwd, int64_t b, int64_t s, int64_t h, int64_t d)
   SBERT_CUDNN_CHECK(BackendFinalize(graph.get()));
   const auto graph_raw = add(std::move(graph));
 
-  Desc heur(api, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
-  SBERT_CUDNN_SET(heur.get(), CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, D, 1, &graph_raw);
-  SBERT_CUDNN_SET(heur.get(), CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
-  SBERT_CUDNN_CHECK(BackendFinalize(heur.get()));
-  int64_t count = 0;
-  SBERT_CUDNN_CHECK(
-      BackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, D, 0, &count, nullptr));
-  std::vector<Desc> configs;
-  std::vector<cudnnBackendDescriptor_t> raw;
-  for (int64_t i = 0; i < count; ++i) {
-    configs.emplace_back(api, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
-    raw.push_back(configs.back().get());
-  }
-  int64_t got = 0;
-  if (count > 0) {
-    SBERT_CUDNN_CHECK(
-        BackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, D, count, &got, raw.data()));
-  }
-  p.keep.push_back(std::move(heur));
+  // Heuristic mode A's configurations in order, then the fallback list's: the first that
+  // finalizes into a plan wins.
+  int64_t tried = 0;
   cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
-  for (int64_t i = 0; i < got; ++i) {
-    Desc plan(api, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-    SBERT_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &st.handle);
-    SBERT_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, D, 1, &raw[i]);
-    last = api.BackendFinalize(plan.get());
-    if (last != CUDNN_STATUS_SUCCESS) continue;  // this engine refuses the shape: try the next
-    int64_t n = 0;
-    SBERT_CUDNN_CHECK(BackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                          CUDNN_TYPE_INT64, 1, &n, &p.workspace));
-    p.plan = plan.get();
-    p.keep.push_back(std::move(plan));
-    for (auto& c : configs) p.keep.push_back(std::move(c));
-    return p;
+  for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    Desc heur(api, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
+    SBERT_CUDNN_SET(heur.get(), CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, D, 1, &graph_raw);
+    SBERT_CUDNN_SET(heur.get(), CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
+    last = api.BackendFinalize(heur.get());
+    if (last != CUDNN_STATUS_SUCCESS) continue;  // no list in this mode
+    int64_t count = 0;
+    SBERT_CUDNN_CHECK(
+        BackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, D, 0, &count, nullptr));
+    std::vector<Desc> configs;
+    std::vector<cudnnBackendDescriptor_t> raw;
+    for (int64_t i = 0; i < count; ++i) {
+      configs.emplace_back(api, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
+      raw.push_back(configs.back().get());
+    }
+    int64_t got = 0;
+    if (count > 0) {
+      SBERT_CUDNN_CHECK(BackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, D, count,
+                                            &got, raw.data()));
+    }
+    for (int64_t i = 0; i < got; ++i) {
+      ++tried;
+      Desc plan(api, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+      SBERT_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1,
+                      &st.handle);
+      SBERT_CUDNN_SET(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, D, 1, &raw[i]);
+      last = api.BackendFinalize(plan.get());
+      if (last != CUDNN_STATUS_SUCCESS) continue;  // this engine refuses the shape: the next
+      int64_t n = 0;
+      SBERT_CUDNN_CHECK(BackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                            CUDNN_TYPE_INT64, 1, &n, &p.workspace));
+      p.plan = plan.get();
+      p.keep.push_back(std::move(heur));
+      p.keep.push_back(std::move(plan));
+      for (auto& c : configs) p.keep.push_back(std::move(c));
+      return p;
+    }
   }
   fail("[attention cudnn] no cuDNN ", api.GetVersion(), " engine runs the fused SDPA ",
        bwd ? "backward" : "forward", " for nseq ", b, ", max_seqlen ", s, ", heads ", h,
-       ", head_dim ", d, " in bf16 (", got, " heuristic configurations, last status ",
+       ", head_dim ", d, " in bf16 (", tried,
+       " configurations of heuristic modes A and fallback tried, last status ",
        api.GetErrorString(last), ")");
 }
 
