@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
           "32, bf16-mixed or 16-mixed (cuda: GEMMs, and in bf16 attention, on\n"
           "      tensor cores, as trainer.precision)",
           true, false, "32"},
+         {"--attention",
+          "ours or cudnn (cuda + bf16-mixed: cuDNN's fused attention, as\n"
+          "      model.attention_backend; sets the attention dropout to 0)",
+          true, false, "ours"},
          {"--tokenizer", "model folder whose tokenizer reads SciFact", true, false,
           "models/all-MiniLM-L6-v2"},
          {"--scifact", "folder with queries.jsonl and beir/corpus.jsonl", true, false,
@@ -74,19 +78,30 @@ int main(int argc, char** argv) {
     if (precision != sbert::Precision::FP32 && device != sbert::Device::CUDA) {
       throw sbert::cli::UsageError{"--precision " + name + " needs --device cuda"};
     }
+    const std::string attention = args.get("--attention");
+    if (attention != "ours" && attention != "cudnn") {
+      throw sbert::cli::UsageError{"--attention must be ours or cudnn, got '" + attention + "'"};
+    }
+    const bool cudnn = attention == "cudnn";
+    if (cudnn && precision != sbert::Precision::BF16Mixed) {
+      throw sbert::cli::UsageError{"--attention cudnn needs --device cuda --precision bf16-mixed"};
+    }
     const int threads = args.get_int("--threads");
     if (threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};
 
     const auto tok = sbert::Tokenizer::load(args.get("--tokenizer"));
     const auto shape = sbert::bench::shape_by_name(args.get("--shape"));
-    const auto w = sbert::bench::make_workload(shape, o, tok);
+    auto w = sbert::bench::make_workload(shape, o, tok);
+    // cuDNN cannot draw our attention dropout masks: that dropout is off (for PyTorch too, through
+    // the written workload).
+    if (cudnn) w.shape.cfg.attention_dropout = 0.0f;
     if (args.has("--write-workload")) sbert::bench::write_workload(args.get("--write-workload"), w);
     if (args.flag("--no-run")) return 0;
     sbert::cli::ProgressReporter progress("sbert-bench");
     const auto r =
-        sbert::bench::measure(w, tok, device, precision, threads, progress.callback());
+        sbert::bench::measure(w, tok, device, precision, cudnn, threads, progress.callback());
     progress.end_line();
-    const std::string line = sbert::bench::to_json(w, device, precision, r);
+    const std::string line = sbert::bench::to_json(w, device, precision, cudnn, r);
     std::fputs(line.c_str(), stdout);
     return 0;
   });

@@ -96,10 +96,11 @@ const char* precision_name(Precision p) {
 }
 
 Result measure(const Workload& w, const Tokenizer& tok, Device device, Precision precision,
-               int threads, const ProgressCallback& progress) {
+               bool cudnn, int threads, const ProgressCallback& progress) {
   Context ctx{device, threads};
   ctx.bf16 = precision == Precision::BF16Mixed;
   ctx.fp16 = precision == Precision::FP16Mixed;
+  ctx.cudnn_attention = cudnn;            // model.attention_backend cudnn
   constexpr float kLossScale = 65536.0f;  // 16-mixed: a fixed scale (see measure.h)
   Result r;
   r.threads = apply_cpu_threads(ctx);
@@ -221,18 +222,21 @@ Result measure(const Workload& w, const Tokenizer& tok, Device device, Precision
   return r;
 }
 
-std::string to_json(const Workload& w, Device device, Precision precision, const Result& r) {
+std::string to_json(const Workload& w, Device device, Precision precision, bool cudnn,
+                    const Result& r) {
   char buf[1536];
   std::snprintf(
       buf, sizeof buf,
-      "{\"impl\":\"libsbert\",\"device\":\"%s\",\"precision\":\"%s\",\"threads\":%d,"
+      "{\"impl\":\"libsbert\",\"device\":\"%s\",\"precision\":\"%s\",\"attention\":\"%s\","
+      "\"threads\":%d,"
       "\"shape\":%s,"
       "\"workload\":%s,\"pad_to\":%d,\"mode\":%s,\"batch\":%d,\"negatives\":%d,\"embed_batch\":%d,"
       "\"steps\":%d,\"step_s_median\":%.6g,\"step_s_min\":%.6g,\"cpu_s_per_step\":%.6g,"
       "\"samples_per_s\":%.6g,\"sequences_per_s\":%.6g,\"real_tokens_per_s\":%.6g,"
       "\"real_tokens_per_step\":%.6g,\"flops_per_step\":%.6g,\"tflops_per_s\":%.6g,"
       "\"mfu\":%s,\"peak_rss_mib\":%.1f,\"peak_device_mib\":%s,\"planned_device_mib\":%s}\n",
-      to_string(device), precision_name(precision), r.threads, json_quote(w.shape.name).c_str(),
+      to_string(device), precision_name(precision), cudnn ? "cudnn" : "ours", r.threads,
+      json_quote(w.shape.name).c_str(),
       json_quote(w.opt.name).c_str(), w.opt.pad_to, json_quote(w.opt.mode).c_str(), w.opt.batch,
       w.opt.negatives, w.opt.embed_batch, r.steps, r.step_s_median, r.step_s_min, r.cpu_s_per_step,
       r.samples_per_s, r.sequences_per_s, r.real_tokens_per_s, r.real_tokens_per_step,

@@ -36,14 +36,15 @@ struct Result {
 
 // precision: as trainer.precision (the mixed ones CUDA only). 16-mixed scales the loss by a
 // fixed 2^16 and unscales the gradients before AdamW, as the trainer's step does between the
-// scale's updates (which are host arithmetic). progress: after every step or pass (warmup
-// included), outside the timed region.
+// scale's updates (which are host arithmetic). cudnn: model.attention_backend cudnn (bf16-mixed
+// only). progress: after every step or pass (warmup included), outside the timed region.
 Result measure(const Workload& w, const Tokenizer& tok, Device device, Precision precision,
-               int threads, const ProgressCallback& progress = {});
+               bool cudnn, int threads, const ProgressCallback& progress = {});
 
 // "32", "bf16-mixed" or "16-mixed".
 const char* precision_name(Precision p);
 
-std::string to_json(const Workload& w, Device device, Precision precision, const Result& r);
+std::string to_json(const Workload& w, Device device, Precision precision, bool cudnn,
+                    const Result& r);
 
 }  // namespace sbert::bench

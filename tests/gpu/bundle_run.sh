@@ -15,7 +15,8 @@
 #               len512): sbert-bench --device cuda --precision bf16-mixed (a row that stops with
 #               "not supported" is recorded as unsupported, not failed), then
 #               benchmarks/pytorch/bench_torch.py --device cuda on the same token ids (bf16
-#               autocast, SDPA) on the same GPU
+#               autocast, SDPA) on the same GPU; then minilm train len128 once more with
+#               --attention cudnn (cuDNN's fused attention, attention dropout 0)
 #   5. sanitize compute-sanitizer memcheck on [cuda], racecheck + synccheck on the shared-memory
 #               kernels (as tests/gpu/run.sh); SKIP when compute-sanitizer is not found
 # A failing step does not stop the others; each has a timeout. Results: one JSON object per step
@@ -297,6 +298,22 @@ for row in "${BENCH_ROWS[@]}"; do
   fi
   BENCH_TABLE+=("$(printf '%-26s %-22s %s' "$tag" "$ours_col" "$torch_col")")
 done
+# cuDNN's fused attention in our training step (model.attention_backend cudnn, docs/kernels.md):
+# minilm train len128 again with --attention cudnn. It runs with attention dropout 0 (cuDNN cannot
+# draw our masks), the rows above with the model's 0.1.
+cname=bench-libsbert-minilm-train-len128-cudnn
+run_step "$cname" 90 "${OURS[@]}" "$DIR/bin/sbert-bench" --shape minilm --mode train \
+  --workload len128 --steps 5 --warmup 2 --tokenizer "$TOK" --device cuda \
+  --precision bf16-mixed --attention cudnn
+c_json=$(json_line "$LOG/$cname.log")
+c_s=$(printf '%s' "$c_json" | grep -o '"step_s_median": *[0-9.eE+-]*' | grep -o '[0-9.eE+-]*$')
+if [ "$STATUS" = PASS ]; then
+  record "$cname" PASS "$SECS" "\"result\":$c_json" "step ${c_s}s (median, attention dropout 0)"
+  BENCH_TABLE+=("$(printf '%-26s %-22s %s' "minilm-train-len128-cudnn" "${c_s}s" "-")")
+else
+  msg=$(grep -m1 -i 'error' "$LOG/$cname.log" | cut -c1-300)
+  record "$cname" "$STATUS" "$SECS" "\"message\":$(js "$msg")" "$(printf '%s' "$msg" | cut -c1-70)"
+fi
 
 # ---- 5. compute-sanitizer ---------------------------------------------------------------------
 SAN=""

@@ -130,6 +130,9 @@ struct SBERT_API TrainOptions {
     int64_t hysteresis = 2;
     double hidden_dropout = -1;     // -1: the model's config.json value
     double attention_dropout = -1;  // -1: the model's config.json value
+    // model.attention_backend: ours (libsbert's kernels) | cudnn (cuDNN's fused SDPA: GPU,
+    // bf16-mixed, attention dropout 0; docs/kernels.md)
+    std::string attention_backend = "ours";
     // The objectives' own keys, named after sentence-transformers' parameters (docs/training.md).
     LossType matryoshka_loss = LossType::MNRL;   // model.loss = matryoshka: the loss it wraps
     std::vector<int64_t> matryoshka_dims;        // e.g. [384, 256, 128, 64]

@@ -21,6 +21,9 @@ struct Context {
   // CUDA only (trainer.precision 16-mixed): the GEMMs on fp16 operands with fp32 accumulation
   // (cuda/mixed.h); attention and everything else stay fp32. Never set together with bf16.
   bool fp16 = false;
+  // CUDA + bf16 only (model.attention_backend cudnn): attention through cuDNN's fused SDPA
+  // (cuda/attention_cudnn.cu) instead of our bf16 kernels; the trainer refuses it elsewhere.
+  bool cudnn_attention = false;
 };
 
 // ctx's Runtime; throws, naming op, when ctx is a CUDA Context without one.

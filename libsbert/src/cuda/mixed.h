@@ -87,4 +87,19 @@ void attention_backward_mixed(float* dqkv, const float* dout, const float* qkv, 
                               int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
                               const DropoutSpec& dropout, Runtime& rt);
 
+// ---- attention_cudnn.cu: model.attention_backend cudnn ---------------------------------------
+// attention_forward_mixed / attention_backward_mixed's contracts (fp32 in and out, bf16 inside,
+// workspace slots 0-3 as theirs, so reserve_attention_mixed covers the casts) through cuDNN's
+// fused SDPA. Refuses dropout p > 0 (cuDNN cannot draw our masks) and head dims cuDNN lacks.
+// Builds without cuDNN (CPU, the emulator, CUDA without cuDNN) throw "[attention]
+// model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has none)".
+bool cudnn_attention_built();  // whether this build has the cuDNN backend
+void attention_forward_cudnn(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
+                             int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
+                             int64_t head_dim, const DropoutSpec& dropout, Runtime& rt);
+void attention_backward_cudnn(float* dqkv, const float* dout, const float* qkv, const float* out,
+                              const float* lse, const int64_t* cu_seqlens, int64_t nseq,
+                              int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
+                              const DropoutSpec& dropout, Runtime& rt);
+
 }  // namespace sbert::cuda

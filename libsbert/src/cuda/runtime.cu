@@ -55,6 +55,7 @@ Runtime::~Runtime() {
   if (!impl_) return;
   if (impl_->stream) {
     cudaStreamSynchronize(impl_->stream);
+    impl_->cudnn.reset();  // its handle is bound to the stream
     cudaStreamDestroy(impl_->stream);
   }
   if (impl_->scratch) cudaFree(impl_->scratch);

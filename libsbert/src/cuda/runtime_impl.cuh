@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include <memory>
+
 #include "cuda/blas.cuh"
 #include "cuda/runtime.h"
 
@@ -37,6 +39,10 @@ struct Runtime::Impl {
   // The copy of w[0, count) when it lies inside the block, else null; throws when the copy
   // was bound but never refreshed.
   const uint16_t* weight_copy_of(const float* w, int64_t count) const;
+
+  // model.attention_backend cudnn (cuda/attention_cudnn.cu): its cuDNN handle, plan cache and
+  // buffers, made at the first call, opaque here; released before the stream.
+  std::shared_ptr<void> cudnn;
 };
 
 }  // namespace sbert::cuda

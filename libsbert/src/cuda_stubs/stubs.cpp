@@ -116,6 +116,19 @@ void attention_backward_mixed(float*, const float*, const float*, const float*, 
                               const DropoutSpec&, Runtime&) {
   no_cuda("attention_backward");
 }
+[[noreturn]] static void no_cudnn() {
+  fail("[attention] model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has none)");
+}
+bool cudnn_attention_built() { return false; }
+void attention_forward_cudnn(float*, float*, const float*, const int64_t*, int64_t, int64_t,
+                             int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
+  no_cudnn();
+}
+void attention_backward_cudnn(float*, const float*, const float*, const float*, const float*,
+                              const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                              const DropoutSpec&, Runtime&) {
+  no_cudnn();
+}
 void attention_forward_bf16(uint16_t*, float*, const uint16_t*, const int64_t*, int64_t, int64_t,
                             int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_forward_bf16");

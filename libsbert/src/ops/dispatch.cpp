@@ -26,6 +26,14 @@ bool fp16_gemm(const Context& ctx) { return ctx.device == Device::CUDA && ctx.fp
 bool bf16_attention(const Context& ctx, int64_t head_dim) {
   return bf16_gemm(ctx) && (head_dim == 32 || head_dim == 64 || head_dim == 128);
 }
+// model.attention_backend cudnn: cuDNN's fused SDPA, bf16 on CUDA only (cuda/attention_cudnn.cu).
+bool cudnn_attention(const Context& ctx, const char* op) {
+  if (!ctx.cudnn_attention) return false;
+  SBERT_CHECK(bf16_gemm(ctx), "[", op,
+              "] model.attention_backend cudnn needs trainer.precision bf16-mixed on a CUDA GPU "
+              "(cuDNN's fused attention has no fp32 path)");
+  return true;
+}
 }  // namespace
 
 // cuda::op(args..., runtime) or cpu::op(args...).
@@ -134,7 +142,7 @@ void reserve_matmul(const Context& ctx, int64_t rows, int64_t k, int64_t n) {
 }
 
 void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_t head_dim) {
-  if (bf16_attention(ctx, head_dim)) {
+  if (bf16_attention(ctx, head_dim) || (ctx.cudnn_attention && bf16_gemm(ctx))) {
     cuda::reserve_attention_mixed(tokens, heads, head_dim, gpu(ctx, "reserve_attention"));
   }
 }
@@ -175,6 +183,11 @@ void dropout_backward(const Context& ctx, float* dinp, const float* dout, const 
 void attention_forward(const Context& ctx, float* out, float* lse, const float* qkv,
                        const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
                        const DropoutSpec& dropout, const BatchDims& dims) {
+  if (cudnn_attention(ctx, "attention_forward")) {
+    cuda::attention_forward_cudnn(out, lse, qkv, cu_seqlens, nseq, dims.tokens, dims.max_seqlen,
+                                  heads, head_dim, dropout, gpu(ctx, "attention_forward"));
+    return;
+  }
   if (bf16_attention(ctx, head_dim)) {
     cuda::attention_forward_mixed(out, lse, qkv, cu_seqlens, nseq, dims.tokens, dims.max_seqlen,
                                   heads, head_dim, dropout, gpu(ctx, "attention_forward"));
@@ -187,6 +200,12 @@ void attention_backward(const Context& ctx, float* dqkv, const float* dout, cons
                         const float* out, const float* lse, const int64_t* cu_seqlens, int64_t nseq,
                         int64_t heads, int64_t head_dim, const DropoutSpec& dropout,
                         const BatchDims& dims) {
+  if (cudnn_attention(ctx, "attention_backward")) {
+    cuda::attention_backward_cudnn(dqkv, dout, qkv, out, lse, cu_seqlens, nseq, dims.tokens,
+                                   dims.max_seqlen, heads, head_dim, dropout,
+                                   gpu(ctx, "attention_backward"));
+    return;
+  }
   if (bf16_attention(ctx, head_dim)) {
     cuda::attention_backward_mixed(dqkv, dout, qkv, out, lse, cu_seqlens, nseq, dims.tokens,
                                    dims.max_seqlen, heads, head_dim, dropout,

@@ -631,6 +631,11 @@ std::vector<Key> keys() {
     k.push_back(key<D>("model.attention_dropout", SBERT_FIELD(D, model.attention_dropout),
                        "-1: the model's", [](const D& v) { return v < 1; },
                        "must be below 1 (-1: the model's)"));
+    k.push_back(key<S>("model.attention_backend", SBERT_FIELD(S, model.attention_backend),
+                       "ours, or cudnn (cuDNN's fused attention: GPU, bf16-mixed, attention "
+                       "dropout 0)",
+                       [](const S& v) { return v == "ours" || v == "cudnn"; },
+                       "must be ours or cudnn"));
     Key hn = key<I>("model.hard_negatives_to_train",
                     SBERT_FIELD(I, model.data.hard_negatives_to_train),
                     "alias of model.data.hard_negatives_to_train");

@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "core/context.h"
 #include "core/rng.h"
+#include "cuda/mixed.h"
 #include "cuda/runtime.h"
 #include "data/batch_sampler.h"
 #include "data/train_batches.h"
@@ -166,6 +167,15 @@ void Trainer::Impl::setup_device() {
   // kept tensor fp32 (ops/dispatch.cpp, cuda/mixed.h).
   ctx_.bf16 = cfg_.trainer.precision == Precision::BF16Mixed;
   ctx_.fp16 = cfg_.trainer.precision == Precision::FP16Mixed;
+  if (cfg_.model.attention_backend == "cudnn") {
+    SBERT_CHECK(ctx_.bf16, "[config] ", cfg_.source.string(),
+                ": key 'model.attention_backend' is cudnn, which needs trainer.precision "
+                "bf16-mixed on a GPU (cuDNN's fused attention has no fp32 path)");
+    SBERT_CHECK(cuda::cudnn_attention_built(), "[config] ", cfg_.source.string(),
+                ": key 'model.attention_backend' is cudnn but this build has no cuDNN (CPU and "
+                "emulator builds never do); use ours");
+    ctx_.cudnn_attention = true;
+  }
   if (ctx_.fp16) {
     scaler_.emplace(LossScaleConfig{cfg_.model.native_amp_init_scale,
                                     cfg_.model.native_amp_growth_interval, cfg_.model.hysteresis});
@@ -231,6 +241,10 @@ void Trainer::Impl::load_model() {
   if (cfg_.model.attention_dropout >= 0) {
     m.config.attention_dropout = static_cast<float>(cfg_.model.attention_dropout);
   }
+  SBERT_CHECK(!ctx_.cudnn_attention || m.config.attention_dropout == 0.0f, "[config] ",
+              cfg_.source.string(), ": key 'model.attention_backend' is cudnn, which cannot "
+              "apply libsbert's attention dropout masks, but the attention dropout is ",
+              m.config.attention_dropout, " (set model.attention_dropout: 0)");
   const auto total = static_cast<size_t>(m.layout.total);
   grads_.resize(ctx_, total);
   fill_zero(ctx_, grads_.data(), total * sizeof(float));
