@@ -84,9 +84,14 @@ int main(int argc, char** argv) {
       const double fl = 2.0 * m * s.n * s.k;
       const double blas = seconds(
           [&] {
-            matmul_forward(s.gelu ? pre.data() : y.data(), x.data(), w.data(), bias.data(), m, s.k,
-                           s.n);
-            if (s.gelu) gelu_forward(y.data(), pre.data(), m * s.n);
+            matmul_forward({.out = s.gelu ? pre.data() : y.data(),
+                            .inp = x.data(),
+                            .weight = w.data(),
+                            .bias = bias.data(),
+                            .rows = m,
+                            .k = s.k,
+                            .n = s.n});
+            if (s.gelu) gelu_forward({.out = y.data(), .inp = pre.data(), .n = m * s.n});
           },
           reps);
       const PackedB pw(best, true, s.k, s.n, w.data(), s.k);

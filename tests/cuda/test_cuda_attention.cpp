@@ -46,18 +46,46 @@ TEST_CASE("cuda attention forward/backward match the CPU", "[cuda]") {
 
       std::vector<float> out(static_cast<size_t>(T * H)), lse(static_cast<size_t>(c.heads * T));
       std::vector<float> dqkv(qkv.size());
-      ops::attention_forward(cpu, out.data(), lse.data(), qkv.data(), cu.data(), nseq, c.heads,
-                             c.head_dim, spec);
-      ops::attention_backward(cpu, dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(),
-                              cu.data(), nseq, c.heads, c.head_dim, spec);
+      ops::attention_forward(cpu, {.out = out.data(),
+                                   .lse = lse.data(),
+                                   .qkv = qkv.data(),
+                                   .cu_seqlens = cu.data(),
+                                   .nseq = nseq,
+                                   .heads = c.heads,
+                                   .head_dim = c.head_dim,
+                                   .dropout = spec});
+      ops::attention_backward(cpu, {.dqkv = dqkv.data(),
+                                    .dout = dout.data(),
+                                    .qkv = qkv.data(),
+                                    .out = out.data(),
+                                    .lse = lse.data(),
+                                    .cu_seqlens = cu.data(),
+                                    .nseq = nseq,
+                                    .heads = c.heads,
+                                    .head_dim = c.head_dim,
+                                    .dropout = spec});
 
       auto CU = on_device(cu);
       auto QKV = on_device(qkv), DO = on_device(dout);
       cuda::DeviceBuffer<float> O(out.size()), L(lse.size()), DQKV(qkv.size());
-      ops::attention_forward(gpu, O.get(), L.get(), QKV.get(), CU.get(), nseq, c.heads, c.head_dim,
-                             spec);
-      ops::attention_backward(gpu, DQKV.get(), DO.get(), QKV.get(), O.get(), L.get(), CU.get(),
-                              nseq, c.heads, c.head_dim, spec);
+      ops::attention_forward(gpu, {.out = O.get(),
+                                   .lse = L.get(),
+                                   .qkv = QKV.get(),
+                                   .cu_seqlens = CU.get(),
+                                   .nseq = nseq,
+                                   .heads = c.heads,
+                                   .head_dim = c.head_dim,
+                                   .dropout = spec});
+      ops::attention_backward(gpu, {.dqkv = DQKV.get(),
+                                    .dout = DO.get(),
+                                    .qkv = QKV.get(),
+                                    .out = O.get(),
+                                    .lse = L.get(),
+                                    .cu_seqlens = CU.get(),
+                                    .nseq = nseq,
+                                    .heads = c.heads,
+                                    .head_dim = c.head_dim,
+                                    .dropout = spec});
       rt.synchronize();
       // Online softmax and tile-order sums round differently from the CPU's row-at-once
       // softmax: an fp32 reordering error, growing with the sequence length.
@@ -67,8 +95,16 @@ TEST_CASE("cuda attention forward/backward match the CPU", "[cuda]") {
 
       // Deterministic: a second backward gives the same bits.
       cuda::DeviceBuffer<float> DQKV2(qkv.size());
-      ops::attention_backward(gpu, DQKV2.get(), DO.get(), QKV.get(), O.get(), L.get(), CU.get(),
-                              nseq, c.heads, c.head_dim, spec);
+      ops::attention_backward(gpu, {.dqkv = DQKV2.get(),
+                                    .dout = DO.get(),
+                                    .qkv = QKV.get(),
+                                    .out = O.get(),
+                                    .lse = L.get(),
+                                    .cu_seqlens = CU.get(),
+                                    .nseq = nseq,
+                                    .heads = c.heads,
+                                    .head_dim = c.head_dim,
+                                    .dropout = spec});
       rt.synchronize();
       check_bitwise(DQKV2.to_host(), DQKV.to_host(), "attention backward, second run");
     }
@@ -82,7 +118,13 @@ TEST_CASE("cuda attention refuses head dims above 128", "[cuda]") {
   const std::vector<int64_t> cu = {0, 2};
   auto CU = on_device(cu);
   cuda::DeviceBuffer<float> QKV(2 * 3 * 256), O(2 * 256), L(2);
-  CHECK_THROWS_WITH(ops::attention_forward(gpu, O.get(), L.get(), QKV.get(), CU.get(), 1, 1, 256),
+  CHECK_THROWS_WITH(ops::attention_forward(gpu, {.out = O.get(),
+                                                 .lse = L.get(),
+                                                 .qkv = QKV.get(),
+                                                 .cu_seqlens = CU.get(),
+                                                 .nseq = 1,
+                                                 .heads = 1,
+                                                 .head_dim = 256}),
                     Catch::Contains("[attention_forward] head_dim 256 is not supported on CUDA"));
 }
 

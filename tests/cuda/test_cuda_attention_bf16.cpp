@@ -64,13 +64,25 @@ TEST_CASE("cuda bf16 attention forward matches its twin and the fp32 attention",
     cpu::attention_forward_bf16(twin.data(), twin_lse.data(), qkv.data(), cu.data(), nseq, c.heads,
                                 c.head_dim, spec);
     std::vector<float> ref(twin.size()), ref_lse(twin_lse.size());  // fp32 on the bf16 inputs
-    cpu::attention_forward<float>(ref.data(), ref_lse.data(), x_bf.data(), cu.data(), nseq, c.heads,
-                                  c.head_dim, spec);
+    cpu::attention_forward({.out = ref.data(),
+                            .lse = ref_lse.data(),
+                            .qkv = x_bf.data(),
+                            .cu_seqlens = cu.data(),
+                            .nseq = nseq,
+                            .heads = c.heads,
+                            .head_dim = c.head_dim,
+                            .dropout = spec});
     const std::vector<float> absv =
         forward_scales(x_bf, cu, c.heads, c.head_dim, spec);            // (P o F) |V| / l
     std::vector<float> ref32(twin.size()), ref32_lse(twin_lse.size());  // on the fp32 inputs
-    cpu::attention_forward<float>(ref32.data(), ref32_lse.data(), x.data(), cu.data(), nseq,
-                                  c.heads, c.head_dim, spec);
+    cpu::attention_forward({.out = ref32.data(),
+                            .lse = ref32_lse.data(),
+                            .qkv = x.data(),
+                            .cu_seqlens = cu.data(),
+                            .nseq = nseq,
+                            .heads = c.heads,
+                            .head_dim = c.head_dim,
+                            .dropout = spec});
 
     auto CU = on_device(cu);
     auto QKV = on_device(qkv);
@@ -169,8 +181,16 @@ TEST_CASE("cuda bf16 attention backward matches its twin and the fp32 attention"
                                  cu.data(), nseq, c.heads, c.head_dim, spec);
     const std::vector<float> x_bf = widen(qkv), y_bf = widen(dout), o_bf = widen(out);
     std::vector<float> ref(qkv.size());  // the fp32 backward on the same inputs
-    cpu::attention_backward<float>(ref.data(), y_bf.data(), x_bf.data(), o_bf.data(), lse.data(),
-                                   cu.data(), nseq, c.heads, c.head_dim, spec);
+    cpu::attention_backward({.dqkv = ref.data(),
+                             .dout = y_bf.data(),
+                             .qkv = x_bf.data(),
+                             .out = o_bf.data(),
+                             .lse = lse.data(),
+                             .cu_seqlens = cu.data(),
+                             .nseq = nseq,
+                             .heads = c.heads,
+                             .head_dim = c.head_dim,
+                             .dropout = spec});
     const std::vector<float> twin_d = widen(twin);
     const std::vector<double> m =
         backward_scales(x_bf, y_bf, o_bf, lse, cu, c.heads, c.head_dim, spec);

@@ -52,8 +52,7 @@ struct CudnnCase {
 
 }  // namespace
 
-TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without cuDNN",
-          "[cuda]") {
+TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without cuDNN", "[cuda]") {
   if (!cuda::cudnn_attention_built()) {
     // No cuDNN in this build. The CPU build has no device (and no Runtime to pass); the
     // emulator and a CUDA build without cuDNN have one, and both entry points must refuse.
@@ -64,11 +63,13 @@ TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without
     cuda::Runtime rt;
     const DropoutSpec none;
     CHECK_THROWS_WITH(
-        cuda::attention_forward_cudnn(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 1, 64, none, rt),
+        cuda::attention_forward_cudnn(
+            {.nseq = 1, .heads = 1, .head_dim = 64, .dropout = none, .dims = {1, 1}}, rt),
         kNoCudnn);
-    CHECK_THROWS_WITH(cuda::attention_backward_cudnn(nullptr, nullptr, nullptr, nullptr, nullptr,
-                                                     nullptr, 1, 1, 1, 1, 64, none, rt),
-                      kNoCudnn);
+    CHECK_THROWS_WITH(
+        cuda::attention_backward_cudnn(
+            {.nseq = 1, .heads = 1, .head_dim = 64, .dropout = none, .dims = {1, 1}}, rt),
+        kNoCudnn);
     return;
   }
   if (!have_gpu()) return;
@@ -94,10 +95,26 @@ TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without
 
     cuda::DeviceBuffer<float> O1(static_cast<size_t>(T * H)), L1(static_cast<size_t>(c.heads * T));
     cuda::DeviceBuffer<float> O2(O1.size()), L2(L1.size());
-    cuda::attention_forward_mixed(O1.get(), L1.get(), QKV.get(), CU.get(), nseq, T, longest,
-                                  c.heads, c.head_dim, none, rt);
-    cuda::attention_forward_cudnn(O2.get(), L2.get(), QKV.get(), CU.get(), nseq, T, longest,
-                                  c.heads, c.head_dim, none, rt);
+    cuda::attention_forward_mixed({.out = O1.get(),
+                                   .lse = L1.get(),
+                                   .qkv = QKV.get(),
+                                   .cu_seqlens = CU.get(),
+                                   .nseq = nseq,
+                                   .heads = c.heads,
+                                   .head_dim = c.head_dim,
+                                   .dropout = none,
+                                   .dims = {T, longest}},
+                                  rt);
+    cuda::attention_forward_cudnn({.out = O2.get(),
+                                   .lse = L2.get(),
+                                   .qkv = QKV.get(),
+                                   .cu_seqlens = CU.get(),
+                                   .nseq = nseq,
+                                   .heads = c.heads,
+                                   .head_dim = c.head_dim,
+                                   .dropout = none,
+                                   .dims = {T, longest}},
+                                  rt);
     const auto o_ours = O1.to_host(), o_cudnn = O2.to_host();
     const auto l_ours = L1.to_host(), l_cudnn = L2.to_host();
     INFO("out rel L2 " << rel_l2(o_cudnn, o_ours) << ", lse max |diff| "
@@ -107,10 +124,30 @@ TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without
 
     // Each backward reads its own forward's out and lse.
     cuda::DeviceBuffer<float> D1(static_cast<size_t>(T * 3 * H)), D2(D1.size());
-    cuda::attention_backward_mixed(D1.get(), DOUT.get(), QKV.get(), O1.get(), L1.get(), CU.get(),
-                                   nseq, T, longest, c.heads, c.head_dim, none, rt);
-    cuda::attention_backward_cudnn(D2.get(), DOUT.get(), QKV.get(), O2.get(), L2.get(), CU.get(),
-                                   nseq, T, longest, c.heads, c.head_dim, none, rt);
+    cuda::attention_backward_mixed({.dqkv = D1.get(),
+                                    .dout = DOUT.get(),
+                                    .qkv = QKV.get(),
+                                    .out = O1.get(),
+                                    .lse = L1.get(),
+                                    .cu_seqlens = CU.get(),
+                                    .nseq = nseq,
+                                    .heads = c.heads,
+                                    .head_dim = c.head_dim,
+                                    .dropout = none,
+                                    .dims = {T, longest}},
+                                   rt);
+    cuda::attention_backward_cudnn({.dqkv = D2.get(),
+                                    .dout = DOUT.get(),
+                                    .qkv = QKV.get(),
+                                    .out = O2.get(),
+                                    .lse = L2.get(),
+                                    .cu_seqlens = CU.get(),
+                                    .nseq = nseq,
+                                    .heads = c.heads,
+                                    .head_dim = c.head_dim,
+                                    .dropout = none,
+                                    .dims = {T, longest}},
+                                   rt);
     const auto d_ours = D1.to_host(), d_cudnn = D2.to_host();
     // dQ, dK, dV separately: each has its own scale.
     for (int part = 0; part < 3; ++part) {
@@ -129,7 +166,8 @@ TEST_CASE("cuda cudnn attention matches our bf16 attention or is refused without
   DropoutSpec drop;
   drop.p = 0.1f;
   CHECK_THROWS_WITH(
-      cuda::attention_forward_cudnn(nullptr, nullptr, nullptr, nullptr, 1, 1, 1, 1, 64, drop, rt),
+      cuda::attention_forward_cudnn(
+          {.nseq = 1, .heads = 1, .head_dim = 64, .dropout = drop, .dims = {1, 1}}, rt),
       Catch::Contains("model.attention_dropout: 0"));
 }
 
@@ -143,8 +181,8 @@ TEST_CASE("cuda cudnn attention outside bf16-mixed is refused by the dispatch", 
   ctx.device = Device::CUDA;
   ctx.cuda = &rt;
   ctx.cudnn_attention = true;  // and bf16 false: fp32
-  CHECK_THROWS_WITH(ops::attention_forward(ctx, static_cast<float*>(nullptr), nullptr, nullptr,
-                                           nullptr, 1, 1, 64),
+  CHECK_THROWS_WITH(ops::attention_forward(
+                        ctx, AttentionForwardArgs<float>{.nseq = 1, .heads = 1, .head_dim = 64}),
                     Catch::Contains("model.attention_backend cudnn needs trainer.precision "
                                     "bf16-mixed on a CUDA GPU"));
 }

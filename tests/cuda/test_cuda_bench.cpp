@@ -58,10 +58,36 @@ TEST_CASE("cuda kernel benchmark at MiniLM shapes", "[.cudabench]") {
 
   // Validate once: QKV projection and attention (with dropout) against the CPU.
   std::vector<float> qkv(QKV.size()), out(O.size()), lse(L.size());
-  ops::matmul_forward(cpu, qkv.data(), x.data(), wqkv.data(), bqkv.data(), T, H, 3 * H);
-  ops::attention_forward(cpu, out.data(), lse.data(), qkv.data(), cu.data(), nseq, heads, D, drop);
-  ops::matmul_forward(gpu, QKV.get(), X.get(), W.get(), B.get(), T, H, 3 * H);
-  ops::attention_forward(gpu, O.get(), L.get(), QKV.get(), CU.get(), nseq, heads, D, drop);
+  ops::matmul_forward(cpu, {.out = qkv.data(),
+                            .inp = x.data(),
+                            .weight = wqkv.data(),
+                            .bias = bqkv.data(),
+                            .rows = T,
+                            .k = H,
+                            .n = 3 * H});
+  ops::attention_forward(cpu, {.out = out.data(),
+                               .lse = lse.data(),
+                               .qkv = qkv.data(),
+                               .cu_seqlens = cu.data(),
+                               .nseq = nseq,
+                               .heads = heads,
+                               .head_dim = D,
+                               .dropout = drop});
+  ops::matmul_forward(gpu, {.out = QKV.get(),
+                            .inp = X.get(),
+                            .weight = W.get(),
+                            .bias = B.get(),
+                            .rows = T,
+                            .k = H,
+                            .n = 3 * H});
+  ops::attention_forward(gpu, {.out = O.get(),
+                               .lse = L.get(),
+                               .qkv = QKV.get(),
+                               .cu_seqlens = CU.get(),
+                               .nseq = nseq,
+                               .heads = heads,
+                               .head_dim = D,
+                               .dropout = drop});
   rt.synchronize();
   check_close(QKV.to_host(), qkv, 1e-4, 256 * kEpsF32, "bench: qkv projection");
   check_close(O.to_host(), out, 1e-4, 256 * kEpsF32, "bench: attention out");
@@ -71,34 +97,80 @@ TEST_CASE("cuda kernel benchmark at MiniLM shapes", "[.cudabench]") {
     std::fflush(stdout);
   };
   report("matmul_forward (T,384)x(1152,384)", time_ms(rt, [&] {
-           ops::matmul_forward(gpu, QKV.get(), X.get(), W.get(), B.get(), T, H, 3 * H);
+           ops::matmul_forward(gpu, {.out = QKV.get(),
+                                     .inp = X.get(),
+                                     .weight = W.get(),
+                                     .bias = B.get(),
+                                     .rows = T,
+                                     .k = H,
+                                     .n = 3 * H});
          }));
   report("matmul_backward (same)", time_ms(rt, [&] {
-           ops::matmul_backward(gpu, DX.get(), DW.get(), nullptr, QKV.get(), X.get(), W.get(), T, H,
-                                3 * H);
+           ops::matmul_backward(gpu, {.dinp = DX.get(),
+                                      .dweight = DW.get(),
+                                      .dout = QKV.get(),
+                                      .inp = X.get(),
+                                      .weight = W.get(),
+                                      .rows = T,
+                                      .k = H,
+                                      .n = 3 * H});
          }));
   report("attention_forward (dropout)", time_ms(rt, [&] {
-           ops::attention_forward(gpu, O.get(), L.get(), QKV.get(), CU.get(), nseq, heads, D, drop);
+           ops::attention_forward(gpu, {.out = O.get(),
+                                        .lse = L.get(),
+                                        .qkv = QKV.get(),
+                                        .cu_seqlens = CU.get(),
+                                        .nseq = nseq,
+                                        .heads = heads,
+                                        .head_dim = D,
+                                        .dropout = drop});
          }));
   report("attention_backward (dropout)", time_ms(rt, [&] {
-           ops::attention_backward(gpu, DQKV.get(), O.get(), QKV.get(), O.get(), L.get(), CU.get(),
-                                   nseq, heads, D, drop);
+           ops::attention_backward(gpu, {.dqkv = DQKV.get(),
+                                         .dout = O.get(),
+                                         .qkv = QKV.get(),
+                                         .out = O.get(),
+                                         .lse = L.get(),
+                                         .cu_seqlens = CU.get(),
+                                         .nseq = nseq,
+                                         .heads = heads,
+                                         .head_dim = D,
+                                         .dropout = drop});
          }));
   report("layernorm_forward (T,384)", time_ms(rt, [&] {
-           ops::layernorm_forward(gpu, DX.get(), nullptr, M.get(), R.get(), X.get(), nullptr,
-                                  LW.get(), LB.get(), T, H, 1e-12f);
+           ops::layernorm_forward(gpu, {.out = DX.get(),
+                                        .mean = M.get(),
+                                        .rstd = R.get(),
+                                        .a = X.get(),
+                                        .weight = LW.get(),
+                                        .bias = LB.get(),
+                                        .rows = T,
+                                        .C = H,
+                                        .eps = 1e-12f});
          }));
   report("layernorm_backward (T,384)", time_ms(rt, [&] {
-           ops::layernorm_backward(gpu, DX.get(), DLW.get(), DLB.get(), O.get(), nullptr, X.get(),
-                                   LW.get(), M.get(), R.get(), T, H);
+           ops::layernorm_backward(gpu, {.dinp = DX.get(),
+                                         .dweight = DLW.get(),
+                                         .dbias = DLB.get(),
+                                         .dout = O.get(),
+                                         .inp = X.get(),
+                                         .weight = LW.get(),
+                                         .mean = M.get(),
+                                         .rstd = R.get(),
+                                         .rows = T,
+                                         .C = H});
          }));
-  report("gelu_forward (T,1536)",
-         time_ms(rt, [&] { ops::gelu_forward(gpu, G.get(), F.get(), T * I); }));
-  report("gelu_backward (T,1536)",
-         time_ms(rt, [&] { ops::gelu_backward(gpu, G.get(), F.get(), G.get(), T * I); }));
+  report("gelu_forward (T,1536)", time_ms(rt, [&] {
+           ops::gelu_forward(gpu, {.out = G.get(), .inp = F.get(), .n = T * I});
+         }));
+  report("gelu_backward (T,1536)", time_ms(rt, [&] {
+           ops::gelu_backward(gpu, {.dinp = G.get(), .inp = F.get(), .dout = G.get(), .n = T * I});
+         }));
   report("dropout_forward (T,384)", time_ms(rt, [&] {
-           ops::dropout_forward(gpu, DX.get(), X.get(), T * H,
-                                dropout_spec(st, 0.1f, 0, DropoutSite::FfnOutput));
+           ops::dropout_forward(gpu, {.out = DX.get(),
+                                      .inp = X.get(),
+                                      .n = T * H,
+                                      .spec = dropout_spec(st, 0.1f, 0, DropoutSite::FfnOutput)});
          }));
 }
 

@@ -44,16 +44,38 @@ TEST_CASE("cuda matmul forward/backward match the CPU (cuBLASLt, fp32)", "[cuda]
 
     std::vector<float> y(static_cast<size_t>(rows * n)), dx(static_cast<size_t>(rows * k));
     std::vector<float> dw = dw0, db = db0;
-    ops::matmul_forward(g.cpu, y.data(), x.data(), w, b, rows, k, n);
-    ops::matmul_backward(g.cpu, dx.data(), dw.data(), db.data(), dy.data(), x.data(), w, rows, k,
-                         n);
+    ops::matmul_forward(
+        g.cpu,
+        {.out = y.data(), .inp = x.data(), .weight = w, .bias = b, .rows = rows, .k = k, .n = n});
+    ops::matmul_backward(g.cpu, {.dinp = dx.data(),
+                                 .dweight = dw.data(),
+                                 .dbias = db.data(),
+                                 .dout = dy.data(),
+                                 .inp = x.data(),
+                                 .weight = w,
+                                 .rows = rows,
+                                 .k = k,
+                                 .n = n});
 
     auto X = on_device(x), W = on_device(wblock), Bv = on_device(bblock), DY = on_device(dy);
     auto DW = on_device(dw0), DB = on_device(db0);
     cuda::DeviceBuffer<float> Y(y.size()), DX(dx.size());
-    ops::matmul_forward(g.ctx, Y.get(), X.get(), W.get() + offset, Bv.get() + offset, rows, k, n);
-    ops::matmul_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), X.get(), W.get() + offset,
-                         rows, k, n);
+    ops::matmul_forward(g.ctx, {.out = Y.get(),
+                                .inp = X.get(),
+                                .weight = W.get() + offset,
+                                .bias = Bv.get() + offset,
+                                .rows = rows,
+                                .k = k,
+                                .n = n});
+    ops::matmul_backward(g.ctx, {.dinp = DX.get(),
+                                 .dweight = DW.get(),
+                                 .dbias = DB.get(),
+                                 .dout = DY.get(),
+                                 .inp = X.get(),
+                                 .weight = W.get() + offset,
+                                 .rows = rows,
+                                 .k = k,
+                                 .n = n});
     const double rtol = 64 * kEpsF32;
     check_close(host(Y, g.rt), y, 1e-5, rtol, "matmul out");
     check_close(host(DX, g.rt), dx, 1e-5, rtol, "matmul dinp");
@@ -69,8 +91,10 @@ TEST_CASE("cuda matmul is bitwise reproducible run to run", "[cuda]") {
   auto X = on_device(randn(static_cast<size_t>(rows * k), 7));
   auto W = on_device(randn(static_cast<size_t>(n * k), 8));
   cuda::DeviceBuffer<float> Y1(static_cast<size_t>(rows * n)), Y2(Y1.size());
-  ops::matmul_forward(g.ctx, Y1.get(), X.get(), W.get(), nullptr, rows, k, n);
-  ops::matmul_forward(g.ctx, Y2.get(), X.get(), W.get(), nullptr, rows, k, n);
+  ops::matmul_forward(
+      g.ctx, {.out = Y1.get(), .inp = X.get(), .weight = W.get(), .rows = rows, .k = k, .n = n});
+  ops::matmul_forward(
+      g.ctx, {.out = Y2.get(), .inp = X.get(), .weight = W.get(), .rows = rows, .k = k, .n = n});
   check_bitwise(host(Y2, g.rt), host(Y1, g.rt), "matmul second run");
 }
 
@@ -90,20 +114,55 @@ TEST_CASE("cuda layernorm forward/backward match the CPU", "[cuda]") {
 
       std::vector<float> out(n), sum(n), mean(static_cast<size_t>(rows)), rstd(mean.size());
       std::vector<float> dx(n), dw = dw0, db = db0;
-      ops::layernorm_forward(g.cpu, out.data(), residual ? sum.data() : nullptr, mean.data(),
-                             rstd.data(), a.data(), bp, w.data(), bias.data(), rows, C, 1e-12f);
+      ops::layernorm_forward(g.cpu, {.out = out.data(),
+                                     .sum = residual ? sum.data() : nullptr,
+                                     .mean = mean.data(),
+                                     .rstd = rstd.data(),
+                                     .a = a.data(),
+                                     .b = bp,
+                                     .weight = w.data(),
+                                     .bias = bias.data(),
+                                     .rows = rows,
+                                     .C = C,
+                                     .eps = 1e-12f});
       const float* inp = residual ? sum.data() : a.data();
-      ops::layernorm_backward(g.cpu, dx.data(), dw.data(), db.data(), dy.data(), dy2.data(), inp,
-                              w.data(), mean.data(), rstd.data(), rows, C);
+      ops::layernorm_backward(g.cpu, {.dinp = dx.data(),
+                                      .dweight = dw.data(),
+                                      .dbias = db.data(),
+                                      .dout = dy.data(),
+                                      .dout2 = dy2.data(),
+                                      .inp = inp,
+                                      .weight = w.data(),
+                                      .mean = mean.data(),
+                                      .rstd = rstd.data(),
+                                      .rows = rows,
+                                      .C = C});
 
       auto A = on_device(a), Bb = on_device(b), Wd = on_device(w), Bi = on_device(bias);
       auto DY = on_device(dy), DY2 = on_device(dy2), DW = on_device(dw0), DB = on_device(db0);
       cuda::DeviceBuffer<float> O(n), S(n), M(mean.size()), R(mean.size()), DX(n);
-      ops::layernorm_forward(g.ctx, O.get(), residual ? S.get() : nullptr, M.get(), R.get(),
-                             A.get(), residual ? Bb.get() : nullptr, Wd.get(), Bi.get(), rows, C,
-                             1e-12f);
-      ops::layernorm_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), DY2.get(),
-                              residual ? S.get() : A.get(), Wd.get(), M.get(), R.get(), rows, C);
+      ops::layernorm_forward(g.ctx, {.out = O.get(),
+                                     .sum = residual ? S.get() : nullptr,
+                                     .mean = M.get(),
+                                     .rstd = R.get(),
+                                     .a = A.get(),
+                                     .b = residual ? Bb.get() : nullptr,
+                                     .weight = Wd.get(),
+                                     .bias = Bi.get(),
+                                     .rows = rows,
+                                     .C = C,
+                                     .eps = 1e-12f});
+      ops::layernorm_backward(g.ctx, {.dinp = DX.get(),
+                                      .dweight = DW.get(),
+                                      .dbias = DB.get(),
+                                      .dout = DY.get(),
+                                      .dout2 = DY2.get(),
+                                      .inp = residual ? S.get() : A.get(),
+                                      .weight = Wd.get(),
+                                      .mean = M.get(),
+                                      .rstd = R.get(),
+                                      .rows = rows,
+                                      .C = C});
       check_close(host(O, g.rt), out, 1e-5, 16 * kEpsF32, "layernorm out");
       if (residual) check_bitwise(host(S, g.rt), sum, "layernorm residual sum");
       check_close(host(M, g.rt), mean, 1e-6, 4 * kEpsF32, "layernorm mean");
@@ -121,16 +180,19 @@ TEST_CASE("cuda gelu forward/backward match the CPU", "[cuda]") {
   const size_t n = 4099;
   const auto x = randn(n, 20, 3.0f), dy = randn(n, 21);
   std::vector<float> y(n), dx(n);
-  ops::gelu_forward(g.cpu, y.data(), x.data(), static_cast<int64_t>(n));
-  ops::gelu_backward(g.cpu, dx.data(), x.data(), dy.data(), static_cast<int64_t>(n));
+  ops::gelu_forward(g.cpu, {.out = y.data(), .inp = x.data(), .n = static_cast<int64_t>(n)});
+  ops::gelu_backward(
+      g.cpu, {.dinp = dx.data(), .inp = x.data(), .dout = dy.data(), .n = static_cast<int64_t>(n)});
   auto X = on_device(x), DY = on_device(dy);
   cuda::DeviceBuffer<float> Y(n), DX(n);
-  ops::gelu_forward(g.ctx, Y.get(), X.get(), static_cast<int64_t>(n));
-  ops::gelu_backward(g.ctx, DX.get(), X.get(), DY.get(), static_cast<int64_t>(n));
+  ops::gelu_forward(g.ctx, {.out = Y.get(), .inp = X.get(), .n = static_cast<int64_t>(n)});
+  ops::gelu_backward(
+      g.ctx, {.dinp = DX.get(), .inp = X.get(), .dout = DY.get(), .n = static_cast<int64_t>(n)});
   check_close(host(Y, g.rt), y, 1e-6, 8 * kEpsF32, "gelu out");
   check_close(host(DX, g.rt), dx, 1e-6, 8 * kEpsF32, "gelu dinp");
   // In place (dinp aliases dout), as the encoder calls it.
-  ops::gelu_backward(g.ctx, DY.get(), X.get(), DY.get(), static_cast<int64_t>(n));
+  ops::gelu_backward(
+      g.ctx, {.dinp = DY.get(), .inp = X.get(), .dout = DY.get(), .n = static_cast<int64_t>(n)});
   check_bitwise(host(DY, g.rt), host(DX, g.rt), "gelu backward in place");
 }
 
@@ -148,23 +210,40 @@ TEST_CASE("cuda dropout reproduces the CPU's masks bit for bit", "[cuda]") {
     INFO("p " << p);
     const DropoutSpec spec = dropout_spec(st, p, 5, DropoutSite::FfnOutput);
     std::vector<float> y(n), dx(n);
-    ops::dropout_forward(g.cpu, y.data(), x.data(), static_cast<int64_t>(n), spec);
-    ops::dropout_backward(g.cpu, dx.data(), dy.data(), dy2.data(), static_cast<int64_t>(n), spec);
+    ops::dropout_forward(
+        g.cpu, {.out = y.data(), .inp = x.data(), .n = static_cast<int64_t>(n), .spec = spec});
+    ops::dropout_backward(g.cpu, {.dinp = dx.data(),
+                                  .dout = dy.data(),
+                                  .dout2 = dy2.data(),
+                                  .n = static_cast<int64_t>(n),
+                                  .spec = spec});
     auto X = on_device(x), DY = on_device(dy), DY2 = on_device(dy2);
     cuda::DeviceBuffer<float> Y(n), DX(n);
-    ops::dropout_forward(g.ctx, Y.get(), X.get(), static_cast<int64_t>(n), spec);
-    ops::dropout_backward(g.ctx, DX.get(), DY.get(), DY2.get(), static_cast<int64_t>(n), spec);
+    ops::dropout_forward(
+        g.ctx, {.out = Y.get(), .inp = X.get(), .n = static_cast<int64_t>(n), .spec = spec});
+    ops::dropout_backward(g.ctx, {.dinp = DX.get(),
+                                  .dout = DY.get(),
+                                  .dout2 = DY2.get(),
+                                  .n = static_cast<int64_t>(n),
+                                  .spec = spec});
     check_bitwise(host(Y, g.rt), y, "dropout forward");
     check_bitwise(host(DX, g.rt), dx, "dropout backward (dout + dout2)");
-    ops::dropout_forward(g.ctx, X.get(), X.get(), static_cast<int64_t>(n), spec);  // in place
+    ops::dropout_forward(
+        g.ctx,
+        {.out = X.get(), .inp = X.get(), .n = static_cast<int64_t>(n), .spec = spec});  // in place
     check_bitwise(host(X, g.rt), y, "dropout forward in place");
   }
   // Inactive spec: a copy, or the sum of the two gradients.
   const DropoutSpec off;
   auto X = on_device(x), DY = on_device(dy), DY2 = on_device(dy2);
   cuda::DeviceBuffer<float> Y(n), DX(n);
-  ops::dropout_forward(g.ctx, Y.get(), X.get(), static_cast<int64_t>(n), off);
-  ops::dropout_backward(g.ctx, DX.get(), DY.get(), DY2.get(), static_cast<int64_t>(n), off);
+  ops::dropout_forward(g.ctx,
+                       {.out = Y.get(), .inp = X.get(), .n = static_cast<int64_t>(n), .spec = off});
+  ops::dropout_backward(g.ctx, {.dinp = DX.get(),
+                                .dout = DY.get(),
+                                .dout2 = DY2.get(),
+                                .n = static_cast<int64_t>(n),
+                                .spec = off});
   std::vector<float> sum(n);
   for (size_t i = 0; i < n; ++i) sum[i] = dy[i] + dy2[i];
   check_bitwise(host(Y, g.rt), x, "inactive dropout copies");
@@ -198,20 +277,52 @@ TEST_CASE("cuda embedding forward/backward match the CPU (backward bitwise)", "[
 
   std::vector<float> out(static_cast<size_t>(T * C));
   std::vector<float> dword = dword0, dpos = dpos0, dtype = dtype0;
-  ops::embedding_forward(g.cpu, out.data(), ids.data(), pos_ids.data(), cu.data(), nseq,
-                         word.data(), pos.data(), type.data(), C);
-  ops::embedding_backward(g.cpu, dword.data(), dpos.data(), dtype.data(), dy.data(), ids.data(),
-                          pos_ids.data(), cu.data(), nseq, C, 0, 0);
+  ops::embedding_forward(g.cpu, {.out = out.data(),
+                                 .ids = ids.data(),
+                                 .pos_ids = pos_ids.data(),
+                                 .cu_seqlens = cu.data(),
+                                 .nseq = nseq,
+                                 .word = word.data(),
+                                 .pos = pos.data(),
+                                 .type = type.data(),
+                                 .C = C});
+  ops::embedding_backward(g.cpu, {.dword = dword.data(),
+                                  .dpos = dpos.data(),
+                                  .dtype = dtype.data(),
+                                  .dout = dy.data(),
+                                  .ids = ids.data(),
+                                  .pos_ids = pos_ids.data(),
+                                  .cu_seqlens = cu.data(),
+                                  .nseq = nseq,
+                                  .C = C,
+                                  .pad_id = 0,
+                                  .pos_pad = 0});
 
   auto IDS = on_device(ids), POS = on_device(pos_ids);
   auto CU = on_device(cu);
   auto W = on_device(word), Pp = on_device(pos), Ty = on_device(type), DY = on_device(dy);
   auto DW = on_device(dword0), DP = on_device(dpos0), DT = on_device(dtype0);
   cuda::DeviceBuffer<float> O(out.size());
-  ops::embedding_forward(g.ctx, O.get(), IDS.get(), POS.get(), CU.get(), nseq, W.get(), Pp.get(),
-                         Ty.get(), C);
-  ops::embedding_backward(g.ctx, DW.get(), DP.get(), DT.get(), DY.get(), IDS.get(), POS.get(),
-                          CU.get(), nseq, C, 0, 0);
+  ops::embedding_forward(g.ctx, {.out = O.get(),
+                                 .ids = IDS.get(),
+                                 .pos_ids = POS.get(),
+                                 .cu_seqlens = CU.get(),
+                                 .nseq = nseq,
+                                 .word = W.get(),
+                                 .pos = Pp.get(),
+                                 .type = Ty.get(),
+                                 .C = C});
+  ops::embedding_backward(g.ctx, {.dword = DW.get(),
+                                  .dpos = DP.get(),
+                                  .dtype = DT.get(),
+                                  .dout = DY.get(),
+                                  .ids = IDS.get(),
+                                  .pos_ids = POS.get(),
+                                  .cu_seqlens = CU.get(),
+                                  .nseq = nseq,
+                                  .C = C,
+                                  .pad_id = 0,
+                                  .pos_pad = 0});
   check_bitwise(host(O, g.rt), out, "embedding out");
   check_bitwise(host(DW, g.rt), dword, "embedding dword (pad row untouched)");
   check_bitwise(host(DP, g.rt), dpos, "embedding dpos (pad position untouched)");
@@ -231,17 +342,25 @@ TEST_CASE("cuda pooling and L2 normalize match the CPU", "[cuda]") {
   std::vector<float> out(static_cast<size_t>(nseq * C)), dx(x.size());
   cuda::DeviceBuffer<float> O(out.size()), DX(x.size());
 
-  ops::mean_pool_forward(g.cpu, out.data(), x.data(), cu.data(), nseq, C);
-  ops::mean_pool_backward(g.cpu, dx.data(), dy.data(), cu.data(), nseq, C);
-  ops::mean_pool_forward(g.ctx, O.get(), X.get(), CU.get(), nseq, C);
-  ops::mean_pool_backward(g.ctx, DX.get(), DY.get(), CU.get(), nseq, C);
+  ops::mean_pool_forward(
+      g.cpu, {.out = out.data(), .inp = x.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
+  ops::mean_pool_backward(
+      g.cpu, {.dinp = dx.data(), .dout = dy.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
+  ops::mean_pool_forward(
+      g.ctx, {.out = O.get(), .inp = X.get(), .cu_seqlens = CU.get(), .nseq = nseq, .C = C});
+  ops::mean_pool_backward(
+      g.ctx, {.dinp = DX.get(), .dout = DY.get(), .cu_seqlens = CU.get(), .nseq = nseq, .C = C});
   check_bitwise(host(O, g.rt), out, "mean pool out");
   check_bitwise(host(DX, g.rt), dx, "mean pool dinp");
 
-  ops::cls_pool_forward(g.cpu, out.data(), x.data(), cu.data(), nseq, C);
-  ops::cls_pool_backward(g.cpu, dx.data(), dy.data(), cu.data(), nseq, C);
-  ops::cls_pool_forward(g.ctx, O.get(), X.get(), CU.get(), nseq, C);
-  ops::cls_pool_backward(g.ctx, DX.get(), DY.get(), CU.get(), nseq, C);
+  ops::cls_pool_forward(
+      g.cpu, {.out = out.data(), .inp = x.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
+  ops::cls_pool_backward(
+      g.cpu, {.dinp = dx.data(), .dout = dy.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
+  ops::cls_pool_forward(
+      g.ctx, {.out = O.get(), .inp = X.get(), .cu_seqlens = CU.get(), .nseq = nseq, .C = C});
+  ops::cls_pool_backward(
+      g.ctx, {.dinp = DX.get(), .dout = DY.get(), .cu_seqlens = CU.get(), .nseq = nseq, .C = C});
   check_bitwise(host(O, g.rt), out, "cls pool out");
   check_bitwise(host(DX, g.rt), dx, "cls pool dinp");
 
@@ -252,12 +371,24 @@ TEST_CASE("cuda pooling and L2 normalize match the CPU", "[cuda]") {
   for (int64_t j = 0; j < C; ++j) v[static_cast<size_t>(3 * C + j)] *= 1e-20f;
   const auto dn = randn(v.size(), 53);
   std::vector<float> y(v.size()), norm(static_cast<size_t>(rows)), dv(v.size());
-  ops::l2norm_forward(g.cpu, y.data(), norm.data(), v.data(), rows, C);
-  ops::l2norm_backward(g.cpu, dv.data(), dn.data(), y.data(), norm.data(), rows, C);
+  ops::l2norm_forward(
+      g.cpu, {.out = y.data(), .norm = norm.data(), .inp = v.data(), .rows = rows, .C = C});
+  ops::l2norm_backward(g.cpu, {.dinp = dv.data(),
+                               .dout = dn.data(),
+                               .out = y.data(),
+                               .norm = norm.data(),
+                               .rows = rows,
+                               .C = C});
   auto Vd = on_device(v), DN = on_device(dn);
   cuda::DeviceBuffer<float> Yd(v.size()), Nd(norm.size()), DVd(v.size());
-  ops::l2norm_forward(g.ctx, Yd.get(), Nd.get(), Vd.get(), rows, C);
-  ops::l2norm_backward(g.ctx, DVd.get(), DN.get(), Yd.get(), Nd.get(), rows, C);
+  ops::l2norm_forward(g.ctx,
+                      {.out = Yd.get(), .norm = Nd.get(), .inp = Vd.get(), .rows = rows, .C = C});
+  ops::l2norm_backward(g.ctx, {.dinp = DVd.get(),
+                               .dout = DN.get(),
+                               .out = Yd.get(),
+                               .norm = Nd.get(),
+                               .rows = rows,
+                               .C = C});
   check_close(host(Yd, g.rt), y, 1e-7, 4 * kEpsF32, "l2norm out");
   check_close(host(Nd, g.rt), norm, 0.0, 4 * kEpsF32, "l2norm norm");
   // Gradients of the clamped rows are of order 1e12: the relative term carries them.

@@ -88,6 +88,27 @@ std::vector<float> transpose(const std::vector<float>& m, int64_t k, int64_t n) 
   return t;
 }
 
+// x cast to 16 bits on the device and widened back (to, from), against the CPU's casts
+// (cpu_to, cpu_from): the same bits both ways.
+template <class To, class From, class CpuTo, class CpuFrom>
+void check_casts_bitwise(Gpu& g, const std::vector<float>& x, To to, From from, CpuTo cpu_to,
+                         CpuFrom cpu_from) {
+  const auto n = static_cast<int64_t>(x.size());
+  std::vector<uint16_t> want(x.size());
+  cpu_to(want.data(), x.data(), n);
+  auto X = on_device(x);
+  cuda::DeviceBuffer<uint16_t> H(x.size());
+  cuda::DeviceBuffer<float> back(x.size());
+  to(H.get(), X.get(), n, g.rt);
+  from(back.get(), H.get(), n, g.rt);
+  g.rt.synchronize();
+  CHECK(H.to_host() == want);
+  std::vector<float> wide(x.size());
+  cpu_from(wide.data(), want.data(), n);
+  const std::vector<float> got = back.to_host();
+  CHECK(std::memcmp(got.data(), wide.data(), got.size() * sizeof(float)) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("cuda bf16 casts equal the CPU's bit for bit", "[cuda]") {
@@ -99,20 +120,7 @@ TEST_CASE("cuda bf16 casts equal the CPU's bit for bit", "[cuda]") {
                   1.01171875f, 3.4e38f, 1e-40f}) {
     x.push_back(v);  // ties to even both ways, overflow to inf, subnormals, NaN
   }
-  const auto n = static_cast<int64_t>(x.size());
-  std::vector<uint16_t> want(x.size());
-  cpu::to_bf16(want.data(), x.data(), n);
-  auto X = on_device(x);
-  cuda::DeviceBuffer<uint16_t> H(x.size());
-  cuda::DeviceBuffer<float> back(x.size());
-  cuda::to_bf16(H.get(), X.get(), n, g.rt);
-  cuda::from_bf16(back.get(), H.get(), n, g.rt);
-  g.rt.synchronize();
-  CHECK(H.to_host() == want);
-  std::vector<float> wide(x.size());
-  cpu::from_bf16(wide.data(), want.data(), n);
-  const std::vector<float> got = back.to_host();
-  CHECK(std::memcmp(got.data(), wide.data(), got.size() * sizeof(float)) == 0);
+  check_casts_bitwise(g, x, cuda::to_bf16, cuda::from_bf16, cpu::to_bf16, cpu::from_bf16);
 }
 
 TEST_CASE(
@@ -131,17 +139,44 @@ TEST_CASE(
   auto X = on_device(x), W = on_device(w), Bv = on_device(b), DY = on_device(dy);
   auto DW = on_device(dw0), DB = on_device(db0);
   cuda::DeviceBuffer<float> Y(static_cast<size_t>(rows * n)), DX(static_cast<size_t>(rows * k));
-  ops::matmul_forward(g.ctx, Y.get(), X.get(), W.get(), Bv.get(), rows, k, n);
-  ops::matmul_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), X.get(), W.get(), rows, k, n);
+  ops::matmul_forward(g.ctx, {.out = Y.get(),
+                              .inp = X.get(),
+                              .weight = W.get(),
+                              .bias = Bv.get(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.ctx, {.dinp = DX.get(),
+                               .dweight = DW.get(),
+                               .dbias = DB.get(),
+                               .dout = DY.get(),
+                               .inp = X.get(),
+                               .weight = W.get(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   const auto y = host(Y, g.rt), dx = host(DX, g.rt), dw = host(DW, g.rt), db = host(DB, g.rt);
 
   // The twin: fp32 CPU GEMMs on the rounded operands (dbias: the dweight GEMM's BGRADB
   // epilogue, the fp32 column sums of the rounded dout).
   const auto xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
   std::vector<float> ty(y.size()), tdx(dx.size()), tdw = dw0, tdb = db0;
-  ops::matmul_forward(g.cpu, ty.data(), xr.data(), wr.data(), b.data(), rows, k, n);
-  ops::matmul_backward(g.cpu, tdx.data(), tdw.data(), tdb.data(), dyr.data(), xr.data(), wr.data(),
-                       rows, k, n);
+  ops::matmul_forward(g.cpu, {.out = ty.data(),
+                              .inp = xr.data(),
+                              .weight = wr.data(),
+                              .bias = b.data(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.cpu, {.dinp = tdx.data(),
+                               .dweight = tdw.data(),
+                               .dbias = tdb.data(),
+                               .dout = dyr.data(),
+                               .inp = xr.data(),
+                               .weight = wr.data(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   const double rtol = 64 * kEpsF32;
   check_close(y, ty, 1e-5, rtol, "bf16 matmul out vs fp32 on rounded operands");
   check_close(dx, tdx, 1e-5, rtol, "bf16 matmul dinp vs fp32 on rounded operands");
@@ -150,17 +185,36 @@ TEST_CASE(
 
   // Without a dweight GEMM there is no epilogue: dbias is the fp32 sum of dout itself.
   auto DB2 = on_device(db0);
-  ops::matmul_backward(g.ctx, DX.get(), nullptr, DB2.get(), DY.get(), X.get(), W.get(), rows, k, n);
+  ops::matmul_backward(g.ctx, {.dinp = DX.get(),
+                               .dbias = DB2.get(),
+                               .dout = DY.get(),
+                               .inp = X.get(),
+                               .weight = W.get(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   std::vector<float> tdb2 = db0;
-  ops::matmul_backward(g.cpu, nullptr, nullptr, tdb2.data(), dy.data(), nullptr, nullptr, rows, k,
-                       n);
+  ops::matmul_backward(g.cpu,
+                       {.dbias = tdb2.data(), .dout = dy.data(), .rows = rows, .k = k, .n = n});
   check_close(host(DB2, g.rt), tdb2, 1e-6, 4 * kEpsF32, "bf16 matmul dbias without dweight");
 
   // Against fp32 on the original operands: within one bf16 rounding of each operand.
   std::vector<float> fy(y.size()), fdx(dx.size()), fdw(dw.size(), 0.0f);
-  ops::matmul_forward(g.cpu, fy.data(), x.data(), w.data(), b.data(), rows, k, n);
-  ops::matmul_backward(g.cpu, fdx.data(), fdw.data(), nullptr, dy.data(), x.data(), w.data(), rows,
-                       k, n);
+  ops::matmul_forward(g.cpu, {.out = fy.data(),
+                              .inp = x.data(),
+                              .weight = w.data(),
+                              .bias = b.data(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.cpu, {.dinp = fdx.data(),
+                               .dweight = fdw.data(),
+                               .dout = dy.data(),
+                               .inp = x.data(),
+                               .weight = w.data(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   check_bf16_bound(y, fy, x, w, rows, k, n, "out");
   check_bf16_bound(dx, fdx, dy, transpose(w, n, k), rows, n, k, "dinp");
   std::vector<float> dw_new(dw.size());
@@ -169,8 +223,8 @@ TEST_CASE(
                    "dweight");
   // dbias: one rounding of each dout, u sum_r |dout_rj| (+ 1e-5).
   std::vector<float> fdb(db.size(), 0.0f);
-  ops::matmul_backward(g.cpu, nullptr, nullptr, fdb.data(), dy.data(), nullptr, nullptr, rows, k,
-                       n);
+  ops::matmul_backward(g.cpu,
+                       {.dbias = fdb.data(), .dout = dy.data(), .rows = rows, .k = k, .n = n});
   double worst = 0;
   for (int64_t j = 0; j < n; ++j) {
     double mag = 0;
@@ -255,22 +309,48 @@ TEST_CASE(
 
     // Forward: fused, and the unfused bf16 GEMM + bias epilogue, then the tanh GELU kernel.
     cuda::DeviceBuffer<float> PRE(TI), ACT(TI), PRE2(TI), ACT2(TI);
-    ops::matmul_gelu_forward(g.ctx, ACT.get(), PRE.get(), X.get(), Wi.get(), Bi.get(), rows, H, I);
-    cuda::matmul_forward_bf16(PRE2.get(), X.get(), Wi.get(), Bi.get(), rows, H, I, g.rt);
+    ops::matmul_gelu_forward(g.ctx, {.out = ACT.get(),
+                                     .pre = PRE.get(),
+                                     .inp = X.get(),
+                                     .weight = Wi.get(),
+                                     .bias = Bi.get(),
+                                     .rows = rows,
+                                     .k = H,
+                                     .n = I});
+    cuda::matmul_forward_bf16({.out = PRE2.get(),
+                               .inp = X.get(),
+                               .weight = Wi.get(),
+                               .bias = Bi.get(),
+                               .rows = rows,
+                               .k = H,
+                               .n = I},
+                              g.rt);
     cuda::gelu_tanh_forward(ACT2.get(), PRE2.get(), static_cast<int64_t>(TI), g.rt);
     const auto pre = host(PRE, g.rt), act = host(ACT, g.rt);
     check_close(pre, host(PRE2, g.rt), 1e-6, 4 * kEpsF32, "fused pre (aux) vs unfused");
     check_close(act, host(ACT2, g.rt), 1e-6, 16 * kEpsF32, "fused GELU vs the tanh GELU kernel");
     // Without pre (GradCache's first pass, inference): GELU_BIAS, the same values.
     cuda::DeviceBuffer<float> ACT3(TI);
-    ops::matmul_gelu_forward(g.ctx, ACT3.get(), nullptr, X.get(), Wi.get(), Bi.get(), rows, H, I);
+    ops::matmul_gelu_forward(g.ctx, {.out = ACT3.get(),
+                                     .inp = X.get(),
+                                     .weight = Wi.get(),
+                                     .bias = Bi.get(),
+                                     .rows = rows,
+                                     .k = H,
+                                     .n = I});
     check_close(host(ACT3, g.rt), act, 1e-6, 4 * kEpsF32, "GELU_BIAS (no aux) vs GELU_AUX_BIAS");
 
     // Against fp32 with the erf GELU on the original operands: pre within one rounding of each
     // operand, act within |gelu'| times that plus the tanh form's own distance.
     std::vector<float> fpre(TI), fact(TI);
-    ops::matmul_gelu_forward(g.cpu, fact.data(), fpre.data(), h1.data(), wi.data(), bi.data(), rows,
-                             H, I);
+    ops::matmul_gelu_forward(g.cpu, {.out = fact.data(),
+                                     .pre = fpre.data(),
+                                     .inp = h1.data(),
+                                     .weight = wi.data(),
+                                     .bias = bi.data(),
+                                     .rows = rows,
+                                     .k = H,
+                                     .n = I});
     const auto mag = magnitudes(h1, wi, rows, H, I);
     std::vector<double> bpre(TI), bact(TI);
     for (size_t e = 0; e < TI; ++e) {
@@ -284,10 +364,27 @@ TEST_CASE(
     auto DPRE = cuda::DeviceBuffer<float>(TI), DPRE2 = cuda::DeviceBuffer<float>(TI);
     auto DWO = on_device(dwo0), DBO = on_device(dbo0), DBI = on_device(dbi0);
     auto DWO2 = on_device(dwo0), DBO2 = on_device(dbo0);
-    ops::gelu_matmul_backward(g.ctx, DPRE.get(), DBI.get(), DWO.get(), DBO.get(), DY.get(),
-                              ACT.get(), PRE.get(), Wo.get(), rows, I, H);
-    cuda::matmul_backward_bf16(DPRE2.get(), DWO2.get(), DBO2.get(), DY.get(), ACT.get(), Wo.get(),
-                               rows, I, H, g.rt);
+    ops::gelu_matmul_backward(g.ctx, {.dpre = DPRE.get(),
+                                      .dpre_sum = DBI.get(),
+                                      .dweight = DWO.get(),
+                                      .dbias = DBO.get(),
+                                      .dout = DY.get(),
+                                      .act = ACT.get(),
+                                      .pre = PRE.get(),
+                                      .weight = Wo.get(),
+                                      .rows = rows,
+                                      .k = I,
+                                      .n = H});
+    cuda::matmul_backward_bf16({.dinp = DPRE2.get(),
+                                .dweight = DWO2.get(),
+                                .dbias = DBO2.get(),
+                                .dout = DY.get(),
+                                .inp = ACT.get(),
+                                .weight = Wo.get(),
+                                .rows = rows,
+                                .k = I,
+                                .n = H},
+                               g.rt);
     cuda::gelu_tanh_backward(DPRE2.get(), PRE.get(), DPRE2.get(), static_cast<int64_t>(TI), g.rt);
     const auto dpre = host(DPRE, g.rt), dpre2 = host(DPRE2, g.rt);
     const auto dwo = host(DWO, g.rt), dbo = host(DBO, g.rt), dbi = host(DBI, g.rt);
@@ -314,11 +411,25 @@ TEST_CASE(
     // times the tanh form's derivative distance.
     std::vector<float> fdpre(TI), fdwo(wo.size(), 0.0f), fdbo(static_cast<size_t>(H), 0.0f);
     std::vector<float> fdbi(static_cast<size_t>(I), 0.0f);
-    ops::gelu_matmul_backward(g.cpu, fdpre.data(), fdbi.data(), fdwo.data(), fdbo.data(), dy.data(),
-                              act.data(), pre.data(), wo.data(), rows, I, H);
+    ops::gelu_matmul_backward(g.cpu, {.dpre = fdpre.data(),
+                                      .dpre_sum = fdbi.data(),
+                                      .dweight = fdwo.data(),
+                                      .dbias = fdbo.data(),
+                                      .dout = dy.data(),
+                                      .act = act.data(),
+                                      .pre = pre.data(),
+                                      .weight = wo.data(),
+                                      .rows = rows,
+                                      .k = I,
+                                      .n = H});
     std::vector<float> dz(TI);
-    ops::matmul_backward(g.cpu, dz.data(), nullptr, nullptr, dy.data(), act.data(), wo.data(), rows,
-                         I, H);
+    ops::matmul_backward(g.cpu, {.dinp = dz.data(),
+                                 .dout = dy.data(),
+                                 .inp = act.data(),
+                                 .weight = wo.data(),
+                                 .rows = rows,
+                                 .k = I,
+                                 .n = H});
     const auto mz = magnitudes(dy, transpose(wo, H, I), rows, H, I);
     std::vector<double> bd(TI);
     for (size_t e = 0; e < TI; ++e)
@@ -393,12 +504,40 @@ TEST_CASE("cuda bf16 weight copy: the GEMMs read it, bit for bit, and cast no we
     cuda::DeviceBuffer<float> grads(static_cast<size_t>(total));
     grads.zero();
     float* gw = grads.get();
-    ops::matmul_gelu_forward(g.ctx, act.get(), pre.get(), X.get(), wi, bi, rows, H, I);
-    ops::matmul_forward(g.ctx, out.get(), act.get(), wo, bo, rows, I, H);
-    ops::gelu_matmul_backward(g.ctx, dpre.get(), gw + off + I * H, gw + off + I * H + I,
-                              gw + off + I * H + I + H * I, DY.get(), act.get(), pre.get(), wo,
-                              rows, I, H);
-    ops::matmul_backward(g.ctx, dh.get(), gw + off, nullptr, dpre.get(), X.get(), wi, rows, H, I);
+    ops::matmul_gelu_forward(g.ctx, {.out = act.get(),
+                                     .pre = pre.get(),
+                                     .inp = X.get(),
+                                     .weight = wi,
+                                     .bias = bi,
+                                     .rows = rows,
+                                     .k = H,
+                                     .n = I});
+    ops::matmul_forward(g.ctx, {.out = out.get(),
+                                .inp = act.get(),
+                                .weight = wo,
+                                .bias = bo,
+                                .rows = rows,
+                                .k = I,
+                                .n = H});
+    ops::gelu_matmul_backward(g.ctx, {.dpre = dpre.get(),
+                                      .dpre_sum = gw + off + I * H,
+                                      .dweight = gw + off + I * H + I,
+                                      .dbias = gw + off + I * H + I + H * I,
+                                      .dout = DY.get(),
+                                      .act = act.get(),
+                                      .pre = pre.get(),
+                                      .weight = wo,
+                                      .rows = rows,
+                                      .k = I,
+                                      .n = H});
+    ops::matmul_backward(g.ctx, {.dinp = dh.get(),
+                                 .dweight = gw + off,
+                                 .dout = dpre.get(),
+                                 .inp = X.get(),
+                                 .weight = wi,
+                                 .rows = rows,
+                                 .k = H,
+                                 .n = I});
     g.rt.synchronize();
     std::vector<float> all = out.to_host(), d = dh.to_host(), gr = grads.to_host();
     all.insert(all.end(), d.begin(), d.end());
@@ -448,11 +587,24 @@ TEST_CASE(
     const int64_t heads = 2, H = heads * D;
     const auto qkv = randn(static_cast<size_t>(T * 3 * H), 9);
     std::vector<float> out(static_cast<size_t>(T * H)), lse(static_cast<size_t>(heads * T));
-    ops::attention_forward(g.cpu, out.data(), lse.data(), qkv.data(), cu.data(), nseq, heads, D);
+    ops::attention_forward(g.cpu, {.out = out.data(),
+                                   .lse = lse.data(),
+                                   .qkv = qkv.data(),
+                                   .cu_seqlens = cu.data(),
+                                   .nseq = nseq,
+                                   .heads = heads,
+                                   .head_dim = D});
     auto Q = on_device(qkv);
     auto CU = on_device(cu);
     cuda::DeviceBuffer<float> O(out.size()), L(lse.size());
-    ops::attention_forward(g.ctx, O.get(), L.get(), Q.get(), CU.get(), nseq, heads, D, {}, {T, 65});
+    ops::attention_forward(g.ctx, {.out = O.get(),
+                                   .lse = L.get(),
+                                   .qkv = Q.get(),
+                                   .cu_seqlens = CU.get(),
+                                   .nseq = nseq,
+                                   .heads = heads,
+                                   .head_dim = D,
+                                   .dims = {T, 65}});
     const auto got = host(O, g.rt);
     if (D == 32) {
       // Inputs N(0, 1) rounded to bf16, P rounded to bf16, output rounded: a few units of 2^-8.
@@ -482,20 +634,7 @@ TEST_CASE("cuda fp16 casts equal the CPU's bit for bit", "[cuda]") {
                   -0.0f, std::ldexp(1023.5f, -24), std::ldexp(2047.0f, -25)}) {
     x.push_back(v);
   }
-  const auto n = static_cast<int64_t>(x.size());
-  std::vector<uint16_t> want(x.size());
-  cpu::to_f16(want.data(), x.data(), n);
-  auto X = on_device(x);
-  cuda::DeviceBuffer<uint16_t> H(x.size());
-  cuda::DeviceBuffer<float> back(x.size());
-  cuda::to_f16(H.get(), X.get(), n, g.rt);
-  cuda::from_f16(back.get(), H.get(), n, g.rt);
-  g.rt.synchronize();
-  CHECK(H.to_host() == want);
-  std::vector<float> wide(x.size());
-  cpu::from_f16(wide.data(), want.data(), n);
-  const std::vector<float> got = back.to_host();
-  CHECK(std::memcmp(got.data(), wide.data(), got.size() * sizeof(float)) == 0);
+  check_casts_bitwise(g, x, cuda::to_f16, cuda::from_f16, cpu::to_f16, cpu::from_f16);
   // The edges themselves: IEEE binary16.
   const auto f16 = [](float v) { return f32_to_f16(v); };
   CHECK(f16(65504.0f) == 0x7bffu);
@@ -511,9 +650,10 @@ TEST_CASE("cuda fp16 casts equal the CPU's bit for bit", "[cuda]") {
   CHECK(f16_to_f32(0x03ffu) == std::ldexp(1023.0f, -24));
 }
 
-TEST_CASE("cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded operands, and fp16's "
-          "bound",
-          "[cuda]") {
+TEST_CASE(
+    "cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded operands, and fp16's "
+    "bound",
+    "[cuda]") {
   if (!have_gpu()) return;
   Gpu g;
   g.ctx.bf16 = false;
@@ -529,18 +669,49 @@ TEST_CASE("cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded opera
   auto X = on_device(x), W = on_device(w), Bv = on_device(b), DY = on_device(dy);
   auto DW = on_device(dw0), DB = on_device(db0);
   cuda::DeviceBuffer<float> Y(static_cast<size_t>(rows * n)), DX(static_cast<size_t>(rows * k));
-  ops::matmul_forward(g.ctx, Y.get(), X.get(), W.get(), Bv.get(), rows, k, n);
-  ops::matmul_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), X.get(), W.get(), rows, k, n);
+  ops::matmul_forward(g.ctx, {.out = Y.get(),
+                              .inp = X.get(),
+                              .weight = W.get(),
+                              .bias = Bv.get(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.ctx, {.dinp = DX.get(),
+                               .dweight = DW.get(),
+                               .dbias = DB.get(),
+                               .dout = DY.get(),
+                               .inp = X.get(),
+                               .weight = W.get(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   const auto y = host(Y, g.rt), dx = host(DX, g.rt), dw = host(DW, g.rt), db = host(DB, g.rt);
 
   const auto xr = rounded(x, true), wr = rounded(w, true), dyr = rounded(dy, true);
   CHECK(xr != rounded(x));  // fp16 and bf16 round differently: the fp16 path really ran
   std::vector<float> ty(y.size()), tdx(dx.size()), tdw = dw0, tdb = db0;
-  ops::matmul_forward(g.cpu, ty.data(), xr.data(), wr.data(), b.data(), rows, k, n);
-  ops::matmul_backward(g.cpu, tdx.data(), tdw.data(), nullptr, dyr.data(), xr.data(), wr.data(),
-                       rows, k, n);
-  ops::matmul_backward(g.cpu, nullptr, nullptr, tdb.data(), dy.data(), x.data(), w.data(), rows, k,
-                       n);
+  ops::matmul_forward(g.cpu, {.out = ty.data(),
+                              .inp = xr.data(),
+                              .weight = wr.data(),
+                              .bias = b.data(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.cpu, {.dinp = tdx.data(),
+                               .dweight = tdw.data(),
+                               .dout = dyr.data(),
+                               .inp = xr.data(),
+                               .weight = wr.data(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
+  ops::matmul_backward(g.cpu, {.dbias = tdb.data(),
+                               .dout = dy.data(),
+                               .inp = x.data(),
+                               .weight = w.data(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   const double rtol = 64 * kEpsF32;
   check_close(y, ty, 1e-5, rtol, "fp16 matmul out vs fp32 on rounded operands");
   check_close(dx, tdx, 1e-5, rtol, "fp16 matmul dinp vs fp32 on rounded operands");
@@ -548,9 +719,21 @@ TEST_CASE("cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded opera
   check_close(db, tdb, 1e-6, 4 * kEpsF32, "fp16 matmul dbias (fp32)");
 
   std::vector<float> fy(y.size()), fdx(dx.size()), fdw(dw.size(), 0.0f);
-  ops::matmul_forward(g.cpu, fy.data(), x.data(), w.data(), b.data(), rows, k, n);
-  ops::matmul_backward(g.cpu, fdx.data(), fdw.data(), nullptr, dy.data(), x.data(), w.data(), rows,
-                       k, n);
+  ops::matmul_forward(g.cpu, {.out = fy.data(),
+                              .inp = x.data(),
+                              .weight = w.data(),
+                              .bias = b.data(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
+  ops::matmul_backward(g.cpu, {.dinp = fdx.data(),
+                               .dweight = fdw.data(),
+                               .dout = dy.data(),
+                               .inp = x.data(),
+                               .weight = w.data(),
+                               .rows = rows,
+                               .k = k,
+                               .n = n});
   check_bf16_bound(y, fy, x, w, rows, k, n, "fp16 out", kU16);
   check_bf16_bound(dx, fdx, dy, transpose(w, n, k), rows, n, k, "fp16 dinp", kU16);
   std::vector<float> dw_new(dw.size());
@@ -562,7 +745,13 @@ TEST_CASE("cuda fp16 matmul forward/backward: the fp32 GEMM of the rounded opera
   std::vector<float> big = randn(static_cast<size_t>(rows * k), 1);
   big.at(0) = 1e5f;
   auto XB = on_device(big);
-  ops::matmul_forward(g.ctx, Y.get(), XB.get(), W.get(), Bv.get(), rows, k, n);
+  ops::matmul_forward(g.ctx, {.out = Y.get(),
+                              .inp = XB.get(),
+                              .weight = W.get(),
+                              .bias = Bv.get(),
+                              .rows = rows,
+                              .k = k,
+                              .n = n});
   const auto yb = host(Y, g.rt);
   bool nonfinite = false;
   for (int64_t j = 0; j < n; ++j) {
@@ -600,13 +789,41 @@ TEST_CASE("cuda mixed ops: after reserve_matmul and reserve_attention no op allo
     ops::reserve_attention(g.ctx, T, heads, D);
     const size_t mallocs = simt_device_malloc_count();
     for (const int64_t rows : {T, T / 2}) {
-      ops::matmul_forward(g.ctx, Y.get(), X.get(), W.get(), B.get(), rows, k, n);
-      ops::matmul_backward(g.ctx, DX.get(), DW.get(), DB.get(), DY.get(), X.get(), W.get(), rows,
-                           k, n);
+      ops::matmul_forward(g.ctx, {.out = Y.get(),
+                                  .inp = X.get(),
+                                  .weight = W.get(),
+                                  .bias = B.get(),
+                                  .rows = rows,
+                                  .k = k,
+                                  .n = n});
+      ops::matmul_backward(g.ctx, {.dinp = DX.get(),
+                                   .dweight = DW.get(),
+                                   .dbias = DB.get(),
+                                   .dout = DY.get(),
+                                   .inp = X.get(),
+                                   .weight = W.get(),
+                                   .rows = rows,
+                                   .k = k,
+                                   .n = n});
     }
-    ops::attention_forward(g.ctx, O.get(), L.get(), QKV.get(), CU.get(), 2, heads, D, {}, {T, 25});
-    ops::attention_backward(g.ctx, DQKV.get(), DO.get(), QKV.get(), O.get(), L.get(), CU.get(), 2,
-                            heads, D, {}, {T, 25});
+    ops::attention_forward(g.ctx, {.out = O.get(),
+                                   .lse = L.get(),
+                                   .qkv = QKV.get(),
+                                   .cu_seqlens = CU.get(),
+                                   .nseq = 2,
+                                   .heads = heads,
+                                   .head_dim = D,
+                                   .dims = {T, 25}});
+    ops::attention_backward(g.ctx, {.dqkv = DQKV.get(),
+                                    .dout = DO.get(),
+                                    .qkv = QKV.get(),
+                                    .out = O.get(),
+                                    .lse = L.get(),
+                                    .cu_seqlens = CU.get(),
+                                    .nseq = 2,
+                                    .heads = heads,
+                                    .head_dim = D,
+                                    .dims = {T, 25}});
     g.rt.synchronize();
     CHECK(simt_device_malloc_count() == mallocs);
   }

@@ -20,10 +20,10 @@ namespace sbert::test {
 TEST_CASE("cuda: a CUDA Context without a runtime is refused clearly", "[cuda]") {
   std::vector<float> x(8, 1.0f), y(8);
   const Context ctx{Device::CUDA, 0, nullptr};
-  CHECK_THROWS_WITH(ops::gelu_forward(ctx, y.data(), x.data(), 8),
+  CHECK_THROWS_WITH(ops::gelu_forward(ctx, {.out = y.data(), .inp = x.data(), .n = 8}),
                     Catch::Contains("[gelu_forward] device cuda needs a CUDA runtime"));
   double dx[2] = {0, 0}, dy[2] = {1, 1}, xx[2] = {1, 2};
-  CHECK_THROWS_WITH(ops::gelu_backward(ctx, dx, xx, dy, 2),
+  CHECK_THROWS_WITH(ops::gelu_backward(ctx, {.dinp = dx, .inp = xx, .dout = dy, .n = 2}),
                     Catch::Contains("[gelu_backward] fp64 runs on the CPU only"));
 }
 

@@ -59,7 +59,14 @@ inline std::vector<float> forward_scales(const std::vector<float>& qkv,
     }
   }
   std::vector<float> a(static_cast<size_t>(T * H)), lse(static_cast<size_t>(heads * T));
-  cpu::attention_forward<float>(a.data(), lse.data(), x.data(), cu.data(), nseq, heads, D, spec);
+  cpu::attention_forward({.out = a.data(),
+                          .lse = lse.data(),
+                          .qkv = x.data(),
+                          .cu_seqlens = cu.data(),
+                          .nseq = nseq,
+                          .heads = heads,
+                          .head_dim = D,
+                          .dropout = spec});
   return a;
 }
 

@@ -55,8 +55,14 @@ TEST_CASE("bf16 attention twin stays within the derived bounds of the fp32 atten
                                    cu.data(), nseq, heads, D, spec);
 
       std::vector<float> ref(out.size()), ref_lse(lse.size());
-      cpu::attention_forward<float>(ref.data(), ref_lse.data(), x.data(), cu.data(), nseq, heads, D,
-                                    spec);
+      cpu::attention_forward({.out = ref.data(),
+                              .lse = ref_lse.data(),
+                              .qkv = x.data(),
+                              .cu_seqlens = cu.data(),
+                              .nseq = nseq,
+                              .heads = heads,
+                              .head_dim = D,
+                              .dropout = spec});
       const std::vector<float> o = widen(out), a = forward_scales(x, cu, heads, D, spec);
       std::vector<double> tol(ref.size());
       for (size_t i = 0; i < ref.size(); ++i) {  // twice u (A + |out|), u = 2^-8
@@ -73,8 +79,16 @@ TEST_CASE("bf16 attention twin stays within the derived bounds of the fp32 atten
 
       // The backward on the twin's own forward (its bf16 out and lse), as training runs it.
       std::vector<float> dref(qkv.size());
-      cpu::attention_backward<float>(dref.data(), dy.data(), x.data(), o.data(), lse.data(),
-                                     cu.data(), nseq, heads, D, spec);
+      cpu::attention_backward({.dqkv = dref.data(),
+                               .dout = dy.data(),
+                               .qkv = x.data(),
+                               .out = o.data(),
+                               .lse = lse.data(),
+                               .cu_seqlens = cu.data(),
+                               .nseq = nseq,
+                               .heads = heads,
+                               .head_dim = D,
+                               .dropout = spec});
       const std::vector<double> m = backward_scales(x, dy, o, lse, cu, heads, D, spec);
       std::vector<double> dtol(dref.size());
       for (size_t i = 0; i < dref.size(); ++i) {  // twice u (M + |ref|)

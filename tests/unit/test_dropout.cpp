@@ -28,7 +28,7 @@ TEST_CASE("Philox4x32-10 reproduces the Random123 known-answer vectors", "[dropo
 namespace {
 std::vector<float> mask_of(const DropoutSpec& spec, int64_t n) {
   std::vector<float> ones(static_cast<size_t>(n), 1.0f), out(static_cast<size_t>(n));
-  cpu::dropout_forward(out.data(), ones.data(), n, spec);
+  cpu::dropout_forward({.out = out.data(), .inp = ones.data(), .n = n, .spec = spec});
   return out;
 }
 }  // namespace
@@ -139,8 +139,9 @@ TEST_CASE("dropout backward applies the forward's mask", "[dropout]") {
     g[i] = std::cos(static_cast<float>(i));
     g2[i] = 0.5f;
   }
-  cpu::dropout_forward(y.data(), x.data(), n, spec);
-  cpu::dropout_backward(dx.data(), g.data(), g2.data(), n, spec);
+  cpu::dropout_forward({.out = y.data(), .inp = x.data(), .n = n, .spec = spec});
+  cpu::dropout_backward(
+      {.dinp = dx.data(), .dout = g.data(), .dout2 = g2.data(), .n = n, .spec = spec});
   for (int64_t i = 0; i < n; ++i) {
     const bool kept = spec.keep(static_cast<uint64_t>(i));
     REQUIRE((y[i] == 0.0f) == (!kept || x[i] == 0.0f));
@@ -148,7 +149,7 @@ TEST_CASE("dropout backward applies the forward's mask", "[dropout]") {
   }
   // In place forward gives the same.
   std::vector<float> z = x;
-  cpu::dropout_forward(z.data(), z.data(), n, spec);
+  cpu::dropout_forward({.out = z.data(), .inp = z.data(), .n = n, .spec = spec});
   CHECK(z == y);
 }
 

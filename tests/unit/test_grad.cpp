@@ -20,13 +20,26 @@ TEST_CASE("matmul backward matches finite differences", "[grad]") {
   const auto R = randn(rng, rows * n);
   auto loss = [&] {
     std::vector<double> out(rows * n);
-    cpu::matmul_forward(out.data(), inp.data(), w.data(), b.data(), rows, k, n);
+    cpu::matmul_forward({.out = out.data(),
+                         .inp = inp.data(),
+                         .weight = w.data(),
+                         .bias = b.data(),
+                         .rows = rows,
+                         .k = k,
+                         .n = n});
     return dot(out, R);
   };
   // Parameter gradients accumulate onto what is there; the input gradient is overwritten.
   std::vector<double> dinp(rows * k, 123.0), dw(n * k, 0.5), db(n, -0.25);
-  cpu::matmul_backward(dinp.data(), dw.data(), db.data(), R.data(), inp.data(), w.data(), rows, k,
-                       n);
+  cpu::matmul_backward({.dinp = dinp.data(),
+                        .dweight = dw.data(),
+                        .dbias = db.data(),
+                        .dout = R.data(),
+                        .inp = inp.data(),
+                        .weight = w.data(),
+                        .rows = rows,
+                        .k = k,
+                        .n = n});
   for (double& v : dw) v -= 0.5;
   for (double& v : db) v += 0.25;
   const double e_inp = rel_err(dinp, numeric_grad(inp, loss));
@@ -41,8 +54,13 @@ TEST_CASE("matmul backward matches finite differences", "[grad]") {
 
   // Null gradient pointers are skipped; no bias works too.
   std::vector<double> dw2(n * k, 0.0);
-  cpu::matmul_backward<double>(nullptr, dw2.data(), nullptr, R.data(), inp.data(), w.data(), rows,
-                               k, n);
+  cpu::matmul_backward({.dweight = dw2.data(),
+                        .dout = R.data(),
+                        .inp = inp.data(),
+                        .weight = w.data(),
+                        .rows = rows,
+                        .k = k,
+                        .n = n});
   CHECK(rel_err(dw2, dw) < 1e-14);
 }
 
@@ -57,16 +75,36 @@ TEST_CASE("layernorm backward matches finite differences", "[grad]") {
   SECTION("plain") {
     auto loss = [&] {
       std::vector<double> out(rows * C);
-      cpu::layernorm_forward<double>(out.data(), nullptr, nullptr, nullptr, a.data(), nullptr,
-                                     w.data(), bias.data(), rows, C, eps);
+      cpu::layernorm_forward({.out = out.data(),
+                              .a = a.data(),
+                              .weight = w.data(),
+                              .bias = bias.data(),
+                              .rows = rows,
+                              .C = C,
+                              .eps = eps});
       return dot(out, R);
     };
     std::vector<double> out(rows * C), mean(rows), rstd(rows);
-    cpu::layernorm_forward<double>(out.data(), nullptr, mean.data(), rstd.data(), a.data(), nullptr,
-                                   w.data(), bias.data(), rows, C, eps);
+    cpu::layernorm_forward({.out = out.data(),
+                            .mean = mean.data(),
+                            .rstd = rstd.data(),
+                            .a = a.data(),
+                            .weight = w.data(),
+                            .bias = bias.data(),
+                            .rows = rows,
+                            .C = C,
+                            .eps = eps});
     std::vector<double> da(rows * C, 7.0), dw(C, 0.0), db(C, 0.0);
-    cpu::layernorm_backward<double>(da.data(), dw.data(), db.data(), R.data(), nullptr, a.data(),
-                                    w.data(), mean.data(), rstd.data(), rows, C);
+    cpu::layernorm_backward({.dinp = da.data(),
+                             .dweight = dw.data(),
+                             .dbias = db.data(),
+                             .dout = R.data(),
+                             .inp = a.data(),
+                             .weight = w.data(),
+                             .mean = mean.data(),
+                             .rstd = rstd.data(),
+                             .rows = rows,
+                             .C = C});
     const double e_a = rel_err(da, numeric_grad(a, loss));
     const double e_w = rel_err(dw, numeric_grad(w, loss));
     const double e_b = rel_err(db, numeric_grad(bias, loss));
@@ -82,17 +120,42 @@ TEST_CASE("layernorm backward matches finite differences", "[grad]") {
     // L = <R, LN(a + b)> + <R2, LN(a + b)>: the output feeds two consumers.
     auto loss = [&] {
       std::vector<double> out(rows * C), sum(rows * C);
-      cpu::layernorm_forward<double>(out.data(), sum.data(), nullptr, nullptr, a.data(), b.data(),
-                                     w.data(), bias.data(), rows, C, eps);
+      cpu::layernorm_forward({.out = out.data(),
+                              .sum = sum.data(),
+                              .a = a.data(),
+                              .b = b.data(),
+                              .weight = w.data(),
+                              .bias = bias.data(),
+                              .rows = rows,
+                              .C = C,
+                              .eps = eps});
       return dot(out, R) + dot(out, R2);
     };
     std::vector<double> out(rows * C), sum(rows * C), mean(rows), rstd(rows);
-    cpu::layernorm_forward<double>(out.data(), sum.data(), mean.data(), rstd.data(), a.data(),
-                                   b.data(), w.data(), bias.data(), rows, C, eps);
+    cpu::layernorm_forward({.out = out.data(),
+                            .sum = sum.data(),
+                            .mean = mean.data(),
+                            .rstd = rstd.data(),
+                            .a = a.data(),
+                            .b = b.data(),
+                            .weight = w.data(),
+                            .bias = bias.data(),
+                            .rows = rows,
+                            .C = C,
+                            .eps = eps});
     for (int64_t i = 0; i < rows * C; ++i) CHECK(sum[i] == a[i] + b[i]);
     std::vector<double> dx(rows * C), dw(C, 0.0), db(C, 0.0);
-    cpu::layernorm_backward<double>(dx.data(), dw.data(), db.data(), R.data(), R2.data(),
-                                    sum.data(), w.data(), mean.data(), rstd.data(), rows, C);
+    cpu::layernorm_backward({.dinp = dx.data(),
+                             .dweight = dw.data(),
+                             .dbias = db.data(),
+                             .dout = R.data(),
+                             .dout2 = R2.data(),
+                             .inp = sum.data(),
+                             .weight = w.data(),
+                             .mean = mean.data(),
+                             .rstd = rstd.data(),
+                             .rows = rows,
+                             .C = C});
     const double e_a = rel_err(dx, numeric_grad(a, loss));
     const double e_b = rel_err(dx, numeric_grad(b, loss));
     const double e_w = rel_err(dw, numeric_grad(w, loss));
@@ -116,21 +179,21 @@ TEST_CASE("gelu backward matches finite differences", "[grad]") {
   const auto R = randn(rng, n);
   auto loss = [&] {
     std::vector<double> out(n);
-    cpu::gelu_forward(out.data(), x.data(), n);
+    cpu::gelu_forward({.out = out.data(), .inp = x.data(), .n = n});
     return dot(out, R);
   };
   std::vector<double> dx(n);
-  cpu::gelu_backward(dx.data(), x.data(), R.data(), n);
+  cpu::gelu_backward({.dinp = dx.data(), .inp = x.data(), .dout = R.data(), .n = n});
   const double e = rel_err(dx, numeric_grad(x, loss));
   report("gelu d(inp)", e);
   CHECK(e < kTol);
   // In place (dinp == dout) gives the same.
   std::vector<double> inplace = R;
-  cpu::gelu_backward(inplace.data(), x.data(), inplace.data(), n);
+  cpu::gelu_backward({.dinp = inplace.data(), .inp = x.data(), .dout = inplace.data(), .n = n});
   CHECK(inplace == dx);
   // Forward against the closed form at a few points.
   std::vector<double> pts = {-3.0, -1.0, 0.0, 0.5, 2.0}, out(5);
-  cpu::gelu_forward(out.data(), pts.data(), 5);
+  cpu::gelu_forward({.out = out.data(), .inp = pts.data(), .n = 5});
   for (size_t i = 0; i < pts.size(); ++i) {
     CHECK(out[i] == Approx(0.5 * pts[i] * std::erfc(-pts[i] / std::sqrt(2.0))).epsilon(1e-14));
   }
@@ -145,11 +208,12 @@ TEST_CASE("dropout backward matches finite differences with a fixed mask", "[gra
   const DropoutSpec spec = dropout_spec(st, 0.3f, 1, DropoutSite::FfnOutput);
   auto loss = [&] {
     std::vector<double> out(n);
-    cpu::dropout_forward(out.data(), x.data(), n, spec);
+    cpu::dropout_forward({.out = out.data(), .inp = x.data(), .n = n, .spec = spec});
     return dot(out, R) + dot(out, R2);
   };
   std::vector<double> dx(n);
-  cpu::dropout_backward(dx.data(), R.data(), R2.data(), n, spec);
+  cpu::dropout_backward(
+      {.dinp = dx.data(), .dout = R.data(), .dout2 = R2.data(), .n = n, .spec = spec});
   const double e = rel_err(dx, numeric_grad(x, loss));
   report("dropout d(inp) (p = 0.3, two consumers)", e);
   CHECK(e < kTol);
@@ -173,15 +237,34 @@ void check_attention(const DropoutSpec& spec, const char* label) {
   const auto R = randn(rng, T * H);
   auto loss = [&] {
     std::vector<double> out(T * H);
-    cpu::attention_forward<double>(out.data(), nullptr, qkv.data(), c.cu.data(), c.nseq, c.heads,
-                                   c.D, spec);
+    cpu::attention_forward({.out = out.data(),
+                            .qkv = qkv.data(),
+                            .cu_seqlens = c.cu.data(),
+                            .nseq = c.nseq,
+                            .heads = c.heads,
+                            .head_dim = c.D,
+                            .dropout = spec});
     return dot(out, R);
   };
   std::vector<double> out(T * H), lse(c.heads * T), dqkv(T * 3 * H, 9.0);
-  cpu::attention_forward(out.data(), lse.data(), qkv.data(), c.cu.data(), c.nseq, c.heads, c.D,
-                         spec);
-  cpu::attention_backward(dqkv.data(), R.data(), qkv.data(), out.data(), lse.data(), c.cu.data(),
-                          c.nseq, c.heads, c.D, spec);
+  cpu::attention_forward({.out = out.data(),
+                          .lse = lse.data(),
+                          .qkv = qkv.data(),
+                          .cu_seqlens = c.cu.data(),
+                          .nseq = c.nseq,
+                          .heads = c.heads,
+                          .head_dim = c.D,
+                          .dropout = spec});
+  cpu::attention_backward({.dqkv = dqkv.data(),
+                           .dout = R.data(),
+                           .qkv = qkv.data(),
+                           .out = out.data(),
+                           .lse = lse.data(),
+                           .cu_seqlens = c.cu.data(),
+                           .nseq = c.nseq,
+                           .heads = c.heads,
+                           .head_dim = c.D,
+                           .dropout = spec});
   const double e = rel_err(dqkv, numeric_grad(qkv, loss));
   report(std::string("attention d(qkv) ") + label, e);
   CHECK(e < kTol);
@@ -203,7 +286,13 @@ TEST_CASE("attention forward is the softmax of scaled scores per sequence", "[gr
   const int64_t T = c.T(), H = c.H();
   const auto qkv = randn(rng, T * 3 * H);
   std::vector<double> out(T * H), lse(c.heads * T);
-  cpu::attention_forward(out.data(), lse.data(), qkv.data(), c.cu.data(), c.nseq, c.heads, c.D);
+  cpu::attention_forward({.out = out.data(),
+                          .lse = lse.data(),
+                          .qkv = qkv.data(),
+                          .cu_seqlens = c.cu.data(),
+                          .nseq = c.nseq,
+                          .heads = c.heads,
+                          .head_dim = c.D});
   for (int64_t s = 0; s < c.nseq; ++s) {
     for (int64_t h = 0; h < c.heads; ++h) {
       for (int64_t i = c.cu[s]; i < c.cu[s + 1]; ++i) {
@@ -242,13 +331,29 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   const auto R = randn(rng, T * C);
   auto loss = [&] {
     std::vector<double> out(T * C);
-    cpu::embedding_forward(out.data(), ids.data(), pos_ids.data(), cu.data(), nseq, word.data(),
-                           pos.data(), type.data(), C);
+    cpu::embedding_forward({.out = out.data(),
+                            .ids = ids.data(),
+                            .pos_ids = pos_ids.data(),
+                            .cu_seqlens = cu.data(),
+                            .nseq = nseq,
+                            .word = word.data(),
+                            .pos = pos.data(),
+                            .type = type.data(),
+                            .C = C});
     return dot(out, R);
   };
   std::vector<double> dword(V * C, 0.0), dpos(P * C, 0.0), dtype(2 * C, 0.0);
-  cpu::embedding_backward(dword.data(), dpos.data(), dtype.data(), R.data(), ids.data(),
-                          pos_ids.data(), cu.data(), nseq, C, -1, -1);
+  cpu::embedding_backward({.dword = dword.data(),
+                           .dpos = dpos.data(),
+                           .dtype = dtype.data(),
+                           .dout = R.data(),
+                           .ids = ids.data(),
+                           .pos_ids = pos_ids.data(),
+                           .cu_seqlens = cu.data(),
+                           .nseq = nseq,
+                           .C = C,
+                           .pad_id = -1,
+                           .pos_pad = -1});
   const double e_w = rel_err(dword, numeric_grad(word, loss));
   const double e_p = rel_err(dpos, numeric_grad(pos, loss));
   const double e_t = rel_err(dtype, numeric_grad(type, loss));
@@ -265,8 +370,17 @@ TEST_CASE("embedding backward matches finite differences", "[grad]") {
   // With a padding id (nn.Embedding(padding_idx)): that row gets nothing, the rest is the same;
   // and the same for a padding position (RoBERTa's position table).
   std::vector<double> dword_pad(V * C, 0.0), dpos_pad(P * C, 0.0), dtype_pad(2 * C, 0.0);
-  cpu::embedding_backward(dword_pad.data(), dpos_pad.data(), dtype_pad.data(), R.data(), ids.data(),
-                          pos_ids.data(), cu.data(), nseq, C, 4, 1);
+  cpu::embedding_backward({.dword = dword_pad.data(),
+                           .dpos = dpos_pad.data(),
+                           .dtype = dtype_pad.data(),
+                           .dout = R.data(),
+                           .ids = ids.data(),
+                           .pos_ids = pos_ids.data(),
+                           .cu_seqlens = cu.data(),
+                           .nseq = nseq,
+                           .C = C,
+                           .pad_id = 4,
+                           .pos_pad = 1});
   for (int64_t i = 0; i < V * C; ++i) CHECK(dword_pad[i] == (i / C == 4 ? 0.0 : dword[i]));
   for (int64_t i = 0; i < P * C; ++i) CHECK(dpos_pad[i] == (i / C == 1 ? 0.0 : dpos[i]));
   CHECK(dtype_pad == dtype);
@@ -282,11 +396,13 @@ TEST_CASE("pooling and L2 normalization backward match finite differences", "[gr
   SECTION("mean") {
     auto loss = [&] {
       std::vector<double> out(nseq * C);
-      cpu::mean_pool_forward(out.data(), x.data(), cu.data(), nseq, C);
+      cpu::mean_pool_forward(
+          {.out = out.data(), .inp = x.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
       return dot(out, R);
     };
     std::vector<double> dx(T * C, 5.0);
-    cpu::mean_pool_backward(dx.data(), R.data(), cu.data(), nseq, C);
+    cpu::mean_pool_backward(
+        {.dinp = dx.data(), .dout = R.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
     const double e = rel_err(dx, numeric_grad(x, loss));
     report("mean pooling d(inp)", e);
     CHECK(e < kTol);
@@ -294,11 +410,13 @@ TEST_CASE("pooling and L2 normalization backward match finite differences", "[gr
   SECTION("cls") {
     auto loss = [&] {
       std::vector<double> out(nseq * C);
-      cpu::cls_pool_forward(out.data(), x.data(), cu.data(), nseq, C);
+      cpu::cls_pool_forward(
+          {.out = out.data(), .inp = x.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
       return dot(out, R);
     };
     std::vector<double> dx(T * C, 5.0);
-    cpu::cls_pool_backward(dx.data(), R.data(), cu.data(), nseq, C);
+    cpu::cls_pool_backward(
+        {.dinp = dx.data(), .dout = R.data(), .cu_seqlens = cu.data(), .nseq = nseq, .C = C});
     const double e = rel_err(dx, numeric_grad(x, loss));
     report("cls pooling d(inp)", e);
     CHECK(e < kTol);
@@ -310,12 +428,18 @@ TEST_CASE("pooling and L2 normalization backward match finite differences", "[gr
     const auto Ry = randn(rng, rows * C);
     auto loss = [&] {
       std::vector<double> out(rows * C);
-      cpu::l2norm_forward<double>(out.data(), nullptr, y.data(), rows, C);
+      cpu::l2norm_forward({.out = out.data(), .inp = y.data(), .rows = rows, .C = C});
       return dot(out, Ry);
     };
     std::vector<double> out(rows * C), norm(rows), dy(rows * C);
-    cpu::l2norm_forward(out.data(), norm.data(), y.data(), rows, C);
-    cpu::l2norm_backward(dy.data(), Ry.data(), out.data(), norm.data(), rows, C);
+    cpu::l2norm_forward(
+        {.out = out.data(), .norm = norm.data(), .inp = y.data(), .rows = rows, .C = C});
+    cpu::l2norm_backward({.dinp = dy.data(),
+                          .dout = Ry.data(),
+                          .out = out.data(),
+                          .norm = norm.data(),
+                          .rows = rows,
+                          .C = C});
     const double e = rel_err(dy, numeric_grad(y, loss, 1e-7));
     report("l2 normalize d(inp)", e);
     CHECK(e < kTol);
@@ -334,17 +458,47 @@ TEST_CASE("float and double kernels agree to float rounding", "[grad]") {
   const auto a = randn(rng, rows * C), w = randn(rng, C, 0.2, 1.0), b = randn(rng, C, 0.2);
   const auto R = randn(rng, rows * C);
   std::vector<double> out(rows * C), mean(rows), rstd(rows), dx(rows * C), dw(C), db(C);
-  cpu::layernorm_forward<double>(out.data(), nullptr, mean.data(), rstd.data(), a.data(), nullptr,
-                                 w.data(), b.data(), rows, C, 1e-12f);
-  cpu::layernorm_backward<double>(dx.data(), dw.data(), db.data(), R.data(), nullptr, a.data(),
-                                  w.data(), mean.data(), rstd.data(), rows, C);
+  cpu::layernorm_forward({.out = out.data(),
+                          .mean = mean.data(),
+                          .rstd = rstd.data(),
+                          .a = a.data(),
+                          .weight = w.data(),
+                          .bias = b.data(),
+                          .rows = rows,
+                          .C = C,
+                          .eps = 1e-12f});
+  cpu::layernorm_backward({.dinp = dx.data(),
+                           .dweight = dw.data(),
+                           .dbias = db.data(),
+                           .dout = R.data(),
+                           .inp = a.data(),
+                           .weight = w.data(),
+                           .mean = mean.data(),
+                           .rstd = rstd.data(),
+                           .rows = rows,
+                           .C = C});
   auto f = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
   const auto af = f(a), wf = f(w), bf = f(b), Rf = f(R);
   std::vector<float> outf(rows * C), meanf(rows), rstdf(rows), dxf(rows * C), dwf(C), dbf(C);
-  cpu::layernorm_forward<float>(outf.data(), nullptr, meanf.data(), rstdf.data(), af.data(),
-                                nullptr, wf.data(), bf.data(), rows, C, 1e-12f);
-  cpu::layernorm_backward<float>(dxf.data(), dwf.data(), dbf.data(), Rf.data(), nullptr, af.data(),
-                                 wf.data(), meanf.data(), rstdf.data(), rows, C);
+  cpu::layernorm_forward({.out = outf.data(),
+                          .mean = meanf.data(),
+                          .rstd = rstdf.data(),
+                          .a = af.data(),
+                          .weight = wf.data(),
+                          .bias = bf.data(),
+                          .rows = rows,
+                          .C = C,
+                          .eps = 1e-12f});
+  cpu::layernorm_backward({.dinp = dxf.data(),
+                           .dweight = dwf.data(),
+                           .dbias = dbf.data(),
+                           .dout = Rf.data(),
+                           .inp = af.data(),
+                           .weight = wf.data(),
+                           .mean = meanf.data(),
+                           .rstd = rstdf.data(),
+                           .rows = rows,
+                           .C = C});
   auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
   CHECK(rel_err(d(outf), out) < 1e-6);
   CHECK(rel_err(d(dxf), dx) < 1e-5);

@@ -87,10 +87,10 @@ TEST_CASE("contrastive loss matches PyTorch autograd (float64 and float32 refere
                                  max_abs_diff(g.dp, fx.f64(name + ".dp32")),
                                  max_abs_diff(g.dn, fx.f64(name + ".dn32"))});
     if (testfx::verbose()) {
-      std::printf("[loss] %-24s loss %.8f |d loss| %.2e (vs fp32 torch %.2e)  max|d grad| dq %.2e "
-                  "dp %.2e dn %.2e (vs fp32 torch %.2e)\n",
-                  name.c_str(), g.st.loss, e_loss, std::abs(g.st.loss - loss32), e_dq, e_dp, e_dn,
-                  e32);
+      std::printf(
+          "[loss] %-24s loss %.8f |d loss| %.2e (vs fp32 torch %.2e)  max|d grad| dq %.2e "
+          "dp %.2e dn %.2e (vs fp32 torch %.2e)\n",
+          name.c_str(), g.st.loss, e_loss, std::abs(g.st.loss - loss32), e_dq, e_dp, e_dn, e32);
     }
     CHECK(e_loss <= 1e-6);
     CHECK(e_dq <= 1e-6);
@@ -124,24 +124,44 @@ TEST_CASE("l2norm + shared-negatives loss reproduces sentence-transformers' MNRL
   std::vector<float> qn(c.q.size()), pn(c.p.size()), nn(c.n.size());
   std::vector<float> qnorm(static_cast<size_t>(c.B)), pnorm(static_cast<size_t>(c.B)),
       nnorm(static_cast<size_t>(NK));
-  cpu::l2norm_forward(qn.data(), qnorm.data(), c.q.data(), c.B, c.H);
-  cpu::l2norm_forward(pn.data(), pnorm.data(), c.p.data(), c.B, c.H);
-  cpu::l2norm_forward(nn.data(), nnorm.data(), c.n.data(), NK, c.H);
+  cpu::l2norm_forward(
+      {.out = qn.data(), .norm = qnorm.data(), .inp = c.q.data(), .rows = c.B, .C = c.H});
+  cpu::l2norm_forward(
+      {.out = pn.data(), .norm = pnorm.data(), .inp = c.p.data(), .rows = c.B, .C = c.H});
+  cpu::l2norm_forward(
+      {.out = nn.data(), .norm = nnorm.data(), .inp = c.n.data(), .rows = NK, .C = c.H});
   std::vector<float> dqn(c.q.size()), dpn(c.p.size()), dnn(c.n.size());
   const LossStats st =
       contrastive_loss(Context{}, c.cfg, dqn.data(), dpn.data(), dnn.data(), qn.data(), pn.data(),
                        nn.data(), c.mask.data(), c.B, c.K, c.H);
   std::vector<float> dq(c.q.size()), dp(c.p.size()), dn(c.n.size());
-  cpu::l2norm_backward(dq.data(), dqn.data(), qn.data(), qnorm.data(), c.B, c.H);
-  cpu::l2norm_backward(dp.data(), dpn.data(), pn.data(), pnorm.data(), c.B, c.H);
-  cpu::l2norm_backward(dn.data(), dnn.data(), nn.data(), nnorm.data(), NK, c.H);
+  cpu::l2norm_backward({.dinp = dq.data(),
+                        .dout = dqn.data(),
+                        .out = qn.data(),
+                        .norm = qnorm.data(),
+                        .rows = c.B,
+                        .C = c.H});
+  cpu::l2norm_backward({.dinp = dp.data(),
+                        .dout = dpn.data(),
+                        .out = pn.data(),
+                        .norm = pnorm.data(),
+                        .rows = c.B,
+                        .C = c.H});
+  cpu::l2norm_backward({.dinp = dn.data(),
+                        .dout = dnn.data(),
+                        .out = nn.data(),
+                        .norm = nnorm.data(),
+                        .rows = NK,
+                        .C = c.H});
   const double e_loss = std::abs(st.loss - fx.f64("st_raw.loss64")[0]);
-  const double e = std::max({max_abs_diff(dq, fx.f64("st_raw.dq64")),
-                             max_abs_diff(dp, fx.f64("st_raw.dp64")),
-                             max_abs_diff(dn, fx.f64("st_raw.dn64"))});
+  const double e =
+      std::max({max_abs_diff(dq, fx.f64("st_raw.dq64")), max_abs_diff(dp, fx.f64("st_raw.dp64")),
+                max_abs_diff(dn, fx.f64("st_raw.dn64"))});
   if (testfx::verbose()) {
-    std::printf("[loss] st_raw (l2norm + loss + l2norm backward vs ST MNRL) |d loss| %.2e "
-                "max|d grad| %.2e\n", e_loss, e);
+    std::printf(
+        "[loss] st_raw (l2norm + loss + l2norm backward vs ST MNRL) |d loss| %.2e "
+        "max|d grad| %.2e\n",
+        e_loss, e);
   }
   CHECK(e_loss <= 1e-6);
   CHECK(e <= 1e-6);
@@ -215,8 +235,9 @@ TEST_CASE("no hard negatives (K = 0) and the statistics", "[loss]") {
   const LossStats st = contrastive_loss(Context{}, cfg, dq.data(), dp.data(), nullptr, q.data(),
                                         p.data(), nullptr, nullptr, 2, 0, 2);
   const double l0 = std::log(std::exp(2.0) + std::exp(0.0)) - 2.0;
-  const double l1 = std::log(std::exp(2.0 * 0.6000000238418579) + std::exp(2.0 * 0.800000011920929)) -
-                    2.0 * 0.800000011920929;
+  const double l1 =
+      std::log(std::exp(2.0 * 0.6000000238418579) + std::exp(2.0 * 0.800000011920929)) -
+      2.0 * 0.800000011920929;
   CHECK(st.loss == Approx((l0 + l1) / 2).epsilon(1e-12));
   CHECK(st.accuracy == 1.0);
   CHECK(st.pos_score == Approx((1.0 + 0.800000011920929) / 2).epsilon(1e-12));
@@ -239,15 +260,16 @@ TEST_CASE("contrastive loss rejects bad arguments with the key and the value", "
                     Catch::Contains("[loss] model.softmax_temp must be positive, got 0"));
   bad = ok;
   bad.label_smoothing = 1.5;
-  CHECK_THROWS_WITH(call(bad, 2, 2, 4, n.data()), Catch::Contains("label_smoothing") &&
-                                                      Catch::Contains("1.5"));
+  CHECK_THROWS_WITH(call(bad, 2, 2, 4, n.data()),
+                    Catch::Contains("label_smoothing") && Catch::Contains("1.5"));
   bad = ok;
   bad.mode = LossMode::SharedNegatives;
   bad.scale = -1.0;
   CHECK_THROWS_WITH(call(bad, 2, 2, 4, n.data()), Catch::Contains("[loss] scale must be positive"));
   CHECK_THROWS_WITH(call(ok, 0, 2, 4, n.data()), Catch::Contains("[loss] batch size B"));
   CHECK_THROWS_WITH(call(ok, 2, -1, 4, n.data()), Catch::Contains("K must be >= 0, got -1"));
-  CHECK_THROWS_WITH(call(ok, 2, 2, 4, nullptr), Catch::Contains("hard negatives are null but K is 2"));
+  CHECK_THROWS_WITH(call(ok, 2, 2, 4, nullptr),
+                    Catch::Contains("hard negatives are null but K is 2"));
   Context gpu;
   gpu.device = Device::CUDA;
   CHECK_THROWS_WITH(contrastive_loss(gpu, ok, nullptr, nullptr, nullptr, q.data(), p.data(),

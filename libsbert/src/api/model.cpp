@@ -142,8 +142,9 @@ Embeddings truncate_embeddings(Embeddings e, int truncate_dim, bool normalize, c
   if (normalize && e.rows > 0) {
     // The Normalize module's op: x / max(||x||, 1e-12), as torch.nn.functional.normalize.
     std::vector<float> out(e.data.size()), norm(static_cast<size_t>(e.rows));
-    ops::l2norm_forward(Context{Device::CPU, ctx.threads}, out.data(), norm.data(), e.data.data(),
-                        e.rows, e.dim);
+    ops::l2norm_forward(
+        Context{Device::CPU, ctx.threads},
+        {.out = out.data(), .norm = norm.data(), .inp = e.data.data(), .rows = e.rows, .C = e.dim});
     e.data = std::move(out);
   }
   return e;

@@ -29,8 +29,8 @@ void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n
     const __m128 p = _mm_mul_ps(_mm_loadu_ps(param + e), decay_mul);
     const __m128 m0 = _mm_loadu_ps(m + e);
     const __m128 mm = _mm_add_ps(m0, _mm_mul_ps(omb1, _mm_sub_ps(g, m0)));
-    const __m128 vv = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + e), beta2),
-                                 _mm_mul_ps(_mm_mul_ps(omb2, g), g));
+    const __m128 vv =
+        _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + e), beta2), _mm_mul_ps(_mm_mul_ps(omb2, g), g));
     const __m128 denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vv), bc2), eps);
     _mm_storeu_ps(param + e, _mm_add_ps(p, _mm_div_ps(_mm_mul_ps(nss, mm), denom)));
     _mm_storeu_ps(m + e, mm);

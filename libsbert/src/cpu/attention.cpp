@@ -99,8 +99,9 @@ void resize(std::vector<T>& v, int64_t n) {
 }  // namespace
 
 template <class T>
-void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, int64_t nseq,
-                       int64_t heads, int64_t head_dim, const DropoutSpec& dropout) {
+static void attention_forward_impl(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens,
+                                   int64_t nseq, int64_t heads, int64_t head_dim,
+                                   const DropoutSpec& dropout) {
   const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
   const int64_t Ttok = cu_seqlens[nseq];
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
@@ -150,9 +151,9 @@ void attention_forward(T* out, T* lse, const T* qkv, const int64_t* cu_seqlens, 
 }
 
 template <class T>
-void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse,
-                        const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim,
-                        const DropoutSpec& dropout) {
+static void attention_backward_impl(T* dqkv, const T* dout, const T* qkv, const T* out,
+                                    const T* lse, const int64_t* cu_seqlens, int64_t nseq,
+                                    int64_t heads, int64_t head_dim, const DropoutSpec& dropout) {
   const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
   const int64_t Ttok = cu_seqlens[nseq];
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
@@ -205,13 +206,18 @@ void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* out, cons
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                                      \
-  template void attention_forward<T>(T*, T*, const T*, const int64_t*, int64_t, int64_t, int64_t, \
-                                     const DropoutSpec&);                                         \
-  template void attention_backward<T>(T*, const T*, const T*, const T*, const T*, const int64_t*, \
-                                      int64_t, int64_t, int64_t, const DropoutSpec&);
-SBERT_INSTANTIATE(float)
-SBERT_INSTANTIATE(double)
-#undef SBERT_INSTANTIATE
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                                         \
+  void attention_forward(const AttentionForwardArgs<T>& a) {                                    \
+    attention_forward_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.heads, a.head_dim,      \
+                           a.dropout);                                                          \
+  }                                                                                             \
+  void attention_backward(const AttentionBackwardArgs<T>& a) {                                  \
+    attention_backward_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq, a.heads, \
+                            a.head_dim, a.dropout);                                             \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

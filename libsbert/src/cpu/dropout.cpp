@@ -25,7 +25,7 @@ void apply_chunks(int64_t n, const DropoutSpec& spec, F&& body) {
 }  // namespace
 
 template <class T>
-void dropout_forward(T* out, const T* inp, int64_t n, const DropoutSpec& spec) {
+static void dropout_forward_impl(T* out, const T* inp, int64_t n, const DropoutSpec& spec) {
   if (!spec.active()) {
     if (out != inp) std::copy(inp, inp + n, out);
     return;
@@ -36,7 +36,8 @@ void dropout_forward(T* out, const T* inp, int64_t n, const DropoutSpec& spec) {
 }
 
 template <class T>
-void dropout_backward(T* dinp, const T* dout, const T* dout2, int64_t n, const DropoutSpec& spec) {
+static void dropout_backward_impl(T* dinp, const T* dout, const T* dout2, int64_t n,
+                                  const DropoutSpec& spec) {
   if (!spec.active()) {
     if (dout2) {
 #pragma omp parallel for schedule(static)
@@ -53,11 +54,16 @@ void dropout_backward(T* dinp, const T* dout, const T* dout2, int64_t n, const D
   });
 }
 
-template void dropout_forward<float>(float*, const float*, int64_t, const DropoutSpec&);
-template void dropout_forward<double>(double*, const double*, int64_t, const DropoutSpec&);
-template void dropout_backward<float>(float*, const float*, const float*, int64_t,
-                                      const DropoutSpec&);
-template void dropout_backward<double>(double*, const double*, const double*, int64_t,
-                                       const DropoutSpec&);
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                          \
+  void dropout_forward(const DropoutForwardArgs<T>& a) {         \
+    dropout_forward_impl(a.out, a.inp, a.n, a.spec);             \
+  }                                                              \
+  void dropout_backward(const DropoutBackwardArgs<T>& a) {       \
+    dropout_backward_impl(a.dinp, a.dout, a.dout2, a.n, a.spec); \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

@@ -13,9 +13,9 @@ constexpr int64_t kColBlock = 32;  // columns per task of the backward
 }  // namespace
 
 template <class T>
-void embedding_forward(T* out, const int32_t* ids, const int32_t* pos_ids,
-                       const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,
-                       const T* type, int64_t C) {
+static void embedding_forward_impl(T* out, const int32_t* ids, const int32_t* pos_ids,
+                                   const int64_t* cu_seqlens, int64_t nseq, const T* word,
+                                   const T* pos, const T* type, int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     for (int64_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
@@ -29,9 +29,9 @@ void embedding_forward(T* out, const int32_t* ids, const int32_t* pos_ids,
 }
 
 template <class T>
-void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
-                        const int32_t* pos_ids, const int64_t* cu_seqlens, int64_t nseq, int64_t C,
-                        int32_t pad_id, int32_t pos_pad) {
+static void embedding_backward_impl(T* dword, T* dpos, T* dtype, const T* dout, const int32_t* ids,
+                                    const int32_t* pos_ids, const int64_t* cu_seqlens, int64_t nseq,
+                                    int64_t C, int32_t pad_id, int32_t pos_pad) {
   // Parallel over blocks of columns: each task owns a slice of every gradient row, so rows
   // that repeat (the same id twice, the same position in two sequences) are summed in token
   // order without atomics: the same bits for any thread count.
@@ -57,13 +57,18 @@ void embedding_backward(T* dword, T* dpos, T* dtype, const T* dout, const int32_
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                                  \
-  template void embedding_forward<T>(T*, const int32_t*, const int32_t*, const int64_t*,      \
-                                     int64_t, const T*, const T*, const T*, int64_t);         \
-  template void embedding_backward<T>(T*, T*, T*, const T*, const int32_t*, const int32_t*,   \
-                                      const int64_t*, int64_t, int64_t, int32_t, int32_t);
-SBERT_INSTANTIATE(float)
-SBERT_INSTANTIATE(double)
-#undef SBERT_INSTANTIATE
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                                          \
+  void embedding_forward(const EmbeddingForwardArgs<T>& a) {                                     \
+    embedding_forward_impl(a.out, a.ids, a.pos_ids, a.cu_seqlens, a.nseq, a.word, a.pos, a.type, \
+                           a.C);                                                                 \
+  }                                                                                              \
+  void embedding_backward(const EmbeddingBackwardArgs<T>& a) {                                   \
+    embedding_backward_impl(a.dword, a.dpos, a.dtype, a.dout, a.ids, a.pos_ids, a.cu_seqlens,    \
+                            a.nseq, a.C, a.pad_id, a.pos_pad);                                   \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

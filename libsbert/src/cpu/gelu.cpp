@@ -58,7 +58,7 @@ void backward_chunk_any(double* dinp, const double* inp, const double* dout, int
 }  // namespace
 
 template <class T>
-void gelu_forward(T* out, const T* inp, int64_t n) {
+static void gelu_forward_impl(T* out, const T* inp, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
@@ -67,7 +67,7 @@ void gelu_forward(T* out, const T* inp, int64_t n) {
 }
 
 template <class T>
-void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
+static void gelu_backward_impl(T* dinp, const T* inp, const T* dout, int64_t n) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
@@ -75,9 +75,14 @@ void gelu_backward(T* dinp, const T* inp, const T* dout, int64_t n) {
   }
 }
 
-template void gelu_forward<float>(float*, const float*, int64_t);
-template void gelu_forward<double>(double*, const double*, int64_t);
-template void gelu_backward<float>(float*, const float*, const float*, int64_t);
-template void gelu_backward<double>(double*, const double*, const double*, int64_t);
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                                    \
+  void gelu_forward(const GeluForwardArgs<T>& a) { gelu_forward_impl(a.out, a.inp, a.n); } \
+  void gelu_backward(const GeluBackwardArgs<T>& a) {                                       \
+    gelu_backward_impl(a.dinp, a.inp, a.dout, a.n);                                        \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

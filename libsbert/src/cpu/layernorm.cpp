@@ -122,8 +122,9 @@ void param_grad_block_any(double* sw, double* sb, const double* dout, const doub
 }  // namespace
 
 template <class T>
-void layernorm_forward(T* out, T* sum, T* mean, T* rstd, const T* a, const T* b, const T* weight,
-                       const T* bias, int64_t rows, int64_t C, float eps) {
+static void layernorm_forward_impl(T* out, T* sum, T* mean, T* rstd, const T* a, const T* b,
+                                   const T* weight, const T* bias, int64_t rows, int64_t C,
+                                   float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     T* o = out + r * C;
@@ -133,8 +134,9 @@ void layernorm_forward(T* out, T* sum, T* mean, T* rstd, const T* a, const T* b,
 }
 
 template <class T>
-void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* dout2, const T* inp,
-                        const T* weight, const T* mean, const T* rstd, int64_t rows, int64_t C) {
+static void layernorm_backward_impl(T* dinp, T* dweight, T* dbias, const T* dout, const T* dout2,
+                                    const T* inp, const T* weight, const T* mean, const T* rstd,
+                                    int64_t rows, int64_t C) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     backward_row_any(dinp + r * C, dout + r * C, dout2 ? dout2 + r * C : nullptr, inp + r * C,
@@ -155,13 +157,18 @@ void layernorm_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* d
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                                 \
-  template void layernorm_forward<T>(T*, T*, T*, T*, const T*, const T*, const T*, const T*, \
-                                     int64_t, int64_t, float);                               \
-  template void layernorm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
-                                      const T*, const T*, int64_t, int64_t);
-SBERT_INSTANTIATE(float)
-SBERT_INSTANTIATE(double)
-#undef SBERT_INSTANTIATE
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                                           \
+  void layernorm_forward(const LayerNormForwardArgs<T>& a) {                                      \
+    layernorm_forward_impl(a.out, a.sum, a.mean, a.rstd, a.a, a.b, a.weight, a.bias, a.rows, a.C, \
+                           a.eps);                                                                \
+  }                                                                                               \
+  void layernorm_backward(const LayerNormBackwardArgs<T>& a) {                                    \
+    layernorm_backward_impl(a.dinp, a.dweight, a.dbias, a.dout, a.dout2, a.inp, a.weight, a.mean, \
+                            a.rstd, a.rows, a.C);                                                 \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

@@ -78,39 +78,36 @@ void grad_weight(T* dweight, const T* dout, const T* inp, int64_t rows, int64_t 
 
 }  // namespace
 
-template <>
-void matmul_forward<float>(float* out, const float* inp, const float* weight, const float* bias,
-                           int64_t rows, int64_t k, int64_t n) {
+static void matmul_forward_impl(float* out, const float* inp, const float* weight,
+                                const float* bias, int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
   linear_packed(out, nullptr, false, inp, weight, bias, rows, k, n);
 }
 
-template <>
-void matmul_forward<double>(double* out, const double* inp, const double* weight,
-                            const double* bias, int64_t rows, int64_t k, int64_t n) {
+static void matmul_forward_impl(double* out, const double* inp, const double* weight,
+                                const double* bias, int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
   linear_blas(out, inp, weight, bias, rows, k, n);
 }
 
-template <>
-void matmul_gelu_forward<float>(float* out, float* pre, const float* inp, const float* weight,
-                                const float* bias, int64_t rows, int64_t k, int64_t n) {
+static void matmul_gelu_forward_impl(float* out, float* pre, const float* inp, const float* weight,
+                                     const float* bias, int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
   linear_packed(out, pre, true, inp, weight, bias, rows, k, n);
 }
 
-template <>
-void matmul_gelu_forward<double>(double* out, double* pre, const double* inp, const double* weight,
-                                 const double* bias, int64_t rows, int64_t k, int64_t n) {
+static void matmul_gelu_forward_impl(double* out, double* pre, const double* inp,
+                                     const double* weight, const double* bias, int64_t rows,
+                                     int64_t k, int64_t n) {
   if (rows == 0) return;
   double* sum = pre ? pre : out;
   linear_blas(sum, inp, weight, bias, rows, k, n);
-  gelu_forward(out, sum, rows * n);
+  gelu_forward({.out = out, .inp = sum, .n = rows * n});
 }
 
 template <class T>
-void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp, const T* weight,
-                     int64_t rows, int64_t k, int64_t n) {
+static void matmul_backward_impl(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
+                                 const T* weight, int64_t rows, int64_t k, int64_t n) {
   if (rows == 0) return;
   if (dinp) grad_input(dinp, dout, weight, rows, k, n);
   if (dweight) grad_weight(dweight, dout, inp, rows, k, n);
@@ -128,11 +125,19 @@ void matmul_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                                   \
-  template void matmul_backward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t, int64_t, \
-                                   int64_t);
-SBERT_INSTANTIATE(float)
-SBERT_INSTANTIATE(double)
-#undef SBERT_INSTANTIATE
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                                          \
+  void matmul_forward(const MatmulForwardArgs<T>& a) {                                           \
+    matmul_forward_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n);                       \
+  }                                                                                              \
+  void matmul_gelu_forward(const MatmulGeluForwardArgs<T>& a) {                                  \
+    matmul_gelu_forward_impl(a.out, a.pre, a.inp, a.weight, a.bias, a.rows, a.k, a.n);           \
+  }                                                                                              \
+  void matmul_backward(const MatmulBackwardArgs<T>& a) {                                         \
+    matmul_backward_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n); \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

@@ -15,7 +15,8 @@ constexpr double kNormEps = 1e-12;  // torch.nn.functional.normalize's default e
 }  // namespace
 
 template <class T>
-void mean_pool_forward(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+static void mean_pool_forward_impl(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq,
+                                   int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     const int64_t a = cu_seqlens[s], b = cu_seqlens[s + 1];
@@ -31,8 +32,8 @@ void mean_pool_forward(T* out, const T* inp, const int64_t* cu_seqlens, int64_t 
 }
 
 template <class T>
-void mean_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq,
-                        int64_t C) {
+static void mean_pool_backward_impl(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq,
+                                    int64_t C) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int64_t s = 0; s < nseq; ++s) {
     const int64_t a = cu_seqlens[s], b = cu_seqlens[s + 1];
@@ -44,14 +45,16 @@ void mean_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64
 }
 
 template <class T>
-void cls_pool_forward(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+static void cls_pool_forward_impl(T* out, const T* inp, const int64_t* cu_seqlens, int64_t nseq,
+                                  int64_t C) {
   for (int64_t s = 0; s < nseq; ++s) {
     std::copy(inp + cu_seqlens[s] * C, inp + (cu_seqlens[s] + 1) * C, out + s * C);
   }
 }
 
 template <class T>
-void cls_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq, int64_t C) {
+static void cls_pool_backward_impl(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_t nseq,
+                                   int64_t C) {
   std::fill(dinp, dinp + cu_seqlens[nseq] * C, T(0));
   for (int64_t s = 0; s < nseq; ++s) {
     std::copy(dout + s * C, dout + (s + 1) * C, dinp + cu_seqlens[s] * C);
@@ -59,7 +62,7 @@ void cls_pool_backward(T* dinp, const T* dout, const int64_t* cu_seqlens, int64_
 }
 
 template <class T>
-void l2norm_forward(T* out, T* norm, const T* inp, int64_t rows, int64_t C) {
+static void l2norm_forward_impl(T* out, T* norm, const T* inp, int64_t rows, int64_t C) {
   for (int64_t r = 0; r < rows; ++r) {
     double ss = 0.0;
     for (int64_t j = 0; j < C; ++j) {
@@ -72,7 +75,8 @@ void l2norm_forward(T* out, T* norm, const T* inp, int64_t rows, int64_t C) {
 }
 
 template <class T>
-void l2norm_backward(T* dinp, const T* dout, const T* out, const T* norm, int64_t rows, int64_t C) {
+static void l2norm_backward_impl(T* dinp, const T* dout, const T* out, const T* norm, int64_t rows,
+                                 int64_t C) {
   for (int64_t r = 0; r < rows; ++r) {
     const T n = norm[r];
     double d = 0.0;
@@ -86,15 +90,28 @@ void l2norm_backward(T* dinp, const T* dout, const T* out, const T* norm, int64_
   }
 }
 
-#define SBERT_INSTANTIATE(T)                                                           \
-  template void mean_pool_forward<T>(T*, const T*, const int64_t*, int64_t, int64_t);  \
-  template void mean_pool_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t); \
-  template void cls_pool_forward<T>(T*, const T*, const int64_t*, int64_t, int64_t);   \
-  template void cls_pool_backward<T>(T*, const T*, const int64_t*, int64_t, int64_t);  \
-  template void l2norm_forward<T>(T*, T*, const T*, int64_t, int64_t);                 \
-  template void l2norm_backward<T>(T*, const T*, const T*, const T*, int64_t, int64_t);
-SBERT_INSTANTIATE(float)
-SBERT_INSTANTIATE(double)
-#undef SBERT_INSTANTIATE
+// The entry points (cpu/kernels.h): each op's argument struct, unpacked.
+#define SBERT_DEFINE(T)                                                 \
+  void mean_pool_forward(const PoolForwardArgs<T>& a) {                 \
+    mean_pool_forward_impl(a.out, a.inp, a.cu_seqlens, a.nseq, a.C);    \
+  }                                                                     \
+  void mean_pool_backward(const PoolBackwardArgs<T>& a) {               \
+    mean_pool_backward_impl(a.dinp, a.dout, a.cu_seqlens, a.nseq, a.C); \
+  }                                                                     \
+  void cls_pool_forward(const PoolForwardArgs<T>& a) {                  \
+    cls_pool_forward_impl(a.out, a.inp, a.cu_seqlens, a.nseq, a.C);     \
+  }                                                                     \
+  void cls_pool_backward(const PoolBackwardArgs<T>& a) {                \
+    cls_pool_backward_impl(a.dinp, a.dout, a.cu_seqlens, a.nseq, a.C);  \
+  }                                                                     \
+  void l2norm_forward(const L2NormForwardArgs<T>& a) {                  \
+    l2norm_forward_impl(a.out, a.norm, a.inp, a.rows, a.C);             \
+  }                                                                     \
+  void l2norm_backward(const L2NormBackwardArgs<T>& a) {                \
+    l2norm_backward_impl(a.dinp, a.dout, a.out, a.norm, a.rows, a.C);   \
+  }
+SBERT_DEFINE(float)
+SBERT_DEFINE(double)
+#undef SBERT_DEFINE
 
 }  // namespace sbert::cpu

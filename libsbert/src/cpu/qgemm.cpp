@@ -25,10 +25,10 @@ namespace sbert::cpu {
 
 namespace {
 
-constexpr int64_t kPanel = 16;    // columns per packed panel
-constexpr int64_t kTileN = 32;    // columns per tile: two panels
-constexpr int kMR = 6;            // rows per tile
-constexpr int64_t kRowBlock = 96; // rows per OpenMP task (a multiple of kMR)
+constexpr int64_t kPanel = 16;     // columns per packed panel
+constexpr int64_t kTileN = 32;     // columns per tile: two panels
+constexpr int kMR = 6;             // rows per tile
+constexpr int64_t kRowBlock = 96;  // rows per OpenMP task (a multiple of kMR)
 // |sum| <= 255 * 127 * kp must fit an int32 (the VNNI path's unsigned activations).
 constexpr int64_t kMaxK = (int64_t{1} << 31) / (255 * 127) - 4;
 
@@ -133,8 +133,7 @@ void scalar_block(float* out, const int8_t* xq, const float* xscale, const QWeig
 // ---- AVX2: vpmaddubsw(|w|, sign(x, w)) then vpmaddwd(., 1) ---------------------------------
 // One panel (16 columns = two ymm of 8 int32) for MR rows; acc has row stride kTileN.
 template <int MR>
-[[gnu::target("avx2")]] [[gnu::always_inline]] inline void avx2_panel(int32_t* acc,
-                                                                      const int8_t* a,
+[[gnu::target("avx2")]] [[gnu::always_inline]] inline void avx2_panel(int32_t* acc, const int8_t* a,
                                                                       int64_t lda,
                                                                       const int8_t* panel,
                                                                       int64_t k4) {
@@ -162,8 +161,8 @@ template <int MR>
 }
 
 template <int MR>
-[[gnu::target("avx2")]] void avx2_tile(int32_t* acc, const int8_t* a, int64_t lda,
-                                       const QWeight& w, int64_t j0) {
+[[gnu::target("avx2")]] void avx2_tile(int32_t* acc, const int8_t* a, int64_t lda, const QWeight& w,
+                                       int64_t j0) {
   const int64_t k4 = w.kp / 4, panel_bytes = w.kp * kPanel;
   const int8_t* p = w.packed.data() + (j0 / kPanel) * panel_bytes;
   avx2_panel<MR>(acc, a, lda, p, k4);
@@ -179,9 +178,12 @@ void avx2_block(float* out, const int8_t* xq, const float* xscale, const QWeight
     for (int64_t r = 0; r < rows; r += kMR2) {
       const int mr = static_cast<int>(std::min<int64_t>(kMR2, rows - r));
       const int8_t* a = xq + r * w.kp;
-      if (mr == 3) avx2_tile<3>(acc, a, w.kp, w, j0);
-      else if (mr == 2) avx2_tile<2>(acc, a, w.kp, w, j0);
-      else avx2_tile<1>(acc, a, w.kp, w, j0);
+      if (mr == 3)
+        avx2_tile<3>(acc, a, w.kp, w, j0);
+      else if (mr == 2)
+        avx2_tile<2>(acc, a, w.kp, w, j0);
+      else
+        avx2_tile<1>(acc, a, w.kp, w, j0);
       store_tile(out + r * w.n, w.n, acc, mr, j0, nc, xscale + r, w.scale.data(), bias);
     }
   }
@@ -212,21 +214,21 @@ template <int MR>
   // Named accumulators, not an array: GCC 12 copies an array of __m512i between registers on
   // every iteration, which halved the kernel's speed.
   const __m512i z = _mm512_setzero_si512();
-  __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z,
-          c41 = z, c50 = z, c51 = z;
+  __m512i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z,
+          c50 = z, c51 = z;
   const uint8_t* a0 = a;
   const uint8_t* a1 = MR > 1 ? a + lda : a;
   const uint8_t* a2 = MR > 2 ? a + 2 * lda : a;
   const uint8_t* a3 = MR > 3 ? a + 3 * lda : a;
   const uint8_t* a4 = MR > 4 ? a + 4 * lda : a;
   const uint8_t* a5 = MR > 5 ? a + 5 * lda : a;
-#define SBERT_VNNI_ROW(i)                                 \
-  if constexpr (MR > i) {                                 \
-    int32_t v;                                            \
-    std::memcpy(&v, a##i + t * 4, 4);                     \
-    const __m512i x = _mm512_set1_epi32(v);               \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, x, w0);        \
-    c##i##1 = _mm512_dpbusd_epi32(c##i##1, x, w1);        \
+#define SBERT_VNNI_ROW(i)                          \
+  if constexpr (MR > i) {                          \
+    int32_t v;                                     \
+    std::memcpy(&v, a##i + t * 4, 4);              \
+    const __m512i x = _mm512_set1_epi32(v);        \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, x, w0); \
+    c##i##1 = _mm512_dpbusd_epi32(c##i##1, x, w1); \
   }
   for (int64_t t = 0; t < k4; ++t) {
     const __m512i w0 = _mm512_loadu_si512(b0 + t * 64);
@@ -245,7 +247,7 @@ template <int MR>
   const __m512i s0 = _mm512_loadu_si512(w.colsum128.data() + j0);
   const __m512i s1 = _mm512_loadu_si512(w.colsum128.data() + j0 + 16);
   const __mmask16 m0 = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1);
-  const __mmask16 m1 = nc >= 32 ? __mmask16(0xffff)
+  const __mmask16 m1 = nc >= 32  ? __mmask16(0xffff)
                        : nc > 16 ? __mmask16((1u << (nc - 16)) - 1)
                                  : __mmask16(0);
   const float* ws = w.scale.data() + j0;
@@ -269,12 +271,24 @@ void vnni_block(float* out, const int8_t* xq, const float* xscale, const QWeight
       float* o = out + r * w.n;
       const float* xs = xscale + r;
       switch (mr) {
-        case 6: vnni_tile<6>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
-        case 5: vnni_tile<5>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
-        case 4: vnni_tile<4>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
-        case 3: vnni_tile<3>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
-        case 2: vnni_tile<2>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
-        default: vnni_tile<1>(o, w.n, a, w.kp, w, j0, nc, xs, bias); break;
+        case 6:
+          vnni_tile<6>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
+        case 5:
+          vnni_tile<5>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
+        case 4:
+          vnni_tile<4>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
+        case 3:
+          vnni_tile<3>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
+        case 2:
+          vnni_tile<2>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
+        default:
+          vnni_tile<1>(o, w.n, a, w.kp, w, j0, nc, xs, bias);
+          break;
       }
     }
   }
@@ -285,9 +299,12 @@ void vnni_block(float* out, const int8_t* xq, const float* xscale, const QWeight
 
 const char* to_string(QIsa isa) {
   switch (isa) {
-    case QIsa::Scalar: return "scalar";
-    case QIsa::Avx2: return "avx2";
-    case QIsa::Avx512Vnni: return "avx512-vnni";
+    case QIsa::Scalar:
+      return "scalar";
+    case QIsa::Avx2:
+      return "avx2";
+    case QIsa::Avx512Vnni:
+      return "avx512-vnni";
   }
   return "?";
 }
@@ -314,8 +331,8 @@ QWeight make_qweight(std::vector<int8_t> q, std::vector<float> scale, int64_t n,
   SBERT_CHECK(n > 0 && k > 0 && k <= kMaxK, "[qlinear] weight shape (", n, ", ", k,
               ") is not supported (1 <= k <= ", kMaxK, ")");
   SBERT_CHECK(static_cast<int64_t>(q.size()) == n * k && static_cast<int64_t>(scale.size()) == n,
-              "[qlinear] weight of ", q.size(), " values and ", scale.size(),
-              " scales for shape (", n, ", ", k, ")");
+              "[qlinear] weight of ", q.size(), " values and ", scale.size(), " scales for shape (",
+              n, ", ", k, ")");
   QWeight w;
   w.n = n;
   w.k = k;
@@ -331,7 +348,8 @@ QWeight make_qweight(std::vector<int8_t> q, std::vector<float> scale, int64_t n,
     int32_t sum = 0;
     for (int64_t t = 0; t < k; ++t) {
       const int8_t v = w.q[static_cast<size_t>(j * k + t)];
-      SBERT_CHECK(v >= -127, "[qlinear] weight row ", j, " holds -128 (int8 weights are "
+      SBERT_CHECK(v >= -127, "[qlinear] weight row ", j,
+                  " holds -128 (int8 weights are "
                   "symmetric, -127..127)");
       w.packed[static_cast<size_t>(((p * k4 + t / 4) * kPanel + c) * 4 + t % 4)] = v;
       sum += v;
@@ -353,22 +371,21 @@ QWeight quantize_weight(const float* w, int64_t n, int64_t k) {
     scale[static_cast<size_t>(j)] = s;
     for (int64_t t = 0; t < k; ++t) {
       const float v = s > 0.0f ? std::nearbyint(row[t] / s) : 0.0f;
-      q[static_cast<size_t>(j * k + t)] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+      q[static_cast<size_t>(j * k + t)] =
+          static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
     }
   }
   return make_qweight(std::move(q), std::move(scale), n, k);
 }
 
-void quantize_rows(int8_t* xq, float* xscale, const float* x, int64_t rows, int64_t k,
-                   int64_t kp) {
+void quantize_rows(int8_t* xq, float* xscale, const float* x, int64_t rows, int64_t k, int64_t kp) {
   quantize_rows_masked(xq, xscale, x, rows, k, kp, 0);
 }
 
-void qlinear_forward(float* out, const float* x, const QWeight& w, const float* bias,
-                     int64_t rows, QScratch& scratch, QIsa isa) {
+void qlinear_forward(float* out, const float* x, const QWeight& w, const float* bias, int64_t rows,
+                     QScratch& scratch, QIsa isa) {
   if (rows == 0) return;
-  SBERT_CHECK(qisa_supported(isa), "[qlinear] this CPU cannot run the ", to_string(isa),
-              " kernel");
+  SBERT_CHECK(qisa_supported(isa), "[qlinear] this CPU cannot run the ", to_string(isa), " kernel");
   scratch.xq.resize(static_cast<size_t>(rows * w.kp));
   scratch.xscale.resize(static_cast<size_t>(rows));
   // VNNI multiplies unsigned by signed bytes: store x + 128 (the sign bit flipped).
@@ -384,10 +401,16 @@ void qlinear_forward(float* out, const float* x, const QWeight& w, const float* 
     const int8_t* a = xq + r0 * w.kp;
     switch (isa) {
 #if SBERT_QGEMM_X86
-      case QIsa::Avx512Vnni: vnni_block(o, a, xs + r0, w, bias, nr); break;
-      case QIsa::Avx2: avx2_block(o, a, xs + r0, w, bias, nr); break;
+      case QIsa::Avx512Vnni:
+        vnni_block(o, a, xs + r0, w, bias, nr);
+        break;
+      case QIsa::Avx2:
+        avx2_block(o, a, xs + r0, w, bias, nr);
+        break;
 #endif
-      default: scalar_block(o, a, xs + r0, w, bias, nr); break;
+      default:
+        scalar_block(o, a, xs + r0, w, bias, nr);
+        break;
     }
   }
 }

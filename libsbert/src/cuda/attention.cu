@@ -393,9 +393,11 @@ void backward_impl(float* dqkv, const float* dout, const float* qkv, const float
   const size_t smem_q = dq_smem<kMaxD>(), smem_kv = dkv_smem<kMaxD>();
   set_smem(attention_dq_kernel<kMaxD>, smem_q, "attention_backward");
   set_smem(attention_dkv_kernel<kMaxD>, smem_kv, "attention_backward");
-  simt::launch<attention_dq_kernel<kMaxD>>({grid, kThreads, smem_q, stream}, dqkv, dout, qkv, out, lse, a);
+  simt::launch<attention_dq_kernel<kMaxD>>({grid, kThreads, smem_q, stream}, dqkv, dout, qkv, out,
+                                           lse, a);
   SBERT_LAUNCH_CHECK("attention_backward");
-  simt::launch<attention_dkv_kernel<kMaxD>>({grid, kThreads, smem_kv, stream}, dqkv, dout, qkv, out, lse, a);
+  simt::launch<attention_dkv_kernel<kMaxD>>({grid, kThreads, smem_kv, stream}, dqkv, dout, qkv, out,
+                                            lse, a);
   SBERT_LAUNCH_CHECK("attention_backward");
 }
 
@@ -412,9 +414,9 @@ void check_sizes(int64_t heads, int64_t head_dim, const char* op) {
 
 }  // namespace
 
-void attention_forward(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
-                       int64_t nseq, int64_t heads, int64_t head_dim, const DropoutSpec& dropout,
-                       Runtime& rt) {
+static void attention_forward_impl(float* out, float* lse, const float* qkv,
+                                   const int64_t* cu_seqlens, int64_t nseq, int64_t heads,
+                                   int64_t head_dim, const DropoutSpec& dropout, Runtime& rt) {
   const char* op = "attention_forward";
   check_sizes(heads, head_dim, op);
   if (nseq == 0) return;
@@ -429,9 +431,10 @@ void attention_forward(float* out, float* lse, const float* qkv, const int64_t* 
   }
 }
 
-void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                        const float* lse, const int64_t* cu_seqlens, int64_t nseq, int64_t heads,
-                        int64_t head_dim, const DropoutSpec& dropout, Runtime& rt) {
+static void attention_backward_impl(float* dqkv, const float* dout, const float* qkv,
+                                    const float* out, const float* lse, const int64_t* cu_seqlens,
+                                    int64_t nseq, int64_t heads, int64_t head_dim,
+                                    const DropoutSpec& dropout, Runtime& rt) {
   const char* op = "attention_backward";
   check_sizes(heads, head_dim, op);
   SBERT_CHECK(lse, "[", op, "] lse (saved by the forward) is null");
@@ -445,6 +448,16 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
   } else {
     backward_impl<128>(dqkv, dout, qkv, out, lse, a, grid, stream_of(rt));
   }
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void attention_forward(const AttentionForwardArgs<float>& a, Runtime& rt) {
+  attention_forward_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.heads, a.head_dim, a.dropout,
+                         rt);
+}
+void attention_backward(const AttentionBackwardArgs<float>& a, Runtime& rt) {
+  attention_backward_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq, a.heads,
+                          a.head_dim, a.dropout, rt);
 }
 
 }  // namespace sbert::cuda

@@ -469,9 +469,10 @@ void check_args(const char* op, int64_t tokens, int64_t max_seqlen, int64_t head
 
 bool cudnn_attention_built() { return true; }
 
-void attention_forward_cudnn(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
-                             int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
-                             int64_t head_dim, const DropoutSpec& dropout, Runtime& rt) {
+static void attention_forward_cudnn_impl(float* out, float* lse, const float* qkv,
+                                         const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
+                                         int64_t max_seqlen, int64_t heads, int64_t head_dim,
+                                         const DropoutSpec& dropout, Runtime& rt) {
   check_args("attention_forward", tokens, max_seqlen, heads, head_dim, dropout);
   if (tokens == 0 || nseq == 0) return;
   SBERT_CHECK(lse != nullptr, "[attention_forward] model.attention_backend cudnn needs lse");
@@ -491,10 +492,11 @@ void attention_forward_cudnn(float* out, float* lse, const float* qkv, const int
   SBERT_LAUNCH_CHECK("attention_forward");
 }
 
-void attention_backward_cudnn(float* dqkv, const float* dout, const float* qkv, const float* out,
-                              const float* lse, const int64_t* cu_seqlens, int64_t nseq,
-                              int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                              const DropoutSpec& dropout, Runtime& rt) {
+static void attention_backward_cudnn_impl(float* dqkv, const float* dout, const float* qkv,
+                                          const float* out, const float* lse,
+                                          const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
+                                          int64_t max_seqlen, int64_t heads, int64_t head_dim,
+                                          const DropoutSpec& dropout, Runtime& rt) {
   check_args("attention_backward", tokens, max_seqlen, heads, head_dim, dropout);
   if (tokens == 0 || nseq == 0) return;
   const int64_t H = heads * head_dim;
@@ -519,6 +521,17 @@ void attention_backward_cudnn(float* dqkv, const float* dout, const float* qkv, 
   from_bf16(dqkv, dq, tokens * 3 * H, rt);
 }
 
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void attention_forward_cudnn(const AttentionForwardArgs<float>& a, Runtime& rt) {
+  attention_forward_cudnn_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.dims.tokens,
+                               a.dims.max_seqlen, a.heads, a.head_dim, a.dropout, rt);
+}
+void attention_backward_cudnn(const AttentionBackwardArgs<float>& a, Runtime& rt) {
+  attention_backward_cudnn_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq,
+                                a.dims.tokens, a.dims.max_seqlen, a.heads, a.head_dim, a.dropout,
+                                rt);
+}
+
 }  // namespace sbert::cuda
 
 #else  // no cuDNN in this build (CPU stubs are in cuda_stubs/stubs.cpp)
@@ -526,25 +539,13 @@ void attention_backward_cudnn(float* dqkv, const float* dout, const float* qkv, 
 namespace sbert::cuda {
 
 namespace {
-[[noreturn]] void no_cudnn() {
-  fail(
-      "[attention] model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has "
-      "none)");
-}
+[[noreturn]] void no_cudnn() { fail(kNoCudnn); }
 }  // namespace
 
 bool cudnn_attention_built() { return false; }
 
-void attention_forward_cudnn(float*, float*, const float*, const int64_t*, int64_t, int64_t,
-                             int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
-  no_cudnn();
-}
-
-void attention_backward_cudnn(float*, const float*, const float*, const float*, const float*,
-                              const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                              const DropoutSpec&, Runtime&) {
-  no_cudnn();
-}
+void attention_forward_cudnn(const AttentionForwardArgs<float>&, Runtime&) { no_cudnn(); }
+void attention_backward_cudnn(const AttentionBackwardArgs<float>&, Runtime&) { no_cudnn(); }
 
 }  // namespace sbert::cuda
 

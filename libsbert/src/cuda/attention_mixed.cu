@@ -27,9 +27,10 @@ void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Ru
   bf16_slot(3, nullptr, tokens * 3 * H, rt);  // dqkv
 }
 
-void attention_forward_mixed(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
-                             int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
-                             int64_t head_dim, const DropoutSpec& dropout, Runtime& rt) {
+static void attention_forward_mixed_impl(float* out, float* lse, const float* qkv,
+                                         const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
+                                         int64_t max_seqlen, int64_t heads, int64_t head_dim,
+                                         const DropoutSpec& dropout, Runtime& rt) {
   SBERT_CHECK(tokens >= 0 && max_seqlen >= 0,
               "[attention_forward] bf16 needs the batch's token "
               "count and longest sequence, got ",
@@ -42,10 +43,11 @@ void attention_forward_mixed(float* out, float* lse, const float* qkv, const int
   from_bf16(out, o, tokens * H, rt);
 }
 
-void attention_backward_mixed(float* dqkv, const float* dout, const float* qkv, const float* out,
-                              const float* lse, const int64_t* cu_seqlens, int64_t nseq,
-                              int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                              const DropoutSpec& dropout, Runtime& rt) {
+static void attention_backward_mixed_impl(float* dqkv, const float* dout, const float* qkv,
+                                          const float* out, const float* lse,
+                                          const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
+                                          int64_t max_seqlen, int64_t heads, int64_t head_dim,
+                                          const DropoutSpec& dropout, Runtime& rt) {
   SBERT_CHECK(tokens >= 0 && max_seqlen >= 0,
               "[attention_backward] bf16 needs the batch's token "
               "count and longest sequence, got ",
@@ -59,6 +61,17 @@ void attention_backward_mixed(float* dqkv, const float* dout, const float* qkv, 
   attention_backward_bf16(dq, d, q, o, lse, cu_seqlens, nseq, max_seqlen, heads, head_dim, dropout,
                           rt);
   from_bf16(dqkv, dq, tokens * 3 * H, rt);
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void attention_forward_mixed(const AttentionForwardArgs<float>& a, Runtime& rt) {
+  attention_forward_mixed_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.dims.tokens,
+                               a.dims.max_seqlen, a.heads, a.head_dim, a.dropout, rt);
+}
+void attention_backward_mixed(const AttentionBackwardArgs<float>& a, Runtime& rt) {
+  attention_backward_mixed_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq,
+                                a.dims.tokens, a.dims.max_seqlen, a.heads, a.head_dim, a.dropout,
+                                rt);
 }
 
 }  // namespace sbert::cuda

@@ -30,8 +30,7 @@ unsigned alignment_of(const void* p) {
 // A column-major (rows, cols) matrix of type t (fp32, bf16 or fp16) with leading dimension ld.
 LayoutPtr make_layout(int64_t rows, int64_t cols, int64_t ld, cudaDataType_t t = CUDA_R_32F) {
   cublasLtMatrixLayout_t l = nullptr;
-  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t,
-                                                static_cast<uint64_t>(rows),
+  SBERT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, t, static_cast<uint64_t>(rows),
                                                 static_cast<uint64_t>(cols), ld));
   return LayoutPtr(l);
 }
@@ -128,9 +127,9 @@ Blas::~Blas() {
 
 Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
                        unsigned align_bias) {
-  const Key key{s.trans_a, s.trans_b, s.m,      s.n,     s.k,     s.lda,   s.ldb,     s.ldc,
-                s.accumulate, s.bias, s.bf16, s.fp16, align_a, align_b, align_c, align_bias,
-                s.epilogue, s.aux_ld};
+  const Key key{s.trans_a, s.trans_b, s.m,          s.n,        s.k,        s.lda,
+                s.ldb,     s.ldc,     s.accumulate, s.bias,     s.operands, align_a,
+                align_b,   align_c,   align_bias,   s.epilogue, s.aux_ld};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -145,8 +144,9 @@ Blas::Plan& Blas::plan(const GemmShape& s, unsigned align_a, unsigned align_b, u
   set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE, lt_epilogue(s));
   if (uses_aux(s.epilogue)) set_desc(d, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, s.aux_ld);
   // Stored (not transposed) shapes of A and B.
-  SBERT_CHECK(!(s.bf16 && s.fp16), "[matmul] a GEMM's operands are bf16 or fp16, not both");
-  const cudaDataType_t ab = s.bf16 ? CUDA_R_16BF : s.fp16 ? CUDA_R_16F : CUDA_R_32F;
+  const cudaDataType_t ab = s.operands == GemmOperands::BF16   ? CUDA_R_16BF
+                            : s.operands == GemmOperands::FP16 ? CUDA_R_16F
+                                                               : CUDA_R_32F;
   p->a = s.trans_a ? make_layout(s.k, s.m, s.lda, ab) : make_layout(s.m, s.k, s.lda, ab);
   p->b = s.trans_b ? make_layout(s.n, s.k, s.ldb, ab) : make_layout(s.k, s.n, s.ldb, ab);
   p->c = make_layout(s.m, s.n, s.ldc);
@@ -205,7 +205,10 @@ void Blas::gemm(cudaStream_t stream, const GemmShape& s, const void* A, const vo
   const float* bias = io.bias;
   Plan& p =
       plan(s, alignment_of(A), alignment_of(B), alignment_of(C), bias ? alignment_of(bias) : 0);
-  SBERT_CHECK(p.found, "[matmul] cuBLASLt found no ", s.bf16 ? "bf16" : s.fp16 ? "fp16" : "fp32",
+  SBERT_CHECK(p.found, "[matmul] cuBLASLt found no ",
+              s.operands == GemmOperands::BF16   ? "bf16"
+              : s.operands == GemmOperands::FP16 ? "fp16"
+                                                 : "fp32",
               " algorithm for m=", s.m, " n=", s.n, " k=", s.k, " (trans ", s.trans_a, s.trans_b,
               ", bias ", s.bias, ", epilogue ", static_cast<int>(s.epilogue), ")");
   // cuBLASLt's one bias pointer is the bias (input) or its gradient (output).

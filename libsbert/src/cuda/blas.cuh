@@ -38,14 +38,18 @@ struct GemmEpilogueIo {
   float* aux = nullptr;         // GeluAuxBias (written), DGelu / DGeluBGrad (read)
 };
 
+// The type of a GEMM's A and B.
+enum class GemmOperands { F32, BF16, FP16 };
+
 struct GemmShape {
   bool trans_a = false, trans_b = false;
   int64_t m = 0, n = 0, k = 0;
   int64_t lda = 0, ldb = 0, ldc = 0;
   bool accumulate = false;  // beta = 1 (C += ...) instead of beta = 0
   bool bias = false;        // CUBLASLT_EPILOGUE_BIAS: bias (m) added to every column
-  bool bf16 = false;        // A and B bf16 (C, D and the bias stay fp32; fp32 accumulation)
-  bool fp16 = false;        // A and B fp16 (IEEE half), likewise; never with bf16
+  // A and B fp32, or bf16 / fp16 (IEEE half) bits (C, D and the bias stay fp32; fp32
+  // accumulation either way)
+  GemmOperands operands = GemmOperands::F32;
   GemmEpilogue epilogue = GemmEpilogue::None;  // not None: `bias` must be false
   int64_t aux_ld = 0;                          // the epilogues with aux
 };
@@ -59,7 +63,7 @@ class Blas {
 
   // bias: null unless shape.bias. Pointers are device pointers; their alignment is part of
   // the plan's key (views into the parameter block are not always 16-byte aligned).
-  // A and B: float, or bf16 (fp16) bits when shape.bf16 (shape.fp16).
+  // A and B: float, or bf16 (fp16) bits per shape.operands.
   void gemm(cudaStream_t stream, const GemmShape& shape, const void* A, const void* B, float* C,
             const float* bias);
   // The same with shape.epilogue's operands.
@@ -74,9 +78,9 @@ class Blas {
 
  private:
   struct Plan;
-  using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool,
-                         bool, bool, bool, unsigned, unsigned, unsigned, unsigned, GemmEpilogue,
-                         int64_t>;
+  using Key =
+      std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool,
+                 GemmOperands, unsigned, unsigned, unsigned, unsigned, GemmEpilogue, int64_t>;
   Plan& plan(const GemmShape& s, unsigned align_a, unsigned align_b, unsigned align_c,
              unsigned align_bias);
 

@@ -40,20 +40,29 @@ void launch(float* out, const float* a, const float* b, int64_t n, const Dropout
     return;
   }
   const int64_t groups = (n + 3) / 4;
-  simt::launch<dropout_kernel>({grid_for(groups, kThreads, op), kThreads, 0, stream_of(rt)}, out, a, b, n, dropout_key(spec));
+  simt::launch<dropout_kernel>({grid_for(groups, kThreads, op), kThreads, 0, stream_of(rt)}, out, a,
+                               b, n, dropout_key(spec));
   SBERT_LAUNCH_CHECK(op);
 }
 
 }  // namespace
 
-void dropout_forward(float* out, const float* inp, int64_t n, const DropoutSpec& spec,
-                     Runtime& rt) {
+static void dropout_forward_impl(float* out, const float* inp, int64_t n, const DropoutSpec& spec,
+                                 Runtime& rt) {
   launch(out, inp, nullptr, n, spec, rt, "dropout_forward");
 }
 
-void dropout_backward(float* dinp, const float* dout, const float* dout2, int64_t n,
-                      const DropoutSpec& spec, Runtime& rt) {
+static void dropout_backward_impl(float* dinp, const float* dout, const float* dout2, int64_t n,
+                                  const DropoutSpec& spec, Runtime& rt) {
   launch(dinp, dout, dout2, n, spec, rt, "dropout_backward");
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void dropout_forward(const DropoutForwardArgs<float>& a, Runtime& rt) {
+  dropout_forward_impl(a.out, a.inp, a.n, a.spec, rt);
+}
+void dropout_backward(const DropoutBackwardArgs<float>& a, Runtime& rt) {
+  dropout_backward_impl(a.dinp, a.dout, a.dout2, a.n, a.spec, rt);
 }
 
 }  // namespace sbert::cuda

@@ -10,8 +10,8 @@ namespace {
 
 constexpr int kTokenSplit = 8;  // blocks per sequence of the forward (grid y)
 constexpr int kThreads = 256;
-constexpr int kRowParts = 64;   // dword / dpos: row partitions (row % kRowParts), one warp each
-constexpr int kPartWarps = 8;   // warps per block of the backward kernels
+constexpr int kRowParts = 64;  // dword / dpos: row partitions (row % kRowParts), one warp each
+constexpr int kPartWarps = 8;  // warps per block of the backward kernels
 
 __global__ void embedding_forward_kernel(float* out, const int32_t* ids, const int32_t* pos_ids,
                                          const int64_t* cu_seqlens, const float* word,
@@ -55,9 +55,9 @@ struct TokenColumn {
 
 }  // namespace
 
-void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
-                       const int64_t* cu_seqlens, int64_t nseq, const float* word, const float* pos,
-                       const float* type, int64_t C, Runtime& rt) {
+static void embedding_forward_impl(float* out, const int32_t* ids, const int32_t* pos_ids,
+                                   const int64_t* cu_seqlens, int64_t nseq, const float* word,
+                                   const float* pos, const float* type, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const dim3 grid(grid_for(nseq, 1, "embedding_forward"), kTokenSplit);
   simt::launch<embedding_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, ids, pos_ids,
@@ -65,15 +65,16 @@ void embedding_forward(float* out, const int32_t* ids, const int32_t* pos_ids,
   SBERT_LAUNCH_CHECK("embedding_forward");
 }
 
-void embedding_backward(float* dword, float* dpos, float* dtype, const float* dout,
-                        const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,
-                        int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad, Runtime& rt) {
+static void embedding_backward_impl(float* dword, float* dpos, float* dtype, const float* dout,
+                                    const int32_t* ids, const int32_t* pos_ids,
+                                    const int64_t* cu_seqlens, int64_t nseq, int64_t C,
+                                    int32_t pad_id, int32_t pos_pad, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "embedding_backward";
   const dim3 block(kWarp, kPartWarps);
   const dim3 grid(grid_for(C, kWarp, op), kRowParts / kPartWarps);
-  simt::launch<embedding_rows_kernel>({grid, block, 0, stream_of(rt)}, dword, dout, ids,
-                                      cu_seqlens, nseq, C, pad_id);
+  simt::launch<embedding_rows_kernel>({grid, block, 0, stream_of(rt)}, dword, dout, ids, cu_seqlens,
+                                      nseq, C, pad_id);
   SBERT_LAUNCH_CHECK(op);
   simt::launch<embedding_rows_kernel>({grid, block, 0, stream_of(rt)}, dpos, dout, pos_ids,
                                       cu_seqlens, nseq, C, pos_pad);
@@ -81,6 +82,16 @@ void embedding_backward(float* dword, float* dpos, float* dtype, const float* do
   // dtype[0] += sum over the T tokens (T read on the device: cu_seqlens[nseq]).
   launch_column_sums<1>(ColumnOut<1>{{dtype}}, TokenColumn{dout, C}, 0, cu_seqlens + nseq, C,
                         stream_of(rt), op);
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void embedding_forward(const EmbeddingForwardArgs<float>& a, Runtime& rt) {
+  embedding_forward_impl(a.out, a.ids, a.pos_ids, a.cu_seqlens, a.nseq, a.word, a.pos, a.type, a.C,
+                         rt);
+}
+void embedding_backward(const EmbeddingBackwardArgs<float>& a, Runtime& rt) {
+  embedding_backward_impl(a.dword, a.dpos, a.dtype, a.dout, a.ids, a.pos_ids, a.cu_seqlens, a.nseq,
+                          a.C, a.pad_id, a.pos_pad, rt);
 }
 
 }  // namespace sbert::cuda

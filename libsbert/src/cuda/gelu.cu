@@ -68,16 +68,27 @@ void gelu_tanh_backward(float* dinp, const float* inp, const float* dout, int64_
   SBERT_LAUNCH_CHECK("gelu_tanh_backward");
 }
 
-void gelu_forward(float* out, const float* inp, int64_t n, Runtime& rt) {
+static void gelu_forward_impl(float* out, const float* inp, int64_t n, Runtime& rt) {
   if (n == 0) return;
-  simt::launch<gelu_forward_kernel>({grid_for(n, kThreads, "gelu_forward"), kThreads, 0, stream_of(rt)}, out, inp, n);
+  simt::launch<gelu_forward_kernel>(
+      {grid_for(n, kThreads, "gelu_forward"), kThreads, 0, stream_of(rt)}, out, inp, n);
   SBERT_LAUNCH_CHECK("gelu_forward");
 }
 
-void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Runtime& rt) {
+static void gelu_backward_impl(float* dinp, const float* inp, const float* dout, int64_t n,
+                               Runtime& rt) {
   if (n == 0) return;
-  simt::launch<gelu_backward_kernel>({grid_for(n, kThreads, "gelu_backward"), kThreads, 0, stream_of(rt)}, dinp, inp, dout, n);
+  simt::launch<gelu_backward_kernel>(
+      {grid_for(n, kThreads, "gelu_backward"), kThreads, 0, stream_of(rt)}, dinp, inp, dout, n);
   SBERT_LAUNCH_CHECK("gelu_backward");
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void gelu_forward(const GeluForwardArgs<float>& a, Runtime& rt) {
+  gelu_forward_impl(a.out, a.inp, a.n, rt);
+}
+void gelu_backward(const GeluBackwardArgs<float>& a, Runtime& rt) {
+  gelu_backward_impl(a.dinp, a.inp, a.dout, a.n, rt);
 }
 
 }  // namespace sbert::cuda

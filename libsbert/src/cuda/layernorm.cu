@@ -85,27 +85,41 @@ struct LayerNormParamGrad {
 
 }  // namespace
 
-void layernorm_forward(float* out, float* sum, float* mean, float* rstd, const float* a,
-                       const float* b, const float* weight, const float* bias, int64_t rows,
-                       int64_t C, float eps, Runtime& rt) {
+static void layernorm_forward_impl(float* out, float* sum, float* mean, float* rstd, const float* a,
+                                   const float* b, const float* weight, const float* bias,
+                                   int64_t rows, int64_t C, float eps, Runtime& rt) {
   if (rows == 0 || C == 0) return;
   const dim3 block(kWarp, kRowWarps);
-  simt::launch<layernorm_forward_kernel>({grid_for(rows, kRowWarps, "layernorm_forward"), block, 0, stream_of(rt)}, out, sum, mean, rstd, a, b, weight, bias, rows, C, eps);
+  simt::launch<layernorm_forward_kernel>(
+      {grid_for(rows, kRowWarps, "layernorm_forward"), block, 0, stream_of(rt)}, out, sum, mean,
+      rstd, a, b, weight, bias, rows, C, eps);
   SBERT_LAUNCH_CHECK("layernorm_forward");
 }
 
-void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                        const float* dout2, const float* inp, const float* weight,
-                        const float* mean, const float* rstd, int64_t rows, int64_t C,
-                        Runtime& rt) {
+static void layernorm_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
+                                    const float* dout2, const float* inp, const float* weight,
+                                    const float* mean, const float* rstd, int64_t rows, int64_t C,
+                                    Runtime& rt) {
   if (rows == 0 || C == 0) return;
   // Parameter gradients first: they read dout, which a caller may let dinp overwrite.
   launch_column_sums<2>(ColumnOut<2>{{dweight, dbias}},
                         LayerNormParamGrad{dout, dout2, inp, mean, rstd, C}, rows, nullptr, C,
                         stream_of(rt), "layernorm_backward");
   const dim3 block(kWarp, kRowWarps);
-  simt::launch<layernorm_backward_kernel>({grid_for(rows, kRowWarps, "layernorm_backward"), block, 0, stream_of(rt)}, dinp, dout, dout2, inp, weight, mean, rstd, rows, C);
+  simt::launch<layernorm_backward_kernel>(
+      {grid_for(rows, kRowWarps, "layernorm_backward"), block, 0, stream_of(rt)}, dinp, dout, dout2,
+      inp, weight, mean, rstd, rows, C);
   SBERT_LAUNCH_CHECK("layernorm_backward");
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void layernorm_forward(const LayerNormForwardArgs<float>& a, Runtime& rt) {
+  layernorm_forward_impl(a.out, a.sum, a.mean, a.rstd, a.a, a.b, a.weight, a.bias, a.rows, a.C,
+                         a.eps, rt);
+}
+void layernorm_backward(const LayerNormBackwardArgs<float>& a, Runtime& rt) {
+  layernorm_backward_impl(a.dinp, a.dweight, a.dbias, a.dout, a.dout2, a.inp, a.weight, a.mean,
+                          a.rstd, a.rows, a.C, rt);
 }
 
 }  // namespace sbert::cuda

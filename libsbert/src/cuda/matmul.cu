@@ -63,14 +63,11 @@ void accumulate(float* y, const float* x, int64_t n, Runtime& rt, const char* op
   SBERT_LAUNCH_CHECK(op);
 }
 
-// The GEMMs' operand type: fp32, or rounded to bf16 / fp16.
-enum class Half { None, BF16, FP16 };
-
 // x rounded to bf16 (fp16) into workspace slot `slot`.
-const void* cast(int slot, const float* x, int64_t count, Half half, Runtime& rt) {
+const void* cast(int slot, const float* x, int64_t count, GemmOperands half, Runtime& rt) {
   auto* h = static_cast<uint16_t*>(
       rt.impl().workspace_for(slot, static_cast<size_t>(count) * sizeof(uint16_t)));
-  if (half == Half::BF16) {
+  if (half == GemmOperands::BF16) {
     to_bf16(h, x, count, rt);
   } else {
     to_f16(h, x, count, rt);
@@ -88,14 +85,14 @@ struct Operands {
 };
 
 Operands operands(const float* inp, const float* weight, const float* dout, int64_t rows, int64_t k,
-                  int64_t n, Half half, Runtime& rt) {
-  if (half == Half::None) return {inp, weight, dout};
+                  int64_t n, GemmOperands half, Runtime& rt) {
+  if (half == GemmOperands::F32) return {inp, weight, dout};
   Operands o{nullptr, nullptr, nullptr};
   if (inp) o.inp = cast(0, inp, rows * k, half, rt);
   if (weight) {
     const uint16_t* copy =
-        half == Half::BF16 ? rt.impl().weight_copy_of(weight, n * k) : nullptr;
-    if (!copy && half == Half::BF16) ++rt.impl().weight_casts;
+        half == GemmOperands::BF16 ? rt.impl().weight_copy_of(weight, n * k) : nullptr;
+    if (!copy && half == GemmOperands::BF16) ++rt.impl().weight_casts;
     o.weight = copy ? static_cast<const void*>(copy) : cast(1, weight, n * k, half, rt);
   }
   if (dout) o.dout = cast(2, dout, rows * n, half, rt);
@@ -103,41 +100,38 @@ Operands operands(const float* inp, const float* weight, const float* dout, int6
 }
 
 // out^T (n, rows) = W^T-as-stored . inp^T
-GemmShape forward_shape(int64_t rows, int64_t k, int64_t n, Half half) {
+GemmShape forward_shape(int64_t rows, int64_t k, int64_t n, GemmOperands half) {
   GemmShape s;
   s.trans_a = true;
   s.m = n, s.n = rows, s.k = k;
   s.lda = k, s.ldb = k, s.ldc = n;
-  s.bf16 = half == Half::BF16;
-  s.fp16 = half == Half::FP16;
+  s.operands = half;
   return s;
 }
 
 // dinp^T (k, rows) = W-as-stored . dout^T
-GemmShape dinp_shape(int64_t rows, int64_t k, int64_t n, Half half) {
+GemmShape dinp_shape(int64_t rows, int64_t k, int64_t n, GemmOperands half) {
   GemmShape s;
   s.m = k, s.n = rows, s.k = n;
   s.lda = k, s.ldb = n, s.ldc = k;
-  s.bf16 = half == Half::BF16;
-  s.fp16 = half == Half::FP16;
+  s.operands = half;
   return s;
 }
 
 // dW^T (k, n) += inp^T . dout
-GemmShape dweight_shape(int64_t rows, int64_t k, int64_t n, Half half) {
+GemmShape dweight_shape(int64_t rows, int64_t k, int64_t n, GemmOperands half) {
   GemmShape s;
   s.trans_b = true;
   s.m = k, s.n = n, s.k = rows;
   s.lda = k, s.ldb = n, s.ldc = k;
   s.accumulate = true;
-  s.bf16 = half == Half::BF16;
-  s.fp16 = half == Half::FP16;
+  s.operands = half;
   return s;
 }
 
 // out = inp . weight^T + bias from the GEMM's operands o.
 void forward_gemm(float* out, const Operands& o, const float* bias, int64_t rows, int64_t k,
-                  int64_t n, Half half, Runtime& rt) {
+                  int64_t n, GemmOperands half, Runtime& rt) {
   GemmShape s = forward_shape(rows, k, n, half);
   s.bias = bias && aligned16(bias);
   rt.impl().blas.gemm(stream_of(rt), s, o.weight, o.inp, out, s.bias ? bias : nullptr);
@@ -150,7 +144,7 @@ void forward_gemm(float* out, const Operands& o, const float* bias, int64_t rows
 }
 
 void forward_impl(float* out, const float* inp, const float* weight, const float* bias,
-                  int64_t rows, int64_t k, int64_t n, Half half, Runtime& rt) {
+                  int64_t rows, int64_t k, int64_t n, GemmOperands half, Runtime& rt) {
   if (rows == 0 || n == 0) return;
   SBERT_CHECK(k > 0, "[matmul_forward] k must be positive, got ", k);
   forward_gemm(out, operands(inp, weight, nullptr, rows, k, n, half, rt), bias, rows, k, n, half,
@@ -161,12 +155,12 @@ void forward_impl(float* out, const float* inp, const float* weight, const float
 // o.dout the GEMM's operands. bf16: dbias from the GEMM's BGRADB epilogue when cuBLASLt has it
 // (16-mixed keeps fp32 column sums of dout).
 void weight_grads(float* dweight, float* dbias, const Operands& o, const float* dout, int64_t rows,
-                  int64_t k, int64_t n, Half half, Runtime& rt, const char* op) {
+                  int64_t k, int64_t n, GemmOperands half, Runtime& rt, const char* op) {
   bool dbias_done = false;
   if (dweight && k > 0 && n > 0) {
     GemmShape s = dweight_shape(rows, k, n, half);
     GemmEpilogueIo io;
-    if (half == Half::BF16 && dbias) {
+    if (half == GemmOperands::BF16 && dbias) {
       GemmShape fused = s;
       fused.epilogue = GemmEpilogue::BGradB;
       GemmEpilogueIo fused_io;
@@ -186,7 +180,7 @@ void weight_grads(float* dweight, float* dbias, const Operands& o, const float* 
 }
 
 void backward_impl(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                   const float* weight, int64_t rows, int64_t k, int64_t n, Half half,
+                   const float* weight, int64_t rows, int64_t k, int64_t n, GemmOperands half,
                    Runtime& rt) {
   if (rows == 0) return;
   const bool gemms = k > 0 && n > 0 && (dinp || dweight);
@@ -215,47 +209,52 @@ void reserve_matmul_mixed(int64_t rows, int64_t k, int64_t n, Runtime& rt) {
   bias_grad_scratch(std::max(k, n), rt);         // BGRADB / DGELU_BGRAD's bias gradients
 }
 
-void matmul_forward(float* out, const float* inp, const float* weight, const float* bias,
-                    int64_t rows, int64_t k, int64_t n, Runtime& rt) {
-  forward_impl(out, inp, weight, bias, rows, k, n, Half::None, rt);
+static void matmul_forward_impl(float* out, const float* inp, const float* weight,
+                                const float* bias, int64_t rows, int64_t k, int64_t n,
+                                Runtime& rt) {
+  forward_impl(out, inp, weight, bias, rows, k, n, GemmOperands::F32, rt);
 }
 
-void matmul_forward_bf16(float* out, const float* inp, const float* weight, const float* bias,
-                         int64_t rows, int64_t k, int64_t n, Runtime& rt) {
-  forward_impl(out, inp, weight, bias, rows, k, n, Half::BF16, rt);
+static void matmul_forward_bf16_impl(float* out, const float* inp, const float* weight,
+                                     const float* bias, int64_t rows, int64_t k, int64_t n,
+                                     Runtime& rt) {
+  forward_impl(out, inp, weight, bias, rows, k, n, GemmOperands::BF16, rt);
 }
 
-void matmul_forward_fp16(float* out, const float* inp, const float* weight, const float* bias,
-                         int64_t rows, int64_t k, int64_t n, Runtime& rt) {
-  forward_impl(out, inp, weight, bias, rows, k, n, Half::FP16, rt);
+static void matmul_forward_fp16_impl(float* out, const float* inp, const float* weight,
+                                     const float* bias, int64_t rows, int64_t k, int64_t n,
+                                     Runtime& rt) {
+  forward_impl(out, inp, weight, bias, rows, k, n, GemmOperands::FP16, rt);
 }
 
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int64_t rows, int64_t k, int64_t n, Runtime& rt) {
-  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, Half::None, rt);
+static void matmul_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
+                                 const float* inp, const float* weight, int64_t rows, int64_t k,
+                                 int64_t n, Runtime& rt) {
+  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, GemmOperands::F32, rt);
 }
 
-void matmul_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int64_t rows, int64_t k, int64_t n,
-                          Runtime& rt) {
-  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, Half::BF16, rt);
+static void matmul_backward_bf16_impl(float* dinp, float* dweight, float* dbias, const float* dout,
+                                      const float* inp, const float* weight, int64_t rows,
+                                      int64_t k, int64_t n, Runtime& rt) {
+  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, GemmOperands::BF16, rt);
 }
 
-void matmul_backward_fp16(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int64_t rows, int64_t k,
-                          int64_t n, Runtime& rt) {
-  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, Half::FP16, rt);
+static void matmul_backward_fp16_impl(float* dinp, float* dweight, float* dbias, const float* dout,
+                                      const float* inp, const float* weight, int64_t rows,
+                                      int64_t k, int64_t n, Runtime& rt) {
+  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, GemmOperands::FP16, rt);
 }
 
 // GELU_AUX_BIAS (GELU_BIAS without pre) where cuBLASLt allows it: a 16-byte aligned bias and
 // pre, pre's leading dimension n a multiple of 8, and an algorithm for it. Otherwise the GEMM,
 // then the tanh GELU.
-void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const float* weight,
-                              const float* bias, int64_t rows, int64_t k, int64_t n, Runtime& rt) {
+static void matmul_gelu_forward_bf16_impl(float* out, float* pre, const float* inp,
+                                          const float* weight, const float* bias, int64_t rows,
+                                          int64_t k, int64_t n, Runtime& rt) {
   if (rows == 0 || n == 0) return;
   SBERT_CHECK(k > 0, "[matmul_gelu_forward] k must be positive, got ", k);
-  const Operands o = operands(inp, weight, nullptr, rows, k, n, Half::BF16, rt);
-  GemmShape s = forward_shape(rows, k, n, Half::BF16);
+  const Operands o = operands(inp, weight, nullptr, rows, k, n, GemmOperands::BF16, rt);
+  GemmShape s = forward_shape(rows, k, n, GemmOperands::BF16);
   s.epilogue = pre ? GemmEpilogue::GeluAuxBias : GemmEpilogue::GeluBias;
   s.aux_ld = pre ? n : 0;
   GemmEpilogueIo io;
@@ -268,17 +267,17 @@ void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const fl
     return;
   }
   float* sum = pre ? pre : out;
-  forward_gemm(sum, o, bias, rows, k, n, Half::BF16, rt);
+  forward_gemm(sum, o, bias, rows, k, n, GemmOperands::BF16, rt);
   gelu_tanh_forward(out, sum, rows * n, rt);
 }
 
 // The dinp GEMM with DGELU_BGRAD (DGELU without dpre_sum) where cuBLASLt allows it: pre 16-byte
 // aligned with leading dimension k a multiple of 8, and an algorithm for it. Otherwise the GEMM,
 // the tanh GELU's backward, and dpre's column sums.
-void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, float* dbias,
-                               const float* dout, const float* act, const float* pre,
-                               const float* weight, int64_t rows, int64_t k, int64_t n,
-                               Runtime& rt) {
+static void gelu_matmul_backward_bf16_impl(float* dpre, float* dpre_sum, float* dweight,
+                                           float* dbias, const float* dout, const float* act,
+                                           const float* pre, const float* weight, int64_t rows,
+                                           int64_t k, int64_t n, Runtime& rt) {
   constexpr const char* op = "gelu_matmul_backward";
   if (rows == 0) return;
   SBERT_CHECK(dpre && pre, "[", op, "] dpre and pre are required");
@@ -287,12 +286,13 @@ void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, flo
       SBERT_CUDA_CHECK(
           cudaMemsetAsync(dpre, 0, static_cast<size_t>(rows * k) * sizeof(float), stream_of(rt)));
     }
-    weight_grads(nullptr, dbias, Operands{}, dout, rows, k, n, Half::BF16, rt, op);
+    weight_grads(nullptr, dbias, Operands{}, dout, rows, k, n, GemmOperands::BF16, rt, op);
     return;
   }
-  const Operands o = operands(dweight ? act : nullptr, weight, dout, rows, k, n, Half::BF16, rt);
+  const Operands o =
+      operands(dweight ? act : nullptr, weight, dout, rows, k, n, GemmOperands::BF16, rt);
   Blas& blas = rt.impl().blas;
-  GemmShape s = dinp_shape(rows, k, n, Half::BF16);
+  GemmShape s = dinp_shape(rows, k, n, GemmOperands::BF16);
   s.epilogue = dpre_sum ? GemmEpilogue::DGeluBGrad : GemmEpilogue::DGelu;
   s.aux_ld = k;
   GemmEpilogueIo io;
@@ -302,11 +302,41 @@ void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, flo
     blas.gemm(stream_of(rt), s, o.weight, o.dout, dpre, io);
     if (dpre_sum) accumulate(dpre_sum, io.bias_grad, k, rt, op);
   } else {
-    blas.gemm(stream_of(rt), dinp_shape(rows, k, n, Half::BF16), o.weight, o.dout, dpre, nullptr);
+    blas.gemm(stream_of(rt), dinp_shape(rows, k, n, GemmOperands::BF16), o.weight, o.dout, dpre,
+              nullptr);
     gelu_tanh_backward(dpre, pre, dpre, rows * k, rt);
     if (dpre_sum) column_sums(dpre_sum, dpre, rows, k, rt, op);
   }
-  weight_grads(dweight, dbias, o, dout, rows, k, n, Half::BF16, rt, op);
+  weight_grads(dweight, dbias, o, dout, rows, k, n, GemmOperands::BF16, rt, op);
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void matmul_forward(const MatmulForwardArgs<float>& a, Runtime& rt) {
+  matmul_forward_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+}
+void matmul_forward_bf16(const MatmulForwardArgs<float>& a, Runtime& rt) {
+  matmul_forward_bf16_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+}
+void matmul_forward_fp16(const MatmulForwardArgs<float>& a, Runtime& rt) {
+  matmul_forward_fp16_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+}
+void matmul_backward(const MatmulBackwardArgs<float>& a, Runtime& rt) {
+  matmul_backward_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n, rt);
+}
+void matmul_backward_bf16(const MatmulBackwardArgs<float>& a, Runtime& rt) {
+  matmul_backward_bf16_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n,
+                            rt);
+}
+void matmul_backward_fp16(const MatmulBackwardArgs<float>& a, Runtime& rt) {
+  matmul_backward_fp16_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n,
+                            rt);
+}
+void matmul_gelu_forward_bf16(const MatmulGeluForwardArgs<float>& a, Runtime& rt) {
+  matmul_gelu_forward_bf16_impl(a.out, a.pre, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+}
+void gelu_matmul_backward_bf16(const GeluMatmulBackwardArgs<float>& a, Runtime& rt) {
+  gelu_matmul_backward_bf16_impl(a.dpre, a.dpre_sum, a.dweight, a.dbias, a.dout, a.act, a.pre,
+                                 a.weight, a.rows, a.k, a.n, rt);
 }
 
 }  // namespace sbert::cuda

@@ -13,8 +13,8 @@
 
 #include <cstdint>
 
-#include "core/rng.h"
 #include "cuda/runtime.h"
+#include "ops/args.h"
 
 namespace sbert::cuda {
 
@@ -46,60 +46,40 @@ void gelu_tanh_backward(float* dinp, const float* inp, const float* dout, int64_
 // matmul_forward / matmul_backward's contracts with bf16 operands (dweight still accumulates
 // in fp32; dbias accumulates the fp32 column sums of the bf16 dout, from the dweight GEMM's
 // BGRADB epilogue, or of dout itself when there is no dweight GEMM).
-void matmul_forward_bf16(float* out, const float* inp, const float* weight, const float* bias,
-                         int64_t rows, int64_t k, int64_t n, Runtime& rt);
-void matmul_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int64_t rows, int64_t k,
-                          int64_t n, Runtime& rt);
+void matmul_forward_bf16(const MatmulForwardArgs<float>& args, Runtime& rt);
+void matmul_backward_bf16(const MatmulBackwardArgs<float>& args, Runtime& rt);
 // The same with fp16 operands (16-mixed): an operand beyond fp16's range becomes inf, which the
 // trainer's loss scaling detects in the gradient norm.
-void matmul_forward_fp16(float* out, const float* inp, const float* weight, const float* bias,
-                         int64_t rows, int64_t k, int64_t n, Runtime& rt);
-void matmul_backward_fp16(float* dinp, float* dweight, float* dbias, const float* dout,
-                          const float* inp, const float* weight, int64_t rows, int64_t k,
-                          int64_t n, Runtime& rt);
+void matmul_forward_fp16(const MatmulForwardArgs<float>& args, Runtime& rt);
+void matmul_backward_fp16(const MatmulBackwardArgs<float>& args, Runtime& rt);
 // out = gelu_tanh(inp . weight^T + bias) in one GEMM (GELU_AUX_BIAS: pre (rows, n), the GELU's
 // input, written too; GELU_BIAS when pre is null). bias must not be null.
-void matmul_gelu_forward_bf16(float* out, float* pre, const float* inp, const float* weight,
-                              const float* bias, int64_t rows, int64_t k, int64_t n, Runtime& rt);
+void matmul_gelu_forward_bf16(const MatmulGeluForwardArgs<float>& args, Runtime& rt);
 // Backward of out = gelu_tanh(pre) . weight^T + bias, act = gelu_tanh(pre) (rows, k): dpre
 // (rows, k) = (dout . weight) * gelu_tanh'(pre) written in one GEMM (DGELU_BGRAD), dpre_sum (k)
 // accumulates the column sums of dpre (the bias gradient of the layer that produced pre; may be
 // null), dweight (n, k) and dbias (n) accumulate (may be null).
-void gelu_matmul_backward_bf16(float* dpre, float* dpre_sum, float* dweight, float* dbias,
-                               const float* dout, const float* act, const float* pre,
-                               const float* weight, int64_t rows, int64_t k, int64_t n,
-                               Runtime& rt);
+void gelu_matmul_backward_bf16(const GeluMatmulBackwardArgs<float>& args, Runtime& rt);
 // Grows the Runtime's workspace slots and scratch to what matmul_*_bf16 / _fp16 (and the fused
 // GELU GEMMs) use for these sizes, so that a step of the trainer's memory plan allocates nothing.
 void reserve_matmul_mixed(int64_t rows, int64_t k, int64_t n, Runtime& rt);
 // ---- attention_mixed.cu -----------------------------------------------------------------------
-// attention_forward / attention_backward's contracts through the bf16 kernels; tokens =
-// cu_seqlens[nseq] and max_seqlen (the longest sequence) are host values the casts and the grid
-// need.
 // The workspace of attention_forward_mixed / attention_backward_mixed over `tokens` tokens.
 void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Runtime& rt);
-void attention_forward_mixed(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
-                             int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
-                             int64_t head_dim, const DropoutSpec& dropout, Runtime& rt);
-void attention_backward_mixed(float* dqkv, const float* dout, const float* qkv, const float* out,
-                              const float* lse, const int64_t* cu_seqlens, int64_t nseq,
-                              int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                              const DropoutSpec& dropout, Runtime& rt);
+// attention_forward / attention_backward's contracts through the bf16 kernels; args.dims (tokens
+// = cu_seqlens[nseq] and the longest sequence) are the host values the casts and the grid need.
+void attention_forward_mixed(const AttentionForwardArgs<float>& args, Runtime& rt);
+void attention_backward_mixed(const AttentionBackwardArgs<float>& args, Runtime& rt);
 
 // ---- attention_cudnn.cu: model.attention_backend cudnn ---------------------------------------
 // attention_forward_mixed / attention_backward_mixed's contracts (fp32 in and out, bf16 inside,
 // workspace slots 0-3 as theirs, so reserve_attention_mixed covers the casts) through cuDNN's
 // fused SDPA. Refuses dropout p > 0 (cuDNN cannot draw our masks) and head dims cuDNN lacks.
-// Builds without cuDNN (CPU, the emulator, CUDA without cuDNN) throw "[attention]
-// model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has none)".
+// Builds without cuDNN (CPU, the emulator, CUDA without cuDNN) throw kNoCudnn.
+inline constexpr const char* kNoCudnn =
+    "[attention] model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has none)";
 bool cudnn_attention_built();  // whether this build has the cuDNN backend
-void attention_forward_cudnn(float* out, float* lse, const float* qkv, const int64_t* cu_seqlens,
-                             int64_t nseq, int64_t tokens, int64_t max_seqlen, int64_t heads,
-                             int64_t head_dim, const DropoutSpec& dropout, Runtime& rt);
-void attention_backward_cudnn(float* dqkv, const float* dout, const float* qkv, const float* out,
-                              const float* lse, const int64_t* cu_seqlens, int64_t nseq,
-                              int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                              const DropoutSpec& dropout, Runtime& rt);
+void attention_forward_cudnn(const AttentionForwardArgs<float>& args, Runtime& rt);
+void attention_backward_cudnn(const AttentionBackwardArgs<float>& args, Runtime& rt);
 
 }  // namespace sbert::cuda

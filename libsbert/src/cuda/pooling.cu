@@ -94,55 +94,83 @@ __global__ void __launch_bounds__(kWarp* kRowWarps)
 
 }  // namespace
 
-void mean_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, int64_t nseq,
-                       int64_t C, Runtime& rt) {
+static void mean_pool_forward_impl(float* out, const float* inp, const int64_t* cu_seqlens,
+                                   int64_t nseq, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "mean_pool_forward";
   const dim3 grid(grid_for(nseq, 1, op), grid_for(C, kThreads, op));
-  simt::launch<mean_pool_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, inp, cu_seqlens, C);
+  simt::launch<mean_pool_forward_kernel>({grid, kThreads, 0, stream_of(rt)}, out, inp, cu_seqlens,
+                                         C);
   SBERT_LAUNCH_CHECK(op);
 }
 
-void mean_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlens, int64_t nseq,
-                        int64_t C, Runtime& rt) {
+static void mean_pool_backward_impl(float* dinp, const float* dout, const int64_t* cu_seqlens,
+                                    int64_t nseq, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "mean_pool_backward";
   const dim3 grid(grid_for(nseq, 1, op), kTokenSplit);
-  simt::launch<mean_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout, cu_seqlens, C);
+  simt::launch<mean_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout,
+                                          cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
-void cls_pool_forward(float* out, const float* inp, const int64_t* cu_seqlens, int64_t nseq,
-                      int64_t C, Runtime& rt) {
+static void cls_pool_forward_impl(float* out, const float* inp, const int64_t* cu_seqlens,
+                                  int64_t nseq, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "cls_pool_forward";
-  simt::launch<cls_pool_forward_kernel>({grid_for(nseq, 1, op), kThreads, 0, stream_of(rt)}, out, inp, cu_seqlens, C);
+  simt::launch<cls_pool_forward_kernel>({grid_for(nseq, 1, op), kThreads, 0, stream_of(rt)}, out,
+                                        inp, cu_seqlens, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
-void cls_pool_backward(float* dinp, const float* dout, const int64_t* cu_seqlens, int64_t nseq,
-                       int64_t C, Runtime& rt) {
+static void cls_pool_backward_impl(float* dinp, const float* dout, const int64_t* cu_seqlens,
+                                   int64_t nseq, int64_t C, Runtime& rt) {
   if (nseq == 0 || C == 0) return;
   const char* op = "cls_pool_backward";
   const dim3 grid(grid_for(nseq, 1, op), kTokenSplit);
-  simt::launch<cls_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout, cu_seqlens, C);
+  simt::launch<cls_pool_backward_kernel>({grid, kThreads, 0, stream_of(rt)}, dinp, dout, cu_seqlens,
+                                         C);
   SBERT_LAUNCH_CHECK(op);
 }
 
-void l2norm_forward(float* out, float* norm, const float* inp, int64_t rows, int64_t C,
-                    Runtime& rt) {
+static void l2norm_forward_impl(float* out, float* norm, const float* inp, int64_t rows, int64_t C,
+                                Runtime& rt) {
   if (rows == 0) return;
   const char* op = "l2norm_forward";
-  simt::launch<l2norm_forward_kernel>({grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, out, norm, inp, rows, C);
+  simt::launch<l2norm_forward_kernel>(
+      {grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, out, norm, inp,
+      rows, C);
   SBERT_LAUNCH_CHECK(op);
 }
 
-void l2norm_backward(float* dinp, const float* dout, const float* out, const float* norm,
-                     int64_t rows, int64_t C, Runtime& rt) {
+static void l2norm_backward_impl(float* dinp, const float* dout, const float* out,
+                                 const float* norm, int64_t rows, int64_t C, Runtime& rt) {
   if (rows == 0) return;
   const char* op = "l2norm_backward";
-  simt::launch<l2norm_backward_kernel>({grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, dinp, dout, out, norm, rows, C);
+  simt::launch<l2norm_backward_kernel>(
+      {grid_for(rows, kRowWarps, op), dim3(kWarp, kRowWarps), 0, stream_of(rt)}, dinp, dout, out,
+      norm, rows, C);
   SBERT_LAUNCH_CHECK(op);
+}
+
+// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
+void mean_pool_forward(const PoolForwardArgs<float>& a, Runtime& rt) {
+  mean_pool_forward_impl(a.out, a.inp, a.cu_seqlens, a.nseq, a.C, rt);
+}
+void mean_pool_backward(const PoolBackwardArgs<float>& a, Runtime& rt) {
+  mean_pool_backward_impl(a.dinp, a.dout, a.cu_seqlens, a.nseq, a.C, rt);
+}
+void cls_pool_forward(const PoolForwardArgs<float>& a, Runtime& rt) {
+  cls_pool_forward_impl(a.out, a.inp, a.cu_seqlens, a.nseq, a.C, rt);
+}
+void cls_pool_backward(const PoolBackwardArgs<float>& a, Runtime& rt) {
+  cls_pool_backward_impl(a.dinp, a.dout, a.cu_seqlens, a.nseq, a.C, rt);
+}
+void l2norm_forward(const L2NormForwardArgs<float>& a, Runtime& rt) {
+  l2norm_forward_impl(a.out, a.norm, a.inp, a.rows, a.C, rt);
+}
+void l2norm_backward(const L2NormBackwardArgs<float>& a, Runtime& rt) {
+  l2norm_backward_impl(a.dinp, a.dout, a.out, a.norm, a.rows, a.C, rt);
 }
 
 }  // namespace sbert::cuda

@@ -36,68 +36,39 @@ void stream_copy_to_host(void*, const void*, size_t, Runtime&) { no_cuda("cuda")
 void stream_zero(void*, size_t, Runtime&) { no_cuda("cuda"); }
 void device_zero(void*, size_t) { no_cuda("cuda"); }
 
-void matmul_forward(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t,
-                    Runtime&) {
-  no_cuda("matmul_forward");
-}
-void matmul_backward(float*, float*, float*, const float*, const float*, const float*, int64_t,
-                     int64_t, int64_t, Runtime&) {
-  no_cuda("matmul_backward");
-}
-void layernorm_forward(float*, float*, float*, float*, const float*, const float*, const float*,
-                       const float*, int64_t, int64_t, float, Runtime&) {
-  no_cuda("layernorm_forward");
-}
-void layernorm_backward(float*, float*, float*, const float*, const float*, const float*,
-                        const float*, const float*, const float*, int64_t, int64_t, Runtime&) {
-  no_cuda("layernorm_backward");
-}
-void gelu_forward(float*, const float*, int64_t, Runtime&) { no_cuda("gelu_forward"); }
-void gelu_backward(float*, const float*, const float*, int64_t, Runtime&) {
-  no_cuda("gelu_backward");
-}
-void dropout_forward(float*, const float*, int64_t, const DropoutSpec&, Runtime&) {
-  no_cuda("dropout_forward");
-}
-void dropout_backward(float*, const float*, const float*, int64_t, const DropoutSpec&, Runtime&) {
-  no_cuda("dropout_backward");
-}
-void attention_forward(float*, float*, const float*, const int64_t*, int64_t, int64_t, int64_t,
-                       const DropoutSpec&, Runtime&) {
-  no_cuda("attention_forward");
-}
-void attention_backward(float*, const float*, const float*, const float*, const float*,
-                        const int64_t*, int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
-  no_cuda("attention_backward");
-}
+#define SBERT_NO_CUDA(op, Args) \
+  void op(const Args<float>&, Runtime&) { no_cuda(#op); }
+SBERT_NO_CUDA(matmul_forward, MatmulForwardArgs)
+SBERT_NO_CUDA(matmul_backward, MatmulBackwardArgs)
+SBERT_NO_CUDA(layernorm_forward, LayerNormForwardArgs)
+SBERT_NO_CUDA(layernorm_backward, LayerNormBackwardArgs)
+SBERT_NO_CUDA(gelu_forward, GeluForwardArgs)
+SBERT_NO_CUDA(gelu_backward, GeluBackwardArgs)
+SBERT_NO_CUDA(dropout_forward, DropoutForwardArgs)
+SBERT_NO_CUDA(dropout_backward, DropoutBackwardArgs)
+SBERT_NO_CUDA(attention_forward, AttentionForwardArgs)
+SBERT_NO_CUDA(attention_backward, AttentionBackwardArgs)
+SBERT_NO_CUDA(embedding_forward, EmbeddingForwardArgs)
+SBERT_NO_CUDA(embedding_backward, EmbeddingBackwardArgs)
+SBERT_NO_CUDA(mean_pool_forward, PoolForwardArgs)
+SBERT_NO_CUDA(mean_pool_backward, PoolBackwardArgs)
+SBERT_NO_CUDA(cls_pool_forward, PoolForwardArgs)
+SBERT_NO_CUDA(cls_pool_backward, PoolBackwardArgs)
+SBERT_NO_CUDA(l2norm_forward, L2NormForwardArgs)
+SBERT_NO_CUDA(l2norm_backward, L2NormBackwardArgs)
+SBERT_NO_CUDA(matmul_forward_bf16, MatmulForwardArgs)
+SBERT_NO_CUDA(matmul_backward_bf16, MatmulBackwardArgs)
+SBERT_NO_CUDA(matmul_forward_fp16, MatmulForwardArgs)
+SBERT_NO_CUDA(matmul_backward_fp16, MatmulBackwardArgs)
+SBERT_NO_CUDA(matmul_gelu_forward_bf16, MatmulGeluForwardArgs)
+SBERT_NO_CUDA(gelu_matmul_backward_bf16, GeluMatmulBackwardArgs)
+SBERT_NO_CUDA(attention_forward_mixed, AttentionForwardArgs)
+SBERT_NO_CUDA(attention_backward_mixed, AttentionBackwardArgs)
+#undef SBERT_NO_CUDA
 void to_bf16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_bf16"); }
 void from_bf16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_bf16"); }
 void to_f16(uint16_t*, const float*, int64_t, Runtime&) { no_cuda("to_f16"); }
 void from_f16(float*, const uint16_t*, int64_t, Runtime&) { no_cuda("from_f16"); }
-void matmul_forward_fp16(float*, const float*, const float*, const float*, int64_t, int64_t,
-                         int64_t, Runtime&) {
-  no_cuda("matmul_forward");
-}
-void matmul_backward_fp16(float*, float*, float*, const float*, const float*, const float*,
-                          int64_t, int64_t, int64_t, Runtime&) {
-  no_cuda("matmul_backward");
-}
-void matmul_forward_bf16(float*, const float*, const float*, const float*, int64_t, int64_t,
-                         int64_t, Runtime&) {
-  no_cuda("matmul_forward");
-}
-void matmul_backward_bf16(float*, float*, float*, const float*, const float*, const float*,
-                          int64_t, int64_t, int64_t, Runtime&) {
-  no_cuda("matmul_backward");
-}
-void matmul_gelu_forward_bf16(float*, float*, const float*, const float*, const float*, int64_t,
-                              int64_t, int64_t, Runtime&) {
-  no_cuda("matmul_gelu_forward");
-}
-void gelu_matmul_backward_bf16(float*, float*, float*, float*, const float*, const float*,
-                               const float*, const float*, int64_t, int64_t, int64_t, Runtime&) {
-  no_cuda("gelu_matmul_backward");
-}
 void gelu_tanh_forward(float*, const float*, int64_t, Runtime&) { no_cuda("gelu_tanh_forward"); }
 void gelu_tanh_backward(float*, const float*, const float*, int64_t, Runtime&) {
   no_cuda("gelu_tanh_backward");
@@ -107,28 +78,12 @@ void reserve_matmul_mixed(int64_t, int64_t, int64_t, Runtime&) { no_cuda("reserv
 void reserve_attention_mixed(int64_t, int64_t, int64_t, Runtime&) { no_cuda("reserve_attention"); }
 void refresh_bf16_weights(Runtime&) { no_cuda("refresh_bf16_weights"); }
 int64_t bf16_weight_casts(Runtime&) { no_cuda("bf16_weight_casts"); }
-void attention_forward_mixed(float*, float*, const float*, const int64_t*, int64_t, int64_t,
-                             int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
-  no_cuda("attention_forward");
-}
-void attention_backward_mixed(float*, const float*, const float*, const float*, const float*,
-                              const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                              const DropoutSpec&, Runtime&) {
-  no_cuda("attention_backward");
-}
 [[noreturn]] static void no_cudnn() {
-  fail("[attention] model.attention_backend cudnn needs cuDNN on a CUDA GPU (this build has none)");
+  fail(kNoCudnn);
 }
 bool cudnn_attention_built() { return false; }
-void attention_forward_cudnn(float*, float*, const float*, const int64_t*, int64_t, int64_t,
-                             int64_t, int64_t, int64_t, const DropoutSpec&, Runtime&) {
-  no_cudnn();
-}
-void attention_backward_cudnn(float*, const float*, const float*, const float*, const float*,
-                              const int64_t*, int64_t, int64_t, int64_t, int64_t, int64_t,
-                              const DropoutSpec&, Runtime&) {
-  no_cudnn();
-}
+void attention_forward_cudnn(const AttentionForwardArgs<float>&, Runtime&) { no_cudnn(); }
+void attention_backward_cudnn(const AttentionBackwardArgs<float>&, Runtime&) { no_cudnn(); }
 void attention_forward_bf16(uint16_t*, float*, const uint16_t*, const int64_t*, int64_t, int64_t,
                             int64_t, int64_t, const DropoutSpec&, Runtime&) {
   no_cuda("attention_forward_bf16");
@@ -137,32 +92,6 @@ void attention_backward_bf16(uint16_t*, const uint16_t*, const uint16_t*, const 
                              const float*, const int64_t*, int64_t, int64_t, int64_t, int64_t,
                              const DropoutSpec&, Runtime&) {
   no_cuda("attention_backward_bf16");
-}
-void embedding_forward(float*, const int32_t*, const int32_t*, const int64_t*, int64_t,
-                       const float*, const float*, const float*, int64_t, Runtime&) {
-  no_cuda("embedding_forward");
-}
-void embedding_backward(float*, float*, float*, const float*, const int32_t*, const int32_t*,
-                        const int64_t*, int64_t, int64_t, int32_t, int32_t, Runtime&) {
-  no_cuda("embedding_backward");
-}
-void mean_pool_forward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
-  no_cuda("mean_pool_forward");
-}
-void mean_pool_backward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
-  no_cuda("mean_pool_backward");
-}
-void cls_pool_forward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
-  no_cuda("cls_pool_forward");
-}
-void cls_pool_backward(float*, const float*, const int64_t*, int64_t, int64_t, Runtime&) {
-  no_cuda("cls_pool_backward");
-}
-void l2norm_forward(float*, float*, const float*, int64_t, int64_t, Runtime&) {
-  no_cuda("l2norm_forward");
-}
-void l2norm_backward(float*, const float*, const float*, const float*, int64_t, int64_t, Runtime&) {
-  no_cuda("l2norm_backward");
 }
 
 void adamw_update(float*, float*, float*, const float*, int64_t, const AdamWScalars&, Runtime&) {

@@ -98,8 +98,8 @@ auto allocate(const Context& ctx) {
   return [&ctx](auto& buffer, int64_t n) { size_to(ctx, buffer, n); };
 }
 
-ops::BatchDims batch_dims(const PackedBatch& batch) {
-  ops::BatchDims d{batch.tokens(), 0};
+BatchDims batch_dims(const PackedBatch& batch) {
+  BatchDims d{batch.tokens(), 0};
   for (int64_t s = 0; s < batch.nseq(); ++s) {
     d.max_seqlen = std::max(d.max_seqlen, batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
   }
@@ -135,15 +135,16 @@ LayerDropout layer_dropout(const ModelConfig& cfg, const DropoutState& state, in
 // One linear layer of the forward: fp32, or int8 when qw is given (float only).
 template <class T>
 void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const cpu::QWeight* qw,
-                    cpu::QIsa isa, T* out, const T* x, const T* weight, const T* bias,
-                    int64_t rows, int64_t k, int64_t n) {
+                    cpu::QIsa isa, T* out, const T* x, const T* weight, const T* bias, int64_t rows,
+                    int64_t k, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
     if (qw) {
       ops::qlinear_forward(ctx, out, x, *qw, bias, rows, cache.qscratch, isa);
       return;
     }
   }
-  ops::matmul_forward(ctx, out, x, weight, bias, rows, k, n);
+  ops::matmul_forward(
+      ctx, {.out = out, .inp = x, .weight = weight, .bias = bias, .rows = rows, .k = k, .n = n});
 }
 
 template <class T>
@@ -155,8 +156,8 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
                      const QuantizedBert& q, const PackedBatch& batch, EncoderCache& cache,
                      const LayerCallback<float>& on_layer) {
-  SBERT_CHECK(static_cast<int>(q.layers.size()) == cfg.num_layers, "[encoder] ",
-              q.layers.size(), " int8 layers for a model of ", cfg.num_layers);
+  SBERT_CHECK(static_cast<int>(q.layers.size()) == cfg.num_layers, "[encoder] ", q.layers.size(),
+              " int8 layers for a model of ", cfg.num_layers);
   forward_impl(ctx, cfg, w, &q, batch, cache, DropoutState{}, on_layer);
 }
 
@@ -186,19 +187,35 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   const int32_t* ids = stage(ctx, cache.ids_staged, batch.ids);
   const int32_t* pos = stage(ctx, cache.pos_staged, cache.pos_ids);
   const int64_t* cu = stage(ctx, cache.cu_staged, batch.cu_seqlens);
-  const ops::BatchDims dims = batch_dims(batch);
+  const BatchDims dims = batch_dims(batch);
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
 
   size_forward(cfg, cache, T_, allocate(ctx));
 
-  ops::embedding_forward(ctx, cache.emb_sum.data(), ids, pos, cu,
-                         nseq, w.word_emb, w.pos_emb, w.type_emb, H);
-  ops::layernorm_forward(ctx, cache.emb_out.data(), nullptr, cache.emb_mean.data(),
-                         cache.emb_rstd.data(), cache.emb_sum.data(), nullptr, w.emb_ln_w,
-                         w.emb_ln_b, T_, H, eps);
-  ops::dropout_forward(ctx, cache.emb_out.data(), cache.emb_out.data(), T_ * H,
-                       dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
+  ops::embedding_forward(ctx, {.out = cache.emb_sum.data(),
+                               .ids = ids,
+                               .pos_ids = pos,
+                               .cu_seqlens = cu,
+                               .nseq = nseq,
+                               .word = w.word_emb,
+                               .pos = w.pos_emb,
+                               .type = w.type_emb,
+                               .C = H});
+  ops::layernorm_forward(ctx, {.out = cache.emb_out.data(),
+                               .mean = cache.emb_mean.data(),
+                               .rstd = cache.emb_rstd.data(),
+                               .a = cache.emb_sum.data(),
+                               .weight = w.emb_ln_w,
+                               .bias = w.emb_ln_b,
+                               .rows = T_,
+                               .C = H,
+                               .eps = eps});
+  ops::dropout_forward(
+      ctx, {.out = cache.emb_out.data(),
+            .inp = cache.emb_out.data(),
+            .n = T_ * H,
+            .spec = dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings)});
   if (on_layer) on_layer(0, cache.emb_out.data());
 
   const T* x = cache.emb_out.data();  // (T, H) input of the current layer
@@ -210,30 +227,61 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
 
     T* proj = cache.scratch.data();
-    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b,
-                   T_, H, 3 * H);
-    ops::attention_forward(ctx, c.att.data(), c.lse.data(), c.qkv.data(), cu, nseq, heads, D,
-                           drop.probs, dims);
-    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, c.att.data(),
-                   p.attn_out_w, p.attn_out_b, T_, H, H);
-    ops::dropout_forward(ctx, proj, proj, T_ * H, drop.attn_out);
-    ops::layernorm_forward(ctx, c.h1.data(), c.res1.data(), c.mean1.data(), c.rstd1.data(), proj, x,
-                           p.ln1_w, p.ln1_b, T_, H, eps);
+    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b, T_,
+                   H, 3 * H);
+    ops::attention_forward(ctx, {.out = c.att.data(),
+                                 .lse = c.lse.data(),
+                                 .qkv = c.qkv.data(),
+                                 .cu_seqlens = cu,
+                                 .nseq = nseq,
+                                 .heads = heads,
+                                 .head_dim = D,
+                                 .dropout = drop.probs,
+                                 .dims = dims});
+    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, c.att.data(), p.attn_out_w,
+                   p.attn_out_b, T_, H, H);
+    ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.attn_out});
+    ops::layernorm_forward(ctx, {.out = c.h1.data(),
+                                 .sum = c.res1.data(),
+                                 .mean = c.mean1.data(),
+                                 .rstd = c.rstd1.data(),
+                                 .a = proj,
+                                 .b = x,
+                                 .weight = p.ln1_w,
+                                 .bias = p.ln1_b,
+                                 .rows = T_,
+                                 .C = H,
+                                 .eps = eps});
     if (ql) {
       // int8 (inference only): no pre-activation to keep.
       linear_forward(ctx, cache, &ql->ffn_in, isa, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w,
                      p.ffn_in_b, T_, H, I);
-      ops::gelu_forward(ctx, c.ffn_act.data(), c.ffn_pre.data(), T_ * I);
+      ops::gelu_forward(ctx, {.out = c.ffn_act.data(), .inp = c.ffn_pre.data(), .n = T_ * I});
     } else {
       // GELU fused into the GEMM; the pre-activation is kept only for the backward.
-      ops::matmul_gelu_forward(ctx, c.ffn_act.data(), cache.keep_all ? c.ffn_pre.data() : nullptr,
-                               c.h1.data(), p.ffn_in_w, p.ffn_in_b, T_, H, I);
+      ops::matmul_gelu_forward(ctx, {.out = c.ffn_act.data(),
+                                     .pre = cache.keep_all ? c.ffn_pre.data() : nullptr,
+                                     .inp = c.h1.data(),
+                                     .weight = p.ffn_in_w,
+                                     .bias = p.ffn_in_b,
+                                     .rows = T_,
+                                     .k = H,
+                                     .n = I});
     }
     linear_forward(ctx, cache, ql ? &ql->ffn_out : nullptr, isa, proj, c.ffn_act.data(),
                    p.ffn_out_w, p.ffn_out_b, T_, I, H);
-    ops::dropout_forward(ctx, proj, proj, T_ * H, drop.ffn_out);
-    ops::layernorm_forward(ctx, c.out.data(), c.res2.data(), c.mean2.data(), c.rstd2.data(), proj,
-                           c.h1.data(), p.ln2_w, p.ln2_b, T_, H, eps);
+    ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.ffn_out});
+    ops::layernorm_forward(ctx, {.out = c.out.data(),
+                                 .sum = c.res2.data(),
+                                 .mean = c.mean2.data(),
+                                 .rstd = c.rstd2.data(),
+                                 .a = proj,
+                                 .b = c.h1.data(),
+                                 .weight = p.ln2_w,
+                                 .bias = p.ln2_b,
+                                 .rows = T_,
+                                 .C = H,
+                                 .eps = eps});
     x = c.out.data();
     if (on_layer) on_layer(l + 1, x);
   }
@@ -305,7 +353,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   SBERT_CHECK(host || cache.cu_staged.size() == batch.cu_seqlens.size(),
               "[encoder_backward] the cache's staged offsets are for ", cache.cu_staged.size() - 1,
               " sequences, the batch has ", batch.nseq());
-  const ops::BatchDims dims = batch_dims(batch);
+  const BatchDims dims = batch_dims(batch);
   EncoderGradScratch<T>& g = cache.grad;
   size_backward(cfg, g, T_, allocate(ctx));
 
@@ -322,28 +370,85 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
         l == 0 ? cache.emb_out.data() : cache.layers[static_cast<size_t>(l - 1)].out.data();
 
     // out = LN2(res2), res2 = h1 + dropout(ffn_act . Wo2^T + bo2)
-    ops::layernorm_backward(ctx, g.dres2.data(), gp.ln2_w, gp.ln2_b, dA, dB, c.res2.data(), p.ln2_w,
-                            c.mean2.data(), c.rstd2.data(), T_, H);
-    ops::dropout_backward(ctx, g.dproj.data(), g.dres2.data(), nullptr, T_ * H, drop.ffn_out);
+    ops::layernorm_backward(ctx, {.dinp = g.dres2.data(),
+                                  .dweight = gp.ln2_w,
+                                  .dbias = gp.ln2_b,
+                                  .dout = dA,
+                                  .dout2 = dB,
+                                  .inp = c.res2.data(),
+                                  .weight = p.ln2_w,
+                                  .mean = c.mean2.data(),
+                                  .rstd = c.rstd2.data(),
+                                  .rows = T_,
+                                  .C = H});
+    ops::dropout_backward(
+        ctx, {.dinp = g.dproj.data(), .dout = g.dres2.data(), .n = T_ * H, .spec = drop.ffn_out});
     // ffn_act = gelu(ffn_pre), ffn_pre = h1 . Wi^T + bi: dffn is the gradient of ffn_pre, and
     // bi's gradient (its column sums) comes with it
-    ops::gelu_matmul_backward(ctx, g.dffn.data(), gp.ffn_in_b, gp.ffn_out_w, gp.ffn_out_b,
-                              g.dproj.data(), c.ffn_act.data(), c.ffn_pre.data(), p.ffn_out_w, T_,
-                              I, H);
-    ops::matmul_backward(ctx, g.dh.data(), gp.ffn_in_w, static_cast<T*>(nullptr), g.dffn.data(),
-                         c.h1.data(), p.ffn_in_w, T_, H, I);
+    ops::gelu_matmul_backward(ctx, {.dpre = g.dffn.data(),
+                                    .dpre_sum = gp.ffn_in_b,
+                                    .dweight = gp.ffn_out_w,
+                                    .dbias = gp.ffn_out_b,
+                                    .dout = g.dproj.data(),
+                                    .act = c.ffn_act.data(),
+                                    .pre = c.ffn_pre.data(),
+                                    .weight = p.ffn_out_w,
+                                    .rows = T_,
+                                    .k = I,
+                                    .n = H});
+    ops::matmul_backward(ctx, {.dinp = g.dh.data(),
+                               .dweight = gp.ffn_in_w,
+                               .dout = g.dffn.data(),
+                               .inp = c.h1.data(),
+                               .weight = p.ffn_in_w,
+                               .rows = T_,
+                               .k = H,
+                               .n = I});
     // h1 = LN1(res1) feeds the FFN (dh) and the residual into res2 (dres2)
-    ops::layernorm_backward(ctx, g.dres1.data(), gp.ln1_w, gp.ln1_b, g.dh.data(), g.dres2.data(),
-                            c.res1.data(), p.ln1_w, c.mean1.data(), c.rstd1.data(), T_, H);
+    ops::layernorm_backward(ctx, {.dinp = g.dres1.data(),
+                                  .dweight = gp.ln1_w,
+                                  .dbias = gp.ln1_b,
+                                  .dout = g.dh.data(),
+                                  .dout2 = g.dres2.data(),
+                                  .inp = c.res1.data(),
+                                  .weight = p.ln1_w,
+                                  .mean = c.mean1.data(),
+                                  .rstd = c.rstd1.data(),
+                                  .rows = T_,
+                                  .C = H});
     // res1 = x + dropout(att . Wo^T + bo)
-    ops::dropout_backward(ctx, g.dproj.data(), g.dres1.data(), nullptr, T_ * H, drop.attn_out);
-    ops::matmul_backward(ctx, g.dh.data(), gp.attn_out_w, gp.attn_out_b, g.dproj.data(),
-                         c.att.data(), p.attn_out_w, T_, H, H);
+    ops::dropout_backward(
+        ctx, {.dinp = g.dproj.data(), .dout = g.dres1.data(), .n = T_ * H, .spec = drop.attn_out});
+    ops::matmul_backward(ctx, {.dinp = g.dh.data(),
+                               .dweight = gp.attn_out_w,
+                               .dbias = gp.attn_out_b,
+                               .dout = g.dproj.data(),
+                               .inp = c.att.data(),
+                               .weight = p.attn_out_w,
+                               .rows = T_,
+                               .k = H,
+                               .n = H});
     // att = attention(qkv), qkv = x . Wqkv^T + bqkv
-    ops::attention_backward(ctx, g.dqkv.data(), g.dh.data(), c.qkv.data(), c.att.data(),
-                            c.lse.data(), cu, nseq, heads, D, drop.probs, dims);
-    ops::matmul_backward(ctx, g.dx.data(), gp.qkv_w, gp.qkv_b, g.dqkv.data(), x, p.qkv_w, T_, H,
-                         3 * H);
+    ops::attention_backward(ctx, {.dqkv = g.dqkv.data(),
+                                  .dout = g.dh.data(),
+                                  .qkv = c.qkv.data(),
+                                  .out = c.att.data(),
+                                  .lse = c.lse.data(),
+                                  .cu_seqlens = cu,
+                                  .nseq = nseq,
+                                  .heads = heads,
+                                  .head_dim = D,
+                                  .dropout = drop.probs,
+                                  .dims = dims});
+    ops::matmul_backward(ctx, {.dinp = g.dx.data(),
+                               .dweight = gp.qkv_w,
+                               .dbias = gp.qkv_b,
+                               .dout = g.dqkv.data(),
+                               .inp = x,
+                               .weight = p.qkv_w,
+                               .rows = T_,
+                               .k = H,
+                               .n = 3 * H});
     // x feeds the QKV projection (dx) and the residual into res1 (dres1)
     dA = g.dx.data();
     dB = g.dres1.data();
@@ -351,16 +456,35 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   }
 
   // emb_out = dropout(LN(emb_sum)), emb_sum = word[id] + pos[pos_id] + type[0]
-  ops::dropout_backward(ctx, g.dres2.data(), dA, dB, T_ * H,
-                        dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings));
-  ops::layernorm_backward(ctx, g.dproj.data(), grad.emb_ln_w, grad.emb_ln_b, g.dres2.data(),
-                          nullptr, cache.emb_sum.data(), w.emb_ln_w, cache.emb_mean.data(),
-                          cache.emb_rstd.data(), T_, H);
+  ops::dropout_backward(
+      ctx, {.dinp = g.dres2.data(),
+            .dout = dA,
+            .dout2 = dB,
+            .n = T_ * H,
+            .spec = dropout_spec(dropout, cfg.hidden_dropout, 0, DropoutSite::Embeddings)});
+  ops::layernorm_backward(ctx, {.dinp = g.dproj.data(),
+                                .dweight = grad.emb_ln_w,
+                                .dbias = grad.emb_ln_b,
+                                .dout = g.dres2.data(),
+                                .inp = cache.emb_sum.data(),
+                                .weight = w.emb_ln_w,
+                                .mean = cache.emb_mean.data(),
+                                .rstd = cache.emb_rstd.data(),
+                                .rows = T_,
+                                .C = H});
   // Both HF tables skip the pad row: word_embeddings(padding_idx = pad_token_id), and RoBERTa's
   // position_embeddings(padding_idx = pad_token_id) too (BERT's has none).
-  ops::embedding_backward(ctx, grad.word_emb, grad.pos_emb, grad.type_emb, g.dproj.data(),
-                          ids, pos, cu, nseq, H, cfg.pad_token_id,
-                          cfg.roberta_positions() ? cfg.pad_token_id : -1);
+  ops::embedding_backward(ctx, {.dword = grad.word_emb,
+                                .dpos = grad.pos_emb,
+                                .dtype = grad.type_emb,
+                                .dout = g.dproj.data(),
+                                .ids = ids,
+                                .pos_ids = pos,
+                                .cu_seqlens = cu,
+                                .nseq = nseq,
+                                .C = H,
+                                .pad_id = cfg.pad_token_id,
+                                .pos_pad = cfg.roberta_positions() ? cfg.pad_token_id : -1});
   if (on_grads_done) on_grads_done(-1);
 }
 

@@ -40,5 +40,8 @@ void pooling_backward(const Context& ctx, const ModelConfig& cfg, const PackedBa
 template <class T>
 void pooling_reserve(const Context& ctx, const ModelConfig& cfg, int64_t nseq, bool backward,
                      PoolingCacheT<T>& cache);
+// The bytes pooling_reserve would allocate into an empty cache, allocating nothing.
+template <class T>
+size_t pooling_reserve_bytes(const ModelConfig& cfg, int64_t nseq, bool backward);
 
 }  // namespace sbert

@@ -1,6 +1,6 @@
-// The one dispatch point between backends: every op takes the Context and device pointers,
-// and calls cpu::name or cuda::name with the same arguments (see cpu/kernels.h for the
-// shapes and THE GRADIENT RULE). nn/ calls only these.
+// The one dispatch point between backends: every op takes the Context and its argument struct
+// (ops/args.h: the shapes; its pointers are memory of ctx's device), and calls cpu::name or
+// cuda::name with the same struct (cpu/kernels.h has THE GRADIENT RULE). nn/ calls only these.
 //
 // Each op exists for float (every backend) and double (CPU only: the finite-difference
 // gradient tests run the whole encoder in fp64; on another device the fp64 ops throw).
@@ -11,74 +11,21 @@
 #include "core/context.h"
 #include "core/rng.h"
 #include "cpu/qgemm.h"
+#include "ops/args.h"
 #include "train/loss.h"
 
 namespace sbert::ops {
 
-// Host-side facts of a packed batch that the bf16 attention needs to size its casts and grid
-// (the fp32 kernels read what they need from cu_seqlens on the device): cu_seqlens[nseq] and
-// the longest sequence.
-struct BatchDims {
-  int64_t tokens = 0;
-  int64_t max_seqlen = 0;
-};
+// Every op of ops/args.h for float (every backend) and double (the CPU only):
+//   void op(const Context& ctx, const Args<T>& args);
+#define SBERT_OPS_DECLARE(op, Args)                     \
+  void op(const Context& ctx, const Args<float>& args); \
+  void op(const Context& ctx, const Args<double>& args);
+SBERT_FOR_EACH_OP(SBERT_OPS_DECLARE)
+#undef SBERT_OPS_DECLARE
+// gelu_matmul_backward is matmul_backward + gelu_backward (+ the sums) on every backend, and one
+// cuBLASLt GEMM with the DGELU_BGRAD epilogue in bf16-mixed.
 
-#define SBERT_OPS_DECLARE(T)                                                                       \
-  void matmul_forward(const Context& ctx, T* out, const T* inp, const T* weight, const T* bias,    \
-                      int64_t rows, int64_t k, int64_t n);                                         \
-  void matmul_gelu_forward(const Context& ctx, T* out, T* pre, const T* inp, const T* weight,      \
-                           const T* bias, int64_t rows, int64_t k, int64_t n);                     \
-  void matmul_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,           \
-                       const T* inp, const T* weight, int64_t rows, int64_t k, int64_t n);         \
-  void gelu_matmul_backward(const Context& ctx, T* dpre, T* dpre_sum, T* dweight, T* dbias,        \
-                            const T* dout, const T* act, const T* pre, const T* weight,            \
-                            int64_t rows, int64_t k, int64_t n);                                   \
-  void layernorm_forward(const Context& ctx, T* out, T* sum, T* mean, T* rstd, const T* a,         \
-                         const T* b, const T* weight, const T* bias, int64_t rows, int64_t C,      \
-                         float eps);                                                               \
-  void layernorm_backward(const Context& ctx, T* dinp, T* dweight, T* dbias, const T* dout,        \
-                          const T* dout2, const T* inp, const T* weight, const T* mean,            \
-                          const T* rstd, int64_t rows, int64_t C);                                 \
-  void gelu_forward(const Context& ctx, T* out, const T* inp, int64_t n);                          \
-  void gelu_backward(const Context& ctx, T* dinp, const T* inp, const T* dout, int64_t n);         \
-  void dropout_forward(const Context& ctx, T* out, const T* inp, int64_t n,                        \
-                       const DropoutSpec& spec);                                                   \
-  void dropout_backward(const Context& ctx, T* dinp, const T* dout, const T* dout2, int64_t n,     \
-                        const DropoutSpec& spec);                                                  \
-  void attention_forward(const Context& ctx, T* out, T* lse, const T* qkv,                         \
-                         const int64_t* cu_seqlens, int64_t nseq, int64_t heads, int64_t head_dim, \
-                         const DropoutSpec& dropout = {}, const BatchDims& dims = {});             \
-  void attention_backward(const Context& ctx, T* dqkv, const T* dout, const T* qkv, const T* out,  \
-                          const T* lse, const int64_t* cu_seqlens, int64_t nseq, int64_t heads,    \
-                          int64_t head_dim, const DropoutSpec& dropout = {},                       \
-                          const BatchDims& dims = {});                                             \
-  void embedding_forward(const Context& ctx, T* out, const int32_t* ids, const int32_t* pos_ids,   \
-                         const int64_t* cu_seqlens, int64_t nseq, const T* word, const T* pos,     \
-                         const T* type, int64_t C);                                                \
-  void embedding_backward(const Context& ctx, T* dword, T* dpos, T* dtype, const T* dout,          \
-                          const int32_t* ids, const int32_t* pos_ids, const int64_t* cu_seqlens,   \
-                          int64_t nseq, int64_t C, int32_t pad_id, int32_t pos_pad);               \
-  void mean_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,      \
-                         int64_t nseq, int64_t C);                                                 \
-  void mean_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,   \
-                          int64_t nseq, int64_t C);                                                \
-  void cls_pool_forward(const Context& ctx, T* out, const T* inp, const int64_t* cu_seqlens,       \
-                        int64_t nseq, int64_t C);                                                  \
-  void cls_pool_backward(const Context& ctx, T* dinp, const T* dout, const int64_t* cu_seqlens,    \
-                         int64_t nseq, int64_t C);                                                 \
-  void l2norm_forward(const Context& ctx, T* out, T* norm, const T* inp, int64_t rows, int64_t C); \
-  void l2norm_backward(const Context& ctx, T* dinp, const T* dout, const T* out, const T* norm,    \
-                       int64_t rows, int64_t C);
-
-SBERT_OPS_DECLARE(float)
-SBERT_OPS_DECLARE(double)
-
-// gelu_matmul_backward: the backward of out = gelu(pre) . weight^T + bias, act = gelu(pre)
-// (rows, k) the GEMM's input: dpre (rows, k) written; dpre_sum (k) accumulates dpre's column
-// sums (the bias gradient of the layer that produced pre; may be null); dweight (n, k), dbias
-// (n) accumulated (may be null). matmul_backward + gelu_backward (+ the sums) on every backend;
-// one cuBLASLt GEMM with the DGELU_BGRAD epilogue in bf16-mixed.
-//
 // bf16-mixed (ctx.bf16 on CUDA) only: the bf16 copy of the parameter block `weights` (count
 // floats on the device) that every bf16 GEMM reads for a weight inside it (cuda/mixed.h).
 // bind allocates it; refresh rounds the block into it in one launch and must follow every change
@@ -96,7 +43,6 @@ void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_
 // with x quantized per row; scratch holds the quantized activations between calls.
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
                      const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa);
-#undef SBERT_OPS_DECLARE
 
 // The fused contrastive loss (train/loss.h has the shapes and modes; train/loss.cpp checks the
 // arguments), computed in double on either device; on CUDA every pointer, neg_mask included, is

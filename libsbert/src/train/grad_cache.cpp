@@ -270,23 +270,29 @@ ReserveShape reserve_shape(int64_t rows, int64_t k, int64_t query_len, int64_t p
 }
 }  // namespace
 
+namespace {
+// The pooling head with the most buffers: normalised (pooled rows and norms too).
+ModelConfig largest_head(ModelConfig cfg) {
+  cfg.normalize = true;
+  return cfg;
+}
+}  // namespace
+
 size_t GradCache::reserve_bytes(int64_t rows, int64_t k, int64_t query_len,
                                 int64_t passage_len) const {
   const auto [nseq, tokens] = reserve_shape(rows, k, query_len, passage_len);
-  // The encoder's caches, dhidden (T, H), and pooling's out, pooled, dpooled, dout (nseq, H)
-  // with its norms and offsets.
+  // reserve's allocations, counted by the same sizing code: the encoder's caches, pooling's for
+  // the largest head, dhidden (T, H) and the staged dout (nseq, H).
   return encoder_reserve_bytes<float>(model_.config, tokens, nseq, true, true) +
-         static_cast<size_t>(tokens * H_ + 4 * nseq * H_ + nseq) * sizeof(float) +
-         static_cast<size_t>(nseq + 1) * sizeof(int64_t);
+         pooling_reserve_bytes<float>(largest_head(model_.config), nseq, true) +
+         static_cast<size_t>(tokens * H_ + nseq * H_) * sizeof(float);
 }
 
 void GradCache::reserve(int64_t rows, int64_t k, int64_t query_len, int64_t passage_len) {
   const auto [nseq, tokens] = reserve_shape(rows, k, query_len, passage_len);
   cache_.keep_all = true;
   encoder_reserve(ctx_, model_.config, tokens, nseq, true, cache_);
-  ModelConfig head = model_.config;  // the largest head: normalised (pooled rows and norms)
-  head.normalize = true;
-  pooling_reserve(ctx_, head, nseq, true, pool_);
+  pooling_reserve(ctx_, largest_head(model_.config), nseq, true, pool_);
   dhidden_.resize(ctx_, static_cast<size_t>(tokens * H_));
   dout_staged_.resize(ctx_, static_cast<size_t>(nseq * H_));
 }
