@@ -1,5 +1,5 @@
 // sbert-convert: Hugging Face / sentence-transformers folder <-> libsbert checkpoint.
-//   sbert-convert --input HF_DIR --output CKPT [--precision 32|bf16]
+//   sbert-convert --input HF_DIR --output CKPT [--precision 32|bf16] [--quantize int8]
 //   sbert-convert --to-hf --input CKPT --output DIR [--query-prompt "query: " ...]
 //   sbert-convert --verify RUN_OR_CHECKPOINT
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cli.h"
-#include "progress_reporter.h"
 #include "model_arg.h"
+#include "progress_reporter.h"
 #include "sbert/convert.h"
 #include "sbert/error.h"
 
@@ -29,13 +29,14 @@ int verify(const fs::path& arg) {
   } else {
     for (const auto& e : fs::directory_iterator(root)) {
       const std::string name = e.path().filename().string();
-      if (e.is_directory() && name.rfind("step-", 0) == 0 && name.find(".tmp.") == std::string::npos &&
-          name.find(".old.") == std::string::npos) {
+      if (e.is_directory() && name.rfind("step-", 0) == 0 &&
+          name.find(".tmp.") == std::string::npos && name.find(".old.") == std::string::npos) {
         dirs.push_back(e.path());
       }
     }
     std::sort(dirs.begin(), dirs.end());
-    if (dirs.empty()) throw sbert::Error("[verify] " + arg.string() + ": no checkpoint (step-*) in it");
+    if (dirs.empty())
+      throw sbert::Error("[verify] " + arg.string() + ": no checkpoint (step-*) in it");
   }
   size_t damaged = 0;
   std::string first;
@@ -51,8 +52,8 @@ int verify(const fs::path& arg) {
   }
   std::fflush(stdout);
   if (damaged > 0) {
-    throw sbert::Error("[verify] " + std::to_string(damaged) + " of " + std::to_string(dirs.size()) +
-                       " checkpoints damaged; first: " + first);
+    throw sbert::Error("[verify] " + std::to_string(damaged) + " of " +
+                       std::to_string(dirs.size()) + " checkpoints damaged; first: " + first);
   }
   return 0;
 }
@@ -82,6 +83,11 @@ int main(int argc, char** argv) {
           false, false, ""},
          {"--precision", "weights of the output: 32 or bf16 (round to nearest even)", true, false,
           "32"},
+         {"--quantize",
+          "int8: the encoder's linear weights per-output-channel int8 (about a quarter of their\n"
+          "      fp32 size), for int8 inference (sbert-embed/-eval/-mine load it int8); not with\n"
+          "      --to-hf, and sbert-finetune refuses such a model",
+          true, false, ""},
          {"--query-prompt", "prompt named \"query\" (config_sentence_transformers.json)", true,
           false, ""},
          {"--passage-prompt", "prompt named \"passage\"", true, false, ""}});
@@ -103,11 +109,28 @@ int main(int argc, char** argv) {
       throw sbert::cli::UsageError{"unknown --precision '" + args.get("--precision") +
                                    "' (expected 32 or bf16)"};
     }
+    if (args.has("--quantize")) {
+      if (args.get("--quantize") != "int8") {
+        throw sbert::cli::UsageError{"unknown --quantize '" + args.get("--quantize") +
+                                     "' (expected int8)"};
+      }
+      if (opt.precision != sbert::DType::F32) {
+        throw sbert::cli::UsageError{
+            "--quantize int8 keeps the other weights fp32: drop --precision " +
+            args.get("--precision")};
+      }
+      if (args.flag("--to-hf")) {
+        throw sbert::cli::UsageError{
+            "--quantize int8 writes a libsbert checkpoint; Hugging Face folders are fp32 or bf16"};
+      }
+      opt.precision = sbert::DType::I8;
+    }
     if (args.has("--query-prompt")) opt.query_prompt = args.get("--query-prompt");
     if (args.has("--passage-prompt")) opt.passage_prompt = args.get("--passage-prompt");
     const bool to_hf = args.flag("--to-hf");
     std::string input = args.get("--input");
-    if (std::filesystem::exists(input)) input = sbert::cli::resolve_model_arg("sbert-convert", input);
+    if (std::filesystem::exists(input))
+      input = sbert::cli::resolve_model_arg("sbert-convert", input);
     sbert::cli::ProgressReporter progress("sbert-convert");
     opt.progress = progress.callback();
     const sbert::ConvertReport r =

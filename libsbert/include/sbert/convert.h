@@ -16,13 +16,16 @@
 
 namespace sbert {
 
-// "32", "fp32", "f32", "float32" -> F32; "bf16", "bfloat16" -> BF16; anything else throws
-// "[convert] unknown precision 'x' (expected 32 or bf16)".
+// "32", "fp32", "f32", "float32" -> F32; "bf16", "bfloat16" -> BF16; "int8" -> I8; anything
+// else throws "[convert] unknown precision 'x' (expected 32, bf16 or int8)".
 SBERT_API DType parse_precision(const std::string& name);
-SBERT_API const char* precision_name(DType precision);  // "fp32" | "bf16"
+SBERT_API const char* precision_name(DType precision);  // "fp32" | "bf16" | "int8"
 
 struct ConvertOptions {
-  DType precision = DType::F32;  // of the written model.safetensors
+  // Of the written model.safetensors. I8 (sbert-convert --quantize int8, checkpoints only): the
+  // encoder's linear weights per-output-channel int8 with F32 scales (docs/quantization.md),
+  // the rest F32; Model::load runs such a model int8, the trainer refuses it.
+  DType precision = DType::F32;
   // Prompts to set; unset ones keep the input's (libsbert.json, config_sentence_transformers.json,
   // or for an sbert-finetune checkpoint its config.yaml's model.data query/passage_prefix when
   // add_prefix is true).

@@ -92,9 +92,11 @@ Model Model::load(const fs::path& path, const LoadOptions& options) {
                 "(convert with safetensors.torch.save_file)");
     fail("[model] ", weights.string(), ": file not found");
   }
+  // clang-format off
   auto impl = std::make_unique<Impl>(
       Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {},
            Quantize::None, nullptr, std::make_unique<std::mutex>()});
+  // clang-format on
   StConfig st = read_st_config(dir);
   impl->prompts = std::move(st.prompts);
   impl->default_prompt_name = std::move(st.default_prompt_name);
@@ -104,7 +106,10 @@ Model Model::load(const fs::path& path, const LoadOptions& options) {
   impl->layout = make_bert_layout(impl->config);
   impl->weights.assign(static_cast<size_t>(impl->layout.total), 0.0f);
   const SafetensorsFile file = SafetensorsFile::open(weights);
-  const LoadReport report = load_bert_weights(file, impl->layout, impl->weights.data());
+  const ModelConfig& cfg = impl->config;
+  const LoadReport report =
+      load_bert_weights(file, impl->layout, impl->weights.data(),
+                        [&cfg](const std::string& param) { return is_int8_param(cfg, param); });
   impl->weight_prefix = report.prefix;
   for (const std::string& name : report.unused) {
     const TensorInfo& info = file.info(name);
@@ -112,6 +117,11 @@ Model Model::load(const fs::path& path, const LoadOptions& options) {
     impl->extras.push_back({name, info.dtype, info.shape, {bytes.begin(), bytes.end()}});
   }
   impl->view = bind_bert(impl->config, impl->layout, impl->weights.data());
+  if (!report.int8.empty()) {  // saved int8 weights: used as stored, never requantized
+    impl->int8 = std::make_shared<const QuantizedBert>(
+        int8_from_stored(impl->config, report.int8, weights.string()));
+    impl->quantization = Quantize::Int8;
+  }
   if (options.quantize == Quantize::Int8 && !impl->int8) {
     impl->int8 = std::make_shared<const QuantizedBert>(quantize_bert(impl->config, impl->view));
     impl->quantization = Quantize::Int8;

@@ -13,6 +13,7 @@ size_t dtype_size(DType t) {
     case DType::I64: return 8;
     case DType::F64: return 8;
     case DType::U8: return 1;
+    case DType::I8: return 1;
   }
   return 0;
 }
@@ -26,13 +27,14 @@ const char* dtype_name(DType t) {
     case DType::I64: return "I64";
     case DType::F64: return "F64";
     case DType::U8: return "U8";
+    case DType::I8: return "I8";
   }
   return "?";
 }
 
 bool parse_dtype(const std::string& s, DType* out) {
   static constexpr DType all[] = {DType::F32, DType::F16, DType::BF16, DType::I32,
-                                  DType::I64, DType::F64, DType::U8};
+                                  DType::I64, DType::F64, DType::U8,  DType::I8};
   for (DType t : all) {
     if (s == dtype_name(t)) {
       *out = t;

@@ -152,7 +152,6 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-
 std::string json_float(float v) { return json_fraction(v); }
 
 // A parsed JSON document that lives as long as the object; pretty text in Python's
@@ -395,10 +394,13 @@ void write_st_config(const fs::path& src, const fs::path& dst,
 DType parse_precision(const std::string& name) {
   if (name == "32" || name == "fp32" || name == "f32" || name == "float32") return DType::F32;
   if (name == "bf16" || name == "bfloat16") return DType::BF16;
-  fail("[convert] unknown precision '", name, "' (expected 32 or bf16)");
+  if (name == "int8") return DType::I8;
+  fail("[convert] unknown precision '", name, "' (expected 32, bf16 or int8)");
 }
 
-const char* precision_name(DType precision) { return precision == DType::BF16 ? "bf16" : "fp32"; }
+const char* precision_name(DType precision) {
+  return precision == DType::BF16 ? "bf16" : precision == DType::I8 ? "int8" : "fp32";
+}
 
 std::string to_json(const CheckpointInfo& info) {
   const ModelConfig& c = info.config;
@@ -575,8 +577,10 @@ enum class Target { Checkpoint, HuggingFace };
 
 ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
                       const ConvertOptions& opt, Target target) {
-  SBERT_CHECK(opt.precision == DType::F32 || opt.precision == DType::BF16,
-              "[convert] precision must be fp32 or bf16");
+  SBERT_CHECK(opt.precision == DType::F32 || opt.precision == DType::BF16 ||
+                  (opt.precision == DType::I8 && target == Target::Checkpoint),
+              "[convert] precision must be fp32 or bf16",
+              target == Target::Checkpoint ? ", or int8" : " for a Hugging Face folder");
   SBERT_CHECK(!output_arg.empty(), "[convert] no output folder given");
   const fs::path input = resolve_model_input(input_arg);
   // "out/", "./out", "a/../out": one absolute name, so that "<output>.tmp.<pid>" is a sibling.
@@ -595,6 +599,10 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   };
   const Model model = Model::load(input);
   const Model::Impl& impl = model.impl();
+  SBERT_CHECK(impl.quantization != Quantize::Int8 || opt.precision == DType::I8, "[convert] ",
+              input.string(),
+              " holds int8 weights (sbert-convert --quantize int8): it converts only to another "
+              "int8 checkpoint; convert the fp32 model it was made from");
 
   // Prompts: the source's sentence-transformers config, an sbert-finetune run's prefixes, a
   // libsbert checkpoint's record (which wins), then the options.
@@ -644,6 +652,7 @@ ConvertReport convert(const fs::path& input_arg, const fs::path& output_arg,
   report.output = output;
   report.precision = opt.precision;
   report.tensors = static_cast<int64_t>(impl.layout.specs.size() + impl.extras.size());
+  if (opt.precision == DType::I8) report.tensors += 6 * impl.config.num_layers;  // the scales
   report.parameters = impl.layout.total;
   report.prompts = prompts;
   report.config = impl.config;

@@ -60,18 +60,41 @@ void write_model_files(const Model::Impl& impl, const float* weights, const fs::
 
 void write_model_weights(const Model::Impl& impl, const float* weights, const fs::path& path,
                          DType dtype) {
-  SBERT_CHECK(dtype == DType::F32 || dtype == DType::BF16, "[io] ", path.string(),
-              ": weights can be written as F32 or BF16, not ", dtype_name(dtype));
+  SBERT_CHECK(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::I8, "[io] ",
+              path.string(), ": weights can be written as F32, BF16 or I8, not ",
+              dtype_name(dtype));
   std::vector<uint16_t> half;  // the BF16 copy of the parameter block
   if (dtype == DType::BF16) {
     half.resize(static_cast<size_t>(impl.layout.total));
     for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_bf16(weights[i]);
   }
+  // I8: the linear weights as the int8 encoder runs them (a model loaded int8 keeps its stored
+  // values; an fp32 one is quantized as EmbedOptions::quantize would), the rest F32.
+  std::shared_ptr<const QuantizedBert> int8;
+  if (dtype == DType::I8) {
+    if (impl.quantization == Quantize::Int8 && impl.int8 && weights == impl.weights.data()) {
+      int8 = impl.int8;
+    } else {
+      std::vector<float> copy(weights, weights + impl.layout.total);
+      int8 = std::make_shared<const QuantizedBert>(
+          quantize_bert(impl.config, bind_bert(impl.config, impl.layout, copy.data())));
+    }
+  }
   std::vector<TensorView> views;
   for (const ParamSpec& s : impl.layout.specs) {
+    const std::string name = impl.weight_prefix + s.name;
+    if (int8) {
+      if (const auto rows = int8_rows(*int8, impl.config, s.name)) {
+        const int64_t k = rows->weight->k;
+        views.push_back({name, DType::I8, s.shape, rows->weight->q.data() + rows->row0 * k});
+        views.push_back(
+            {name + "_scale", DType::F32, {rows->rows}, rows->weight->scale.data() + rows->row0});
+        continue;
+      }
+    }
     const void* data = dtype == DType::BF16 ? static_cast<const void*>(half.data() + s.offset)
                                             : static_cast<const void*>(weights + s.offset);
-    views.push_back({impl.weight_prefix + s.name, dtype, s.shape, data});
+    views.push_back({name, int8 ? DType::F32 : dtype, s.shape, data});
   }
   for (const ExtraTensor& e : impl.extras) {
     views.push_back({e.name, e.dtype, e.shape, e.bytes.data()});

@@ -61,16 +61,15 @@ int dtype_bits(const std::string& name, DType* dt, bool* supported) {
     int bits;
   };
   static constexpr Known others[] = {
-      {"BOOL", 8},        {"I8", 8},      {"I16", 16},    {"U16", 16},    {"U32", 32},
-      {"U64", 64},        {"C64", 64},    {"F8_E4M3", 8}, {"F8_E5M2", 8}, {"F8_E4M3FNUZ", 8},
-      {"F8_E5M2FNUZ", 8}, {"F8_E8M0", 8}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"F4", 4},
+      {"BOOL", 8},    {"I16", 16},    {"U16", 16},    {"U32", 32},        {"U64", 64},
+      {"C64", 64},    {"F8_E4M3", 8}, {"F8_E5M2", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
+      {"F8_E8M0", 8}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"F4", 4},
   };
   for (const Known& k : others) {
     if (name == k.name) return k.bits;
   }
   return 0;
 }
-
 
 // A JSON number that must be a non-negative integer; false otherwise (negative, fractional,
 // a string, ...).
@@ -370,10 +369,22 @@ void SafetensorsFile::read_f32_into(const std::string& name, float* out,
     case DType::I32:
     case DType::I64:
     case DType::U8:
+    case DType::I8:
       break;
   }
   fail(impl_->where(), "tensor '", name, "' has dtype ", t.dtype_name,
        ", expected a floating-point dtype (F32, F16, BF16, F64)");
+}
+
+std::vector<int8_t> SafetensorsFile::read_i8(const std::string& name,
+                                             const std::vector<int64_t>& expected_shape) const {
+  const TensorInfo& t = impl_->get_supported(name);
+  SBERT_CHECK(t.dtype == DType::I8, impl_->where(), "tensor '", name, "' has dtype ", t.dtype_name,
+              ", expected I8");
+  impl_->check_shape(t, expected_shape);
+  std::vector<int8_t> out(static_cast<size_t>(t.numel()));
+  if (!out.empty()) std::memcpy(out.data(), impl_->data + t.begin, out.size());
+  return out;
 }
 
 std::vector<int64_t> SafetensorsFile::read_i64(const std::string& name) const {

@@ -24,7 +24,7 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   uint64_t begin = 0;  // byte offsets into the data block
   uint64_t end = 0;
-  // False for a dtype safetensors knows but libsbert does not read (I8, BOOL, F8_E4M3, ...):
+  // False for a dtype safetensors knows but libsbert does not read (BOOL, I16, F8_E4M3, ...):
   // such a tensor is size-checked and listed, `dtype` is meaningless, and reading it throws.
   bool supported = true;
   std::string dtype_name;  // the dtype as spelled in the file ("F32", "F8_E4M3", ...)
@@ -41,7 +41,7 @@ class SafetensorsFile {
   const std::filesystem::path& path() const;
   bool contains(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;  // throws naming the tensor
-  std::vector<std::string> names() const;                   // in file order
+  std::vector<std::string> names() const;                 // in file order
   const std::map<std::string, std::string>& metadata() const;
   std::span<const uint8_t> bytes(const std::string& name) const;
 
@@ -53,6 +53,8 @@ class SafetensorsFile {
   // Same, into caller memory of exactly numel floats.
   void read_f32_into(const std::string& name, float* out,
                      const std::vector<int64_t>& expected_shape) const;
+  std::vector<int8_t> read_i8(const std::string& name,
+                              const std::vector<int64_t>& expected_shape = {}) const;  // I8 only
   std::vector<int64_t> read_i64(const std::string& name) const;  // from I64 or I32
   std::vector<int32_t> read_i32(const std::string& name) const;  // from I32 or I64 (range-checked)
 

@@ -1,5 +1,6 @@
 #include "nn/bert_params.h"
 
+#include <cmath>
 #include <set>
 
 #include "core/check.h"
@@ -124,8 +125,35 @@ std::string stored_name(const SafetensorsFile& file, const std::string& name) {
 
 }  // namespace
 
-LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout,
-                             float* base) {
+namespace {
+// An I8 parameter (stored under `stored`): its q and scale read and checked, the dequantized
+// values written to out.
+Int8Tensor read_int8(const SafetensorsFile& file, const ParamSpec& s, const std::string& stored,
+                     float* out) {
+  const std::string where = file.path().string();
+  SBERT_CHECK(s.shape.size() == 2, "[load] ", where, ": tensor '", stored,
+              "' is I8 but only a matrix (a linear weight) can be int8");
+  const int64_t n = s.shape[0], k = s.shape[1];
+  Int8Tensor t;
+  t.q = file.read_i8(stored, s.shape);
+  const std::string scale_name = stored + "_scale";
+  SBERT_CHECK(file.contains(scale_name), "[load] ", where, ": tensor '", stored,
+              "' is int8 but its scales '", scale_name, "' are missing");
+  t.scale = file.read_f32(scale_name, {n});
+  for (int64_t j = 0; j < n; ++j) {
+    const float sc = t.scale[static_cast<size_t>(j)];
+    SBERT_CHECK(std::isfinite(sc) && sc >= 0.0f, "[load] ", where, ": tensor '", scale_name,
+                "' row ", j, " is ", sc, " (a scale is finite and >= 0)");
+    for (int64_t i = 0; i < k; ++i) {
+      out[j * k + i] = sc * static_cast<float>(t.q[static_cast<size_t>(j * k + i)]);
+    }
+  }
+  return t;
+}
+}  // namespace
+
+LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base,
+                             const Int8Allowed& int8_allowed) {
   LoadReport report;
   std::set<std::string> used;
   for (const ParamSpec& s : layout.specs) {
@@ -135,7 +163,15 @@ LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& lay
     for (const char* prefix : kWeightPrefixes) {
       if (*prefix && stored.rfind(prefix, 0) == 0) report.prefix = prefix;
     }
-    file.read_f32_into(stored, base + s.offset, s.shape);
+    if (file.info(stored).supported && file.info(stored).dtype == DType::I8) {
+      SBERT_CHECK(int8_allowed && int8_allowed(s.name), "[load] ", file.path().string(),
+                  ": tensor '", stored,
+                  "' is I8, but only the encoder's linear weights can be stored int8");
+      report.int8[s.name] = read_int8(file, s, stored, base + s.offset);
+      used.insert(stored + "_scale");
+    } else {
+      file.read_f32_into(stored, base + s.offset, s.shape);
+    }
     used.insert(stored);
   }
   for (const std::string& name : file.names()) {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -72,10 +74,24 @@ BertViewT<T> bind_bert(const ModelConfig& cfg, const ParamLayout& layout, T* bas
 // tensor for a missing tensor or a wrong shape.
 // Returns the names of the file's tensors that the layout did not consume (pooler, buffers) and
 // the prefix found ("", "bert." or "roberta.").
+//
+// Saved int8 weights (nn/quantize.h): a linear weight stored as I8 with its "<name>_scale" F32
+// (n) is dequantized into the block (w = scale[row] * q) and returned in int8 as read, keyed by
+// the layout name; an I8 tensor anywhere else, a missing or misshapen scale, or a scale that is
+// negative or not finite throws naming the tensor.
+struct Int8Tensor {
+  std::vector<int8_t> q;     // (n, k)
+  std::vector<float> scale;  // (n)
+};
 struct LoadReport {
   std::string prefix;
   std::vector<std::string> unused;
+  std::map<std::string, Int8Tensor> int8;
 };
-LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base);
+// Whether a parameter may be stored as I8: predicate of the layout name (nn/quantize.h's
+// is_int8_param for a BERT).
+using Int8Allowed = std::function<bool(const std::string& param)>;
+LoadReport load_bert_weights(const SafetensorsFile& file, const ParamLayout& layout, float* base,
+                             const Int8Allowed& int8_allowed = {});
 
 }  // namespace sbert

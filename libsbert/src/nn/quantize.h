@@ -3,6 +3,9 @@
 // attention, softmax and pooling stay fp32 and read the float BertView. Inference only.
 #pragma once
 
+#include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "cpu/qgemm.h"
@@ -24,5 +27,24 @@ struct QuantizedBert {
 
 // Quantizes the linear weights of w (fp32) per output channel.
 QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w);
+
+// Saved int8 weights (sbert-convert --quantize int8): each of the six linear weights of a
+// layer under its Hugging Face name as I8 (n, k), with "<name>_scale" F32 (n) beside it.
+// Query, key and value are stored apart; their rows are the fused QKV weight's.
+// Where a layout parameter's rows live in q (layer, which weight, first row), or nullopt for a
+// parameter that is not one of the six (embeddings, biases, LayerNorm).
+struct Int8Rows {
+  const cpu::QWeight* weight = nullptr;
+  int64_t row0 = 0, rows = 0;
+};
+std::optional<Int8Rows> int8_rows(const QuantizedBert& q, const ModelConfig& cfg,
+                                  const std::string& param);
+// Whether a layout parameter is one of the six linear weights a saved int8 model stores as I8.
+bool is_int8_param(const ModelConfig& cfg, const std::string& param);
+// The QuantizedBert of a saved int8 model: stored maps every int8 parameter (is_int8_param) to
+// its (q, scale) as read. Throws naming the first parameter missing.
+QuantizedBert int8_from_stored(const ModelConfig& cfg,
+                               const std::map<std::string, Int8Tensor>& stored,
+                               const std::string& file);
 
 }  // namespace sbert

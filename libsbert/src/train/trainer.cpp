@@ -235,6 +235,10 @@ void Trainer::Impl::load_model() {
          problems.size() > 1 ? cat(" (and ", problems.size() - 1, " more)") : std::string());
   }
   model_ = std::make_unique<Model>(Model::load(source));
+  SBERT_CHECK(model_->quantization() != Quantize::Int8, "[train] restore_from_path ",
+              source.string(),
+              " holds int8 weights (sbert-convert --quantize int8), which are for inference "
+              "only: fine-tune the fp32 model it was made from");
   Model::Impl& m = model_->impl();
   if (cfg_.model.hidden_dropout >= 0)
     m.config.hidden_dropout = static_cast<float>(cfg_.model.hidden_dropout);
