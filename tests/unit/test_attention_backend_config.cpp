@@ -9,6 +9,7 @@
 #include "sbert/error.h"
 #include "sbert/train.h"
 #include "support/fixtures.h"
+#include "support/train_refusal.h"
 #include "train/config.h"
 
 using namespace sbert;
@@ -42,14 +43,9 @@ TEST_CASE("config: model.attention_backend takes ours or cudnn", "[config]") {
 TEST_CASE("trainer: model.attention_backend cudnn in fp32 on the CPU is refused naming the key",
           "[train]") {
   sbert::test::TempDir tmp;
-  TrainOptions o;
-  o.restore_from_path = sbert::test::fixture_dir("tiny-bert").string();
-  o.exp_manager.explicit_log_dir = (tmp / "log").string();
-  o.model.global_batch_size = 2;
-  o.model.micro_batch_size = 2;
+  TrainOptions o = sbert::test::refusal_options(tmp / "log");
   o.model.attention_backend = "cudnn";
-  const std::vector<TrainExample> ex = {{"a query", "a passage", {}}, {"b query", "b passage", {}}};
-  CHECK_THROWS_WITH(Trainer(o, TrainData::from_examples(ex)),
-                    Contains("key 'model.attention_backend' is cudnn, which needs "
-                             "trainer.precision bf16-mixed on a GPU"));
+  CHECK_THAT(sbert::test::trainer_error(o),
+             Contains("key 'model.attention_backend' is cudnn, which needs "
+                      "trainer.precision bf16-mixed on a GPU"));
 }

@@ -17,8 +17,8 @@
 #include "io/safetensors.h"
 #include "sbert/convert.h"
 #include "sbert/model.h"
-#include "sbert/train.h"
 #include "support/fixtures.h"
+#include "support/train_refusal.h"
 
 using namespace sbert;
 namespace fs = std::filesystem;
@@ -193,15 +193,8 @@ TEST_CASE("int8 checkpoint: export, fp32 conversion and training refuse it namin
   CHECK_FALSE(fs::exists(tmp / "hf"));
   CHECK_FALSE(fs::exists(tmp / "fp32"));
 
-  TrainOptions o;
-  o.restore_from_path = ckpt.string();
-  o.exp_manager.explicit_log_dir = (tmp / "log").string();
-  o.model.global_batch_size = 2;
-  o.model.micro_batch_size = 2;
-  const std::vector<TrainExample> ex = {{"a query", "a passage", {}},
-                                        {"b query", "b passage", {}}};
-  CHECK_THROWS_WITH(Trainer(o, TrainData::from_examples(ex)),
-                    Contains("holds int8 weights") && Contains("for inference only"));
+  CHECK_THAT(test::trainer_error(test::refusal_options(tmp / "log", ckpt)),
+             Contains("holds int8 weights") && Contains("for inference only"));
 }
 
 TEST_CASE("int8 checkpoint: damaged int8 tensors are refused at load naming the tensor",

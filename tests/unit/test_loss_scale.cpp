@@ -12,6 +12,7 @@
 #include "sbert/error.h"
 #include "sbert/train.h"
 #include "support/fixtures.h"
+#include "support/train_refusal.h"
 #include "train/checkpoint.h"
 #include "train/loss_scale.h"
 
@@ -97,14 +98,9 @@ TEST_CASE("loss scale: the trainer state round-trips the scaler and the skipped 
 
 TEST_CASE("loss scale: 16-mixed on the CPU is refused, naming the key", "[train]") {
   sbert::test::TempDir tmp;
-  TrainOptions o;
-  o.restore_from_path = sbert::test::fixture_dir("tiny-bert").string();
-  o.exp_manager.explicit_log_dir = (tmp / "log").string();
-  o.model.global_batch_size = 2;
-  o.model.micro_batch_size = 2;
+  TrainOptions o = sbert::test::refusal_options(tmp / "log");
   o.trainer.precision = Precision::FP16Mixed;
-  const std::vector<TrainExample> ex = {{"a query", "a passage", {}}, {"b query", "b passage", {}}};
-  CHECK_THROWS_WITH(Trainer(o, TrainData::from_examples(ex)),
-                    Catch::Contains("key 'trainer.precision' is 16-mixed, which needs a GPU "
-                                    "(trainer.accelerator=gpu); use 32 on the CPU"));
+  CHECK_THAT(sbert::test::trainer_error(o),
+             Catch::Contains("key 'trainer.precision' is 16-mixed, which needs a GPU "
+                             "(trainer.accelerator=gpu); use 32 on the CPU"));
 }
