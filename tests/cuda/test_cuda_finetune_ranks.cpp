@@ -149,13 +149,14 @@ TEST_CASE("cuda fine-tune on 2 emulated GPUs (NCCL ranks as threads) equals one 
     REQUIRE(r1.loss.size() == 3);
     CHECK(r0.loss == r1.loss);  // every rank logs the global batch's loss
     CHECK(r0.grad_norm == r1.grad_norm);
-    // The same loss on the same embeddings: bit for bit where both compute it on the host
-    // (loss_blocks 2); with global negatives one process runs it on the device (cuda/loss.cu)
-    // and the ranks on the host's gathered rows: twins in double, apart by summation order only.
+    // The same loss on the same embeddings. The ranks run it on the device (cuda/loss.cu): with
+    // global negatives on the rows all-gathered by NCCL, the rows one process holds in the same
+    // order, so bit for bit; without, each rank's own rows while one process splits its rows
+    // into two blocks on the host (loss_blocks 2): twins in double, apart by summation order.
     if (global) {
-      CHECK(std::fabs(r0.loss[0] - r.loss[0]) <= 1e-12 * std::fabs(r.loss[0]));
-    } else {
       CHECK(r0.loss[0] == r.loss[0]);
+    } else {
+      CHECK(std::fabs(r0.loss[0] - r.loss[0]) <= 1e-12 * std::fabs(r.loss[0]));
     }
     double dl = 0, dn = 0;
     for (size_t i = 0; i < 3; ++i) {

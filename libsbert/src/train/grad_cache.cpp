@@ -49,10 +49,11 @@ void GradCache::set_head(const ObjectiveConfig& cfg) {
 }
 
 bool GradCache::device_loss(const ObjectiveConfig& cfg) const {
-  // The other objectives have no device kernels yet, and W > 1 ranks gather the embeddings
-  // on the host (loss_blocks > 1, the test stand-in for ranks, likewise): host path.
-  return ctx_.device == Device::CUDA && cfg.unit_inputs() && world() == 1 &&
-         par_.loss_blocks == 1 && guide_ == nullptr;
+  // The other objectives have no device kernels yet, and loss_blocks > 1 (one process standing
+  // in for ranks, the tests' reference) splits the rows on the host: host path. W > 1 ranks
+  // gather on the device (NCCL: the trainer refuses a GPU run whose bulk memory is the host's).
+  return ctx_.device == Device::CUDA && cfg.unit_inputs() && par_.loss_blocks == 1 &&
+         guide_ == nullptr;
 }
 
 const int64_t* GradCache::stage_rows(const Chunk& c) {
@@ -69,9 +70,15 @@ size_t GradCache::reserve_loss_bytes(const ObjectiveConfig& cfg, int64_t G, int6
                                      int64_t micro) const {
   if (!device_loss(cfg)) return 0;
   const auto rows = static_cast<size_t>(2 * G + G * K);
-  return 2 * rows * static_cast<size_t>(H_) * sizeof(float) + static_cast<size_t>(G * K) +
-         static_cast<size_t>(micro * (2 + K)) * sizeof(int64_t) +
-         contrastive_loss_reserve_bytes(ctx_, cfg.contrastive, G, K, H_);
+  size_t bytes = 2 * rows * static_cast<size_t>(H_) * sizeof(float) + static_cast<size_t>(G * K) +
+                 static_cast<size_t>(micro * (2 + K)) * sizeof(int64_t);
+  const int64_t W = world();
+  if (W > 1 && par_.global_negatives) {
+    bytes += 2 * rows * static_cast<size_t>(W * H_) * sizeof(float) +
+             static_cast<size_t>(W * G * K) + rows * sizeof(int64_t);
+    return bytes + contrastive_loss_reserve_bytes(ctx_, cfg.contrastive, W * G, K, H_);
+  }
+  return bytes + contrastive_loss_reserve_bytes(ctx_, cfg.contrastive, G, K, H_);
 }
 
 void GradCache::reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, int64_t micro) {
@@ -81,7 +88,16 @@ void GradCache::reserve_loss(const ObjectiveConfig& cfg, int64_t G, int64_t K, i
   demb_.resize(ctx_, rows * static_cast<size_t>(H_));
   mask_dev_.resize(ctx_, static_cast<size_t>(G * K));
   rows_dev_.resize(ctx_, static_cast<size_t>(micro * (2 + K)));
-  reserve_contrastive_loss(ctx_, cfg.contrastive, G, K, H_);
+  const int64_t W = world();
+  if (W > 1 && par_.global_negatives) {
+    gemb_.resize(ctx_, rows * static_cast<size_t>(W * H_));
+    gdemb_.resize(ctx_, rows * static_cast<size_t>(W * H_));
+    gmask_dev_.resize(ctx_, static_cast<size_t>(W * G * K));
+    mine_dev_.resize(ctx_, rows);
+    reserve_contrastive_loss(ctx_, cfg.contrastive, W * G, K, H_);
+  } else {
+    reserve_contrastive_loss(ctx_, cfg.contrastive, G, K, H_);
+  }
 }
 
 int GradCache::world() const { return par_.comm ? par_.comm->size() : 1; }
@@ -97,15 +113,7 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
               " needs a guide model (model.gist_guide_model)");
   const bool has_scores = batch.scores.size() == static_cast<size_t>(G);
   const bool has_margins = batch.margins.size() == static_cast<size_t>(G * K);
-  if (device_loss_) {  // everything in device memory; only the statistics come back
-    float* e = emb_.data();
-    float* d = demb_.data();
-    const uint8_t* mask = K > 0 ? stage(ctx_, mask_dev_, batch.negative_mask) : nullptr;
-    const LossInputs<float> in{e, e + G * H_, e + 2 * G * H_, mask, G, K, H_};
-    LossGrads<float> out;
-    if (grads) out = {d, d + G * H_, d + 2 * G * H_};
-    return objective_loss(ctx_, cfg, in, out);
-  }
+  if (device_loss_) return device_loss_step(batch, cfg, grads);
   if (W > 1 && par_.global_negatives) {
     // Every rank computes the loss of the whole global batch on the gathered embeddings (the
     // same numbers everywhere) and keeps the gradient rows of its own queries and passages.
@@ -119,8 +127,10 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
     // it is a GPU's (NCCL, training on the GPU).
     const bool bulk_on_host = par_.comm->bulk_device() == Device::CPU;
     auto gather_bytes = [&](const void* send, size_t bytes, void* recv) {
-      if (bulk_on_host) par_.comm->all_gather(send, bytes, recv);
-      else par_.comm->host_all_gather(send, bytes, recv);
+      if (bulk_on_host)
+        par_.comm->all_gather(send, bytes, recv);
+      else
+        par_.comm->host_all_gather(send, bytes, recv);
     };
     gather_bytes(q_.data(), static_cast<size_t>(G) * row_bytes, gq_.data());
     gather_bytes(p_.data(), static_cast<size_t>(G) * row_bytes, gp_.data());
@@ -133,8 +143,10 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
     auto gather = [&](const auto& mine, auto& all, int64_t count, bool host) {
       all.resize(static_cast<size_t>(count * W));
       const size_t bytes = static_cast<size_t>(count) * sizeof(mine[0]);
-      if (host) par_.comm->host_all_gather(mine.data(), bytes, all.data());
-      else gather_bytes(mine.data(), bytes, all.data());
+      if (host)
+        par_.comm->host_all_gather(mine.data(), bytes, all.data());
+      else
+        gather_bytes(mine.data(), bytes, all.data());
     };
     if (has_scores) gather(batch.scores, gscores_, G, true);
     if (has_margins && K > 0) gather(batch.margins, gmargins_, G * K, true);
@@ -167,8 +179,13 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
   const int64_t blocks = par_.loss_blocks;
   auto block_loss = [&](int64_t b, int64_t Gb) {
     const int64_t q0 = b * Gb * H_, n0 = b * Gb * K * H_, g0 = b * Gb * GH;
-    LossInputs<float> in{q_.data() + q0, p_.data() + q0, n_.data() + n0,
-                         batch.negative_mask.data() + b * Gb * K, Gb, K, H_};
+    LossInputs<float> in{q_.data() + q0,
+                         p_.data() + q0,
+                         n_.data() + n0,
+                         batch.negative_mask.data() + b * Gb * K,
+                         Gb,
+                         K,
+                         H_};
     in.scores = has_scores ? batch.scores.data() + b * Gb : nullptr;
     in.margins = has_margins && K > 0 ? batch.margins.data() + b * Gb * K : nullptr;
     if (guide_) {
@@ -183,17 +200,8 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
   SBERT_CHECK(G % blocks == 0, "[grad_cache] ", G, " rows do not split into ", blocks,
               " loss blocks");
   const int64_t Gb = G / blocks;
-  // Sums over blocks: loss, accuracy, pos, in-batch neg, hard neg x count, hard-negative count
-  double sums[6] = {0, 0, 0, 0, 0, 0};
-  for (int64_t b = 0; b < blocks; ++b) {
-    const LossStats s = block_loss(b, Gb);
-    sums[0] += s.loss;
-    sums[1] += s.accuracy;
-    sums[2] += s.pos_score;
-    sums[3] += s.inbatch_neg_score;
-    sums[4] += s.hard_neg_score * static_cast<double>(s.hard_negatives);
-    sums[5] += static_cast<double>(s.hard_negatives);
-  }
+  std::vector<LossStats> per_block;
+  for (int64_t b = 0; b < blocks; ++b) per_block.push_back(block_loss(b, Gb));
   const double parts = static_cast<double>(blocks) * W;
   if (grads && parts > 1) {
     const float scale = static_cast<float>(1.0 / parts);
@@ -201,7 +209,21 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
       for (float& x : *v) x *= scale;
     }
   }
-  if (W > 1) par_.comm->host_all_reduce_sum(sums, 6);
+  return mean_over_ranks(per_block, parts);
+}
+
+LossStats GradCache::mean_over_ranks(const std::vector<LossStats>& blocks, double parts) {
+  // Sums over blocks: loss, accuracy, pos, in-batch neg, hard neg x count, hard-negative count
+  double sums[6] = {0, 0, 0, 0, 0, 0};
+  for (const LossStats& s : blocks) {
+    sums[0] += s.loss;
+    sums[1] += s.accuracy;
+    sums[2] += s.pos_score;
+    sums[3] += s.inbatch_neg_score;
+    sums[4] += s.hard_neg_score * static_cast<double>(s.hard_negatives);
+    sums[5] += static_cast<double>(s.hard_negatives);
+  }
+  if (world() > 1) par_.comm->host_all_reduce_sum(sums, 6);
   LossStats out;
   out.loss = sums[0] / parts;
   out.accuracy = sums[1] / parts;
@@ -210,6 +232,59 @@ LossStats GradCache::loss(const TrainBatch& batch, const ObjectiveConfig& cfg, b
   out.hard_neg_score = sums[5] > 0 ? sums[4] / sums[5] : 0.0;
   out.hard_negatives = static_cast<int64_t>(sums[5]);
   return out;
+}
+
+LossStats GradCache::device_loss_step(const TrainBatch& batch, const ObjectiveConfig& cfg,
+                                      bool grads) {
+  // Everything in device memory; only the statistics come back.
+  const int64_t G = static_cast<int64_t>(batch.size()), K = batch.num_negatives;
+  const int64_t W = world();
+  float* e = emb_.data();
+  float* d = demb_.data();
+  const uint8_t* mask = K > 0 ? stage(ctx_, mask_dev_, batch.negative_mask) : nullptr;
+  if (W == 1 || !par_.global_negatives) {
+    const LossInputs<float> in{e, e + G * H_, e + 2 * G * H_, mask, G, K, H_};
+    LossGrads<float> out;
+    if (grads) out = {d, d + G * H_, d + 2 * G * H_};
+    const LossStats local = objective_loss(ctx_, cfg, in, out);
+    if (W == 1) return local;
+    // The mean of the W rank losses: this rank's gradient / W, the statistics averaged.
+    if (grads) scale_grads(ctx_, d, (2 * G + G * K) * H_, static_cast<float>(1.0 / W));
+    return mean_over_ranks({local}, static_cast<double>(W));
+  }
+  // The host path's global_negatives on the device: every rank's rows gathered (NCCL, in rank
+  // order), the loss of the whole global batch, this rank's gradient rows kept.
+  const int64_t GW = G * W, rows = 2 * G + G * K;
+  gemb_.resize(ctx_, static_cast<size_t>(W * rows * H_));
+  gmask_dev_.resize(ctx_, static_cast<size_t>(GW * K));
+  float* ge = gemb_.data();
+  const size_t row_bytes = static_cast<size_t>(H_) * sizeof(float);
+  par_.comm->all_gather(e, static_cast<size_t>(G) * row_bytes, ge);
+  par_.comm->all_gather(e + G * H_, static_cast<size_t>(G) * row_bytes, ge + GW * H_);
+  if (K > 0) {
+    par_.comm->all_gather(e + 2 * G * H_, static_cast<size_t>(G * K) * row_bytes, ge + 2 * GW * H_);
+    par_.comm->all_gather(mask, static_cast<size_t>(G * K), gmask_dev_.data());
+  }
+  const LossInputs<float> in{
+      ge, ge + GW * H_, ge + 2 * GW * H_, K > 0 ? gmask_dev_.data() : nullptr, GW, K, H_};
+  LossGrads<float> out;
+  if (grads) {
+    gdemb_.resize(ctx_, static_cast<size_t>(W * rows * H_));
+    float* gd = gdemb_.data();
+    out = {gd, gd + GW * H_, gd + 2 * GW * H_};
+  }
+  const LossStats stats = objective_loss(ctx_, cfg, in, out);
+  if (grads) {
+    const int64_t r = rank();
+    mine_host_.resize(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) {
+      mine_host_[static_cast<size_t>(i)] = i < G       ? r * G + i
+                                           : i < 2 * G ? GW + r * G + (i - G)
+                                                       : 2 * GW + r * G * K + (i - 2 * G);
+    }
+    ops::gather_rows(ctx_, d, gdemb_.data(), stage(ctx_, mine_dev_, mine_host_), rows, H_);
+  }
+  return stats;
 }
 
 GradCache::Chunk GradCache::pack(const TrainBatch& global, size_t begin, size_t end) {
@@ -396,8 +471,8 @@ LossStats GradCache::gradients(const TrainBatch& batch, size_t micro,
     dhidden_.resize(ctx_, static_cast<size_t>(ch.batch.tokens() * H_));
     pooling_backward(ctx_, head_cfg_, ch.batch, pool_, dout, dhidden_.data());
     // Only the last micro-batch completes a layer's gradients.
-    encoder_backward(ctx_, model_.config, view_, ch.batch, cache_, dropout, dhidden_.data(),
-                     grads, c + 1 == cs.size() ? on_grads_done : std::function<void(int)>());
+    encoder_backward(ctx_, model_.config, view_, ch.batch, cache_, dropout, dhidden_.data(), grads,
+                     c + 1 == cs.size() ? on_grads_done : std::function<void(int)>());
   }
   if (tokens) *tokens = n_tokens;
   return stats;

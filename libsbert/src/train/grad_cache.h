@@ -63,11 +63,11 @@ class GradCache {
  public:
   // model: weights and config (its dropout probabilities are used when training). On a CUDA
   // Context the encoder runs on the device: set_weights() gives it the device weights and the
-  // gradient block given to gradients() is device memory. The contrastive loss (nemo, mnrl) of
-  // one process runs on the device too (cuda/loss.cu): the embeddings stay in device memory and
-  // only the loss statistics come to the host. Every other objective, and W > 1 ranks (whose
-  // embeddings are gathered on the host), bring the G embedding rows to the host for the loss
-  // and send their gradients back.
+  // gradient block given to gradients() is device memory. The contrastive loss (nemo, mnrl)
+  // runs on the device too (cuda/loss.cu): the embeddings stay in device memory (W > 1 ranks
+  // all-gather them there for global negatives) and only the loss statistics come to the host.
+  // Every other objective, and loss_blocks > 1, bring the G embedding rows to the host for the
+  // loss and send their gradients back.
   GradCache(const Context& ctx, const Model::Impl& model, DataParallel dp = {});
 
   // The weights the encoder reads (default: the model's own view, host memory); a view of the
@@ -132,12 +132,17 @@ class GradCache {
   // True when the objective's loss runs on ctx's device (see the constructor's comment).
   bool device_loss(const ObjectiveConfig& cfg) const;
   const int64_t* stage_rows(const Chunk& c);  // c's rows of emb_, on the device
-  void forward_guide(const Chunk& c);  // the guide's embeddings of a chunk -> guide_*_
+  void forward_guide(const Chunk& c);         // the guide's embeddings of a chunk -> guide_*_
   float* row(uint8_t kind, int64_t r, bool grad);
   void resize(int64_t G, int64_t K);
   void set_head(const ObjectiveConfig& cfg);
   // The loss of the global batch on the cached embeddings; writes dq_, dp_, dn_ when grads.
   LossStats loss(const TrainBatch& batch, const ObjectiveConfig& cfg, bool grads);
+  // loss() on the device (device_loss_): emb_ in, demb_ out, over W ranks.
+  LossStats device_loss_step(const TrainBatch& batch, const ObjectiveConfig& cfg, bool grads);
+  // Means over ranks of per-block statistics (`parts` blocks over all ranks; a host
+  // all-reduce when W > 1).
+  LossStats mean_over_ranks(const std::vector<LossStats>& blocks, double parts);
   int world() const;
   int rank() const;
 
@@ -155,20 +160,27 @@ class GradCache {
   // Gathered over ranks (global_negatives): (W*G, H), (W*G, H), (W*G*K, H), gradients, mask
   std::vector<float> gq_, gp_, gn_, gdq_, gdp_, gdn_;
   std::vector<uint8_t> gmask_;
-  std::vector<double> gscores_, gmargins_;               // (W*G), (W*G*K)
-  std::vector<float> gguide_q_, gguide_p_, gguide_n_;    // (W*G, GH), (W*G, GH), (W*G*K, GH)
+  std::vector<double> gscores_, gmargins_;             // (W*G), (W*G*K)
+  std::vector<float> gguide_q_, gguide_p_, gguide_n_;  // (W*G, GH), (W*G, GH), (W*G*K, GH)
   // The loss on the device (device_loss_): this step's rows and gradients in device memory,
   // (G + G + G*K, H): queries, positives, hard-negative slots (masked slots never written).
   bool device_loss_ = false;
   int64_t G_ = 0;
   Buffer<float> emb_, demb_;
-  Buffer<uint8_t> mask_dev_;         // (G*K) the negative mask
-  std::vector<int64_t> rows_host_;   // (nseq) a chunk's sequences' rows of emb_
-  Buffer<int64_t> rows_dev_;         // rows_host_ on the device
-  std::vector<float> dout_;      // (nseq, H) a chunk's embedding gradients (host)
-  std::vector<float> out_host_;  // (nseq, H) a chunk's embeddings read back from a device
-  Buffer<float> dout_staged_;    // (nseq, H) a chunk's gradients on ctx's device (unused on CPU)
-  Buffer<float> dhidden_;        // (T, H) on ctx's device
+  Buffer<uint8_t> mask_dev_;  // (G*K) the negative mask
+  // W > 1 with global_negatives: every rank's rows gathered on the device, (W*G + W*G + W*G*K,
+  // H) queries, positives, hard-negative slots in rank order, their gradients and mask, and
+  // where this rank's rows sit in them ((2G + G*K) indices).
+  Buffer<float> gemb_, gdemb_;
+  Buffer<uint8_t> gmask_dev_;
+  std::vector<int64_t> mine_host_;
+  Buffer<int64_t> mine_dev_;
+  std::vector<int64_t> rows_host_;  // (nseq) a chunk's sequences' rows of emb_
+  Buffer<int64_t> rows_dev_;        // rows_host_ on the device
+  std::vector<float> dout_;         // (nseq, H) a chunk's embedding gradients (host)
+  std::vector<float> out_host_;     // (nseq, H) a chunk's embeddings read back from a device
+  Buffer<float> dout_staged_;       // (nseq, H) a chunk's gradients on ctx's device (unused on CPU)
+  Buffer<float> dhidden_;           // (T, H) on ctx's device
   // gist's guide: its caches and this rank's guide embeddings (G, GH), (G, GH), (G*K, GH)
   const Model::Impl* guide_ = nullptr;
   EncoderCache guide_cache_;
