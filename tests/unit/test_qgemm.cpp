@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "cpu/kernels.h"
 #include "cpu/qgemm.h"
 #include "sbert/model.h"
 #include "support/fixtures.h"
@@ -69,6 +70,26 @@ TEST_CASE("qgemm: every kernel equals the scalar reference bit for bit", "[qgemm
       INFO(cpu::to_string(isa) << " rows " << s.rows << " k " << s.k << " n " << s.n);
       CHECK(std::memcmp(out.data(), ref.data(), ref.size() * sizeof(float)) == 0);
     }
+  }
+}
+
+TEST_CASE("qgemm: the fused GELU equals gelu_forward after the GEMM, bit for bit, on every path",
+          "[qgemm]") {
+  // 200 rows: three OpenMP row blocks, the last one short.
+  const int64_t rows = 200, k = 384, n = 1536;
+  const auto x = random_floats(static_cast<size_t>(rows * k), 11, 4.0f);
+  const auto wf = random_floats(static_cast<size_t>(n * k), 12, 0.2f);
+  const auto b = random_floats(static_cast<size_t>(n), 13, 1.0f);
+  const cpu::QWeight w = cpu::quantize_weight(wf.data(), n, k);
+  cpu::QScratch scratch;
+  for (cpu::QIsa isa : {cpu::QIsa::Scalar, cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni}) {
+    if (!cpu::qisa_supported(isa)) continue;
+    INFO(cpu::to_string(isa));
+    std::vector<float> pre(static_cast<size_t>(rows * n)), want(pre.size()), got(pre.size());
+    cpu::qlinear_forward(pre.data(), x.data(), w, b.data(), rows, scratch, isa);
+    cpu::gelu_forward({.out = want.data(), .inp = pre.data(), .n = rows * n});
+    cpu::qlinear_forward(got.data(), x.data(), w, b.data(), rows, scratch, isa, /*gelu=*/true);
+    CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
   }
 }
 

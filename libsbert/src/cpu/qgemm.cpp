@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "cpu/fast_math.h"
 #include "cpu/simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -382,8 +383,17 @@ void quantize_rows(int8_t* xq, float* xscale, const float* x, int64_t rows, int6
   quantize_rows_masked(xq, xscale, x, rows, k, kp, 0);
 }
 
+namespace {
+// gelu_forward's formula (cpu/gelu.cpp: x * cdf(x)) in place; -ffp-contract=off keeps every
+// clone's bits those of the scalar code.
+SBERT_SIMD_CLONES void gelu_in_place(float* x, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) x[i] = gelu_erf(x[i]);
+}
+}  // namespace
+
 void qlinear_forward(float* out, const float* x, const QWeight& w, const float* bias, int64_t rows,
-                     QScratch& scratch, QIsa isa) {
+                     QScratch& scratch, QIsa isa, bool gelu) {
   if (rows == 0) return;
   SBERT_CHECK(qisa_supported(isa), "[qlinear] this CPU cannot run the ", to_string(isa), " kernel");
   scratch.xq.resize(static_cast<size_t>(rows * w.kp));
@@ -412,6 +422,7 @@ void qlinear_forward(float* out, const float* x, const QWeight& w, const float* 
         scalar_block(o, a, xs + r0, w, bias, nr);
         break;
     }
+    if (gelu) gelu_in_place(o, nr * w.n);
   }
 }
 

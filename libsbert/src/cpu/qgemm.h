@@ -51,7 +51,9 @@ void quantize_rows(int8_t* xq, float* xscale, const float* x, int64_t rows, int6
 
 // out (rows, n) = dequant(quant(x) . Wq^T) + bias (bias may be null). Threads: OpenMP over
 // blocks of rows; the result does not depend on the thread count nor on isa.
+// gelu: out = gelu(...), the erf GELU of cpu/kernels.h's gelu_forward (the same bits), applied
+// to each block of rows as it is stored, while it is in cache: the FFN's first layer.
 void qlinear_forward(float* out, const float* x, const QWeight& w, const float* bias,
-                     int64_t rows, QScratch& scratch, QIsa isa);
+                     int64_t rows, QScratch& scratch, QIsa isa, bool gelu = false);
 
 }  // namespace sbert::cpu

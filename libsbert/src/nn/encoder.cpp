@@ -253,10 +253,12 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
                                  .C = H,
                                  .eps = eps});
     if (ql) {
-      // int8 (inference only): no pre-activation to keep.
-      linear_forward(ctx, cache, &ql->ffn_in, isa, c.ffn_pre.data(), c.h1.data(), p.ffn_in_w,
-                     p.ffn_in_b, T_, H, I);
-      ops::gelu_forward(ctx, {.out = c.ffn_act.data(), .inp = c.ffn_pre.data(), .n = T_ * I});
+      // int8 (inference only): no pre-activation to keep; the GELU is applied in the GEMM's
+      // row blocks while they are in cache.
+      if constexpr (std::is_same_v<T, float>) {
+        ops::qlinear_forward(ctx, c.ffn_act.data(), c.h1.data(), ql->ffn_in, p.ffn_in_b, T_,
+                             cache.qscratch, isa, /*gelu=*/true);
+      }
     } else {
       // GELU fused into the GEMM; the pre-activation is kept only for the backward.
       ops::matmul_gelu_forward(ctx, {.out = c.ffn_act.data(),

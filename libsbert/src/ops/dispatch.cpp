@@ -218,11 +218,12 @@ SBERT_CPU_ONLY(l2norm_backward, L2NormBackwardArgs)
 #undef SBERT_DISPATCH
 
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
-                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa) {
+                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa,
+                     bool gelu) {
   SBERT_CHECK(ctx.device == Device::CPU,
               "[qlinear_forward] int8 inference runs on the CPU only "
               "(--quantize int8 with --device cpu)");
-  cpu::qlinear_forward(out, x, w, bias, rows, scratch, isa);
+  cpu::qlinear_forward(out, x, w, bias, rows, scratch, isa, gelu);
 }
 
 }  // namespace sbert::ops

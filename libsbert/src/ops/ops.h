@@ -40,9 +40,11 @@ void reserve_matmul(const Context& ctx, int64_t rows, int64_t k, int64_t n);
 void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_t head_dim);
 
 // int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
-// with x quantized per row; scratch holds the quantized activations between calls.
+// (then GELU when gelu) with x quantized per row; scratch holds the quantized activations
+// between calls.
 void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::QWeight& w,
-                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa);
+                     const float* bias, int64_t rows, cpu::QScratch& scratch, cpu::QIsa isa,
+                     bool gelu = false);
 
 // The fused contrastive loss (train/loss.h has the shapes and modes; train/loss.cpp checks the
 // arguments), computed in double on either device; on CUDA every pointer, neg_mask included, is
