@@ -4,17 +4,20 @@
 // bf16 kernels. cuDNN's fused attention has no fp32 path, so the backend is bf16-mixed only.
 //
 // Layout, no copies beyond attention_mixed.cu's bf16 casts: cuDNN sees Q, K, V (and dQ, dK, dV)
-// as padded (nseq, heads, max_seqlen, head_dim) tensors whose strides walk our packed qkv
+// as padded (nseq, heads, S, head_dim) tensors whose strides walk our packed qkv
 // (T, 3H) rows (head stride head_dim, token stride 3H; K and V start H and 2H further), with a
 // ragged offset per sequence (cu_seqlens * 3H elements) and the sequence lengths as
 // seq_len_q / seq_len_kv (the padding mask); O and dO the same over (T, H). The one layout
 // change: cuDNN's softmax statistics (natural-log log-sum-exp of the scaled scores, our lse) are
-// padded (nseq, heads, max_seqlen); they are scattered to our lse (heads, T) after the forward
+// padded (nseq, heads, S); they are scattered to our lse (heads, T) after the forward
 // and gathered back before the backward, so lse keeps its meaning for every backend.
 //
 // Dropout: cuDNN cannot draw our Philox masks, so an attention dropout p > 0 is refused (set
 // model.attention_dropout: 0, or keep model.attention_backend: ours). Plans are cached per
-// (direction, nseq, max_seqlen, heads, head_dim), like cuda/blas.cu's cuBLASLt plans; the
+// (direction, nseq, S, heads, head_dim), like cuda/blas.cu's cuBLASLt plans, with the padded
+// length S the longest sequence rounded up to a multiple of 64 (padded_seqlen): the lengths of
+// a training run's batches vary every step, and a plan per exact length would be built (cuDNN's
+// heuristics and finalization) on most steps; the seq_len tensors mask the padding. The
 // handle, the plans and the buffers (offsets, lengths, padded statistics, cuDNN's workspace)
 // live in the Runtime and grow, never shrink. Every cuDNN status other than success throws
 // sbert::Error naming the call and cuDNN's own message.
@@ -352,7 +355,7 @@ Plan build_plan(State& st, bool bwd, int64_t b, int64_t s, int64_t h, int64_t d)
     }
   }
   fail("[attention cudnn] no cuDNN ", api.GetVersion(), " engine runs the fused SDPA ",
-       bwd ? "backward" : "forward", " for nseq ", b, ", max_seqlen ", s, ", heads ", h,
+       bwd ? "backward" : "forward", " for nseq ", b, ", padded length ", s, ", heads ", h,
        ", head_dim ", d, " in bf16 (", tried,
        " configurations of heuristic modes A and fallback tried, last status ",
        api.GetErrorString(last), ")");
@@ -440,6 +443,9 @@ void execute(State& st, Plan& plan, const std::vector<int64_t>& uids,
   SBERT_CUDNN_CHECK(BackendExecute(st.handle, plan.plan, pack.get()));
 }
 
+// The padded length of cuDNN's tensors for a batch whose longest sequence is max_seqlen.
+int64_t padded_seqlen(int64_t max_seqlen) { return (max_seqlen + 63) / 64 * 64; }
+
 uint16_t* bf16_slot(int s, const float* x, int64_t n, Runtime& rt) {
   auto* h =
       static_cast<uint16_t*>(rt.impl().workspace_for(s, static_cast<size_t>(n) * sizeof(uint16_t)));
@@ -478,8 +484,9 @@ static void attention_forward_cudnn_impl(float* out, float* lse, const float* qk
   SBERT_CHECK(lse != nullptr, "[attention_forward] model.attention_backend cudnn needs lse");
   const int64_t H = heads * head_dim;
   State& st = state(rt);
-  Plan& plan = plan_for(st, false, nseq, max_seqlen, heads, head_dim);
-  const Meta m = make_meta(st, cu_seqlens, nseq, max_seqlen, heads, H, rt);
+  const int64_t S = padded_seqlen(max_seqlen);
+  Plan& plan = plan_for(st, false, nseq, S, heads, head_dim);
+  const Meta m = make_meta(st, cu_seqlens, nseq, S, heads, H, rt);
   uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
   uint16_t* o = bf16_slot(1, nullptr, tokens * H, rt);
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -487,8 +494,8 @@ static void attention_forward_cudnn_impl(float* out, float* lse, const float* qk
           {q, q + H, q + 2 * H, o, m.stats, &scale, m.len, m.len, m.qkv_off, m.o_off}, rt);
   from_bf16(out, o, tokens * H, rt);
   simt::launch<stats_kernel>(
-      {grid(nseq * heads * max_seqlen, "attention_forward"), kThreads, 0, stream_of(rt)}, m.stats,
-      lse, cu_seqlens, nseq, heads, max_seqlen, true);
+      {grid(nseq * heads * S, "attention_forward"), kThreads, 0, stream_of(rt)}, m.stats, lse,
+      cu_seqlens, nseq, heads, S, true);
   SBERT_LAUNCH_CHECK("attention_forward");
 }
 
@@ -501,11 +508,12 @@ static void attention_backward_cudnn_impl(float* dqkv, const float* dout, const 
   if (tokens == 0 || nseq == 0) return;
   const int64_t H = heads * head_dim;
   State& st = state(rt);
-  Plan& plan = plan_for(st, true, nseq, max_seqlen, heads, head_dim);
-  const Meta m = make_meta(st, cu_seqlens, nseq, max_seqlen, heads, H, rt);
+  const int64_t S = padded_seqlen(max_seqlen);
+  Plan& plan = plan_for(st, true, nseq, S, heads, head_dim);
+  const Meta m = make_meta(st, cu_seqlens, nseq, S, heads, H, rt);
   simt::launch<stats_kernel>(
-      {grid(nseq * heads * max_seqlen, "attention_backward"), kThreads, 0, stream_of(rt)}, m.stats,
-      const_cast<float*>(lse), cu_seqlens, nseq, heads, max_seqlen, false);
+      {grid(nseq * heads * S, "attention_backward"), kThreads, 0, stream_of(rt)}, m.stats,
+      const_cast<float*>(lse), cu_seqlens, nseq, heads, S, false);
   SBERT_LAUNCH_CHECK("attention_backward");
   uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
   uint16_t* o = bf16_slot(1, out, tokens * H, rt);
