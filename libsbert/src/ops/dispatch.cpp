@@ -1,6 +1,7 @@
 // Each op forwards its argument struct to the backend of ctx.device: cpu::name, or cuda::name
-// on ctx.cuda's stream (the struct's pointers are then device pointers). A CUDA Context without a Runtime throws a clear
-// error instead of handing host pointers to a kernel. The fp64 overloads are CPU-only by design.
+// on ctx.cuda's stream (the struct's pointers are then device pointers). A CUDA Context without
+// a Runtime throws a clear error instead of handing host pointers to a kernel. The fp64
+// overloads are CPU-only by design.
 #include "ops/ops.h"
 
 #include "core/check.h"
