@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       sbert::fuzz::run([&] { (void)f.read_f32(name, info.shape); });
       sbert::fuzz::run([&] { (void)f.read_i64(name); });
       sbert::fuzz::run([&] { (void)f.read_i32(name); });
+      sbert::fuzz::run([&] { (void)f.read_i8(name, info.shape); });  // saved int8 weights
     }
   });
   return 0;
