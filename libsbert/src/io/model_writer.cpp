@@ -68,17 +68,15 @@ void write_model_weights(const Model::Impl& impl, const float* weights, const fs
     half.resize(static_cast<size_t>(impl.layout.total));
     for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_bf16(weights[i]);
   }
-  // I8: the linear weights as the int8 encoder runs them (a model loaded int8 keeps its stored
-  // values; an fp32 one is quantized as EmbedOptions::quantize would), the rest F32.
+  // I8: the linear weights as the int8 encoder runs them, the rest F32: the model's own int8
+  // weights (stored ones when it was loaded int8), or quantize_bert of its view as
+  // EmbedOptions::quantize would make them.
   std::shared_ptr<const QuantizedBert> int8;
   if (dtype == DType::I8) {
-    if (impl.quantization == Quantize::Int8 && impl.int8 && weights == impl.weights.data()) {
-      int8 = impl.int8;
-    } else {
-      std::vector<float> copy(weights, weights + impl.layout.total);
-      int8 = std::make_shared<const QuantizedBert>(
-          quantize_bert(impl.config, bind_bert(impl.config, impl.layout, copy.data())));
-    }
+    SBERT_CHECK(weights == impl.weights.data(), "[io] ", path.string(),
+                ": int8 weights are written from the model's own parameters only");
+    int8 = impl.int8 ? impl.int8
+                     : std::make_shared<const QuantizedBert>(quantize_bert(impl.config, impl.view));
   }
   std::vector<TensorView> views;
   for (const ParamSpec& s : impl.layout.specs) {

@@ -21,9 +21,10 @@ void write_model_files(const Model::Impl& impl, const float* weights,
 
 // Only the weights: `path` (usually dir/model.safetensors) gets the layout's parameters under
 // their Hugging Face names with impl.weight_prefix, in `dtype` (F32 as is; BF16 rounded to
-// nearest even by f32_to_bf16; I8: the linear weights int8 with "<name>_scale" beside each, as
-// nn/quantize.h saves them, the rest F32), then impl.extras byte for byte in their own dtype. Metadata
-// {"format": "pt"} as transformers writes. write_model_files() writes them with its dtype.
+// nearest even by f32_to_bf16; I8, from impl.weights only: the linear weights int8 with
+// "<name>_scale" beside each, as nn/quantize.h saves them, the rest F32), then impl.extras byte
+// for byte in their own dtype. Metadata {"format": "pt"} as transformers writes.
+// write_model_files() writes them with its dtype.
 void write_model_weights(const Model::Impl& impl, const float* weights,
                          const std::filesystem::path& path, DType dtype = DType::F32);
 

@@ -78,11 +78,11 @@ QuantizedBert int8_from_stored(const ModelConfig& cfg,
                   "of them int8)");
       return it->second;
     };
-    std::vector<int8_t> qkv;
+    std::vector<int8_t> qkv;  // query, key, value rows, in kLinears' order
     std::vector<float> qkv_scale;
-    for (const char* name : {"attention.self.query.weight", "attention.self.key.weight",
-                             "attention.self.value.weight"}) {
-      const Int8Tensor& t = get(name);
+    for (const Linear& lin : kLinears) {
+      if (lin.weight != &QuantizedLayer::qkv) continue;
+      const Int8Tensor& t = get(lin.name);
       qkv.insert(qkv.end(), t.q.begin(), t.q.end());
       qkv_scale.insert(qkv_scale.end(), t.scale.begin(), t.scale.end());
     }
