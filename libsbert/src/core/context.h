@@ -16,7 +16,8 @@ struct Context {
   // Context. Ops on the GPU take DEVICE pointers and run on the runtime's stream.
   cuda::Runtime* cuda = nullptr;
   // CUDA only (trainer.precision bf16-mixed): the GEMMs and attention on bf16 tensor cores with
-  // fp32 accumulation (cuda/mixed.h); everything else, and every tensor kept, stays fp32.
+  // fp32 accumulation (cuda/mixed.h); the encoder keeps those ops' inputs in bf16 only
+  // (nn/encoder.h, ActivationPrecision); everything else stays fp32.
   bool bf16 = false;
   // CUDA only (trainer.precision 16-mixed): the GEMMs on fp16 operands with fp32 accumulation
   // (cuda/mixed.h); attention and everything else stay fp32. Never set together with bf16.

@@ -446,13 +446,6 @@ void execute(State& st, Plan& plan, const std::vector<int64_t>& uids,
 // The padded length of cuDNN's tensors for a batch whose longest sequence is max_seqlen.
 int64_t padded_seqlen(int64_t max_seqlen) { return (max_seqlen + 63) / 64 * 64; }
 
-uint16_t* bf16_slot(int s, const float* x, int64_t n, Runtime& rt) {
-  auto* h =
-      static_cast<uint16_t*>(rt.impl().workspace_for(s, static_cast<size_t>(n) * sizeof(uint16_t)));
-  if (x) to_bf16(h, x, n, rt);
-  return h;
-}
-
 void check_args(const char* op, int64_t tokens, int64_t max_seqlen, int64_t heads, int64_t head_dim,
                 const DropoutSpec& dropout) {
   SBERT_CHECK(!dropout.active(), "[", op,
@@ -475,69 +468,53 @@ void check_args(const char* op, int64_t tokens, int64_t max_seqlen, int64_t head
 
 bool cudnn_attention_built() { return true; }
 
-static void attention_forward_cudnn_impl(float* out, float* lse, const float* qkv,
-                                         const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
-                                         int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                                         const DropoutSpec& dropout, Runtime& rt) {
-  check_args("attention_forward", tokens, max_seqlen, heads, head_dim, dropout);
+void attention_forward_cudnn(const AttentionForwardArgs<float>& a, Runtime& rt) {
+  const int64_t tokens = a.dims.tokens, nseq = a.nseq, heads = a.heads, head_dim = a.head_dim;
+  check_args("attention_forward", tokens, a.dims.max_seqlen, heads, head_dim, a.dropout);
   if (tokens == 0 || nseq == 0) return;
-  SBERT_CHECK(lse != nullptr, "[attention_forward] model.attention_backend cudnn needs lse");
+  SBERT_CHECK(a.lse != nullptr, "[attention_forward] model.attention_backend cudnn needs lse");
   const int64_t H = heads * head_dim;
   State& st = state(rt);
-  const int64_t S = padded_seqlen(max_seqlen);
+  const int64_t S = padded_seqlen(a.dims.max_seqlen);
   Plan& plan = plan_for(st, false, nseq, S, heads, head_dim);
-  const Meta m = make_meta(st, cu_seqlens, nseq, S, heads, H, rt);
-  uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
-  uint16_t* o = bf16_slot(1, nullptr, tokens * H, rt);
+  const Meta m = make_meta(st, a.cu_seqlens, nseq, S, heads, H, rt);
+  const AttentionForwardBf16 io = attention_forward_operands(a, rt);
+  auto* q = const_cast<uint16_t*>(io.qkv);  // cuDNN's variant pack takes void*; it reads Q, K, V
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   execute(st, plan, {kQ, kK, kV, kO, kStats, kScale, kSeqQ, kSeqKV, kQkvOffsets, kOOffsets},
-          {q, q + H, q + 2 * H, o, m.stats, &scale, m.len, m.len, m.qkv_off, m.o_off}, rt);
-  from_bf16(out, o, tokens * H, rt);
+          {q, q + H, q + 2 * H, io.out, m.stats, &scale, m.len, m.len, m.qkv_off, m.o_off}, rt);
+  attention_forward_widen(a, io.out, rt);
   simt::launch<stats_kernel>(
-      {grid(nseq * heads * S, "attention_forward"), kThreads, 0, stream_of(rt)}, m.stats, lse,
-      cu_seqlens, nseq, heads, S, true);
+      {grid(nseq * heads * S, "attention_forward"), kThreads, 0, stream_of(rt)}, m.stats, a.lse,
+      a.cu_seqlens, nseq, heads, S, true);
   SBERT_LAUNCH_CHECK("attention_forward");
 }
 
-static void attention_backward_cudnn_impl(float* dqkv, const float* dout, const float* qkv,
-                                          const float* out, const float* lse,
-                                          const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
-                                          int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                                          const DropoutSpec& dropout, Runtime& rt) {
-  check_args("attention_backward", tokens, max_seqlen, heads, head_dim, dropout);
+void attention_backward_cudnn(const AttentionBackwardArgs<float>& a, Runtime& rt) {
+  const int64_t tokens = a.dims.tokens, nseq = a.nseq, heads = a.heads, head_dim = a.head_dim;
+  check_args("attention_backward", tokens, a.dims.max_seqlen, heads, head_dim, a.dropout);
   if (tokens == 0 || nseq == 0) return;
   const int64_t H = heads * head_dim;
   State& st = state(rt);
-  const int64_t S = padded_seqlen(max_seqlen);
+  const int64_t S = padded_seqlen(a.dims.max_seqlen);
   Plan& plan = plan_for(st, true, nseq, S, heads, head_dim);
-  const Meta m = make_meta(st, cu_seqlens, nseq, S, heads, H, rt);
+  const Meta m = make_meta(st, a.cu_seqlens, nseq, S, heads, H, rt);
   simt::launch<stats_kernel>(
       {grid(nseq * heads * S, "attention_backward"), kThreads, 0, stream_of(rt)}, m.stats,
-      const_cast<float*>(lse), cu_seqlens, nseq, heads, S, false);
+      const_cast<float*>(a.lse), a.cu_seqlens, nseq, heads, S, false);
   SBERT_LAUNCH_CHECK("attention_backward");
-  uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
-  uint16_t* o = bf16_slot(1, out, tokens * H, rt);
-  uint16_t* d = bf16_slot(2, dout, tokens * H, rt);
-  uint16_t* dq = bf16_slot(3, nullptr, tokens * 3 * H, rt);
+  const AttentionBackwardBf16 io = attention_backward_operands(a, rt);
+  // cuDNN's variant pack takes void*; it only reads Q, K, V, O and dO.
+  auto* q = const_cast<uint16_t*>(io.qkv);
+  uint16_t* dq = io.dqkv;
   float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   execute(
       st, plan,
       {kQ, kK, kV, kO, kDO, kStats, kScale, kSeqQ, kSeqKV, kQkvOffsets, kOOffsets, kDQ, kDK, kDV},
-      {q, q + H, q + 2 * H, o, d, m.stats, &scale, m.len, m.len, m.qkv_off, m.o_off, dq, dq + H,
-       dq + 2 * H},
+      {q, q + H, q + 2 * H, const_cast<uint16_t*>(io.out), const_cast<uint16_t*>(io.dout),
+       m.stats, &scale, m.len, m.len, m.qkv_off, m.o_off, dq, dq + H, dq + 2 * H},
       rt);
-  from_bf16(dqkv, dq, tokens * 3 * H, rt);
-}
-
-// The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
-void attention_forward_cudnn(const AttentionForwardArgs<float>& a, Runtime& rt) {
-  attention_forward_cudnn_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.dims.tokens,
-                               a.dims.max_seqlen, a.heads, a.head_dim, a.dropout, rt);
-}
-void attention_backward_cudnn(const AttentionBackwardArgs<float>& a, Runtime& rt) {
-  attention_backward_cudnn_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq,
-                                a.dims.tokens, a.dims.max_seqlen, a.heads, a.head_dim, a.dropout,
-                                rt);
+  from_bf16(a.dqkv, dq, tokens * 3 * H, rt);
 }
 
 }  // namespace sbert::cuda

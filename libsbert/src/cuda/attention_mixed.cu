@@ -1,6 +1,7 @@
 // attention_forward / attention_backward's fp32 contracts through the bf16 tensor-core kernels
-// (cuda/attention_bf16.h): the fp32 operands rounded to bf16 in the Runtime's workspace, the
-// bf16 results widened back to fp32. lse stays fp32.
+// (cuda/attention_bf16.h): the fp32 operands rounded to bf16 in the Runtime's workspace (or
+// the bf16 copies the encoder keeps: args.h), the bf16 results widened back to fp32 (unless only
+// the bf16 output is wanted). lse stays fp32.
 #include "cuda/attention_bf16.h"
 #include "cuda/common.cuh"
 #include "cuda/mixed.h"
@@ -27,51 +28,55 @@ void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Ru
   bf16_slot(3, nullptr, tokens * 3 * H, rt);  // dqkv
 }
 
-static void attention_forward_mixed_impl(float* out, float* lse, const float* qkv,
-                                         const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
-                                         int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                                         const DropoutSpec& dropout, Runtime& rt) {
-  SBERT_CHECK(tokens >= 0 && max_seqlen >= 0,
-              "[attention_forward] bf16 needs the batch's token "
-              "count and longest sequence, got ",
-              tokens, " and ", max_seqlen);
-  if (tokens == 0 || nseq == 0) return;
-  const int64_t H = heads * head_dim;
-  const uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
-  uint16_t* o = bf16_slot(1, nullptr, tokens * H, rt);
-  attention_forward_bf16(o, lse, q, cu_seqlens, nseq, max_seqlen, heads, head_dim, dropout, rt);
-  from_bf16(out, o, tokens * H, rt);
+AttentionForwardBf16 attention_forward_operands(const AttentionForwardArgs<float>& a,
+                                                Runtime& rt) {
+  const int64_t n = a.dims.tokens * a.heads * a.head_dim;  // (T, H)
+  AttentionForwardBf16 io{};
+  if (a.keep_qkv16) {
+    to_bf16(a.keep_qkv16, a.qkv, 3 * n, rt);
+    io.qkv = a.keep_qkv16;
+  } else {
+    io.qkv = bf16_slot(0, a.qkv, 3 * n, rt);
+  }
+  io.out = a.out16 ? a.out16 : bf16_slot(1, nullptr, n, rt);
+  return io;
 }
 
-static void attention_backward_mixed_impl(float* dqkv, const float* dout, const float* qkv,
-                                          const float* out, const float* lse,
-                                          const int64_t* cu_seqlens, int64_t nseq, int64_t tokens,
-                                          int64_t max_seqlen, int64_t heads, int64_t head_dim,
-                                          const DropoutSpec& dropout, Runtime& rt) {
-  SBERT_CHECK(tokens >= 0 && max_seqlen >= 0,
-              "[attention_backward] bf16 needs the batch's token "
-              "count and longest sequence, got ",
-              tokens, " and ", max_seqlen);
-  if (tokens == 0 || nseq == 0) return;
-  const int64_t H = heads * head_dim;
-  const uint16_t* q = bf16_slot(0, qkv, tokens * 3 * H, rt);
-  const uint16_t* o = bf16_slot(1, out, tokens * H, rt);
-  const uint16_t* d = bf16_slot(2, dout, tokens * H, rt);
-  uint16_t* dq = bf16_slot(3, nullptr, tokens * 3 * H, rt);
-  attention_backward_bf16(dq, d, q, o, lse, cu_seqlens, nseq, max_seqlen, heads, head_dim, dropout,
-                          rt);
-  from_bf16(dqkv, dq, tokens * 3 * H, rt);
+void attention_forward_widen(const AttentionForwardArgs<float>& a, const uint16_t* out,
+                             Runtime& rt) {
+  if (a.out) from_bf16(a.out, out, a.dims.tokens * a.heads * a.head_dim, rt);
+}
+
+AttentionBackwardBf16 attention_backward_operands(const AttentionBackwardArgs<float>& a,
+                                                  Runtime& rt) {
+  const int64_t n = a.dims.tokens * a.heads * a.head_dim;  // (T, H)
+  return {a.qkv16 ? a.qkv16 : bf16_slot(0, a.qkv, 3 * n, rt),
+          a.out16 ? a.out16 : bf16_slot(1, a.out, n, rt), bf16_slot(2, a.dout, n, rt),
+          bf16_slot(3, nullptr, 3 * n, rt)};
+}
+
+static void check_dims(const char* op, const BatchDims& dims) {
+  SBERT_CHECK(dims.tokens >= 0 && dims.max_seqlen >= 0, "[", op,
+              "] bf16 needs the batch's token count and longest sequence, got ", dims.tokens,
+              " and ", dims.max_seqlen);
 }
 
 // The entry points (cuda/kernels.h, cuda/mixed.h): each op's argument struct, unpacked.
 void attention_forward_mixed(const AttentionForwardArgs<float>& a, Runtime& rt) {
-  attention_forward_mixed_impl(a.out, a.lse, a.qkv, a.cu_seqlens, a.nseq, a.dims.tokens,
-                               a.dims.max_seqlen, a.heads, a.head_dim, a.dropout, rt);
+  check_dims("attention_forward", a.dims);
+  if (a.dims.tokens == 0 || a.nseq == 0) return;
+  const AttentionForwardBf16 io = attention_forward_operands(a, rt);
+  attention_forward_bf16(io.out, a.lse, io.qkv, a.cu_seqlens, a.nseq, a.dims.max_seqlen, a.heads,
+                         a.head_dim, a.dropout, rt);
+  attention_forward_widen(a, io.out, rt);
 }
 void attention_backward_mixed(const AttentionBackwardArgs<float>& a, Runtime& rt) {
-  attention_backward_mixed_impl(a.dqkv, a.dout, a.qkv, a.out, a.lse, a.cu_seqlens, a.nseq,
-                                a.dims.tokens, a.dims.max_seqlen, a.heads, a.head_dim, a.dropout,
-                                rt);
+  check_dims("attention_backward", a.dims);
+  if (a.dims.tokens == 0 || a.nseq == 0) return;
+  const AttentionBackwardBf16 io = attention_backward_operands(a, rt);
+  attention_backward_bf16(io.dqkv, io.dout, io.qkv, io.out, a.lse, a.cu_seqlens, a.nseq,
+                          a.dims.max_seqlen, a.heads, a.head_dim, a.dropout, rt);
+  from_bf16(a.dqkv, io.dqkv, 3 * a.dims.tokens * a.heads * a.head_dim, rt);
 }
 
 }  // namespace sbert::cuda

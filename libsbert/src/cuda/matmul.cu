@@ -75,9 +75,16 @@ const void* cast(int slot, const float* x, int64_t count, GemmOperands half, Run
   return h;
 }
 
+// inp's bf16 form when the caller has it or keeps it (the args' inp16 / keep16, bf16 only).
+struct Bf16Input {
+  const uint16_t* given = nullptr;  // read instead of rounding inp
+  uint16_t* keep = nullptr;         // inp is rounded here instead of into the workspace
+};
+
 // The operands the GEMMs read: the fp32 tensors themselves, or their bf16 (fp16) forms: in bf16
 // the weight from the bound copy of the parameter block (bind_bf16_weights) when it lies
-// inside, else rounded into workspace slot 1; inp and dout rounded into slots 0 and 2.
+// inside, else rounded into workspace slot 1; inp and dout rounded into slots 0 and 2 (inp as
+// given, or into the caller's buffer, with in16).
 struct Operands {
   const void* inp;
   const void* weight;
@@ -85,10 +92,17 @@ struct Operands {
 };
 
 Operands operands(const float* inp, const float* weight, const float* dout, int64_t rows, int64_t k,
-                  int64_t n, GemmOperands half, Runtime& rt) {
+                  int64_t n, GemmOperands half, Runtime& rt, Bf16Input in16 = {}) {
   if (half == GemmOperands::F32) return {inp, weight, dout};
   Operands o{nullptr, nullptr, nullptr};
-  if (inp) o.inp = cast(0, inp, rows * k, half, rt);
+  if (half == GemmOperands::BF16 && in16.given) {
+    o.inp = in16.given;
+  } else if (inp && half == GemmOperands::BF16 && in16.keep) {
+    to_bf16(in16.keep, inp, rows * k, rt);
+    o.inp = in16.keep;
+  } else if (inp) {
+    o.inp = cast(0, inp, rows * k, half, rt);
+  }
   if (weight) {
     const uint16_t* copy =
         half == GemmOperands::BF16 ? rt.impl().weight_copy_of(weight, n * k) : nullptr;
@@ -144,11 +158,12 @@ void forward_gemm(float* out, const Operands& o, const float* bias, int64_t rows
 }
 
 void forward_impl(float* out, const float* inp, const float* weight, const float* bias,
-                  int64_t rows, int64_t k, int64_t n, GemmOperands half, Runtime& rt) {
+                  int64_t rows, int64_t k, int64_t n, GemmOperands half, Runtime& rt,
+                  Bf16Input in16 = {}) {
   if (rows == 0 || n == 0) return;
   SBERT_CHECK(k > 0, "[matmul_forward] k must be positive, got ", k);
-  forward_gemm(out, operands(inp, weight, nullptr, rows, k, n, half, rt), bias, rows, k, n, half,
-               rt);
+  forward_gemm(out, operands(inp, weight, nullptr, rows, k, n, half, rt, in16), bias, rows, k, n,
+               half, rt);
 }
 
 // dweight += inp^T dout and dbias += column sums of dout (either may be null); o.inp and
@@ -181,12 +196,12 @@ void weight_grads(float* dweight, float* dbias, const Operands& o, const float* 
 
 void backward_impl(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                    const float* weight, int64_t rows, int64_t k, int64_t n, GemmOperands half,
-                   Runtime& rt) {
+                   Runtime& rt, const uint16_t* inp16 = nullptr) {
   if (rows == 0) return;
   const bool gemms = k > 0 && n > 0 && (dinp || dweight);
-  const Operands o =
-      gemms ? operands(dweight ? inp : nullptr, dinp ? weight : nullptr, dout, rows, k, n, half, rt)
-            : Operands{inp, weight, dout};
+  const Operands o = gemms ? operands(dweight ? inp : nullptr, dinp ? weight : nullptr, dout, rows,
+                                      k, n, half, rt, {.given = dweight ? inp16 : nullptr})
+                           : Operands{inp, weight, dout};
   if (dinp && k > 0) {
     if (n == 0) {
       SBERT_CUDA_CHECK(
@@ -217,8 +232,9 @@ static void matmul_forward_impl(float* out, const float* inp, const float* weigh
 
 static void matmul_forward_bf16_impl(float* out, const float* inp, const float* weight,
                                      const float* bias, int64_t rows, int64_t k, int64_t n,
-                                     Runtime& rt) {
-  forward_impl(out, inp, weight, bias, rows, k, n, GemmOperands::BF16, rt);
+                                     const uint16_t* inp16, uint16_t* keep16, Runtime& rt) {
+  forward_impl(out, inp, weight, bias, rows, k, n, GemmOperands::BF16, rt,
+               {.given = inp16, .keep = keep16});
 }
 
 static void matmul_forward_fp16_impl(float* out, const float* inp, const float* weight,
@@ -235,8 +251,8 @@ static void matmul_backward_impl(float* dinp, float* dweight, float* dbias, cons
 
 static void matmul_backward_bf16_impl(float* dinp, float* dweight, float* dbias, const float* dout,
                                       const float* inp, const float* weight, int64_t rows,
-                                      int64_t k, int64_t n, Runtime& rt) {
-  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, GemmOperands::BF16, rt);
+                                      int64_t k, int64_t n, const uint16_t* inp16, Runtime& rt) {
+  backward_impl(dinp, dweight, dbias, dout, inp, weight, rows, k, n, GemmOperands::BF16, rt, inp16);
 }
 
 static void matmul_backward_fp16_impl(float* dinp, float* dweight, float* dbias, const float* dout,
@@ -250,10 +266,12 @@ static void matmul_backward_fp16_impl(float* dinp, float* dweight, float* dbias,
 // then the tanh GELU.
 static void matmul_gelu_forward_bf16_impl(float* out, float* pre, const float* inp,
                                           const float* weight, const float* bias, int64_t rows,
-                                          int64_t k, int64_t n, Runtime& rt) {
+                                          int64_t k, int64_t n, const uint16_t* inp16,
+                                          uint16_t* keep16, Runtime& rt) {
   if (rows == 0 || n == 0) return;
   SBERT_CHECK(k > 0, "[matmul_gelu_forward] k must be positive, got ", k);
-  const Operands o = operands(inp, weight, nullptr, rows, k, n, GemmOperands::BF16, rt);
+  const Operands o = operands(inp, weight, nullptr, rows, k, n, GemmOperands::BF16, rt,
+                              {.given = inp16, .keep = keep16});
   GemmShape s = forward_shape(rows, k, n, GemmOperands::BF16);
   s.epilogue = pre ? GemmEpilogue::GeluAuxBias : GemmEpilogue::GeluBias;
   s.aux_ld = pre ? n : 0;
@@ -277,7 +295,8 @@ static void matmul_gelu_forward_bf16_impl(float* out, float* pre, const float* i
 static void gelu_matmul_backward_bf16_impl(float* dpre, float* dpre_sum, float* dweight,
                                            float* dbias, const float* dout, const float* act,
                                            const float* pre, const float* weight, int64_t rows,
-                                           int64_t k, int64_t n, Runtime& rt) {
+                                           int64_t k, int64_t n, const uint16_t* act16,
+                                           Runtime& rt) {
   constexpr const char* op = "gelu_matmul_backward";
   if (rows == 0) return;
   SBERT_CHECK(dpre && pre, "[", op, "] dpre and pre are required");
@@ -289,8 +308,8 @@ static void gelu_matmul_backward_bf16_impl(float* dpre, float* dpre_sum, float* 
     weight_grads(nullptr, dbias, Operands{}, dout, rows, k, n, GemmOperands::BF16, rt, op);
     return;
   }
-  const Operands o =
-      operands(dweight ? act : nullptr, weight, dout, rows, k, n, GemmOperands::BF16, rt);
+  const Operands o = operands(dweight ? act : nullptr, weight, dout, rows, k, n, GemmOperands::BF16,
+                              rt, {.given = dweight ? act16 : nullptr});
   Blas& blas = rt.impl().blas;
   GemmShape s = dinp_shape(rows, k, n, GemmOperands::BF16);
   s.epilogue = dpre_sum ? GemmEpilogue::DGeluBGrad : GemmEpilogue::DGelu;
@@ -315,7 +334,8 @@ void matmul_forward(const MatmulForwardArgs<float>& a, Runtime& rt) {
   matmul_forward_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
 }
 void matmul_forward_bf16(const MatmulForwardArgs<float>& a, Runtime& rt) {
-  matmul_forward_bf16_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+  matmul_forward_bf16_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, a.inp16, a.keep16,
+                           rt);
 }
 void matmul_forward_fp16(const MatmulForwardArgs<float>& a, Runtime& rt) {
   matmul_forward_fp16_impl(a.out, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
@@ -325,18 +345,19 @@ void matmul_backward(const MatmulBackwardArgs<float>& a, Runtime& rt) {
 }
 void matmul_backward_bf16(const MatmulBackwardArgs<float>& a, Runtime& rt) {
   matmul_backward_bf16_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n,
-                            rt);
+                            a.inp16, rt);
 }
 void matmul_backward_fp16(const MatmulBackwardArgs<float>& a, Runtime& rt) {
   matmul_backward_fp16_impl(a.dinp, a.dweight, a.dbias, a.dout, a.inp, a.weight, a.rows, a.k, a.n,
                             rt);
 }
 void matmul_gelu_forward_bf16(const MatmulGeluForwardArgs<float>& a, Runtime& rt) {
-  matmul_gelu_forward_bf16_impl(a.out, a.pre, a.inp, a.weight, a.bias, a.rows, a.k, a.n, rt);
+  matmul_gelu_forward_bf16_impl(a.out, a.pre, a.inp, a.weight, a.bias, a.rows, a.k, a.n, a.inp16,
+                                a.keep16, rt);
 }
 void gelu_matmul_backward_bf16(const GeluMatmulBackwardArgs<float>& a, Runtime& rt) {
   gelu_matmul_backward_bf16_impl(a.dpre, a.dpre_sum, a.dweight, a.dbias, a.dout, a.act, a.pre,
-                                 a.weight, a.rows, a.k, a.n, rt);
+                                 a.weight, a.rows, a.k, a.n, a.act16, rt);
 }
 
 }  // namespace sbert::cuda

@@ -1,8 +1,9 @@
 // The mixed-precision variants (trainer.precision bf16-mixed, 16-mixed) of cuda/kernels.h's
 // fp32 ops: fp32 tensors in and out, as the fp32 ops, with the products on bf16 (or fp16) tensor
-// cores. Each activation operand is rounded to bf16 (fp16) into the Runtime's workspace; in
-// bf16-mixed a weight is read from the bf16 copy of the parameter block (below) when one is
-// bound. cuBLASLt then multiplies bf16 x bf16 (fp16 x fp16) with fp32 accumulation and an fp32
+// cores. Each activation operand is rounded to bf16 (fp16) into the Runtime's workspace, or in
+// bf16 read from the caller's kept copy or rounded into it (args.h: inp16, keep16; nn/encoder.h's
+// bf16 activations); in bf16-mixed a weight is read from the bf16 copy of the parameter block
+// (below) when one is bound. cuBLASLt then multiplies bf16 x bf16 (fp16 x fp16) with fp32 accumulation and an fp32
 // result (GEMMs), or the bf16 FlashAttention kernels run (cuda/attention_bf16.h; 16-mixed keeps
 // the fp32 attention kernel). In bf16-mixed the FFN's GELU is cuBLASLt's tanh form, fused into
 // the GEMMs' epilogues (Megatron / NeMo's bias_gelu_fusion uses the same approximation); fp32
@@ -70,6 +71,27 @@ void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Ru
 // = cu_seqlens[nseq] and the longest sequence) are the host values the casts and the grid need.
 void attention_forward_mixed(const AttentionForwardArgs<float>& args, Runtime& rt);
 void attention_backward_mixed(const AttentionBackwardArgs<float>& args, Runtime& rt);
+// The bf16 operands of both bf16 attention backends (ours and cuDNN's), for tokens = args.dims.
+// Forward: qkv rounded into args.keep_qkv16 (else workspace slot 0) and the bf16 output's place,
+// args.out16 (else slot 1); attention_forward_widen then writes args.out from it unless out is
+// null. Backward: qkv and out as the forward kept them (args.qkv16, args.out16) or rounded into
+// slots 0 and 1, dout rounded into slot 2, and dqkv's bf16 place, slot 3.
+struct AttentionForwardBf16 {
+  const uint16_t* qkv;
+  uint16_t* out;
+};
+struct AttentionBackwardBf16 {
+  const uint16_t* qkv;
+  const uint16_t* out;
+  const uint16_t* dout;
+  uint16_t* dqkv;
+};
+AttentionForwardBf16 attention_forward_operands(const AttentionForwardArgs<float>& args,
+                                                Runtime& rt);
+void attention_forward_widen(const AttentionForwardArgs<float>& args, const uint16_t* out,
+                             Runtime& rt);
+AttentionBackwardBf16 attention_backward_operands(const AttentionBackwardArgs<float>& args,
+                                                  Runtime& rt);
 
 // ---- attention_cudnn.cu: model.attention_backend cudnn ---------------------------------------
 // attention_forward_mixed / attention_backward_mixed's contracts (fp32 in and out, bf16 inside,

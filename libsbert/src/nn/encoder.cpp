@@ -53,9 +53,11 @@ void size_to(const Context& ctx, Buffer<T>& b, int64_t n) {
 // The forward's buffers for T_ tokens: size(buffer, n) for each. The layer caches are only ever
 // added: a forward without keep_all (GradCache's phase 1) uses the first and leaves the others
 // allocated for the next forward with it (phase 2), so no step frees and reallocates them.
+// With bf16 activations the per-layer fp32 GEMM inputs are sized 0 and kept in cache.work.
 template <class T, class Size>
 void size_forward(const ModelConfig& cfg, EncoderCacheT<T>& cache, int64_t T_, Size&& size) {
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, heads = cfg.num_heads;
+  const bool half = cache.acts.gemm_bf16, half_attn = cache.acts.attention_bf16;
   size(cache.emb_sum, T_ * H);
   size(cache.emb_mean, T_);
   size(cache.emb_rstd, T_);
@@ -63,22 +65,32 @@ void size_forward(const ModelConfig& cfg, EncoderCacheT<T>& cache, int64_t T_, S
   size(cache.scratch, T_ * H);
   const size_t used = cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1;
   if (cache.layers.size() < used) cache.layers.resize(used);
+  const auto fp32 = [](bool kept, int64_t n) { return kept ? n : 0; };
   for (size_t l = 0; l < used; ++l) {
     LayerCacheT<T>& c = cache.layers[l];
-    size(c.qkv, T_ * 3 * H);
-    size(c.att, T_ * H);
+    size(c.qkv, fp32(!half_attn, T_ * 3 * H));
+    size(c.att, fp32(!half_attn, T_ * H));
     size(c.lse, heads * T_);
     size(c.res1, T_ * H);
     size(c.mean1, T_);
     size(c.rstd1, T_);
-    size(c.h1, T_ * H);
+    size(c.h1, fp32(!half, T_ * H));
     size(c.ffn_pre, T_ * I);
-    size(c.ffn_act, T_ * I);
+    size(c.ffn_act, fp32(!half, T_ * I));
     size(c.res2, T_ * H);
     size(c.mean2, T_);
     size(c.rstd2, T_);
-    size(c.out, T_ * H);
+    size(c.out, fp32(!half, T_ * H));
+    size(c.inp16, fp32(half, T_ * H));
+    size(c.qkv16, fp32(half_attn, T_ * 3 * H));
+    size(c.att16, fp32(half_attn, T_ * H));
+    size(c.h1_16, fp32(half, T_ * H));
+    size(c.act16, fp32(half, T_ * I));
   }
+  size(cache.work.qkv, fp32(half_attn, T_ * 3 * H));
+  size(cache.work.h1, fp32(half, T_ * H));
+  size(cache.work.ffn_act, fp32(half, T_ * I));
+  size(cache.work.out, fp32(half, T_ * H));
 }
 
 template <class T, class Size>
@@ -133,18 +145,33 @@ LayerDropout layer_dropout(const ModelConfig& cfg, const DropoutState& state, in
 }
 
 // One linear layer of the forward: fp32, or int8 when qw is given (float only).
+// With bf16 activations x16 is x's bf16 form (x may be null) or keep16 receives it.
 template <class T>
 void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const cpu::QWeight* qw,
                     cpu::QIsa isa, T* out, const T* x, const T* weight, const T* bias, int64_t rows,
-                    int64_t k, int64_t n) {
+                    int64_t k, int64_t n, const uint16_t* x16 = nullptr,
+                    uint16_t* keep16 = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (qw) {
       ops::qlinear_forward(ctx, out, x, *qw, bias, rows, cache.qscratch, isa);
       return;
     }
   }
-  ops::matmul_forward(
-      ctx, {.out = out, .inp = x, .weight = weight, .bias = bias, .rows = rows, .k = k, .n = n});
+  ops::matmul_forward(ctx, {.out = out,
+                            .inp = x,
+                            .weight = weight,
+                            .bias = bias,
+                            .rows = rows,
+                            .k = k,
+                            .n = n,
+                            .inp16 = x16,
+                            .keep16 = keep16});
+}
+
+// A buffer's data when the mode keeps it, else null.
+template <class B>
+auto kept(bool keep, B& buffer) -> decltype(buffer.data()) {
+  return keep ? buffer.data() : nullptr;
 }
 
 template <class T>
@@ -190,6 +217,10 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   const BatchDims dims = batch_dims(batch);
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
+  if constexpr (std::is_same_v<T, float>) {
+    cache.acts = q ? ActivationPrecision{} : activation_precision(ctx, cfg);
+  }
+  const bool half = cache.acts.gemm_bf16, half_attn = cache.acts.attention_bf16;
 
   size_forward(cfg, cache, T_, allocate(ctx));
 
@@ -227,21 +258,26 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
 
     T* proj = cache.scratch.data();
-    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, c.qkv.data(), x, p.qkv_w, p.qkv_b, T_,
-                   H, 3 * H);
-    ops::attention_forward(ctx, {.out = c.att.data(),
+    // The fp32 tensors of this layer: its own cache's, or the shared set with bf16 activations.
+    LayerCacheT<T>& f = half ? cache.work : c;
+    T* qkv = half_attn ? cache.work.qkv.data() : c.qkv.data();
+    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, qkv, x, p.qkv_w, p.qkv_b, T_, H, 3 * H,
+                   nullptr, kept(half, c.inp16));
+    ops::attention_forward(ctx, {.out = kept(!half_attn, c.att),
                                  .lse = c.lse.data(),
-                                 .qkv = c.qkv.data(),
+                                 .qkv = qkv,
                                  .cu_seqlens = cu,
                                  .nseq = nseq,
                                  .heads = heads,
                                  .head_dim = D,
                                  .dropout = drop.probs,
-                                 .dims = dims});
-    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, c.att.data(), p.attn_out_w,
-                   p.attn_out_b, T_, H, H);
+                                 .dims = dims,
+                                 .keep_qkv16 = kept(half_attn, c.qkv16),
+                                 .out16 = kept(half_attn, c.att16)});
+    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, kept(!half_attn, c.att),
+                   p.attn_out_w, p.attn_out_b, T_, H, H, kept(half_attn, c.att16));
     ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.attn_out});
-    ops::layernorm_forward(ctx, {.out = c.h1.data(),
+    ops::layernorm_forward(ctx, {.out = f.h1.data(),
                                  .sum = c.res1.data(),
                                  .mean = c.mean1.data(),
                                  .rstd = c.rstd1.data(),
@@ -256,46 +292,56 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
       // int8 (inference only): no pre-activation to keep; the GELU is applied in the GEMM's
       // row blocks while they are in cache.
       if constexpr (std::is_same_v<T, float>) {
-        ops::qlinear_forward(ctx, c.ffn_act.data(), c.h1.data(), ql->ffn_in, p.ffn_in_b, T_,
+        ops::qlinear_forward(ctx, f.ffn_act.data(), f.h1.data(), ql->ffn_in, p.ffn_in_b, T_,
                              cache.qscratch, isa, /*gelu=*/true);
       }
     } else {
       // GELU fused into the GEMM; the pre-activation is kept only for the backward.
-      ops::matmul_gelu_forward(ctx, {.out = c.ffn_act.data(),
+      ops::matmul_gelu_forward(ctx, {.out = f.ffn_act.data(),
                                      .pre = cache.keep_all ? c.ffn_pre.data() : nullptr,
-                                     .inp = c.h1.data(),
+                                     .inp = f.h1.data(),
                                      .weight = p.ffn_in_w,
                                      .bias = p.ffn_in_b,
                                      .rows = T_,
                                      .k = H,
-                                     .n = I});
+                                     .n = I,
+                                     .keep16 = kept(half, c.h1_16)});
     }
-    linear_forward(ctx, cache, ql ? &ql->ffn_out : nullptr, isa, proj, c.ffn_act.data(),
-                   p.ffn_out_w, p.ffn_out_b, T_, I, H);
+    linear_forward(ctx, cache, ql ? &ql->ffn_out : nullptr, isa, proj, f.ffn_act.data(),
+                   p.ffn_out_w, p.ffn_out_b, T_, I, H, nullptr, kept(half, c.act16));
     ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.ffn_out});
-    ops::layernorm_forward(ctx, {.out = c.out.data(),
+    // With bf16 activations out overwrites x (work.out) after its last read, LN 1's residual.
+    ops::layernorm_forward(ctx, {.out = f.out.data(),
                                  .sum = c.res2.data(),
                                  .mean = c.mean2.data(),
                                  .rstd = c.rstd2.data(),
                                  .a = proj,
-                                 .b = c.h1.data(),
+                                 .b = f.h1.data(),
                                  .weight = p.ln2_w,
                                  .bias = p.ln2_b,
                                  .rows = T_,
                                  .C = H,
                                  .eps = eps});
-    x = c.out.data();
+    x = f.out.data();
     if (on_layer) on_layer(l + 1, x);
   }
   cache.output = x;
 }
 }  // namespace
 
+ActivationPrecision activation_precision(const Context& ctx, const ModelConfig& cfg) {
+  ActivationPrecision a;
+  a.gemm_bf16 = ops::bf16_activations(ctx);
+  a.attention_bf16 = a.gemm_bf16 && ops::bf16_attention_io(ctx, cfg.head_dim());
+  return a;
+}
+
 template <class T>
 void encoder_reserve(const Context& ctx, const ModelConfig& cfg, int64_t tokens, int64_t nseq,
                      bool backward, EncoderCacheT<T>& cache) {
   SBERT_CHECK(tokens >= 0 && nseq >= 0, "[encoder_reserve] ", tokens, " tokens in ", nseq,
               " sequences");
+  if constexpr (std::is_same_v<T, float>) cache.acts = activation_precision(ctx, cfg);
   cache.ids_staged.resize(ctx, static_cast<size_t>(tokens));
   cache.pos_staged.resize(ctx, static_cast<size_t>(tokens));
   cache.cu_staged.resize(ctx, static_cast<size_t>(nseq + 1));
@@ -313,13 +359,14 @@ void encoder_reserve(const Context& ctx, const ModelConfig& cfg, int64_t tokens,
 
 template <class T>
 size_t encoder_reserve_bytes(const ModelConfig& cfg, int64_t tokens, int64_t nseq, bool backward,
-                             bool keep_all) {
+                             bool keep_all, ActivationPrecision acts) {
   size_t bytes = 0;
   auto count = [&bytes](auto& buffer, int64_t n) {
     bytes += static_cast<size_t>(n) * sizeof(*buffer.data());
   };
   EncoderCacheT<T> cache;  // host-side shells only: count() allocates nothing
   cache.keep_all = keep_all;
+  cache.acts = acts;
   size_forward(cfg, cache, tokens, count);
   if (backward) size_backward(cfg, cache.grad, tokens, count);
   return bytes + static_cast<size_t>(2 * tokens) * sizeof(int32_t) +
@@ -358,6 +405,14 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
   const BatchDims dims = batch_dims(batch);
   EncoderGradScratch<T>& g = cache.grad;
   size_backward(cfg, g, T_, allocate(ctx));
+  // The GEMMs and attention read the forward's kept activations: bf16 ones when it kept them.
+  if constexpr (std::is_same_v<T, float>) {
+    SBERT_CHECK(cache.acts == activation_precision(ctx, cfg),
+                "[encoder_backward] the cache's forward kept its activations in another precision "
+                "(bf16 GEMM inputs ",
+                cache.acts.gemm_bf16, ") than this Context's");
+  }
+  const bool half = cache.acts.gemm_bf16, half_attn = cache.acts.attention_bf16;
 
   // The gradient of the current layer's output is dA + dB: dA through the next layer's QKV
   // projection (dhidden at the top), dB through the next layer's residual (none at the top).
@@ -368,8 +423,11 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     const BertLayerViewT<T>& p = w.layers[static_cast<size_t>(l)];
     const BertLayerViewT<T>& gp = grad.layers[static_cast<size_t>(l)];
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
-    const T* x =
-        l == 0 ? cache.emb_out.data() : cache.layers[static_cast<size_t>(l - 1)].out.data();
+    // The layer's input: the embeddings' or the layer below's output (its bf16 form, c.inp16,
+    // with bf16 activations)
+    const T* x = half    ? nullptr
+                 : l == 0 ? cache.emb_out.data()
+                          : cache.layers[static_cast<size_t>(l - 1)].out.data();
 
     // out = LN2(res2), res2 = h1 + dropout(ffn_act . Wo2^T + bo2)
     ops::layernorm_backward(ctx, {.dinp = g.dres2.data(),
@@ -392,20 +450,22 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                     .dweight = gp.ffn_out_w,
                                     .dbias = gp.ffn_out_b,
                                     .dout = g.dproj.data(),
-                                    .act = c.ffn_act.data(),
+                                    .act = kept(!half, c.ffn_act),
                                     .pre = c.ffn_pre.data(),
                                     .weight = p.ffn_out_w,
                                     .rows = T_,
                                     .k = I,
-                                    .n = H});
+                                    .n = H,
+                                    .act16 = kept(half, c.act16)});
     ops::matmul_backward(ctx, {.dinp = g.dh.data(),
                                .dweight = gp.ffn_in_w,
                                .dout = g.dffn.data(),
-                               .inp = c.h1.data(),
+                               .inp = kept(!half, c.h1),
                                .weight = p.ffn_in_w,
                                .rows = T_,
                                .k = H,
-                               .n = I});
+                               .n = I,
+                               .inp16 = kept(half, c.h1_16)});
     // h1 = LN1(res1) feeds the FFN (dh) and the residual into res2 (dres2)
     ops::layernorm_backward(ctx, {.dinp = g.dres1.data(),
                                   .dweight = gp.ln1_w,
@@ -425,23 +485,26 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                .dweight = gp.attn_out_w,
                                .dbias = gp.attn_out_b,
                                .dout = g.dproj.data(),
-                               .inp = c.att.data(),
+                               .inp = kept(!half_attn, c.att),
                                .weight = p.attn_out_w,
                                .rows = T_,
                                .k = H,
-                               .n = H});
+                               .n = H,
+                               .inp16 = kept(half_attn, c.att16)});
     // att = attention(qkv), qkv = x . Wqkv^T + bqkv
     ops::attention_backward(ctx, {.dqkv = g.dqkv.data(),
                                   .dout = g.dh.data(),
-                                  .qkv = c.qkv.data(),
-                                  .out = c.att.data(),
+                                  .qkv = kept(!half_attn, c.qkv),
+                                  .out = kept(!half_attn, c.att),
                                   .lse = c.lse.data(),
                                   .cu_seqlens = cu,
                                   .nseq = nseq,
                                   .heads = heads,
                                   .head_dim = D,
                                   .dropout = drop.probs,
-                                  .dims = dims});
+                                  .dims = dims,
+                                  .qkv16 = kept(half_attn, c.qkv16),
+                                  .out16 = kept(half_attn, c.att16)});
     ops::matmul_backward(ctx, {.dinp = g.dx.data(),
                                .dweight = gp.qkv_w,
                                .dbias = gp.qkv_b,
@@ -450,7 +513,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                .weight = p.qkv_w,
                                .rows = T_,
                                .k = H,
-                               .n = 3 * H});
+                               .n = 3 * H,
+                               .inp16 = kept(half, c.inp16)});
     // x feeds the QKV projection (dx) and the residual into res1 (dres1)
     dA = g.dx.data();
     dB = g.dres1.data();
@@ -499,7 +563,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                    const LayerCallback<T>&);                                    \
   template void encoder_reserve<T>(const Context&, const ModelConfig&, int64_t, int64_t, bool,  \
                                    EncoderCacheT<T>&);                                          \
-  template size_t encoder_reserve_bytes<T>(const ModelConfig&, int64_t, int64_t, bool, bool);   \
+  template size_t encoder_reserve_bytes<T>(const ModelConfig&, int64_t, int64_t, bool, bool,     \
+                                          ActivationPrecision);                                 \
   template void encoder_backward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,    \
                                     const PackedBatch&, EncoderCacheT<T>&, const DropoutState&, \
                                     const T*, const BertViewT<T>&,                              \

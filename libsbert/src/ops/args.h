@@ -24,6 +24,12 @@ struct MatmulForwardArgs {
   const T* weight = nullptr;
   const T* bias = nullptr;
   int64_t rows = 0, k = 0, n = 0;
+  // bf16-mixed on CUDA only (cuda/mixed.h; every other kernel ignores them, and the dispatch
+  // refuses a null inp there): inp16 (rows, k) is inp already rounded to bf16, read instead of
+  // rounding inp, which may then be null; keep16 (rows, k) receives the rounding of inp, kept
+  // for the backward to read as its inp16 (nn/encoder.h: bf16 activations).
+  const uint16_t* inp16 = nullptr;
+  uint16_t* keep16 = nullptr;
 };
 // out = gelu(inp . weight^T + bias); pre (rows, n) receives the sum before GELU when not null
 // (the backward needs it).
@@ -35,6 +41,8 @@ struct MatmulGeluForwardArgs {
   const T* weight = nullptr;
   const T* bias = nullptr;
   int64_t rows = 0, k = 0, n = 0;
+  const uint16_t* inp16 = nullptr;  // as MatmulForwardArgs'
+  uint16_t* keep16 = nullptr;
 };
 // dinp (rows, k) written (may be null); dweight (n, k) and dbias (n) accumulated (may be null).
 template <class T>
@@ -46,6 +54,9 @@ struct MatmulBackwardArgs {
   const T* inp = nullptr;
   const T* weight = nullptr;
   int64_t rows = 0, k = 0, n = 0;
+  // bf16-mixed on CUDA only: inp rounded to bf16 (the forward's keep16), read instead of
+  // rounding inp, which may then be null.
+  const uint16_t* inp16 = nullptr;
 };
 // The backward of out = gelu(pre) . weight^T + bias with act = gelu(pre) (rows, k) the GEMM's
 // input: dpre (rows, k) written; dpre_sum (k) accumulates dpre's column sums (the bias gradient
@@ -62,6 +73,7 @@ struct GeluMatmulBackwardArgs {
   const T* pre = nullptr;
   const T* weight = nullptr;
   int64_t rows = 0, k = 0, n = 0;
+  const uint16_t* act16 = nullptr;  // bf16-mixed on CUDA only: act rounded, as inp16 above
 };
 
 // ---- layernorm -----------------------------------------------------------------------------
@@ -156,6 +168,11 @@ struct AttentionForwardArgs {
   int64_t nseq = 0, heads = 0, head_dim = 0;
   DropoutSpec dropout = {};
   BatchDims dims = {};
+  // The bf16 kernels of bf16-mixed on CUDA only (cuda/mixed.h; the dispatch refuses them
+  // elsewhere): keep_qkv16 (T, 3H) receives qkv rounded to bf16, for the backward; out16 (T, H)
+  // receives the bf16 output, and out (fp32) may then be null.
+  uint16_t* keep_qkv16 = nullptr;
+  uint16_t* out16 = nullptr;
 };
 // dqkv (T, 3*H) written. Recomputes the probabilities from qkv and lse and the dropout mask
 // from the spec (flash-style): nothing of size (len, len) is saved.
@@ -170,6 +187,10 @@ struct AttentionBackwardArgs {
   int64_t nseq = 0, heads = 0, head_dim = 0;
   DropoutSpec dropout = {};
   BatchDims dims = {};
+  // bf16 kernels only: the forward's keep_qkv16 and out16, read instead of rounding qkv and out
+  // (which may then be null).
+  const uint16_t* qkv16 = nullptr;
+  const uint16_t* out16 = nullptr;
 };
 
 // ---- embedding: word + position + token type ------------------------------------------------

@@ -35,7 +35,19 @@ bool cudnn_attention(const Context& ctx, const char* op) {
               "(cuDNN's fused attention has no fp32 path)");
   return true;
 }
+// A path without bf16 operands must be given the fp32 tensors (args.h's bf16 fields are for
+// the bf16 kernels only; the encoder asks bf16_activations / bf16_attention_io first).
+void refuse_bf16_fields(bool given, const char* op) {
+  SBERT_CHECK(!given, "[", op,
+              "] bf16 activation operands were passed to a path without bf16 kernels (bf16-mixed "
+              "on CUDA only)");
+}
 }  // namespace
+
+bool bf16_activations(const Context& ctx) { return bf16_gemm(ctx); }
+bool bf16_attention_io(const Context& ctx, int64_t head_dim) {
+  return bf16_attention(ctx, head_dim) || (ctx.cudnn_attention && bf16_gemm(ctx));
+}
 
 // cuda::op(args..., runtime) or cpu::op(args...).
 #define SBERT_DISPATCH(op, ...)             \
@@ -49,6 +61,7 @@ bool cudnn_attention(const Context& ctx, const char* op) {
 
 void matmul_forward(const Context& ctx, const MatmulForwardArgs<float>& a) {
   if (bf16_gemm(ctx)) return cuda::matmul_forward_bf16(a, gpu(ctx, "matmul_forward"));
+  refuse_bf16_fields(a.inp16 || a.keep16, "matmul_forward");
   if (fp16_gemm(ctx)) return cuda::matmul_forward_fp16(a, gpu(ctx, "matmul_forward"));
   SBERT_DISPATCH(matmul_forward, a);
 }
@@ -57,6 +70,7 @@ void matmul_forward(const Context& ctx, const MatmulForwardArgs<float>& a) {
 // one GEMM with cuBLASLt's (tanh) GELU epilogue.
 void matmul_gelu_forward(const Context& ctx, const MatmulGeluForwardArgs<float>& a) {
   if (bf16_gemm(ctx)) return cuda::matmul_gelu_forward_bf16(a, gpu(ctx, "matmul_gelu_forward"));
+  refuse_bf16_fields(a.inp16 || a.keep16, "matmul_gelu_forward");
   if (ctx.device == Device::CUDA) {
     float* sum = a.pre ? a.pre : a.out;
     matmul_forward(ctx, {.out = sum,
@@ -75,6 +89,7 @@ void matmul_gelu_forward(const Context& ctx, const MatmulGeluForwardArgs<float>&
 
 void matmul_backward(const Context& ctx, const MatmulBackwardArgs<float>& a) {
   if (bf16_gemm(ctx)) return cuda::matmul_backward_bf16(a, gpu(ctx, "matmul_backward"));
+  refuse_bf16_fields(a.inp16 != nullptr, "matmul_backward");
   if (fp16_gemm(ctx)) return cuda::matmul_backward_fp16(a, gpu(ctx, "matmul_backward"));
   SBERT_DISPATCH(matmul_backward, a);
 }
@@ -104,6 +119,7 @@ void gelu_matmul_backward_ops(const Context& ctx, const GeluMatmulBackwardArgs<T
 
 void gelu_matmul_backward(const Context& ctx, const GeluMatmulBackwardArgs<float>& a) {
   if (bf16_gemm(ctx)) return cuda::gelu_matmul_backward_bf16(a, gpu(ctx, "gelu_matmul_backward"));
+  refuse_bf16_fields(a.act16 != nullptr, "gelu_matmul_backward");
   gelu_matmul_backward_ops(ctx, a);
 }
 
@@ -139,6 +155,7 @@ void attention_forward(const Context& ctx, const AttentionForwardArgs<float>& a)
   if (bf16_attention(ctx, a.head_dim)) {
     return cuda::attention_forward_mixed(a, gpu(ctx, "attention_forward"));
   }
+  refuse_bf16_fields(a.keep_qkv16 || a.out16, "attention_forward");
   SBERT_DISPATCH(attention_forward, a);
 }
 
@@ -149,6 +166,7 @@ void attention_backward(const Context& ctx, const AttentionBackwardArgs<float>& 
   if (bf16_attention(ctx, a.head_dim)) {
     return cuda::attention_backward_mixed(a, gpu(ctx, "attention_backward"));
   }
+  refuse_bf16_fields(a.qkv16 || a.out16, "attention_backward");
   SBERT_DISPATCH(attention_backward, a);
 }
 

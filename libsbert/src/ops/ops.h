@@ -39,6 +39,13 @@ void refresh_weight_copy(const Context& ctx);
 void reserve_matmul(const Context& ctx, int64_t rows, int64_t k, int64_t n);
 void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_t head_dim);
 
+// bf16 activations (args.h's inp16 / keep16 and attention's qkv16 / out16): whether ctx's GEMMs
+// read bf16 operands (bf16-mixed on CUDA), so that a caller may keep its GEMM inputs in bf16
+// only; and whether attention of head_dim runs a bf16 kernel (ours or cuDNN's) and so takes and
+// keeps bf16 qkv and output. Any other path refuses those fields.
+bool bf16_activations(const Context& ctx);
+bool bf16_attention_io(const Context& ctx, int64_t head_dim);
+
 // int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
 // (then GELU when gelu) with x quantized per row; scratch holds the quantized activations
 // between calls.

@@ -358,7 +358,8 @@ size_t GradCache::reserve_bytes(int64_t rows, int64_t k, int64_t query_len,
   const auto [nseq, tokens] = reserve_shape(rows, k, query_len, passage_len);
   // reserve's allocations, counted by the same sizing code: the encoder's caches, pooling's for
   // the largest head, dhidden (T, H) and the staged dout (nseq, H).
-  return encoder_reserve_bytes<float>(model_.config, tokens, nseq, true, true) +
+  return encoder_reserve_bytes<float>(model_.config, tokens, nseq, true, true,
+                                      activation_precision(ctx_, model_.config)) +
          pooling_reserve_bytes<float>(largest_head(model_.config), nseq, true) +
          static_cast<size_t>(tokens * H_ + nseq * H_) * sizeof(float);
 }
