@@ -5,6 +5,8 @@
 //   gemm_bench [reps] [tokens]      (OMP_NUM_THREADS sets the threads)
 // GFLOP/s = 2 m n k / (process CPU time / threads), median of reps: robust to other load on
 // a shared machine (waits for a busy core count, time stolen by other processes does not).
+// Then the int8 forward (cpu/qgemm.h, the activations' quantization included) on every kernel
+// this CPU runs, in GOP/s.
 #include <omp.h>
 #include <time.h>
 
@@ -19,6 +21,7 @@
 #include "cpu/gemm.h"
 #include "cpu/gemm_packed.h"
 #include "cpu/kernels.h"
+#include "cpu/qgemm.h"
 
 namespace {
 
@@ -159,5 +162,32 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("ours: weights packed at load (forward); ours+pk: op(B) packed in the call\n");
+
+  const QIsa isas[] = {QIsa::Avx2, QIsa::Avx512Vnni, QIsa::Amx};
+  std::printf("\nint8 forward (qlinear_forward, x quantized per call), GOP/s\n%-9s %-8s %5s %5s %5s |",
+              "model", "shape", "m", "n", "k");
+  for (QIsa isa : isas) std::printf(" %11s", to_string(isa));
+  std::printf("\n");
+  for (const Shape& s : shapes) {
+    const auto x = randoms(m * s.k, 1), w = randoms(s.n * s.k, 2), bias = randoms(s.n, 3);
+    std::vector<float> y(static_cast<size_t>(m * s.n));
+    const QWeight qw = quantize_weight(w.data(), s.n, s.k);
+    QScratch scratch;
+    std::printf("%-9s %-8s %5lld %5lld %5lld |", s.model, s.name, static_cast<long long>(m),
+                static_cast<long long>(s.n), static_cast<long long>(s.k));
+    for (QIsa isa : isas) {
+      if (!qisa_supported(isa)) {
+        std::printf(" %11s", "-");
+        continue;
+      }
+      const double t = seconds(
+          [&] {
+            qlinear_forward(y.data(), x.data(), qw, bias.data(), m, scratch, isa, s.gelu);
+          },
+          reps);
+      std::printf(" %11.1f", 2.0 * m * s.n * s.k / t * 1e-9);
+    }
+    std::printf("\n");
+  }
   return 0;
 }

@@ -60,9 +60,9 @@ TEST_CASE("qgemm: every kernel equals the scalar reference bit for bit", "[qgemm
     std::vector<float> ref(static_cast<size_t>(s.rows * s.n));
     cpu::QScratch scratch;
     cpu::qlinear_forward(ref.data(), x.data(), w, b.data(), s.rows, scratch, cpu::QIsa::Scalar);
-    for (cpu::QIsa isa : {cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni}) {
+    for (cpu::QIsa isa : {cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni, cpu::QIsa::Amx}) {
       if (!cpu::qisa_supported(isa)) {
-        WARN("this CPU has no " << cpu::to_string(isa) << ": that kernel is not checked");
+        WARN("this CPU (or OS) has no " << cpu::to_string(isa) << ": that kernel is not checked");
         continue;
       }
       std::vector<float> out(ref.size(), -1.0f);
@@ -82,7 +82,8 @@ TEST_CASE("qgemm: the fused GELU equals gelu_forward after the GEMM, bit for bit
   const auto b = random_floats(static_cast<size_t>(n), 13, 1.0f);
   const cpu::QWeight w = cpu::quantize_weight(wf.data(), n, k);
   cpu::QScratch scratch;
-  for (cpu::QIsa isa : {cpu::QIsa::Scalar, cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni}) {
+  for (cpu::QIsa isa :
+       {cpu::QIsa::Scalar, cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni, cpu::QIsa::Amx}) {
     if (!cpu::qisa_supported(isa)) continue;
     INFO(cpu::to_string(isa));
     std::vector<float> pre(static_cast<size_t>(rows * n)), want(pre.size()), got(pre.size());
@@ -95,21 +96,25 @@ TEST_CASE("qgemm: the fused GELU equals gelu_forward after the GEMM, bit for bit
 
 TEST_CASE("qgemm: extreme values reach the int16 and int32 limits exactly", "[qgemm]") {
   // Every activation and weight at +-127: the AVX2 pair sums are +-32258, the VNNI unsigned
-  // sums 255 * 127 * k; all paths must still agree with the exact integer answer.
-  const int64_t rows = 9, k = 1540, n = 40;
-  std::vector<float> x(static_cast<size_t>(rows * k)), wf(static_cast<size_t>(n * k));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0) ? -1.0f : 1.0f;
-  for (size_t i = 0; i < wf.size(); ++i) wf[i] = (i % 5 == 0) ? -1.0f : 1.0f;
-  const cpu::QWeight w = cpu::quantize_weight(wf.data(), n, k);
-  const auto ref = ref_linear(x, wf, {}, rows, k, n);
-  for (cpu::QIsa isa : {cpu::QIsa::Scalar, cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni}) {
-    if (!cpu::qisa_supported(isa)) continue;
-    std::vector<float> out(static_cast<size_t>(rows * n));
-    cpu::QScratch scratch;
-    cpu::qlinear_forward(out.data(), x.data(), w, nullptr, rows, scratch, isa);
-    for (size_t i = 0; i < out.size(); ++i) {
-      INFO(cpu::to_string(isa) << " element " << i);
-      REQUIRE(out[i] == static_cast<float>(ref[i]));  // +-1 scales: the integer sum itself
+  // sums 255 * 127 * k; all paths must still agree with the exact integer answer. k = 1536:
+  // whole AMX tiles; 1540: AMX falls back to VNNI.
+  for (const int64_t k : {int64_t{1540}, int64_t{1536}}) {
+    const int64_t rows = 9, n = 40;
+    std::vector<float> x(static_cast<size_t>(rows * k)), wf(static_cast<size_t>(n * k));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+    for (size_t i = 0; i < wf.size(); ++i) wf[i] = (i % 5 == 0) ? -1.0f : 1.0f;
+    const cpu::QWeight w = cpu::quantize_weight(wf.data(), n, k);
+    const auto ref = ref_linear(x, wf, {}, rows, k, n);
+    for (cpu::QIsa isa :
+         {cpu::QIsa::Scalar, cpu::QIsa::Avx2, cpu::QIsa::Avx512Vnni, cpu::QIsa::Amx}) {
+      if (!cpu::qisa_supported(isa)) continue;
+      std::vector<float> out(static_cast<size_t>(rows * n));
+      cpu::QScratch scratch;
+      cpu::qlinear_forward(out.data(), x.data(), w, nullptr, rows, scratch, isa);
+      for (size_t i = 0; i < out.size(); ++i) {
+        INFO(cpu::to_string(isa) << " k " << k << " element " << i);
+        REQUIRE(out[i] == static_cast<float>(ref[i]));  // +-1 scales: the integer sum itself
+      }
     }
   }
 }

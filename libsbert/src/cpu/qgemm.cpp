@@ -15,21 +15,16 @@
 #include "cpu/fast_math.h"
 #include "cpu/simd.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define SBERT_QGEMM_X86 1
-#else
-#define SBERT_QGEMM_X86 0
-#endif
+#include "cpu/qgemm_x86.h"
 
 namespace sbert::cpu {
 
 namespace {
 
-constexpr int64_t kPanel = 16;     // columns per packed panel
+constexpr int64_t kPanel = kQPanel;  // columns per packed panel
 constexpr int64_t kTileN = 32;     // columns per tile: two panels
 constexpr int kMR = 6;             // rows per tile
-constexpr int64_t kRowBlock = 96;  // rows per OpenMP task (a multiple of kMR)
+constexpr int64_t kRowBlock = 96;  // rows per OpenMP task (a multiple of kMR and of 32: AMX)
 // |sum| <= 255 * 127 * kp must fit an int32 (the VNNI path's unsigned activations).
 constexpr int64_t kMaxK = (int64_t{1} << 31) / (255 * 127) - 4;
 
@@ -191,18 +186,6 @@ void avx2_block(float* out, const int8_t* xq, const float* xscale, const QWeight
 }
 
 // ---- AVX-512 VNNI: vpdpbusd(x + 128, w) - 128 * colsum -------------------------------------
-#define SBERT_VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni"
-// The epilogue of store_tile() in vector form: the same IEEE operations in the same order
-// (int -> float rounding to nearest, (xs * ws), multiply, add), so the same bits.
-[[gnu::target(SBERT_VNNI_TARGET)]] [[gnu::always_inline]] inline void vnni_store(
-    float* o, __m512i acc, __m512 xs, const float* ws, const float* b, __mmask16 m) {
-  const __m512 t = _mm512_mul_ps(xs, _mm512_maskz_loadu_ps(m, ws));
-  // maskz: GCC 12 warns on the _mm512_undefined_ps inside the unmasked form.
-  __m512 v = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(__mmask16(0xffff), acc), t);
-  if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b));
-  _mm512_mask_storeu_ps(o, m, v);
-}
-
 // MR rows x 32 columns [j0, j0 + nc) of out (row stride ldo), scaled and biased.
 template <int MR>
 [[gnu::target(SBERT_VNNI_TARGET)]] void vnni_tile(float* out, int64_t ldo, const uint8_t* a,
@@ -306,6 +289,8 @@ const char* to_string(QIsa isa) {
       return "avx2";
     case QIsa::Avx512Vnni:
       return "avx512-vnni";
+    case QIsa::Amx:
+      return "amx";
   }
   return "?";
 }
@@ -315,14 +300,17 @@ bool qisa_supported(QIsa isa) {
 #if SBERT_QGEMM_X86
   __builtin_cpu_init();
   if (isa == QIsa::Avx2) return __builtin_cpu_supports("avx2");
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  const bool vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  // Amx keeps the VNNI kernel for weights the tiles do not fit, and its epilogue is AVX-512.
+  return isa == QIsa::Amx ? vnni && amx_int8_usable() : vnni;
 #else
   return false;
 #endif
 }
 
 QIsa best_qisa() {
+  if (qisa_supported(QIsa::Amx)) return QIsa::Amx;
   if (qisa_supported(QIsa::Avx512Vnni)) return QIsa::Avx512Vnni;
   if (qisa_supported(QIsa::Avx2)) return QIsa::Avx2;
   return QIsa::Scalar;
@@ -396,7 +384,10 @@ void qlinear_forward(float* out, const float* x, const QWeight& w, const float* 
                      QScratch& scratch, QIsa isa, bool gelu) {
   if (rows == 0) return;
   SBERT_CHECK(qisa_supported(isa), "[qlinear] this CPU cannot run the ", to_string(isa), " kernel");
-  scratch.xq.resize(static_cast<size_t>(rows * w.kp));
+  if (isa == QIsa::Amx && !amx_fits(w)) isa = QIsa::Avx512Vnni;
+  // Amx reads whole 32-row tiles: the rows past the last are read, their sums dropped.
+  const int64_t stored = isa == QIsa::Amx ? (rows + 31) / 32 * 32 : rows;
+  scratch.xq.resize(static_cast<size_t>(stored * w.kp));
   scratch.xscale.resize(static_cast<size_t>(rows));
   // VNNI multiplies unsigned by signed bytes: store x + 128 (the sign bit flipped).
   quantize_rows_masked(scratch.xq.data(), scratch.xscale.data(), x, rows, w.k, w.kp,
@@ -411,6 +402,9 @@ void qlinear_forward(float* out, const float* x, const QWeight& w, const float* 
     const int8_t* a = xq + r0 * w.kp;
     switch (isa) {
 #if SBERT_QGEMM_X86
+      case QIsa::Amx:
+        amx_block(o, a, xs + r0, w, bias, nr);
+        break;
       case QIsa::Avx512Vnni:
         vnni_block(o, a, xs + r0, w, bias, nr);
         break;

@@ -9,6 +9,8 @@
 //   Avx2:       vpmaddubsw(|w|, sign(x, w)) + vpmaddwd(1): a pair sum is at most
 //               2 * 127 * 127 = 32258 < 2^15, so the int16 stage never saturates.
 //   Avx512Vnni: vpdpbusd(x + 128 as u8, w), minus 128 * sum_k Wq[j, k].
+//   Amx:        tdpbssd on 16 x 64-byte tiles (cpu/qgemm_amx.cpp), signed x signed; a weight
+//               whose k is not a multiple of 64 runs the Avx512Vnni kernel instead.
 // The kernel is chosen at run time (best_qisa); tests run every path the CPU has.
 #pragma once
 
@@ -17,7 +19,7 @@
 
 namespace sbert::cpu {
 
-enum class QIsa { Scalar, Avx2, Avx512Vnni };
+enum class QIsa { Scalar, Avx2, Avx512Vnni, Amx };
 const char* to_string(QIsa isa);
 QIsa best_qisa();             // the fastest path this CPU runs
 bool qisa_supported(QIsa isa);
@@ -41,7 +43,7 @@ QWeight make_qweight(std::vector<int8_t> q, std::vector<float> scale, int64_t n,
 
 // Work buffers of qlinear_forward, reused across calls.
 struct QScratch {
-  std::vector<int8_t> xq;      // (rows, kp)
+  std::vector<int8_t> xq;      // (rows, kp); Amx: rows rounded up to 32 (the tail's tiles)
   std::vector<float> xscale;   // (rows)
 };
 
