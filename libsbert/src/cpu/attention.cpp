@@ -59,16 +59,18 @@ SBERT_SIMD_INLINE void exp_shifted(T* row, int64_t n, T shift) {
 }
 
 // row[j] = exp(row[j] - max_j row[j]) in place; returns the sum of the new row and writes the
-// max. Eight fixed partial sums (cpu/simd.h): vectorizes, same bits for any vector width.
+// max. Sixteen fixed partial sums (cpu/simd.h): one AVX-512 vector or two AVX2 ones, the same
+// bits for any vector width.
 template <class T>
 SBERT_SIMD_INLINE T exp_row(T* row, int64_t n, T* max_out) {
   T m = row[0];
 #pragma omp simd reduction(max : m)
   for (int64_t j = 0; j < n; ++j) m = row[j] > m ? row[j] : m;
-  T acc[8] = {};
+  constexpr int kLanes = 16;
+  T acc[kLanes] = {};
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int l = 0; l < 8; ++l) {
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
       const T e = exp_of(row[j + l] - m);
       row[j + l] = e;
       acc[l] += e;
@@ -80,7 +82,10 @@ SBERT_SIMD_INLINE T exp_row(T* row, int64_t n, T* max_out) {
     acc[l] += e;
   }
   *max_out = m;
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (int w = kLanes / 2; w > 0; w /= 2) {  // pairwise: lane l + lane l + w
+    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+  }
+  return acc[0];
 }
 SBERT_SIMD_CLONES float exp_row_any(float* row, int64_t n, float* max_out) {
   return exp_row(row, n, max_out);

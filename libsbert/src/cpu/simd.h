@@ -1,11 +1,11 @@
 // Run-time CPU dispatch for the element-wise float kernels.
 //
 // The library is built for baseline x86-64 (SSE2) so that the package runs anywhere; the hot
-// element-wise loops (GELU, LayerNorm rows, softmax rows) are compiled a second time for
-// x86-64-v3 (AVX2, FMA) and the loader picks the clone once (GNU ifunc). The clones are the same
+// element-wise loops (GELU, LayerNorm rows, softmax rows) are compiled again for x86-64-v3
+// (AVX2, FMA) and x86-64-v4 (AVX-512) and the loader picks the clone once (GNU ifunc). The clones are the same
 // source with the same operation order: the library is compiled with -ffp-contract=off (no
 // a * b + c fused into an FMA; libsbert/CMakeLists.txt) and every reduction keeps a fixed
-// number of partial sums in the source, so both clones produce the same bits (checked by
+// number of partial sums in the source, so all clones produce the same bits (checked by
 // building with -DSBERT_SIMD_CLONES= and comparing outputs, docs/kernels.md). The GEMMs (ours,
 // cpu/gemm_packed.h, and OpenBLAS) pick their kernel from the CPU themselves.
 //
@@ -19,7 +19,8 @@
 // checked (docs/kernels.md).
 #if defined(SBERT_SIMD_CLONES)
 #elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
-#define SBERT_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define SBERT_SIMD_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SBERT_SIMD_CLONES
 #endif
