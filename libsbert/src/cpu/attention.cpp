@@ -7,15 +7,19 @@
 //   Delta_i = sum_j P_ij dP_ij = rowsum(dO o O)_i,  dS = P o (dP - Delta),
 //   dQ = scale dS K,  dK = scale dS^T Q
 // The products are single-threaded OpenBLAS calls inside the task loop (cpu/gemm.h): OpenBLAS
-// picks AVX2 / FMA kernels at run time, which a portable build of Eigen cannot. The work
+// picks AVX2 / FMA kernels at run time, which a portable build of Eigen cannot. The float
+// forward on AVX-512 with a head dim that is a multiple of 16 (<= 128) runs its two products on
+// cpu/attention_avx512.h's kernels instead, without OpenBLAS's packing. The work
 // matrices live per thread and are reused across tasks. The forward takes the query rows in
 // blocks of kQueryRows, so its memory is (kQueryRows, len) per thread, linear in the sequence
 // length (a 4,096-token sequence: 4 MB a thread, not 64 MB); the backward's are (len, len).
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "cpu/attention_avx512.h"
 #include "cpu/fast_math.h"
 #include "cpu/gemm.h"
 #include "cpu/kernels.h"
@@ -110,9 +114,13 @@ static void attention_forward_impl(T* out, T* lse, const T* qkv, const int64_t* 
   const int64_t H = heads * head_dim, D = head_dim, ld = 3 * H;
   const int64_t Ttok = cu_seqlens[nseq];
   const T scale = T(1) / std::sqrt(static_cast<T>(head_dim));
+  // float on AVX-512 with a head dim it takes: the products without OpenBLAS's packing
+  // (cpu/attention_avx512.h).
+  const bool avx512 = std::is_same_v<T, float> && attention_avx512_usable(D);
 #pragma omp parallel
   {
     std::vector<T> sbuf, fbuf, inv;  // (len, len) exp(scores) and dropout factors; (len) 1/sum
+    std::vector<float> kt;           // (D, len rounded up to 16) K^T for the AVX-512 scores
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < nseq * heads; ++task) {
       const int64_t s = task / heads, h = task % heads;
@@ -125,12 +133,29 @@ static void attention_forward_impl(T* out, T* lse, const T* qkv, const int64_t* 
       const int64_t block = std::min(len, kQueryRows);
       resize(sbuf, block * len);
       resize(inv, block);
+      const int64_t ldkt = (len + 15) / 16 * 16;
+      if constexpr (std::is_same_v<T, float>) {
+        if (avx512) {
+          resize(kt, D * ldkt);
+          pack_keys_t(kt.data(), ldkt, K, ld, len, D);
+        }
+      }
       // Query rows [i0, i0 + rows): every key at once, so each row's softmax is exact.
       for (int64_t i0 = 0; i0 < len; i0 += block) {
         const int64_t rows = std::min(block, len - i0);
         MatView<T> P(sbuf.data(), rows, len);
-        gemm(false, true, rows, len, D, scale, Q + i0 * ld, ld, K, ld, T(0), P.data(),
-             len);  // scores
+        bool done = false;
+        if constexpr (std::is_same_v<T, float>) {
+          if (avx512) {
+            attention_scores_avx512(P.data(), len, Q + i0 * ld, ld, kt.data(), ldkt, rows, len, D,
+                                    scale);
+            done = true;
+          }
+        }
+        if (!done) {
+          gemm(false, true, rows, len, D, scale, Q + i0 * ld, ld, K, ld, T(0), P.data(),
+               len);  // scores
+        }
         for (int64_t i = 0; i < rows; ++i) {
           T m;
           const T sum = exp_row_any(P.data() + i * len, len, &m);
@@ -145,6 +170,12 @@ static void attention_forward_impl(T* out, T* lse, const T* qkv, const int64_t* 
         // O = softmax(S) V, normalized after the product (as flash attention does): the
         // (rows, D) output is scaled instead of the (rows, len) probabilities.
         T* Ob = O + i0 * H;
+        if constexpr (std::is_same_v<T, float>) {
+          if (avx512) {
+            attention_pv_avx512(Ob, H, P.data(), len, V, ld, inv.data(), rows, len, D);
+            continue;
+          }
+        }
         gemm(false, false, rows, D, len, T(1), P.data(), len, V, ld, T(0), Ob, H);
         for (int64_t i = 0; i < rows; ++i) {
           const T f = inv[static_cast<size_t>(i)];
