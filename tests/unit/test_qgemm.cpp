@@ -182,6 +182,21 @@ TEST_CASE("int8 encoder: MiniLM embeddings stay close to fp32", "[qgemm][minilm]
   // A different thread count: the same bits (integer sums, one epilogue).
   eo.threads = 1;
   CHECK(fp32.embed(texts, eo).data == b.data);
+  {
+    // A batch of 16 texts of ~250 tokens runs in pieces of <= 2,048 tokens: one text at a time
+    // gives the same bits.
+    std::vector<std::string> long_texts;
+    for (int i = 0; i < 16; ++i) {
+      std::string t;
+      for (int w = 0; w < 120; ++w) t += texts[static_cast<size_t>((i + w) % texts.size())] + " ";
+      long_texts.push_back(t);
+    }
+    EmbedOptions whole = eo, single = eo;
+    whole.threads = single.threads = 2;
+    whole.batch_size = 16;
+    single.batch_size = 1;
+    CHECK(int8.embed(long_texts, whole).data == int8.embed(long_texts, single).data);
+  }
   REQUIRE(a.rows == b.rows);
   double min_cos = 1.0, sum_cos = 0.0;
   for (int64_t r = 0; r < a.rows; ++r) {
