@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks that the AVX2 clones of the element-wise kernels (libsbert/src/cpu/simd.h) give the same
-# bits as the baseline loops: builds the library a second time with the clones off
+# Checks that the AVX-512 / AVX2 clones of the element-wise kernels (libsbert/src/cpu/simd.h) give
+# the same bits as the baseline loops: builds the library a second time with the clones off
 # (-DSBERT_SIMD_CLONES=), then compares an embedding run and a 3-step fine-tune (dropout on)
 # bitwise between the two builds. Run on an AVX2 machine, from the repository root, after
 # scripts/fetch-model.sh and tools/scifact/prepare.py --demo (the demo's data).
