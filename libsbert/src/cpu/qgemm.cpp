@@ -230,10 +230,7 @@ template <int MR>
   // Undo the +128 of the unsigned activations: sum (x + 128) w = sum x w + 128 colsum.
   const __m512i s0 = _mm512_loadu_si512(w.colsum128.data() + j0);
   const __m512i s1 = _mm512_loadu_si512(w.colsum128.data() + j0 + 16);
-  const __mmask16 m0 = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1);
-  const __mmask16 m1 = nc >= 32  ? __mmask16(0xffff)
-                       : nc > 16 ? __mmask16((1u << (nc - 16)) - 1)
-                                 : __mmask16(0);
+  const auto [m0, m1] = tile_masks(nc);
   const float* ws = w.scale.data() + j0;
   const float* b = bias ? bias + j0 : nullptr;
   for (int i = 0; i < MR; ++i) {

@@ -70,10 +70,7 @@ bool amx_int8_usable() {
     const int64_t nc = std::min<int64_t>(2 * kQPanel, w.n - j0);
     const int8_t* b0 = w.packed.data() + (j0 / kQPanel) * panel_bytes;
     const int8_t* b1 = b0 + panel_bytes;
-    const __mmask16 m0 = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1);
-    const __mmask16 m1 = nc >= 32  ? __mmask16(0xffff)
-                         : nc > 16 ? __mmask16((1u << (nc - 16)) - 1)
-                                   : __mmask16(0);
+    const auto [m0, m1] = tile_masks(nc);
     const float* ws = w.scale.data() + j0;
     const float* bj = bias ? bias + j0 : nullptr;
     for (int64_t r = 0; r < rows; r += 32) {

@@ -30,6 +30,17 @@ inline constexpr int64_t kQPanel = 16;  // columns per packed weight panel (QWei
   if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b));
   _mm512_mask_storeu_ps(o, m, v);
 }
+
+// The store masks of a 32-column tile with nc (<= 32) valid columns: its two 16-lane halves.
+struct TileMasks {
+  __mmask16 lo, hi;
+};
+inline TileMasks tile_masks(int64_t nc) {
+  return {nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1),
+          nc >= 32  ? __mmask16(0xffff)
+          : nc > 16 ? __mmask16((1u << (nc - 16)) - 1)
+                    : __mmask16(0)};
+}
 #endif
 
 // ---- qgemm_amx.cpp --------------------------------------------------------------------------
