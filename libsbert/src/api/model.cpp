@@ -227,8 +227,11 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
     // memory; fp32's GEMMs are not, and prefer the whole batch).
     const auto length = [&ids](int64_t i) { return std::ssize(ids[static_cast<size_t>(i)]); };
     for (int64_t b = begin; b < end;) {
-      int64_t e = b + 1, tokens = length(b);
-      while (e < end && (!int8 || tokens + length(e) <= kInt8PassTokens)) tokens += length(e++);
+      int64_t e = end;  // fp32: the whole batch
+      if (int8) {
+        int64_t tokens = length(b);
+        for (e = b + 1; e < end && tokens + length(e) <= kInt8PassTokens; ++e) tokens += length(e);
+      }
       const PackedBatch batch = pack_sequences(ids, b, e);
       if (int8) {
         encoder_forward(ctx, cfg, view, *int8, batch, cache);

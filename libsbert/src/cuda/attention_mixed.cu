@@ -10,10 +10,11 @@ namespace sbert::cuda {
 
 namespace {
 
-// Workspace slot s as n bf16 values, filled from x when given.
-uint16_t* bf16_slot(int s, const float* x, int64_t n, Runtime& rt) {
-  auto* h =
-      static_cast<uint16_t*>(rt.impl().workspace_for(s, static_cast<size_t>(n) * sizeof(uint16_t)));
+// n bf16 values in `into` when given, else in workspace slot s; filled from x when given.
+uint16_t* bf16_slot(int s, const float* x, int64_t n, Runtime& rt, uint16_t* into = nullptr) {
+  auto* h = into ? into
+                 : static_cast<uint16_t*>(
+                       rt.impl().workspace_for(s, static_cast<size_t>(n) * sizeof(uint16_t)));
   if (x) to_bf16(h, x, n, rt);
   return h;
 }
@@ -31,15 +32,7 @@ void reserve_attention_mixed(int64_t tokens, int64_t heads, int64_t head_dim, Ru
 AttentionForwardBf16 attention_forward_operands(const AttentionForwardArgs<float>& a,
                                                 Runtime& rt) {
   const int64_t n = a.dims.tokens * a.heads * a.head_dim;  // (T, H)
-  AttentionForwardBf16 io{};
-  if (a.keep_qkv16) {
-    to_bf16(a.keep_qkv16, a.qkv, 3 * n, rt);
-    io.qkv = a.keep_qkv16;
-  } else {
-    io.qkv = bf16_slot(0, a.qkv, 3 * n, rt);
-  }
-  io.out = a.out16 ? a.out16 : bf16_slot(1, nullptr, n, rt);
-  return io;
+  return {bf16_slot(0, a.qkv, 3 * n, rt, a.keep_qkv16), bf16_slot(1, nullptr, n, rt, a.out16)};
 }
 
 void attention_forward_widen(const AttentionForwardArgs<float>& a, const uint16_t* out,

@@ -63,10 +63,12 @@ void accumulate(float* y, const float* x, int64_t n, Runtime& rt, const char* op
   SBERT_LAUNCH_CHECK(op);
 }
 
-// x rounded to bf16 (fp16) into workspace slot `slot`.
-const void* cast(int slot, const float* x, int64_t count, GemmOperands half, Runtime& rt) {
-  auto* h = static_cast<uint16_t*>(
-      rt.impl().workspace_for(slot, static_cast<size_t>(count) * sizeof(uint16_t)));
+// x rounded to bf16 (fp16) into `into` when given, else into workspace slot `slot`.
+const void* cast(int slot, const float* x, int64_t count, GemmOperands half, Runtime& rt,
+                 uint16_t* into = nullptr) {
+  auto* h = into ? into
+                 : static_cast<uint16_t*>(rt.impl().workspace_for(
+                       slot, static_cast<size_t>(count) * sizeof(uint16_t)));
   if (half == GemmOperands::BF16) {
     to_bf16(h, x, count, rt);
   } else {
@@ -75,7 +77,8 @@ const void* cast(int slot, const float* x, int64_t count, GemmOperands half, Run
   return h;
 }
 
-// inp's bf16 form when the caller has it or keeps it (the args' inp16 / keep16, bf16 only).
+// inp's bf16 form when the caller has it or keeps it (the args' inp16 / keep16; only the bf16
+// entry points pass them).
 struct Bf16Input {
   const uint16_t* given = nullptr;  // read instead of rounding inp
   uint16_t* keep = nullptr;         // inp is rounded here instead of into the workspace
@@ -95,13 +98,10 @@ Operands operands(const float* inp, const float* weight, const float* dout, int6
                   int64_t n, GemmOperands half, Runtime& rt, Bf16Input in16 = {}) {
   if (half == GemmOperands::F32) return {inp, weight, dout};
   Operands o{nullptr, nullptr, nullptr};
-  if (half == GemmOperands::BF16 && in16.given) {
+  if (in16.given) {
     o.inp = in16.given;
-  } else if (inp && half == GemmOperands::BF16 && in16.keep) {
-    to_bf16(in16.keep, inp, rows * k, rt);
-    o.inp = in16.keep;
   } else if (inp) {
-    o.inp = cast(0, inp, rows * k, half, rt);
+    o.inp = cast(0, inp, rows * k, half, rt, in16.keep);
   }
   if (weight) {
     const uint16_t* copy =

@@ -65,32 +65,32 @@ void size_forward(const ModelConfig& cfg, EncoderCacheT<T>& cache, int64_t T_, S
   size(cache.scratch, T_ * H);
   const size_t used = cache.keep_all ? static_cast<size_t>(cfg.num_layers) : 1;
   if (cache.layers.size() < used) cache.layers.resize(used);
-  const auto fp32 = [](bool kept, int64_t n) { return kept ? n : 0; };
+  const auto when = [](bool kept, int64_t n) { return kept ? n : 0; };  // n, or 0 if not kept
   for (size_t l = 0; l < used; ++l) {
     LayerCacheT<T>& c = cache.layers[l];
-    size(c.qkv, fp32(!half_attn, T_ * 3 * H));
-    size(c.att, fp32(!half_attn, T_ * H));
+    size(c.qkv, when(!half_attn, T_ * 3 * H));
+    size(c.att, when(!half_attn, T_ * H));
     size(c.lse, heads * T_);
     size(c.res1, T_ * H);
     size(c.mean1, T_);
     size(c.rstd1, T_);
-    size(c.h1, fp32(!half, T_ * H));
+    size(c.h1, when(!half, T_ * H));
     size(c.ffn_pre, T_ * I);
-    size(c.ffn_act, fp32(!half, T_ * I));
+    size(c.ffn_act, when(!half, T_ * I));
     size(c.res2, T_ * H);
     size(c.mean2, T_);
     size(c.rstd2, T_);
-    size(c.out, fp32(!half, T_ * H));
-    size(c.inp16, fp32(half, T_ * H));
-    size(c.qkv16, fp32(half_attn, T_ * 3 * H));
-    size(c.att16, fp32(half_attn, T_ * H));
-    size(c.h1_16, fp32(half, T_ * H));
-    size(c.act16, fp32(half, T_ * I));
+    size(c.out, when(!half, T_ * H));
+    size(c.inp16, when(half, T_ * H));
+    size(c.qkv16, when(half_attn, T_ * 3 * H));
+    size(c.att16, when(half_attn, T_ * H));
+    size(c.h1_16, when(half, T_ * H));
+    size(c.act16, when(half, T_ * I));
   }
-  size(cache.work.qkv, fp32(half_attn, T_ * 3 * H));
-  size(cache.work.h1, fp32(half, T_ * H));
-  size(cache.work.ffn_act, fp32(half, T_ * I));
-  size(cache.work.out, fp32(half, T_ * H));
+  size(cache.work.qkv, when(half_attn, T_ * 3 * H));
+  size(cache.work.h1, when(half, T_ * H));
+  size(cache.work.ffn_act, when(half, T_ * I));
+  size(cache.work.out, when(half, T_ * H));
 }
 
 template <class T, class Size>
