@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/gemm_bf16x3.h"
 #include "cpu/gemm_packed.h"
 #include "cpu/kernels.h"
 #include "cpu/qgemm.h"
@@ -164,8 +166,9 @@ int main(int argc, char** argv) {
   std::printf("ours: weights packed at load (forward); ours+pk: op(B) packed in the call\n");
 
   const QIsa isas[] = {QIsa::Avx2, QIsa::Avx512Vnni, QIsa::Amx};
-  std::printf("\nint8 forward (qlinear_forward, x quantized per call), GOP/s\n%-9s %-8s %5s %5s %5s |",
-              "model", "shape", "m", "n", "k");
+  std::printf(
+      "\nint8 forward (qlinear_forward, x quantized per call), GOP/s\n%-9s %-8s %5s %5s %5s |",
+      "model", "shape", "m", "n", "k");
   for (QIsa isa : isas) std::printf(" %11s", to_string(isa));
   std::printf("\n");
   for (const Shape& s : shapes) {
@@ -181,13 +184,59 @@ int main(int argc, char** argv) {
         continue;
       }
       const double t = seconds(
-          [&] {
-            qlinear_forward(y.data(), x.data(), qw, bias.data(), m, scratch, isa, s.gelu);
-          },
+          [&] { qlinear_forward(y.data(), x.data(), qw, bias.data(), m, scratch, isa, s.gelu); },
           reps);
       std::printf(" %11.1f", 2.0 * m * s.n * s.k / t * 1e-9);
     }
     std::printf("\n");
+  }
+
+  // fp32 forward with bf16x3 products on AMX (cpu/gemm_bf16x3.h), against ours fp32 (weights
+  // pre-packed), with the largest error of each relative to a double-precision product.
+  if (!bf16x3_usable()) return 0;
+  std::printf(
+      "\nfp32 forward, bf16x3 on AMX tiles (x split per call), GFLOP/s; max |err| / "
+      "max |y| against double\n%-9s %-8s %5s %5s %5s | %8s %8s | %9s %9s\n",
+      "model", "shape", "m", "n", "k", "ours", "bf16x3", "err ours", "err x3");
+  for (const Shape& s : shapes) {
+    const auto x = randoms(m * s.k, 1), w = randoms(s.n * s.k, 2), bias = randoms(s.n, 3);
+    std::vector<float> y(static_cast<size_t>(m * s.n)), y3(y.size());
+    const PackedB pw(best, true, s.k, s.n, w.data(), s.k);
+    GemmEpilogue ep;
+    ep.bias = bias.data();
+    ep.gelu = s.gelu;
+    const double fl = 2.0 * m * s.n * s.k;
+    const double ours =
+        seconds([&] { sgemm_packed(false, m, x.data(), s.k, pw, false, y.data(), s.n, ep); }, reps);
+    const SplitWeight sw = split_weight(w.data(), s.n, s.k);
+    SplitScratch scratch;
+    const double x3 = seconds(
+        [&] { bf16x3_linear_forward(y3.data(), x.data(), sw, bias.data(), m, scratch, s.gelu); },
+        reps);
+    // Errors on the first 64 rows, before GELU.
+    double e_ours = 0, e_x3 = 0, top = 0;
+    const int64_t rows = std::min<int64_t>(m, 64);
+    std::vector<float> a(static_cast<size_t>(rows * s.n)), b(a.size());
+    GemmEpilogue plain;
+    plain.bias = bias.data();
+    sgemm_packed(false, rows, x.data(), s.k, pw, false, a.data(), s.n, plain);
+    bf16x3_linear_forward(b.data(), x.data(), sw, bias.data(), rows, scratch);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < s.n; ++j) {
+        double ref = static_cast<double>(bias[static_cast<size_t>(j)]);
+        for (int64_t t = 0; t < s.k; ++t) {
+          ref += static_cast<double>(x[static_cast<size_t>(r * s.k + t)]) *
+                 static_cast<double>(w[static_cast<size_t>(j * s.k + t)]);
+        }
+        const size_t i = static_cast<size_t>(r * s.n + j);
+        top = std::max(top, std::abs(ref));
+        e_ours = std::max(e_ours, std::abs(static_cast<double>(a[i]) - ref));
+        e_x3 = std::max(e_x3, std::abs(static_cast<double>(b[i]) - ref));
+      }
+    }
+    std::printf("%-9s %-8s %5lld %5lld %5lld | %8.1f %8.1f | %9.2e %9.2e\n", s.model, s.name,
+                static_cast<long long>(m), static_cast<long long>(s.n), static_cast<long long>(s.k),
+                fl / ours * 1e-9, fl / x3 * 1e-9, e_ours / top, e_x3 / top);
   }
   return 0;
 }

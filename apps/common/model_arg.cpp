@@ -39,6 +39,29 @@ Quantize quantize_arg(const Args& args) {
   return parse_quantize(v);
 }
 
+Option matmul_precision_option() {
+  return {"--matmul-precision",
+          "highest | high: the fp32 linear layers' products. high: bf16x3 on AMX tiles (Intel\n"
+          "      Sapphire Rapids and later; torch.set_float32_matmul_precision('high')), faster,\n"
+          "      embeddings within about 1e-6; highest elsewhere (docs/quantization.md)",
+          true, false, "highest"};
+}
+
+MatmulPrecision matmul_precision_arg(const std::string& program, const Args& args) {
+  const std::string v = args.get("--matmul-precision");
+  if (v != "highest" && v != "high") {
+    throw UsageError{"--matmul-precision must be highest or high, got '" + v + "'"};
+  }
+  const MatmulPrecision p = parse_matmul_precision(v);
+  if (!matmul_precision_available(p)) {
+    std::fprintf(stderr,
+                 "%s: --matmul-precision high: this CPU or process cannot run AMX bf16 tiles; "
+                 "running highest\n",
+                 program.c_str());
+  }
+  return p;
+}
+
 Option no_prompts_option() {
   return {"--no-prompts",
           "do not apply the model's prompts (config_sentence_transformers.json) to queries and\n"

@@ -32,5 +32,10 @@ Option device_option();
 // --quantize none|int8 of the embedding apps, and its value (a usage error otherwise).
 Option quantize_option();
 Quantize quantize_arg(const Args& args);
+// --matmul-precision highest|high of the embedding apps, and its value (a usage error
+// otherwise). High where the CPU cannot run it says so on stderr once (as program) and runs
+// highest.
+Option matmul_precision_option();
+MatmulPrecision matmul_precision_arg(const std::string& program, const Args& args);
 
 }  // namespace sbert::cli

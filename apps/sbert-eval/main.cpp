@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
           false, false, ""},
          sbert::cli::device_option(),
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
-         sbert::cli::quantize_option()});
+         sbert::cli::quantize_option(),
+         sbert::cli::matmul_precision_option()});
     if (args.help_requested()) {
       std::fputs(args.usage().c_str(), stdout);
       return 0;
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     opt.device = sbert::parse_device(args.get("--device"));
     opt.threads = args.get_int("--threads");
     opt.quantize = sbert::cli::quantize_arg(args);
+    opt.matmul_precision = sbert::cli::matmul_precision_arg("sbert-eval", args);
     if (opt.batch_size <= 0) throw sbert::cli::UsageError{"--batch-size must be positive"};
     if (opt.max_seq_length < 0) throw sbert::cli::UsageError{"--max-seq-length must be >= 0"};
     if (opt.threads < 0) throw sbert::cli::UsageError{"--threads must be >= 0"};

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
          sbert::cli::device_option(),
          {"--threads", "CPU threads (0: all cores)", true, false, "0"},
          sbert::cli::quantize_option(),
+         sbert::cli::matmul_precision_option(),
          {"--query-chunk", "queries per search task", true, false, "16"},
          {"--doc-chunk", "corpus rows scored per pass (scratch: threads x 4 x N floats)", true,
           false, "1024"},
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
     o.embed.device = sbert::parse_device(args.get("--device"));
     o.embed.threads = args.get_int("--threads");
     o.embed.quantize = sbert::cli::quantize_arg(args);
+    o.embed.matmul_precision = sbert::cli::matmul_precision_arg("sbert-mine", args);
     o.write_ids = args.flag("--write-ids");
     if (o.embed.batch_size <= 0) throw UsageError{"--batch-size must be positive"};
     if (o.embed.max_seq_length < 0) throw UsageError{"--max-seq-length must be >= 0"};

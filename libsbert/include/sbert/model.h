@@ -35,6 +35,23 @@ enum class Quantize { None, Int8 };
 SBERT_API Quantize parse_quantize(const std::string& name);
 SBERT_API const char* to_string(Quantize q);  // "none" | "int8"
 
+// Precision of the fp32 encoder's matrix products at inference, as PyTorch's
+// torch.set_float32_matmul_precision (docs/quantization.md, "Matmul precision"):
+//   Highest: fp32 products: the reference's numbers (the default).
+//   High:    "bf16x3" on AMX tiles (Intel Sapphire Rapids and later): each fp32 operand is
+//            split into two bf16 parts and three of the four part products are summed in fp32,
+//            which leaves about 2^-16 of each product's size (fp32: 2^-24). all-MiniLM-L6-v2's
+//            embeddings move by at most about 1e-6. Where the CPU or the process cannot run AMX
+//            bf16 (matmul_precision_available), and on CUDA, High runs as Highest.
+// Weights and activations stay fp32 either way; int8 inference (Quantize::Int8) ignores it.
+enum class MatmulPrecision { Highest, High };
+// "highest" | "high"; throws "[matmul_precision] unknown precision 'x' (expected highest or
+// high)".
+SBERT_API MatmulPrecision parse_matmul_precision(const std::string& name);
+SBERT_API const char* to_string(MatmulPrecision p);  // "highest" | "high"
+// Whether this CPU and process run p on the CPU as itself (Highest always; High with AMX bf16).
+SBERT_API bool matmul_precision_available(MatmulPrecision p);
+
 struct LoadOptions {
   // Int8: quantize the linear weights at load (a model saved with sbert-convert --quantize int8
   // is int8 whatever this says).
@@ -53,11 +70,11 @@ struct SBERT_API Embeddings {
 };
 
 struct EmbedOptions {
-  int batch_size = 32;     // texts per forward pass
-  int max_seq_length = 0;  // 0: the model's max_seq_length
-  std::string prefix;      // prepended to every text ("query: ", "passage: ")
+  int batch_size = 32;          // texts per forward pass
+  int max_seq_length = 0;       // 0: the model's max_seq_length
+  std::string prefix;           // prepended to every text ("query: ", "passage: ")
   Device device = Device::CPU;  // CUDA: GPU 0 of a CUDA build (fp32; weights copied per call)
-  int threads = 0;  // 0: all cores
+  int threads = 0;              // 0: all cores
   // sentence-transformers' truncate_dim (Matryoshka): keep the first truncate_dim dimensions of
   // every embedding, cut AFTER the model's modules, its Normalize included, so the rows of a
   // normalizing model are no longer unit length. 0: all; otherwise 1..dim (else an error).
@@ -69,6 +86,9 @@ struct EmbedOptions {
   // None: as the model was loaded (Model::quantization()). Int8: int8 inference, the weights
   // quantized at the first int8 call when the model was loaded fp32 (then kept).
   Quantize quantize = Quantize::None;
+  // High: bf16x3 products for the fp32 linear layers (see MatmulPrecision), the split weights
+  // made at the first High call (then kept).
+  MatmulPrecision matmul_precision = MatmulPrecision::Highest;
 };
 
 // Per-layer outputs for parity tests: hidden_states[l] is (tokens, hidden) for the packed

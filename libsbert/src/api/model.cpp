@@ -32,6 +32,18 @@ Quantize parse_quantize(const std::string& name) {
 
 const char* to_string(Quantize q) { return q == Quantize::Int8 ? "int8" : "none"; }
 
+MatmulPrecision parse_matmul_precision(const std::string& name) {
+  if (name == "highest") return MatmulPrecision::Highest;
+  if (name == "high") return MatmulPrecision::High;
+  fail("[matmul_precision] unknown precision '", name, "' (expected highest or high)");
+}
+
+const char* to_string(MatmulPrecision p) { return p == MatmulPrecision::High ? "high" : "highest"; }
+
+bool matmul_precision_available(MatmulPrecision p) {
+  return p == MatmulPrecision::Highest || cpu::bf16x3_usable();
+}
+
 float Embeddings::dot(int64_t i, int64_t j) const {
   SBERT_CHECK(i >= 0 && i < rows && j >= 0 && j < rows, "[embeddings] rows ", i, ", ", j,
               " out of range (", rows, ")");
@@ -95,7 +107,7 @@ Model Model::load(const fs::path& path, const LoadOptions& options) {
   // clang-format off
   auto impl = std::make_unique<Impl>(
       Impl{dir, load_model_config(dir), Tokenizer::load(dir), {}, {}, {}, {}, {}, {}, {},
-           Quantize::None, nullptr, std::make_unique<std::mutex>()});
+           Quantize::None, nullptr, nullptr, std::make_unique<std::mutex>()});
   // clang-format on
   StConfig st = read_st_config(dir);
   impl->prompts = std::move(st.prompts);
@@ -175,6 +187,18 @@ std::shared_ptr<const QuantizedBert> int8_weights(const Model::Impl& impl, Quant
   return impl.int8;
 }
 
+// The bf16x3 weights an fp32 embed call runs on (null: fp32 products).
+std::shared_ptr<const SplitBert> bf16x3_weights(const Model::Impl& impl, const Context& ctx,
+                                                MatmulPrecision requested) {
+  if (requested != MatmulPrecision::High || ctx.device != Device::CPU || !cpu::bf16x3_usable()) {
+    return nullptr;
+  }
+  const std::lock_guard<std::mutex> lock(*impl.int8_mutex);
+  if (!impl.bf16x3)
+    impl.bf16x3 = std::make_shared<const SplitBert>(split_bert(impl.config, impl.view));
+  return impl.bf16x3;
+}
+
 }  // namespace
 
 Embeddings Model::embed(const std::vector<std::string>& texts, const EmbedOptions& options) const {
@@ -215,6 +239,8 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
               impl_->dir.string(), " is int8; use device cpu)");
   // On CUDA the weights are copied per call, so they are the model's current ones (a model
   // under training, say).
+  const std::shared_ptr<const SplitBert> bf16x3 =
+      int8 ? nullptr : bf16x3_weights(*impl_, ctx, options.matmul_precision);
   const PlacedWeights placed = place_weights(ctx, cfg, impl_->layout, impl_->weights, impl_->view);
   const BertView& view = placed.view;
   EncoderCache cache;
@@ -235,6 +261,8 @@ Embeddings Model::embed_ids(const std::vector<std::vector<int32_t>>& ids,
       const PackedBatch batch = pack_sequences(ids, b, e);
       if (int8) {
         encoder_forward(ctx, cfg, view, *int8, batch, cache);
+      } else if (bf16x3) {
+        encoder_forward(ctx, cfg, view, *bf16x3, batch, cache);
       } else {
         encoder_forward(ctx, cfg, view, batch, cache);
       }

@@ -42,7 +42,9 @@ struct SBERT_LOCAL Model::Impl {
   // the first EmbedOptions::quantize = Int8 call on an fp32 model (int8_mutex guards that).
   Quantize quantization = Quantize::None;
   mutable std::shared_ptr<const QuantizedBert> int8 = nullptr;
-  std::unique_ptr<std::mutex> int8_mutex = std::make_unique<std::mutex>();
+  // bf16x3 weights (MatmulPrecision::High): made at the first High embed call on the CPU.
+  mutable std::shared_ptr<const SplitBert> bf16x3 = nullptr;
+  std::unique_ptr<std::mutex> int8_mutex = std::make_unique<std::mutex>();  // int8 and bf16x3
 };
 
 }  // namespace sbert

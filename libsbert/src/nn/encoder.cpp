@@ -144,16 +144,26 @@ LayerDropout layer_dropout(const ModelConfig& cfg, const DropoutState& state, in
           dropout_spec(state, cfg.hidden_dropout, layer, DropoutSite::FfnOutput)};
 }
 
-// One linear layer of the forward: fp32, or int8 when qw is given (float only).
+// The inference form of one linear layer: int8, bf16x3, or neither (the fp32 weight).
+struct FastLinear {
+  const cpu::QWeight* int8 = nullptr;
+  cpu::QIsa isa = cpu::QIsa::Scalar;
+  const cpu::SplitWeight* bf16x3 = nullptr;
+};
+
+// One linear layer of the forward: fp32, or int8 / bf16x3 when fast says (float only).
 // With bf16 activations x16 is x's bf16 form (x may be null) or keep16 receives it.
 template <class T>
-void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const cpu::QWeight* qw,
-                    cpu::QIsa isa, T* out, const T* x, const T* weight, const T* bias, int64_t rows,
-                    int64_t k, int64_t n, const uint16_t* x16 = nullptr,
-                    uint16_t* keep16 = nullptr) {
+void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, FastLinear fast, T* out,
+                    const T* x, const T* weight, const T* bias, int64_t rows, int64_t k, int64_t n,
+                    const uint16_t* x16 = nullptr, uint16_t* keep16 = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    if (qw) {
-      ops::qlinear_forward(ctx, out, x, *qw, bias, rows, cache.qscratch, isa);
+    if (fast.int8) {
+      ops::qlinear_forward(ctx, out, x, *fast.int8, bias, rows, cache.qscratch, fast.isa);
+      return;
+    }
+    if (fast.bf16x3) {
+      ops::bf16x3_linear_forward(ctx, out, x, *fast.bf16x3, bias, rows, cache.x3scratch);
       return;
     }
   }
@@ -174,9 +184,16 @@ auto kept(bool keep, B& buffer) -> decltype(buffer.data()) {
   return keep ? buffer.data() : nullptr;
 }
 
+// The reduced-precision inference weights a forward runs its linear layers on: none (fp32),
+// int8 or bf16x3 (at most one).
+struct InferenceWeights {
+  const QuantizedBert* int8 = nullptr;
+  const SplitBert* bf16x3 = nullptr;
+};
+
 template <class T>
 void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
-                  const QuantizedBert* q, const PackedBatch& batch, EncoderCacheT<T>& cache,
+                  InferenceWeights iw, const PackedBatch& batch, EncoderCacheT<T>& cache,
                   const DropoutState& dropout, const LayerCallback<T>& on_layer);
 }  // namespace
 
@@ -185,7 +202,15 @@ void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView&
                      const LayerCallback<float>& on_layer) {
   SBERT_CHECK(static_cast<int>(q.layers.size()) == cfg.num_layers, "[encoder] ", q.layers.size(),
               " int8 layers for a model of ", cfg.num_layers);
-  forward_impl(ctx, cfg, w, &q, batch, cache, DropoutState{}, on_layer);
+  forward_impl(ctx, cfg, w, {.int8 = &q}, batch, cache, DropoutState{}, on_layer);
+}
+
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
+                     const SplitBert& s, const PackedBatch& batch, EncoderCache& cache,
+                     const LayerCallback<float>& on_layer) {
+  SBERT_CHECK(static_cast<int>(s.layers.size()) == cfg.num_layers, "[encoder] ", s.layers.size(),
+              " bf16x3 layers for a model of ", cfg.num_layers);
+  forward_impl(ctx, cfg, w, {.bf16x3 = &s}, batch, cache, DropoutState{}, on_layer);
 }
 
 template <class T>
@@ -199,14 +224,15 @@ template <class T>
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
                      const PackedBatch& batch, EncoderCacheT<T>& cache, const DropoutState& dropout,
                      const LayerCallback<T>& on_layer) {
-  forward_impl(ctx, cfg, w, nullptr, batch, cache, dropout, on_layer);
+  forward_impl(ctx, cfg, w, {}, batch, cache, dropout, on_layer);
 }
 
 namespace {
 template <class T>
 void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>& w,
-                  const QuantizedBert* q, const PackedBatch& batch, EncoderCacheT<T>& cache,
+                  InferenceWeights iw, const PackedBatch& batch, EncoderCacheT<T>& cache,
                   const DropoutState& dropout, const LayerCallback<T>& on_layer) {
+  const QuantizedBert* q = iw.int8;
   check_batch(cfg, batch);
   position_ids(cfg, batch, cache.pos_ids);
   const int64_t T_ = batch.tokens(), H = cfg.hidden_size, I = cfg.intermediate_size;
@@ -218,7 +244,7 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
   const float eps = cfg.layer_norm_eps;
   cache.dropout = dropout;
   if constexpr (std::is_same_v<T, float>) {
-    cache.acts = q ? ActivationPrecision{} : activation_precision(ctx, cfg);
+    cache.acts = q || iw.bf16x3 ? ActivationPrecision{} : activation_precision(ctx, cfg);
   }
   const bool half = cache.acts.gemm_bf16, half_attn = cache.acts.attention_bf16;
 
@@ -256,13 +282,17 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
     const QuantizedLayer* ql = q ? &q->layers[static_cast<size_t>(l)] : nullptr;
     const cpu::QIsa isa = q ? q->isa : cpu::QIsa::Scalar;
+    const SplitLayer* sl = iw.bf16x3 ? &iw.bf16x3->layers[static_cast<size_t>(l)] : nullptr;
+    const auto fast = [&](cpu::QWeight QuantizedLayer::*qw, cpu::SplitWeight SplitLayer::*sw) {
+      return FastLinear{ql ? &(ql->*qw) : nullptr, isa, sl ? &(sl->*sw) : nullptr};
+    };
 
     T* proj = cache.scratch.data();
     // The fp32 tensors of this layer: its own cache's, or the shared set with bf16 activations.
     LayerCacheT<T>& f = half ? cache.work : c;
     T* qkv = half_attn ? cache.work.qkv.data() : c.qkv.data();
-    linear_forward(ctx, cache, ql ? &ql->qkv : nullptr, isa, qkv, x, p.qkv_w, p.qkv_b, T_, H, 3 * H,
-                   nullptr, kept(half, c.inp16));
+    linear_forward(ctx, cache, fast(&QuantizedLayer::qkv, &SplitLayer::qkv), qkv, x, p.qkv_w,
+                   p.qkv_b, T_, H, 3 * H, nullptr, kept(half, c.inp16));
     ops::attention_forward(ctx, {.out = kept(!half_attn, c.att),
                                  .lse = c.lse.data(),
                                  .qkv = qkv,
@@ -274,8 +304,9 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
                                  .dims = dims,
                                  .keep_qkv16 = kept(half_attn, c.qkv16),
                                  .out16 = kept(half_attn, c.att16)});
-    linear_forward(ctx, cache, ql ? &ql->attn_out : nullptr, isa, proj, kept(!half_attn, c.att),
-                   p.attn_out_w, p.attn_out_b, T_, H, H, kept(half_attn, c.att16));
+    linear_forward(ctx, cache, fast(&QuantizedLayer::attn_out, &SplitLayer::attn_out), proj,
+                   kept(!half_attn, c.att), p.attn_out_w, p.attn_out_b, T_, H, H,
+                   kept(half_attn, c.att16));
     ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.attn_out});
     ops::layernorm_forward(ctx, {.out = f.h1.data(),
                                  .sum = c.res1.data(),
@@ -295,6 +326,11 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
         ops::qlinear_forward(ctx, f.ffn_act.data(), f.h1.data(), ql->ffn_in, p.ffn_in_b, T_,
                              cache.qscratch, isa, /*gelu=*/true);
       }
+    } else if (sl) {
+      if constexpr (std::is_same_v<T, float>) {
+        ops::bf16x3_linear_forward(ctx, f.ffn_act.data(), f.h1.data(), sl->ffn_in, p.ffn_in_b, T_,
+                                   cache.x3scratch, /*gelu=*/true);
+      }
     } else {
       // GELU fused into the GEMM; the pre-activation is kept only for the backward.
       ops::matmul_gelu_forward(ctx, {.out = f.ffn_act.data(),
@@ -307,8 +343,9 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
                                      .n = I,
                                      .keep16 = kept(half, c.h1_16)});
     }
-    linear_forward(ctx, cache, ql ? &ql->ffn_out : nullptr, isa, proj, f.ffn_act.data(),
-                   p.ffn_out_w, p.ffn_out_b, T_, I, H, nullptr, kept(half, c.act16));
+    linear_forward(ctx, cache, fast(&QuantizedLayer::ffn_out, &SplitLayer::ffn_out), proj,
+                   f.ffn_act.data(), p.ffn_out_w, p.ffn_out_b, T_, I, H, nullptr,
+                   kept(half, c.act16));
     ops::dropout_forward(ctx, {.out = proj, .inp = proj, .n = T_ * H, .spec = drop.ffn_out});
     // With bf16 activations out overwrites x (work.out) after its last read, LN 1's residual.
     ops::layernorm_forward(ctx, {.out = f.out.data(),
@@ -425,7 +462,7 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
     const LayerDropout drop = layer_dropout(cfg, dropout, l);
     // The layer's input: the embeddings' or the layer below's output (its bf16 form, c.inp16,
     // with bf16 activations)
-    const T* x = half    ? nullptr
+    const T* x = half     ? nullptr
                  : l == 0 ? cache.emb_out.data()
                           : cache.layers[static_cast<size_t>(l - 1)].out.data();
 
@@ -563,8 +600,8 @@ void encoder_backward(const Context& ctx, const ModelConfig& cfg, const BertView
                                    const LayerCallback<T>&);                                    \
   template void encoder_reserve<T>(const Context&, const ModelConfig&, int64_t, int64_t, bool,  \
                                    EncoderCacheT<T>&);                                          \
-  template size_t encoder_reserve_bytes<T>(const ModelConfig&, int64_t, int64_t, bool, bool,     \
-                                          ActivationPrecision);                                 \
+  template size_t encoder_reserve_bytes<T>(const ModelConfig&, int64_t, int64_t, bool, bool,    \
+                                           ActivationPrecision);                                \
   template void encoder_backward<T>(const Context&, const ModelConfig&, const BertViewT<T>&,    \
                                     const PackedBatch&, EncoderCacheT<T>&, const DropoutState&, \
                                     const T*, const BertViewT<T>&,                              \

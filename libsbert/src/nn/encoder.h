@@ -23,6 +23,7 @@
 #include "core/buffer.h"
 #include "core/context.h"
 #include "core/rng.h"
+#include "cpu/gemm_bf16x3.h"
 #include "cpu/qgemm.h"
 #include "nn/bert_params.h"
 
@@ -100,24 +101,25 @@ struct EncoderGradScratch {
 
 template <class T>
 struct EncoderCacheT {
-  bool keep_all = false;              // true: one LayerCache per layer (training); false: reuse one
-  DropoutState dropout;               // the state of the forward that filled the cache
-  std::vector<int32_t> pos_ids;       // (T) position_ids() of the batch (host)
+  bool keep_all = false;         // true: one LayerCache per layer (training); false: reuse one
+  DropoutState dropout;          // the state of the forward that filled the cache
+  std::vector<int32_t> pos_ids;  // (T) position_ids() of the batch (host)
   // Device copies of the batch's ids, pos_ids (T) and cu_seqlens (nseq + 1) when the ops run on
   // a device (core/buffer.h, stage()); unused on the CPU, where the ops read the host vectors.
   Buffer<int32_t> ids_staged, pos_staged;
   Buffer<int64_t> cu_staged;
-  Buffer<T> emb_sum;                  // (T, H) word + position + type, before LayerNorm
-  Buffer<T> emb_mean, emb_rstd;       // (T)
-  Buffer<T> emb_out;                  // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0
+  Buffer<T> emb_sum;             // (T, H) word + position + type, before LayerNorm
+  Buffer<T> emb_mean, emb_rstd;  // (T)
+  Buffer<T> emb_out;             // (T, H) dropout(LayerNorm(emb_sum)): the input of layer 0
   std::vector<LayerCacheT<T>> layers;
-  ActivationPrecision acts;  // how the last forward kept its activations
-  LayerCacheT<T> work;       // with bf16 activations: the fp32 qkv, h1, ffn_act, out of the layer
-                             // running (out: also the final hidden states)
-  Buffer<T> scratch;                  // (T, H) projection outputs before the residual add
-  const T* output = nullptr;  // (T, H) final hidden states (into a cache buffer, on its device)
+  ActivationPrecision acts;    // how the last forward kept its activations
+  LayerCacheT<T> work;         // with bf16 activations: the fp32 qkv, h1, ffn_act, out of the layer
+                               // running (out: also the final hidden states)
+  Buffer<T> scratch;           // (T, H) projection outputs before the residual add
+  const T* output = nullptr;   // (T, H) final hidden states (into a cache buffer, on its device)
   EncoderGradScratch<T> grad;  // backward work buffers
   cpu::QScratch qscratch;      // int8 activations of the int8 forward
+  cpu::SplitScratch x3scratch;  // split activations of the bf16x3 forward
 };
 
 using LayerCache = LayerCacheT<float>;
@@ -162,6 +164,13 @@ struct QuantizedBert;
 // int8 weights, everything else as encoder_forward on w. No dropout, CPU only.
 void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
                      const QuantizedBert& q, const PackedBatch& batch, EncoderCache& cache,
+                     const LayerCallback<float>& on_layer = {});
+struct SplitBert;
+// The bf16x3 inference forward (MatmulPrecision::High): the four linear layers of every layer
+// run on s's split weights (cpu/gemm_bf16x3.h), everything else as encoder_forward on w (the
+// fp32 model s was split from). No dropout, CPU only.
+void encoder_forward(const Context& ctx, const ModelConfig& cfg, const BertView& w,
+                     const SplitBert& s, const PackedBatch& batch, EncoderCache& cache,
                      const LayerCallback<float>& on_layer = {});
 
 // Backward of encoder_forward: from dhidden (T, H), the gradient of cache.output, to the

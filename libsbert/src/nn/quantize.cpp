@@ -17,6 +17,17 @@ QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w) {
   return q;
 }
 
+SplitBert split_bert(const ModelConfig& cfg, const BertView& w) {
+  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+  SplitBert s;
+  s.layers.reserve(static_cast<size_t>(cfg.num_layers));
+  for (const BertLayerView& p : w.layers) {
+    s.layers.push_back({cpu::split_weight(p.qkv_w, 3 * H, H), cpu::split_weight(p.attn_out_w, H, H),
+                        cpu::split_weight(p.ffn_in_w, I, H), cpu::split_weight(p.ffn_out_w, H, I)});
+  }
+  return s;
+}
+
 namespace {
 // The six linear weights of a layer: the name after "encoder.layer.<l>.", the QWeight of
 // QuantizedLayer that holds it, and the first of its rows there (in units of H).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/gemm_bf16x3.h"
 #include "cpu/qgemm.h"
 #include "nn/bert_params.h"
 
@@ -27,6 +28,20 @@ struct QuantizedBert {
 
 // Quantizes the linear weights of w (fp32) per output channel.
 QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w);
+
+// bf16x3 inference weights (MatmulPrecision::High, cpu/gemm_bf16x3.h): the four linear layers
+// of every layer split into bf16 hi and lo parts in AMX tile panels; everything else runs as
+// the fp32 forward on the float BertView. Inference only.
+struct SplitLayer {
+  cpu::SplitWeight qkv;       // (3H, H)
+  cpu::SplitWeight attn_out;  // (H, H)
+  cpu::SplitWeight ffn_in;    // (I, H)
+  cpu::SplitWeight ffn_out;   // (H, I)
+};
+struct SplitBert {
+  std::vector<SplitLayer> layers;
+};
+SplitBert split_bert(const ModelConfig& cfg, const BertView& w);
 
 // Saved int8 weights (sbert-convert --quantize int8): each of the six linear weights of a
 // layer under its Hugging Face name as I8 (n, k), with "<name>_scale" F32 (n) beside it.

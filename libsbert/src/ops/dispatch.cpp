@@ -245,4 +245,12 @@ void qlinear_forward(const Context& ctx, float* out, const float* x, const cpu::
   cpu::qlinear_forward(out, x, w, bias, rows, scratch, isa, gelu);
 }
 
+void bf16x3_linear_forward(const Context& ctx, float* out, const float* x,
+                           const cpu::SplitWeight& w, const float* bias, int64_t rows,
+                           cpu::SplitScratch& scratch, bool gelu) {
+  SBERT_CHECK(ctx.device == Device::CPU,
+              "[bf16x3_linear_forward] matmul precision 'high' runs on the CPU only");
+  cpu::bf16x3_linear_forward(out, x, w, bias, rows, scratch, gelu);
+}
+
 }  // namespace sbert::ops

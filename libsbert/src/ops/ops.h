@@ -10,6 +10,7 @@
 
 #include "core/context.h"
 #include "core/rng.h"
+#include "cpu/gemm_bf16x3.h"
 #include "cpu/qgemm.h"
 #include "ops/args.h"
 #include "train/loss.h"
@@ -45,6 +46,12 @@ void reserve_attention(const Context& ctx, int64_t tokens, int64_t heads, int64_
 // keeps bf16 qkv and output. Any other path refuses those fields.
 bool bf16_activations(const Context& ctx);
 bool bf16_attention_io(const Context& ctx, int64_t head_dim);
+
+// fp32 inference linear layer with bf16x3 products on AMX tiles (cpu/gemm_bf16x3.h), CPU
+// only: out (rows, w.n) = x (rows, w.k) . W^T + b (then GELU when gelu).
+void bf16x3_linear_forward(const Context& ctx, float* out, const float* x,
+                           const cpu::SplitWeight& w, const float* bias, int64_t rows,
+                           cpu::SplitScratch& scratch, bool gelu = false);
 
 // int8 inference linear layer (cpu/qgemm.h), CPU only: out (rows, w.n) = x (rows, w.k) . W^T + b
 // (then GELU when gelu) with x quantized per row; scratch holds the quantized activations
