@@ -66,6 +66,10 @@ void put(const std::filesystem::path& p, const std::string& bytes);
 // The message of the sbert::Error that fn throws, or "(no error)".
 std::string error_of(const std::function<void()>& fn);
 
+// n floats uniform in [-scale / 2, scale / 2), a fixed sequence per seed (an LCG: the same on
+// every platform).
+std::vector<float> random_floats(size_t n, uint64_t seed, float scale);
+
 // 48 NeMo-format training records (query, pos_doc, 3 neg_doc) from the fixture sentences,
 // written to dir/train.jsonl; returns that path.
 std::filesystem::path write_train_records(const std::filesystem::path& dir);

@@ -17,18 +17,9 @@
 #include "support/fixtures.h"
 
 using namespace sbert;
+using test::random_floats;
 
 namespace {
-
-std::vector<float> random_floats(size_t n, uint64_t seed, float scale) {
-  std::vector<float> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& x : v) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    x = scale * (static_cast<float>(static_cast<double>(s >> 11) / 9007199254740992.0) - 0.5f);
-  }
-  return v;
-}
 
 struct Shape {
   int64_t rows, k, n;

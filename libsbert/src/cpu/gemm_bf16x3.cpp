@@ -108,15 +108,6 @@ namespace {
 
 #define SBERT_AMX_BF16_TARGET "avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16"
 
-// The LDTILECFG operand: palette 1, every tile 16 rows of 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // maskz forms throughout: GCC 12 warns on the _mm512_undefined_* inside the unmasked ones.
 constexpr __mmask16 kAll = 0xffff;
 
@@ -147,6 +138,14 @@ constexpr __mmask16 kAll = 0xffff;
                           reinterpret_cast<const __m256i&>(hi));
     }
   }
+}
+
+// Sums 4-7 (a 2 x 2 block of 16 x 16 tiles) += activation tiles 0, 1 x weight tiles 2, 3.
+[[gnu::target(SBERT_AMX_BF16_TARGET)]] [[gnu::always_inline]] inline void products_2x2() {
+  _tile_dpbf16ps(4, 0, 2);
+  _tile_dpbf16ps(5, 0, 3);
+  _tile_dpbf16ps(6, 1, 2);
+  _tile_dpbf16ps(7, 1, 3);
 }
 
 // One chunk of k groups for one 32 x 32 output tile. The sums start from the bias (first) or
@@ -183,22 +182,13 @@ struct TileOperands {
     _tile_loadd(1, op.a1 + lo, 64);
     _tile_loadd(2, op.b0 + lo, 64);  // hi(w)
     _tile_loadd(3, op.b1 + lo, 64);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_dpbf16ps(5, 0, 3);
-    _tile_dpbf16ps(6, 1, 2);
-    _tile_dpbf16ps(7, 1, 3);
+    products_2x2();
     _tile_loadd(0, op.a0 + hi, 64);  // hi(x)
     _tile_loadd(1, op.a1 + hi, 64);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_dpbf16ps(5, 0, 3);
-    _tile_dpbf16ps(6, 1, 2);
-    _tile_dpbf16ps(7, 1, 3);
+    products_2x2();
     _tile_loadd(2, op.b0 + hi, 64);  // lo(w)
     _tile_loadd(3, op.b1 + hi, 64);
-    _tile_dpbf16ps(4, 0, 2);
-    _tile_dpbf16ps(5, 0, 3);
-    _tile_dpbf16ps(6, 1, 2);
-    _tile_dpbf16ps(7, 1, 3);
+    products_2x2();
   }
   if (!ch.last) {
     _tile_stored(4, cc, 64);
@@ -260,17 +250,6 @@ struct TileOperands {
   }
 }
 
-[[gnu::target(SBERT_AMX_BF16_TARGET)]] void load_tile_config() {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  // GCC 12 does not see LDTILECFG read cfg and dropped the stores above (SIGILL at the first
-  // tile instruction): the barrier makes them visible.
-  asm volatile("" : : "m"(cfg) : "memory");
-  _tile_loadconfig(&cfg);
-}
 
 [[gnu::target(SBERT_AMX_BF16_TARGET)]] void release_tiles() { _tile_release(); }
 
@@ -320,7 +299,7 @@ void bf16x3_linear_forward(float* out, const float* x, const SplitWeight& w, con
     uint16_t* a = scratch.a.data() + tid * a_size;
     float* c = scratch.c.data() + tid * c_size;
     float* o = out + r0 * w.n;
-    load_tile_config();
+    configure_tiles_16x64();
     for (int64_t ci = 0; ci < chunks; ++ci) {
       const int64_t g0 = ci * kChunkGroups, g1 = std::min(groups, g0 + kChunkGroups);
       split_chunk(a, x + r0 * w.k, nr, padded, w.k, g0, g1);

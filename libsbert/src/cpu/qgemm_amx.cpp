@@ -30,15 +30,6 @@ namespace {
 constexpr int kArchReqXcompPerm = 0x1023;
 constexpr int kXfeatureXtiledata = 18;
 
-// The LDTILECFG operand: palette 1, every tile 16 rows of 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 }  // namespace
 
 bool amx_int8_usable() {
@@ -58,12 +49,7 @@ bool amx_int8_usable() {
                                                                       const QWeight& w,
                                                                       const float* bias,
                                                                       int64_t rows) {
-  TileConfig cfg;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  configure_tiles_16x64();
   alignas(64) int32_t sums[32 * 32];  // (32 rows, 32 columns)
   const int64_t kb = w.kp / 64, panel_bytes = w.kp * kQPanel, lda = w.kp;
   for (int64_t j0 = 0; j0 < w.n; j0 += 2 * kQPanel) {

@@ -41,6 +41,26 @@ inline TileMasks tile_masks(int64_t nc) {
           : nc > 16 ? __mmask16((1u << (nc - 16)) - 1)
                     : __mmask16(0)};
 }
+
+// The AMX kernels' tile shape (cpu/qgemm_amx.cpp, cpu/gemm_bf16x3.cpp): tiles 0-7 of 16 rows x
+// 64 bytes, palette 1, loaded into the tile configuration of the calling thread.
+[[gnu::target("amx-tile")]] inline void configure_tiles_16x64() {
+  struct alignas(64) {
+    uint8_t palette_id = 1;
+    uint8_t start_row = 0;
+    uint8_t reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+  } cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  // GCC 12 does not see LDTILECFG read cfg and may drop the stores above (seen: SIGILL at the
+  // first tile instruction); the barrier makes them visible.
+  asm volatile("" : : "m"(cfg) : "memory");
+  _tile_loadconfig(&cfg);
+}
 #endif
 
 // ---- qgemm_amx.cpp --------------------------------------------------------------------------

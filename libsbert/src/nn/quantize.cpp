@@ -4,28 +4,31 @@
 
 namespace sbert {
 
-QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w) {
+namespace {
+// make(weight, n, k) applied to the four linear weights of every layer of w.
+template <class W, class Make>
+std::vector<LayerLinears<W>> convert_linears(const ModelConfig& cfg, const BertView& w,
+                                             Make make) {
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
+  std::vector<LayerLinears<W>> layers;
+  layers.reserve(static_cast<size_t>(cfg.num_layers));
+  for (const BertLayerView& p : w.layers) {
+    layers.push_back({make(p.qkv_w, 3 * H, H), make(p.attn_out_w, H, H),
+                      make(p.ffn_in_w, I, H), make(p.ffn_out_w, H, I)});
+  }
+  return layers;
+}
+}  // namespace
+
+QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w) {
   QuantizedBert q;
   q.isa = cpu::best_qisa();
-  q.layers.reserve(static_cast<size_t>(cfg.num_layers));
-  for (const BertLayerView& p : w.layers) {
-    q.layers.push_back(
-        {cpu::quantize_weight(p.qkv_w, 3 * H, H), cpu::quantize_weight(p.attn_out_w, H, H),
-         cpu::quantize_weight(p.ffn_in_w, I, H), cpu::quantize_weight(p.ffn_out_w, H, I)});
-  }
+  q.layers = convert_linears<cpu::QWeight>(cfg, w, cpu::quantize_weight);
   return q;
 }
 
 SplitBert split_bert(const ModelConfig& cfg, const BertView& w) {
-  const int64_t H = cfg.hidden_size, I = cfg.intermediate_size;
-  SplitBert s;
-  s.layers.reserve(static_cast<size_t>(cfg.num_layers));
-  for (const BertLayerView& p : w.layers) {
-    s.layers.push_back({cpu::split_weight(p.qkv_w, 3 * H, H), cpu::split_weight(p.attn_out_w, H, H),
-                        cpu::split_weight(p.ffn_in_w, I, H), cpu::split_weight(p.ffn_out_w, H, I)});
-  }
-  return s;
+  return {convert_linears<cpu::SplitWeight>(cfg, w, cpu::split_weight)};
 }
 
 namespace {

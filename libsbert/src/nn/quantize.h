@@ -14,12 +14,15 @@
 
 namespace sbert {
 
-struct QuantizedLayer {
-  cpu::QWeight qkv;       // (3H, H)
-  cpu::QWeight attn_out;  // (H, H)
-  cpu::QWeight ffn_in;    // (I, H)
-  cpu::QWeight ffn_out;   // (H, I)
+// The four linear layers of one encoder layer in an inference form W (nn.Linear's (out, in)).
+template <class W>
+struct LayerLinears {
+  W qkv;       // (3H, H)
+  W attn_out;  // (H, H)
+  W ffn_in;    // (I, H)
+  W ffn_out;   // (H, I)
 };
+using QuantizedLayer = LayerLinears<cpu::QWeight>;
 
 struct QuantizedBert {
   std::vector<QuantizedLayer> layers;
@@ -32,12 +35,7 @@ QuantizedBert quantize_bert(const ModelConfig& cfg, const BertView& w);
 // bf16x3 inference weights (MatmulPrecision::High, cpu/gemm_bf16x3.h): the four linear layers
 // of every layer split into bf16 hi and lo parts in AMX tile panels; everything else runs as
 // the fp32 forward on the float BertView. Inference only.
-struct SplitLayer {
-  cpu::SplitWeight qkv;       // (3H, H)
-  cpu::SplitWeight attn_out;  // (H, H)
-  cpu::SplitWeight ffn_in;    // (I, H)
-  cpu::SplitWeight ffn_out;   // (H, I)
-};
+using SplitLayer = LayerLinears<cpu::SplitWeight>;
 struct SplitBert {
   std::vector<SplitLayer> layers;
 };
