@@ -151,22 +151,31 @@ struct FastLinear {
   const cpu::SplitWeight* bf16x3 = nullptr;
 };
 
+// The int8 or bf16x3 form of a linear layer (then GELU when gelu), when fast has one (float
+// only; inference, so no pre-activation is kept). False: the caller's fp32 GEMM must run.
+template <class T>
+bool fast_linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const FastLinear& fast,
+                         T* out, const T* x, const T* bias, int64_t rows, bool gelu) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast.int8) {
+      ops::qlinear_forward(ctx, out, x, *fast.int8, bias, rows, cache.qscratch, fast.isa, gelu);
+      return true;
+    }
+    if (fast.bf16x3) {
+      ops::bf16x3_linear_forward(ctx, out, x, *fast.bf16x3, bias, rows, cache.x3scratch, gelu);
+      return true;
+    }
+  }
+  return false;
+}
+
 // One linear layer of the forward: fp32, or int8 / bf16x3 when fast says (float only).
 // With bf16 activations x16 is x's bf16 form (x may be null) or keep16 receives it.
 template <class T>
-void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, FastLinear fast, T* out,
+void linear_forward(const Context& ctx, EncoderCacheT<T>& cache, const FastLinear& fast, T* out,
                     const T* x, const T* weight, const T* bias, int64_t rows, int64_t k, int64_t n,
                     const uint16_t* x16 = nullptr, uint16_t* keep16 = nullptr) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (fast.int8) {
-      ops::qlinear_forward(ctx, out, x, *fast.int8, bias, rows, cache.qscratch, fast.isa);
-      return;
-    }
-    if (fast.bf16x3) {
-      ops::bf16x3_linear_forward(ctx, out, x, *fast.bf16x3, bias, rows, cache.x3scratch);
-      return;
-    }
-  }
+  if (fast_linear_forward(ctx, cache, fast, out, x, bias, rows, /*gelu=*/false)) return;
   ops::matmul_forward(ctx, {.out = out,
                             .inp = x,
                             .weight = weight,
@@ -319,19 +328,9 @@ void forward_impl(const Context& ctx, const ModelConfig& cfg, const BertViewT<T>
                                  .rows = T_,
                                  .C = H,
                                  .eps = eps});
-    if (ql) {
-      // int8 (inference only): no pre-activation to keep; the GELU is applied in the GEMM's
-      // row blocks while they are in cache.
-      if constexpr (std::is_same_v<T, float>) {
-        ops::qlinear_forward(ctx, f.ffn_act.data(), f.h1.data(), ql->ffn_in, p.ffn_in_b, T_,
-                             cache.qscratch, isa, /*gelu=*/true);
-      }
-    } else if (sl) {
-      if constexpr (std::is_same_v<T, float>) {
-        ops::bf16x3_linear_forward(ctx, f.ffn_act.data(), f.h1.data(), sl->ffn_in, p.ffn_in_b, T_,
-                                   cache.x3scratch, /*gelu=*/true);
-      }
-    } else {
+    // int8 / bf16x3 apply the GELU to each block of rows while it is in cache.
+    if (!fast_linear_forward(ctx, cache, fast(&QuantizedLayer::ffn_in, &SplitLayer::ffn_in),
+                             f.ffn_act.data(), f.h1.data(), p.ffn_in_b, T_, /*gelu=*/true)) {
       // GELU fused into the GEMM; the pre-activation is kept only for the backward.
       ops::matmul_gelu_forward(ctx, {.out = f.ffn_act.data(),
                                      .pre = cache.keep_all ? c.ffn_pre.data() : nullptr,
