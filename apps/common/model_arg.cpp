@@ -43,7 +43,7 @@ Option matmul_precision_option() {
   return {"--matmul-precision",
           "highest | high: the fp32 linear layers' products. high: bf16x3 on AMX tiles (Intel\n"
           "      Sapphire Rapids and later; torch.set_float32_matmul_precision('high')), faster,\n"
-          "      embeddings within about 1e-6; highest elsewhere (docs/quantization.md)",
+          "      embeddings within a few 1e-6; highest elsewhere (docs/quantization.md)",
           true, false, "highest"};
 }
 

@@ -36,13 +36,14 @@ SBERT_API Quantize parse_quantize(const std::string& name);
 SBERT_API const char* to_string(Quantize q);  // "none" | "int8"
 
 // Precision of the fp32 encoder's matrix products at inference, as PyTorch's
-// torch.set_float32_matmul_precision (docs/quantization.md, "Matmul precision"):
+// torch.set_float32_matmul_precision (docs/quantization.md, "fp32 with bf16x3 products"):
 //   Highest: fp32 products: the reference's numbers (the default).
 //   High:    "bf16x3" on AMX tiles (Intel Sapphire Rapids and later): each fp32 operand is
 //            split into two bf16 parts and three of the four part products are summed in fp32,
 //            which leaves about 2^-16 of each product's size (fp32: 2^-24). all-MiniLM-L6-v2's
-//            embeddings move by at most about 1e-6. Where the CPU or the process cannot run AMX
-//            bf16 (matmul_precision_available), and on CUDA, High runs as Highest.
+//            embeddings move by a few 1e-6 (at most 3.6e-6 measured). Where the CPU or the
+//            process cannot run AMX bf16 (matmul_precision_available), and on CUDA, High runs as
+//            Highest.
 // Weights and activations stay fp32 either way; int8 inference (Quantize::Int8) ignores it.
 enum class MatmulPrecision { Highest, High };
 // "highest" | "high"; throws "[matmul_precision] unknown precision 'x' (expected highest or
